@@ -1,0 +1,170 @@
+package signing
+
+import (
+	"context"
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/ed25519"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"encoding/base64"
+	"fmt"
+	"time"
+
+	"github.com/lestrrat-go/jwx/v3/jwa"
+	"github.com/lestrrat-go/jwx/v3/jwk"
+
+	"github.com/certhub/certhub/internal/errs"
+)
+
+// Algorithm is a JWS seal algorithm certhub supports.
+type Algorithm string
+
+// Supported seal algorithms.
+const (
+	ES256 Algorithm = "ES256" // ECDSA P-256 SHA-256
+	EdDSA Algorithm = "EdDSA" // Ed25519
+)
+
+// ParseAlgorithm validates an algorithm name; field names the input field.
+func ParseAlgorithm(field, s string) (Algorithm, error) {
+	switch Algorithm(s) {
+	case ES256, EdDSA:
+		return Algorithm(s), nil
+	case "":
+		return ES256, nil
+	}
+	return "", errs.Field(field, "algorithm %q is not supported; use ES256 or EdDSA", s)
+}
+
+func (a Algorithm) jwa() jwa.SignatureAlgorithm {
+	if a == EdDSA {
+		return jwa.EdDSA()
+	}
+	return jwa.ES256()
+}
+
+// KeyStatus says whether a key signs new documents.
+type KeyStatus string
+
+// Key statuses. A retired key signs nothing new but still verifies the
+// documents it signed, so it stays in the JWKS.
+const (
+	KeyActive  KeyStatus = "active"
+	KeyRetired KeyStatus = "retired"
+)
+
+// Key is a seal key's record. Sealed is the backend's opaque private-key
+// material (for the local backend, the encrypted PKCS#8 bytes); it is
+// meaningless outside this package.
+type Key struct {
+	KID       string     `json:"kid"`
+	Authority string     `json:"authority"`
+	Algorithm Algorithm  `json:"alg"`
+	PublicJWK []byte     `json:"-"`
+	Backend   string     `json:"backend"`
+	Sealed    []byte     `json:"-"`
+	Status    KeyStatus  `json:"status"`
+	CreatedAt time.Time  `json:"created_at"`
+	RetiredAt *time.Time `json:"retired_at,omitempty"`
+}
+
+// KeyStore keeps key records.
+type KeyStore interface {
+	// InsertKey stores a new key; errs.Conflict if the authority already has
+	// an active key and k is active.
+	InsertKey(ctx context.Context, k *Key) error
+	// RotateKey retires the authority's active key (if any) and stores next
+	// as active, in one transaction.
+	RotateKey(ctx context.Context, authority string, next *Key, at time.Time) error
+	// ActiveKey returns the authority's active key; errs.NotFound if none.
+	ActiveKey(ctx context.Context, authority string) (*Key, error)
+	// GetKey returns a key by kid; errs.NotFound if unknown.
+	GetKey(ctx context.Context, kid string) (*Key, error)
+	// ListKeys lists keys, of one authority or (authority "") all, oldest first.
+	ListKeys(ctx context.Context, authority string) ([]*Key, error)
+}
+
+// Backend creates private keys and hands out signers for them. The local
+// backend keeps them encrypted in the KeyStore; an HSM/KMS backend would keep
+// only a handle in Sealed.
+type Backend interface {
+	// Generate makes a new key pair and returns the sealed private part (the
+	// handle the backend needs later) and the public key.
+	Generate(ctx context.Context, alg Algorithm, authority string) (sealed []byte, pub crypto.PublicKey, err error)
+	// Signer opens a sealed key.
+	Signer(ctx context.Context, k *Key) (crypto.Signer, error)
+}
+
+// localBackend keeps private keys as PKCS#8, encrypted under a master-derived
+// key with the authority bound as associated data (a sealed key cannot be
+// moved onto another authority's record).
+type localBackend struct{ box aead }
+
+// NewLocalBackend returns the backend that keeps keys encrypted at rest in
+// the database.
+func NewLocalBackend(m *MasterKey) Backend {
+	return &localBackend{box: newAEAD(m.derive("seal key wrap v1"))}
+}
+
+func (b *localBackend) Generate(_ context.Context, alg Algorithm, authority string) ([]byte, crypto.PublicKey, error) {
+	var priv crypto.Signer
+	switch alg {
+	case ES256:
+		k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+		if err != nil {
+			return nil, nil, err
+		}
+		priv = k
+	case EdDSA:
+		_, k, err := ed25519.GenerateKey(rand.Reader)
+		if err != nil {
+			return nil, nil, err
+		}
+		priv = k
+	default:
+		return nil, nil, fmt.Errorf("unsupported algorithm %q", alg)
+	}
+	der, err := x509.MarshalPKCS8PrivateKey(priv)
+	if err != nil {
+		return nil, nil, err
+	}
+	return b.box.seal(der, []byte(authority)), priv.Public(), nil
+}
+
+func (b *localBackend) Signer(_ context.Context, k *Key) (crypto.Signer, error) {
+	der, err := b.box.open(k.Sealed, []byte(k.Authority))
+	if err != nil {
+		return nil, fmt.Errorf("seal key %s cannot be decrypted (wrong master key?): %w", k.KID, err)
+	}
+	priv, err := x509.ParsePKCS8PrivateKey(der)
+	if err != nil {
+		return nil, err
+	}
+	s, ok := priv.(crypto.Signer)
+	if !ok {
+		return nil, fmt.Errorf("seal key %s is not a signer", k.KID)
+	}
+	return s, nil
+}
+
+// publicJWK builds the public JWK of a key, with kid, alg and use set. The kid
+// is the RFC 7638 thumbprint, so it is stable and needs no registry.
+func publicJWK(pub crypto.PublicKey, alg Algorithm) (jwk.Key, string, error) {
+	k, err := jwk.Import(pub)
+	if err != nil {
+		return nil, "", err
+	}
+	tp, err := k.Thumbprint(crypto.SHA256)
+	if err != nil {
+		return nil, "", err
+	}
+	kid := base64.RawURLEncoding.EncodeToString(tp)
+	for name, v := range map[string]any{jwk.KeyIDKey: kid, jwk.AlgorithmKey: alg.jwa(), jwk.KeyUsageKey: "sig"} {
+		if err := k.Set(name, v); err != nil {
+			return nil, "", err
+		}
+	}
+	return k, kid, nil
+}

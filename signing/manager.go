@@ -1,0 +1,271 @@
+package signing
+
+import (
+	"context"
+	"crypto"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/lestrrat-go/jwx/v3/jwk"
+	"github.com/lestrrat-go/jwx/v3/jws"
+
+	"github.com/certhub/certhub/internal/errs"
+)
+
+// Manager creates, rotates and uses seal keys. It caches opened signers and
+// public keys by kid: both are immutable for the life of a key, so the cache
+// can never go stale. Which key is active is read from the store on every
+// seal, so a rotation made by another replica takes effect at once.
+type Manager struct {
+	store    KeyStore
+	backends map[string]Backend
+	defaultB string
+	now      func() time.Time
+
+	signers sync.Map // kid -> crypto.Signer
+	publics sync.Map // kid -> verifyKey
+}
+
+type verifyKey struct {
+	key       any // *ecdsa.PublicKey or ed25519.PublicKey
+	alg       Algorithm
+	authority string
+}
+
+// NewManager returns a manager using the named default backend for new keys.
+func NewManager(store KeyStore, backends map[string]Backend, defaultBackend string, now func() time.Time) (*Manager, error) {
+	if _, ok := backends[defaultBackend]; !ok {
+		return nil, fmt.Errorf("unknown key backend %q", defaultBackend)
+	}
+	if now == nil {
+		now = time.Now
+	}
+	return &Manager{store: store, backends: backends, defaultB: defaultBackend, now: now}, nil
+}
+
+func (m *Manager) newKey(ctx context.Context, authority string, alg Algorithm) (*Key, error) {
+	b := m.backends[m.defaultB]
+	sealed, pub, err := b.Generate(ctx, alg, authority)
+	if err != nil {
+		return nil, errs.Wrap(err, "generate seal key")
+	}
+	jk, kid, err := publicJWK(pub, alg)
+	if err != nil {
+		return nil, errs.Wrap(err, "encode public key")
+	}
+	pj, err := json.Marshal(jk)
+	if err != nil {
+		return nil, errs.Wrap(err, "encode public key")
+	}
+	return &Key{KID: kid, Authority: authority, Algorithm: alg, PublicJWK: pj, Backend: m.defaultB,
+		Sealed: sealed, Status: KeyActive, CreatedAt: m.now().UTC().Truncate(time.Microsecond)}, nil
+}
+
+// CreateKey gives an authority its first seal key.
+func (m *Manager) CreateKey(ctx context.Context, authority string, alg Algorithm) (*Key, error) {
+	k, err := m.newKey(ctx, authority, alg)
+	if err != nil {
+		return nil, err
+	}
+	if err := m.store.InsertKey(ctx, k); err != nil {
+		return nil, err
+	}
+	return k, nil
+}
+
+// Rotate makes a new key, of the same algorithm as the current one (or alg if
+// given), the authority's active key. Older keys keep verifying.
+func (m *Manager) Rotate(ctx context.Context, authority string, alg Algorithm) (*Key, error) {
+	if alg == "" {
+		cur, err := m.store.ActiveKey(ctx, authority)
+		switch {
+		case err == nil:
+			alg = cur.Algorithm
+		case errs.Is(err, errs.NotFound):
+			alg = ES256
+		default:
+			return nil, err
+		}
+	}
+	k, err := m.newKey(ctx, authority, alg)
+	if err != nil {
+		return nil, err
+	}
+	if err := m.store.RotateKey(ctx, authority, k, k.CreatedAt); err != nil {
+		return nil, err
+	}
+	return k, nil
+}
+
+// Keys lists keys of an authority, or all keys with authority "".
+func (m *Manager) Keys(ctx context.Context, authority string) ([]*Key, error) {
+	return m.store.ListKeys(ctx, authority)
+}
+
+func (m *Manager) signer(ctx context.Context, k *Key) (crypto.Signer, error) {
+	if s, ok := m.signers.Load(k.KID); ok {
+		return s.(crypto.Signer), nil
+	}
+	b, ok := m.backends[k.Backend]
+	if !ok {
+		return nil, errs.E(errs.Internal, "seal key %s uses backend %q, which is not configured", k.KID, k.Backend)
+	}
+	s, err := b.Signer(ctx, k)
+	if err != nil {
+		return nil, errs.Wrap(err, "open seal key")
+	}
+	m.signers.Store(k.KID, s)
+	return s, nil
+}
+
+// Seal signs payload as a compact JWS with the authority's active key. The
+// protected header carries alg, kid, typ "vc+jwt" and cty "vc" (W3C VC-JOSE).
+func (m *Manager) Seal(ctx context.Context, authority string, payload []byte) (document []byte, kid string, err error) {
+	k, err := m.store.ActiveKey(ctx, authority)
+	if err != nil {
+		if errs.Is(err, errs.NotFound) {
+			return nil, "", errs.E(errs.Conflict, "authority %s has no active seal key; rotate to create one", authority)
+		}
+		return nil, "", err
+	}
+	s, err := m.signer(ctx, k)
+	if err != nil {
+		return nil, "", err
+	}
+	h := jws.NewHeaders()
+	for name, v := range map[string]any{jws.KeyIDKey: k.KID, jws.TypeKey: "vc+jwt", jws.ContentTypeKey: "vc"} {
+		if err := h.Set(name, v); err != nil {
+			return nil, "", errs.Wrap(err, "build JWS header")
+		}
+	}
+	doc, err := jws.Sign(payload, jws.WithKey(k.Algorithm.jwa(), s, jws.WithProtectedHeaders(h)))
+	if err != nil {
+		return nil, "", errs.Wrap(err, "seal document")
+	}
+	return doc, k.KID, nil
+}
+
+// Verification failure reasons reported by Verify (in errs.Error.Field).
+const (
+	ReasonMalformed    = "malformed_document"
+	ReasonUnknownKey   = "unknown_key"
+	ReasonBadSignature = "bad_signature"
+)
+
+// Verified is what a good signature tells.
+type Verified struct {
+	Payload   []byte
+	KID       string
+	Authority string
+	Algorithm Algorithm
+}
+
+// VerifyError says why a document does not verify; Reason is one of the
+// Reason* constants and KID names the key the document claimed, if any.
+type VerifyError struct {
+	Reason string
+	KID    string
+	Detail string
+}
+
+func (e *VerifyError) Error() string { return e.Reason + ": " + e.Detail }
+
+type protectedHeader struct {
+	Alg string `json:"alg"`
+	Kid string `json:"kid"`
+}
+
+// Verify checks a compact JWS against the key its kid names. It returns a
+// *VerifyError for documents that do not verify, other errors for failures of
+// the store.
+func (m *Manager) Verify(ctx context.Context, document []byte) (*Verified, error) {
+	dot := -1
+	for i, c := range document {
+		if c == '.' {
+			dot = i
+			break
+		}
+	}
+	if dot <= 0 {
+		return nil, &VerifyError{Reason: ReasonMalformed, Detail: "not a compact JWS (header.payload.signature)"}
+	}
+	raw := make([]byte, base64.RawURLEncoding.DecodedLen(dot))
+	n, err := base64.RawURLEncoding.Decode(raw, document[:dot])
+	if err != nil {
+		return nil, &VerifyError{Reason: ReasonMalformed, Detail: "protected header is not base64url"}
+	}
+	var h protectedHeader
+	if err := json.Unmarshal(raw[:n], &h); err != nil {
+		return nil, &VerifyError{Reason: ReasonMalformed, Detail: "protected header is not JSON"}
+	}
+	if h.Kid == "" {
+		return nil, &VerifyError{Reason: ReasonMalformed, Detail: "protected header has no kid"}
+	}
+	vk, err := m.verifyKey(ctx, h.Kid)
+	if err != nil {
+		return nil, err
+	}
+	if h.Alg != string(vk.alg) {
+		return nil, &VerifyError{Reason: ReasonBadSignature, KID: h.Kid, Detail: fmt.Sprintf("header alg %q does not match key alg %s", h.Alg, vk.alg)}
+	}
+	payload, err := jws.VerifyCompactFast(vk.key, document, vk.alg.jwa())
+	if err != nil {
+		return nil, &VerifyError{Reason: ReasonBadSignature, KID: h.Kid, Detail: "signature does not verify"}
+	}
+	return &Verified{Payload: payload, KID: h.Kid, Authority: vk.authority, Algorithm: vk.alg}, nil
+}
+
+func (m *Manager) verifyKey(ctx context.Context, kid string) (*verifyKey, error) {
+	if v, ok := m.publics.Load(kid); ok {
+		return v.(*verifyKey), nil
+	}
+	if len(kid) > 128 {
+		return nil, &VerifyError{Reason: ReasonUnknownKey, Detail: "kid is too long"}
+	}
+	k, err := m.store.GetKey(ctx, kid)
+	if errs.Is(err, errs.NotFound) {
+		return nil, &VerifyError{Reason: ReasonUnknownKey, KID: kid, Detail: "no seal key has this kid"}
+	}
+	if err != nil {
+		return nil, err
+	}
+	jk, err := jwk.ParseKey(k.PublicJWK)
+	if err != nil {
+		return nil, errs.Wrap(err, "parse stored public key %s", kid)
+	}
+	var raw any
+	if err := jwk.Export(jk, &raw); err != nil {
+		return nil, errs.Wrap(err, "export stored public key %s", kid)
+	}
+	v := &verifyKey{key: raw, alg: k.Algorithm, authority: k.Authority}
+	m.publics.Store(kid, v)
+	return v, nil
+}
+
+// JWKS returns the JSON Web Key Set of every key that can verify a stored
+// document: active and retired.
+func (m *Manager) JWKS(ctx context.Context) ([]byte, error) {
+	keys, err := m.store.ListKeys(ctx, "")
+	if err != nil {
+		return nil, err
+	}
+	set := struct {
+		Keys []json.RawMessage `json:"keys"`
+	}{Keys: make([]json.RawMessage, 0, len(keys))}
+	for _, k := range keys {
+		set.Keys = append(set.Keys, k.PublicJWK)
+	}
+	return json.Marshal(set)
+}
+
+// IsVerifyError reports whether err says the document does not verify (as
+// opposed to a failure of the hub).
+func IsVerifyError(err error) (*VerifyError, bool) {
+	var ve *VerifyError
+	ok := errors.As(err, &ve)
+	return ve, ok
+}

@@ -1,0 +1,223 @@
+package signing
+
+import (
+	"context"
+	"encoding/json"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/lestrrat-go/jwx/v3/jwk"
+	"github.com/lestrrat-go/jwx/v3/jws"
+
+	"github.com/certhub/certhub/internal/errs"
+)
+
+// memKeys is a KeyStore for the manager's unit tests; the SQL stores pass the
+// same contract in internal/storetest.
+type memKeys struct {
+	mu   sync.Mutex
+	keys []*Key
+}
+
+func (s *memKeys) InsertKey(_ context.Context, k *Key) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.keys = append(s.keys, k)
+	return nil
+}
+
+func (s *memKeys) RotateKey(_ context.Context, authority string, next *Key, at time.Time) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, k := range s.keys {
+		if k.Authority == authority && k.Status == KeyActive {
+			k.Status, k.RetiredAt = KeyRetired, &at
+		}
+	}
+	s.keys = append(s.keys, next)
+	return nil
+}
+
+func (s *memKeys) ActiveKey(_ context.Context, authority string) (*Key, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, k := range s.keys {
+		if k.Authority == authority && k.Status == KeyActive {
+			return k, nil
+		}
+	}
+	return nil, errs.E(errs.NotFound, "no active key")
+}
+
+func (s *memKeys) GetKey(_ context.Context, kid string) (*Key, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, k := range s.keys {
+		if k.KID == kid {
+			return k, nil
+		}
+	}
+	return nil, errs.E(errs.NotFound, "no key %s", kid)
+}
+
+func (s *memKeys) ListKeys(_ context.Context, authority string) ([]*Key, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []*Key
+	for _, k := range s.keys {
+		if authority == "" || k.Authority == authority {
+			out = append(out, k)
+		}
+	}
+	return out, nil
+}
+
+func newTestManager(t *testing.T, master *MasterKey, store KeyStore) *Manager {
+	t.Helper()
+	m, err := NewManager(store, map[string]Backend{"local": NewLocalBackend(master)}, "local", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+func TestSealVerifyRotate(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	for _, alg := range []Algorithm{ES256, EdDSA} {
+		t.Run(string(alg), func(t *testing.T) {
+			t.Parallel()
+			master, _ := GenerateMasterKey()
+			store := &memKeys{}
+			m := newTestManager(t, master, store)
+			if _, err := m.CreateKey(ctx, "AUTH", alg); err != nil {
+				t.Fatal(err)
+			}
+			payload := []byte(`{"id":"x","credentialSubject":{"name":"张三"}}`)
+			doc, kid, err := m.Seal(ctx, "AUTH", payload)
+			if err != nil {
+				t.Fatal(err)
+			}
+			v, err := m.Verify(ctx, doc)
+			if err != nil {
+				t.Fatalf("Verify: %v", err)
+			}
+			if string(v.Payload) != string(payload) || v.KID != kid || v.Authority != "AUTH" || v.Algorithm != alg {
+				t.Fatalf("Verify = %+v", v)
+			}
+
+			// Any standard JOSE library verifies it against the published JWKS.
+			set, err := m.JWKS(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ks, err := jwk.Parse(set)
+			if err != nil {
+				t.Fatalf("JWKS does not parse: %v\n%s", err, set)
+			}
+			if _, err := jws.Verify(doc, jws.WithKeySet(ks, jws.WithRequireKid(true))); err != nil {
+				t.Fatalf("jws.Verify with JWKS: %v", err)
+			}
+
+			// Tampering with the payload breaks the signature.
+			parts := strings.Split(string(doc), ".")
+			parts[1] = parts[1][:len(parts[1])-2] + "AA"
+			if _, err := m.Verify(ctx, []byte(strings.Join(parts, "."))); !isReason(err, ReasonBadSignature) {
+				t.Fatalf("tampered: err = %v, want bad_signature", err)
+			}
+
+			// After rotation new documents use the new key and old ones verify.
+			nk, err := m.Rotate(ctx, "AUTH", "")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if nk.KID == kid || nk.Algorithm != alg {
+				t.Fatalf("rotated key = %+v", nk)
+			}
+			doc2, kid2, _ := m.Seal(ctx, "AUTH", payload)
+			if kid2 != nk.KID {
+				t.Fatalf("sealed with %s after rotation, want %s", kid2, nk.KID)
+			}
+			for _, d := range [][]byte{doc, doc2} {
+				if _, err := m.Verify(ctx, d); err != nil {
+					t.Fatalf("verify after rotation: %v", err)
+				}
+			}
+			set, _ = m.JWKS(ctx)
+			var parsed struct{ Keys []map[string]any }
+			_ = json.Unmarshal(set, &parsed)
+			if len(parsed.Keys) != 2 || parsed.Keys[0]["use"] != "sig" || parsed.Keys[0]["alg"] != string(alg) {
+				t.Fatalf("JWKS after rotation = %s", set)
+			}
+			for _, k := range parsed.Keys {
+				if _, ok := k["d"]; ok {
+					t.Fatal("JWKS leaks a private key")
+				}
+			}
+
+			// A manager with another master key cannot open the seal keys.
+			other, _ := GenerateMasterKey()
+			if _, _, err := newTestManager(t, other, store).Seal(ctx, "AUTH", payload); err == nil {
+				t.Fatal("sealed with the wrong master key")
+			}
+		})
+	}
+}
+
+func TestVerifyMalformed(t *testing.T) {
+	t.Parallel()
+	master, _ := GenerateMasterKey()
+	m := newTestManager(t, master, &memKeys{})
+	tests := []struct{ name, doc, reason string }{
+		{"empty", "", ReasonMalformed},
+		{"no dots", "abc", ReasonMalformed},
+		{"header not base64", "!!!.e30.AA", ReasonMalformed},
+		{"header not json", "bm90IGpzb24.e30.AA", ReasonMalformed},
+		{"no kid", "eyJhbGciOiJFUzI1NiJ9.e30.AA", ReasonMalformed},
+		{"unknown kid", "eyJhbGciOiJFUzI1NiIsImtpZCI6Im5vcGUifQ.e30.AA", ReasonUnknownKey},
+	}
+	for _, tt := range tests {
+		if _, err := m.Verify(context.Background(), []byte(tt.doc)); !isReason(err, tt.reason) {
+			t.Errorf("%s: err = %v, want %s", tt.name, err, tt.reason)
+		}
+	}
+}
+
+func TestVault(t *testing.T) {
+	t.Parallel()
+	master, _ := GenerateMasterKey()
+	v := NewVault(master)
+	if v.Index("person", "11010519491231002X") != v.Index("person", "11010519491231002X") {
+		t.Fatal("index not deterministic")
+	}
+	if v.Index("person", "X") == v.Index("organisation", "X") {
+		t.Fatal("kind not part of the index")
+	}
+	other, _ := GenerateMasterKey()
+	if NewVault(other).Index("person", "X") == v.Index("person", "X") {
+		t.Fatal("index does not depend on the master key")
+	}
+	sealed := v.Seal("person", "11010519491231002X")
+	if strings.Contains(string(sealed), "11010519491231002X") {
+		t.Fatal("sealed value contains the clear id")
+	}
+	if got, err := v.Open("person", sealed); err != nil || got != "11010519491231002X" {
+		t.Fatalf("Open = %q, %v", got, err)
+	}
+	if _, err := v.Open("organisation", sealed); err == nil {
+		t.Fatal("opened with the wrong kind")
+	}
+	if m2, err := ParseMasterKey(master.String()); err != nil || m2.String() != master.String() {
+		t.Fatalf("master key round trip: %v", err)
+	}
+	if _, err := ParseMasterKey("short"); err == nil {
+		t.Fatal("short master key accepted")
+	}
+}
+
+func isReason(err error, reason string) bool {
+	ve, ok := IsVerifyError(err)
+	return ok && ve.Reason == reason
+}
