@@ -1,0 +1,88 @@
+package certificates
+
+import (
+	"context"
+	"time"
+)
+
+// Store keeps the registry's metadata and indexes. Implementations: SQLite
+// (embedded default) and PostgreSQL; both pass internal/storetest.
+type Store interface {
+	// CreateAuthority stores a new authority; errs.Conflict if the code exists.
+	CreateAuthority(ctx context.Context, a *Authority) error
+	// GetAuthority returns an authority; errs.NotFound if unknown.
+	GetAuthority(ctx context.Context, code string) (*Authority, error)
+	// ListAuthorities lists authorities by code.
+	ListAuthorities(ctx context.Context) ([]*Authority, error)
+
+	// CreateType stores a new type; errs.Conflict if the code exists.
+	CreateType(ctx context.Context, t *Type) error
+	// GetType returns a type; errs.NotFound if unknown.
+	GetType(ctx context.Context, code string) (*Type, error)
+	// ListTypes lists types by code.
+	ListTypes(ctx context.Context) ([]*Type, error)
+
+	// NextSerial allocates the next serial number for a type and issuer. A
+	// serial is never handed out twice, even if the issuance that took it
+	// fails.
+	NextSerial(ctx context.Context, typeCode, issuer string) (int64, error)
+
+	// InsertCertificate stores the first version of a certificate. With a
+	// non-nil idem, the idempotency record is stored in the same
+	// transaction; errs.Conflict if the key was taken meanwhile (the caller
+	// then reads the winner with GetIdempotency).
+	InsertCertificate(ctx context.Context, c *Certificate, idem *Idempotency) error
+	// Supersede stores next as the new version of the certificate whose
+	// current version is prevID, marking prevID superseded; errs.Conflict if
+	// prevID is no longer current and valid or suspended.
+	Supersede(ctx context.Context, prevID string, next *Certificate) error
+	// SetState moves a certificate version from one of the states in from to
+	// to; errs.Conflict if it is in none of them, errs.NotFound if unknown.
+	SetState(ctx context.Context, id string, from []State, to State, reason string, at time.Time) (*Certificate, error)
+	// GetCertificate returns one version by identifier; errs.NotFound if unknown.
+	GetCertificate(ctx context.Context, id string) (*Certificate, error)
+	// FindCertificates returns a page of certificates in stable (insertion)
+	// order, and the cursor of the next page (0 when there is none).
+	FindCertificates(ctx context.Context, q Query) ([]*Certificate, int64, error)
+
+	// GetIdempotency returns the record of an earlier request; errs.NotFound
+	// if there is none.
+	GetIdempotency(ctx context.Context, principal, key string) (*Idempotency, error)
+
+	// Ping checks that the store answers.
+	Ping(ctx context.Context) error
+}
+
+// Query selects certificates. HolderIndex is the vault's keyed hash of the
+// holder; empty fields do not filter. Status filters on the status on Today.
+type Query struct {
+	HolderIndex string
+	Type        string
+	Authority   string
+	Status      Status
+	Today       Date
+	After       int64 // cursor: Seq of the last certificate of the previous page
+	Limit       int
+}
+
+// Idempotency records the first result of a request sent with an
+// Idempotency-Key, so a retry returns it instead of issuing twice.
+type Idempotency struct {
+	Principal     string
+	Key           string
+	RequestHash   string
+	CertificateID string
+	CreatedAt     time.Time
+}
+
+// DocumentStore keeps signed documents. Implementations: a local directory
+// (embedded default) and any S3 server; both pass internal/objectstoretest.
+type DocumentStore interface {
+	// Put writes an object once; errs.Conflict if the key already exists
+	// (objects are immutable, never overwritten).
+	Put(ctx context.Context, key string, data []byte) error
+	// Get reads an object; errs.NotFound if absent.
+	Get(ctx context.Context, key string) ([]byte, error)
+	// Ping checks that the store answers and is writable.
+	Ping(ctx context.Context) error
+}

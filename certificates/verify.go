@@ -1,0 +1,143 @@
+package certificates
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+
+	"github.com/certhub/certhub/internal/errs"
+	"github.com/certhub/certhub/signing"
+)
+
+// Reasons a verification gives for an invalid answer, beyond the signing
+// package's malformed_document, unknown_key and bad_signature.
+const (
+	ReasonMalformedIdentifier = "malformed_identifier"
+	ReasonNotFound            = "not_found"
+	ReasonIssuerMismatch      = "issuer_mismatch"
+	ReasonUnknownDocument     = "unknown_document"
+	ReasonRevoked             = "revoked"
+	ReasonSuspended           = "suspended"
+	ReasonExpired             = "expired"
+	ReasonSuperseded          = "superseded"
+	ReasonNotYetValid         = "not_yet_valid"
+)
+
+// Verification is the answer to "is this genuine and current?".
+type Verification struct {
+	Valid     bool
+	Reasons   []string
+	Authority *Authority // who sealed it (document) or issued it (identifier)
+	KID       string
+	// Certificate is the registry's record, when one was found.
+	Certificate *Certificate
+	Status      Status
+	// Current reports whether the version is the current one; CurrentID
+	// names the newer version when it is not.
+	Current   bool
+	CurrentID string
+	// Subject is the credentialSubject the document carries (documents only).
+	Subject json.RawMessage
+}
+
+// VerifyDocument checks a sealed document: signature against the key its
+// kid names, issuer, that the hub holds exactly this document, and the
+// certificate's current status. It never reads a status from a cache.
+func (s *Service) VerifyDocument(ctx context.Context, document []byte) (*Verification, error) {
+	v := &Verification{}
+	ver, err := s.Keys.Verify(ctx, document)
+	if err != nil {
+		if ve, ok := signing.IsVerifyError(err); ok {
+			v.KID = ve.KID
+			v.Reasons = []string{ve.Reason}
+			return v, nil
+		}
+		return nil, err
+	}
+	v.KID = ver.KID
+	var claims DocumentClaims
+	if err := json.Unmarshal(ver.Payload, &claims); err != nil || claims.ID == "" {
+		v.Reasons = []string{signing.ReasonMalformed}
+		return v, nil
+	}
+	v.Subject = claims.CredentialSubject
+	if a, err := s.Authority(ctx, ver.Authority); err == nil {
+		v.Authority = a
+	} else if !errs.Is(err, errs.NotFound) {
+		return nil, err
+	}
+	if claims.Issuer.ID != IssuerURN(ver.Authority) {
+		v.Reasons = append(v.Reasons, ReasonIssuerMismatch)
+	}
+	if _, err := ParseIdentifier(claims.ID); err != nil {
+		v.Reasons = append(v.Reasons, ReasonMalformedIdentifier)
+		return v, nil
+	}
+	c, err := s.Store.GetCertificate(ctx, claims.ID)
+	if errs.Is(err, errs.NotFound) {
+		v.Reasons = append(v.Reasons, ReasonNotFound)
+		return v, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	sum := sha256.Sum256(document)
+	if hex.EncodeToString(sum[:]) != c.DocumentSHA256 {
+		v.Reasons = append(v.Reasons, ReasonUnknownDocument)
+	}
+	s.judge(v, c)
+	return v, nil
+}
+
+// VerifyID checks a bare identifier: does it exist, and what is its status.
+// The answer reveals no holder id and no data (the caller decides what of
+// Certificate to show; see the HTTP adapter).
+func (s *Service) VerifyID(ctx context.Context, id string) (*Verification, error) {
+	v := &Verification{}
+	if _, err := ParseIdentifier(id); err != nil {
+		v.Reasons = []string{ReasonMalformedIdentifier}
+		return v, nil
+	}
+	c, err := s.Store.GetCertificate(ctx, id)
+	if errs.Is(err, errs.NotFound) {
+		v.Reasons = []string{ReasonNotFound}
+		return v, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	a, err := s.Authority(ctx, c.Authority)
+	if err != nil {
+		return nil, err
+	}
+	v.Authority, v.KID = a, c.KID
+	s.judge(v, c)
+	return v, nil
+}
+
+// judge adds the status reasons of a found certificate and settles Valid.
+func (s *Service) judge(v *Verification, c *Certificate) {
+	today := s.Today()
+	v.Certificate = c
+	v.Status = c.StatusOn(today)
+	v.Current = c.State != StateSuperseded
+	v.CurrentID = c.ID
+	if !v.Current {
+		v.CurrentID = c.SupersededBy
+	}
+	switch v.Status {
+	case StatusRevoked:
+		v.Reasons = append(v.Reasons, ReasonRevoked)
+	case StatusSuspended:
+		v.Reasons = append(v.Reasons, ReasonSuspended)
+	case StatusExpired:
+		v.Reasons = append(v.Reasons, ReasonExpired)
+	case StatusSuperseded:
+		v.Reasons = append(v.Reasons, ReasonSuperseded)
+	}
+	if today.Before(c.ValidFrom) {
+		v.Reasons = append(v.Reasons, ReasonNotYetValid)
+	}
+	v.Valid = len(v.Reasons) == 0
+}
