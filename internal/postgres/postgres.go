@@ -1,0 +1,161 @@
+// Package postgres is the production metadata store: PostgreSQL through pgx
+// (pgxpool, pgx's own statement cache and types). Several hub replicas share
+// one database; migrations take a session advisory lock so replicas starting
+// together do not race.
+package postgres
+
+import (
+	"context"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/jackc/pgx/v5/stdlib"
+	"github.com/pressly/goose/v3"
+	"github.com/pressly/goose/v3/lock"
+
+	"github.com/certhub/certhub/internal/errs"
+	"github.com/certhub/certhub/internal/sqlstore"
+)
+
+//go:embed migrations/*.sql
+var migrations embed.FS
+
+// Open connects to the database at url (a postgres:// URL or DSN), applies
+// migrations, and returns the store.
+func Open(ctx context.Context, url string) (*sqlstore.Store, error) {
+	cfg, err := pgxpool.ParseConfig(url)
+	if err != nil {
+		return nil, fmt.Errorf("database URL: %w", err)
+	}
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("connect to PostgreSQL: %w", err)
+	}
+	if err := Migrate(ctx, pool); err != nil {
+		pool.Close()
+		return nil, err
+	}
+	return sqlstore.New(&db{pool: pool}), nil
+}
+
+// Migrate applies the embedded migrations.
+func Migrate(ctx context.Context, pool *pgxpool.Pool) error {
+	sub, err := fs.Sub(migrations, "migrations")
+	if err != nil {
+		return err
+	}
+	sqldb := stdlib.OpenDBFromPool(pool)
+	defer sqldb.Close()
+	locker, err := lock.NewPostgresSessionLocker()
+	if err != nil {
+		return err
+	}
+	p, err := goose.NewProvider(goose.DialectPostgres, sqldb, sub, goose.WithSessionLocker(locker))
+	if err != nil {
+		return fmt.Errorf("postgres migrations: %w", err)
+	}
+	if _, err := p.Up(ctx); err != nil {
+		return fmt.Errorf("postgres migrations: %w", err)
+	}
+	return nil
+}
+
+// translate maps pgx errors to errs codes.
+func translate(err error) error {
+	if err == nil {
+		return nil
+	}
+	if errors.Is(err, pgx.ErrNoRows) {
+		return &errs.Error{Code: errs.NotFound, Message: "not found", Err: err}
+	}
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) {
+		switch pe.Code {
+		case "23505": // unique_violation
+			return &errs.Error{Code: errs.Conflict, Message: "already exists", Err: err}
+		case "23503": // foreign_key_violation
+			return &errs.Error{Code: errs.Conflict, Message: "refers to something that does not exist", Err: err}
+		case "40001", "40P01": // serialization failure, deadlock
+			return &errs.Error{Code: errs.Unavailable, Message: "concurrent update; retry", Err: err}
+		}
+	}
+	return errs.Wrap(err, "postgres")
+}
+
+type pgq interface {
+	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+}
+
+type q struct{ c pgq }
+
+func (q q) Exec(ctx context.Context, sql string, args ...any) (int64, error) {
+	tag, err := q.c.Exec(ctx, sql, args...)
+	if err != nil {
+		return 0, translate(err)
+	}
+	return tag.RowsAffected(), nil
+}
+
+func (q q) QueryRow(ctx context.Context, sql string, args ...any) sqlstore.Row {
+	return row{q.c.QueryRow(ctx, sql, args...)}
+}
+
+func (q q) Query(ctx context.Context, sql string, args ...any) (sqlstore.Rows, error) {
+	r, err := q.c.Query(ctx, sql, args...)
+	if err != nil {
+		return nil, translate(err)
+	}
+	return rows{r}, nil
+}
+
+type row struct{ r pgx.Row }
+
+func (r row) Scan(dest ...any) error { return translate(r.r.Scan(dest...)) }
+
+type rows struct{ r pgx.Rows }
+
+func (r rows) Next() bool             { return r.r.Next() }
+func (r rows) Scan(dest ...any) error { return translate(r.r.Scan(dest...)) }
+func (r rows) Err() error             { return translate(r.r.Err()) }
+func (r rows) Close()                 { r.r.Close() }
+
+// db implements sqlstore.DB.
+type db struct{ pool *pgxpool.Pool }
+
+func (d *db) Exec(ctx context.Context, sql string, args ...any) (int64, error) {
+	return q{d.pool}.Exec(ctx, sql, args...)
+}
+
+func (d *db) QueryRow(ctx context.Context, sql string, args ...any) sqlstore.Row {
+	return q{d.pool}.QueryRow(ctx, sql, args...)
+}
+
+func (d *db) Query(ctx context.Context, sql string, args ...any) (sqlstore.Rows, error) {
+	return q{d.pool}.Query(ctx, sql, args...)
+}
+
+func (d *db) InTx(ctx context.Context, fn func(sqlstore.Querier) error) error {
+	tx, err := d.pool.Begin(ctx)
+	if err != nil {
+		return translate(err)
+	}
+	defer tx.Rollback(ctx)
+	if err := fn(q{tx}); err != nil {
+		return err
+	}
+	return translate(tx.Commit(ctx))
+}
+
+func (d *db) Ping(ctx context.Context) error { return translate(d.pool.Ping(ctx)) }
+
+func (d *db) Close() { d.pool.Close() }
+
+// Pool returns the pgx pool of a store opened by Open, for bulk loaders.
+func Pool(s *sqlstore.Store) *pgxpool.Pool { return s.DB().(*db).pool }

@@ -1,0 +1,203 @@
+package sqlstore
+
+import (
+	"context"
+	"encoding/json"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/certhub/certhub/certificates"
+	"github.com/certhub/certhub/internal/errs"
+)
+
+// NextSerial implements certificates.Store.
+func (s *Store) NextSerial(ctx context.Context, typeCode, issuer string) (int64, error) {
+	var n int64
+	err := s.db.QueryRow(ctx, `INSERT INTO serials (type_code, authority, next) VALUES ($1, $2, 2)
+		ON CONFLICT (type_code, authority) DO UPDATE SET next = serials.next + 1
+		RETURNING next - 1`, typeCode, issuer).Scan(&n)
+	return n, err
+}
+
+const certColumns = `seq, id, type_code, authority, serial, version, holder_kind, holder_index, holder_sealed, holder_name,
+	data, valid_from, valid_until, state, state_reason, superseded_by, document_key, document_sha256, kid, issued_at, updated_at`
+
+func insertCertificate(ctx context.Context, q Querier, c *certificates.Certificate) error {
+	data, err := json.Marshal(c.Data)
+	if err != nil {
+		return errs.Wrap(err, "encode data")
+	}
+	err = q.QueryRow(ctx, `INSERT INTO certificates (id, lineage, type_code, authority, serial, version,
+		holder_kind, holder_index, holder_sealed, holder_name, data, valid_from, valid_until,
+		state, state_reason, superseded_by, document_key, document_sha256, kid, issued_at, updated_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21)
+		RETURNING seq`,
+		c.ID, c.Ident.Lineage(), c.Type, c.Authority, c.Serial, c.Version,
+		string(c.Holder.Kind), c.HolderIndex, c.HolderSealed, c.Holder.Name, string(data), c.ValidFrom, c.ValidUntil,
+		string(c.State), c.StateReason, nullString(c.SupersededBy), c.DocumentKey, c.DocumentSHA256, c.KID, c.IssuedAt, c.UpdatedAt,
+	).Scan(&c.Seq)
+	return conflict(err, "certificate %s already exists", c.ID)
+}
+
+// InsertCertificate implements certificates.Store.
+func (s *Store) InsertCertificate(ctx context.Context, c *certificates.Certificate, idem *certificates.Idempotency) error {
+	return s.db.InTx(ctx, func(q Querier) error {
+		if err := insertCertificate(ctx, q, c); err != nil || idem == nil {
+			return err
+		}
+		_, err := q.Exec(ctx, `INSERT INTO idempotency_keys (principal, key, request_hash, certificate_id, created_at)
+			VALUES ($1, $2, $3, $4, $5)`, idem.Principal, idem.Key, idem.RequestHash, idem.CertificateID, idem.CreatedAt)
+		return conflict(err, "Idempotency-Key %q is already in use", idem.Key)
+	})
+}
+
+// Supersede implements certificates.Store.
+func (s *Store) Supersede(ctx context.Context, prevID string, next *certificates.Certificate) error {
+	return s.db.InTx(ctx, func(q Querier) error {
+		n, err := q.Exec(ctx, `UPDATE certificates SET state = 'superseded', superseded_by = $2, updated_at = $3
+			WHERE id = $1 AND state IN ('valid', 'suspended')`, prevID, next.ID, next.IssuedAt)
+		if err != nil {
+			return err
+		}
+		if n != 1 {
+			return errs.E(errs.Conflict, "certificate %s is no longer current; it was changed meanwhile", prevID)
+		}
+		return insertCertificate(ctx, q, next)
+	})
+}
+
+// SetState implements certificates.Store.
+func (s *Store) SetState(ctx context.Context, id string, from []certificates.State, to certificates.State, reason string, at time.Time) (*certificates.Certificate, error) {
+	var out *certificates.Certificate
+	err := s.db.InTx(ctx, func(q Querier) error {
+		args := []any{id, string(to), reason, at}
+		ph := make([]string, len(from))
+		for i, st := range from {
+			args = append(args, string(st))
+			ph[i] = "$" + strconv.Itoa(len(args))
+		}
+		n, err := q.Exec(ctx, `UPDATE certificates SET state = $2, state_reason = $3, updated_at = $4
+			WHERE id = $1 AND state IN (`+strings.Join(ph, ", ")+`)`, args...)
+		if err != nil {
+			return err
+		}
+		c, err := scanCertificate(q.QueryRow(ctx, `SELECT `+certColumns+` FROM certificates WHERE id = $1`, id))
+		if err != nil {
+			return notFound(err, "certificate %s does not exist", id)
+		}
+		if n != 1 {
+			return errs.E(errs.Conflict, "certificate %s is %s", id, c.State)
+		}
+		out = c
+		return nil
+	})
+	return out, err
+}
+
+func nullString(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return &s
+}
+
+func scanCertificate(r Row) (*certificates.Certificate, error) {
+	c := &certificates.Certificate{}
+	var kind, state, data string
+	var superseded *string
+	err := r.Scan(&c.Seq, &c.ID, &c.Type, &c.Authority, &c.Serial, &c.Version, &kind, &c.HolderIndex, &c.HolderSealed, &c.Holder.Name,
+		&data, &c.ValidFrom, &c.ValidUntil, &state, &c.StateReason, &superseded, &c.DocumentKey, &c.DocumentSHA256, &c.KID,
+		Time{&c.IssuedAt}, Time{&c.UpdatedAt})
+	if err != nil {
+		return nil, err
+	}
+	c.Holder.Kind, c.State = certificates.HolderKind(kind), certificates.State(state)
+	if superseded != nil {
+		c.SupersededBy = *superseded
+	}
+	d := json.NewDecoder(strings.NewReader(data))
+	d.UseNumber()
+	if err := d.Decode(&c.Data); err != nil {
+		return nil, errs.Wrap(err, "decode data of %s", c.ID)
+	}
+	return c, nil
+}
+
+// GetCertificate implements certificates.Store.
+func (s *Store) GetCertificate(ctx context.Context, id string) (*certificates.Certificate, error) {
+	c, err := scanCertificate(s.db.QueryRow(ctx, `SELECT `+certColumns+` FROM certificates WHERE id = $1`, id))
+	if err != nil {
+		return nil, notFound(err, "certificate %s does not exist", id)
+	}
+	return c, nil
+}
+
+// FindCertificates implements certificates.Store.
+func (s *Store) FindCertificates(ctx context.Context, qu certificates.Query) ([]*certificates.Certificate, int64, error) {
+	var where []string
+	args := []any{qu.After}
+	where = append(where, "seq > $1")
+	add := func(cond string, v any) {
+		args = append(args, v)
+		where = append(where, strings.ReplaceAll(cond, "?", "$"+strconv.Itoa(len(args))))
+	}
+	if qu.HolderIndex != "" {
+		add("holder_index = ?", qu.HolderIndex)
+	}
+	if qu.Type != "" {
+		add("type_code = ?", qu.Type)
+	}
+	if qu.Authority != "" {
+		add("authority = ?", qu.Authority)
+	}
+	switch qu.Status {
+	case "":
+		where = append(where, "state <> 'superseded'")
+	case certificates.StatusValid:
+		add("state = 'valid' AND (valid_until IS NULL OR valid_until >= ?)", qu.Today)
+	case certificates.StatusSuspended:
+		add("state = 'suspended' AND (valid_until IS NULL OR valid_until >= ?)", qu.Today)
+	case certificates.StatusExpired:
+		add("state IN ('valid', 'suspended') AND valid_until < ?", qu.Today)
+	case certificates.StatusRevoked:
+		where = append(where, "state = 'revoked'")
+	case certificates.StatusSuperseded:
+		where = append(where, "state = 'superseded'")
+	}
+	args = append(args, qu.Limit+1)
+	rows, err := s.db.Query(ctx, `SELECT `+certColumns+` FROM certificates WHERE `+strings.Join(where, " AND ")+
+		` ORDER BY seq LIMIT $`+strconv.Itoa(len(args)), args...)
+	if err != nil {
+		return nil, 0, err
+	}
+	defer rows.Close()
+	out := make([]*certificates.Certificate, 0, qu.Limit)
+	for rows.Next() {
+		c, err := scanCertificate(rows)
+		if err != nil {
+			return nil, 0, err
+		}
+		out = append(out, c)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, 0, err
+	}
+	var next int64
+	if len(out) > qu.Limit {
+		out = out[:qu.Limit]
+		next = out[len(out)-1].Seq
+	}
+	return out, next, nil
+}
+
+// GetIdempotency implements certificates.Store.
+func (s *Store) GetIdempotency(ctx context.Context, principal, key string) (*certificates.Idempotency, error) {
+	r := &certificates.Idempotency{Principal: principal, Key: key}
+	err := s.db.QueryRow(ctx, `SELECT request_hash, certificate_id, created_at FROM idempotency_keys WHERE principal = $1 AND key = $2`,
+		principal, key).Scan(&r.RequestHash, &r.CertificateID, Time{&r.CreatedAt})
+	if err != nil {
+		return nil, notFound(err, "no request with this Idempotency-Key")
+	}
+	return r, nil
+}

@@ -1,0 +1,121 @@
+package sqlstore
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/certhub/certhub/internal/errs"
+)
+
+// Querier runs statements, inside or outside a transaction. Exec and Scan
+// return *errs.Error for no rows (errs.NotFound) and unique violations
+// (errs.Conflict).
+type Querier interface {
+	Exec(ctx context.Context, sql string, args ...any) (int64, error)
+	QueryRow(ctx context.Context, sql string, args ...any) Row
+	Query(ctx context.Context, sql string, args ...any) (Rows, error)
+}
+
+// Row is one result row.
+type Row interface{ Scan(dest ...any) error }
+
+// Rows is a result set.
+type Rows interface {
+	Next() bool
+	Scan(dest ...any) error
+	Err() error
+	Close()
+}
+
+// DB is a connection pool.
+type DB interface {
+	Querier
+	// InTx runs fn in a read-write transaction and commits if fn returns
+	// nil; otherwise it rolls back and returns fn's error.
+	InTx(ctx context.Context, fn func(q Querier) error) error
+	Ping(ctx context.Context) error
+	Close()
+}
+
+// Store implements the domain stores over a DB.
+type Store struct {
+	db DB
+}
+
+// New returns a store over db.
+func New(db DB) *Store { return &Store{db: db} }
+
+// Ping checks the database answers.
+func (s *Store) Ping(ctx context.Context) error { return s.db.Ping(ctx) }
+
+// Close closes the pool.
+func (s *Store) Close() { s.db.Close() }
+
+// DB returns the pool, for adapters' own tools (bulk loaders, tests).
+func (s *Store) DB() DB { return s.db }
+
+// Time is how timestamps cross the adapter boundary: the value is a UTC
+// time.Time; adapters whose database has no timestamp type store it as
+// fixed-width RFC 3339 text (which sorts like the time). Scan accepts both.
+type Time struct{ T *time.Time }
+
+// TimeLayout is the fixed-width text form of a timestamp.
+const TimeLayout = "2006-01-02T15:04:05.000000Z"
+
+// Scan reads a timestamp column.
+func (t Time) Scan(src any) error {
+	switch v := src.(type) {
+	case time.Time:
+		*t.T = v.UTC()
+	case string:
+		p, err := time.Parse(TimeLayout, v)
+		if err != nil {
+			if p, err = time.Parse(time.RFC3339Nano, v); err != nil {
+				return fmt.Errorf("timestamp %q: %w", v, err)
+			}
+		}
+		*t.T = p.UTC()
+	case []byte:
+		return t.Scan(string(v))
+	case nil:
+		*t.T = time.Time{}
+	default:
+		return fmt.Errorf("cannot scan %T into a timestamp", src)
+	}
+	return nil
+}
+
+// NullTime reads a nullable timestamp into a *time.Time.
+type NullTime struct{ T **time.Time }
+
+// Scan reads a nullable timestamp column.
+func (n NullTime) Scan(src any) error {
+	if src == nil {
+		*n.T = nil
+		return nil
+	}
+	var v time.Time
+	if err := (Time{&v}).Scan(src); err != nil {
+		return err
+	}
+	*n.T = &v
+	return nil
+}
+
+
+// notFound turns errs.NotFound from a scan into a message naming the thing.
+func notFound(err error, format string, args ...any) error {
+	if errs.Is(err, errs.NotFound) {
+		return errs.E(errs.NotFound, format, args...)
+	}
+	return err
+}
+
+// conflict turns errs.Conflict from an insert into a message naming the thing.
+func conflict(err error, format string, args ...any) error {
+	if errs.Is(err, errs.Conflict) {
+		return errs.E(errs.Conflict, format, args...)
+	}
+	return err
+}

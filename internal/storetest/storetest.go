@@ -1,0 +1,390 @@
+// Package storetest is the conformance suite of the SQL stores: every
+// implementation of certificates.Store, signing.KeyStore and
+// exchange.TokenStore runs RunTests, so the embedded default and PostgreSQL
+// behave the same.
+package storetest
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/certhub/certhub/certificates"
+	"github.com/certhub/certhub/exchange"
+	"github.com/certhub/certhub/internal/errs"
+	"github.com/certhub/certhub/internal/sqlstore"
+	"github.com/certhub/certhub/signing"
+)
+
+// RunTests runs the suite; newStore returns a fresh, empty, migrated store.
+func RunTests(t *testing.T, newStore func(t *testing.T) *sqlstore.Store) {
+	tests := []struct {
+		name string
+		fn   func(t *testing.T, s *sqlstore.Store)
+	}{
+		{"Catalog", testCatalog},
+		{"Serials", testSerials},
+		{"CertificateRoundTrip", testCertificateRoundTrip},
+		{"Idempotency", testIdempotency},
+		{"Lifecycle", testLifecycle},
+		{"Find", testFind},
+		{"Keys", testKeys},
+		{"Tokens", testTokens},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			tt.fn(t, newStore(t))
+		})
+	}
+}
+
+// Fixed, valid codes used throughout.
+const (
+	authCode = "11100000000000000" + "2"
+	typeCode = authCode + "001"
+)
+
+var (
+	t0 = time.Date(2026, 3, 1, 8, 30, 15, 123456000, time.UTC)
+)
+
+func mustCode(t *testing.T, code errs.Code, err error) {
+	t.Helper()
+	if !errs.Is(err, code) {
+		t.Fatalf("err = %v (code %q), want code %q", err, errs.CodeOf(err), code)
+	}
+}
+
+func must(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func seedCatalog(t *testing.T, s *sqlstore.Store) {
+	t.Helper()
+	ctx := context.Background()
+	must(t, s.CreateAuthority(ctx, &certificates.Authority{Code: authCode, Name: "某市市场监督管理局", CreatedAt: t0}))
+	days := 1825
+	must(t, s.CreateType(ctx, &certificates.Type{Code: typeCode, Name: "食品经营许可证", DefiningAuthority: authCode,
+		HolderKind: certificates.Organisation, MaxValidityDays: &days, CreatedAt: t0,
+		Fields: []certificates.Field{{Name: "address", Label: "经营场所", Type: certificates.FieldString, Required: true, Shareable: true}}}))
+	must(t, s.InsertKey(ctx, &signing.Key{KID: "kid-1", Authority: authCode, Algorithm: signing.ES256, PublicJWK: []byte(`{"kty":"EC"}`),
+		Backend: "local", Sealed: []byte{1, 2, 3}, Status: signing.KeyActive, CreatedAt: t0}))
+}
+
+func testCatalog(t *testing.T, s *sqlstore.Store) {
+	ctx := context.Background()
+	_, err := s.GetAuthority(ctx, authCode)
+	mustCode(t, errs.NotFound, err)
+	seedCatalog(t, s)
+	mustCode(t, errs.Conflict, s.CreateAuthority(ctx, &certificates.Authority{Code: authCode, Name: "again", CreatedAt: t0}))
+	a, err := s.GetAuthority(ctx, authCode)
+	must(t, err)
+	if a.Name != "某市市场监督管理局" || !a.CreatedAt.Equal(t0) {
+		t.Fatalf("authority = %+v", a)
+	}
+	as, err := s.ListAuthorities(ctx)
+	must(t, err)
+	if len(as) != 1 {
+		t.Fatalf("ListAuthorities = %d", len(as))
+	}
+	ty, err := s.GetType(ctx, typeCode)
+	must(t, err)
+	if ty.Name != "食品经营许可证" || ty.HolderKind != certificates.Organisation || *ty.MaxValidityDays != 1825 ||
+		len(ty.Fields) != 1 || !ty.Fields[0].Required || !ty.Fields[0].Shareable || ty.Fields[0].Label != "经营场所" {
+		t.Fatalf("type = %+v", ty)
+	}
+	mustCode(t, errs.Conflict, s.CreateType(ctx, ty))
+	_, err = s.GetType(ctx, authCode+"999")
+	mustCode(t, errs.NotFound, err)
+	ts, err := s.ListTypes(ctx)
+	must(t, err)
+	if len(ts) != 1 || ts[0].MaxValidityDays == nil {
+		t.Fatalf("ListTypes = %+v", ts)
+	}
+}
+
+func testSerials(t *testing.T, s *sqlstore.Store) {
+	ctx := context.Background()
+	// Concurrent allocations never hand out the same serial.
+	var mu sync.Mutex
+	seen := map[int64]bool{}
+	var wg sync.WaitGroup
+	for i := 0; i < 8; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for j := 0; j < 10; j++ {
+				n, err := s.NextSerial(ctx, typeCode, authCode)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				mu.Lock()
+				if seen[n] {
+					t.Errorf("serial %d handed out twice", n)
+				}
+				seen[n] = true
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	for i := int64(1); i <= 80; i++ {
+		if !seen[i] {
+			t.Fatalf("serial %d skipped", i)
+		}
+	}
+	if n, _ := s.NextSerial(ctx, typeCode, "other"); n != 1 {
+		t.Fatalf("another issuer starts at %d, want 1", n)
+	}
+}
+
+// newCert builds a certificate version with the given serial and version.
+func newCert(serial string, version int, holderIndex string) *certificates.Certificate {
+	ident := certificates.Identifier{TypeCode: typeCode, Issuer: authCode, Serial: serial, Version: version}
+	from, _ := certificates.ParseDate("2026-01-01")
+	until, _ := certificates.ParseDate("2030-12-31")
+	return &certificates.Certificate{
+		ID: ident.String(), Ident: ident, Type: typeCode, Authority: authCode, Serial: serial, Version: version,
+		Holder:      certificates.Holder{Kind: certificates.Organisation, Name: "某某餐饮有限公司"},
+		HolderIndex: holderIndex, HolderSealed: []byte("sealed:" + holderIndex),
+		Data:        map[string]any{"address": "人民路1号", "seats": json.Number("42"), "chain": true},
+		ValidFrom:   from, ValidUntil: until, State: certificates.StateValid,
+		DocumentKey: "documents/" + serial, DocumentSHA256: "ab", KID: "kid-1", IssuedAt: t0, UpdatedAt: t0,
+	}
+}
+
+func testCertificateRoundTrip(t *testing.T, s *sqlstore.Store) {
+	ctx := context.Background()
+	seedCatalog(t, s)
+	c := newCert("000001", 1, "h1")
+	c.ValidUntil = certificates.Date{}
+	must(t, s.InsertCertificate(ctx, c, nil))
+	if c.Seq == 0 {
+		t.Fatal("Seq not set")
+	}
+	mustCode(t, errs.Conflict, s.InsertCertificate(ctx, newCert("000001", 1, "h1"), nil))
+	got, err := s.GetCertificate(ctx, c.ID)
+	must(t, err)
+	if got.ID != c.ID || got.Version != 1 || got.Serial != "000001" || got.Holder != c.Holder || got.HolderIndex != "h1" ||
+		string(got.HolderSealed) != "sealed:h1" || got.ValidFrom.String() != "2026-01-01" || !got.ValidUntil.IsZero() ||
+		got.State != certificates.StateValid || got.KID != "kid-1" || !got.IssuedAt.Equal(t0) || got.Seq != c.Seq {
+		t.Fatalf("round trip:\n got %+v\nwant %+v", got, c)
+	}
+	if got.Data["address"] != "人民路1号" || got.Data["seats"] != json.Number("42") || got.Data["chain"] != true {
+		t.Fatalf("data = %#v", got.Data)
+	}
+	_, err = s.GetCertificate(ctx, newCert("000009", 1, "x").ID)
+	mustCode(t, errs.NotFound, err)
+}
+
+func testIdempotency(t *testing.T, s *sqlstore.Store) {
+	ctx := context.Background()
+	seedCatalog(t, s)
+	c := newCert("000001", 1, "h1")
+	rec := &certificates.Idempotency{Principal: "tok", Key: "k1", RequestHash: "rh", CertificateID: c.ID, CreatedAt: t0}
+	must(t, s.InsertCertificate(ctx, c, rec))
+	got, err := s.GetIdempotency(ctx, "tok", "k1")
+	must(t, err)
+	if got.CertificateID != c.ID || got.RequestHash != "rh" {
+		t.Fatalf("idempotency = %+v", got)
+	}
+	// The same key again: conflict, and the second certificate is not stored.
+	c2 := newCert("000002", 1, "h1")
+	rec2 := *rec
+	rec2.CertificateID = c2.ID
+	mustCode(t, errs.Conflict, s.InsertCertificate(ctx, c2, &rec2))
+	_, err = s.GetCertificate(ctx, c2.ID)
+	mustCode(t, errs.NotFound, err)
+	_, err = s.GetIdempotency(ctx, "other", "k1")
+	mustCode(t, errs.NotFound, err)
+}
+
+func testLifecycle(t *testing.T, s *sqlstore.Store) {
+	ctx := context.Background()
+	seedCatalog(t, s)
+	v1 := newCert("000001", 1, "h1")
+	must(t, s.InsertCertificate(ctx, v1, nil))
+	later := t0.Add(time.Hour)
+
+	c, err := s.SetState(ctx, v1.ID, []certificates.State{certificates.StateValid}, certificates.StateSuspended, "检查不合格", later)
+	must(t, err)
+	if c.State != certificates.StateSuspended || c.StateReason != "检查不合格" || !c.UpdatedAt.Equal(later) {
+		t.Fatalf("after suspend: %+v", c)
+	}
+	_, err = s.SetState(ctx, v1.ID, []certificates.State{certificates.StateValid}, certificates.StateSuspended, "again", later)
+	mustCode(t, errs.Conflict, err)
+	_, err = s.SetState(ctx, newCert("000099", 1, "x").ID, []certificates.State{certificates.StateValid}, certificates.StateRevoked, "r", later)
+	mustCode(t, errs.NotFound, err)
+
+	v2 := newCert("000001", 2, "h1")
+	v2.State = certificates.StateSuspended
+	must(t, s.Supersede(ctx, v1.ID, v2))
+	old, err := s.GetCertificate(ctx, v1.ID)
+	must(t, err)
+	if old.State != certificates.StateSuperseded || old.SupersededBy != v2.ID {
+		t.Fatalf("old version after supersede: %+v", old)
+	}
+	// Superseding a version that is no longer current fails and stores nothing.
+	v3 := newCert("000001", 3, "h1")
+	mustCode(t, errs.Conflict, s.Supersede(ctx, v1.ID, v3))
+	_, err = s.GetCertificate(ctx, v3.ID)
+	mustCode(t, errs.NotFound, err)
+
+	c, err = s.SetState(ctx, v2.ID, []certificates.State{certificates.StateValid, certificates.StateSuspended}, certificates.StateRevoked, "吊销", later)
+	must(t, err)
+	if c.State != certificates.StateRevoked {
+		t.Fatalf("after revoke: %+v", c)
+	}
+}
+
+func testFind(t *testing.T, s *sqlstore.Store) {
+	ctx := context.Background()
+	seedCatalog(t, s)
+	today, _ := certificates.ParseDate("2027-06-01")
+	var ids []string
+	for i := 1; i <= 7; i++ {
+		c := newCert(fmt.Sprintf("%06d", i), 1, "alice")
+		if i == 7 {
+			c.HolderIndex = "bob"
+		}
+		switch i {
+		case 2:
+			c.State = certificates.StateSuspended
+		case 3:
+			c.State = certificates.StateRevoked
+		case 4:
+			c.ValidUntil, _ = certificates.ParseDate("2027-05-31") // expired on today
+		case 5:
+			c.State = certificates.StateSuperseded
+		}
+		must(t, s.InsertCertificate(ctx, c, nil))
+		ids = append(ids, c.ID)
+	}
+	find := func(q certificates.Query) []string {
+		t.Helper()
+		if q.Limit == 0 {
+			q.Limit = 100
+		}
+		q.Today = today
+		got, _, err := s.FindCertificates(ctx, q)
+		must(t, err)
+		var out []string
+		for _, c := range got {
+			out = append(out, c.Serial)
+		}
+		return out
+	}
+	tests := []struct {
+		name string
+		q    certificates.Query
+		want string
+	}{
+		{"holder, current versions", certificates.Query{HolderIndex: "alice"}, "[000001 000002 000003 000004 000006]"},
+		{"valid", certificates.Query{HolderIndex: "alice", Status: certificates.StatusValid}, "[000001 000006]"},
+		{"suspended", certificates.Query{HolderIndex: "alice", Status: certificates.StatusSuspended}, "[000002]"},
+		{"revoked", certificates.Query{HolderIndex: "alice", Status: certificates.StatusRevoked}, "[000003]"},
+		{"expired", certificates.Query{HolderIndex: "alice", Status: certificates.StatusExpired}, "[000004]"},
+		{"superseded", certificates.Query{Status: certificates.StatusSuperseded}, "[000005]"},
+		{"other holder", certificates.Query{HolderIndex: "bob"}, "[000007]"},
+		{"type and authority", certificates.Query{Type: typeCode, Authority: authCode, HolderIndex: "bob"}, "[000007]"},
+		{"unknown type", certificates.Query{Type: authCode + "002"}, "[]"},
+	}
+	for _, tt := range tests {
+		if got := fmt.Sprint(find(tt.q)); got != tt.want {
+			t.Errorf("%s: got %s, want %s", tt.name, got, tt.want)
+		}
+	}
+	// Paging walks every row once, in order.
+	var all []string
+	var cursor int64
+	for page := 0; page < 10; page++ {
+		got, next, err := s.FindCertificates(ctx, certificates.Query{Today: today, After: cursor, Limit: 2})
+		must(t, err)
+		for _, c := range got {
+			all = append(all, c.Serial)
+		}
+		if next == 0 {
+			break
+		}
+		cursor = next
+	}
+	if fmt.Sprint(all) != "[000001 000002 000003 000004 000006 000007]" {
+		t.Fatalf("paging = %v", all)
+	}
+}
+
+func testKeys(t *testing.T, s *sqlstore.Store) {
+	ctx := context.Background()
+	seedCatalog(t, s)
+	k, err := s.ActiveKey(ctx, authCode)
+	must(t, err)
+	if k.KID != "kid-1" || string(k.Sealed) != "\x01\x02\x03" || k.RetiredAt != nil || string(k.PublicJWK) != `{"kty":"EC"}` {
+		t.Fatalf("active key = %+v", k)
+	}
+	// A second active key for the same authority is refused.
+	mustCode(t, errs.Conflict, s.InsertKey(ctx, &signing.Key{KID: "kid-x", Authority: authCode, Algorithm: signing.ES256,
+		PublicJWK: []byte(`{}`), Backend: "local", Sealed: []byte{1}, Status: signing.KeyActive, CreatedAt: t0}))
+	at := t0.Add(time.Minute)
+	must(t, s.RotateKey(ctx, authCode, &signing.Key{KID: "kid-2", Authority: authCode, Algorithm: signing.EdDSA,
+		PublicJWK: []byte(`{}`), Backend: "local", Sealed: []byte{4}, Status: signing.KeyActive, CreatedAt: at}, at))
+	k, err = s.ActiveKey(ctx, authCode)
+	must(t, err)
+	if k.KID != "kid-2" || k.Algorithm != signing.EdDSA {
+		t.Fatalf("active after rotate = %+v", k)
+	}
+	old, err := s.GetKey(ctx, "kid-1")
+	must(t, err)
+	if old.Status != signing.KeyRetired || old.RetiredAt == nil || !old.RetiredAt.Equal(at) {
+		t.Fatalf("retired key = %+v", old)
+	}
+	_, err = s.GetKey(ctx, "nope")
+	mustCode(t, errs.NotFound, err)
+	_, err = s.ActiveKey(ctx, "nobody")
+	mustCode(t, errs.NotFound, err)
+	for _, auth := range []string{"", authCode} {
+		ks, err := s.ListKeys(ctx, auth)
+		must(t, err)
+		if len(ks) != 2 || ks[0].KID != "kid-1" || ks[1].KID != "kid-2" {
+			t.Fatalf("ListKeys(%q) = %d keys", auth, len(ks))
+		}
+	}
+	ks, _ := s.ListKeys(ctx, "nobody")
+	if len(ks) != 0 {
+		t.Fatalf("ListKeys(nobody) = %d", len(ks))
+	}
+}
+
+func testTokens(t *testing.T, s *sqlstore.Store) {
+	ctx := context.Background()
+	_, hash := exchange.NewSecret()
+	tok := &exchange.Token{ID: "tok_1", Name: "审批系统", Role: exchange.RoleConsumer, Hash: hash, CreatedAt: t0}
+	must(t, s.CreateToken(ctx, tok))
+	mustCode(t, errs.Conflict, s.CreateToken(ctx, &exchange.Token{ID: "tok_2", Name: "dup", Role: exchange.RoleClerk, Hash: hash, CreatedAt: t0}))
+	got, err := s.TokenByHash(ctx, hash)
+	must(t, err)
+	if got.ID != "tok_1" || got.Role != exchange.RoleConsumer || got.RevokedAt != nil || got.Name != "审批系统" {
+		t.Fatalf("token = %+v", got)
+	}
+	_, err = s.TokenByHash(ctx, "nope")
+	mustCode(t, errs.NotFound, err)
+	must(t, s.RevokeToken(ctx, "tok_1", t0.Add(time.Second)))
+	got, _ = s.TokenByHash(ctx, hash)
+	if got.RevokedAt == nil {
+		t.Fatal("token not revoked")
+	}
+	must(t, s.RevokeToken(ctx, "tok_1", t0.Add(2*time.Second))) // revoking twice is fine
+	mustCode(t, errs.NotFound, s.RevokeToken(ctx, "tok_none", t0))
+	ts, err := s.ListTokens(ctx)
+	must(t, err)
+	if len(ts) != 1 {
+		t.Fatalf("ListTokens = %d", len(ts))
+	}
+}

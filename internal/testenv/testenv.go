@@ -1,0 +1,91 @@
+// Package testenv gives tests the real servers .ci/services starts: a fresh
+// PostgreSQL schema per test and S3 credentials. Without a server a test
+// skips with a message saying how to start one; with CI=true it fails, so CI
+// can never pass by skipping.
+package testenv
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"net/url"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+const hint = `start the test servers with: eval "$(bash .ci/services start)"`
+
+// absent skips, or fails in CI.
+func absent(t testing.TB, what string) {
+	t.Helper()
+	if os.Getenv("CI") == "true" {
+		t.Fatalf("%s is required in CI and is not configured (%s)", what, hint)
+	}
+	t.Skipf("%s not configured; %s", what, hint)
+}
+
+// RandomName returns prefix followed by 12 random hex characters.
+func RandomName(prefix string) string {
+	b := make([]byte, 6)
+	_, _ = rand.Read(b)
+	return prefix + hex.EncodeToString(b)
+}
+
+// PostgresURL returns a URL of the test database whose search_path is a new
+// empty schema, dropped when the test ends.
+func PostgresURL(t testing.TB) string {
+	t.Helper()
+	base := os.Getenv("CERTHUB_TEST_DATABASE_URL")
+	if base == "" {
+		absent(t, "PostgreSQL (CERTHUB_TEST_DATABASE_URL)")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, base)
+	if err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("PostgreSQL at CERTHUB_TEST_DATABASE_URL: %v", err)
+		}
+		t.Skipf("PostgreSQL at CERTHUB_TEST_DATABASE_URL unreachable (%v); %s", err, hint)
+	}
+	defer conn.Close(ctx)
+	schema := RandomName("t_")
+	if _, err := conn.Exec(ctx, "CREATE SCHEMA "+schema); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		if c, err := pgx.Connect(ctx, base); err == nil {
+			_, _ = c.Exec(ctx, "DROP SCHEMA "+schema+" CASCADE")
+			c.Close(ctx)
+		}
+	})
+	u, err := url.Parse(base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := u.Query()
+	q.Set("search_path", schema)
+	u.RawQuery = q.Encode()
+	return u.String()
+}
+
+// S3 is a real S3 server's address and credentials.
+type S3 struct {
+	Endpoint, AccessKey, SecretKey string
+}
+
+// S3Server returns the test S3 server.
+func S3Server(t testing.TB) S3 {
+	t.Helper()
+	s := S3{Endpoint: os.Getenv("CERTHUB_TEST_S3_ENDPOINT"), AccessKey: os.Getenv("CERTHUB_TEST_S3_ACCESS_KEY"),
+		SecretKey: os.Getenv("CERTHUB_TEST_S3_SECRET_KEY")}
+	if s.Endpoint == "" {
+		absent(t, "an S3 server (CERTHUB_TEST_S3_ENDPOINT)")
+	}
+	return s
+}
