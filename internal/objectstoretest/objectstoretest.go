@@ -1,0 +1,81 @@
+// Package objectstoretest is the conformance suite of
+// certificates.DocumentStore, run against the local directory and a real S3
+// server.
+package objectstoretest
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"testing"
+
+	"github.com/certhub/certhub/certificates"
+	"github.com/certhub/certhub/internal/errs"
+)
+
+// RunTests runs the suite against fresh, empty stores.
+func RunTests(t *testing.T, newStore func(t *testing.T) certificates.DocumentStore) {
+	ctx := context.Background()
+	t.Run("PutGet", func(t *testing.T) {
+		t.Parallel()
+		s := newStore(t)
+		data := []byte("eyJhbGciOiJFUzI1NiJ9.签名.sig\x00\xff")
+		if err := s.Put(ctx, "documents/a/b/001-abc.jws", data); err != nil {
+			t.Fatal(err)
+		}
+		got, err := s.Get(ctx, "documents/a/b/001-abc.jws")
+		if err != nil || !bytes.Equal(got, data) {
+			t.Fatalf("Get = %q, %v", got, err)
+		}
+		if err := s.Ping(ctx); err != nil {
+			t.Fatalf("Ping: %v", err)
+		}
+	})
+	t.Run("NotFound", func(t *testing.T) {
+		t.Parallel()
+		_, err := newStore(t).Get(ctx, "documents/none.jws")
+		if !errs.Is(err, errs.NotFound) {
+			t.Fatalf("err = %v, want not_found", err)
+		}
+	})
+	t.Run("WriteOnce", func(t *testing.T) {
+		t.Parallel()
+		s := newStore(t)
+		if err := s.Put(ctx, "k/once", []byte("first")); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Put(ctx, "k/once", []byte("second")); !errs.Is(err, errs.Conflict) {
+			t.Fatalf("overwrite: err = %v, want conflict", err)
+		}
+		if got, _ := s.Get(ctx, "k/once"); string(got) != "first" {
+			t.Fatalf("object changed to %q", got)
+		}
+	})
+	t.Run("ConcurrentWritersOneWins", func(t *testing.T) {
+		t.Parallel()
+		s := newStore(t)
+		var wins, conflicts atomic.Int32
+		var wg sync.WaitGroup
+		for i := 0; i < 8; i++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				err := s.Put(ctx, "k/race", []byte(fmt.Sprint("writer", i)))
+				switch {
+				case err == nil:
+					wins.Add(1)
+				case errs.Is(err, errs.Conflict):
+					conflicts.Add(1)
+				default:
+					t.Error(err)
+				}
+			}()
+		}
+		wg.Wait()
+		if wins.Load() != 1 || conflicts.Load() != 7 {
+			t.Fatalf("wins = %d, conflicts = %d; want 1 and 7", wins.Load(), conflicts.Load())
+		}
+	})
+}

@@ -1,0 +1,110 @@
+// Package s3store is the production document store: any S3 server (MinIO,
+// Ceph RGW, SeaweedFS, AWS S3 …) through minio-go. Objects are written with
+// If-None-Match: * so an object, once written, is never overwritten, even by
+// another hub replica.
+package s3store
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+
+	"github.com/minio/minio-go/v7"
+	"github.com/minio/minio-go/v7/pkg/credentials"
+
+	"github.com/certhub/certhub/internal/errs"
+)
+
+// Config addresses a bucket.
+type Config struct {
+	Endpoint  string // host:port
+	Bucket    string
+	AccessKey string
+	SecretKey string
+	Region    string
+	UseSSL    bool
+}
+
+// Store keeps objects in one bucket.
+type Store struct {
+	client *minio.Client
+	bucket string
+}
+
+// Open connects and creates the bucket if it does not exist.
+func Open(ctx context.Context, c Config) (*Store, error) {
+	if c.Endpoint == "" || c.Bucket == "" {
+		return nil, fmt.Errorf("S3 endpoint and bucket are required")
+	}
+	cl, err := minio.New(c.Endpoint, &minio.Options{
+		Creds:  credentials.NewStaticV4(c.AccessKey, c.SecretKey, ""),
+		Secure: c.UseSSL,
+		Region: c.Region,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("S3 client: %w", err)
+	}
+	ok, err := cl.BucketExists(ctx, c.Bucket)
+	if err != nil {
+		return nil, fmt.Errorf("S3 bucket %s: %w", c.Bucket, err)
+	}
+	if !ok {
+		if err := cl.MakeBucket(ctx, c.Bucket, minio.MakeBucketOptions{Region: c.Region}); err != nil {
+			if e := minio.ToErrorResponse(err); e.Code != "BucketAlreadyOwnedByYou" && e.Code != "BucketAlreadyExists" {
+				return nil, fmt.Errorf("create S3 bucket %s: %w", c.Bucket, err)
+			}
+		}
+	}
+	return &Store{client: cl, bucket: c.Bucket}, nil
+}
+
+// translate maps S3 errors to errs codes.
+func translate(err error, key string) error {
+	if err == nil {
+		return nil
+	}
+	e := minio.ToErrorResponse(err)
+	switch {
+	case e.Code == "NoSuchKey" || e.StatusCode == http.StatusNotFound:
+		return &errs.Error{Code: errs.NotFound, Message: fmt.Sprintf("object %s does not exist", key), Err: err}
+	case e.Code == "PreconditionFailed" || e.StatusCode == http.StatusPreconditionFailed:
+		return &errs.Error{Code: errs.Conflict, Message: fmt.Sprintf("object %s already exists", key), Err: err}
+	}
+	return &errs.Error{Code: errs.Unavailable, Message: "object storage failed", Err: err}
+}
+
+// Put implements certificates.DocumentStore.
+func (s *Store) Put(ctx context.Context, key string, data []byte) error {
+	opts := minio.PutObjectOptions{ContentType: "application/jose", DisableMultipart: true}
+	opts.SetMatchETagExcept("*")
+	_, err := s.client.PutObject(ctx, s.bucket, key, bytes.NewReader(data), int64(len(data)), opts)
+	return translate(err, key)
+}
+
+// Get implements certificates.DocumentStore.
+func (s *Store) Get(ctx context.Context, key string) ([]byte, error) {
+	obj, err := s.client.GetObject(ctx, s.bucket, key, minio.GetObjectOptions{})
+	if err != nil {
+		return nil, translate(err, key)
+	}
+	defer obj.Close()
+	b, err := io.ReadAll(obj)
+	if err != nil {
+		return nil, translate(err, key)
+	}
+	return b, nil
+}
+
+// Ping implements certificates.DocumentStore.
+func (s *Store) Ping(ctx context.Context) error {
+	ok, err := s.client.BucketExists(ctx, s.bucket)
+	if err != nil {
+		return translate(err, "")
+	}
+	if !ok {
+		return errs.E(errs.Unavailable, "S3 bucket %s does not exist", s.bucket)
+	}
+	return nil
+}
