@@ -116,7 +116,11 @@ func (l List) Err() error {
 	}
 	msg := l[0].Reason
 	if len(l) > 1 {
-		msg = fmt.Sprintf("%s (and %d more problems)", l[0].Reason, len(l)-1)
+		more := "problems"
+		if len(l) == 2 {
+			more = "problem"
+		}
+		msg = fmt.Sprintf("%s (and %d more %s; see fields)", l[0].Reason, len(l)-1, more)
 	}
 	return &Error{Code: Invalid, Field: l[0].Field, Message: msg, Fields: l}
 }

@@ -1,0 +1,112 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	"github.com/certhub/certhub/internal/demo"
+)
+
+// DemoCmd runs the hub on a demo data set.
+type DemoCmd struct {
+	ServeCmd
+}
+
+const demoDefaultData = "./certhub-demo-data"
+
+// Run seeds an empty data directory once, prints how to try the hub, and
+// serves. The demo keeps its data apart from ./certhub-data unless --data
+// says otherwise.
+func (c *DemoCmd) Run() error {
+	if c.Data == "./certhub-data" {
+		c.Data = demoDefaultData
+	}
+	if c.AdminToken == "" {
+		c.AdminToken = "demo-admin-token"
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	a, err := c.open(ctx)
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+
+	marker := filepath.Join(c.Data, "demo-tokens.json")
+	var seeded *demo.Seeded
+	b, err := os.ReadFile(marker)
+	switch {
+	case err == nil:
+		seeded = &demo.Seeded{}
+		if err := json.Unmarshal(b, seeded); err != nil {
+			return fmt.Errorf("%s: %w", marker, err)
+		}
+	case errors.Is(err, fs.ErrNotExist):
+		existing, err := a.store.ListAuthorities(ctx)
+		if err != nil {
+			return err
+		}
+		if len(existing) > 0 {
+			return fmt.Errorf("%s holds a hub that is not a demo; give the demo its own --data", c.Data)
+		}
+		fmt.Fprintln(os.Stderr, "certhub demo: seeding the demo data set …")
+		start := time.Now()
+		if seeded, err = demo.Seed(ctx, a.certs, a.store, time.Now()); err != nil {
+			return err
+		}
+		fmt.Fprintf(os.Stderr, "certhub demo: %d certificates (%d revised, %d suspended, %d revoked, %d expired) in %s\n",
+			seeded.Certificates, seeded.Revised, seeded.Suspended, seeded.Revoked, seeded.Expired, time.Since(start).Round(time.Millisecond))
+		b, _ := json.MarshalIndent(seeded, "", "  ")
+		if err := writeSecret(marker, string(b)); err != nil {
+			return err
+		}
+	default:
+		return err
+	}
+	c.printTour(seeded)
+	return c.serve(ctx, a)
+}
+
+func (c *DemoCmd) printTour(s *demo.Seeded) {
+	base := "http://" + c.Addr
+	fmt.Printf(`
+certhub demo — %s   (data: %s)
+
+Tokens (Authorization: Bearer …):
+  admin                        %s
+`, base, c.Data, c.AdminToken)
+	for _, t := range s.Tokens {
+		fmt.Printf("  %-28s %s\n", t.Role, t.Secret)
+	}
+	consumer := ""
+	for _, t := range s.Tokens {
+		if t.Role == "consumer" {
+			consumer = t.Secret
+		}
+	}
+	fmt.Printf(`
+Try:
+  curl -s %[1]s/.well-known/jwks.json
+  curl -s -H 'Authorization: Bearer %[2]s' %[1]s/api/v1/types
+  curl -s -H 'Authorization: Bearer %[3]s' -H 'X-Purpose: 食品经营许可新办' -H 'X-Case-Id: 2026-0001' \
+       '%[1]s/api/v1/certificates?holder_id=%[4]s'
+  curl -s -X POST %[1]s/api/v1/verify -d '{"id":"%[5]s"}'
+
+A person to look up: %[6]s (%[7]s); a company: %[8]s (%[9]s).
+`, base, c.AdminToken, consumer, s.SampleOrg.USCC, first(s.SampleIDs), s.SamplePerson.Name, s.SamplePerson.ID, s.SampleOrg.Name, s.SampleOrg.USCC)
+}
+
+func first(v []string) string {
+	if len(v) == 0 {
+		return ""
+	}
+	return v[0]
+}

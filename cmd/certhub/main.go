@@ -1,0 +1,37 @@
+// Command certhub runs the electronic licence hub and its tools.
+//
+// Configuration is read here and only here: every setting is a flag and a
+// CERTHUB_* environment variable (see `certhub serve --help` and
+// docs/operations.md).
+package main
+
+import (
+	"fmt"
+	"os"
+	_ "time/tzdata" // civil dates are in Asia/Shanghai by default, on any host
+
+	"github.com/alecthomas/kong"
+)
+
+// CLI is the command tree.
+type CLI struct {
+	Serve   ServeCmd   `cmd:"" help:"Run the hub (embedded SQLite + local directory by default; PostgreSQL and S3 when configured)."`
+	Migrate MigrateCmd `cmd:"" help:"Apply database migrations and exit."`
+	Demo    DemoCmd    `cmd:"" help:"Run the hub with a realistic demo data set and print URLs and tokens to try."`
+	ID      IDCmd      `cmd:"" name:"id" help:"Identifier tools."`
+	Keys    KeysCmd    `cmd:"" help:"Seal key management."`
+	Gen     GenCmd     `cmd:"" help:"Fill a store with N realistic certificates (benchmarks, load tests)."`
+}
+
+func main() {
+	var cli CLI
+	ctx := kong.Parse(&cli,
+		kong.Name("certhub"),
+		kong.Description("certhub — electronic licence library and data-sharing exchange (电子证照库与数据共享交换)."),
+		kong.UsageOnError(),
+	)
+	if err := ctx.Run(); err != nil {
+		fmt.Fprintln(os.Stderr, "certhub:", err)
+		os.Exit(1)
+	}
+}

@@ -1,0 +1,114 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"text/tabwriter"
+
+	"github.com/certhub/certhub/certificates"
+	"github.com/certhub/certhub/internal/errs"
+	"github.com/certhub/certhub/signing"
+)
+
+// IDCmd groups identifier tools.
+type IDCmd struct {
+	Validate IDValidateCmd `cmd:"" help:"Say what kind of identifier each value is and whether it is valid."`
+}
+
+// IDValidateCmd validates identifiers.
+type IDValidateCmd struct {
+	Values []string `arg:"" name:"value" help:"Citizen ID numbers, USCCs, type codes or certificate identifiers."`
+}
+
+// Run prints one line per value; it fails unless all are valid.
+func (c *IDValidateCmd) Run() error {
+	bad := 0
+	for _, v := range c.Values {
+		kind, err := certificates.Classify(v)
+		if err != nil {
+			bad++
+			reason := err.Error()
+			var e *errs.Error
+			if errors.As(err, &e) {
+				reason = e.Message
+			}
+			fmt.Printf("%s\t%s\tinvalid: %s\n", v, kind, reason)
+			continue
+		}
+		fmt.Printf("%s\t%s\tvalid\n", v, kind)
+	}
+	if bad > 0 {
+		return fmt.Errorf("%d of %d values are invalid", bad, len(c.Values))
+	}
+	return nil
+}
+
+// KeysCmd groups seal key commands.
+type KeysCmd struct {
+	Rotate KeysRotateCmd `cmd:"" help:"Make a new seal key current for an authority; older keys keep verifying."`
+	List   KeysListCmd   `cmd:"" help:"List seal keys."`
+}
+
+// KeysRotateCmd rotates an authority's key.
+type KeysRotateCmd struct {
+	StoreConfig
+	Authority string `required:"" help:"USCC of the authority."`
+	Algorithm string `help:"ES256 or EdDSA; default: the current key's."`
+}
+
+// Run rotates the key.
+func (c *KeysRotateCmd) Run() error {
+	ctx := context.Background()
+	a, err := c.open(ctx)
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	if _, err := a.certs.Authority(ctx, c.Authority); err != nil {
+		return err
+	}
+	var alg signing.Algorithm
+	if c.Algorithm != "" {
+		if alg, err = signing.ParseAlgorithm("algorithm", c.Algorithm); err != nil {
+			return err
+		}
+	}
+	k, err := a.keys.Rotate(ctx, c.Authority, alg)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("authority %s now seals with %s (%s)\n", c.Authority, k.KID, k.Algorithm)
+	return nil
+}
+
+// KeysListCmd lists keys.
+type KeysListCmd struct {
+	StoreConfig
+	Authority string `help:"Only this authority's keys."`
+}
+
+// Run prints a table of keys.
+func (c *KeysListCmd) Run() error {
+	ctx := context.Background()
+	a, err := c.open(ctx)
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	keys, err := a.keys.Keys(ctx, c.Authority)
+	if err != nil {
+		return err
+	}
+	tw := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "AUTHORITY\tKID\tALG\tSTATUS\tCREATED\tRETIRED")
+	for _, k := range keys {
+		retired := "-"
+		if k.RetiredAt != nil {
+			retired = k.RetiredAt.Format("2006-01-02 15:04:05Z")
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", k.Authority, k.KID, k.Algorithm, k.Status, k.CreatedAt.Format("2006-01-02 15:04:05Z"), retired)
+	}
+	return tw.Flush()
+}

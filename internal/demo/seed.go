@@ -1,0 +1,235 @@
+package demo
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"time"
+
+	"github.com/certhub/certhub/certificates"
+	"github.com/certhub/certhub/exchange"
+	"github.com/certhub/certhub/internal/errs"
+)
+
+// Catalog creates the demo authorities (each with a seal key) and types;
+// what already exists is left as it is.
+func Catalog(ctx context.Context, svc *certificates.Service) error {
+	for i, a := range Authorities {
+		alg := "ES256"
+		if i == 3 {
+			alg = "EdDSA" // one authority seals with Ed25519, to show both
+		}
+		err := svc.CreateAuthority(ctx, &certificates.Authority{Code: Code(a.Prefix), Name: a.Name}, alg)
+		if err != nil && !errs.Is(err, errs.Conflict) {
+			return fmt.Errorf("authority %s: %w", a.Name, err)
+		}
+	}
+	for _, t := range Types() {
+		if err := svc.CreateType(ctx, t); err != nil && !errs.Is(err, errs.Conflict) {
+			return fmt.Errorf("type %s: %w", t.Name, err)
+		}
+	}
+	return nil
+}
+
+// Generator makes issuance requests for random holders.
+type Generator struct {
+	r     *rand.Rand
+	Today certificates.Date
+	n     int
+}
+
+// NewGenerator returns a deterministic generator for a seed.
+func NewGenerator(seed uint64, today certificates.Date) *Generator {
+	return &Generator{r: rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15)), Today: today}
+}
+
+func (g *Generator) pastDate(minYears, maxYears int) certificates.Date {
+	return g.Today.AddDays(-(minYears*365 + g.r.IntN((maxYears-minYears)*365+1)))
+}
+
+// Business returns a 营业执照 request for org.
+func (g *Generator) Business(o Org) *certificates.IssueRequest {
+	est := g.pastDate(1, 20)
+	return &certificates.IssueRequest{Type: Market + "001", Authority: Market,
+		Holder: certificates.Holder{Kind: certificates.Organisation, ID: o.USCC, Name: o.Name},
+		Data: map[string]any{"legal_representative": o.Legal, "enterprise_type": "有限责任公司（自然人投资或控股）",
+			"registered_capital": fmt.Sprintf("%d万元人民币", 10*(1+g.r.IntN(100))), "established_on": est.String(),
+			"address": o.Address, "business_scope": "餐饮服务；食品销售；日用百货销售（依法须经批准的项目，经相关部门批准后方可开展经营活动）"},
+		ValidFrom: est}
+}
+
+// FoodPermit returns a 食品经营许可证 request for org; expired makes one
+// whose five years are over.
+func (g *Generator) FoodPermit(o Org, expired bool) *certificates.IssueRequest {
+	from := g.pastDate(0, 4)
+	if expired {
+		from = g.pastDate(5, 7)
+	}
+	g.n++
+	return &certificates.IssueRequest{Type: Market + "002", Authority: Market,
+		Holder: certificates.Holder{Kind: certificates.Organisation, ID: o.USCC, Name: o.Name},
+		Data: map[string]any{"permit_no": fmt.Sprintf("JY%d3301%08d", 1+g.r.IntN(3), 10000000+g.n*7919%90000000),
+			"legal_representative": o.Legal, "operator_type": []string{"餐饮服务经营者（小型餐馆）", "食品销售经营者（便利店）", "单位食堂"}[g.r.IntN(3)],
+			"business_items": "热食类食品制售；冷食类食品制售；预包装食品（含冷藏冷冻食品）销售", "address": o.Address,
+			"supervising_agency": "杭州市市场监督管理局"},
+		ValidFrom: from, ValidUntil: from.AddDays(1826)}
+}
+
+// Property returns a 不动产权证书 request for p.
+func (g *Generator) Property(p Person) *certificates.IssueRequest {
+	from := g.pastDate(0, 15)
+	g.n++
+	return &certificates.IssueRequest{Type: Resources + "001", Authority: Resources,
+		Holder: certificates.Holder{Kind: certificates.Person, ID: p.ID, Name: p.Name},
+		Data: map[string]any{
+			"certificate_no": fmt.Sprintf("浙（%s）杭州市不动产权第%07d号", from.String()[:4], g.n*104729%10000000),
+			"unit_no":        fmt.Sprintf("330102%03d%03dGB%05dF%08d", g.r.IntN(1000), g.r.IntN(1000), g.r.IntN(100000), g.r.IntN(100000000)),
+			"location":       fmt.Sprintf("杭州市%s%s%d号%d幢%d单元%d室", p.District, streets[g.r.IntN(len(streets))], 1+g.r.IntN(300), 1+g.r.IntN(20), 1+g.r.IntN(4), 101+g.r.IntN(2500)),
+			"right_type":     "国有建设用地使用权/房屋所有权", "usage": "城镇住宅用地/住宅",
+			"area": float64(4000+g.r.IntN(12000)) / 100, "co_ownership": []string{"单独所有", "共同共有"}[g.r.IntN(2)]},
+		ValidFrom: from}
+}
+
+// Marriage returns the 结婚证 of a and b, one for each.
+func (g *Generator) Marriage(a, b Person) []*certificates.IssueRequest {
+	on := g.pastDate(0, 30)
+	g.n++
+	no := fmt.Sprintf("J330102-%s-%06d", on.String()[:4], g.n)
+	mk := func(p, spouse Person) *certificates.IssueRequest {
+		return &certificates.IssueRequest{Type: Civil + "001", Authority: Civil,
+			Holder: certificates.Holder{Kind: certificates.Person, ID: p.ID, Name: p.Name},
+			Data:   map[string]any{"registration_no": no, "spouse_name": spouse.Name, "registered_on": on.String(), "registry": "杭州市上城区民政局"},
+			ValidFrom: on}
+	}
+	return []*certificates.IssueRequest{mk(a, b), mk(b, a)}
+}
+
+// Birth returns a 出生医学证明 for a newborn (a fresh person) of mother.
+func (g *Generator) Birth(child, mother Person) *certificates.IssueRequest {
+	born := g.pastDate(0, 18)
+	g.n++
+	sex := "男"
+	if child.Female {
+		sex = "女"
+	}
+	return &certificates.IssueRequest{Type: Health + "001", Authority: Health,
+		Holder: certificates.Holder{Kind: certificates.Person, ID: child.ID, Name: child.Name},
+		Data: map[string]any{"certificate_no": fmt.Sprintf("Q33%08d", g.n*7907%100000000), "sex": sex, "born_on": born.String(),
+			"birthplace": "浙江省杭州市" + child.District, "mother_name": mother.Name, "institution": "浙江大学医学院附属妇产科医院"},
+		ValidFrom: born}
+}
+
+// Seeded is what Seed made.
+type Seeded struct {
+	Certificates int
+	Revised      int
+	Suspended    int
+	Revoked      int
+	Expired      int
+	Tokens       []IssuedToken
+	SamplePerson Person
+	SampleOrg    Org
+	SampleIDs    []string
+}
+
+// IssuedToken is a token made for the demo, with its secret.
+type IssuedToken struct {
+	Role      exchange.Role `json:"role"`
+	Name      string        `json:"name"`
+	Authority string        `json:"authority,omitempty"`
+	Secret    string        `json:"token"`
+}
+
+// Seed fills an empty hub with the demo data set: the catalog, 60 people
+// and 24 companies, 200+ certificates in every state, and a token per role.
+func Seed(ctx context.Context, svc *certificates.Service, tokens exchange.TokenStore, now time.Time) (*Seeded, error) {
+	if err := Catalog(ctx, svc); err != nil {
+		return nil, err
+	}
+	g := NewGenerator(2026, svc.Today())
+	out := &Seeded{}
+	var reqs []*certificates.IssueRequest
+	var people []Person
+	for i := 0; i < 60; i++ {
+		people = append(people, NewPerson(g.r, 100+i))
+	}
+	var orgs []Org
+	for i := 0; i < 24; i++ {
+		orgs = append(orgs, NewOrg(g.r, 1000+i))
+	}
+	out.SamplePerson, out.SampleOrg = people[0], orgs[0]
+	for i, o := range orgs {
+		reqs = append(reqs, g.Business(o), g.FoodPermit(o, i%6 == 5))
+		if i%4 == 0 {
+			reqs = append(reqs, g.FoodPermit(o, false)) // a second shop
+		}
+	}
+	for i, p := range people {
+		reqs = append(reqs, g.Property(p))
+		if i%3 == 0 {
+			reqs = append(reqs, g.Property(p))
+		}
+		if i%2 == 0 && i+1 < len(people) {
+			reqs = append(reqs, g.Marriage(p, people[i+1])...)
+		}
+		child := NewPerson(g.r, 700+i)
+		child.District = p.District
+		reqs = append(reqs, g.Birth(child, p))
+	}
+	var issued []*certificates.Certificate
+	for _, r := range reqs {
+		res, err := svc.Issue(ctx, certificates.Scope{}, r, nil)
+		if err != nil {
+			return nil, fmt.Errorf("issue %s for %s: %w", r.Type, r.Holder.Name, err)
+		}
+		issued = append(issued, res.Certificate)
+		if !res.Certificate.ValidUntil.IsZero() && res.Certificate.ValidUntil.Before(svc.Today()) {
+			out.Expired++
+		}
+	}
+	out.Certificates = len(issued)
+	for i, c := range issued {
+		var err error
+		switch {
+		case i%13 == 1: // a change of address or representative: 变更
+			data := map[string]any{}
+			for k, v := range c.Data {
+				data[k] = v
+			}
+			if _, ok := data["address"]; ok {
+				data["address"] = fmt.Sprintf("浙江省杭州市上城区%s%d号", streets[i%len(streets)], 10+i)
+			} else if _, ok := data["co_ownership"]; ok {
+				data["co_ownership"] = "共同共有"
+			}
+			_, err = svc.Revise(ctx, certificates.Scope{}, c.ID, &certificates.ReviseRequest{Data: data, Reason: "登记事项变更"})
+			out.Revised++
+		case i%17 == 3:
+			_, err = svc.Lifecycle(ctx, certificates.Scope{}, c.ID, certificates.Suspend, "责令停业整顿期间暂扣")
+			out.Suspended++
+		case i%19 == 5:
+			_, err = svc.Lifecycle(ctx, certificates.Scope{}, c.ID, certificates.Revoke, "以欺骗手段取得许可，依法撤销")
+			out.Revoked++
+		}
+		if err != nil {
+			return nil, fmt.Errorf("lifecycle of %s: %w", c.ID, err)
+		}
+		if i < 3 {
+			out.SampleIDs = append(out.SampleIDs, c.ID)
+		}
+	}
+	for _, t := range []exchange.Token{
+		{Name: "市场监管局审批系统 (issuer)", Role: exchange.RoleIssuer, Authority: Market},
+		{Name: "不动产登记系统 (issuer)", Role: exchange.RoleIssuer, Authority: Resources},
+		{Name: "一网通办受理平台 (consumer)", Role: exchange.RoleConsumer},
+		{Name: "市民中心窗口 (clerk)", Role: exchange.RoleClerk},
+	} {
+		secret, hash := exchange.NewSecret()
+		t.ID, t.Hash, t.CreatedAt = exchange.NewID("tok_"), hash, now.UTC().Truncate(time.Microsecond)
+		if err := tokens.CreateToken(ctx, &t); err != nil {
+			return nil, err
+		}
+		out.Tokens = append(out.Tokens, IssuedToken{Role: t.Role, Name: t.Name, Authority: t.Authority, Secret: secret})
+	}
+	return out, nil
+}

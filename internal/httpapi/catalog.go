@@ -1,0 +1,178 @@
+package httpapi
+
+import (
+	"net/http"
+
+	"github.com/go-chi/chi/v5"
+
+	"github.com/certhub/certhub/certificates"
+	"github.com/certhub/certhub/exchange"
+	"github.com/certhub/certhub/internal/errs"
+	"github.com/certhub/certhub/signing"
+)
+
+type authorityBody struct {
+	Code      string `json:"code"`
+	Name      string `json:"name"`
+	Algorithm string `json:"algorithm"`
+}
+
+func (s *Server) createAuthority(w http.ResponseWriter, r *http.Request) {
+	var b authorityBody
+	if err := s.decode(w, r, &b); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	a := &certificates.Authority{Code: b.Code, Name: b.Name}
+	if err := s.Certs.CreateAuthority(r.Context(), a, b.Algorithm); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	keys, err := s.Keys.Keys(r.Context(), a.Code)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	s.writeJSON(w, http.StatusCreated, authorityView{Authority: a, Keys: keys})
+}
+
+type authorityView struct {
+	*certificates.Authority
+	Keys []*signing.Key `json:"keys,omitempty"`
+}
+
+func (s *Server) listAuthorities(w http.ResponseWriter, r *http.Request) {
+	as, err := s.Certs.Store.ListAuthorities(r.Context())
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	s.writeJSON(w, http.StatusOK, map[string]any{"authorities": nonNil(as)})
+}
+
+func (s *Server) getAuthority(w http.ResponseWriter, r *http.Request) {
+	a, err := s.Certs.Store.GetAuthority(r.Context(), chi.URLParam(r, "code"))
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	s.writeJSON(w, http.StatusOK, a)
+}
+
+func (s *Server) listKeys(w http.ResponseWriter, r *http.Request) {
+	code := chi.URLParam(r, "code")
+	if p := principalOf(r.Context()); p.Role == exchange.RoleIssuer && p.Authority != code {
+		s.fail(w, r, errs.E(errs.Forbidden, "this token may read only the keys of authority %s", p.Authority))
+		return
+	}
+	if _, err := s.Certs.Authority(r.Context(), code); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	keys, err := s.Keys.Keys(r.Context(), code)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	s.writeJSON(w, http.StatusOK, map[string]any{"keys": nonNil(keys)})
+}
+
+func (s *Server) rotateKey(w http.ResponseWriter, r *http.Request) {
+	var b struct {
+		Algorithm string `json:"algorithm"`
+	}
+	if r.ContentLength != 0 {
+		if err := s.decode(w, r, &b); err != nil {
+			s.fail(w, r, err)
+			return
+		}
+	}
+	code := chi.URLParam(r, "code")
+	if _, err := s.Certs.Authority(r.Context(), code); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	var alg signing.Algorithm
+	if b.Algorithm != "" {
+		var err error
+		if alg, err = signing.ParseAlgorithm("algorithm", b.Algorithm); err != nil {
+			s.fail(w, r, err)
+			return
+		}
+	}
+	k, err := s.Keys.Rotate(r.Context(), code, alg)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	s.Log.InfoContext(r.Context(), "seal key rotated", "authority", code, "kid", k.KID)
+	s.writeJSON(w, http.StatusCreated, k)
+}
+
+func (s *Server) createType(w http.ResponseWriter, r *http.Request) {
+	var t certificates.Type
+	if err := s.decode(w, r, &t); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	if err := s.Certs.CreateType(r.Context(), &t); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	s.writeJSON(w, http.StatusCreated, &t)
+}
+
+func (s *Server) listTypes(w http.ResponseWriter, r *http.Request) {
+	ts, err := s.Certs.Store.ListTypes(r.Context())
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	s.writeJSON(w, http.StatusOK, map[string]any{"types": nonNil(ts)})
+}
+
+func (s *Server) getType(w http.ResponseWriter, r *http.Request) {
+	t, err := s.Certs.Type(r.Context(), chi.URLParam(r, "code"))
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	s.writeJSON(w, http.StatusOK, t)
+}
+
+func (s *Server) jwks(w http.ResponseWriter, r *http.Request) {
+	b, err := s.Keys.JWKS(r.Context())
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	w.Header().Set("Content-Type", "application/jwk-set+json")
+	w.Header().Set("Cache-Control", "public, max-age=300")
+	_, _ = w.Write(b)
+}
+
+func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
+	s.writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+}
+
+func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
+	checks := map[string]string{"database": "ok", "object_store": "ok"}
+	st := http.StatusOK
+	if err := s.Certs.Store.Ping(r.Context()); err != nil {
+		checks["database"], st = "unreachable", http.StatusServiceUnavailable
+		s.Log.ErrorContext(r.Context(), "readiness: database", "err", err)
+	}
+	if err := s.Certs.Documents.Ping(r.Context()); err != nil {
+		checks["object_store"], st = "unreachable", http.StatusServiceUnavailable
+		s.Log.ErrorContext(r.Context(), "readiness: object store", "err", err)
+	}
+	s.writeJSON(w, st, checks)
+}
+
+// nonNil makes empty lists encode as [] rather than null.
+func nonNil[T any](v []T) []T {
+	if v == nil {
+		return []T{}
+	}
+	return v
+}

@@ -1,0 +1,348 @@
+package httpapi
+
+import (
+	"encoding/base64"
+	"encoding/json"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+	"unicode"
+
+	"github.com/go-chi/chi/v5"
+
+	"github.com/certhub/certhub/certificates"
+	"github.com/certhub/certhub/exchange"
+	"github.com/certhub/certhub/internal/errs"
+)
+
+// certificateView is a certificate version as the API shows it.
+type certificateView struct {
+	ID             string              `json:"id"`
+	Type           string              `json:"type"`
+	Authority      string              `json:"authority"`
+	Serial         string              `json:"serial"`
+	Version        int                 `json:"version"`
+	Holder         certificates.Holder `json:"holder"`
+	Data           map[string]any      `json:"data"`
+	ValidFrom      certificates.Date   `json:"valid_from"`
+	ValidUntil     certificates.Date   `json:"valid_until"`
+	Status         certificates.Status `json:"status"`
+	StatusCode     string              `json:"status_code"`
+	StatusLabel    string              `json:"status_label"`
+	StatusReason   string              `json:"status_reason,omitempty"`
+	Current        bool                `json:"current"`
+	SupersededBy   string              `json:"superseded_by,omitempty"`
+	DocumentSHA256 string              `json:"document_sha256"`
+	KID            string              `json:"kid"`
+	IssuedAt       time.Time           `json:"issued_at"`
+	UpdatedAt      time.Time           `json:"updated_at"`
+	Document       string              `json:"document,omitempty"`
+}
+
+func (s *Server) view(c *certificates.Certificate, doc []byte) certificateView {
+	st := c.StatusOn(s.Certs.Today())
+	return certificateView{
+		ID: c.ID, Type: c.Type, Authority: c.Authority, Serial: c.Serial, Version: c.Version, Holder: c.Holder, Data: c.Data,
+		ValidFrom: c.ValidFrom, ValidUntil: c.ValidUntil, Status: st, StatusCode: st.Code(), StatusLabel: st.Label(),
+		StatusReason: c.StateReason, Current: c.State != certificates.StateSuperseded, SupersededBy: c.SupersededBy,
+		DocumentSHA256: c.DocumentSHA256, KID: c.KID, IssuedAt: c.IssuedAt, UpdatedAt: c.UpdatedAt, Document: string(doc),
+	}
+}
+
+type issueBody struct {
+	Type       string              `json:"type"`
+	Authority  string              `json:"authority"`
+	Holder     certificates.Holder `json:"holder"`
+	Data       map[string]any      `json:"data"`
+	ValidFrom  string              `json:"valid_from"`
+	ValidUntil *string             `json:"valid_until"`
+}
+
+// date parses an optional date field, recording a problem under its name.
+func date(l *errs.List, field string, s *string) certificates.Date {
+	if s == nil || *s == "" {
+		return certificates.Date{}
+	}
+	d, err := certificates.ParseDate(*s)
+	if err != nil {
+		l.Add(field, "%v", err)
+	}
+	return d
+}
+
+func (s *Server) issue(w http.ResponseWriter, r *http.Request) {
+	var b issueBody
+	if err := s.decode(w, r, &b); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	var l errs.List
+	req := &certificates.IssueRequest{Type: b.Type, Authority: b.Authority, Holder: b.Holder, Data: b.Data,
+		ValidFrom: date(&l, "valid_from", &b.ValidFrom), ValidUntil: date(&l, "valid_until", b.ValidUntil)}
+	var idem *certificates.IdempotencyKey
+	if key := r.Header.Get("Idempotency-Key"); key != "" {
+		if len(key) > 200 || strings.IndexFunc(key, func(c rune) bool { return c > unicode.MaxASCII || !unicode.IsPrint(c) }) >= 0 {
+			l.Add("Idempotency-Key", "must be at most 200 printable ASCII characters")
+		}
+		idem = &certificates.IdempotencyKey{Principal: principalOf(r.Context()).TokenID, Key: key}
+	}
+	if err := l.Err(); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	out, err := s.Certs.Issue(r.Context(), scope(principalOf(r.Context())), req, idem)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	st := http.StatusCreated
+	if out.Replayed {
+		st = http.StatusOK
+		w.Header().Set("Idempotent-Replayed", "true")
+	} else {
+		s.Log.InfoContext(r.Context(), "certificate issued", "id", out.Certificate.ID, "kid", out.Certificate.KID)
+	}
+	w.Header().Set("Location", "/api/v1/certificates/"+out.Certificate.ID)
+	s.writeJSON(w, st, s.view(out.Certificate, out.Document))
+}
+
+type reviseBody struct {
+	Data       map[string]any `json:"data"`
+	ValidFrom  *string        `json:"valid_from"`
+	ValidUntil *string        `json:"valid_until"`
+	HolderName string         `json:"holder_name"`
+	Reason     string         `json:"reason"`
+}
+
+func (s *Server) revise(w http.ResponseWriter, r *http.Request) {
+	var b reviseBody
+	if err := s.decode(w, r, &b); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	var l errs.List
+	req := &certificates.ReviseRequest{Data: b.Data, HolderName: b.HolderName, Reason: b.Reason}
+	if b.ValidFrom != nil {
+		d := date(&l, "valid_from", b.ValidFrom)
+		req.ValidFrom = &d
+	}
+	if b.ValidUntil != nil {
+		d := date(&l, "valid_until", b.ValidUntil)
+		req.ValidUntil = &d
+	}
+	if err := l.Err(); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	out, err := s.Certs.Revise(r.Context(), scope(principalOf(r.Context())), chi.URLParam(r, "id"), req)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	s.Log.InfoContext(r.Context(), "certificate revised", "id", out.Certificate.ID)
+	w.Header().Set("Location", "/api/v1/certificates/"+out.Certificate.ID)
+	s.writeJSON(w, http.StatusCreated, s.view(out.Certificate, out.Document))
+}
+
+func lifecycle(act certificates.Action) func(*Server, http.ResponseWriter, *http.Request) {
+	return func(s *Server, w http.ResponseWriter, r *http.Request) {
+		var b struct {
+			Reason string `json:"reason"`
+		}
+		if err := s.decode(w, r, &b); err != nil {
+			s.fail(w, r, err)
+			return
+		}
+		c, err := s.Certs.Lifecycle(r.Context(), scope(principalOf(r.Context())), chi.URLParam(r, "id"), act, b.Reason)
+		if err != nil {
+			s.fail(w, r, err)
+			return
+		}
+		s.Log.InfoContext(r.Context(), "certificate "+string(act), "id", c.ID)
+		s.writeJSON(w, http.StatusOK, s.view(c, nil))
+	}
+}
+
+// readable loads a certificate for a reader: issuers see only their own
+// authority's, consumers must name purpose and case.
+func (s *Server) readable(w http.ResponseWriter, r *http.Request) (*certificates.Certificate, bool) {
+	if _, err := s.access(r); err != nil {
+		s.fail(w, r, err)
+		return nil, false
+	}
+	c, err := s.Certs.Get(r.Context(), chi.URLParam(r, "id"))
+	if err == nil {
+		err = scopeCheck(principalOf(r.Context()), c)
+	}
+	if err != nil {
+		s.fail(w, r, err)
+		return nil, false
+	}
+	return c, true
+}
+
+func scopeCheck(p *exchange.Principal, c *certificates.Certificate) error {
+	if sc := scope(p); sc.Authority != "" && sc.Authority != c.Authority {
+		return errs.E(errs.Forbidden, "this token may read only certificates of authority %s", sc.Authority)
+	}
+	return nil
+}
+
+func (s *Server) getCertificate(w http.ResponseWriter, r *http.Request) {
+	if c, ok := s.readable(w, r); ok {
+		s.writeJSON(w, http.StatusOK, s.view(c, nil))
+	}
+}
+
+func (s *Server) getDocument(w http.ResponseWriter, r *http.Request) {
+	c, ok := s.readable(w, r)
+	if !ok {
+		return
+	}
+	_, doc, err := s.Certs.Document(r.Context(), c.ID)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	w.Header().Set("Content-Type", "application/jose")
+	w.Header().Set("Content-Disposition", `attachment; filename="`+c.ID+`.jws"`)
+	_, _ = w.Write(doc)
+}
+
+func (s *Server) findCertificates(w http.ResponseWriter, r *http.Request) {
+	if _, err := s.access(r); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	q := r.URL.Query()
+	req := certificates.FindRequest{HolderID: q.Get("holder_id"), HolderKind: certificates.HolderKind(q.Get("holder_kind")),
+		Type: q.Get("type"), Status: q.Get("status")}
+	var l errs.List
+	if p := principalOf(r.Context()); p.Role == exchange.RoleConsumer && req.HolderID == "" {
+		l.Add("holder_id", "is required for department systems (look up one holder at a time)")
+	}
+	if k := req.HolderKind; k != "" && k != certificates.Person && k != certificates.Organisation {
+		l.Add("holder_kind", "must be person or organisation")
+	}
+	if v := q.Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil {
+			l.Add("limit", "must be a whole number")
+		}
+		req.Limit = n
+	}
+	if v := q.Get("page_token"); v != "" {
+		raw, err := base64.RawURLEncoding.DecodeString(v)
+		n, err2 := strconv.ParseInt(string(raw), 10, 64)
+		if err != nil || err2 != nil || n < 0 {
+			l.Add("page_token", "is not a page token this API returned")
+		}
+		req.Cursor = n
+	}
+	if err := l.Err(); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	cs, next, err := s.Certs.Find(r.Context(), scope(principalOf(r.Context())), req)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	out := struct {
+		Certificates  []certificateView `json:"certificates"`
+		NextPageToken string            `json:"next_page_token,omitempty"`
+	}{Certificates: make([]certificateView, 0, len(cs))}
+	for _, c := range cs {
+		out.Certificates = append(out.Certificates, s.view(c, nil))
+	}
+	if next != 0 {
+		out.NextPageToken = base64.RawURLEncoding.EncodeToString([]byte(strconv.FormatInt(next, 10)))
+	}
+	s.writeJSON(w, http.StatusOK, out)
+}
+
+// verifyBody is the input of POST /api/v1/verify: exactly one of the two.
+type verifyBody struct {
+	Document string `json:"document"`
+	ID       string `json:"id"`
+}
+
+type verifyAuthority struct {
+	Code string `json:"code"`
+	Name string `json:"name"`
+}
+
+type verifyCertificate struct {
+	ID         string            `json:"id"`
+	Type       string            `json:"type"`
+	TypeName   string            `json:"type_name,omitempty"`
+	Version    int               `json:"version"`
+	ValidFrom  certificates.Date `json:"valid_from"`
+	ValidUntil certificates.Date `json:"valid_until"`
+	// Holder is the masked holder name (identifier answers).
+	Holder *certificates.Holder `json:"holder,omitempty"`
+	// Subject is what the document carries: holder and data.
+	Subject json.RawMessage `json:"subject,omitempty"`
+}
+
+type verifyAnswer struct {
+	Valid       bool               `json:"valid"`
+	Reasons     []string           `json:"reasons"`
+	Authority   *verifyAuthority   `json:"authority,omitempty"`
+	KID         string             `json:"kid,omitempty"`
+	Status      string             `json:"status,omitempty"`
+	StatusCode  string             `json:"status_code,omitempty"`
+	StatusLabel string             `json:"status_label,omitempty"`
+	Current     *bool              `json:"current,omitempty"`
+	CurrentID   string             `json:"current_id,omitempty"`
+	Certificate *verifyCertificate `json:"certificate,omitempty"`
+}
+
+func (s *Server) verify(w http.ResponseWriter, r *http.Request) {
+	var b verifyBody
+	if err := s.decode(w, r, &b); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	var v *certificates.Verification
+	var err error
+	switch {
+	case (b.Document == "") == (b.ID == ""):
+		s.fail(w, r, errs.Field("document", "send exactly one of document (a JWS) or id (a certificate identifier)"))
+		return
+	case b.Document != "":
+		v, err = s.Certs.VerifyDocument(r.Context(), []byte(strings.TrimSpace(b.Document)))
+	default:
+		v, err = s.Certs.VerifyID(r.Context(), strings.TrimSpace(b.ID))
+	}
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	s.writeJSON(w, http.StatusOK, s.verifyAnswer(r, v, b.Document != ""))
+}
+
+func (s *Server) verifyAnswer(r *http.Request, v *certificates.Verification, document bool) verifyAnswer {
+	a := verifyAnswer{Valid: v.Valid, Reasons: nonNil(v.Reasons), KID: v.KID}
+	if v.Authority != nil {
+		a.Authority = &verifyAuthority{Code: v.Authority.Code, Name: v.Authority.Name}
+	}
+	c := v.Certificate
+	if c == nil {
+		return a
+	}
+	a.Status, a.StatusCode, a.StatusLabel = string(v.Status), v.Status.Code(), v.Status.Label()
+	a.Current, a.CurrentID = &v.Current, v.CurrentID
+	vc := &verifyCertificate{ID: c.ID, Type: c.Type, Version: c.Version, ValidFrom: c.ValidFrom, ValidUntil: c.ValidUntil}
+	if t, err := s.Certs.Type(r.Context(), c.Type); err == nil {
+		vc.TypeName = t.Name
+	}
+	if document {
+		vc.Subject = v.Subject
+	} else {
+		vc.Holder = &certificates.Holder{Kind: c.Holder.Kind, Name: certificates.MaskName(c.Holder.Kind, c.Holder.Name)}
+	}
+	a.Certificate = vc
+	return a
+}

@@ -1,0 +1,361 @@
+// Package httpapi is certhub's HTTP adapter: the JSON API under /api/v1, the
+// JWKS, health, readiness and metrics. Every route is declared in one table
+// (Routes) with the roles that may call it; the authorization test and the
+// OpenAPI test both walk that table.
+package httpapi
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+	"github.com/go-chi/chi/v5/middleware"
+	"github.com/go-chi/httprate"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/certhub/certhub/certificates"
+	"github.com/certhub/certhub/exchange"
+	"github.com/certhub/certhub/internal/errs"
+	"github.com/certhub/certhub/signing"
+)
+
+// Server holds the HTTP adapter's dependencies.
+type Server struct {
+	Certs  *certificates.Service
+	Keys   *signing.Manager
+	Tokens exchange.TokenStore
+	Log    *slog.Logger
+	Now    func() time.Time
+
+	// AdminTokenHash is exchange.HashSecret of the bootstrap admin token.
+	AdminTokenHash string
+	// MaxBodyBytes limits request bodies (default 1 MiB).
+	MaxBodyBytes int64
+	// VerifyRatePerMinute limits POST /api/v1/verify per client IP; 0
+	// disables the limit (benchmarks only).
+	VerifyRatePerMinute int
+	// TrustedProxies are CIDR prefixes whose X-Forwarded-For is believed
+	// when finding the client IP; empty means the TCP peer is the client.
+	TrustedProxies []string
+	// Registry receives the HTTP metrics; nil makes a new one.
+	Registry *prometheus.Registry
+}
+
+// Route is one API endpoint and the roles that may call it. Roles nil means
+// anyone, without a token.
+type Route struct {
+	Method  string
+	Pattern string
+	Roles   []exchange.Role
+	Summary string
+	handler func(*Server, http.ResponseWriter, *http.Request)
+}
+
+// Public reports whether the route needs no token.
+func (r Route) Public() bool { return r.Roles == nil }
+
+var (
+	all      = []exchange.Role{exchange.RoleAdmin, exchange.RoleIssuer, exchange.RoleConsumer, exchange.RoleClerk}
+	admin    = []exchange.Role{exchange.RoleAdmin}
+	issuers  = []exchange.Role{exchange.RoleAdmin, exchange.RoleIssuer}
+	readers  = []exchange.Role{exchange.RoleAdmin, exchange.RoleIssuer, exchange.RoleConsumer}
+	readKeys = []exchange.Role{exchange.RoleAdmin, exchange.RoleIssuer}
+)
+
+// Routes is the API: every endpoint, its owner roles and its handler.
+var Routes = []Route{
+	{"GET", "/healthz", nil, "Process is up", (*Server).healthz},
+	{"GET", "/readyz", nil, "Database and object store are reachable", (*Server).readyz},
+	{"GET", "/.well-known/jwks.json", nil, "Public keys that verify every stored document", (*Server).jwks},
+	{"POST", "/api/v1/verify", nil, "Verify a document or an identifier", (*Server).verify},
+
+	{"POST", "/api/v1/authorities", admin, "Create an issuing authority and its first seal key", (*Server).createAuthority},
+	{"GET", "/api/v1/authorities", all, "List issuing authorities", (*Server).listAuthorities},
+	{"GET", "/api/v1/authorities/{code}", all, "Read an issuing authority", (*Server).getAuthority},
+	{"GET", "/api/v1/authorities/{code}/keys", readKeys, "List an authority's seal keys", (*Server).listKeys},
+	{"POST", "/api/v1/authorities/{code}/keys/rotate", admin, "Make a new seal key current", (*Server).rotateKey},
+
+	{"POST", "/api/v1/types", admin, "Create a certificate type", (*Server).createType},
+	{"GET", "/api/v1/types", all, "List certificate types", (*Server).listTypes},
+	{"GET", "/api/v1/types/{code}", all, "Read a certificate type", (*Server).getType},
+
+	{"POST", "/api/v1/certificates", issuers, "Issue a certificate", (*Server).issue},
+	{"GET", "/api/v1/certificates", readers, "Look certificates up", (*Server).findCertificates},
+	{"GET", "/api/v1/certificates/{id}", readers, "Read a certificate version", (*Server).getCertificate},
+	{"GET", "/api/v1/certificates/{id}/document", readers, "Download the signed document", (*Server).getDocument},
+	{"POST", "/api/v1/certificates/{id}/revisions", issuers, "Issue the next version", (*Server).revise},
+	{"POST", "/api/v1/certificates/{id}/suspend", issuers, "Suspend", lifecycle(certificates.Suspend)},
+	{"POST", "/api/v1/certificates/{id}/reinstate", issuers, "Reinstate a suspended certificate", lifecycle(certificates.Reinstate)},
+	{"POST", "/api/v1/certificates/{id}/revoke", issuers, "Revoke", lifecycle(certificates.Revoke)},
+
+	{"POST", "/api/v1/tokens", admin, "Create an API token", (*Server).createToken},
+	{"GET", "/api/v1/tokens", admin, "List API tokens", (*Server).listTokens},
+	{"DELETE", "/api/v1/tokens/{id}", admin, "Revoke an API token", (*Server).revokeToken},
+}
+
+// Handler builds the router.
+func (s *Server) Handler() http.Handler {
+	if s.MaxBodyBytes == 0 {
+		s.MaxBodyBytes = 1 << 20
+	}
+	if s.Now == nil {
+		s.Now = time.Now
+	}
+	if s.Registry == nil {
+		s.Registry = prometheus.NewRegistry()
+	}
+	m := newMetrics(s.Registry)
+
+	r := chi.NewRouter()
+	r.Use(middleware.RequestID, s.requestIDHeader, s.recoverer)
+	if len(s.TrustedProxies) > 0 {
+		r.Use(middleware.ClientIPFromXFF(s.TrustedProxies...))
+	} else {
+		r.Use(middleware.ClientIPFromRemoteAddr)
+	}
+	r.Use(s.accessLog(m), s.securityHeaders)
+	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
+		s.fail(w, r, errs.E(errs.NotFound, "no such endpoint %s %s", r.Method, r.URL.Path))
+	})
+	r.MethodNotAllowed(func(w http.ResponseWriter, r *http.Request) {
+		s.writeJSON(w, http.StatusMethodNotAllowed, errorBody(r, &errs.Error{Code: "method_not_allowed",
+			Message: fmt.Sprintf("%s is not allowed on %s", r.Method, r.URL.Path)}))
+	})
+	r.Handle("/metrics", promhttp.HandlerFor(s.Registry, promhttp.HandlerOpts{Registry: s.Registry}))
+
+	verifyLimit := func(h http.Handler) http.Handler { return h }
+	if s.VerifyRatePerMinute > 0 {
+		verifyLimit = httprate.LimitBy(s.VerifyRatePerMinute, time.Minute,
+			func(r *http.Request) (string, error) { return middleware.GetClientIP(r.Context()), nil },
+			httprate.WithLimitHandler(func(w http.ResponseWriter, r *http.Request) {
+				s.fail(w, r, errs.E(errs.RateLimited, "too many verifications from this address; retry later"))
+			}))
+	}
+	for _, rt := range Routes {
+		h := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { rt.handler(s, w, r) }))
+		if !rt.Public() {
+			h = s.authorize(rt.Roles, h)
+		}
+		if rt.Pattern == "/api/v1/verify" {
+			h = verifyLimit(h)
+		}
+		r.Method(rt.Method, rt.Pattern, h)
+	}
+	return r
+}
+
+type ctxKey int
+
+const principalKey ctxKey = iota
+
+func principalOf(ctx context.Context) *exchange.Principal {
+	p, _ := ctx.Value(principalKey).(*exchange.Principal)
+	return p
+}
+
+// authorize authenticates the bearer token and checks its role.
+func (s *Server) authorize(roles []exchange.Role, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		p, err := s.authenticate(r)
+		if err != nil {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="certhub"`)
+			s.fail(w, r, err)
+			return
+		}
+		ok := false
+		for _, role := range roles {
+			ok = ok || p.Role == role
+		}
+		if !ok {
+			s.fail(w, r, errs.E(errs.Forbidden, "role %s may not call %s %s", p.Role, r.Method, chi.RouteContext(r.Context()).RoutePattern()))
+			return
+		}
+		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), principalKey, p)))
+	})
+}
+
+func (s *Server) authenticate(r *http.Request) (*exchange.Principal, error) {
+	h := r.Header.Get("Authorization")
+	secret, ok := strings.CutPrefix(h, "Bearer ")
+	if !ok || secret == "" {
+		return nil, errs.E(errs.Unauthorized, "a bearer token is required (Authorization: Bearer …)")
+	}
+	hash := exchange.HashSecret(strings.TrimSpace(secret))
+	if s.AdminTokenHash != "" && hash == s.AdminTokenHash {
+		return &exchange.Principal{Role: exchange.RoleAdmin, TokenID: "bootstrap", Name: "bootstrap admin"}, nil
+	}
+	t, err := s.Tokens.TokenByHash(r.Context(), hash)
+	if errs.Is(err, errs.NotFound) {
+		return nil, errs.E(errs.Unauthorized, "the bearer token is not valid")
+	}
+	if err != nil {
+		return nil, err
+	}
+	if t.RevokedAt != nil {
+		return nil, errs.E(errs.Unauthorized, "the bearer token was revoked")
+	}
+	return &exchange.Principal{Role: t.Role, TokenID: t.ID, Name: t.Name, Authority: t.Authority}, nil
+}
+
+// scope restricts an issuer to its authority.
+func scope(p *exchange.Principal) certificates.Scope {
+	if p.Role == exchange.RoleIssuer {
+		return certificates.Scope{Authority: p.Authority}
+	}
+	return certificates.Scope{}
+}
+
+// access reads the purpose and case a department must name. It applies to
+// consumers; other roles may send them and then they are logged too.
+func (s *Server) access(r *http.Request) (exchange.Access, error) {
+	a := exchange.Access{Purpose: r.Header.Get("X-Purpose"), CaseID: r.Header.Get("X-Case-Id")}
+	if p := principalOf(r.Context()); p != nil && p.Role == exchange.RoleConsumer {
+		if err := a.Validate(); err != nil {
+			return a, err
+		}
+		s.Log.InfoContext(r.Context(), "department access", "consumer", p.TokenID, "route", chi.RouteContext(r.Context()).RoutePattern(),
+			"purpose", a.Purpose, "case_id", a.CaseID, "request_id", middleware.GetReqID(r.Context()))
+	}
+	return a, nil
+}
+
+// status maps error codes to HTTP status: the one place this happens.
+func status(code errs.Code) int {
+	switch code {
+	case errs.Invalid:
+		return http.StatusBadRequest
+	case errs.Unauthorized:
+		return http.StatusUnauthorized
+	case errs.Forbidden:
+		return http.StatusForbidden
+	case errs.NotFound:
+		return http.StatusNotFound
+	case errs.Conflict:
+		return http.StatusConflict
+	case errs.TooLarge:
+		return http.StatusRequestEntityTooLarge
+	case errs.RateLimited:
+		return http.StatusTooManyRequests
+	case errs.Unavailable:
+		return http.StatusServiceUnavailable
+	}
+	return http.StatusInternalServerError
+}
+
+type errorJSON struct {
+	Error struct {
+		Code    errs.Code         `json:"code"`
+		Message string            `json:"message"`
+		Field   string            `json:"field,omitempty"`
+		Fields  []errs.FieldError `json:"fields,omitempty"`
+	} `json:"error"`
+	RequestID string `json:"request_id,omitempty"`
+}
+
+func errorBody(r *http.Request, e *errs.Error) errorJSON {
+	var b errorJSON
+	b.Error.Code, b.Error.Message, b.Error.Field, b.Error.Fields = e.Code, e.Message, e.Field, e.Fields
+	b.RequestID = middleware.GetReqID(r.Context())
+	return b
+}
+
+// fail writes an error. 4xx answers carry the field and reason and are
+// logged at warn; 5xx answers carry a generic message, the detail goes to
+// the log only.
+func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
+	var e *errs.Error
+	if !errors.As(err, &e) {
+		e = &errs.Error{Code: errs.Internal, Err: err}
+	}
+	st := status(e.Code)
+	if st >= 500 {
+		s.Log.ErrorContext(r.Context(), "request failed", "err", err.Error(), "request_id", middleware.GetReqID(r.Context()))
+		msg := "internal error; the request id identifies it in the hub's log"
+		if e.Code == errs.Unavailable {
+			msg = "a dependency of the hub is unavailable; retry later"
+		}
+		e = &errs.Error{Code: e.Code, Message: msg}
+	} else {
+		s.Log.WarnContext(r.Context(), "request refused", "code", string(e.Code), "field", e.Field, "reason", e.Message,
+			"request_id", middleware.GetReqID(r.Context()))
+	}
+	s.writeJSON(w, st, errorBody(r, e))
+}
+
+func (s *Server) writeJSON(w http.ResponseWriter, status int, v any) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		s.Log.Error("encode response", "err", err)
+		http.Error(w, `{"error":{"code":"internal","message":"encode response"}}`, http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.WriteHeader(status)
+	_, _ = w.Write(append(b, '\n'))
+}
+
+// decode reads a JSON body into v: size-limited, unknown fields refused,
+// numbers kept exact, one value only. The Content-Type is not enforced: the
+// API authenticates with bearer tokens only (no cookies), so a form post
+// from another site carries no credentials, and curl's default type works.
+func (s *Server) decode(w http.ResponseWriter, r *http.Request, v any) error {
+	body := http.MaxBytesReader(w, r.Body, s.MaxBodyBytes)
+	d := json.NewDecoder(body)
+	d.DisallowUnknownFields()
+	d.UseNumber()
+	if err := d.Decode(v); err != nil {
+		return jsonError(err, s.MaxBodyBytes)
+	}
+	if d.More() {
+		return errs.Field("body", "must hold one JSON object, found more after it")
+	}
+	return nil
+}
+
+// jsonError turns a decoding failure into an error naming the field.
+func jsonError(err error, limit int64) error {
+	var se *json.SyntaxError
+	var te *json.UnmarshalTypeError
+	var mbe *http.MaxBytesError
+	switch {
+	case errors.As(err, &mbe):
+		return &errs.Error{Code: errs.TooLarge, Field: "body", Message: fmt.Sprintf("request body is larger than %d bytes", limit)}
+	case errors.As(err, &se):
+		return errs.Field("body", "malformed JSON at byte %d: %v", se.Offset, err)
+	case errors.As(err, &te):
+		field := te.Field
+		if field == "" {
+			field = "body"
+		}
+		return errs.Field(field, "must be %s, got JSON %s", jsonKind(te.Type.String()), te.Value)
+	case strings.HasPrefix(err.Error(), "json: unknown field "):
+		name := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
+		return errs.Field(name, "is not a known field")
+	case errors.Is(err, io.EOF):
+		return errs.Field("body", "is empty; a JSON object is required")
+	}
+	// Errors from a field's own UnmarshalJSON (dates) carry their reason.
+	return errs.Field("body", "%v", err)
+}
+
+func jsonKind(goType string) string {
+	switch {
+	case strings.HasPrefix(goType, "map"), strings.HasPrefix(goType, "struct"), strings.Contains(goType, "."):
+		return "an object"
+	case strings.HasPrefix(goType, "[]"):
+		return "an array"
+	case strings.HasPrefix(goType, "int"), strings.HasPrefix(goType, "float"):
+		return "a number"
+	case goType == "bool":
+		return "true or false"
+	}
+	return "a " + goType
+}

@@ -1,0 +1,61 @@
+package httpapi
+
+import (
+	"net/http"
+
+	"github.com/go-chi/chi/v5"
+
+	"github.com/certhub/certhub/exchange"
+	"github.com/certhub/certhub/internal/errs"
+)
+
+func (s *Server) createToken(w http.ResponseWriter, r *http.Request) {
+	var t exchange.Token
+	if err := s.decode(w, r, &t); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	if err := t.Validate(); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	if t.Role == exchange.RoleIssuer {
+		if _, err := s.Certs.Authority(r.Context(), t.Authority); errs.Is(err, errs.NotFound) {
+			s.fail(w, r, errs.Field("authority", "authority %s does not exist", t.Authority))
+			return
+		} else if err != nil {
+			s.fail(w, r, err)
+			return
+		}
+	}
+	secret, hash := exchange.NewSecret()
+	t.ID, t.Hash, t.CreatedAt = exchange.NewID("tok_"), hash, s.Now().UTC().Truncate(1000)
+	if err := s.Tokens.CreateToken(r.Context(), &t); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	s.Log.InfoContext(r.Context(), "token created", "token_id", t.ID, "role", string(t.Role))
+	s.writeJSON(w, http.StatusCreated, struct {
+		*exchange.Token
+		Secret string `json:"token"`
+	}{&t, secret})
+}
+
+func (s *Server) listTokens(w http.ResponseWriter, r *http.Request) {
+	ts, err := s.Tokens.ListTokens(r.Context())
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	s.writeJSON(w, http.StatusOK, map[string]any{"tokens": nonNil(ts)})
+}
+
+func (s *Server) revokeToken(w http.ResponseWriter, r *http.Request) {
+	id := chi.URLParam(r, "id")
+	if err := s.Tokens.RevokeToken(r.Context(), id, s.Now().UTC()); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	s.Log.InfoContext(r.Context(), "token revoked", "token_id", id)
+	w.WriteHeader(http.StatusNoContent)
+}
