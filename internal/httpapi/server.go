@@ -328,6 +328,8 @@ func jsonError(err error, limit int64) error {
 	switch {
 	case errors.As(err, &mbe):
 		return &errs.Error{Code: errs.TooLarge, Field: "body", Message: fmt.Sprintf("request body is larger than %d bytes", limit)}
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		return errs.Field("body", "malformed JSON: the body ends in the middle of a value")
 	case errors.As(err, &se):
 		return errs.Field("body", "malformed JSON at byte %d: %v", se.Offset, err)
 	case errors.As(err, &te):

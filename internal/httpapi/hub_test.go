@@ -1,0 +1,188 @@
+package httpapi_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"io/fs"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/certhub/certhub/certificates"
+	"github.com/certhub/certhub/exchange"
+	"github.com/certhub/certhub/internal/filestore"
+	"github.com/certhub/certhub/internal/httpapi"
+	"github.com/certhub/certhub/internal/sqlite"
+	"github.com/certhub/certhub/internal/sqlstore"
+	"github.com/certhub/certhub/signing"
+)
+
+// hub is an embedded-default hub served over real HTTP on a random port.
+type hub struct {
+	t       *testing.T
+	srv     *httptest.Server
+	store   *sqlstore.Store
+	docsDir string
+	certs   *certificates.Service
+	admin   string
+	logs    *logBuffer
+}
+
+func newHub(t *testing.T) *hub {
+	t.Helper()
+	dir := t.TempDir()
+	store, err := sqlite.Open(context.Background(), filepath.Join(dir, "certhub.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(store.Close)
+	docsDir := filepath.Join(dir, "documents")
+	docs, err := filestore.Open(docsDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	master, _ := signing.GenerateMasterKey()
+	keys, err := signing.NewManager(store, map[string]signing.Backend{"local": signing.NewLocalBackend(master)}, "local", time.Now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	loc, _ := time.LoadLocation("Asia/Shanghai")
+	logs := &logBuffer{}
+	log := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	certs := &certificates.Service{Store: store, Documents: docs, Keys: keys, Vault: signing.NewVault(master), Now: time.Now, Location: loc, Log: log}
+	admin, adminHash := exchange.NewSecret()
+	api := &httpapi.Server{Certs: certs, Keys: keys, Tokens: store, Log: log, AdminTokenHash: adminHash, VerifyRatePerMinute: 10000}
+	srv := httptest.NewServer(api.Handler())
+	t.Cleanup(srv.Close)
+	return &hub{t: t, srv: srv, store: store, docsDir: docsDir, certs: certs, admin: admin, logs: logs}
+}
+
+// call sends a request and decodes a JSON answer into out (if not nil).
+func (h *hub) call(method, path, token string, body any, out any, headers ...string) int {
+	h.t.Helper()
+	var rd io.Reader
+	switch b := body.(type) {
+	case nil:
+	case string:
+		rd = strings.NewReader(b)
+	default:
+		raw, _ := json.Marshal(b)
+		rd = bytes.NewReader(raw)
+	}
+	req, _ := http.NewRequest(method, h.srv.URL+path, rd)
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	for i := 0; i+1 < len(headers); i += 2 {
+		req.Header.Set(headers[i], headers[i+1])
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	if out != nil && len(raw) > 0 {
+		if err := json.Unmarshal(raw, out); err != nil {
+			h.t.Fatalf("%s %s: answer is not JSON: %v\n%s", method, path, err, raw)
+		}
+	}
+	return resp.StatusCode
+}
+
+// token creates a token for a role.
+func (h *hub) token(role exchange.Role, authority string) string {
+	h.t.Helper()
+	var out struct{ Token string }
+	if st := h.call("POST", "/api/v1/tokens", h.admin, map[string]string{"name": string(role), "role": string(role), "authority": authority}, &out); st != 201 {
+		h.t.Fatalf("create %s token: %d", role, st)
+	}
+	return out.Token
+}
+
+// Fixture codes: a market-supervision bureau and its business-licence type.
+const (
+	marketCode = "11330100MB0000001R"
+	otherCode  = "11330100MB0000002W"
+	licence    = marketCode + "001"
+	companyID  = "91350100M000100Y43"
+	personID   = "11010519491231002X"
+)
+
+func (h *hub) seed() {
+	h.t.Helper()
+	for _, a := range []map[string]string{{"code": marketCode, "name": "杭州市市场监督管理局"}, {"code": otherCode, "name": "杭州市规划和自然资源局", "algorithm": "EdDSA"}} {
+		if st := h.call("POST", "/api/v1/authorities", h.admin, a, nil); st != 201 {
+			h.t.Fatalf("create authority: %d", st)
+		}
+	}
+	typ := map[string]any{"code": licence, "name": "营业执照", "defining_authority": marketCode, "holder_kind": "organisation",
+		"fields": []map[string]any{
+			{"name": "legal_representative", "label": "法定代表人", "type": "string", "required": true, "shareable": true},
+			{"name": "established_on", "label": "成立日期", "type": "date", "required": true, "shareable": true},
+			{"name": "capital", "label": "注册资本（万元）", "type": "number", "required": false, "shareable": true},
+			{"name": "listed", "label": "上市", "type": "boolean", "required": false, "shareable": false},
+		}, "max_validity_days": 3650}
+	if st := h.call("POST", "/api/v1/types", h.admin, typ, nil); st != 201 {
+		h.t.Fatalf("create type: %d", st)
+	}
+}
+
+func issueBody() map[string]any {
+	return map[string]any{"type": licence, "authority": marketCode,
+		"holder": map[string]string{"kind": "organisation", "id": companyID, "name": "福建某某科技有限公司"},
+		"data":   map[string]any{"legal_representative": "张三", "established_on": "2020-05-01", "capital": 100},
+		"valid_from": "2020-05-01", "valid_until": "2030-04-27"}
+}
+
+// documents counts the objects in the document directory.
+func (h *hub) documents() int {
+	n := 0
+	_ = filepath.WalkDir(h.docsDir, func(p string, d fs.DirEntry, err error) error {
+		if err == nil && !d.IsDir() && !strings.Contains(p, ".tmp") {
+			n++
+		}
+		return nil
+	})
+	return n
+}
+
+// rows counts certificate versions in the store.
+func (h *hub) rows() int {
+	h.t.Helper()
+	n := 0
+	for _, st := range []certificates.Status{"", certificates.StatusSuperseded} {
+		cs, _, err := h.store.FindCertificates(context.Background(), certificates.Query{Status: st, Limit: 1000, Today: h.certs.Today()})
+		if err != nil {
+			h.t.Fatal(err)
+		}
+		n += len(cs)
+	}
+	return n
+}
+
+// logBuffer collects the hub's log lines; the server writes from many
+// goroutines.
+type logBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *logBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *logBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
