@@ -26,7 +26,7 @@ import (
 
 // hub is an embedded-default hub served over real HTTP on a random port.
 type hub struct {
-	t       *testing.T
+	t       testing.TB
 	srv     *httptest.Server
 	store   *sqlstore.Store
 	docsDir string
@@ -35,7 +35,7 @@ type hub struct {
 	logs    *logBuffer
 }
 
-func newHub(t *testing.T) *hub {
+func newHub(t testing.TB) *hub {
 	t.Helper()
 	dir := t.TempDir()
 	store, err := sqlite.Open(context.Background(), filepath.Join(dir, "certhub.db"))
