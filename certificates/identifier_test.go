@@ -43,7 +43,7 @@ func TestValidateUSCC(t *testing.T) {
 		name, in, wantReason string
 	}{
 		{"published example", "91350100M000100Y43", ""},
-		{"all digits body", "111000000000000002" [:17] + string(USCCCheck("11100000000000000")), ""},
+		{"all digits body", "111000000000000002"[:17] + string(USCCCheck("11100000000000000")), ""},
 		{"wrong check", "91350100M000100Y44", "check character"},
 		{"forbidden letter I", "91350100I000100Y43", "outside"},
 		{"division not digits", "91A50100M000100Y43", "administrative division"},

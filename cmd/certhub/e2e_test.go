@@ -201,8 +201,8 @@ func setup(t *testing.T, p *proc) (issuer, consumer string) {
 
 func permit(no string) map[string]any {
 	return map[string]any{"type": licence, "authority": market,
-		"holder": map[string]string{"kind": "organisation", "id": company, "name": "福建某某餐饮有限公司"},
-		"data":   map[string]any{"permit_no": no, "address": "福州市鼓楼区五四路1号"},
+		"holder":     map[string]string{"kind": "organisation", "id": company, "name": "福建某某餐饮有限公司"},
+		"data":       map[string]any{"permit_no": no, "address": "福州市鼓楼区五四路1号"},
 		"valid_from": "2025-01-01", "valid_until": "2029-12-31"}
 }
 

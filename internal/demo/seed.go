@@ -98,8 +98,8 @@ func (g *Generator) Marriage(a, b Person) []*certificates.IssueRequest {
 	no := fmt.Sprintf("J330102-%s-%06d", on.String()[:4], g.n)
 	mk := func(p, spouse Person) *certificates.IssueRequest {
 		return &certificates.IssueRequest{Type: Civil + "001", Authority: Civil,
-			Holder: certificates.Holder{Kind: certificates.Person, ID: p.ID, Name: p.Name},
-			Data:   map[string]any{"registration_no": no, "spouse_name": spouse.Name, "registered_on": on.String(), "registry": "杭州市上城区民政局"},
+			Holder:    certificates.Holder{Kind: certificates.Person, ID: p.ID, Name: p.Name},
+			Data:      map[string]any{"registration_no": no, "spouse_name": spouse.Name, "registered_on": on.String(), "registry": "杭州市上城区民政局"},
 			ValidFrom: on}
 	}
 	return []*certificates.IssueRequest{mk(a, b), mk(b, a)}

@@ -77,7 +77,9 @@ func TestBadInputChangesNothing(t *testing.T) {
 		t.Fatalf("bad input changed the stores: rows %d -> %d, documents %d -> %d", rows, h.rows(), docs, h.documents())
 	}
 	// Several problems at once are all listed.
-	var out struct{ Error struct{ Fields []struct{ Field string } } }
+	var out struct {
+		Error struct{ Fields []struct{ Field string } }
+	}
 	h.call("POST", "/api/v1/certificates", h.admin, map[string]any{"type": licence, "authority": marketCode,
 		"holder": map[string]string{"kind": "organisation", "id": "x", "name": ""}, "data": map[string]any{}, "valid_from": "2020-01-01"}, &out)
 	if len(out.Error.Fields) < 4 {

@@ -5,7 +5,6 @@ import (
 	"encoding/base64"
 	"strings"
 	"testing"
-
 )
 
 // FuzzVerifyDocument feeds arbitrary input to document verification: it must
@@ -65,4 +64,3 @@ func FuzzVerifyID(f *testing.F) {
 		}
 	})
 }
-

@@ -137,8 +137,8 @@ func (h *hub) seed() {
 
 func issueBody() map[string]any {
 	return map[string]any{"type": licence, "authority": marketCode,
-		"holder": map[string]string{"kind": "organisation", "id": companyID, "name": "福建某某科技有限公司"},
-		"data":   map[string]any{"legal_representative": "张三", "established_on": "2020-05-01", "capital": 100},
+		"holder":     map[string]string{"kind": "organisation", "id": companyID, "name": "福建某某科技有限公司"},
+		"data":       map[string]any{"legal_representative": "张三", "established_on": "2020-05-01", "capital": 100},
 		"valid_from": "2020-05-01", "valid_until": "2030-04-27"}
 }
 

@@ -31,9 +31,9 @@ func TestOpenAPIMatchesRoutes(t *testing.T) {
 		t.Fatalf("openapi = %q, want 3.1.x", spec.OpenAPI)
 	}
 	type op struct {
-		Roles    []string            `yaml:"x-roles"`
+		Roles    []string           `yaml:"x-roles"`
 		Security []map[string][]any `yaml:"security"`
-		Summary  string              `yaml:"summary"`
+		Summary  string             `yaml:"summary"`
 	}
 	documented := map[string]op{}
 	for path, item := range spec.Paths {

@@ -102,4 +102,3 @@ func (s *Store) ListTypes(ctx context.Context) ([]*certificates.Type, error) {
 	}
 	return out, rows.Err()
 }
-

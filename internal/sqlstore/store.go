@@ -103,7 +103,6 @@ func (n NullTime) Scan(src any) error {
 	return nil
 }
 
-
 // notFound turns errs.NotFound from a scan into a message naming the thing.
 func notFound(err error, format string, args ...any) error {
 	if errs.Is(err, errs.NotFound) {

@@ -65,4 +65,3 @@ func (s *Store) RevokeToken(ctx context.Context, id string, at time.Time) error 
 	}
 	return nil
 }
-

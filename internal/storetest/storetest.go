@@ -155,8 +155,8 @@ func newCert(serial string, version int, holderIndex string) *certificates.Certi
 		ID: ident.String(), Ident: ident, Type: typeCode, Authority: authCode, Serial: serial, Version: version,
 		Holder:      certificates.Holder{Kind: certificates.Organisation, Name: "某某餐饮有限公司"},
 		HolderIndex: holderIndex, HolderSealed: []byte("sealed:" + holderIndex),
-		Data:        map[string]any{"address": "人民路1号", "seats": json.Number("42"), "chain": true},
-		ValidFrom:   from, ValidUntil: until, State: certificates.StateValid,
+		Data:      map[string]any{"address": "人民路1号", "seats": json.Number("42"), "chain": true},
+		ValidFrom: from, ValidUntil: until, State: certificates.StateValid,
 		DocumentKey: "documents/" + serial, DocumentSHA256: "ab", KID: "kid-1", IssuedAt: t0, UpdatedAt: t0,
 	}
 }
