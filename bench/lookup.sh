@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Benchmark a department lookup by holder + type against a store filled by
+# `certhub gen --holders-file HOLDERS` (same CERTHUB_* settings as gen).
+#   bash bench/lookup.sh HOLDERS [seconds] [connections]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+holders=$1
+secs=${2:-20}
+conns=${3:-32}
+work=$(mktemp -d /tmp/certhub-bench-XXXXXX)
+go build -o "$work/certhub" ./cmd/certhub
+"$work/certhub" serve --data "${CERTHUB_DATA:-$work/data}" --addr 127.0.0.1:18084 --admin-token bench-admin --log-level warn 2>"$work/hub.log" &
+hub=$!
+trap 'kill $hub 2>/dev/null || true; rm -rf "$work"' EXIT
+for _ in $(seq 1 300); do curl -fsS http://127.0.0.1:18084/healthz >/dev/null 2>&1 && break; sleep 0.1; done
+token=$(curl -fsS -X POST -H 'Authorization: Bearer bench-admin' -d '{"name":"bench","role":"consumer"}' \
+  http://127.0.0.1:18084/api/v1/tokens | python3 -c 'import json,sys; print(json.load(sys.stdin)["token"])')
+type=11330100MB0000002W001
+sample=$(head -1 "$holders")
+echo "sample answer for one holder:"
+curl -fsS -H "Authorization: Bearer $token" -H 'X-Purpose: bench' -H 'X-Case-Id: 1' \
+  "http://127.0.0.1:18084/api/v1/certificates?type=$type&holder_id=$sample" | python3 -c 'import json,sys; print(len(json.load(sys.stdin)["certificates"]), "certificates")'
+echo "== lookup by holder + type, ${conns} connections, ${secs}s"
+HOLDERS=$holders TYPE=$type TOKEN=$token wrk -t2 -c"$conns" -d"${secs}s" --latency -s bench/lookup.lua http://127.0.0.1:18084 2>"$work/errors" |
+  grep -E "Requests/sec|Latency|  (50|90|99)%|Non-2xx|Socket errors"
+echo "non-200 answers: $(wc -l <"$work/errors")"; head -3 "$work/errors"
+grep -E "VmHWM|VmRSS" /proc/$hub/status | tr -s ' ' | tr '\n' ' '; echo
