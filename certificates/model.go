@@ -271,34 +271,35 @@ func (s Status) Label() string {
 	return "失效"
 }
 
-// Certificate is one version of a licence.
+// Certificate is one version of a licence. The HTTP adapter decides how it
+// is shown (and to whom); the domain type has no wire format of its own.
 type Certificate struct {
-	ID         string         `json:"id"`
-	Ident      Identifier     `json:"-"`
-	Type       string         `json:"type"`
-	Authority  string         `json:"authority"`
-	Serial     string         `json:"serial"`
-	Version    int            `json:"version"`
-	Holder     Holder         `json:"holder"`
-	Data       map[string]any `json:"data"`
-	ValidFrom  Date           `json:"valid_from"`
-	ValidUntil Date           `json:"valid_until"`
+	ID         string
+	Ident      Identifier
+	Type       string
+	Authority  string
+	Serial     string
+	Version    int
+	Holder     Holder
+	Data       map[string]any
+	ValidFrom  Date
+	ValidUntil Date
 
-	State        State  `json:"-"`
-	StateReason  string `json:"status_reason,omitempty"`
-	SupersededBy string `json:"superseded_by,omitempty"`
+	State        State
+	StateReason  string
+	SupersededBy string
 
-	DocumentKey    string    `json:"-"`
-	DocumentSHA256 string    `json:"document_sha256"`
-	KID            string    `json:"kid"`
-	IssuedAt       time.Time `json:"issued_at"`
-	UpdatedAt      time.Time `json:"updated_at"`
+	DocumentKey    string
+	DocumentSHA256 string
+	KID            string
+	IssuedAt       time.Time
+	UpdatedAt      time.Time
 
 	// Seq orders certificates for stable paging; set by the store.
-	Seq int64 `json:"-"`
+	Seq int64
 	// HolderIndex and HolderSealed protect Holder.ID at rest.
-	HolderIndex  string `json:"-"`
-	HolderSealed []byte `json:"-"`
+	HolderIndex  string
+	HolderSealed []byte
 }
 
 // StatusOn returns the certificate's status on a given date.

@@ -227,25 +227,22 @@ func (s *Server) access(r *http.Request) (exchange.Access, error) {
 	return a, nil
 }
 
-// status maps error codes to HTTP status: the one place this happens.
+// statusOf maps error codes to HTTP status: the one place this happens.
+// Codes not listed (internal) are 500.
+var statusOf = map[errs.Code]int{
+	errs.Invalid:      http.StatusBadRequest,
+	errs.Unauthorized: http.StatusUnauthorized,
+	errs.Forbidden:    http.StatusForbidden,
+	errs.NotFound:     http.StatusNotFound,
+	errs.Conflict:     http.StatusConflict,
+	errs.TooLarge:     http.StatusRequestEntityTooLarge,
+	errs.RateLimited:  http.StatusTooManyRequests,
+	errs.Unavailable:  http.StatusServiceUnavailable,
+}
+
 func status(code errs.Code) int {
-	switch code {
-	case errs.Invalid:
-		return http.StatusBadRequest
-	case errs.Unauthorized:
-		return http.StatusUnauthorized
-	case errs.Forbidden:
-		return http.StatusForbidden
-	case errs.NotFound:
-		return http.StatusNotFound
-	case errs.Conflict:
-		return http.StatusConflict
-	case errs.TooLarge:
-		return http.StatusRequestEntityTooLarge
-	case errs.RateLimited:
-		return http.StatusTooManyRequests
-	case errs.Unavailable:
-		return http.StatusServiceUnavailable
+	if st, ok := statusOf[code]; ok {
+		return st
 	}
 	return http.StatusInternalServerError
 }
