@@ -29,6 +29,7 @@ type Service struct {
 
 	types       sync.Map // code -> *Type; types cannot change once created
 	authorities sync.Map // code -> *Authority; likewise
+	sealOK      sync.Map // certificate id -> true once its stored seal verified
 }
 
 // Scope limits what a caller may act on: the zero Scope allows every

@@ -141,3 +141,28 @@ func (s *Service) judge(v *Verification, c *Certificate) {
 	}
 	v.Valid = len(v.Reasons) == 0
 }
+
+// SealIntact reports whether the stored document of c still carries a seal
+// that verifies. Documents and keys never change, so a good answer is
+// cached for the life of the process; the status is not part of it.
+func (s *Service) SealIntact(ctx context.Context, c *Certificate) (bool, error) {
+	if _, ok := s.sealOK.Load(c.ID); ok {
+		return true, nil
+	}
+	doc, err := s.document(ctx, c)
+	if err != nil {
+		return false, err
+	}
+	ver, err := s.Keys.Verify(ctx, doc)
+	if _, bad := signing.IsVerifyError(err); bad {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	if ver.Authority != c.Authority {
+		return false, nil
+	}
+	s.sealOK.Store(c.ID, true)
+	return true, nil
+}

@@ -24,10 +24,13 @@ const (
 	RoleIssuer   Role = "issuer"
 	RoleConsumer Role = "consumer"
 	RoleClerk    Role = "clerk"
+	// RoleHolder is a citizen or company signed in through the identity
+	// provider (OIDC); it is never an API token's role.
+	RoleHolder Role = "holder"
 )
 
 // Roles lists every role, for authorization tables.
-var Roles = []Role{RoleAdmin, RoleIssuer, RoleConsumer, RoleClerk}
+var Roles = []Role{RoleAdmin, RoleIssuer, RoleConsumer, RoleClerk, RoleHolder}
 
 // Token is an API bearer token's record. Only the SHA-256 of the secret is
 // stored; the secret is shown once, when the token is created.
@@ -55,6 +58,8 @@ func (t *Token) Validate() error {
 		if t.Authority != "" {
 			l.Add("authority", "only issuer tokens name an authority")
 		}
+	case RoleHolder:
+		l.Add("role", "holders sign in through the identity provider; there are no holder API tokens")
 	case RoleIssuer:
 		if t.Authority == "" {
 			l.Add("authority", "is required for an issuer token")
@@ -82,13 +87,18 @@ type TokenStore interface {
 // can tell one when they see it.
 const TokenPrefix = "chk_"
 
-// NewSecret makes a token secret (256 bits) and its stored hash.
-func NewSecret() (secret, hash string) {
+// RandomToken returns 256 random bits, base64url-encoded (43 characters).
+func RandomToken() string {
 	b := make([]byte, 32)
 	if _, err := rand.Read(b); err != nil {
 		panic(err)
 	}
-	secret = TokenPrefix + base64.RawURLEncoding.EncodeToString(b)
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+// NewSecret makes an API token secret and its stored hash.
+func NewSecret() (secret, hash string) {
+	secret = TokenPrefix + RandomToken()
 	return secret, HashSecret(secret)
 }
 
@@ -114,6 +124,10 @@ type Principal struct {
 	TokenID   string
 	Name      string
 	Authority string // for issuers
+	// HolderKind and HolderID identify a signed-in holder. HolderID is
+	// personal data: never log it.
+	HolderKind string
+	HolderID   string
 }
 
 // Access is what a department must say about each use: its purpose and the

@@ -97,12 +97,23 @@ func (a aead) open(sealed, ad []byte) ([]byte, error) {
 // an authenticated ciphertext to show them to those allowed to see them.
 type Vault struct {
 	indexKey []byte
+	shareKey []byte
 	box      aead
 }
 
 // NewVault derives the vault's keys from the master key.
 func NewVault(m *MasterKey) *Vault {
-	return &Vault{indexKey: m.derive("holder index v1"), box: newAEAD(m.derive("holder seal v1"))}
+	return &Vault{indexKey: m.derive("holder index v1"), shareKey: m.derive("share token v1"), box: newAEAD(m.derive("holder seal v1"))}
+}
+
+// ShareToken derives the secret token of a share from its id: 256 bits
+// that nobody without the master key can compute. The database keeps only
+// the token's hash; the hub can still render the share's QR code again for
+// its holder.
+func (v *Vault) ShareToken(shareID string) string {
+	h := hmac.New(sha256.New, v.shareKey)
+	h.Write([]byte(shareID))
+	return base64.RawURLEncoding.EncodeToString(h.Sum(nil))
 }
 
 // Index returns the keyed hash (HMAC-SHA256, hex) under which a holder is
@@ -127,3 +138,16 @@ func (v *Vault) Open(kind string, sealed []byte) (string, error) {
 	}
 	return string(b), nil
 }
+
+// Box seals small values (web session cookies) with a key derived from the
+// master key for one purpose, so every replica can open what another sealed.
+type Box struct{ a aead }
+
+// NewBox derives a box for purpose.
+func NewBox(m *MasterKey, purpose string) *Box { return &Box{a: newAEAD(m.derive("box " + purpose))} }
+
+// Seal encrypts and authenticates plain, bound to ad.
+func (b *Box) Seal(plain, ad []byte) []byte { return b.a.seal(plain, ad) }
+
+// Open reverses Seal.
+func (b *Box) Open(sealed, ad []byte) ([]byte, error) { return b.a.open(sealed, ad) }

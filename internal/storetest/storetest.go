@@ -33,6 +33,7 @@ func RunTests(t *testing.T, newStore func(t *testing.T) *sqlstore.Store) {
 		{"Find", testFind},
 		{"Keys", testKeys},
 		{"Tokens", testTokens},
+		{"Shares", testShares},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -386,5 +387,62 @@ func testTokens(t *testing.T, s *sqlstore.Store) {
 	must(t, err)
 	if len(ts) != 1 {
 		t.Fatalf("ListTokens = %d", len(ts))
+	}
+}
+
+func testShares(t *testing.T, s *sqlstore.Store) {
+	ctx := context.Background()
+	seedCatalog(t, s)
+	c := newCert("000001", 1, "alice")
+	must(t, s.InsertCertificate(ctx, c, nil))
+	two := 2
+	mk := func(id, hash string, expires time.Time, max *int) *exchange.Share {
+		return &exchange.Share{ID: id, TokenHash: hash, HolderIndex: "alice", CertificateID: c.ID, Fields: []string{"address"},
+			Purpose: "办理银行开户", ShowName: true, CreatedAt: t0, ExpiresAt: expires, MaxViews: max}
+	}
+	must(t, s.CreateShare(ctx, mk("sh_1", "h1", t0.Add(time.Hour), &two)))
+	must(t, s.CreateShare(ctx, mk("sh_2", "h2", t0.Add(time.Minute), nil)))
+	mustCode(t, errs.Conflict, s.CreateShare(ctx, mk("sh_3", "h1", t0.Add(time.Hour), nil)))
+
+	list, err := s.ListShares(ctx, "alice")
+	must(t, err)
+	if len(list) != 2 || list[0].Fields[0] != "address" || !list[0].ShowName || list[0].Purpose != "办理银行开户" {
+		t.Fatalf("ListShares = %+v", list)
+	}
+	if l, _ := s.ListShares(ctx, "bob"); len(l) != 0 {
+		t.Fatal("bob sees alice's shares")
+	}
+
+	view := exchange.ShareView{At: t0.Add(time.Second), Client: "Chrome", Network: "203.0.113.0/24"}
+	// Two views allowed, the third is refused like an unknown token.
+	for i := 1; i <= 2; i++ {
+		sh, err := s.UseShare(ctx, "h1", view, t0.Add(time.Second))
+		must(t, err)
+		if sh.Views != i || sh.ID != "sh_1" || *sh.MaxViews != 2 {
+			t.Fatalf("view %d: %+v", i, sh)
+		}
+	}
+	_, err = s.UseShare(ctx, "h1", view, t0.Add(time.Second))
+	mustCode(t, errs.NotFound, err)
+	_, err = s.UseShare(ctx, "unknown", view, t0.Add(time.Second))
+	mustCode(t, errs.NotFound, err)
+	// Expiry is exclusive: at the expiry instant the share is gone.
+	_, err = s.UseShare(ctx, "h2", view, t0.Add(time.Minute))
+	mustCode(t, errs.NotFound, err)
+	_, err = s.UseShare(ctx, "h2", view, t0.Add(59*time.Second))
+	must(t, err)
+	// Revocation: only by the holder, and at once.
+	mustCode(t, errs.NotFound, s.RevokeShare(ctx, "sh_2", "bob", t0))
+	must(t, s.RevokeShare(ctx, "sh_2", "alice", t0.Add(2*time.Second)))
+	_, err = s.UseShare(ctx, "h2", view, t0.Add(3*time.Second))
+	mustCode(t, errs.NotFound, err)
+
+	views, err := s.ListShareViews(ctx, "alice", 10)
+	must(t, err)
+	if len(views) != 3 || views[0].ShareID != "sh_2" || views[0].Network != "203.0.113.0/24" || !views[0].At.Equal(view.At) {
+		t.Fatalf("ListShareViews = %+v", views)
+	}
+	if v, _ := s.ListShareViews(ctx, "bob", 10); len(v) != 0 {
+		t.Fatal("bob sees alice's views")
 	}
 }

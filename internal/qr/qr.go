@@ -1,0 +1,113 @@
+// Package qr renders QR codes (boombuler/barcode) as PNG and SVG, with the
+// 4-module quiet zone scanners need and error correction M, and decodes QR
+// codes from photos and camera frames (gozxing).
+package qr
+
+import (
+	"bytes"
+	"fmt"
+	"image"
+	"image/color"
+	_ "image/gif" // uploads may be GIF
+	_ "image/jpeg"
+	"image/png"
+	"strings"
+
+	"github.com/boombuler/barcode"
+	bqr "github.com/boombuler/barcode/qr"
+	"github.com/makiuchi-d/gozxing"
+	zqr "github.com/makiuchi-d/gozxing/qrcode"
+	_ "golang.org/x/image/webp" // phones save screenshots as WebP
+
+	"github.com/certhub/certhub/internal/errs"
+)
+
+const quiet = 4 // modules of quiet zone on each side (ISO/IEC 18004)
+
+func encode(text string) (barcode.Barcode, error) {
+	code, err := bqr.Encode(text, bqr.M, bqr.Auto)
+	if err != nil {
+		return nil, errs.Wrap(err, "encode QR")
+	}
+	return code, nil
+}
+
+// PNG renders text as a QR code PNG, scale pixels per module.
+func PNG(text string, scale int) ([]byte, error) {
+	code, err := encode(text)
+	if err != nil {
+		return nil, err
+	}
+	n := code.Bounds().Dx()
+	side := (n + 2*quiet) * scale
+	img := image.NewGray(image.Rect(0, 0, side, side))
+	for i := range img.Pix {
+		img.Pix[i] = 0xff
+	}
+	for y := 0; y < n; y++ {
+		for x := 0; x < n; x++ {
+			if !isDark(code.At(x, y)) {
+				continue
+			}
+			for dy := 0; dy < scale; dy++ {
+				row := ((y+quiet)*scale + dy) * img.Stride
+				for dx := 0; dx < scale; dx++ {
+					img.Pix[row+(x+quiet)*scale+dx] = 0
+				}
+			}
+		}
+	}
+	var buf bytes.Buffer
+	enc := png.Encoder{CompressionLevel: png.BestSpeed}
+	if err := enc.Encode(&buf, img); err != nil {
+		return nil, errs.Wrap(err, "encode PNG")
+	}
+	return buf.Bytes(), nil
+}
+
+func isDark(c color.Color) bool {
+	r, g, b, _ := c.RGBA()
+	return r+g+b < 3*0x8000
+}
+
+// SVG renders text as a QR code SVG: one path of unit squares on a white
+// background, scalable to any size.
+func SVG(text string) ([]byte, error) {
+	code, err := encode(text)
+	if err != nil {
+		return nil, err
+	}
+	n := code.Bounds().Dx()
+	side := n + 2*quiet
+	var b strings.Builder
+	fmt.Fprintf(&b, `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 %d %d" shape-rendering="crispEdges" role="img" aria-label="QR code">`, side, side)
+	fmt.Fprintf(&b, `<rect width="%d" height="%d" fill="#fff"/><path fill="#000" d="`, side, side)
+	for y := 0; y < n; y++ {
+		for x := 0; x < n; x++ {
+			if isDark(code.At(x, y)) {
+				fmt.Fprintf(&b, "M%d %dh1v1h-1z", x+quiet, y+quiet)
+			}
+		}
+	}
+	b.WriteString(`"/></svg>`)
+	return []byte(b.String()), nil
+}
+
+// Decode finds a QR code in an image (PNG, JPEG, GIF or WebP) and returns
+// its text. Errors are errs.Invalid with a reason a person can act on.
+func Decode(data []byte) (string, error) {
+	img, _, err := image.Decode(bytes.NewReader(data))
+	if err != nil {
+		return "", &errs.Error{Code: errs.Invalid, Field: "image", Message: "the file is not an image (PNG, JPEG, GIF or WebP)"}
+	}
+	bmp, err := gozxing.NewBinaryBitmapFromImage(img)
+	if err != nil {
+		return "", &errs.Error{Code: errs.Invalid, Field: "image", Message: "the image cannot be read"}
+	}
+	hints := map[gozxing.DecodeHintType]any{gozxing.DecodeHintType_TRY_HARDER: true}
+	res, err := zqr.NewQRCodeReader().Decode(bmp, hints)
+	if err != nil {
+		return "", &errs.Error{Code: errs.Invalid, Field: "image", Message: "no QR code was found in the image"}
+	}
+	return res.GetText(), nil
+}

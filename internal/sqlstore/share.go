@@ -1,0 +1,109 @@
+package sqlstore
+
+import (
+	"context"
+	"encoding/json"
+	"time"
+
+	"github.com/certhub/certhub/exchange"
+	"github.com/certhub/certhub/internal/errs"
+)
+
+const shareColumns = `id, token_hash, holder_index, certificate_id, fields, purpose, show_name, created_at, expires_at, max_views, views, revoked_at`
+
+func scanShare(r Row) (*exchange.Share, error) {
+	s := &exchange.Share{}
+	var fields string
+	var maxViews *int64
+	err := r.Scan(&s.ID, &s.TokenHash, &s.HolderIndex, &s.CertificateID, &fields, &s.Purpose, &s.ShowName,
+		Time{&s.CreatedAt}, Time{&s.ExpiresAt}, &maxViews, &s.Views, NullTime{&s.RevokedAt})
+	if err != nil {
+		return nil, err
+	}
+	if maxViews != nil {
+		n := int(*maxViews)
+		s.MaxViews = &n
+	}
+	if err := json.Unmarshal([]byte(fields), &s.Fields); err != nil {
+		return nil, errs.Wrap(err, "decode share fields")
+	}
+	return s, nil
+}
+
+// CreateShare implements exchange.ShareStore.
+func (s *Store) CreateShare(ctx context.Context, sh *exchange.Share) error {
+	fields, _ := json.Marshal(sh.Fields)
+	_, err := s.db.Exec(ctx, `INSERT INTO shares (`+shareColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
+		sh.ID, sh.TokenHash, sh.HolderIndex, sh.CertificateID, string(fields), sh.Purpose, sh.ShowName,
+		sh.CreatedAt, sh.ExpiresAt, sh.MaxViews, sh.Views, sh.RevokedAt)
+	return conflict(err, "share %s already exists", sh.ID)
+}
+
+// ListShares implements exchange.ShareStore.
+func (s *Store) ListShares(ctx context.Context, holderIndex string) ([]*exchange.Share, error) {
+	rows, err := s.db.Query(ctx, `SELECT `+shareColumns+` FROM shares WHERE holder_index = $1 ORDER BY created_at DESC, id`, holderIndex)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []*exchange.Share
+	for rows.Next() {
+		sh, err := scanShare(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, sh)
+	}
+	return out, rows.Err()
+}
+
+// RevokeShare implements exchange.ShareStore.
+func (s *Store) RevokeShare(ctx context.Context, id, holderIndex string, at time.Time) error {
+	n, err := s.db.Exec(ctx, `UPDATE shares SET revoked_at = COALESCE(revoked_at, $3) WHERE id = $1 AND holder_index = $2`, id, holderIndex, at)
+	if err != nil {
+		return err
+	}
+	if n == 0 {
+		return errs.E(errs.NotFound, "you have no share %s", id)
+	}
+	return nil
+}
+
+// UseShare implements exchange.ShareStore.
+func (s *Store) UseShare(ctx context.Context, tokenHash string, v exchange.ShareView, now time.Time) (*exchange.Share, error) {
+	var out *exchange.Share
+	err := s.db.InTx(ctx, func(q Querier) error {
+		sh, err := scanShare(q.QueryRow(ctx, `UPDATE shares SET views = views + 1
+			WHERE token_hash = $1 AND revoked_at IS NULL AND expires_at > $2 AND (max_views IS NULL OR views < max_views)
+			RETURNING `+shareColumns, tokenHash, now))
+		if err != nil {
+			return notFound(err, "this share link is not valid")
+		}
+		if _, err := q.Exec(ctx, `INSERT INTO share_views (share_id, at, client, network) VALUES ($1, $2, $3, $4)`,
+			sh.ID, v.At, v.Client, v.Network); err != nil {
+			return err
+		}
+		out = sh
+		return nil
+	})
+	return out, err
+}
+
+// ListShareViews implements exchange.ShareStore.
+func (s *Store) ListShareViews(ctx context.Context, holderIndex string, limit int) ([]exchange.ShareView, error) {
+	rows, err := s.db.Query(ctx, `SELECT v.share_id, v.at, v.client, v.network FROM share_views v
+		JOIN shares s ON s.id = v.share_id WHERE s.holder_index = $1 ORDER BY v.seq DESC LIMIT $2`, holderIndex, limit)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []exchange.ShareView
+	for rows.Next() {
+		var v exchange.ShareView
+		if err := rows.Scan(&v.ShareID, Time{&v.At}, &v.Client, &v.Network); err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	return out, rows.Err()
+}
