@@ -41,12 +41,13 @@ type StoreConfig struct {
 
 // app is the wired hub.
 type app struct {
-	log   *slog.Logger
-	store *sqlstore.Store
-	docs  certificates.DocumentStore
-	keys  *signing.Manager
-	vault *signing.Vault
-	certs *certificates.Service
+	log    *slog.Logger
+	master *signing.MasterKey
+	store  *sqlstore.Store
+	docs   certificates.DocumentStore
+	keys   *signing.Manager
+	vault  *signing.Vault
+	certs  *certificates.Service
 }
 
 func (c *StoreConfig) logger() *slog.Logger {
@@ -106,7 +107,7 @@ func (c *StoreConfig) open(ctx context.Context) (*app, error) {
 	}
 	vault := signing.NewVault(master)
 	svc := &certificates.Service{Store: store, Documents: docs, Keys: keys, Vault: vault, Now: time.Now, Location: loc, Log: log}
-	return &app{log: log, store: store, docs: docs, keys: keys, vault: vault, certs: svc}, nil
+	return &app{log: log, master: master, store: store, docs: docs, keys: keys, vault: vault, certs: svc}, nil
 }
 
 func (a *app) Close() { a.store.Close() }

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/certhub/certhub/internal/demo"
+	"github.com/certhub/certhub/internal/web"
 )
 
 // DemoCmd runs the hub on a demo data set.
@@ -72,7 +73,11 @@ func (c *DemoCmd) Run() error {
 		return err
 	}
 	c.printTour(seeded)
-	return c.serve(ctx, a)
+	var holders []web.DemoHolder
+	for _, h := range seeded.Holders {
+		holders = append(holders, web.DemoHolder{Kind: h.Kind, ID: h.ID, Name: h.Name})
+	}
+	return c.serve(ctx, a, holders)
 }
 
 func (c *DemoCmd) printTour(s *demo.Seeded) {
@@ -101,6 +106,8 @@ Try:
   curl -s -X POST %[1]s/api/v1/verify -d '{"id":"%[5]s"}'
 
 A person to look up: %[6]s (%[7]s); a company: %[8]s (%[9]s).
+
+Pages: %[1]s/wallet (demo sign-in as a citizen or company) and %[1]s/verify (window clerk).
 `, base, c.AdminToken, consumer, s.SampleOrg.USCC, first(s.SampleIDs), s.SamplePerson.Name, s.SamplePerson.ID, s.SampleOrg.Name, s.SampleOrg.USCC)
 }
 

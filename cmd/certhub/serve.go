@@ -8,10 +8,15 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
+	"github.com/certhub/certhub/exchange"
 	"github.com/certhub/certhub/internal/httpapi"
+	"github.com/certhub/certhub/internal/oidc"
+	"github.com/certhub/certhub/internal/web"
+	"github.com/certhub/certhub/signing"
 )
 
 // ServeCmd runs the hub.
@@ -22,6 +27,30 @@ type ServeCmd struct {
 	VerifyRate     int      `name:"verify-rate" env:"CERTHUB_VERIFY_RATE" default:"1200" help:"POST /api/v1/verify requests per minute per client IP (0 disables the limit)."`
 	TrustedProxies []string `name:"trusted-proxies" env:"CERTHUB_TRUSTED_PROXIES" help:"CIDRs of reverse proxies whose X-Forwarded-For is trusted (comma-separated)."`
 	MaxBodyBytes   int64    `name:"max-body-bytes" env:"CERTHUB_MAX_BODY_BYTES" default:"1048576" help:"Largest accepted request body."`
+	PublicURL      string   `name:"public-url" env:"CERTHUB_PUBLIC_URL" help:"How people reach the hub (share links, QR codes, sign-in redirect); default http://<addr>."`
+	ShareRate      int      `name:"share-rate" env:"CERTHUB_SHARE_RATE" default:"600" help:"GET /s/<token> requests per minute per client IP (0 disables the limit)."`
+	OIDCConfig
+}
+
+// OIDCConfig connects holder (and clerk) sign-in to the identity provider.
+type OIDCConfig struct {
+	HolderOIDCIssuer       string `name:"holder-oidc-issuer" env:"CERTHUB_HOLDER_OIDC_ISSUER" help:"Identity provider's issuer URL (keys and endpoints by OIDC discovery)."`
+	HolderOIDCJWKS         string `name:"holder-oidc-jwks" env:"CERTHUB_HOLDER_OIDC_JWKS" help:"JWKS URL or file of a provider without discovery."`
+	HolderOIDCAudience     string `name:"holder-oidc-audience" env:"CERTHUB_HOLDER_OIDC_AUDIENCE" help:"Audience the provider's tokens must name (also the client id of the web sign-in)."`
+	HolderOIDCIDClaim      string `name:"holder-oidc-id-claim" env:"CERTHUB_HOLDER_OIDC_ID_CLAIM" default:"id_number" help:"Claim carrying the holder's citizen ID number or USCC."`
+	HolderOIDCClientID     string `name:"holder-oidc-client-id" env:"CERTHUB_HOLDER_OIDC_CLIENT_ID" help:"Client id of the web sign-in (default: the audience)."`
+	HolderOIDCClientSecret string `name:"holder-oidc-client-secret" env:"CERTHUB_HOLDER_OIDC_CLIENT_SECRET" help:"Client secret of the web sign-in, if the provider wants one (PKCE is always used)."`
+	HolderOIDCRoleClaim    string `name:"holder-oidc-role-claim" env:"CERTHUB_HOLDER_OIDC_ROLE_CLAIM" default:"roles" help:"Claim carrying roles."`
+	HolderOIDCClerkRole    string `name:"holder-oidc-clerk-role" env:"CERTHUB_HOLDER_OIDC_CLERK_ROLE" default:"clerk" help:"Role that makes a signed-in person a window clerk."`
+}
+
+func (c *OIDCConfig) provider(ctx context.Context, publicURL string) (*oidc.Provider, error) {
+	if c.HolderOIDCIssuer == "" && c.HolderOIDCJWKS == "" {
+		return nil, nil
+	}
+	return oidc.New(ctx, oidc.Config{Issuer: c.HolderOIDCIssuer, JWKS: c.HolderOIDCJWKS, Audience: c.HolderOIDCAudience,
+		IDClaim: c.HolderOIDCIDClaim, RoleClaim: c.HolderOIDCRoleClaim, ClerkRole: c.HolderOIDCClerkRole,
+		ClientID: c.HolderOIDCClientID, ClientSecret: c.HolderOIDCClientSecret, RedirectURL: strings.TrimRight(publicURL, "/") + "/auth/callback"})
 }
 
 // Run starts the server and serves until SIGINT or SIGTERM.
@@ -33,16 +62,33 @@ func (c *ServeCmd) Run() error {
 		return err
 	}
 	defer a.Close()
-	return c.serve(ctx, a)
+	return c.serve(ctx, a, nil)
 }
 
-func (c *ServeCmd) serve(ctx context.Context, a *app) error {
+func (c *ServeCmd) serve(ctx context.Context, a *app, demoHolders []web.DemoHolder) error {
 	adminHash, err := adminTokenHash(c.Data, c.AdminToken, a.log)
 	if err != nil {
 		return err
 	}
-	api := &httpapi.Server{Certs: a.certs, Keys: a.keys, Tokens: a.store, Log: a.log, Now: time.Now,
-		AdminTokenHash: adminHash, MaxBodyBytes: c.MaxBodyBytes, VerifyRatePerMinute: c.VerifyRate, TrustedProxies: c.TrustedProxies}
+	ln, err := net.Listen("tcp", c.Addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", c.Addr, err)
+	}
+	public := c.PublicURL
+	if public == "" {
+		public = "http://" + ln.Addr().String()
+	}
+	holders, err := c.provider(ctx, public)
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	shares := &exchange.Shares{Store: a.store, Certs: a.certs, Now: time.Now}
+	pages := &web.Server{Certs: a.certs, Shares: shares, Tokens: a.store, OIDC: holders, Box: signing.NewBox(a.master, "web session v1"),
+		Log: a.log, Now: time.Now, PublicURL: public, ShareRatePerMinute: c.ShareRate, Demo: demoHolders}
+	api := &httpapi.Server{Certs: a.certs, Keys: a.keys, Tokens: a.store, Shares: shares, Holders: holders, PublicURL: public,
+		Log: a.log, Now: time.Now, AdminTokenHash: adminHash, MaxBodyBytes: c.MaxBodyBytes, VerifyRatePerMinute: c.VerifyRate,
+		TrustedProxies: c.TrustedProxies, Pages: pages}
 	srv := &http.Server{
 		Handler:           api.Handler(),
 		ReadHeaderTimeout: 5 * time.Second,
@@ -51,11 +97,7 @@ func (c *ServeCmd) serve(ctx context.Context, a *app) error {
 		IdleTimeout:       120 * time.Second,
 		MaxHeaderBytes:    64 << 10,
 	}
-	ln, err := net.Listen("tcp", c.Addr)
-	if err != nil {
-		return fmt.Errorf("listen on %s: %w", c.Addr, err)
-	}
-	a.log.Info("listening", "addr", ln.Addr().String(), "url", "http://"+ln.Addr().String())
+	a.log.Info("listening", "addr", ln.Addr().String(), "url", public)
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	select {

@@ -131,6 +131,15 @@ type Seeded struct {
 	SamplePerson Person
 	SampleOrg    Org
 	SampleIDs    []string
+	// Holders are offered by the demo sign-in.
+	Holders []DemoHolder
+}
+
+// DemoHolder is someone the demo sign-in lets you be.
+type DemoHolder struct {
+	Kind certificates.HolderKind `json:"kind"`
+	ID   string                  `json:"id"`
+	Name string                  `json:"name"`
 }
 
 // IssuedToken is a token made for the demo, with its secret.
@@ -159,6 +168,12 @@ func Seed(ctx context.Context, svc *certificates.Service, tokens exchange.TokenS
 		orgs = append(orgs, NewOrg(g.r, 1000+i))
 	}
 	out.SamplePerson, out.SampleOrg = people[0], orgs[0]
+	for _, p := range people[:8] {
+		out.Holders = append(out.Holders, DemoHolder{Kind: certificates.Person, ID: p.ID, Name: p.Name})
+	}
+	for _, o := range orgs[:4] {
+		out.Holders = append(out.Holders, DemoHolder{Kind: certificates.Organisation, ID: o.USCC, Name: o.Name})
+	}
 	for i, o := range orgs {
 		reqs = append(reqs, g.Business(o), g.FoodPermit(o, i%6 == 5))
 		if i%4 == 0 {

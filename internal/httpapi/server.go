@@ -6,6 +6,7 @@ package httpapi
 
 import (
 	"context"
+	"crypto/subtle"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -24,6 +25,7 @@ import (
 	"github.com/certhub/certhub/certificates"
 	"github.com/certhub/certhub/exchange"
 	"github.com/certhub/certhub/internal/errs"
+	"github.com/certhub/certhub/internal/oidc"
 	"github.com/certhub/certhub/signing"
 )
 
@@ -32,8 +34,14 @@ type Server struct {
 	Certs  *certificates.Service
 	Keys   *signing.Manager
 	Tokens exchange.TokenStore
-	Log    *slog.Logger
-	Now    func() time.Time
+	Shares *exchange.Shares
+	// Holders verifies holders' identity tokens; nil when no identity
+	// provider is configured (then /api/v1/me answers 401).
+	Holders *oidc.Provider
+	// PublicURL is how people reach the hub (share links and QR codes).
+	PublicURL string
+	Log       *slog.Logger
+	Now       func() time.Time
 
 	// AdminTokenHash is exchange.HashSecret of the bootstrap admin token.
 	AdminTokenHash string
@@ -47,6 +55,9 @@ type Server struct {
 	TrustedProxies []string
 	// Registry receives the HTTP metrics; nil makes a new one.
 	Registry *prometheus.Registry
+	// Pages, if set, mounts the web pages on the same router, behind the
+	// same request ids, access log, metrics and panic recovery.
+	Pages interface{ Register(chi.Router) }
 }
 
 // Route is one API endpoint and the roles that may call it. Roles nil means
@@ -68,6 +79,7 @@ var (
 	issuers  = []exchange.Role{exchange.RoleAdmin, exchange.RoleIssuer}
 	readers  = []exchange.Role{exchange.RoleAdmin, exchange.RoleIssuer, exchange.RoleConsumer}
 	readKeys = []exchange.Role{exchange.RoleAdmin, exchange.RoleIssuer}
+	holder   = []exchange.Role{exchange.RoleHolder}
 )
 
 // Routes is the API: every endpoint, its owner roles and its handler.
@@ -95,6 +107,13 @@ var Routes = []Route{
 	{"POST", "/api/v1/certificates/{id}/suspend", issuers, "Suspend", lifecycle(certificates.Suspend)},
 	{"POST", "/api/v1/certificates/{id}/reinstate", issuers, "Reinstate a suspended certificate", lifecycle(certificates.Reinstate)},
 	{"POST", "/api/v1/certificates/{id}/revoke", issuers, "Revoke", lifecycle(certificates.Revoke)},
+
+	{"GET", "/api/v1/me/certificates", holder, "The signed-in holder's certificates", (*Server).myCertificates},
+	{"POST", "/api/v1/me/shares", holder, "Share a certificate by link and QR code", (*Server).createShare},
+	{"GET", "/api/v1/me/shares", holder, "The holder's shares and who viewed them", (*Server).listShares},
+	{"DELETE", "/api/v1/me/shares/{id}", holder, "Revoke a share at once", (*Server).revokeShare},
+	{"GET", "/api/v1/me/shares/{id}/qr.png", holder, "A share's QR code as PNG", shareQR("png")},
+	{"GET", "/api/v1/me/shares/{id}/qr.svg", holder, "A share's QR code as SVG", shareQR("svg")},
 
 	{"POST", "/api/v1/tokens", admin, "Create an API token", (*Server).createToken},
 	{"GET", "/api/v1/tokens", admin, "List API tokens", (*Server).listTokens},
@@ -130,6 +149,9 @@ func (s *Server) Handler() http.Handler {
 			Message: fmt.Sprintf("%s is not allowed on %s", r.Method, r.URL.Path)}))
 	})
 	r.Handle("/metrics", promhttp.HandlerFor(s.Registry, promhttp.HandlerOpts{Registry: s.Registry}))
+	if s.Pages != nil {
+		s.Pages.Register(r)
+	}
 
 	verifyLimit := func(h http.Handler) http.Handler { return h }
 	if s.VerifyRatePerMinute > 0 {
@@ -188,9 +210,17 @@ func (s *Server) authenticate(r *http.Request) (*exchange.Principal, error) {
 	if !ok || secret == "" {
 		return nil, errs.E(errs.Unauthorized, "a bearer token is required (Authorization: Bearer …)")
 	}
-	hash := exchange.HashSecret(strings.TrimSpace(secret))
-	if s.AdminTokenHash != "" && hash == s.AdminTokenHash {
+	secret = strings.TrimSpace(secret)
+	hash := exchange.HashSecret(secret)
+	if s.AdminTokenHash != "" && subtle.ConstantTimeCompare([]byte(hash), []byte(s.AdminTokenHash)) == 1 {
 		return &exchange.Principal{Role: exchange.RoleAdmin, TokenID: "bootstrap", Name: "bootstrap admin"}, nil
+	}
+	if !strings.HasPrefix(secret, exchange.TokenPrefix) && s.Holders != nil {
+		id, err := s.Holders.Verify(r.Context(), secret)
+		if err != nil {
+			return nil, err
+		}
+		return &exchange.Principal{Role: exchange.RoleHolder, Name: id.Name, HolderKind: string(id.HolderKind), HolderID: id.HolderID}, nil
 	}
 	t, err := s.Tokens.TokenByHash(r.Context(), hash)
 	if errs.Is(err, errs.NotFound) {

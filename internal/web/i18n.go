@@ -1,0 +1,108 @@
+package web
+
+import (
+	"net/http"
+	"strings"
+)
+
+// Pages speak Chinese first; English is chosen with ?lang=en (remembered in
+// a cookie) or an Accept-Language that prefers English.
+var messages = map[string]map[string]string{
+	"zh": {
+		"lang": "zh-CN", "other_lang": "English", "other_lang_code": "en",
+		"brand": "电子证照", "wallet": "我的证照", "verify": "证照核验", "logout": "退出",
+		"login_title": "登录", "login_oidc": "使用统一身份认证登录", "demo_login": "演示登录（仅演示环境）",
+		"demo_note": "这是演示环境，可以任选一位演示用户登录。正式环境只能通过统一身份认证登录。",
+		"demo_clerk": "以窗口工作人员身份登录（演示）",
+		"clerk_login": "窗口工作人员登录", "clerk_token": "工作人员令牌", "sign_in": "登录",
+		"my_certificates": "我的证照", "no_certificates": "暂无证照。",
+		"authority": "颁发机构", "type": "证照类型", "identifier": "证照标识", "holder": "持证主体",
+		"validity": "有效期", "valid_from": "起", "valid_until": "至", "no_end": "长期",
+		"status": "状态", "fields": "证照信息", "seal": "电子印章",
+		"seal_ok": "电子印章验证通过", "seal_bad": "电子印章验证未通过",
+		"share": "分享", "share_title": "出示或分享这张证照", "share_fields": "分享哪些信息",
+		"share_expires": "有效时长", "share_max_views": "最多查看次数（可不填）", "share_purpose": "用途说明（显示为水印）",
+		"share_show_name": "显示我的完整姓名/名称", "create_share": "生成二维码",
+		"my_shares": "我的分享", "no_shares": "还没有分享。", "share_link": "分享链接",
+		"expires_at": "失效时间", "views": "查看次数", "revoke": "撤销", "revoked": "已撤销", "live": "有效", "ended": "已失效",
+		"share_views": "查看记录", "no_views": "还没有人查看。", "viewed_at": "时间", "client": "访问方式", "network": "网络",
+		"m10": "10 分钟", "h1": "1 小时", "d1": "1 天", "d7": "7 天", "d30": "30 天",
+		"valid": "有效", "invalid": "无效", "purpose_mark": "仅用于", "shared_certificate": "证照分享",
+		"share_invalid": "分享链接无效或已失效", "share_invalid_help": "链接可能已过期、被撤销或已达到查看次数上限。请持证人重新生成二维码。",
+		"share_until": "本次分享有效至", "views_left": "剩余查看次数",
+		"verify_title": "证照核验", "scan": "扫码", "scan_help": "将二维码对准摄像头。", "start_camera": "打开摄像头", "stop_camera": "关闭摄像头",
+		"upload": "上传二维码图片", "upload_help": "照片或截图（PNG、JPEG、GIF、WebP，最大 8 MB）。", "choose_file": "选择图片",
+		"paste": "粘贴电子证照文件", "paste_help": "JWS 格式的电子证照文件内容。", "number": "输入证照标识",
+		"check": "核验", "result": "核验结果", "camera_unavailable": "无法打开摄像头，请改用上传图片。",
+		"r_bad_signature": "伪造签名", "r_revoked": "已撤销", "r_expired": "已过期", "r_suspended": "已暂扣",
+		"r_superseded": "已被新版本取代", "r_not_found": "未找到", "r_malformed_document": "无法识别的证照文件",
+		"r_unknown_key": "未知的签章密钥", "r_malformed_identifier": "证照标识格式错误", "r_issuer_mismatch": "颁发机构不符",
+		"r_unknown_document": "文件与存档不符", "r_not_yet_valid": "尚未生效", "r_share_invalid": "分享链接无效或已失效",
+		"r_unrecognised": "无法识别：请提供分享二维码、电子证照文件或证照标识", "r_seal_bad": "电子印章验证未通过",
+		"error": "出错了", "back": "返回", "forbidden": "您没有权限访问此页面。", "not_found": "页面不存在。",
+		"bad_request": "请求有误", "too_large": "文件太大（最大 8 MB）。", "csrf": "页面已过期，请刷新后重试。",
+		"current_version": "当前版本", "upload_failed": "无法读取图片", "masked_note": "（已隐藏部分信息）", "signed_in_as": "当前用户",
+	},
+	"en": {
+		"lang": "en", "other_lang": "中文", "other_lang_code": "zh",
+		"brand": "e-Certificates", "wallet": "My certificates", "verify": "Verify", "logout": "Sign out",
+		"login_title": "Sign in", "login_oidc": "Sign in with the unified identity platform", "demo_login": "Demo sign-in (demo only)",
+		"demo_note": "This is a demo: sign in as any demo user. A real hub signs people in only through the identity platform.",
+		"demo_clerk": "Sign in as a window clerk (demo)",
+		"clerk_login": "Clerk sign-in", "clerk_token": "Clerk token", "sign_in": "Sign in",
+		"my_certificates": "My certificates", "no_certificates": "No certificates yet.",
+		"authority": "Issued by", "type": "Type", "identifier": "Identifier", "holder": "Holder",
+		"validity": "Validity", "valid_from": "from", "valid_until": "until", "no_end": "no end date",
+		"status": "Status", "fields": "Details", "seal": "Electronic seal",
+		"seal_ok": "The electronic seal verifies", "seal_bad": "The electronic seal does NOT verify",
+		"share": "Share", "share_title": "Show or share this certificate", "share_fields": "What to share",
+		"share_expires": "Valid for", "share_max_views": "At most this many views (optional)", "share_purpose": "Purpose (shown as a watermark)",
+		"share_show_name": "Show my full name", "create_share": "Make QR code",
+		"my_shares": "My shares", "no_shares": "No shares yet.", "share_link": "Link",
+		"expires_at": "Expires", "views": "Views", "revoke": "Revoke", "revoked": "Revoked", "live": "Active", "ended": "Ended",
+		"share_views": "Who looked", "no_views": "Nobody has looked yet.", "viewed_at": "When", "client": "Client", "network": "Network",
+		"m10": "10 minutes", "h1": "1 hour", "d1": "1 day", "d7": "7 days", "d30": "30 days",
+		"valid": "VALID", "invalid": "NOT VALID", "purpose_mark": "Only for", "shared_certificate": "Shared certificate",
+		"share_invalid": "This share link is not valid", "share_invalid_help": "It may have expired, been revoked or used up. Ask the holder for a new QR code.",
+		"share_until": "This share is valid until", "views_left": "Views left",
+		"verify_title": "Verify a certificate", "scan": "Scan", "scan_help": "Hold the QR code up to the camera.", "start_camera": "Start camera", "stop_camera": "Stop camera",
+		"upload": "Upload a QR image", "upload_help": "A photo or screenshot (PNG, JPEG, GIF, WebP, up to 8 MB).", "choose_file": "Choose image",
+		"paste": "Paste a certificate document", "paste_help": "The certificate as a JWS.", "number": "Type an identifier",
+		"check": "Verify", "result": "Result", "camera_unavailable": "The camera cannot be opened; upload an image instead.",
+		"r_bad_signature": "forged signature", "r_revoked": "revoked", "r_expired": "expired", "r_suspended": "suspended",
+		"r_superseded": "replaced by a newer version", "r_not_found": "not found", "r_malformed_document": "not a certificate document",
+		"r_unknown_key": "unknown seal key", "r_malformed_identifier": "malformed identifier", "r_issuer_mismatch": "issuer does not match",
+		"r_unknown_document": "does not match the archived document", "r_not_yet_valid": "not yet valid", "r_share_invalid": "share link not valid",
+		"r_unrecognised": "not recognised: give a share QR code, a certificate document or an identifier", "r_seal_bad": "the seal does not verify",
+		"error": "Something went wrong", "back": "Back", "forbidden": "You may not open this page.", "not_found": "No such page.",
+		"bad_request": "Bad request", "too_large": "The file is too large (8 MB at most).", "csrf": "The page has expired; reload it and try again.",
+		"current_version": "Current version", "upload_failed": "The image could not be read", "masked_note": "(partly hidden)", "signed_in_as": "Signed in as",
+	},
+}
+
+// langOf picks the page language.
+func langOf(r *http.Request) string {
+	if l := r.URL.Query().Get("lang"); l == "en" || l == "zh" {
+		return l
+	}
+	if c, err := r.Cookie("lang"); err == nil && (c.Value == "en" || c.Value == "zh") {
+		return c.Value
+	}
+	al := strings.ToLower(r.Header.Get("Accept-Language"))
+	if strings.HasPrefix(al, "en") {
+		return "en"
+	}
+	return "zh"
+}
+
+// T translates a message key; an unknown key shows itself, so a missing
+// translation is visible rather than blank.
+func T(lang, key string) string {
+	if m, ok := messages[lang][key]; ok {
+		return m
+	}
+	if m, ok := messages["zh"][key]; ok {
+		return m
+	}
+	return key
+}

@@ -1,0 +1,189 @@
+package web
+
+import (
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"strings"
+
+	"github.com/certhub/certhub/certificates"
+	"github.com/certhub/certhub/exchange"
+	"github.com/certhub/certhub/internal/errs"
+	"github.com/certhub/certhub/internal/qr"
+)
+
+// maxUpload is the largest image a clerk may upload or a camera frame.
+const maxUpload = 8 << 20
+
+// outcome is a clerk's verification result.
+type outcome struct {
+	Valid      bool
+	Reasons    []string // message keys
+	Source     string   // "share", "document", "identifier"
+	Authority  string
+	TypeName   string
+	ID         string
+	HolderName string
+	Masked     bool
+	ValidFrom  certificates.Date
+	ValidUntil certificates.Date
+	Status     string
+	Fields     []exchange.ShownField
+	Purpose    string
+	CurrentID  string
+}
+
+type verifyData struct {
+	Result *outcome
+	Input  string
+}
+
+func (s *Server) verifyPage(w http.ResponseWriter, r *http.Request) {
+	s.render(w, r, http.StatusOK, "verify", "verify_title", verifyData{})
+}
+
+// verifyCheck verifies typed or pasted input: a share link, a document or
+// an identifier.
+func (s *Server) verifyCheck(w http.ResponseWriter, r *http.Request) {
+	input := strings.TrimSpace(r.PostFormValue("input"))
+	res, err := s.check(r, input)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	s.render(w, r, http.StatusOK, "verify", "verify_title", verifyData{Result: res, Input: input})
+}
+
+// verifyUpload decodes a QR code in an uploaded photo or screenshot.
+func (s *Server) verifyUpload(w http.ResponseWriter, r *http.Request) {
+	if r.ContentLength > maxUpload+1<<20 {
+		s.errorPage(w, r, http.StatusRequestEntityTooLarge, "too_large", "")
+		return
+	}
+	if err := r.ParseMultipartForm(1 << 20); err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			s.errorPage(w, r, http.StatusRequestEntityTooLarge, "too_large", "")
+			return
+		}
+		s.errorPage(w, r, http.StatusBadRequest, "bad_request", "")
+		return
+	}
+	defer r.MultipartForm.RemoveAll()
+	f, hdr, err := r.FormFile("image")
+	if err != nil {
+		s.render(w, r, http.StatusBadRequest, "verify", "verify_title", verifyData{Result: &outcome{Reasons: []string{"choose_file"}}})
+		return
+	}
+	defer f.Close()
+	if hdr.Size > maxUpload {
+		s.errorPage(w, r, http.StatusRequestEntityTooLarge, "too_large", "")
+		return
+	}
+	data, err := io.ReadAll(io.LimitReader(f, maxUpload+1))
+	if err != nil || len(data) > maxUpload {
+		s.errorPage(w, r, http.StatusRequestEntityTooLarge, "too_large", "")
+		return
+	}
+	text, err := qr.Decode(data)
+	if err != nil {
+		// Not an image, or no QR code in it: say so on the page.
+		s.render(w, r, http.StatusUnprocessableEntity, "verify", "verify_title", verifyData{Result: &outcome{Reasons: []string{"upload_failed"}, Source: err.(*errs.Error).Message}})
+		return
+	}
+	res, err := s.check(r, text)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	s.render(w, r, http.StatusOK, "verify", "verify_title", verifyData{Result: res, Input: text})
+}
+
+// verifyScan decodes one camera frame; the page's script posts frames until
+// one holds a QR code, then submits its text for checking.
+func (s *Server) verifyScan(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	data, err := io.ReadAll(io.LimitReader(r.Body, maxUpload+1))
+	if err != nil || len(data) > maxUpload {
+		w.WriteHeader(http.StatusRequestEntityTooLarge)
+		_, _ = w.Write([]byte(`{"found":false}`))
+		return
+	}
+	text, err := qr.Decode(data)
+	_ = json.NewEncoder(w).Encode(map[string]any{"found": err == nil, "text": text})
+}
+
+// check works out what the input is and verifies it.
+func (s *Server) check(r *http.Request, input string) (*outcome, error) {
+	ctx := r.Context()
+	switch {
+	case strings.Contains(input, "/s/"):
+		token := input[strings.LastIndex(input, "/s/")+3:]
+		if i := strings.IndexAny(token, "?#/ "); i >= 0 {
+			token = token[:i]
+		}
+		shown, err := s.Shares.Open(ctx, token, viewOf(r))
+		if errs.Is(err, errs.NotFound) {
+			return &outcome{Source: "share", Reasons: []string{"r_share_invalid"}}, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		c := shown.Certificate
+		return &outcome{Valid: shown.Status == certificates.StatusValid && shown.SealValid, Reasons: reasonsOf(shown.Status, shown.SealValid),
+			Source: "share", Authority: shown.Authority.Name, TypeName: shown.Type.Name, ID: c.ID, HolderName: shown.HolderName,
+			Masked: !shown.Share.ShowName, ValidFrom: c.ValidFrom, ValidUntil: c.ValidUntil, Status: shown.Status.Label(),
+			Fields: shown.Fields, Purpose: shown.Share.Purpose}, nil
+	case strings.Count(input, ".") == 2 && strings.HasPrefix(input, "eyJ"):
+		v, err := s.Certs.VerifyDocument(ctx, []byte(input))
+		if err != nil {
+			return nil, err
+		}
+		return s.fromVerification(r, v, "document"), nil
+	case strings.HasPrefix(input, "1.2.156."):
+		v, err := s.Certs.VerifyID(ctx, input)
+		if err != nil {
+			return nil, err
+		}
+		return s.fromVerification(r, v, "identifier"), nil
+	}
+	return &outcome{Reasons: []string{"r_unrecognised"}}, nil
+}
+
+func (s *Server) fromVerification(r *http.Request, v *certificates.Verification, source string) *outcome {
+	o := &outcome{Valid: v.Valid, Source: source}
+	for _, reason := range v.Reasons {
+		o.Reasons = append(o.Reasons, "r_"+reason)
+	}
+	if v.Authority != nil {
+		o.Authority = v.Authority.Name
+	}
+	c := v.Certificate
+	if c == nil {
+		return o
+	}
+	o.ID, o.ValidFrom, o.ValidUntil, o.Status, o.CurrentID = c.ID, c.ValidFrom, c.ValidUntil, v.Status.Label(), v.CurrentID
+	if t, err := s.Certs.Type(r.Context(), c.Type); err == nil {
+		o.TypeName = t.Name
+		if source == "document" {
+			// The clerk holds the document, so may read what it carries.
+			var subj struct {
+				Holder certificates.Holder `json:"holder"`
+				Data   map[string]any      `json:"data"`
+			}
+			_ = json.Unmarshal(v.Subject, &subj)
+			o.HolderName = subj.Holder.Name
+			for _, f := range t.Fields {
+				if val, ok := subj.Data[f.Name]; ok {
+					o.Fields = append(o.Fields, exchange.ShownField{Name: f.Name, Label: f.Label, Value: val})
+				}
+			}
+		}
+	}
+	if source == "identifier" {
+		// A bare identifier reveals no more than the public verify API.
+		o.HolderName, o.Masked = certificates.MaskName(c.Holder.Kind, c.Holder.Name), true
+	}
+	return o
+}

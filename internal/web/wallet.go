@@ -1,0 +1,156 @@
+package web
+
+import (
+	"net/http"
+	"strconv"
+
+	"github.com/go-chi/chi/v5"
+
+	"github.com/certhub/certhub/certificates"
+	"github.com/certhub/certhub/exchange"
+	"github.com/certhub/certhub/internal/qr"
+)
+
+func holderOf(r *http.Request) exchange.Holder {
+	sess := sessionOf(r)
+	return exchange.Holder{Kind: certificates.HolderKind(sess.HolderKind), ID: sess.HolderID}
+}
+
+type walletCert struct {
+	C         *certificates.Certificate
+	TypeName  string
+	AuthName  string
+	Status    certificates.Status
+	Shareable []certificates.Field
+}
+
+type walletShare struct {
+	S        *exchange.Share
+	URL      string
+	Live     bool
+	TypeName string
+}
+
+type walletData struct {
+	Certificates []walletCert
+	Shares       []walletShare
+	Views        []exchange.ShareView
+	Created      string // id of the share just made
+}
+
+func (s *Server) wallet(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	h := holderOf(r)
+	certs, err := s.Shares.MyCertificates(ctx, h)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	d := walletData{Created: r.URL.Query().Get("created")}
+	today := s.Certs.Today()
+	typeName := map[string]string{}
+	for _, c := range certs {
+		t, err := s.Certs.Type(ctx, c.Type)
+		if err != nil {
+			s.fail(w, r, err)
+			return
+		}
+		a, err := s.Certs.Authority(ctx, c.Authority)
+		if err != nil {
+			s.fail(w, r, err)
+			return
+		}
+		typeName[c.ID] = t.Name
+		wc := walletCert{C: c, TypeName: t.Name, AuthName: a.Name, Status: c.StatusOn(today)}
+		for _, f := range t.Fields {
+			if f.Shareable {
+				wc.Shareable = append(wc.Shareable, f)
+			}
+		}
+		d.Certificates = append(d.Certificates, wc)
+	}
+	shares, err := s.Shares.List(ctx, h)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	for _, sh := range shares {
+		d.Shares = append(d.Shares, walletShare{S: sh, URL: shareURL(s.PublicURL, s.Certs.Vault.ShareToken(sh.ID)),
+			Live: sh.Live(s.Now()), TypeName: typeName[sh.CertificateID]})
+	}
+	if d.Views, err = s.Shares.Views(ctx, h); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	s.render(w, r, http.StatusOK, "wallet", "wallet", d)
+}
+
+func (s *Server) createShare(w http.ResponseWriter, r *http.Request) {
+	if err := r.ParseForm(); err != nil {
+		s.errorPage(w, r, http.StatusBadRequest, "bad_request", "")
+		return
+	}
+	req := &exchange.ShareRequest{CertificateID: r.PostFormValue("certificate_id"), Fields: r.PostForm["fields"],
+		Purpose: r.PostFormValue("purpose"), ShowName: r.PostFormValue("show_name") == "1"}
+	if v, err := strconv.Atoi(r.PostFormValue("expires_in_seconds")); err == nil {
+		req.ExpiresInSeconds = &v
+	}
+	if v := r.PostFormValue("max_views"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil {
+			n = -1 // reported by validation as out of range
+		}
+		req.MaxViews = &n
+	}
+	sh, _, err := s.Shares.Create(r.Context(), holderOf(r), req)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	http.Redirect(w, r, "/wallet?created="+sh.ID+"#share-"+sh.ID, http.StatusSeeOther)
+}
+
+func (s *Server) revokeShare(w http.ResponseWriter, r *http.Request) {
+	if err := s.Shares.Revoke(r.Context(), holderOf(r), chi.URLParam(r, "id")); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	http.Redirect(w, r, "/wallet#shares", http.StatusSeeOther)
+}
+
+func (s *Server) shareQR(w http.ResponseWriter, r *http.Request) {
+	_, token, err := s.Shares.Token(r.Context(), holderOf(r), chi.URLParam(r, "id"))
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	img, err := qr.SVG(shareURL(s.PublicURL, token))
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	w.Header().Set("Content-Type", "image/svg+xml")
+	w.Header().Set("Cache-Control", "private, no-store")
+	_, _ = w.Write(img)
+}
+
+func shareURL(public, token string) string {
+	for len(public) > 0 && public[len(public)-1] == '/' {
+		public = public[:len(public)-1]
+	}
+	return public + "/s/" + token
+}
+
+// expiryChoices are the share durations the wallet offers.
+var expiryChoices = []struct {
+	Seconds int
+	Key     string
+}{{600, "m10"}, {3600, "h1"}, {86400, "d1"}, {7 * 86400, "d7"}, {30 * 86400, "d30"}}
+
+func (walletData) Expiries() []struct {
+	Seconds int
+	Key     string
+} {
+	return expiryChoices
+}
+

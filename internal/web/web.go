@@ -1,0 +1,235 @@
+// Package web is certhub's pages: the citizen's wallet (/wallet), the share
+// page behind a QR code (/s/<token>) and the window clerk's verify page
+// (/verify). Server-rendered with html/template, Chinese first with English
+// available, no external requests, no inline scripts, CSRF-protected forms.
+package web
+
+import (
+	"context"
+	"embed"
+	"html/template"
+	"io/fs"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+	"github.com/go-chi/chi/v5/middleware"
+	"github.com/go-chi/httprate"
+
+	"github.com/certhub/certhub/certificates"
+	"github.com/certhub/certhub/exchange"
+	"github.com/certhub/certhub/internal/errs"
+	"github.com/certhub/certhub/internal/oidc"
+	"github.com/certhub/certhub/signing"
+)
+
+//go:embed templates/*.html
+var templateFS embed.FS
+
+//go:embed static
+var staticFS embed.FS
+
+// DemoHolder is a holder the demo sign-in offers.
+type DemoHolder struct {
+	Kind certificates.HolderKind `json:"kind"`
+	ID   string                  `json:"id"`
+	Name string                  `json:"name"`
+}
+
+// Server holds the pages' dependencies.
+type Server struct {
+	Certs     *certificates.Service
+	Shares    *exchange.Shares
+	Tokens    exchange.TokenStore
+	OIDC      *oidc.Provider // nil: no identity-provider sign-in
+	Box       *signing.Box
+	Log       *slog.Logger
+	Now       func() time.Time
+	PublicURL string
+	// ShareRatePerMinute limits /s/ per client IP (0: no limit).
+	ShareRatePerMinute int
+	// Demo lists the holders of the demo sign-in. Only `certhub demo`
+	// sets it; no flag or setting can.
+	Demo []DemoHolder
+
+	tmpl *template.Template
+}
+
+// Route is a page and who may open it: "" anyone, "holder", "clerk".
+type Route struct {
+	Method, Pattern, Owner string
+	handler            func(*Server, http.ResponseWriter, *http.Request)
+}
+
+// Routes lists every page.
+var Routes = []Route{
+	{"GET", "/s/{token}", "", (*Server).sharePage},
+	{"GET", "/wallet", "holder", (*Server).wallet},
+	{"POST", "/wallet/shares", "holder", (*Server).createShare},
+	{"POST", "/wallet/shares/{id}/revoke", "holder", (*Server).revokeShare},
+	{"GET", "/wallet/shares/{id}/qr.svg", "holder", (*Server).shareQR},
+	{"GET", "/wallet/login", "", (*Server).walletLogin},
+	{"POST", "/wallet/demo-login", "", (*Server).demoLogin},
+	{"GET", "/verify", "clerk", (*Server).verifyPage},
+	{"POST", "/verify/check", "clerk", (*Server).verifyCheck},
+	{"POST", "/verify/upload", "clerk", (*Server).verifyUpload},
+	{"POST", "/verify/scan", "clerk", (*Server).verifyScan},
+	{"GET", "/verify/login", "", (*Server).clerkLoginPage},
+	{"POST", "/verify/login", "", (*Server).clerkLogin},
+	{"POST", "/verify/demo-login", "", (*Server).demoClerkLogin},
+	{"GET", "/auth/login", "", (*Server).oidcLogin},
+	{"GET", "/auth/callback", "", (*Server).oidcCallback},
+	{"POST", "/logout", "", (*Server).logout},
+}
+
+// Register mounts the pages and their static files on r.
+func (s *Server) Register(r chi.Router) {
+	if s.Now == nil {
+		s.Now = time.Now
+	}
+	s.tmpl = template.Must(template.New("").Funcs(template.FuncMap{
+		"date": func(t time.Time) string { return t.In(s.Certs.Location).Format("2006-01-02 15:04") },
+		"join": strings.Join,
+	}).ParseFS(templateFS, "templates/*.html"))
+	static, _ := fs.Sub(staticFS, "static")
+	r.With(s.headers).Handle("/static/*", http.StripPrefix("/static/", http.FileServer(http.FS(static))))
+	r.With(s.headers).Get("/", func(w http.ResponseWriter, r *http.Request) { http.Redirect(w, r, "/wallet", http.StatusSeeOther) })
+	limit := func(h http.Handler) http.Handler { return h }
+	if s.ShareRatePerMinute > 0 {
+		limit = httprate.LimitBy(s.ShareRatePerMinute, time.Minute,
+			func(r *http.Request) (string, error) { return middleware.GetClientIP(r.Context()), nil },
+			httprate.WithLimitHandler(func(w http.ResponseWriter, r *http.Request) {
+				s.errorPage(w, r, http.StatusTooManyRequests, "error", "")
+			}))
+	}
+	for _, rt := range Routes {
+		h := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { rt.handler(s, w, r) }))
+		if rt.Owner != "" {
+			h = s.require(rt.Owner, h)
+		}
+		if rt.Method == "POST" {
+			h = s.csrf(h)
+		}
+		if strings.HasPrefix(rt.Pattern, "/s/") {
+			h = limit(h)
+		}
+		r.With(s.headers).Method(rt.Method, rt.Pattern, h)
+	}
+}
+
+// headers are the pages' security headers: same-origin everything, no
+// framing, no referrer (share tokens must not leak through it).
+func (s *Server) headers(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		h.Set("Content-Security-Policy", "default-src 'self'; img-src 'self' data: blob:; media-src 'self' blob:; style-src 'self'; script-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
+		h.Set("X-Frame-Options", "DENY")
+		h.Set("Referrer-Policy", "no-referrer")
+		h.Set("X-Content-Type-Options", "nosniff")
+		h.Set("Permissions-Policy", "camera=(self), microphone=(), geolocation=()")
+		if strings.HasPrefix(r.URL.Path, "/static/") {
+			h.Set("Cache-Control", "public, max-age=3600")
+		} else {
+			h.Set("Cache-Control", "no-store")
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+func (s *Server) csrf(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		r.Body = http.MaxBytesReader(w, r.Body, maxUpload+1<<20)
+		if !checkCSRF(r) {
+			s.errorPage(w, r, http.StatusForbidden, "csrf", "")
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+type ctxKey int
+
+const sessionKey ctxKey = 0
+
+func sessionOf(r *http.Request) *session {
+	sess, _ := r.Context().Value(sessionKey).(*session)
+	return sess
+}
+
+// require lets only a signed-in holder or clerk through: pages send
+// others to sign in, other requests get 401 or 403.
+func (s *Server) require(owner string, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		sess := s.currentSession(r)
+		switch {
+		case sess == nil && r.Method == http.MethodGet:
+			login := "/wallet/login"
+			if owner == "clerk" {
+				login = "/verify/login"
+			}
+			http.Redirect(w, r, login, http.StatusSeeOther)
+			return
+		case sess == nil:
+			s.errorPage(w, r, http.StatusUnauthorized, "forbidden", "")
+			return
+		case sess.Kind != owner:
+			s.errorPage(w, r, http.StatusForbidden, "forbidden", "")
+			return
+		}
+		next.ServeHTTP(w, r.WithContext(contextWith(r, sess)))
+	})
+}
+
+// page is what every template gets.
+type page struct {
+	Lang    string
+	CSRF    string
+	Session *session
+	Title   string
+	Data    any
+	Path    string
+}
+
+func (p page) T(key string) string { return T(p.Lang, key) }
+
+func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, name, title string, data any) {
+	lang := langOf(r)
+	if q := r.URL.Query().Get("lang"); q != "" {
+		http.SetCookie(w, &http.Cookie{Name: "lang", Value: lang, Path: "/", MaxAge: 365 * 24 * 3600, SameSite: http.SameSiteLaxMode})
+	}
+	p := page{Lang: lang, CSRF: s.csrfToken(w, r), Session: sessionOf(r), Title: T(lang, title), Data: data, Path: r.URL.Path}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Header().Set("Content-Language", T(lang, "lang"))
+	w.WriteHeader(status)
+	if err := s.tmpl.ExecuteTemplate(w, name, p); err != nil {
+		s.Log.ErrorContext(r.Context(), "render page", "template", name, "err", err)
+	}
+}
+
+func (s *Server) errorPage(w http.ResponseWriter, r *http.Request, status int, key, detail string) {
+	s.render(w, r, status, "error", "error", map[string]string{"Key": key, "Detail": detail})
+}
+
+// fail shows an error on a page: 4xx with its reason, 5xx logged.
+func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
+	code := errs.CodeOf(err)
+	switch code {
+	case errs.Invalid, errs.Conflict:
+		s.errorPage(w, r, http.StatusBadRequest, "bad_request", err.(*errs.Error).Message)
+	case errs.Forbidden, errs.Unauthorized:
+		s.errorPage(w, r, http.StatusForbidden, "forbidden", "")
+	case errs.NotFound:
+		s.errorPage(w, r, http.StatusNotFound, "not_found", "")
+	case errs.TooLarge:
+		s.errorPage(w, r, http.StatusRequestEntityTooLarge, "too_large", "")
+	default:
+		s.Log.ErrorContext(r.Context(), "page failed", "err", err.Error(), "request_id", middleware.GetReqID(r.Context()))
+		s.errorPage(w, r, http.StatusInternalServerError, "error", "")
+	}
+}
+
+func contextWith(r *http.Request, sess *session) context.Context {
+	return context.WithValue(r.Context(), sessionKey, sess)
+}
