@@ -87,6 +87,9 @@ func (s *Shares) Create(ctx context.Context, h Holder, r *ShareRequest) (*Share,
 		return nil, "", err
 	}
 	c, err := s.Certs.Get(ctx, r.CertificateID)
+	if errs.Is(err, errs.Invalid) {
+		return nil, "", &errs.Error{Code: errs.Invalid, Field: "certificate_id", Message: err.(*errs.Error).Message}
+	}
 	if errs.Is(err, errs.NotFound) || (err == nil && c.HolderIndex != s.index(h)) {
 		// Someone else's certificate gets the same answer as none at all.
 		return nil, "", &errs.Error{Code: errs.Forbidden, Field: "certificate_id", Message: "you can share only your own certificates"}

@@ -21,6 +21,7 @@ func TestAuthorization(t *testing.T) {
 		exchange.RoleIssuer:   h.token(exchange.RoleIssuer, marketCode),
 		exchange.RoleConsumer: h.token(exchange.RoleConsumer, ""),
 		exchange.RoleClerk:    h.token(exchange.RoleClerk, ""),
+		exchange.RoleHolder:   h.holderToken(companyID, "福建某某科技有限公司"),
 	}
 	var issued struct{ ID string }
 	if st := h.call("POST", "/api/v1/certificates", h.admin, issueBody(), &issued); st != 201 {

@@ -19,6 +19,9 @@ import (
 	"github.com/certhub/certhub/exchange"
 	"github.com/certhub/certhub/internal/filestore"
 	"github.com/certhub/certhub/internal/httpapi"
+	"github.com/certhub/certhub/internal/oidc"
+	"github.com/certhub/certhub/internal/oidc/oidctest"
+	"github.com/certhub/certhub/internal/web"
 	"github.com/certhub/certhub/internal/sqlite"
 	"github.com/certhub/certhub/internal/sqlstore"
 	"github.com/certhub/certhub/signing"
@@ -33,7 +36,23 @@ type hub struct {
 	certs   *certificates.Service
 	admin   string
 	logs    *logBuffer
+	clock   *clock
+	idp     *oidctest.Provider
+	shares  *exchange.Shares
 }
+
+// clock is the hub's time, which tests may move.
+type clock struct {
+	mu     sync.Mutex
+	offset time.Duration
+}
+
+func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return time.Now().Add(c.offset) }
+
+func (c *clock) Advance(d time.Duration) { c.mu.Lock(); defer c.mu.Unlock(); c.offset += d }
+
+// holderToken is a good identity token of the test provider for a holder.
+func (h *hub) holderToken(id, name string) string { return h.idp.Mint(h.idp.Claims(id, name)) }
 
 func newHub(t testing.TB) *hub {
 	t.Helper()
@@ -49,19 +68,32 @@ func newHub(t testing.TB) *hub {
 		t.Fatal(err)
 	}
 	master, _ := signing.GenerateMasterKey()
-	keys, err := signing.NewManager(store, map[string]signing.Backend{"local": signing.NewLocalBackend(master)}, "local", time.Now)
+	clk := &clock{}
+	keys, err := signing.NewManager(store, map[string]signing.Backend{"local": signing.NewLocalBackend(master)}, "local", clk.Now)
 	if err != nil {
 		t.Fatal(err)
 	}
 	loc, _ := time.LoadLocation("Asia/Shanghai")
 	logs := &logBuffer{}
 	log := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	certs := &certificates.Service{Store: store, Documents: docs, Keys: keys, Vault: signing.NewVault(master), Now: time.Now, Location: loc, Log: log}
+	certs := &certificates.Service{Store: store, Documents: docs, Keys: keys, Vault: signing.NewVault(master), Now: clk.Now, Location: loc, Log: log}
 	admin, adminHash := exchange.NewSecret()
-	api := &httpapi.Server{Certs: certs, Keys: keys, Tokens: store, Log: log, AdminTokenHash: adminHash, VerifyRatePerMinute: 10000}
-	srv := httptest.NewServer(api.Handler())
+	idp := oidctest.New(t)
+	holders, err := oidc.New(context.Background(), idp.Config("http://unused/auth/callback"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	shares := &exchange.Shares{Store: store, Certs: certs, Now: clk.Now}
+	api := &httpapi.Server{Certs: certs, Keys: keys, Tokens: store, Shares: shares, Holders: holders, Log: log, Now: clk.Now,
+		AdminTokenHash: adminHash, VerifyRatePerMinute: 10000}
+	pages := &web.Server{Certs: certs, Shares: shares, Tokens: store, Box: signing.NewBox(master, "web session v1"), Log: log, Now: clk.Now}
+	api.Pages = pages
+	srv := httptest.NewUnstartedServer(nil)
+	srv.Start()
+	api.PublicURL, pages.PublicURL = srv.URL, srv.URL
+	srv.Config.Handler = api.Handler()
 	t.Cleanup(srv.Close)
-	return &hub{t: t, srv: srv, store: store, docsDir: docsDir, certs: certs, admin: admin, logs: logs}
+	return &hub{t: t, srv: srv, store: store, docsDir: docsDir, certs: certs, admin: admin, logs: logs, clock: clk, idp: idp, shares: shares}
 }
 
 // call sends a request and decodes a JSON answer into out (if not nil).

@@ -48,7 +48,8 @@ func TestOpenAPIMatchesRoutes(t *testing.T) {
 			documented[strings.ToUpper(method)+" "+path] = o
 		}
 	}
-	served := map[string]httpapi.Route{"GET /metrics": {Method: "GET", Pattern: "/metrics"}}
+	// Besides the API: /metrics, and the share page, which also answers JSON.
+	served := map[string]httpapi.Route{"GET /metrics": {Method: "GET", Pattern: "/metrics"}, "GET /s/{token}": {Method: "GET", Pattern: "/s/{token}"}}
 	for _, r := range httpapi.Routes {
 		served[r.Method+" "+r.Pattern] = r
 	}
