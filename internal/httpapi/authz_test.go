@@ -17,14 +17,14 @@ func TestAuthorization(t *testing.T) {
 	h := newHub(t)
 	h.seed()
 	tokens := map[exchange.Role]string{
-		exchange.RoleAdmin:    h.admin,
+		exchange.RoleAdmin:    h.Admin,
 		exchange.RoleIssuer:   h.token(exchange.RoleIssuer, marketCode),
 		exchange.RoleConsumer: h.token(exchange.RoleConsumer, ""),
 		exchange.RoleClerk:    h.token(exchange.RoleClerk, ""),
 		exchange.RoleHolder:   h.holderToken(companyID, "福建某某科技有限公司"),
 	}
 	var issued struct{ ID string }
-	if st := h.call("POST", "/api/v1/certificates", h.admin, issueBody(), &issued); st != 201 {
+	if st := h.call("POST", "/api/v1/certificates", h.Admin, issueBody(), &issued); st != 201 {
 		t.Fatalf("issue: %d", st)
 	}
 	params := strings.NewReplacer("{code}", marketCode, "{id}", issued.ID)
@@ -76,7 +76,7 @@ func TestTokens(t *testing.T) {
 		ID, Token string
 		Role      string
 	}
-	if st := h.call("POST", "/api/v1/tokens", h.admin, map[string]string{"name": "审批系统", "role": "consumer"}, &created); st != 201 {
+	if st := h.call("POST", "/api/v1/tokens", h.Admin, map[string]string{"name": "审批系统", "role": "consumer"}, &created); st != 201 {
 		t.Fatalf("create: %d", st)
 	}
 	if !strings.HasPrefix(created.Token, "chk_") || created.ID == "" {
@@ -88,17 +88,17 @@ func TestTokens(t *testing.T) {
 	}
 	// The list shows the token but never its secret or hash.
 	var list struct{ Tokens []map[string]any }
-	h.call("GET", "/api/v1/tokens", h.admin, nil, &list)
+	h.call("GET", "/api/v1/tokens", h.Admin, nil, &list)
 	if len(list.Tokens) != 1 || list.Tokens[0]["token"] != nil || list.Tokens[0]["hash"] != nil {
 		t.Fatalf("list = %+v", list)
 	}
-	if st := h.call("DELETE", "/api/v1/tokens/"+created.ID, h.admin, nil, nil); st != 204 {
+	if st := h.call("DELETE", "/api/v1/tokens/"+created.ID, h.Admin, nil, nil); st != 204 {
 		t.Fatalf("revoke: %d", st)
 	}
 	if st := h.call("GET", "/api/v1/certificates?holder_id="+companyID, created.Token, nil, nil, hdr...); st != 401 {
 		t.Fatalf("revoked token: %d, want 401", st)
 	}
-	if st := h.call("DELETE", "/api/v1/tokens/tok_nope", h.admin, nil, nil); st != 404 {
+	if st := h.call("DELETE", "/api/v1/tokens/tok_nope", h.Admin, nil, nil); st != 404 {
 		t.Fatalf("revoke unknown: %d, want 404", st)
 	}
 	bad := []map[string]string{
@@ -109,7 +109,7 @@ func TestTokens(t *testing.T) {
 		{"name": "x", "role": "clerk", "authority": marketCode},
 	}
 	for _, b := range bad {
-		if st := h.call("POST", "/api/v1/tokens", h.admin, b, nil); st != 400 {
+		if st := h.call("POST", "/api/v1/tokens", h.Admin, b, nil); st != 400 {
 			t.Errorf("token %v: %d, want 400", b, st)
 		}
 	}

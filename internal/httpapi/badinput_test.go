@@ -60,7 +60,7 @@ func TestBadInputChangesNothing(t *testing.T) {
 					Fields               []struct{ Field, Reason string }
 				}
 			}
-			st := h.call("POST", "/api/v1/certificates", h.admin, tt.body, &out)
+			st := h.call("POST", "/api/v1/certificates", h.Admin, tt.body, &out)
 			if st != tt.status {
 				t.Fatalf("status %d, want %d (%+v)", st, tt.status, out.Error)
 			}
@@ -80,13 +80,13 @@ func TestBadInputChangesNothing(t *testing.T) {
 	var out struct {
 		Error struct{ Fields []struct{ Field string } }
 	}
-	h.call("POST", "/api/v1/certificates", h.admin, map[string]any{"type": licence, "authority": marketCode,
+	h.call("POST", "/api/v1/certificates", h.Admin, map[string]any{"type": licence, "authority": marketCode,
 		"holder": map[string]string{"kind": "organisation", "id": "x", "name": ""}, "data": map[string]any{}, "valid_from": "2020-01-01"}, &out)
 	if len(out.Error.Fields) < 4 {
 		t.Fatalf("want every problem listed, got %+v", out.Error.Fields)
 	}
 	// A valid issuance after all that still works.
-	if st := h.call("POST", "/api/v1/certificates", h.admin, issueBody(), nil); st != 201 {
+	if st := h.call("POST", "/api/v1/certificates", h.Admin, issueBody(), nil); st != 201 {
 		t.Fatalf("valid issuance: %d", st)
 	}
 	if h.rows() != rows+1 || h.documents() != docs+1 {
@@ -119,16 +119,16 @@ func TestCatalogBadInput(t *testing.T) {
 	}
 	for _, tt := range tests {
 		var out struct{ Error struct{ Field string } }
-		if st := h.call("POST", tt.path, h.admin, tt.body, &out); st != 400 || out.Error.Field != tt.field {
+		if st := h.call("POST", tt.path, h.Admin, tt.body, &out); st != 400 || out.Error.Field != tt.field {
 			t.Errorf("POST %s %v: %d field %q, want 400 field %q", tt.path, tt.body, st, out.Error.Field, tt.field)
 		}
 	}
 	// Duplicates conflict.
-	if st := h.call("POST", "/api/v1/authorities", h.admin, map[string]string{"code": marketCode, "name": "again"}, nil); st != 409 {
+	if st := h.call("POST", "/api/v1/authorities", h.Admin, map[string]string{"code": marketCode, "name": "again"}, nil); st != 409 {
 		t.Errorf("duplicate authority: %d, want 409", st)
 	}
 	var types struct{ Types []any }
-	h.call("GET", "/api/v1/types", h.admin, nil, &types)
+	h.call("GET", "/api/v1/types", h.Admin, nil, &types)
 	if len(types.Types) != 1 {
 		t.Fatalf("bad input created types: %d", len(types.Types))
 	}

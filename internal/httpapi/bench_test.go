@@ -14,14 +14,14 @@ func BenchmarkVerifyDocument(b *testing.B) {
 	h := newHub(b)
 	h.seed()
 	var issued struct{ Document string }
-	h.call("POST", "/api/v1/certificates", h.admin, issueBody(), &issued)
+	h.call("POST", "/api/v1/certificates", h.Admin, issueBody(), &issued)
 	doc := []byte(issued.Document)
 	ctx := context.Background()
 	b.ReportAllocs()
 	b.ResetTimer()
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
-			if v, err := h.certs.VerifyDocument(ctx, doc); err != nil || !v.Valid {
+			if v, err := h.Certs.VerifyDocument(ctx, doc); err != nil || !v.Valid {
 				b.Fatal(err, v)
 			}
 		}
@@ -34,13 +34,13 @@ func BenchmarkVerifyHTTP(b *testing.B) {
 	h := newHub(b)
 	h.seed()
 	var issued struct{ Document string }
-	h.call("POST", "/api/v1/certificates", h.admin, issueBody(), &issued)
+	h.call("POST", "/api/v1/certificates", h.Admin, issueBody(), &issued)
 	body, _ := json.Marshal(map[string]string{"document": issued.Document})
 	b.ReportAllocs()
 	b.ResetTimer()
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
-			resp, err := http.Post(h.srv.URL+"/api/v1/verify", "application/json", bytes.NewReader(body))
+			resp, err := http.Post(h.Srv.URL+"/api/v1/verify", "application/json", bytes.NewReader(body))
 			if err != nil {
 				b.Fatal(err)
 			}

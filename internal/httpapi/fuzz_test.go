@@ -14,7 +14,7 @@ func FuzzVerifyDocument(f *testing.F) {
 	h := newHub(f)
 	h.seed()
 	var issued struct{ Document string }
-	if st := h.call("POST", "/api/v1/certificates", h.admin, issueBody(), &issued); st != 201 {
+	if st := h.call("POST", "/api/v1/certificates", h.Admin, issueBody(), &issued); st != 201 {
 		f.Fatalf("issue: %d", st)
 	}
 	genuine := issued.Document
@@ -27,7 +27,7 @@ func FuzzVerifyDocument(f *testing.F) {
 	f.Add("a.b.c")
 	f.Add(strings.Repeat(".", 100))
 	f.Fuzz(func(t *testing.T, doc string) {
-		v, err := h.certs.VerifyDocument(context.Background(), []byte(doc))
+		v, err := h.Certs.VerifyDocument(context.Background(), []byte(doc))
 		if err != nil {
 			t.Fatalf("VerifyDocument(%q) failed as a hub error: %v", doc, err)
 		}
@@ -48,14 +48,14 @@ func FuzzVerifyID(f *testing.F) {
 	h := newHub(f)
 	h.seed()
 	var issued struct{ ID string }
-	if st := h.call("POST", "/api/v1/certificates", h.admin, issueBody(), &issued); st != 201 {
+	if st := h.call("POST", "/api/v1/certificates", h.Admin, issueBody(), &issued); st != 201 {
 		f.Fatalf("issue: %d", st)
 	}
 	f.Add(issued.ID)
 	f.Add(issued.ID[:len(issued.ID)-1] + "0")
 	f.Add("1.2.156.3005.2.")
 	f.Fuzz(func(t *testing.T, id string) {
-		v, err := h.certs.VerifyID(context.Background(), id)
+		v, err := h.Certs.VerifyID(context.Background(), id)
 		if err != nil {
 			t.Fatalf("VerifyID(%q): %v", id, err)
 		}

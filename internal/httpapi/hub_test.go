@@ -6,95 +6,31 @@ import (
 	"encoding/json"
 	"io"
 	"io/fs"
-	"log/slog"
 	"net/http"
-	"net/http/httptest"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
-	"time"
 
 	"github.com/certhub/certhub/certificates"
 	"github.com/certhub/certhub/exchange"
-	"github.com/certhub/certhub/internal/filestore"
-	"github.com/certhub/certhub/internal/httpapi"
-	"github.com/certhub/certhub/internal/oidc"
-	"github.com/certhub/certhub/internal/oidc/oidctest"
-	"github.com/certhub/certhub/internal/web"
-	"github.com/certhub/certhub/internal/sqlite"
-	"github.com/certhub/certhub/internal/sqlstore"
-	"github.com/certhub/certhub/signing"
+	"github.com/certhub/certhub/internal/hubtest"
 )
 
-// hub is an embedded-default hub served over real HTTP on a random port.
+// hub is an embedded-default hub served over real HTTP on a random port,
+// with request helpers.
 type hub struct {
-	t       testing.TB
-	srv     *httptest.Server
-	store   *sqlstore.Store
-	docsDir string
-	certs   *certificates.Service
-	admin   string
-	logs    *logBuffer
-	clock   *clock
-	idp     *oidctest.Provider
-	shares  *exchange.Shares
+	*hubtest.Hub
+	t testing.TB
 }
-
-// clock is the hub's time, which tests may move.
-type clock struct {
-	mu     sync.Mutex
-	offset time.Duration
-}
-
-func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return time.Now().Add(c.offset) }
-
-func (c *clock) Advance(d time.Duration) { c.mu.Lock(); defer c.mu.Unlock(); c.offset += d }
-
-// holderToken is a good identity token of the test provider for a holder.
-func (h *hub) holderToken(id, name string) string { return h.idp.Mint(h.idp.Claims(id, name)) }
 
 func newHub(t testing.TB) *hub {
 	t.Helper()
-	dir := t.TempDir()
-	store, err := sqlite.Open(context.Background(), filepath.Join(dir, "certhub.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(store.Close)
-	docsDir := filepath.Join(dir, "documents")
-	docs, err := filestore.Open(docsDir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	master, _ := signing.GenerateMasterKey()
-	clk := &clock{}
-	keys, err := signing.NewManager(store, map[string]signing.Backend{"local": signing.NewLocalBackend(master)}, "local", clk.Now)
-	if err != nil {
-		t.Fatal(err)
-	}
-	loc, _ := time.LoadLocation("Asia/Shanghai")
-	logs := &logBuffer{}
-	log := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	certs := &certificates.Service{Store: store, Documents: docs, Keys: keys, Vault: signing.NewVault(master), Now: clk.Now, Location: loc, Log: log}
-	admin, adminHash := exchange.NewSecret()
-	idp := oidctest.New(t)
-	holders, err := oidc.New(context.Background(), idp.Config("http://unused/auth/callback"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	shares := &exchange.Shares{Store: store, Certs: certs, Now: clk.Now}
-	api := &httpapi.Server{Certs: certs, Keys: keys, Tokens: store, Shares: shares, Holders: holders, Log: log, Now: clk.Now,
-		AdminTokenHash: adminHash, VerifyRatePerMinute: 10000}
-	pages := &web.Server{Certs: certs, Shares: shares, Tokens: store, Box: signing.NewBox(master, "web session v1"), Log: log, Now: clk.Now}
-	api.Pages = pages
-	srv := httptest.NewUnstartedServer(nil)
-	srv.Start()
-	api.PublicURL, pages.PublicURL = srv.URL, srv.URL
-	srv.Config.Handler = api.Handler()
-	t.Cleanup(srv.Close)
-	return &hub{t: t, srv: srv, store: store, docsDir: docsDir, certs: certs, admin: admin, logs: logs, clock: clk, idp: idp, shares: shares}
+	hh := hubtest.New(t)
+	return &hub{Hub: hh, t: t}
 }
+
+// holderToken is a good identity token of the test provider for a holder.
+func (h *hub) holderToken(id, name string) string { return h.IDP.Mint(h.IDP.Claims(id, name)) }
 
 // call sends a request and decodes a JSON answer into out (if not nil).
 func (h *hub) call(method, path, token string, body any, out any, headers ...string) int {
@@ -108,7 +44,7 @@ func (h *hub) call(method, path, token string, body any, out any, headers ...str
 		raw, _ := json.Marshal(b)
 		rd = bytes.NewReader(raw)
 	}
-	req, _ := http.NewRequest(method, h.srv.URL+path, rd)
+	req, _ := http.NewRequest(method, h.Srv.URL+path, rd)
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
 	}
@@ -133,7 +69,7 @@ func (h *hub) call(method, path, token string, body any, out any, headers ...str
 func (h *hub) token(role exchange.Role, authority string) string {
 	h.t.Helper()
 	var out struct{ Token string }
-	if st := h.call("POST", "/api/v1/tokens", h.admin, map[string]string{"name": string(role), "role": string(role), "authority": authority}, &out); st != 201 {
+	if st := h.call("POST", "/api/v1/tokens", h.Admin, map[string]string{"name": string(role), "role": string(role), "authority": authority}, &out); st != 201 {
 		h.t.Fatalf("create %s token: %d", role, st)
 	}
 	return out.Token
@@ -151,7 +87,7 @@ const (
 func (h *hub) seed() {
 	h.t.Helper()
 	for _, a := range []map[string]string{{"code": marketCode, "name": "杭州市市场监督管理局"}, {"code": otherCode, "name": "杭州市规划和自然资源局", "algorithm": "EdDSA"}} {
-		if st := h.call("POST", "/api/v1/authorities", h.admin, a, nil); st != 201 {
+		if st := h.call("POST", "/api/v1/authorities", h.Admin, a, nil); st != 201 {
 			h.t.Fatalf("create authority: %d", st)
 		}
 	}
@@ -162,7 +98,7 @@ func (h *hub) seed() {
 			{"name": "capital", "label": "注册资本（万元）", "type": "number", "required": false, "shareable": true},
 			{"name": "listed", "label": "上市", "type": "boolean", "required": false, "shareable": false},
 		}, "max_validity_days": 3650}
-	if st := h.call("POST", "/api/v1/types", h.admin, typ, nil); st != 201 {
+	if st := h.call("POST", "/api/v1/types", h.Admin, typ, nil); st != 201 {
 		h.t.Fatalf("create type: %d", st)
 	}
 }
@@ -177,7 +113,7 @@ func issueBody() map[string]any {
 // documents counts the objects in the document directory.
 func (h *hub) documents() int {
 	n := 0
-	_ = filepath.WalkDir(h.docsDir, func(p string, d fs.DirEntry, err error) error {
+	_ = filepath.WalkDir(h.DocsDir, func(p string, d fs.DirEntry, err error) error {
 		if err == nil && !d.IsDir() && !strings.Contains(p, ".tmp") {
 			n++
 		}
@@ -191,7 +127,7 @@ func (h *hub) rows() int {
 	h.t.Helper()
 	n := 0
 	for _, st := range []certificates.Status{"", certificates.StatusSuperseded} {
-		cs, _, err := h.store.FindCertificates(context.Background(), certificates.Query{Status: st, Limit: 1000, Today: h.certs.Today()})
+		cs, _, err := h.Store.FindCertificates(context.Background(), certificates.Query{Status: st, Limit: 1000, Today: h.Certs.Today()})
 		if err != nil {
 			h.t.Fatal(err)
 		}
@@ -200,21 +136,3 @@ func (h *hub) rows() int {
 	return n
 }
 
-// logBuffer collects the hub's log lines; the server writes from many
-// goroutines.
-type logBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *logBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}

@@ -18,7 +18,7 @@ import (
 func TestHolderTokensRefused(t *testing.T) {
 	t.Parallel()
 	h := newHub(t)
-	good := h.idp.Claims(companyID, "福建某某科技有限公司")
+	good := h.IDP.Claims(companyID, "福建某某科技有限公司")
 	with := func(k string, v any) map[string]any {
 		c := map[string]any{}
 		for kk, vv := range good {
@@ -36,14 +36,14 @@ func TestHolderTokensRefused(t *testing.T) {
 		token string
 		want  int
 	}{
-		{"good", h.idp.Mint(good), 200},
+		{"good", h.IDP.Mint(good), 200},
 		{"wrong signature", oidctest.Mint(t, oidctest.StrangerKey(t), good), 401},
-		{"wrong issuer", h.idp.Mint(with("iss", "https://evil.example")), 401},
-		{"wrong audience", h.idp.Mint(with("aud", "someone-else")), 401},
-		{"expired", h.idp.Mint(with("exp", time.Now().Add(-time.Hour).Unix())), 401},
-		{"no expiry", h.idp.Mint(with("exp", nil)), 401},
-		{"no id claim", h.idp.Mint(with("id_number", nil)), 401},
-		{"id with a bad check character", h.idp.Mint(with("id_number", "91350100M000100Y44")), 401},
+		{"wrong issuer", h.IDP.Mint(with("iss", "https://evil.example")), 401},
+		{"wrong audience", h.IDP.Mint(with("aud", "someone-else")), 401},
+		{"expired", h.IDP.Mint(with("exp", time.Now().Add(-time.Hour).Unix())), 401},
+		{"no expiry", h.IDP.Mint(with("exp", nil)), 401},
+		{"no id claim", h.IDP.Mint(with("id_number", nil)), 401},
+		{"id with a bad check character", h.IDP.Mint(with("id_number", "91350100M000100Y44")), 401},
 		{"not a JWT", "hello.world", 401},
 		{"alg none", "eyJhbGciOiJub25lIn0.eyJpZF9udW1iZXIiOiIxIn0.", 401},
 	}
@@ -62,13 +62,13 @@ func TestSharesAPI(t *testing.T) {
 	h := newHub(t)
 	h.seed()
 	var issued struct{ ID string }
-	if st := h.call("POST", "/api/v1/certificates", h.admin, issueBody(), &issued); st != 201 {
+	if st := h.call("POST", "/api/v1/certificates", h.Admin, issueBody(), &issued); st != 201 {
 		t.Fatalf("issue: %d", st)
 	}
 	other := issueBody()
 	other["holder"] = map[string]string{"kind": "organisation", "id": "91330102MA2001000W", "name": "杭州某某有限公司"}
 	var othersCert struct{ ID string }
-	h.call("POST", "/api/v1/certificates", h.admin, other, &othersCert)
+	h.call("POST", "/api/v1/certificates", h.Admin, other, &othersCert)
 	me := h.holderToken(companyID, "福建某某科技有限公司")
 
 	var mine struct{ Certificates []struct{ ID, Status string } }
@@ -114,7 +114,7 @@ func TestSharesAPI(t *testing.T) {
 		t.Fatalf("create share: %d %v", st, raw)
 	}
 	created.ID, created.URL, created.QRPNG, created.QRSVG = raw["id"].(string), raw["url"].(string), raw["qr_png"].(string), raw["qr_svg"].(string)
-	if !strings.HasPrefix(created.URL, h.srv.URL+"/s/") || len(created.URL)-len(h.srv.URL+"/s/") < 43 {
+	if !strings.HasPrefix(created.URL, h.Srv.URL+"/s/") || len(created.URL)-len(h.Srv.URL+"/s/") < 43 {
 		t.Fatalf("share url = %s", created.URL)
 	}
 	// The QR PNG decodes (with gozxing, not the encoder) to exactly the URL.
@@ -148,7 +148,7 @@ func TestSharesAPI(t *testing.T) {
 	}
 
 	// The certificate's own revocation shows as revoked.
-	h.call("POST", "/api/v1/certificates/"+issued.ID+"/revoke", h.admin, map[string]string{"reason": "吊销"}, nil)
+	h.call("POST", "/api/v1/certificates/"+issued.ID+"/revoke", h.Admin, map[string]string{"reason": "吊销"}, nil)
 	h.call("GET", "/s/"+token, "", nil, &shown, "Accept", "application/json")
 	if shown["valid"] != false || shown["status"] != "revoked" {
 		t.Fatalf("after revocation: %v", shown)
@@ -161,16 +161,16 @@ func TestSharesAPI(t *testing.T) {
 		t.Fatalf("used up %q vs unknown %q", usedUp, unknown)
 	}
 	var s2 map[string]any
-	h.call("POST", "/api/v1/certificates", h.admin, issueBody(), &issued)
+	h.call("POST", "/api/v1/certificates", h.Admin, issueBody(), &issued)
 	h.call("POST", "/api/v1/me/shares", me, map[string]any{"certificate_id": issued.ID, "expires_in_seconds": 60}, &s2)
-	t2 := s2["url"].(string)[len(h.srv.URL+"/s/"):]
+	t2 := s2["url"].(string)[len(h.Srv.URL+"/s/"):]
 	var s3 map[string]any
 	h.call("POST", "/api/v1/me/shares", me, map[string]any{"certificate_id": issued.ID}, &s3)
 	if st := h.call("DELETE", "/api/v1/me/shares/"+s3["id"].(string), me, nil, nil); st != 204 {
 		t.Fatalf("revoke share: %d", st)
 	}
-	revoked := h.rawGet(s3["url"].(string)[len(h.srv.URL):], "application/json")
-	h.clock.Advance(61 * time.Second)
+	revoked := h.rawGet(s3["url"].(string)[len(h.Srv.URL):], "application/json")
+	h.Clock.Advance(61 * time.Second)
 	expired := h.rawGet("/s/"+t2, "application/json")
 	if expired != unknown || revoked != unknown {
 		t.Fatalf("expired %q / revoked %q differ from unknown %q", expired, revoked, unknown)
@@ -198,7 +198,7 @@ func TestSharesAPI(t *testing.T) {
 
 func (h *hub) get(path, token string) []byte {
 	h.t.Helper()
-	req, _ := http.NewRequest("GET", h.srv.URL+path, nil)
+	req, _ := http.NewRequest("GET", h.Srv.URL+path, nil)
 	req.Header.Set("Authorization", "Bearer "+token)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
@@ -214,7 +214,7 @@ func (h *hub) get(path, token string) []byte {
 
 func (h *hub) rawGet(path, accept string) string {
 	h.t.Helper()
-	req, _ := http.NewRequest("GET", h.srv.URL+path, nil)
+	req, _ := http.NewRequest("GET", h.Srv.URL+path, nil)
 	req.Header.Set("Accept", accept)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {

@@ -2,7 +2,6 @@ package web
 
 import (
 	"encoding/json"
-	"errors"
 	"io"
 	"net/http"
 	"strings"
@@ -21,6 +20,7 @@ type outcome struct {
 	Valid      bool
 	Reasons    []string // message keys
 	Source     string   // "share", "document", "identifier"
+	Detail     string   // a message for the clerk (why an upload failed)
 	Authority  string
 	TypeName   string
 	ID         string
@@ -57,16 +57,8 @@ func (s *Server) verifyCheck(w http.ResponseWriter, r *http.Request) {
 
 // verifyUpload decodes a QR code in an uploaded photo or screenshot.
 func (s *Server) verifyUpload(w http.ResponseWriter, r *http.Request) {
-	if r.ContentLength > maxUpload+1<<20 {
-		s.errorPage(w, r, http.StatusRequestEntityTooLarge, "too_large", "")
-		return
-	}
-	if err := r.ParseMultipartForm(1 << 20); err != nil {
-		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
-			s.errorPage(w, r, http.StatusRequestEntityTooLarge, "too_large", "")
-			return
-		}
+	// The csrf middleware has limited and parsed the form.
+	if r.MultipartForm == nil {
 		s.errorPage(w, r, http.StatusBadRequest, "bad_request", "")
 		return
 	}
@@ -89,7 +81,7 @@ func (s *Server) verifyUpload(w http.ResponseWriter, r *http.Request) {
 	text, err := qr.Decode(data)
 	if err != nil {
 		// Not an image, or no QR code in it: say so on the page.
-		s.render(w, r, http.StatusUnprocessableEntity, "verify", "verify_title", verifyData{Result: &outcome{Reasons: []string{"upload_failed"}, Source: err.(*errs.Error).Message}})
+		s.render(w, r, http.StatusUnprocessableEntity, "verify", "verify_title", verifyData{Result: &outcome{Reasons: []string{"upload_failed"}, Detail: err.(*errs.Error).Message}})
 		return
 	}
 	res, err := s.check(r, text)

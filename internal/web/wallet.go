@@ -29,6 +29,7 @@ type walletShare struct {
 	URL      string
 	Live     bool
 	TypeName string
+	Labels   []string // the shared fields' labels
 }
 
 type walletData struct {
@@ -48,7 +49,7 @@ func (s *Server) wallet(w http.ResponseWriter, r *http.Request) {
 	}
 	d := walletData{Created: r.URL.Query().Get("created")}
 	today := s.Certs.Today()
-	typeName := map[string]string{}
+	typeOf := map[string]*certificates.Type{}
 	for _, c := range certs {
 		t, err := s.Certs.Type(ctx, c.Type)
 		if err != nil {
@@ -60,7 +61,7 @@ func (s *Server) wallet(w http.ResponseWriter, r *http.Request) {
 			s.fail(w, r, err)
 			return
 		}
-		typeName[c.ID] = t.Name
+		typeOf[c.ID] = t
 		wc := walletCert{C: c, TypeName: t.Name, AuthName: a.Name, Status: c.StatusOn(today)}
 		for _, f := range t.Fields {
 			if f.Shareable {
@@ -75,8 +76,16 @@ func (s *Server) wallet(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	for _, sh := range shares {
-		d.Shares = append(d.Shares, walletShare{S: sh, URL: shareURL(s.PublicURL, s.Certs.Vault.ShareToken(sh.ID)),
-			Live: sh.Live(s.Now()), TypeName: typeName[sh.CertificateID]})
+		ws := walletShare{S: sh, URL: shareURL(s.PublicURL, s.Certs.Vault.ShareToken(sh.ID)), Live: sh.Live(s.Now()), Labels: sh.Fields}
+		if t := typeOf[sh.CertificateID]; t != nil {
+			ws.TypeName, ws.Labels = t.Name, nil
+			for _, name := range sh.Fields {
+				if f, ok := t.Field(name); ok {
+					ws.Labels = append(ws.Labels, f.Label)
+				}
+			}
+		}
+		d.Shares = append(d.Shares, ws)
 	}
 	if d.Views, err = s.Shares.Views(ctx, h); err != nil {
 		s.fail(w, r, err)

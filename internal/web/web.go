@@ -7,6 +7,7 @@ package web
 import (
 	"context"
 	"embed"
+	"errors"
 	"html/template"
 	"io/fs"
 	"log/slog"
@@ -138,9 +139,29 @@ func (s *Server) headers(next http.Handler) http.Handler {
 	})
 }
 
+// csrf limits the body, then checks the double-submit token. A body over
+// the limit is refused with 413 before it is read when its length is
+// declared, and as soon as the limit is passed when it is not.
 func (s *Server) csrf(next http.Handler) http.Handler {
+	const limit = maxUpload + 1<<20
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		r.Body = http.MaxBytesReader(w, r.Body, maxUpload+1<<20)
+		if r.ContentLength > limit {
+			s.errorPage(w, r, http.StatusRequestEntityTooLarge, "too_large", "")
+			return
+		}
+		r.Body = http.MaxBytesReader(w, r.Body, limit)
+		var err error
+		switch ct := r.Header.Get("Content-Type"); {
+		case strings.HasPrefix(ct, "multipart/form-data"):
+			err = r.ParseMultipartForm(1 << 20)
+		case strings.HasPrefix(ct, "application/x-www-form-urlencoded"):
+			err = r.ParseForm()
+		}
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			s.errorPage(w, r, http.StatusRequestEntityTooLarge, "too_large", "")
+			return
+		}
 		if !checkCSRF(r) {
 			s.errorPage(w, r, http.StatusForbidden, "csrf", "")
 			return

@@ -1,0 +1,385 @@
+package web_test
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"image/png"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/certhub/certhub/certificates"
+	"github.com/certhub/certhub/exchange"
+	"github.com/certhub/certhub/internal/demo"
+	"github.com/certhub/certhub/internal/hubtest"
+	"github.com/certhub/certhub/internal/qr"
+	"github.com/certhub/certhub/internal/web"
+)
+
+// artifacts is where the browser tests leave their screenshots.
+func artifacts(t *testing.T) string {
+	dir := os.Getenv("CERTHUB_ARTIFACTS")
+	if dir == "" {
+		dir = filepath.Join("..", "..", "artifacts", "screenshots")
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+func chromium(t *testing.T) string {
+	for _, p := range []string{os.Getenv("CERTHUB_CHROMIUM"), "/usr/bin/chromium", "/usr/bin/chromium-browser"} {
+		if p != "" {
+			if _, err := exec.LookPath(p); err == nil {
+				return p
+			}
+		}
+	}
+	if os.Getenv("CI") == "true" {
+		t.Fatal("Chromium is required in CI (Debian package chromium)")
+	}
+	t.Skip("Chromium not installed (apt-get install chromium); browser tests skipped")
+	return ""
+}
+
+// browser starts headless Chromium; fakeVideo, if set, is a Y4M file the
+// fake camera plays.
+func browser(t *testing.T, fakeVideo string) context.Context {
+	t.Helper()
+	opts := []chromedp.ExecAllocatorOption{
+		chromedp.ExecPath(chromium(t)),
+		chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU, chromedp.NoFirstRun, chromedp.NoDefaultBrowserCheck,
+		chromedp.Flag("disable-background-networking", true), chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true), chromedp.Flag("disable-quic", true), chromedp.Flag("lang", "zh-CN"), chromedp.Flag("accept-lang", "zh-CN,zh"),
+		chromedp.UserDataDir(t.TempDir()), chromedp.WindowSize(1200, 1600),
+	}
+	if fakeVideo != "" {
+		opts = append(opts, chromedp.Flag("use-fake-device-for-media-stream", true), chromedp.Flag("use-fake-ui-for-media-stream", true),
+			chromedp.Flag("use-file-for-fake-video-capture", fakeVideo))
+	}
+	actx, cancel := chromedp.NewExecAllocator(context.Background(), opts...)
+	t.Cleanup(cancel)
+	ctx, cancel2 := chromedp.NewContext(actx)
+	t.Cleanup(cancel2)
+	ctx, cancel3 := context.WithTimeout(ctx, 90*time.Second)
+	t.Cleanup(cancel3)
+	if err := chromedp.Do(ctx); err != nil {
+		t.Fatalf("start Chromium: %v", err)
+	}
+	return ctx
+}
+
+func shot(t *testing.T, ctx context.Context, name string) {
+	t.Helper()
+	buf, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
+	if err != nil {
+		t.Fatalf("screenshot %s: %v", name, err)
+	}
+	path := filepath.Join(artifacts(t), name+".png")
+	if err := os.WriteFile(path, buf, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("screenshot: %s", path)
+}
+
+func run(t *testing.T, ctx context.Context, actions ...chromedp.Action[chromedp.Void]) {
+	t.Helper()
+	if err := chromedp.Do(ctx, actions...); err != nil {
+		html, _ := chromedp.Run(ctx, chromedp.OuterHTML(chromedp.CSS("body")))
+		t.Fatalf("browser: %v\npage: %.2000s", err, html)
+	}
+}
+
+// text reads the text of the first element matching a CSS selector.
+func text(t *testing.T, ctx context.Context, sel string) string {
+	t.Helper()
+	v, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(sel)))
+	if err != nil {
+		t.Fatalf("text of %s: %v", sel, err)
+	}
+	return v
+}
+
+func attr(t *testing.T, ctx context.Context, sel, name string) string {
+	t.Helper()
+	v, err := chromedp.Run(ctx, chromedp.AttributeValue(chromedp.CSS(sel), name))
+	if err != nil {
+		t.Fatalf("attribute %s of %s: %v", name, sel, err)
+	}
+	return v.Value
+}
+
+// demoHub is a hub with the demo data set and the demo sign-in.
+func demoHub(t *testing.T) (*hubtest.Hub, *demo.Seeded) {
+	t.Helper()
+	h := hubtest.New(t)
+	seeded, err := demo.Seed(context.Background(), h.Certs, h.Store, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range seeded.Holders {
+		h.Pages.Demo = append(h.Pages.Demo, web.DemoHolder{Kind: d.Kind, ID: d.ID, Name: d.Name})
+	}
+	return h, seeded
+}
+
+// TestBrowserHolderJourney: demo sign-in → wallet → share → the share page
+// says valid → the certificate is revoked → the share page says revoked.
+func TestBrowserHolderJourney(t *testing.T) {
+	h, _ := demoHub(t)
+	ctx := browser(t, "")
+	base := h.Srv.URL
+	var url, verdict, holder string
+	run(t, ctx,
+		chromedp.Navigate(base+"/wallet"),
+		chromedp.WaitVisible(chromedp.CSS(`button[data-holder="0"]`)),
+		chromedp.Click(chromedp.CSS(`button[data-holder="0"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`li.cert`)),
+	)
+	shot(t, ctx, "01-wallet")
+	run(t, ctx,
+		chromedp.Click(chromedp.CSS(`li.cert details.share-form summary`)),
+		chromedp.SetValue(chromedp.CSS(`li.cert details.share-form input[name="purpose"]`), "办理银行开户"),
+		chromedp.Click(chromedp.CSS(`li.cert details.share-form button.create-share`)),
+		chromedp.WaitVisible(chromedp.CSS(`li.share.created img.qr`)),
+	)
+	url = text(t, ctx, `li.share.created a.share-url`)
+	shot(t, ctx, "02-share-created")
+	// The SVG QR as Chromium renders it decodes to exactly the share URL.
+	qrShot, err := chromedp.Run(ctx, chromedp.Screenshot(chromedp.CSS(`li.share.created img.qr`)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := qr.Decode(qrShot); err != nil || got != url {
+		t.Fatalf("rendered QR decodes to %q, %v; want %q", got, err, url)
+	}
+
+	run(t, ctx, chromedp.Navigate(url), chromedp.WaitVisible(chromedp.CSS(`#verdict`)))
+	verdict, holder = text(t, ctx, `#verdict`), text(t, ctx, `#holder-name`)
+	shot(t, ctx, "03-share-page-valid")
+	if !strings.Contains(verdict, "有效") || strings.Contains(verdict, "无效") {
+		t.Fatalf("share page verdict = %q", verdict)
+	}
+	if !strings.Contains(holder, "*") {
+		t.Fatalf("holder name not masked: %q", holder)
+	}
+	purpose := text(t, ctx, `.purpose`)
+	if !strings.Contains(purpose, "办理银行开户") {
+		t.Fatalf("purpose watermark: %q", purpose)
+	}
+
+	// English on request.
+	run(t, ctx, chromedp.Navigate(url+"?lang=en"), chromedp.WaitVisible(chromedp.CSS(`#verdict`)))
+	en := text(t, ctx, `#verdict`)
+	if !strings.Contains(en, "VALID") {
+		t.Fatalf("English verdict = %q", en)
+	}
+
+	// The authority revokes the certificate: the same link now says so.
+	token := url[strings.LastIndex(url, "/")+1:]
+	sh, err := h.Store.UseShare(context.Background(), exchange.HashSecret(token), exchange.ShareView{Client: "test", Network: "test"}, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.Certs.Lifecycle(context.Background(), certificates.Scope{}, sh.CertificateID, certificates.Revoke, "以欺骗手段取得"); err != nil {
+		t.Fatal(err)
+	}
+	run(t, ctx, chromedp.Navigate(url+"?lang=zh"), chromedp.WaitVisible(chromedp.CSS(`#verdict`)))
+	verdict = text(t, ctx, `#verdict`)
+	shot(t, ctx, "04-share-page-revoked")
+	if !strings.Contains(verdict, "无效") || !strings.Contains(verdict, "撤销") {
+		t.Fatalf("after revocation the verdict = %q", verdict)
+	}
+
+	// Back in the wallet, the views are listed, and revoking the share ends it.
+	run(t, ctx, chromedp.Navigate(base+"/wallet"), chromedp.WaitVisible(chromedp.CSS(`table.views-table`)))
+	views := text(t, ctx, `table.views-table`)
+	if !strings.Contains(views, "127.0.0.0/24") || strings.Contains(views, "127.0.0.1") {
+		t.Fatalf("views table = %q", views)
+	}
+	shot(t, ctx, "05-wallet-views")
+}
+
+// validShareQR makes a share of a valid demo certificate and returns its
+// URL and the QR PNG.
+func validShareQR(t *testing.T, h *hubtest.Hub, seeded *demo.Seeded) (string, []byte) {
+	t.Helper()
+	ctx := context.Background()
+	for _, d := range seeded.Holders {
+		hold := exchange.Holder{Kind: d.Kind, ID: d.ID}
+		certs, err := h.Shares.MyCertificates(ctx, hold)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, c := range certs {
+			if c.StatusOn(h.Certs.Today()) != certificates.StatusValid {
+				continue
+			}
+			_, token, err := h.Shares.Create(ctx, hold, &exchange.ShareRequest{CertificateID: c.ID})
+			if err != nil {
+				t.Fatal(err)
+			}
+			url := h.Srv.URL + "/s/" + token
+			img, err := qr.PNG(url, 6)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return url, img
+		}
+	}
+	t.Fatal("no valid demo certificate")
+	return "", nil
+}
+
+func clerkSignIn(t *testing.T, ctx context.Context, base string) {
+	t.Helper()
+	run(t, ctx, chromedp.Navigate(base+"/verify"), chromedp.WaitVisible(chromedp.CSS(`#demo-clerk`)), chromedp.Click(chromedp.CSS(`#demo-clerk`)), chromedp.WaitVisible(chromedp.CSS(`#upload-submit`)))
+}
+
+// TestBrowserClerkJourney: upload a QR photo → green; paste a tampered
+// document → red; type an identifier; upload a file that is no image.
+func TestBrowserClerkJourney(t *testing.T) {
+	h, seeded := demoHub(t)
+	_, img := validShareQR(t, h, seeded)
+	dir := t.TempDir()
+	qrFile := filepath.Join(dir, "share-qr.png")
+	if err := os.WriteFile(qrFile, img, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ctx := browser(t, "")
+	clerkSignIn(t, ctx, h.Srv.URL)
+	shot(t, ctx, "10-verify-page")
+
+	run(t, ctx,
+		chromedp.SetUploadFiles(chromedp.CSS(`#image`), []string{qrFile}),
+		chromedp.Click(chromedp.CSS(`#upload-submit`)),
+		chromedp.WaitVisible(chromedp.CSS(`#verdict`)),
+	)
+	verdict, class := text(t, ctx, `#verdict`), attr(t, ctx, `#verdict`, "class")
+	shot(t, ctx, "11-verify-upload-valid")
+	if !strings.Contains(verdict, "有效") || !strings.Contains(class, "ok") {
+		t.Fatalf("uploaded QR: verdict %q class %q", verdict, class)
+	}
+
+	// A document with a forged payload.
+	res, err := h.Certs.Issue(context.Background(), certificates.Scope{}, demo.NewGenerator(9, h.Certs.Today()).Property(demo.NewPerson(rand.New(rand.NewPCG(1, 2)), 4242)), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	parts := strings.Split(string(res.Document), ".")
+	forged := parts[0] + "." + parts[1][:len(parts[1])-4] + "AAAA." + parts[2]
+	run(t, ctx,
+		chromedp.Navigate(h.Srv.URL+"/verify"),
+		chromedp.WaitVisible(chromedp.CSS(`#document`)),
+		chromedp.SetValue(chromedp.CSS(`#document`), forged),
+		chromedp.Click(chromedp.CSS(`#paste-submit`)),
+		chromedp.WaitVisible(chromedp.CSS(`#verdict`)),
+	)
+	verdict, class = text(t, ctx, `#verdict`), attr(t, ctx, `#verdict`, "class")
+	shot(t, ctx, "12-verify-tampered")
+	if !strings.Contains(verdict, "无效") || !strings.Contains(verdict, "伪造签名") || !strings.Contains(class, "bad") {
+		t.Fatalf("tampered document: verdict %q class %q", verdict, class)
+	}
+
+	// The genuine document, pasted, is valid; its identifier typed in shows a masked holder.
+	run(t, ctx,
+		chromedp.Navigate(h.Srv.URL+"/verify"), chromedp.WaitVisible(chromedp.CSS(`#document`)),
+		chromedp.SetValue(chromedp.CSS(`#document`), string(res.Document)), chromedp.Click(chromedp.CSS(`#paste-submit`)),
+		chromedp.WaitVisible(chromedp.CSS(`#verdict`)),
+	)
+	verdict = text(t, ctx, `#verdict`)
+	if !strings.Contains(verdict, "有效") || strings.Contains(verdict, "无效") {
+		t.Fatalf("genuine document: %q", verdict)
+	}
+	run(t, ctx,
+		chromedp.Navigate(h.Srv.URL+"/verify"), chromedp.WaitVisible(chromedp.CSS(`#identifier`)),
+		chromedp.SetValue(chromedp.CSS(`#identifier`), res.Certificate.ID), chromedp.Click(chromedp.CSS(`#number-submit`)),
+		chromedp.WaitVisible(chromedp.CSS(`#verdict`)),
+	)
+	details := text(t, ctx, `.result`)
+	shot(t, ctx, "13-verify-identifier")
+	if !strings.Contains(details, "有效") || strings.Contains(details, res.Certificate.Holder.Name) || strings.Contains(details, res.Certificate.Holder.ID) {
+		t.Fatalf("identifier result reveals the holder: %q", details)
+	}
+
+	// A file that is not an image: a clear message, not a 500.
+	notImage := filepath.Join(dir, "notes.png")
+	_ = os.WriteFile(notImage, []byte("this is not a picture"), 0o644)
+	run(t, ctx,
+		chromedp.Navigate(h.Srv.URL+"/verify"), chromedp.WaitVisible(chromedp.CSS(`#image`)),
+		chromedp.SetUploadFiles(chromedp.CSS(`#image`), []string{notImage}), chromedp.Click(chromedp.CSS(`#upload-submit`)),
+		chromedp.WaitVisible(chromedp.CSS(`#verdict`)),
+	)
+	verdict = text(t, ctx, `#verdict`)
+	shot(t, ctx, "14-verify-not-an-image")
+	if !strings.Contains(verdict, "无法读取图片") || !strings.Contains(verdict, "not an image") {
+		t.Fatalf("not an image: %q", verdict)
+	}
+}
+
+// TestBrowserCameraScan: the page's camera scanner reads a QR code from
+// Chromium's fake camera (a Y4M video of the share's QR code) and shows
+// the result.
+func TestBrowserCameraScan(t *testing.T) {
+	h, seeded := demoHub(t)
+	_, img := validShareQR(t, h, seeded)
+	video := filepath.Join(t.TempDir(), "camera.y4m")
+	writeY4M(t, video, img)
+	ctx := browser(t, video)
+	clerkSignIn(t, ctx, h.Srv.URL)
+	run(t, ctx,
+		chromedp.Click(chromedp.CSS(`#start-camera`)),
+		chromedp.WaitVisible(chromedp.CSS(`#verdict`)),
+	)
+	verdict := text(t, ctx, `#verdict`)
+	shot(t, ctx, "15-verify-camera")
+	if !strings.Contains(verdict, "有效") || strings.Contains(verdict, "无效") {
+		t.Fatalf("camera scan verdict = %q", verdict)
+	}
+}
+
+// writeY4M writes a short 4:2:0 video whose frames show the PNG centred on
+// white, the format Chromium's fake camera plays.
+func writeY4M(t *testing.T, path string, pngData []byte) {
+	t.Helper()
+	src, err := png.Decode(bytes.NewReader(pngData))
+	if err != nil {
+		t.Fatal(err)
+	}
+	const w, hgt = 640, 480
+	y := make([]byte, w*hgt)
+	for i := range y {
+		y[i] = 235
+	}
+	b := src.Bounds()
+	ox, oy := (w-b.Dx())/2, (hgt-b.Dy())/2
+	for py := 0; py < b.Dy() && oy+py < hgt; py++ {
+		for px := 0; px < b.Dx() && ox+px < w; px++ {
+			if r, _, _, _ := src.At(b.Min.X+px, b.Min.Y+py).RGBA(); r < 0x8000 {
+				y[(oy+py)*w+ox+px] = 16
+			}
+		}
+	}
+	chroma := make([]byte, w*hgt/2)
+	for i := range chroma {
+		chroma[i] = 128
+	}
+	var buf bytes.Buffer
+	fmt.Fprintf(&buf, "YUV4MPEG2 W%d H%d F10:1 Ip A1:1 C420jpeg\n", w, hgt)
+	for f := 0; f < 10; f++ {
+		buf.WriteString("FRAME\n")
+		buf.Write(y)
+		buf.Write(chroma)
+	}
+	if err := os.WriteFile(path, buf.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}

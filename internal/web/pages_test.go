@@ -1,0 +1,246 @@
+package web_test
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"mime/multipart"
+	"net/http"
+	"net/http/cookiejar"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/certhub/certhub/exchange"
+	"github.com/certhub/certhub/internal/hubtest"
+	"github.com/certhub/certhub/internal/web"
+)
+
+// client is a browser-like HTTP client: cookies, no automatic redirects.
+type client struct {
+	t    *testing.T
+	h    *hubtest.Hub
+	http *http.Client
+}
+
+func newClient(t *testing.T, h *hubtest.Hub, follow bool) *client {
+	jar, _ := cookiejar.New(nil)
+	c := &http.Client{Jar: jar, Timeout: 20 * time.Second}
+	if !follow {
+		c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	}
+	return &client{t: t, h: h, http: c}
+}
+
+func (c *client) do(req *http.Request) (int, string, http.Header) {
+	c.t.Helper()
+	resp, err := c.http.Do(req)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b), resp.Header
+}
+
+func (c *client) get(path string) (int, string, http.Header) {
+	req, _ := http.NewRequest("GET", c.h.Srv.URL+path, nil)
+	return c.do(req)
+}
+
+// csrf returns the double-submit token, fetching a page to get its cookie.
+func (c *client) csrf() string {
+	u, _ := url.Parse(c.h.Srv.URL)
+	for _, k := range c.http.Jar.Cookies(u) {
+		if k.Name == "certhub_csrf" {
+			return k.Value
+		}
+	}
+	c.get("/wallet/login")
+	for _, k := range c.http.Jar.Cookies(u) {
+		if k.Name == "certhub_csrf" {
+			return k.Value
+		}
+	}
+	c.t.Fatal("no CSRF cookie")
+	return ""
+}
+
+func (c *client) post(path string, form url.Values) (int, string, http.Header) {
+	if form.Get("csrf") == "" && form.Get("nocsrf") == "" {
+		form.Set("csrf", c.csrf())
+	}
+	req, _ := http.NewRequest("POST", c.h.Srv.URL+path, strings.NewReader(form.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	return c.do(req)
+}
+
+const (
+	holderID = "11010519491231002X"
+)
+
+// signIn runs the identity provider's code flow for a person.
+func signIn(t *testing.T, h *hubtest.Hub, who string, roles []string) (*client, int, string) {
+	c := newClient(t, h, true)
+	claims := h.IDP.Claims(holderID, "张三")
+	if roles != nil {
+		claims["roles"] = roles
+	}
+	h.IDP.Next = claims
+	st, body, _ := c.get("/auth/login?for=" + who)
+	return c, st, body
+}
+
+func TestOIDCWebSignIn(t *testing.T) {
+	h := hubtest.New(t)
+	c, st, body := signIn(t, h, "holder", nil)
+	if st != 200 || !strings.Contains(body, "张三") || !strings.Contains(body, "我的证照") {
+		t.Fatalf("holder sign-in ends with %d:\n%.500s", st, body)
+	}
+	if st, _, _ := c.get("/verify"); st != 403 {
+		t.Fatalf("a holder on the clerk page: %d", st)
+	}
+	if _, st, body := signIn(t, h, "clerk", []string{"clerk"}); st != 200 || !strings.Contains(body, "证照核验") {
+		t.Fatalf("clerk sign-in: %d", st)
+	}
+	if _, st, _ := signIn(t, h, "clerk", []string{"citizen"}); st != 403 {
+		t.Fatalf("sign-in as clerk without the role: %d", st)
+	}
+	// A callback with a state that is not this browser's is refused.
+	c2 := newClient(t, h, false)
+	c2.get("/auth/login?for=holder")
+	if st, _, _ := c2.get("/auth/callback?code=x&state=forged"); st != 400 {
+		t.Fatalf("forged state: %d", st)
+	}
+}
+
+// sessions returns an anonymous, a holder's and a clerk's client.
+func sessions(t *testing.T, h *hubtest.Hub) map[string]*client {
+	holder, _, _ := signIn(t, h, "holder", nil)
+	clerk := newClient(t, h, true)
+	secret, hash := exchange.NewSecret()
+	if err := h.Store.CreateToken(context.Background(), &exchange.Token{ID: "tok_clerk", Name: "窗口", Role: exchange.RoleClerk, Hash: hash, CreatedAt: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	if st, _, _ := clerk.post("/verify/login", url.Values{"token": {secret}}); st != 200 {
+		t.Fatalf("clerk token sign-in: %d", st)
+	}
+	out := map[string]*client{"": newClient(t, h, false), "holder": holder, "clerk": clerk}
+	for _, c := range out {
+		c.http.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	}
+	return out
+}
+
+// TestPageAuthorization opens every page as nobody, a holder and a clerk.
+func TestPageAuthorization(t *testing.T) {
+	h := hubtest.New(t)
+	clients := sessions(t, h)
+	for _, rt := range web.Routes {
+		path := strings.NewReplacer("{token}", strings.Repeat("A", 43), "{id}", "shr_none").Replace(rt.Pattern)
+		for who, c := range clients {
+			var st int
+			var hdr http.Header
+			if rt.Method == "GET" {
+				st, _, hdr = c.get(path)
+			} else {
+				st, _, hdr = c.post(path, url.Values{})
+			}
+			name := rt.Method + " " + rt.Pattern + " as " + map[string]string{"": "anonymous"}[who] + who
+			switch {
+			case st >= 500:
+				t.Errorf("%s: %d", name, st)
+			case rt.Owner == "" && rt.Pattern == "/verify/login" && rt.Method == "POST":
+				if st != 401 { // no token given: a failed sign-in
+					t.Errorf("%s: %d, want 401", name, st)
+				}
+			case rt.Owner == "":
+				if st == 401 || st == 403 {
+					t.Errorf("%s: public page answered %d", name, st)
+				}
+			case who == "" && rt.Method == "GET":
+				if st != 303 || !strings.Contains(hdr.Get("Location"), "/login") {
+					t.Errorf("%s: %d %s, want a redirect to sign in", name, st, hdr.Get("Location"))
+				}
+			case who == "":
+				if st != 401 {
+					t.Errorf("%s: %d, want 401", name, st)
+				}
+			case who != rt.Owner:
+				if st != 403 {
+					t.Errorf("%s: %d, want 403", name, st)
+				}
+			default:
+				if st == 401 || st == 403 {
+					t.Errorf("%s: the owner got %d", name, st)
+				}
+			}
+		}
+	}
+	// Revoking a clerk's API token ends the clerk's session at once.
+	if err := h.Store.RevokeToken(context.Background(), "tok_clerk", time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if st, _, _ := clients["clerk"].get("/verify"); st != 303 {
+		t.Fatalf("clerk page after token revocation: %d", st)
+	}
+}
+
+func TestPagesBadInput(t *testing.T) {
+	h := hubtest.New(t)
+	clients := sessions(t, h)
+	holder, clerk := clients["holder"], clients["clerk"]
+
+	// Forms without the CSRF token are refused.
+	if st, _, _ := holder.post("/wallet/shares", url.Values{"nocsrf": {"1"}, "certificate_id": {"x"}}); st != 403 {
+		t.Fatalf("share without CSRF token: %d", st)
+	}
+	if st, _, _ := holder.post("/wallet/shares", url.Values{"csrf": {"wrong-token-wrong-token-wrong-token"}}); st != 403 {
+		t.Fatalf("share with a wrong CSRF token: %d", st)
+	}
+	// Sharing a certificate that is not yours: refused with a reason, nothing made.
+	if st, body, _ := holder.post("/wallet/shares", url.Values{"certificate_id": {"1.2.156.3005.2.x"}}); st != 400 || !strings.Contains(body, "identifier") {
+		t.Fatalf("bad share: %d", st)
+	}
+	// Demo sign-in does not exist outside demo mode.
+	if st, _, _ := clients[""].post("/wallet/demo-login", url.Values{"holder": {"0"}}); st != 404 {
+		t.Fatalf("demo sign-in outside demo mode: %d", st)
+	}
+	if st, _, _ := clients[""].post("/verify/demo-login", url.Values{}); st != 404 {
+		t.Fatalf("demo clerk sign-in outside demo mode: %d", st)
+	}
+
+	upload := func(name string, data []byte) (int, string) {
+		var buf bytes.Buffer
+		mw := multipart.NewWriter(&buf)
+		_ = mw.WriteField("csrf", clerk.csrf())
+		fw, _ := mw.CreateFormFile("image", name)
+		_, _ = fw.Write(data)
+		_ = mw.Close()
+		req, _ := http.NewRequest("POST", h.Srv.URL+"/verify/upload", &buf)
+		req.Header.Set("Content-Type", mw.FormDataContentType())
+		st, body, _ := clerk.do(req)
+		return st, body
+	}
+	if st, body := upload("notes.png", []byte("plain text")); st != 422 || !strings.Contains(body, "无法读取图片") {
+		t.Fatalf("not an image: %d", st)
+	}
+	if st, _ := upload("huge.png", bytes.Repeat([]byte{0}, 10<<20)); st != 413 {
+		t.Fatalf("oversized upload: %d", st)
+	}
+	// Typed input that is nothing the hub knows gets a clear answer.
+	if st, body, _ := clerk.post("/verify/check", url.Values{"input": {"hello"}}); st != 200 || !strings.Contains(body, "无法识别") {
+		t.Fatalf("unrecognised input: %d", st)
+	}
+	// Pages carry the security headers.
+	_, _, hdr := clients[""].get("/s/" + strings.Repeat("A", 43))
+	for k, want := range map[string]string{"Referrer-Policy": "no-referrer", "X-Frame-Options": "DENY", "Cache-Control": "no-store"} {
+		if hdr.Get(k) != want {
+			t.Errorf("%s = %q, want %q", k, hdr.Get(k), want)
+		}
+	}
+	if csp := hdr.Get("Content-Security-Policy"); !strings.Contains(csp, "script-src 'self'") || !strings.Contains(csp, "frame-ancestors 'none'") {
+		t.Errorf("CSP = %q", csp)
+	}
+}
