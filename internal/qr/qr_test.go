@@ -79,3 +79,23 @@ func TestDecodeBadInput(t *testing.T) {
 		t.Errorf("blank image: %v", err)
 	}
 }
+
+// BenchmarkPNG is the time to render a share's QR code (8 px modules, as
+// the API serves it).
+func BenchmarkPNG(b *testing.B) {
+	url := "https://certhub.example.gov.cn/s/" + strings.Repeat("x", 43)
+	for b.Loop() {
+		if _, err := qr.PNG(url, 8); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkSVG(b *testing.B) {
+	url := "https://certhub.example.gov.cn/s/" + strings.Repeat("x", 43)
+	for b.Loop() {
+		if _, err := qr.SVG(url); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
