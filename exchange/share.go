@@ -48,7 +48,7 @@ type ShareStore interface {
 	// holder has no share with that id.
 	RevokeShare(ctx context.Context, id, holderIndex string, at time.Time) error
 	// UseShare counts a view of the live share with this token hash and
-	// records it, in one transaction; errs.NotFound when the token is
+	// records it at now, in one transaction; errs.NotFound when the token is
 	// unknown, expired, revoked or used up, which callers must not tell apart.
 	UseShare(ctx context.Context, tokenHash string, v ShareView, now time.Time) (*Share, error)
 	// ListShareViews lists the views of a holder's shares, newest first.

@@ -79,8 +79,9 @@ func (s *Store) UseShare(ctx context.Context, tokenHash string, v exchange.Share
 		if err != nil {
 			return notFound(err, "this share link is not valid")
 		}
+		// The view happens now: the time the liveness check used.
 		if _, err := q.Exec(ctx, `INSERT INTO share_views (share_id, at, client, network) VALUES ($1, $2, $3, $4)`,
-			sh.ID, v.At, v.Client, v.Network); err != nil {
+			sh.ID, now, v.Client, v.Network); err != nil {
 			return err
 		}
 		out = sh

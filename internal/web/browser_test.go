@@ -206,6 +206,17 @@ func TestBrowserHolderJourney(t *testing.T) {
 		t.Fatalf("views table = %q", views)
 	}
 	shot(t, ctx, "05-wallet-views")
+
+	// On a phone-sized screen the wallet fits: nothing scrolls sideways.
+	run(t, ctx, chromedp.EmulateViewport(390, 844, chromedp.EmulateMobile), chromedp.Navigate(base+"/wallet"), chromedp.WaitVisible(chromedp.CSS(`li.cert`)))
+	overflow, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`document.documentElement.scrollWidth > window.innerWidth`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	shot(t, ctx, "06-wallet-phone")
+	if overflow {
+		t.Fatal("the wallet is wider than a phone screen")
+	}
 }
 
 // validShareQR makes a share of a valid demo certificate and returns its

@@ -7,10 +7,14 @@ import (
 	"mime/multipart"
 	"net/http"
 	"net/http/cookiejar"
+	"net/http/httptest"
 	"net/url"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/go-chi/chi/v5"
+	"github.com/go-chi/chi/v5/middleware"
 
 	"github.com/certhub/certhub/exchange"
 	"github.com/certhub/certhub/internal/hubtest"
@@ -242,5 +246,29 @@ func TestPagesBadInput(t *testing.T) {
 	}
 	if csp := hdr.Get("Content-Security-Policy"); !strings.Contains(csp, "script-src 'self'") || !strings.Contains(csp, "frame-ancestors 'none'") {
 		t.Errorf("CSP = %q", csp)
+	}
+}
+
+// TestShareRateLimit: guessing share tokens is rate-limited per client.
+func TestShareRateLimit(t *testing.T) {
+	h := hubtest.New(t)
+	limited := *h.Pages
+	limited.ShareRatePerMinute = 5
+	r := chi.NewRouter()
+	r.Use(middleware.ClientIPFromRemoteAddr)
+	limited.Register(r)
+	srv := httptest.NewServer(r)
+	defer srv.Close()
+	codes := map[int]int{}
+	for i := 0; i < 8; i++ {
+		resp, err := http.Get(srv.URL + "/s/" + strings.Repeat("A", 42) + string(rune('a'+i)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		codes[resp.StatusCode]++
+	}
+	if codes[404] != 5 || codes[429] != 3 {
+		t.Fatalf("answers = %v, want 5×404 then 3×429", codes)
 	}
 }
