@@ -69,25 +69,111 @@ func (s *Store) RevokeShare(ctx context.Context, id, holderIndex string, at time
 	return nil
 }
 
-// UseShare implements exchange.ShareStore.
+// UseShare implements exchange.ShareStore. Views are group-committed:
+// concurrent calls queue up and one writer commits them together, in order,
+// in one transaction, so a batch costs one fsync (SQLite has a single
+// writer) instead of one per view. Each call still returns only after its
+// own view is durable, and max_views stays exact because the conditional
+// updates run one after another inside the transaction.
 func (s *Store) UseShare(ctx context.Context, tokenHash string, v exchange.ShareView, now time.Time) (*exchange.Share, error) {
-	var out *exchange.Share
-	err := s.db.InTx(ctx, func(q Querier) error {
-		sh, err := scanShare(q.QueryRow(ctx, `UPDATE shares SET views = views + 1
-			WHERE token_hash = $1 AND revoked_at IS NULL AND expires_at > $2 AND (max_views IS NULL OR views < max_views)
-			RETURNING `+shareColumns, tokenHash, now))
-		if err != nil {
-			return notFound(err, "this share link is not valid")
-		}
-		// The view happens now: the time the liveness check used.
-		if _, err := q.Exec(ctx, `INSERT INTO share_views (share_id, at, client, network) VALUES ($1, $2, $3, $4)`,
-			sh.ID, now, v.Client, v.Network); err != nil {
-			return err
-		}
-		out = sh
-		return nil
+	s.viewsOnce.Do(func() {
+		s.views = make(chan viewReq, 4096)
+		s.quit = make(chan struct{})
+		go s.viewWriter()
 	})
-	return out, err
+	r := viewReq{ctx: ctx, hash: tokenHash, view: v, now: now, done: make(chan viewRes, 1)}
+	select {
+	case s.views <- r:
+	case <-s.quit:
+		return nil, errs.E(errs.Unavailable, "store is closed")
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	select {
+	case res := <-r.done:
+		return res.share, res.err
+	case <-s.quit:
+		return nil, errs.E(errs.Unavailable, "store is closed")
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+type viewReq struct {
+	ctx  context.Context
+	hash string
+	view exchange.ShareView
+	now  time.Time
+	done chan viewRes
+}
+
+type viewRes struct {
+	share *exchange.Share
+	err   error
+}
+
+// maxViewBatch bounds a batch, and so the time one commit holds the writer.
+const maxViewBatch = 256
+
+func (s *Store) viewWriter() {
+	for {
+		var first viewReq
+		select {
+		case first = <-s.views:
+		case <-s.quit:
+			return
+		}
+		batch := []viewReq{first}
+	fill:
+		for len(batch) < maxViewBatch {
+			select {
+			case r := <-s.views:
+				batch = append(batch, r)
+			default:
+				break fill
+			}
+		}
+		results := make([]viewRes, len(batch))
+		err := s.db.InTx(context.Background(), func(q Querier) error {
+			for i, r := range batch {
+				if r.ctx.Err() != nil {
+					results[i].err = r.ctx.Err() // the caller is gone: count nothing
+					continue
+				}
+				sh, err := useShare(r.ctx, q, r.hash, r.now, r.view)
+				if errs.Is(err, errs.NotFound) {
+					results[i].err = err
+					continue
+				}
+				if err != nil {
+					return err
+				}
+				results[i].share = sh
+			}
+			return nil
+		})
+		for i, r := range batch {
+			if err != nil {
+				results[i] = viewRes{err: err}
+			}
+			r.done <- results[i]
+		}
+	}
+}
+
+func useShare(ctx context.Context, q Querier, tokenHash string, now time.Time, v exchange.ShareView) (*exchange.Share, error) {
+	sh, err := scanShare(q.QueryRow(ctx, `UPDATE shares SET views = views + 1
+		WHERE token_hash = $1 AND revoked_at IS NULL AND expires_at > $2 AND (max_views IS NULL OR views < max_views)
+		RETURNING `+shareColumns, tokenHash, now))
+	if err != nil {
+		return nil, notFound(err, "this share link is not valid")
+	}
+	// The view happens now: the time the liveness check used.
+	if _, err := q.Exec(ctx, `INSERT INTO share_views (share_id, at, client, network) VALUES ($1, $2, $3, $4)`,
+		sh.ID, now, v.Client, v.Network); err != nil {
+		return nil, err
+	}
+	return sh, nil
 }
 
 // ListShareViews implements exchange.ShareStore.

@@ -2,6 +2,7 @@ package sqlstore
 
 import (
 	"context"
+	"sync"
 	"fmt"
 	"time"
 
@@ -41,6 +42,12 @@ type DB interface {
 // Store implements the domain stores over a DB.
 type Store struct {
 	db DB
+
+	// The share-view writer (see UseShare), started on first use.
+	viewsOnce sync.Once
+	views     chan viewReq
+	quit      chan struct{}
+	closeOnce sync.Once
 }
 
 // New returns a store over db.
@@ -49,8 +56,16 @@ func New(db DB) *Store { return &Store{db: db} }
 // Ping checks the database answers.
 func (s *Store) Ping(ctx context.Context) error { return s.db.Ping(ctx) }
 
-// Close closes the pool.
-func (s *Store) Close() { s.db.Close() }
+// Close stops the share-view writer and closes the pool.
+func (s *Store) Close() {
+	s.closeOnce.Do(func() {
+		s.viewsOnce.Do(func() {}) // no writer may start after this
+		if s.quit != nil {
+			close(s.quit)
+		}
+		s.db.Close()
+	})
+}
 
 // DB returns the pool, for adapters' own tools (bulk loaders, tests).
 func (s *Store) DB() DB { return s.db }

@@ -437,8 +437,37 @@ func testShares(t *testing.T, s *sqlstore.Store) {
 	_, err = s.UseShare(ctx, "h2", view, t0.Add(3*time.Second))
 	mustCode(t, errs.NotFound, err)
 
+	// Concurrent views of a share with max_views 10: exactly 10 get in.
+	ten := 10
+	must(t, s.CreateShare(ctx, mk("sh_4", "h4", t0.Add(time.Hour), &ten)))
+	var mu sync.Mutex
+	got := map[bool]int{}
+	var wg sync.WaitGroup
+	for i := 0; i < 40; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, err := s.UseShare(ctx, "h4", view, t0.Add(time.Second))
+			if err != nil && !errs.Is(err, errs.NotFound) {
+				t.Error(err)
+			}
+			mu.Lock()
+			got[err == nil]++
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	if got[true] != 10 || got[false] != 30 {
+		t.Fatalf("40 concurrent views of a 10-view share: %d allowed, %d refused", got[true], got[false])
+	}
+	must(t, s.RevokeShare(ctx, "sh_4", "alice", t0))
+
 	views, err := s.ListShareViews(ctx, "alice", 10)
 	must(t, err)
+	views, _ = s.ListShareViews(ctx, "alice", 100)
+	for len(views) > 0 && views[0].ShareID == "sh_4" {
+		views = views[1:]
+	}
 	if len(views) != 3 || views[0].ShareID != "sh_2" || views[0].Network != "203.0.113.0/24" || !views[0].At.Equal(t0.Add(59*time.Second)) {
 		t.Fatalf("ListShareViews = %+v", views)
 	}
