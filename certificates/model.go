@@ -297,6 +297,8 @@ type Certificate struct {
 
 	// Seq orders certificates for stable paging; set by the store.
 	Seq int64
+	// Origin, when set on a write, records which connector record caused it.
+	Origin *Origin
 	// HolderIndex and HolderSealed protect Holder.ID at rest.
 	HolderIndex  string
 	HolderSealed []byte

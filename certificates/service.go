@@ -119,6 +119,8 @@ type IssueRequest struct {
 	Data       map[string]any `json:"data"`
 	ValidFrom  Date           `json:"valid_from"`
 	ValidUntil Date           `json:"valid_until"`
+	// Origin is set by connectors (never by API callers).
+	Origin *Origin `json:"-"`
 }
 
 // validate checks the request against its type, listing every problem. The
@@ -235,7 +237,7 @@ func (s *Service) Issue(ctx context.Context, sc Scope, r *IssueRequest, idem *Id
 	c := &Certificate{
 		ID: ident.String(), Ident: ident, Type: t.Code, Authority: a.Code, Serial: ident.Serial, Version: 1,
 		Holder: r.Holder, Data: r.Data, ValidFrom: r.ValidFrom, ValidUntil: r.ValidUntil,
-		State: StateValid, IssuedAt: now, UpdatedAt: now,
+		State: StateValid, IssuedAt: now, UpdatedAt: now, Origin: r.Origin,
 	}
 	doc, err := s.seal(ctx, c, t, a)
 	if err != nil {
@@ -310,6 +312,8 @@ type ReviseRequest struct {
 	ValidUntil *Date          `json:"valid_until"`
 	HolderName string         `json:"holder_name"`
 	Reason     string         `json:"reason"`
+	// Origin is set by connectors (never by API callers).
+	Origin *Origin `json:"-"`
 }
 
 // Revise issues the next version of a certificate; the given version must
@@ -366,6 +370,7 @@ func (s *Service) Revise(ctx context.Context, sc Scope, id string, r *ReviseRequ
 	next.ID = next.Ident.String()
 	next.IssuedAt, next.UpdatedAt = s.now(), s.now()
 	next.SupersededBy = ""
+	next.Origin = r.Origin
 	doc, err := s.seal(ctx, &next, t, a)
 	if err != nil {
 		return nil, err
@@ -400,6 +405,12 @@ const (
 // Lifecycle applies a lifecycle action to the current version of a
 // certificate. A reason is required.
 func (s *Service) Lifecycle(ctx context.Context, sc Scope, id string, act Action, reasonText string) (*Certificate, error) {
+	return s.LifecycleFrom(ctx, sc, id, act, reasonText, nil)
+}
+
+// LifecycleFrom is Lifecycle for a connector: the origin is recorded in the
+// same transaction as the change.
+func (s *Service) LifecycleFrom(ctx context.Context, sc Scope, id string, act Action, reasonText string, origin *Origin) (*Certificate, error) {
 	reasonText = strings.TrimSpace(reasonText)
 	var l errs.List
 	checkText(&l, "reason", reasonText, 500)
@@ -428,7 +439,7 @@ func (s *Service) Lifecycle(ctx context.Context, sc Scope, id string, act Action
 	default:
 		return nil, errs.Field("action", "unknown lifecycle action %q", act)
 	}
-	out, err := s.Store.SetState(ctx, c.ID, from, to, reasonText, s.now())
+	out, err := s.Store.SetState(ctx, c.ID, from, to, reasonText, s.now(), origin)
 	if errs.Is(err, errs.Conflict) {
 		return nil, &errs.Error{Code: errs.Conflict, Field: "id",
 			Message: fmt.Sprintf("cannot %s a certificate that is %s", act, c.StatusOn(s.Today()))}

@@ -29,7 +29,7 @@ type Store interface {
 
 	// InsertCertificate stores the first version of a certificate. With a
 	// non-nil idem, the idempotency record is stored in the same
-	// transaction; errs.Conflict if the key was taken meanwhile (the caller
+	// transaction, and so is c.Origin when set (likewise in Supersede); errs.Conflict if the key was taken meanwhile (the caller
 	// then reads the winner with GetIdempotency).
 	InsertCertificate(ctx context.Context, c *Certificate, idem *Idempotency) error
 	// Supersede stores next as the new version of the certificate whose
@@ -38,7 +38,11 @@ type Store interface {
 	Supersede(ctx context.Context, prevID string, next *Certificate) error
 	// SetState moves a certificate version from one of the states in from to
 	// to; errs.Conflict if it is in none of them, errs.NotFound if unknown.
-	SetState(ctx context.Context, id string, from []State, to State, reason string, at time.Time) (*Certificate, error)
+	// A non-nil origin is recorded in the same transaction.
+	SetState(ctx context.Context, id string, from []State, to State, reason string, at time.Time, origin *Origin) (*Certificate, error)
+	// GetOrigin returns what is known of a connector's source record;
+	// errs.NotFound if the connector never brought it in.
+	GetOrigin(ctx context.Context, connector, sourceKey string) (*OriginRecord, error)
 	// GetCertificate returns one version by identifier; errs.NotFound if unknown.
 	GetCertificate(ctx context.Context, id string) (*Certificate, error)
 	// FindCertificates returns a page of certificates in stable (insertion)

@@ -15,12 +15,13 @@ import (
 
 // CLI is the command tree.
 type CLI struct {
-	Serve   ServeCmd   `cmd:"" help:"Run the hub (embedded SQLite + local directory by default; PostgreSQL and S3 when configured)."`
-	Migrate MigrateCmd `cmd:"" help:"Apply database migrations and exit."`
-	Demo    DemoCmd    `cmd:"" help:"Run the hub with a realistic demo data set and print URLs and tokens to try."`
-	ID      IDCmd      `cmd:"" name:"id" help:"Identifier tools."`
-	Keys    KeysCmd    `cmd:"" help:"Seal key management."`
-	Gen     GenCmd     `cmd:"" help:"Fill a store with N realistic certificates (benchmarks, load tests)."`
+	Serve      ServeCmd      `cmd:"" help:"Run the hub (embedded SQLite + local directory by default; PostgreSQL and S3 when configured)."`
+	Migrate    MigrateCmd    `cmd:"" help:"Apply database migrations and exit."`
+	Demo       DemoCmd       `cmd:"" help:"Run the hub with a realistic demo data set and print URLs and tokens to try."`
+	ID         IDCmd         `cmd:"" name:"id" help:"Identifier tools."`
+	Keys       KeysCmd       `cmd:"" help:"Seal key management."`
+	Gen        GenCmd        `cmd:"" help:"Fill a store with N realistic certificates (benchmarks, load tests)."`
+	Connectors ConnectorsCmd `cmd:"" help:"Connectors: pull certificates from departments' systems."`
 }
 
 func main() {

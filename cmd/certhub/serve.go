@@ -88,7 +88,7 @@ func (c *ServeCmd) serve(ctx context.Context, a *app, demoHolders []web.DemoHold
 		Log: a.log, Now: time.Now, PublicURL: public, ShareRatePerMinute: c.ShareRate, Demo: demoHolders}
 	api := &httpapi.Server{Certs: a.certs, Keys: a.keys, Tokens: a.store, Shares: shares, Holders: holders, PublicURL: public,
 		Log: a.log, Now: time.Now, AdminTokenHash: adminHash, MaxBodyBytes: c.MaxBodyBytes, VerifyRatePerMinute: c.VerifyRate,
-		TrustedProxies: c.TrustedProxies, Pages: pages}
+		TrustedProxies: c.TrustedProxies, Pages: pages, Connectors: a.engine()}
 	srv := &http.Server{
 		Handler:           api.Handler(),
 		ReadHeaderTimeout: 5 * time.Second,

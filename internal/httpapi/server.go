@@ -23,6 +23,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/certhub/certhub/certificates"
+	"github.com/certhub/certhub/connectors"
 	"github.com/certhub/certhub/exchange"
 	"github.com/certhub/certhub/internal/errs"
 	"github.com/certhub/certhub/internal/oidc"
@@ -35,6 +36,9 @@ type Server struct {
 	Keys   *signing.Manager
 	Tokens exchange.TokenStore
 	Shares *exchange.Shares
+	// Connectors runs connector definitions; nil leaves /api/v1/connectors
+	// answering 503.
+	Connectors *connectors.Engine
 	// Holders verifies holders' identity tokens; nil when no identity
 	// provider is configured (then /api/v1/me answers 401).
 	Holders *oidc.Provider
@@ -114,6 +118,18 @@ var Routes = []Route{
 	{"DELETE", "/api/v1/me/shares/{id}", holder, "Revoke a share at once", (*Server).revokeShare},
 	{"GET", "/api/v1/me/shares/{id}/qr.png", holder, "A share's QR code as PNG", shareQR("png")},
 	{"GET", "/api/v1/me/shares/{id}/qr.svg", holder, "A share's QR code as SVG", shareQR("svg")},
+
+	{"POST", "/api/v1/connectors", admin, "Create or update a connector (YAML or JSON definition)", (*Server).applyConnector},
+	{"GET", "/api/v1/connectors", admin, "List connectors", (*Server).listConnectors},
+	{"GET", "/api/v1/connectors/{name}", admin, "A connector's definition and state", (*Server).getConnector},
+	{"POST", "/api/v1/connectors/{name}/run", admin, "Run a connector now", (*Server).runConnector},
+	{"POST", "/api/v1/connectors/{name}/pause", admin, "Pause scheduled runs", pauseConnector(true)},
+	{"POST", "/api/v1/connectors/{name}/resume", admin, "Resume scheduled runs", pauseConnector(false)},
+	{"GET", "/api/v1/connectors/{name}/runs", admin, "A connector's run history", (*Server).connectorRuns},
+	{"GET", "/api/v1/connectors/{name}/quarantine", admin, "Records the connector could not accept", (*Server).listQuarantine},
+	{"GET", "/api/v1/connectors/{name}/quarantine/{id}", admin, "One quarantined record, with its raw content", (*Server).getQuarantined},
+	{"POST", "/api/v1/connectors/{name}/quarantine/retry", admin, "Run quarantined records through the current mapping", (*Server).retryQuarantine},
+	{"POST", "/api/v1/connectors/{name}/records", issuers, "Push records in (same mapping as a pull)", (*Server).pushRecords},
 
 	{"POST", "/api/v1/tokens", admin, "Create an API token", (*Server).createToken},
 	{"GET", "/api/v1/tokens", admin, "List API tokens", (*Server).listTokens},

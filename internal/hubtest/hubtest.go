@@ -15,12 +15,16 @@ import (
 	"time"
 
 	"github.com/certhub/certhub/certificates"
+	"github.com/certhub/certhub/connectors"
 	"github.com/certhub/certhub/exchange"
+	"github.com/certhub/certhub/internal/filesource"
 	"github.com/certhub/certhub/internal/filestore"
 	"github.com/certhub/certhub/internal/httpapi"
+	"github.com/certhub/certhub/internal/httpsource"
 	"github.com/certhub/certhub/internal/oidc"
 	"github.com/certhub/certhub/internal/oidc/oidctest"
 	"github.com/certhub/certhub/internal/sqlite"
+	"github.com/certhub/certhub/internal/sqlsource"
 	"github.com/certhub/certhub/internal/sqlstore"
 	"github.com/certhub/certhub/internal/web"
 	"github.com/certhub/certhub/signing"
@@ -79,6 +83,8 @@ func New(t testing.TB) *Hub {
 		Log: log, Now: clk.Now, PublicURL: srv.URL}
 	api := &httpapi.Server{Certs: certs, Keys: keys, Tokens: store, Shares: shares, Holders: holders, PublicURL: srv.URL, Log: log,
 		Now: clk.Now, AdminTokenHash: adminHash, VerifyRatePerMinute: 10000, Pages: pages}
+	api.Connectors = &connectors.Engine{Store: store, Certs: certs, Kinds: connectors.Kinds{"file": filesource.Kind{}, "http": httpsource.Kind{}, "sql": sqlsource.Kind{}},
+		Now: clk.Now, Log: log, Owner: "hubtest"}
 	srv.Config.Handler = api.Handler()
 	return &Hub{Srv: srv, Store: store, DocsDir: docsDir, Certs: certs, Shares: shares, Pages: pages, API: api, Admin: admin,
 		Logs: logs, Clock: clk, IDP: idp}

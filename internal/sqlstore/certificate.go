@@ -37,7 +37,35 @@ func insertCertificate(ctx context.Context, q Querier, c *certificates.Certifica
 		string(c.Holder.Kind), c.HolderIndex, c.HolderSealed, c.Holder.Name, string(data), c.ValidFrom, c.ValidUntil,
 		string(c.State), c.StateReason, nullString(c.SupersededBy), c.DocumentKey, c.DocumentSHA256, c.KID, c.IssuedAt, c.UpdatedAt,
 	).Scan(&c.Seq)
-	return conflict(err, "certificate %s already exists", c.ID)
+	if err != nil {
+		return conflict(err, "certificate %s already exists", c.ID)
+	}
+	return putOrigin(ctx, q, c.Origin, c.Ident.Lineage(), c.ID, c.UpdatedAt)
+}
+
+// putOrigin records (or moves forward) a connector record's origin.
+func putOrigin(ctx context.Context, q Querier, o *certificates.Origin, lineage, certID string, at time.Time) error {
+	if o == nil {
+		return nil
+	}
+	_, err := q.Exec(ctx, `INSERT INTO certificate_origins (connector, source_key, lineage, certificate_id, content_hash, source_status, updated_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7)
+		ON CONFLICT (connector, source_key) DO UPDATE SET lineage = excluded.lineage, certificate_id = excluded.certificate_id,
+			content_hash = excluded.content_hash, source_status = excluded.source_status, updated_at = excluded.updated_at`,
+		o.Connector, o.SourceKey, lineage, certID, o.ContentHash, o.SourceStatus, at)
+	return err
+}
+
+// GetOrigin implements certificates.Store.
+func (s *Store) GetOrigin(ctx context.Context, connector, sourceKey string) (*certificates.OriginRecord, error) {
+	o := &certificates.OriginRecord{}
+	err := s.db.QueryRow(ctx, `SELECT connector, source_key, lineage, certificate_id, content_hash, source_status, updated_at
+		FROM certificate_origins WHERE connector = $1 AND source_key = $2`, connector, sourceKey).
+		Scan(&o.Connector, &o.SourceKey, &o.Lineage, &o.CertificateID, &o.ContentHash, &o.SourceStatus, Time{&o.UpdatedAt})
+	if err != nil {
+		return nil, notFound(err, "connector %s has no record %s", connector, sourceKey)
+	}
+	return o, nil
 }
 
 // InsertCertificate implements certificates.Store.
@@ -68,7 +96,7 @@ func (s *Store) Supersede(ctx context.Context, prevID string, next *certificates
 }
 
 // SetState implements certificates.Store.
-func (s *Store) SetState(ctx context.Context, id string, from []certificates.State, to certificates.State, reason string, at time.Time) (*certificates.Certificate, error) {
+func (s *Store) SetState(ctx context.Context, id string, from []certificates.State, to certificates.State, reason string, at time.Time, origin *certificates.Origin) (*certificates.Certificate, error) {
 	var out *certificates.Certificate
 	err := s.db.InTx(ctx, func(q Querier) error {
 		args := []any{id, string(to), reason, at}
@@ -88,6 +116,12 @@ func (s *Store) SetState(ctx context.Context, id string, from []certificates.Sta
 		}
 		if n != 1 {
 			return errs.E(errs.Conflict, "certificate %s is %s", id, c.State)
+		}
+		if origin != nil {
+			ident, _ := certificates.ParseIdentifier(c.ID)
+			if err := putOrigin(ctx, q, origin, ident.Lineage(), c.ID, at); err != nil {
+				return err
+			}
 		}
 		out = c
 		return nil

@@ -215,14 +215,14 @@ func testLifecycle(t *testing.T, s *sqlstore.Store) {
 	must(t, s.InsertCertificate(ctx, v1, nil))
 	later := t0.Add(time.Hour)
 
-	c, err := s.SetState(ctx, v1.ID, []certificates.State{certificates.StateValid}, certificates.StateSuspended, "检查不合格", later)
+	c, err := s.SetState(ctx, v1.ID, []certificates.State{certificates.StateValid}, certificates.StateSuspended, "检查不合格", later, nil)
 	must(t, err)
 	if c.State != certificates.StateSuspended || c.StateReason != "检查不合格" || !c.UpdatedAt.Equal(later) {
 		t.Fatalf("after suspend: %+v", c)
 	}
-	_, err = s.SetState(ctx, v1.ID, []certificates.State{certificates.StateValid}, certificates.StateSuspended, "again", later)
+	_, err = s.SetState(ctx, v1.ID, []certificates.State{certificates.StateValid}, certificates.StateSuspended, "again", later, nil)
 	mustCode(t, errs.Conflict, err)
-	_, err = s.SetState(ctx, newCert("000099", 1, "x").ID, []certificates.State{certificates.StateValid}, certificates.StateRevoked, "r", later)
+	_, err = s.SetState(ctx, newCert("000099", 1, "x").ID, []certificates.State{certificates.StateValid}, certificates.StateRevoked, "r", later, nil)
 	mustCode(t, errs.NotFound, err)
 
 	v2 := newCert("000001", 2, "h1")
@@ -239,7 +239,7 @@ func testLifecycle(t *testing.T, s *sqlstore.Store) {
 	_, err = s.GetCertificate(ctx, v3.ID)
 	mustCode(t, errs.NotFound, err)
 
-	c, err = s.SetState(ctx, v2.ID, []certificates.State{certificates.StateValid, certificates.StateSuspended}, certificates.StateRevoked, "吊销", later)
+	c, err = s.SetState(ctx, v2.ID, []certificates.State{certificates.StateValid, certificates.StateSuspended}, certificates.StateRevoked, "吊销", later, nil)
 	must(t, err)
 	if c.State != certificates.StateRevoked {
 		t.Fatalf("after revoke: %+v", c)

@@ -1,0 +1,441 @@
+package connectors
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/certhub/certhub/certificates"
+	"github.com/certhub/certhub/internal/errs"
+)
+
+// Engine applies, runs and inspects connectors.
+type Engine struct {
+	Store Store
+	Certs *certificates.Service
+	Kinds Kinds
+	Now   func() time.Time
+	Log   *slog.Logger
+	// Owner names this process in leases (host and pid).
+	Owner string
+}
+
+// leaseFor is how long a run may go without renewing its lease.
+const leaseFor = 2 * time.Minute
+
+type typeLookup struct {
+	ctx context.Context
+	e   *Engine
+}
+
+func (l typeLookup) Type(code string) (*certificates.Type, error) { return l.e.Certs.Type(l.ctx, code) }
+func (l typeLookup) AuthorityExists(code string) bool {
+	_, err := l.e.Certs.Authority(l.ctx, code)
+	return err == nil
+}
+
+// Apply validates a definition (YAML or JSON) against its type and kind and
+// saves it; nothing is saved if anything is wrong.
+func (e *Engine) Apply(ctx context.Context, raw []byte) (*Definition, bool, error) {
+	d, err := Parse(raw)
+	if err != nil {
+		return nil, false, err
+	}
+	if err := d.Validate(e.Kinds, typeLookup{ctx, e}); err != nil {
+		return nil, false, err
+	}
+	canon, _ := json.Marshal(d)
+	created, err := e.Store.SaveConnector(ctx, d.Name, d.Kind, canon, e.now())
+	return d, created, err
+}
+
+func (e *Engine) now() time.Time { return e.Now().UTC().Truncate(time.Microsecond) }
+
+// Get returns a connector's definition and state.
+func (e *Engine) Get(ctx context.Context, name string) (*Definition, *Connector, error) {
+	raw, c, err := e.Store.GetConnector(ctx, name)
+	if err != nil {
+		return nil, nil, err
+	}
+	var d Definition
+	if err := json.Unmarshal(raw, &d); err != nil {
+		return nil, nil, errs.Wrap(err, "stored definition of %s", name)
+	}
+	c.Definition = &d
+	return &d, c, nil
+}
+
+// Progress hears about a run after every batch.
+type Progress func(r *Run, total int64)
+
+// Run pulls from the connector's source until it has nothing more now.
+func (e *Engine) Run(ctx context.Context, name string, progress Progress) (*Run, error) {
+	d, c, err := e.Get(ctx, name)
+	if err != nil {
+		return nil, err
+	}
+	if c.Paused {
+		return nil, errs.E(errs.Conflict, "connector %s is paused; resume it first", name)
+	}
+	if err := e.Store.Lease(ctx, name, e.Owner, e.now(), e.now().Add(leaseFor)); err != nil {
+		return nil, err
+	}
+	run := &Run{ID: fmt.Sprintf("run_%d", e.now().UnixNano()), Connector: name, StartedAt: e.now(), Status: "running",
+		CursorFrom: c.Cursor, CursorTo: c.Cursor}
+	if err := e.Store.StartRun(ctx, run); err != nil {
+		_ = e.Store.Release(ctx, name, e.Owner, true, err.Error(), nil)
+		return nil, err
+	}
+	runErr := e.pull(ctx, d, c.Cursor, run, progress)
+	status, text := "succeeded", ""
+	if runErr != nil {
+		status, text = "failed", runErr.Error()
+	}
+	run.Status, run.Error = status, text
+	fin := e.now()
+	run.FinishedAt = &fin
+	// The outcome is recorded even if the caller's context is done.
+	bg := context.WithoutCancel(ctx)
+	if err := e.Store.FinishRun(bg, run.ID, status, text, fin); err != nil && runErr == nil {
+		runErr = err
+	}
+	var next *time.Time
+	if iv := d.Schedule.Interval(); iv > 0 {
+		n := fin.Add(iv)
+		if runErr != nil {
+			n = fin.Add(backoff(c.Failures + 1))
+		}
+		next = &n
+	}
+	if err := e.Store.Release(bg, name, e.Owner, runErr != nil, text, next); err != nil && runErr == nil {
+		runErr = err
+	}
+	e.Log.InfoContext(ctx, "connector run", "connector", name, "status", status, "seen", run.Seen, "issued", run.Issued,
+		"revised", run.Revised, "lifecycle", run.Lifecycle, "unchanged", run.Unchanged, "quarantined", run.Quarantined, "error", text)
+	return run, runErr
+}
+
+// backoff is the wait after n consecutive failures: 1 min doubling to 6 h.
+func backoff(n int) time.Duration {
+	d := time.Minute
+	for i := 1; i < n && d < 6*time.Hour; i++ {
+		d *= 2
+	}
+	return min(d, 6*time.Hour)
+}
+
+func (e *Engine) pull(ctx context.Context, d *Definition, cursor string, run *Run, progress Progress) error {
+	kind, ok := e.Kinds[d.Kind]
+	if !ok {
+		return errs.E(errs.Invalid, "connector %s has unknown kind %q", d.Name, d.Kind)
+	}
+	src, err := kind.Open(ctx, d.Source)
+	if err != nil {
+		return err
+	}
+	if c, ok := src.(interface{ Close() error }); ok {
+		defer c.Close()
+	}
+	for {
+		if err := e.Store.Lease(ctx, d.Name, e.Owner, e.now(), e.now().Add(leaseFor)); err != nil {
+			return err
+		}
+		b, err := src.Fetch(ctx, cursor, d.BatchSize)
+		if err != nil {
+			return fmt.Errorf("source: %w", err)
+		}
+		counts, err := e.process(ctx, d, b.Records)
+		if err != nil {
+			return err
+		}
+		if err := e.Store.FinishBatch(ctx, d.Name, run.ID, b.Cursor, counts); err != nil {
+			return err
+		}
+		if b.Commit != nil {
+			if err := b.Commit(ctx); err != nil {
+				return fmt.Errorf("source: %w", err)
+			}
+		}
+		cursor, run.CursorTo = b.Cursor, b.Cursor
+		run.Counts.add(counts)
+		if progress != nil {
+			progress(run, b.Total)
+		}
+		if !b.More {
+			return nil
+		}
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+	}
+}
+
+// Push processes records a department sends (the push-in API), with the
+// same mapping and semantics as a pull, recorded as a run.
+func (e *Engine) Push(ctx context.Context, name string, records []Record) (*Run, error) {
+	d, _, err := e.Get(ctx, name)
+	if err != nil {
+		return nil, err
+	}
+	run := &Run{ID: fmt.Sprintf("push_%d", e.now().UnixNano()), Connector: name, StartedAt: e.now(), Status: "running"}
+	if err := e.Store.StartRun(ctx, run); err != nil {
+		return nil, err
+	}
+	counts, err := e.process(ctx, d, records)
+	status, text := "succeeded", ""
+	if err != nil {
+		status, text = "failed", err.Error()
+	} else if err = e.Store.FinishBatch(ctx, name, run.ID, "", counts); err != nil {
+		status, text = "failed", err.Error()
+	}
+	run.Counts, run.Status, run.Error = counts, status, text
+	fin := e.now()
+	run.FinishedAt = &fin
+	_ = e.Store.FinishRun(context.WithoutCancel(ctx), run.ID, status, text, fin)
+	return run, err
+}
+
+// process maps and applies a batch. A record that cannot be accepted is
+// quarantined; only a failure of the hub itself stops the batch.
+func (e *Engine) process(ctx context.Context, d *Definition, records []Record) (Counts, error) {
+	var c Counts
+	for _, r := range records {
+		c.Seen++
+		outcome, err := e.processOne(ctx, d, r)
+		if err != nil {
+			reason, key, ok := rejection(err)
+			if !ok {
+				return c, err
+			}
+			if err := e.quarantine(ctx, d.Name, key, reason, r); err != nil {
+				return c, err
+			}
+			c.Quarantined++
+			continue
+		}
+		switch outcome {
+		case "issued":
+			c.Issued++
+		case "issued+lifecycle":
+			c.Issued++
+			c.Lifecycle++
+		case "revised":
+			c.Revised++
+		case "revised+lifecycle":
+			c.Revised++
+			c.Lifecycle++
+		case "lifecycle":
+			c.Lifecycle++
+		default:
+			c.Unchanged++
+		}
+	}
+	return c, nil
+}
+
+// rejection tells a record's own fault (quarantine it) from the hub's.
+func rejection(err error) (reason, key string, ok bool) {
+	if re, isRE := err.(*RecordError); isRE {
+		return re.Error(), re.Key, true
+	}
+	var e *errs.Error
+	switch errs.CodeOf(err) {
+	case errs.Invalid, errs.Conflict, errs.Forbidden:
+		e = err.(*errs.Error)
+		if e.Fields != nil {
+			var parts []string
+			for _, f := range e.Fields {
+				parts = append(parts, f.Field+": "+f.Reason)
+			}
+			return strings.Join(parts, "; "), "", true
+		}
+		return e.Error(), "", true
+	}
+	return "", "", false
+}
+
+func (e *Engine) processOne(ctx context.Context, d *Definition, r Record) (string, error) {
+	m, err := d.Apply(r)
+	if err != nil {
+		return "", err
+	}
+	out, err := e.applyMapped(ctx, d, m)
+	if err != nil {
+		if reason, _, ok := rejection(err); ok {
+			return "", &RecordError{Key: m.Key, Reason: reason}
+		}
+	}
+	return out, err
+}
+
+func (e *Engine) applyMapped(ctx context.Context, d *Definition, m *Mapped) (string, error) {
+	sc := certificates.Scope{Authority: d.Authority}
+	origin := func(status string) *certificates.Origin {
+		return &certificates.Origin{Connector: d.Name, SourceKey: m.Key, ContentHash: m.ContentHash, SourceStatus: status}
+	}
+	prev, err := e.Certs.Store.GetOrigin(ctx, d.Name, m.Key)
+	if errs.Is(err, errs.NotFound) {
+		// New record: issue it; a record that arrives suspended or revoked
+		// is issued and then given its status, each step recorded, so a
+		// crash in between is finished by the next run.
+		m.Request.Origin = origin(StatusValid)
+		res, err := e.Certs.Issue(ctx, sc, m.Request, nil)
+		if err != nil {
+			return "", err
+		}
+		if m.Status == StatusValid {
+			return "issued", nil
+		}
+		if err := e.transition(ctx, sc, res.Certificate.ID, StatusValid, m.Status, origin(m.Status)); err != nil {
+			return "", err
+		}
+		return "issued+lifecycle", nil
+	}
+	if err != nil {
+		return "", err
+	}
+	if prev.ContentHash == m.ContentHash && prev.SourceStatus == m.Status {
+		return "unchanged", nil
+	}
+	cur, err := e.Certs.Get(ctx, prev.CertificateID)
+	if err != nil {
+		return "", err
+	}
+	outcome := ""
+	if prev.ContentHash != m.ContentHash {
+		if m.Request.Holder.ID != cur.Holder.ID || m.Request.Holder.Kind != cur.Holder.Kind {
+			return "", &RecordError{Key: m.Key, Field: "holder.id", Reason: "the source gives this record another holder; a certificate cannot move to another holder"}
+		}
+		if cur.State == certificates.StateRevoked {
+			return "", &RecordError{Key: m.Key, Reason: "the source changed a record whose certificate is revoked; issue a new record instead"}
+		}
+		from, until := m.Request.ValidFrom, m.Request.ValidUntil
+		res, err := e.Certs.Revise(ctx, sc, cur.ID, &certificates.ReviseRequest{Data: m.Request.Data, ValidFrom: &from, ValidUntil: &until,
+			HolderName: m.Request.Holder.Name, Reason: "变更（来源系统记录已更新）", Origin: origin(prev.SourceStatus)})
+		if err != nil {
+			return "", err
+		}
+		cur, outcome = res.Certificate, "revised"
+	}
+	if prev.SourceStatus != m.Status {
+		if err := e.transition(ctx, sc, cur.ID, prev.SourceStatus, m.Status, origin(m.Status)); err != nil {
+			return "", err
+		}
+		if outcome == "" {
+			return "lifecycle", nil
+		}
+		return outcome + "+lifecycle", nil
+	}
+	return outcome, nil
+}
+
+// transition applies the lifecycle change from one source status to another.
+func (e *Engine) transition(ctx context.Context, sc certificates.Scope, id, from, to string, o *certificates.Origin) error {
+	var act certificates.Action
+	var reason string
+	switch {
+	case to == StatusSuspended:
+		act, reason = certificates.Suspend, "暂扣（来源系统）"
+	case to == StatusRevoked:
+		act, reason = certificates.Revoke, "撤销（来源系统）"
+	case to == StatusCancelled:
+		act, reason = certificates.Revoke, "注销（来源系统）"
+	case to == StatusValid && from == StatusSuspended:
+		act, reason = certificates.Reinstate, "恢复（来源系统）"
+	default:
+		return &RecordError{Key: o.SourceKey, Field: "status", Reason: fmt.Sprintf("the source moved the record from %s to %s, which a certificate cannot do", from, to)}
+	}
+	_, err := e.Certs.LifecycleFrom(ctx, sc, id, act, reason, o)
+	return err
+}
+
+func (e *Engine) quarantine(ctx context.Context, name, key, reason string, r Record) error {
+	raw := r.Raw
+	if raw == nil {
+		raw, _ = json.Marshal(r.Fields)
+	}
+	sum := sha256.Sum256(raw)
+	id := sha256.Sum256(append([]byte(name+"\x00"), raw...))
+	q := &Quarantined{ID: "q_" + hex.EncodeToString(id[:10]), Connector: name, SourceKey: key, Reason: reason,
+		RawHash: hex.EncodeToString(sum[:]), Raw: e.Certs.Vault.Seal("quarantine", string(raw)), CreatedAt: e.now()}
+	if key == "" {
+		q.SourceKey = "(no key)"
+	}
+	e.Log.WarnContext(ctx, "record quarantined", "connector", name, "quarantine_id", q.ID, "reason", reason)
+	return e.Store.Quarantine(ctx, q)
+}
+
+// QuarantinedRecord opens a quarantined record's raw content.
+func (e *Engine) QuarantinedRecord(ctx context.Context, id string) (*Quarantined, map[string]any, error) {
+	q, err := e.Store.GetQuarantined(ctx, id)
+	if err != nil {
+		return nil, nil, err
+	}
+	raw, err := e.Certs.Vault.Open("quarantine", q.Raw)
+	if err != nil {
+		return nil, nil, errs.Wrap(err, "open quarantined record")
+	}
+	var fields map[string]any
+	dec := json.NewDecoder(strings.NewReader(raw))
+	dec.UseNumber()
+	if err := dec.Decode(&fields); err != nil {
+		return nil, nil, errs.Wrap(err, "decode quarantined record")
+	}
+	return q, fields, nil
+}
+
+// Retry runs quarantined records (one, or all open ones of a connector)
+// through the connector's current definition. It returns how many are
+// now accepted; the rest stay with their new reason.
+func (e *Engine) Retry(ctx context.Context, name, id string) (accepted, still int, err error) {
+	d, _, err := e.Get(ctx, name)
+	if err != nil {
+		return 0, 0, err
+	}
+	var ids []string
+	if id != "" {
+		ids = []string{id}
+	} else {
+		open, err := e.Store.ListQuarantine(ctx, name, false)
+		if err != nil {
+			return 0, 0, err
+		}
+		for _, q := range open {
+			ids = append(ids, q.ID)
+		}
+	}
+	for _, qid := range ids {
+		q, fields, err := e.QuarantinedRecord(ctx, qid)
+		if err != nil {
+			return accepted, still, err
+		}
+		if q.Connector != name {
+			return accepted, still, errs.E(errs.NotFound, "connector %s has no quarantined record %s", name, qid)
+		}
+		if q.ResolvedAt != nil {
+			continue
+		}
+		raw, _ := e.Certs.Vault.Open("quarantine", q.Raw)
+		_, err = e.processOne(ctx, d, Record{Fields: fields, Raw: []byte(raw)})
+		if err != nil {
+			if reason, key, ok := rejection(err); ok {
+				still++
+				if err := e.quarantine(ctx, name, key, reason, Record{Fields: fields, Raw: []byte(raw)}); err != nil {
+					return accepted, still, err
+				}
+				continue
+			}
+			return accepted, still, err
+		}
+		if err := e.Store.ResolveQuarantined(ctx, qid, e.now()); err != nil {
+			return accepted, still, err
+		}
+		accepted++
+	}
+	return accepted, still, nil
+}

@@ -1,0 +1,50 @@
+package connectors
+
+import (
+	"context"
+	"encoding/json"
+	"sort"
+	"strings"
+
+	"github.com/certhub/certhub/internal/errs"
+)
+
+// Source reads a department's records in a stable order, a batch at a
+// time, after a cursor the source itself defines.
+type Source interface {
+	// Fetch returns up to limit records after cursor ("" = from the
+	// start), the cursor after them, and whether more may follow now.
+	// An error fails the run and leaves the saved cursor where it was.
+	Fetch(ctx context.Context, cursor string, limit int) (*Batch, error)
+}
+
+// Batch is one read.
+type Batch struct {
+	Records []Record
+	Cursor  string // where the next read starts
+	More    bool   // more records are ready now
+	Total   int64  // records in the whole source, -1 when unknown
+	// Commit, if set, runs after the batch's outcome is saved (a file
+	// source moves a finished file aside).
+	Commit func(ctx context.Context) error
+}
+
+// Kind is a source kind: it checks its settings and opens sources.
+type Kind interface {
+	// Validate lists every problem with the source settings.
+	Validate(settings json.RawMessage) []errs.FieldError
+	// Open makes a source for a connector.
+	Open(ctx context.Context, settings json.RawMessage) (Source, error)
+}
+
+// Kinds registers source kinds by name.
+type Kinds map[string]Kind
+
+func (k Kinds) names() string {
+	var n []string
+	for name := range k {
+		n = append(n, name)
+	}
+	sort.Strings(n)
+	return strings.Join(n, ", ")
+}

@@ -1,0 +1,279 @@
+// Package filesource is the "file" connector kind: files a department drops
+// into a directory, as CSV (UTF-8 or GB18030) or JSON Lines. Files are read
+// in name order, each once; a finished file is moved into a done directory.
+// The cursor names the file and how many records of it are done, so a run
+// stopped half-way through a file resumes where it stopped.
+package filesource
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/csv"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"unicode/utf8"
+
+	"golang.org/x/text/encoding/simplifiedchinese"
+	"golang.org/x/text/transform"
+
+	"github.com/certhub/certhub/connectors"
+	"github.com/certhub/certhub/internal/errs"
+)
+
+// Settings of a file connector.
+type Settings struct {
+	Dir      string `json:"dir"`      // where files arrive
+	Pattern  string `json:"pattern"`  // glob of file names, default *.csv
+	Format   string `json:"format"`   // csv or jsonl; default from the extension
+	Encoding string `json:"encoding"` // utf-8 (default) or gb18030 (CSV)
+	DoneDir  string `json:"done_dir"` // where finished files go; default <dir>/done
+}
+
+// Kind is the file connector kind.
+type Kind struct{}
+
+func parse(raw json.RawMessage) (*Settings, []errs.FieldError) {
+	var s Settings
+	var l errs.List
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&s); err != nil {
+		l.Add("", "%v", strings.TrimPrefix(err.Error(), "json: "))
+		return nil, l
+	}
+	if s.Dir == "" {
+		l.Add("dir", "is required")
+	}
+	if s.Pattern == "" {
+		s.Pattern = "*.csv"
+	}
+	if _, err := filepath.Match(s.Pattern, "x"); err != nil {
+		l.Add("pattern", "is not a valid glob")
+	}
+	switch s.Format {
+	case "", "csv", "jsonl":
+	default:
+		l.Add("format", "must be csv or jsonl, got %q", s.Format)
+	}
+	switch strings.ToLower(s.Encoding) {
+	case "", "utf-8", "utf8":
+		s.Encoding = "utf-8"
+	case "gb18030", "gbk":
+		s.Encoding = "gb18030"
+	default:
+		l.Add("encoding", "must be utf-8 or gb18030, got %q", s.Encoding)
+	}
+	if s.DoneDir == "" {
+		s.DoneDir = filepath.Join(s.Dir, "done")
+	}
+	return &s, l
+}
+
+// Validate implements connectors.Kind.
+func (Kind) Validate(raw json.RawMessage) []errs.FieldError {
+	_, problems := parse(raw)
+	return problems
+}
+
+// Open implements connectors.Kind.
+func (Kind) Open(_ context.Context, raw json.RawMessage) (connectors.Source, error) {
+	s, problems := parse(raw)
+	if len(problems) > 0 {
+		return nil, errs.E(errs.Invalid, "file source: %s: %s", problems[0].Field, problems[0].Reason)
+	}
+	if err := os.MkdirAll(s.DoneDir, 0o750); err != nil {
+		return nil, fmt.Errorf("done directory: %w", err)
+	}
+	return &source{s: s}, nil
+}
+
+type source struct{ s *Settings }
+
+type cursor struct {
+	File   string `json:"file,omitempty"`
+	Offset int    `json:"offset,omitempty"`
+}
+
+func (c cursor) String() string {
+	b, _ := json.Marshal(c)
+	return string(b)
+}
+
+// pending lists the files waiting, in name order.
+func (src *source) pending() ([]string, error) {
+	matches, err := filepath.Glob(filepath.Join(src.s.Dir, src.s.Pattern))
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, m := range matches {
+		if fi, err := os.Stat(m); err == nil && fi.Mode().IsRegular() {
+			out = append(out, filepath.Base(m))
+		}
+	}
+	sort.Strings(out)
+	return out, nil
+}
+
+// Fetch implements connectors.Source.
+func (src *source) Fetch(_ context.Context, cur string, limit int) (*connectors.Batch, error) {
+	var c cursor
+	if cur != "" {
+		if err := json.Unmarshal([]byte(cur), &c); err != nil {
+			return nil, fmt.Errorf("cursor %q: %w", cur, err)
+		}
+	}
+	files, err := src.pending()
+	if err != nil {
+		return nil, err
+	}
+	if c.File != "" && !contains(files, c.File) {
+		c = cursor{} // the file was finished and moved: start the next one
+	}
+	if c.File == "" {
+		if len(files) == 0 {
+			return &connectors.Batch{Cursor: cursor{}.String(), Total: -1}, nil
+		}
+		c = cursor{File: files[0]}
+	}
+	path := filepath.Join(src.s.Dir, c.File)
+	records, more, err := src.read(path, c.Offset, limit)
+	if err != nil {
+		return nil, fmt.Errorf("file %s: %w", c.File, err)
+	}
+	b := &connectors.Batch{Records: records, Total: -1}
+	if more {
+		b.Cursor, b.More = cursor{File: c.File, Offset: c.Offset + len(records)}.String(), true
+		return b, nil
+	}
+	// The file is done: the cursor moves to "next file", and once that is
+	// saved the file goes to the done directory. A crash in between reads
+	// it again, and every record is then unchanged.
+	b.Cursor, b.More = cursor{}.String(), len(files) > 1
+	done := filepath.Join(src.s.DoneDir, c.File)
+	b.Commit = func(context.Context) error { return os.Rename(path, done) }
+	return b, nil
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+func (src *source) format(path string) string {
+	if src.s.Format != "" {
+		return src.s.Format
+	}
+	if strings.HasSuffix(strings.ToLower(path), ".jsonl") || strings.HasSuffix(strings.ToLower(path), ".ndjson") {
+		return "jsonl"
+	}
+	return "csv"
+}
+
+// read returns records [offset, offset+limit) of a file and whether more follow.
+func (src *source) read(path string, offset, limit int) ([]connectors.Record, bool, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, false, err
+	}
+	defer f.Close()
+	var r io.Reader = bufio.NewReaderSize(f, 1<<16)
+	if src.s.Encoding == "gb18030" {
+		r = transform.NewReader(r, simplifiedchinese.GB18030.NewDecoder())
+	}
+	next, err := src.reader(path, r)
+	if err != nil {
+		return nil, false, err
+	}
+	var out []connectors.Record
+	for n := 0; ; n++ {
+		rec, err := next()
+		if errors.Is(err, io.EOF) {
+			return out, false, nil
+		}
+		if err != nil {
+			return nil, false, fmt.Errorf("record %d: %w", n+1, err)
+		}
+		if n < offset {
+			continue
+		}
+		if len(out) == limit {
+			return out, true, nil
+		}
+		out = append(out, rec)
+	}
+}
+
+func (src *source) reader(path string, r io.Reader) (func() (connectors.Record, error), error) {
+	if src.format(path) == "jsonl" {
+		sc := bufio.NewScanner(r)
+		sc.Buffer(make([]byte, 1<<20), 16<<20)
+		return func() (connectors.Record, error) {
+			for sc.Scan() {
+				line := bytes.TrimSpace(sc.Bytes())
+				if len(line) == 0 {
+					continue
+				}
+				if !utf8.Valid(line) {
+					return connectors.Record{}, fmt.Errorf("not valid UTF-8")
+				}
+				var fields map[string]any
+				dec := json.NewDecoder(bytes.NewReader(line))
+				dec.UseNumber()
+				if err := dec.Decode(&fields); err != nil {
+					return connectors.Record{}, fmt.Errorf("not a JSON object: %v", err)
+				}
+				return connectors.Record{Fields: fields, Raw: append([]byte(nil), line...)}, nil
+			}
+			if err := sc.Err(); err != nil {
+				return connectors.Record{}, err
+			}
+			return connectors.Record{}, io.EOF
+		}, nil
+	}
+	cr := csv.NewReader(r)
+	cr.FieldsPerRecord = -1
+	cr.ReuseRecord = false
+	header, err := cr.Read()
+	if errors.Is(err, io.EOF) {
+		return func() (connectors.Record, error) { return connectors.Record{}, io.EOF }, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("header: %w", err)
+	}
+	for i, h := range header {
+		h = strings.TrimPrefix(h, "\ufeff") // Excel writes a BOM
+		if !utf8.ValidString(h) {
+			return nil, fmt.Errorf("the header is not valid %s; is the file's encoding set right?", src.s.Encoding)
+		}
+		header[i] = strings.TrimSpace(h)
+	}
+	return func() (connectors.Record, error) {
+		row, err := cr.Read()
+		if err != nil {
+			return connectors.Record{}, err
+		}
+		fields := map[string]any{}
+		for i, v := range row {
+			if !utf8.ValidString(v) {
+				return connectors.Record{}, fmt.Errorf("not valid %s text; is the file's encoding set right?", src.s.Encoding)
+			}
+			if i < len(header) {
+				fields[header[i]] = v
+			}
+		}
+		raw, _ := json.Marshal(fields)
+		return connectors.Record{Fields: fields, Raw: raw}, nil
+	}, nil
+}
