@@ -181,6 +181,9 @@ func (d *Definition) Apply(r Record) (*Mapped, error) {
 	if req.Holder.ID, err = str(m.Holder.ID, "holder.id"); err != nil {
 		return fail(err)
 	}
+	if req.Holder.ID == "" {
+		return fail(&RecordError{Field: "holder.id", Reason: fmt.Sprintf("the holder's id (field %s) is missing or empty", m.Holder.ID.Field)})
+	}
 	if req.Holder.Name, err = str(m.Holder.Name, "holder.name"); err != nil {
 		return fail(err)
 	}
