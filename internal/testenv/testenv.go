@@ -6,13 +6,16 @@ package testenv
 
 import (
 	"context"
+	"database/sql"
 	"crypto/rand"
 	"encoding/hex"
 	"net/url"
 	"os"
+	"strings"
 	"testing"
 	"time"
 
+	_ "github.com/go-sql-driver/mysql" // for MySQLDSN
 	"github.com/jackc/pgx/v5"
 )
 
@@ -88,4 +91,33 @@ func S3Server(t testing.TB) S3 {
 		absent(t, "an S3 server (CERTHUB_TEST_S3_ENDPOINT)")
 	}
 	return s
+}
+
+// MySQLDSN returns a DSN of a new empty MariaDB/MySQL database, dropped
+// when the test ends.
+func MySQLDSN(t testing.TB) string {
+	t.Helper()
+	base := os.Getenv("CERTHUB_TEST_MYSQL_DSN")
+	if base == "" {
+		absent(t, "MariaDB (CERTHUB_TEST_MYSQL_DSN)")
+	}
+	db, err := sql.Open("mysql", base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	name := RandomName("t_")
+	if _, err := db.Exec("CREATE DATABASE " + name); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("MariaDB at CERTHUB_TEST_MYSQL_DSN: %v", err)
+		}
+		t.Skipf("MariaDB unreachable (%v); %s", err, hint)
+	}
+	t.Cleanup(func() {
+		if db, err := sql.Open("mysql", base); err == nil {
+			_, _ = db.Exec("DROP DATABASE " + name)
+			db.Close()
+		}
+	})
+	return strings.Replace(base, "/certhub_test?", "/"+name+"?", 1)
 }
