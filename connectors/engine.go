@@ -23,10 +23,20 @@ type Engine struct {
 	Log   *slog.Logger
 	// Owner names this process in leases (host and pid).
 	Owner string
+	// OnRun, if set, hears about every finished run (metrics).
+	OnRun func(*Run)
+	// LeaseFor is how long a run may go without renewing its lease (it
+	// renews before every batch); a crashed run's connector is free again
+	// after it. Default 2 minutes.
+	LeaseFor time.Duration
 }
 
-// leaseFor is how long a run may go without renewing its lease.
-const leaseFor = 2 * time.Minute
+func (e *Engine) leaseFor() time.Duration {
+	if e.LeaseFor > 0 {
+		return e.LeaseFor
+	}
+	return 2 * time.Minute
+}
 
 type typeLookup struct {
 	ctx context.Context
@@ -82,7 +92,7 @@ func (e *Engine) Run(ctx context.Context, name string, progress Progress) (*Run,
 	if c.Paused {
 		return nil, errs.E(errs.Conflict, "connector %s is paused; resume it first", name)
 	}
-	if err := e.Store.Lease(ctx, name, e.Owner, e.now(), e.now().Add(leaseFor)); err != nil {
+	if err := e.Store.Lease(ctx, name, e.Owner, e.now(), e.now().Add(e.leaseFor())); err != nil {
 		return nil, err
 	}
 	run := &Run{ID: fmt.Sprintf("run_%d", e.now().UnixNano()), Connector: name, StartedAt: e.now(), Status: "running",
@@ -115,6 +125,9 @@ func (e *Engine) Run(ctx context.Context, name string, progress Progress) (*Run,
 	if err := e.Store.Release(bg, name, e.Owner, runErr != nil, text, next); err != nil && runErr == nil {
 		runErr = err
 	}
+	if e.OnRun != nil {
+		e.OnRun(run)
+	}
 	e.Log.InfoContext(ctx, "connector run", "connector", name, "status", status, "seen", run.Seen, "issued", run.Issued,
 		"revised", run.Revised, "lifecycle", run.Lifecycle, "unchanged", run.Unchanged, "quarantined", run.Quarantined, "error", text)
 	return run, runErr
@@ -142,7 +155,7 @@ func (e *Engine) pull(ctx context.Context, d *Definition, cursor string, run *Ru
 		defer c.Close()
 	}
 	for {
-		if err := e.Store.Lease(ctx, d.Name, e.Owner, e.now(), e.now().Add(leaseFor)); err != nil {
+		if err := e.Store.Lease(ctx, d.Name, e.Owner, e.now(), e.now().Add(e.leaseFor())); err != nil {
 			return err
 		}
 		b, err := src.Fetch(ctx, cursor, d.BatchSize)
@@ -197,6 +210,9 @@ func (e *Engine) Push(ctx context.Context, name string, records []Record) (*Run,
 	fin := e.now()
 	run.FinishedAt = &fin
 	_ = e.Store.FinishRun(context.WithoutCancel(ctx), run.ID, status, text, fin)
+	if e.OnRun != nil {
+		e.OnRun(run)
+	}
 	return run, err
 }
 

@@ -127,9 +127,13 @@ func (a answer) json(t *testing.T) map[string]any {
 func (p *proc) do(method, path, token string, body any, headers ...string) answer {
 	p.t.Helper()
 	var rd io.Reader
-	if body != nil {
-		b, _ := json.Marshal(body)
-		rd = bytes.NewReader(b)
+	switch b := body.(type) {
+	case nil:
+	case string: // a raw body (YAML, say)
+		rd = strings.NewReader(b)
+	default:
+		raw, _ := json.Marshal(b)
+		rd = bytes.NewReader(raw)
 	}
 	req, _ := http.NewRequest(method, p.base+path, rd)
 	if token != "" {

@@ -12,6 +12,9 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/certhub/certhub/connectors"
 	"github.com/certhub/certhub/exchange"
 	"github.com/certhub/certhub/internal/httpapi"
 	"github.com/certhub/certhub/internal/oidc"
@@ -29,6 +32,8 @@ type ServeCmd struct {
 	MaxBodyBytes   int64    `name:"max-body-bytes" env:"CERTHUB_MAX_BODY_BYTES" default:"1048576" help:"Largest accepted request body."`
 	PublicURL      string   `name:"public-url" env:"CERTHUB_PUBLIC_URL" help:"How people reach the hub (share links, QR codes, sign-in redirect); default http://<addr>."`
 	ShareRate      int      `name:"share-rate" env:"CERTHUB_SHARE_RATE" default:"600" help:"GET /s/<token> requests per minute per client IP (0 disables the limit)."`
+	ConnectorLease string   `name:"connector-lease" env:"CERTHUB_CONNECTOR_LEASE" default:"2m" help:"How long a connector run holds its lease without renewing it (a crashed run's connector is free after this)."`
+	ScheduleEvery  string   `name:"schedule-every" env:"CERTHUB_SCHEDULE_EVERY" default:"15s" help:"How often to look for connectors that are due (0 turns scheduled runs off on this replica)."`
 	OIDCConfig
 }
 
@@ -86,9 +91,24 @@ func (c *ServeCmd) serve(ctx context.Context, a *app, demoHolders []web.DemoHold
 	shares := &exchange.Shares{Store: a.store, Certs: a.certs, Now: time.Now}
 	pages := &web.Server{Certs: a.certs, Shares: shares, Tokens: a.store, OIDC: holders, Box: signing.NewBox(a.master, "web session v1"),
 		Log: a.log, Now: time.Now, PublicURL: public, ShareRatePerMinute: c.ShareRate, Demo: demoHolders}
+	reg := prometheus.NewRegistry()
+	engine := a.engine()
+	engine.OnRun = connectors.NewMetrics(reg).Observe
+	if engine.LeaseFor, err = time.ParseDuration(c.ConnectorLease); err != nil {
+		ln.Close()
+		return fmt.Errorf("--connector-lease: %w", err)
+	}
 	api := &httpapi.Server{Certs: a.certs, Keys: a.keys, Tokens: a.store, Shares: shares, Holders: holders, PublicURL: public,
 		Log: a.log, Now: time.Now, AdminTokenHash: adminHash, MaxBodyBytes: c.MaxBodyBytes, VerifyRatePerMinute: c.VerifyRate,
-		TrustedProxies: c.TrustedProxies, Pages: pages, Connectors: a.engine()}
+		TrustedProxies: c.TrustedProxies, Pages: pages, Connectors: engine, Registry: reg}
+	every, err := time.ParseDuration(c.ScheduleEvery)
+	if err != nil {
+		ln.Close()
+		return fmt.Errorf("--schedule-every: %w", err)
+	}
+	if every > 0 {
+		go engine.Schedule(ctx, every)
+	}
 	srv := &http.Server{
 		Handler:           api.Handler(),
 		ReadHeaderTimeout: 5 * time.Second,
