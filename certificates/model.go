@@ -290,6 +290,10 @@ type Certificate struct {
 	SupersededBy string
 
 	DocumentKey    string
+	// DocumentOffset and DocumentLength locate the document inside a batch
+	// object; length 0 means the object is the document.
+	DocumentOffset int64
+	DocumentLength int64
 	DocumentSHA256 string
 	KID            string
 	IssuedAt       time.Time

@@ -485,7 +485,13 @@ func (s *Service) Document(ctx context.Context, id string) (*Certificate, []byte
 }
 
 func (s *Service) document(ctx context.Context, c *Certificate) ([]byte, error) {
-	doc, err := s.Documents.Get(ctx, c.DocumentKey)
+	var doc []byte
+	var err error
+	if c.DocumentLength > 0 {
+		doc, err = s.Documents.GetRange(ctx, c.DocumentKey, c.DocumentOffset, c.DocumentLength)
+	} else {
+		doc, err = s.Documents.Get(ctx, c.DocumentKey)
+	}
 	if err != nil {
 		if errs.Is(err, errs.NotFound) {
 			return nil, errs.Wrap(fmt.Errorf("document %s of %s is missing from object storage", c.DocumentKey, c.ID), "read document")

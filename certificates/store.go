@@ -26,6 +26,14 @@ type Store interface {
 	// serial is never handed out twice, even if the issuance that took it
 	// fails.
 	NextSerial(ctx context.Context, typeCode, issuer string) (int64, error)
+	// NextSerials allocates n consecutive serials and returns the first.
+	NextSerials(ctx context.Context, typeCode, issuer string, n int) (int64, error)
+	// InsertCertificates stores first versions (with their origins) in one
+	// transaction: all or none.
+	InsertCertificates(ctx context.Context, cs []*Certificate) error
+	// GetOrigins returns what is known of many source records at once,
+	// by source key.
+	GetOrigins(ctx context.Context, connector string, keys []string) (map[string]*OriginRecord, error)
 
 	// InsertCertificate stores the first version of a certificate. With a
 	// non-nil idem, the idempotency record is stored in the same
@@ -87,6 +95,8 @@ type DocumentStore interface {
 	Put(ctx context.Context, key string, data []byte) error
 	// Get reads an object; errs.NotFound if absent.
 	Get(ctx context.Context, key string) ([]byte, error)
+	// GetRange reads length bytes of an object from offset.
+	GetRange(ctx context.Context, key string, offset, length int64) ([]byte, error)
 	// Ping checks that the store answers and is writable.
 	Ping(ctx context.Context) error
 }

@@ -218,21 +218,93 @@ func (e *Engine) Push(ctx context.Context, name string, records []Record) (*Run,
 
 // process maps and applies a batch. A record that cannot be accepted is
 // quarantined; only a failure of the hub itself stops the batch.
+//
+// Records whose key is new are issued together through the bulk path (one
+// batch object for their documents, one transaction for their rows and
+// origins). The rest (known keys, and a key's later occurrences in the
+// same batch) then go one by one, in source order.
 func (e *Engine) process(ctx context.Context, d *Definition, records []Record) (Counts, error) {
 	var c Counts
-	for _, r := range records {
-		c.Seen++
-		outcome, err := e.processOne(ctx, d, r)
+	c.Seen = int64(len(records))
+	mapped := make([]*Mapped, len(records))
+	var keys []string
+	for i, r := range records {
+		m, err := d.Apply(r)
 		if err != nil {
-			reason, key, ok := rejection(err)
-			if !ok {
-				return c, err
-			}
+			reason, key, _ := rejection(err)
 			if err := e.quarantine(ctx, d.Name, key, reason, r); err != nil {
 				return c, err
 			}
 			c.Quarantined++
 			continue
+		}
+		mapped[i] = m
+		keys = append(keys, m.Key)
+	}
+	known, err := e.Certs.Store.GetOrigins(ctx, d.Name, keys)
+	if err != nil {
+		return c, err
+	}
+	// The first occurrence of each new key goes to the bulk path.
+	var bulk []int
+	first := map[string]bool{}
+	for i, m := range mapped {
+		if m == nil || known[m.Key] != nil || first[m.Key] {
+			continue
+		}
+		first[m.Key] = true
+		bulk = append(bulk, i)
+	}
+	done := make([]bool, len(records))
+	if len(bulk) > 0 {
+		reqs := make([]*certificates.IssueRequest, len(bulk))
+		for n, i := range bulk {
+			m := mapped[i]
+			m.Request.Origin = &certificates.Origin{Connector: d.Name, SourceKey: m.Key, ContentHash: m.ContentHash, SourceStatus: StatusValid}
+			reqs[n] = m.Request
+		}
+		results, err := e.Certs.IssueBatch(ctx, certificates.Scope{Authority: d.Authority}, reqs)
+		if err != nil {
+			return c, err
+		}
+		for n, i := range bulk {
+			done[i] = true
+			m, res := mapped[i], results[n]
+			if res.Err != nil {
+				reason, _, ok := rejection(res.Err)
+				if !ok {
+					return c, res.Err
+				}
+				if err := e.quarantine(ctx, d.Name, m.Key, reason, records[i]); err != nil {
+					return c, err
+				}
+				c.Quarantined++
+				continue
+			}
+			c.Issued++
+			if m.Status != StatusValid {
+				o := &certificates.Origin{Connector: d.Name, SourceKey: m.Key, ContentHash: m.ContentHash, SourceStatus: m.Status}
+				if err := e.transition(ctx, certificates.Scope{Authority: d.Authority}, res.Certificate.ID, StatusValid, m.Status, o); err != nil {
+					return c, err
+				}
+				c.Lifecycle++
+			}
+		}
+	}
+	for i, m := range mapped {
+		if m == nil || done[i] {
+			continue
+		}
+		outcome, err := e.applyMapped(ctx, d, m)
+		if err != nil {
+			if reason, _, ok := rejection(err); ok {
+				if err := e.quarantine(ctx, d.Name, m.Key, reason, records[i]); err != nil {
+					return c, err
+				}
+				c.Quarantined++
+				continue
+			}
+			return c, err
 		}
 		switch outcome {
 		case "issued":

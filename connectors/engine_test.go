@@ -187,6 +187,15 @@ func TestSyncSemantics(t *testing.T) {
 		c1.Holder.ID != uscc(1) || c1.Data["operator_type"] != "餐饮服务经营者（小型餐馆）" {
 		t.Fatalf("mapped certificate: %+v", c1)
 	}
+	// Issued through the bulk path: the document sits in a batch object,
+	// read back by its byte range, and verifies.
+	_, doc, err := h.Certs.Document(ctx, c1.ID)
+	if err != nil || c1.DocumentLength == 0 {
+		t.Fatalf("document of a bulk-issued certificate: %v (length %d)", err, c1.DocumentLength)
+	}
+	if v, err := h.Certs.VerifyDocument(ctx, doc); err != nil || !v.Valid {
+		t.Fatalf("bulk-issued document does not verify: %+v %v", v, err)
+	}
 
 	// The same records again, with changes: 1 unchanged, 2 revised, 3
 	// reinstated, 4 still revoked, 5 new and cancelled at once.

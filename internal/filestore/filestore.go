@@ -102,3 +102,24 @@ func (s *Store) Ping(_ context.Context) error {
 	f.Close()
 	return os.Remove(f.Name())
 }
+
+// GetRange implements certificates.DocumentStore.
+func (s *Store) GetRange(_ context.Context, key string, offset, length int64) ([]byte, error) {
+	p, err := s.path(key)
+	if err != nil {
+		return nil, err
+	}
+	f, err := os.Open(p)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, errs.E(errs.NotFound, "object %s does not exist", key)
+	}
+	if err != nil {
+		return nil, errs.Wrap(err, "open object")
+	}
+	defer f.Close()
+	buf := make([]byte, length)
+	if _, err := f.ReadAt(buf, offset); err != nil {
+		return nil, errs.Wrap(err, "read object %s at %d", key, offset)
+	}
+	return buf, nil
+}

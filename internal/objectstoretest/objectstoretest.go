@@ -33,6 +33,21 @@ func RunTests(t *testing.T, newStore func(t *testing.T) certificates.DocumentSto
 			t.Fatalf("Ping: %v", err)
 		}
 	})
+	t.Run("Range", func(t *testing.T) {
+		t.Parallel()
+		s := newStore(t)
+		data := []byte("first-document.second-document.third")
+		if err := s.Put(ctx, "batches/b1", data); err != nil {
+			t.Fatal(err)
+		}
+		got, err := s.GetRange(ctx, "batches/b1", 15, 15)
+		if err != nil || string(got) != "second-document" {
+			t.Fatalf("GetRange = %q, %v", got, err)
+		}
+		if _, err := s.GetRange(ctx, "batches/none", 0, 3); !errs.Is(err, errs.NotFound) {
+			t.Fatalf("GetRange of a missing object: %v", err)
+		}
+	})
 	t.Run("NotFound", func(t *testing.T) {
 		t.Parallel()
 		_, err := newStore(t).Get(ctx, "documents/none.jws")

@@ -108,3 +108,24 @@ func (s *Store) Ping(ctx context.Context) error {
 	}
 	return nil
 }
+
+// GetRange implements certificates.DocumentStore.
+func (s *Store) GetRange(ctx context.Context, key string, offset, length int64) ([]byte, error) {
+	opts := minio.GetObjectOptions{}
+	if err := opts.SetRange(offset, offset+length-1); err != nil {
+		return nil, errs.Wrap(err, "range")
+	}
+	obj, err := s.client.GetObject(ctx, s.bucket, key, opts)
+	if err != nil {
+		return nil, translate(err, key)
+	}
+	defer obj.Close()
+	b, err := io.ReadAll(obj)
+	if err != nil {
+		return nil, translate(err, key)
+	}
+	if int64(len(b)) != length {
+		return nil, errs.Wrap(fmt.Errorf("object %s: read %d bytes at %d, want %d", key, len(b), offset, length), "range read")
+	}
+	return b, nil
+}

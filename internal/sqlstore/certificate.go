@@ -13,15 +13,65 @@ import (
 
 // NextSerial implements certificates.Store.
 func (s *Store) NextSerial(ctx context.Context, typeCode, issuer string) (int64, error) {
-	var n int64
-	err := s.db.QueryRow(ctx, `INSERT INTO serials (type_code, authority, next) VALUES ($1, $2, 2)
-		ON CONFLICT (type_code, authority) DO UPDATE SET next = serials.next + 1
-		RETURNING next - 1`, typeCode, issuer).Scan(&n)
-	return n, err
+	return s.NextSerials(ctx, typeCode, issuer, 1)
+}
+
+// NextSerials implements certificates.Store.
+func (s *Store) NextSerials(ctx context.Context, typeCode, issuer string, n int) (int64, error) {
+	var first int64
+	err := s.db.QueryRow(ctx, `INSERT INTO serials (type_code, authority, next) VALUES ($1, $2, $3 + 1)
+		ON CONFLICT (type_code, authority) DO UPDATE SET next = serials.next + $3
+		RETURNING next - $3`, typeCode, issuer, n).Scan(&first)
+	return first, err
+}
+
+// InsertCertificates implements certificates.Store.
+func (s *Store) InsertCertificates(ctx context.Context, cs []*certificates.Certificate) error {
+	return s.db.InTx(ctx, func(q Querier) error {
+		for _, c := range cs {
+			if err := insertCertificate(ctx, q, c); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// GetOrigins implements certificates.Store.
+func (s *Store) GetOrigins(ctx context.Context, connector string, keys []string) (map[string]*certificates.OriginRecord, error) {
+	out := make(map[string]*certificates.OriginRecord, len(keys))
+	for start := 0; start < len(keys); start += 500 {
+		chunk := keys[start:min(start+500, len(keys))]
+		args := []any{connector}
+		ph := make([]string, len(chunk))
+		for i, k := range chunk {
+			args = append(args, k)
+			ph[i] = "$" + strconv.Itoa(i+2)
+		}
+		rows, err := s.db.Query(ctx, `SELECT connector, source_key, lineage, certificate_id, content_hash, source_status, updated_at
+			FROM certificate_origins WHERE connector = $1 AND source_key IN (`+strings.Join(ph, ", ")+`)`, args...)
+		if err != nil {
+			return nil, err
+		}
+		for rows.Next() {
+			o := &certificates.OriginRecord{}
+			if err := rows.Scan(&o.Connector, &o.SourceKey, &o.Lineage, &o.CertificateID, &o.ContentHash, &o.SourceStatus, Time{&o.UpdatedAt}); err != nil {
+				rows.Close()
+				return nil, err
+			}
+			out[o.SourceKey] = o
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
 }
 
 const certColumns = `seq, id, type_code, authority, serial, version, holder_kind, holder_index, holder_sealed, holder_name,
-	data, valid_from, valid_until, state, state_reason, superseded_by, document_key, document_sha256, kid, issued_at, updated_at`
+	data, valid_from, valid_until, state, state_reason, superseded_by, document_key, document_sha256, kid, issued_at, updated_at,
+	document_offset, document_length`
 
 func insertCertificate(ctx context.Context, q Querier, c *certificates.Certificate) error {
 	data, err := json.Marshal(c.Data)
@@ -30,12 +80,13 @@ func insertCertificate(ctx context.Context, q Querier, c *certificates.Certifica
 	}
 	err = q.QueryRow(ctx, `INSERT INTO certificates (id, lineage, type_code, authority, serial, version,
 		holder_kind, holder_index, holder_sealed, holder_name, data, valid_from, valid_until,
-		state, state_reason, superseded_by, document_key, document_sha256, kid, issued_at, updated_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21)
+		state, state_reason, superseded_by, document_key, document_sha256, kid, issued_at, updated_at, document_offset, document_length)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23)
 		RETURNING seq`,
 		c.ID, c.Ident.Lineage(), c.Type, c.Authority, c.Serial, c.Version,
 		string(c.Holder.Kind), c.HolderIndex, c.HolderSealed, c.Holder.Name, string(data), c.ValidFrom, c.ValidUntil,
 		string(c.State), c.StateReason, nullString(c.SupersededBy), c.DocumentKey, c.DocumentSHA256, c.KID, c.IssuedAt, c.UpdatedAt,
+		c.DocumentOffset, c.DocumentLength,
 	).Scan(&c.Seq)
 	if err != nil {
 		return conflict(err, "certificate %s already exists", c.ID)
@@ -142,7 +193,7 @@ func scanCertificate(r Row) (*certificates.Certificate, error) {
 	var superseded *string
 	err := r.Scan(&c.Seq, &c.ID, &c.Type, &c.Authority, &c.Serial, &c.Version, &kind, &c.HolderIndex, &c.HolderSealed, &c.Holder.Name,
 		&data, &c.ValidFrom, &c.ValidUntil, &state, &c.StateReason, &superseded, &c.DocumentKey, &c.DocumentSHA256, &c.KID,
-		Time{&c.IssuedAt}, Time{&c.UpdatedAt})
+		Time{&c.IssuedAt}, Time{&c.UpdatedAt}, &c.DocumentOffset, &c.DocumentLength)
 	if err != nil {
 		return nil, err
 	}

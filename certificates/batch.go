@@ -1,0 +1,120 @@
+package certificates
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"sort"
+
+	"github.com/certhub/certhub/internal/errs"
+)
+
+// BatchResult is the outcome of one request of a batch issuance.
+type BatchResult struct {
+	Certificate *Certificate
+	Err         error // the request's own fault (validation); nil when issued
+}
+
+// IssueBatch issues many first versions at once, the bulk path for
+// connectors' backfills. Each request is validated on its own; the valid
+// ones of one type and issuer get consecutive serials, are sealed, and
+// their documents are written together as one immutable batch object
+// (each document addressable on its own by byte range, with its own
+// SHA-256 in the index). The rows, with their origins, are committed in
+// one transaction after the object is durable. As with single issuance,
+// a failure between the two leaves only an unreachable object.
+//
+// The returned error is the hub's own failure (store, object store, seal):
+// nothing of the batch was committed.
+func (s *Service) IssueBatch(ctx context.Context, sc Scope, reqs []*IssueRequest) ([]BatchResult, error) {
+	results := make([]BatchResult, len(reqs))
+	type group struct {
+		t     *Type
+		a     *Authority
+		items []int
+	}
+	groups := map[string]*group{}
+	for i, r := range reqs {
+		if r.Data == nil {
+			r.Data = map[string]any{}
+		}
+		t, tErr := s.Type(ctx, r.Type)
+		if tErr != nil && !errs.Is(tErr, errs.NotFound) {
+			return nil, tErr
+		}
+		a, aErr := s.Authority(ctx, r.Authority)
+		if aErr != nil && !errs.Is(aErr, errs.NotFound) {
+			return nil, aErr
+		}
+		if err := r.validate(t, tErr, aErr); err != nil {
+			results[i].Err = err
+			continue
+		}
+		if err := sc.check(r.Authority); err != nil {
+			results[i].Err = err
+			continue
+		}
+		k := t.Code + "." + a.Code
+		if groups[k] == nil {
+			groups[k] = &group{t: t, a: a}
+		}
+		groups[k].items = append(groups[k].items, i)
+	}
+	keys := make([]string, 0, len(groups))
+	for k := range groups {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	var all []*Certificate
+	for _, k := range keys {
+		g := groups[k]
+		first, err := s.Store.NextSerials(ctx, g.t.Code, g.a.Code, len(g.items))
+		if err != nil {
+			return nil, err
+		}
+		now := s.now()
+		var object bytes.Buffer
+		batch := make([]*Certificate, 0, len(g.items))
+		for n, i := range g.items {
+			r := reqs[i]
+			ident := Identifier{TypeCode: g.t.Code, Issuer: g.a.Code, Serial: fmt.Sprintf("%06d", first+int64(n)), Version: 1}
+			c := &Certificate{ID: ident.String(), Ident: ident, Type: g.t.Code, Authority: g.a.Code, Serial: ident.Serial, Version: 1,
+				Holder: r.Holder, Data: r.Data, ValidFrom: r.ValidFrom, ValidUntil: r.ValidUntil, State: StateValid,
+				IssuedAt: now, UpdatedAt: now, Origin: r.Origin}
+			c.HolderIndex = s.Vault.Index(string(c.Holder.Kind), c.Holder.ID)
+			c.HolderSealed = s.Vault.Seal(string(c.Holder.Kind), c.Holder.ID)
+			payload, err := buildCredential(c, g.t, g.a, s.Location)
+			if err != nil {
+				return nil, err
+			}
+			doc, kid, err := s.Keys.Seal(ctx, g.a.Code, payload)
+			if err != nil {
+				return nil, err
+			}
+			sum := sha256.Sum256(doc)
+			c.KID, c.DocumentSHA256 = kid, hex.EncodeToString(sum[:])
+			c.DocumentOffset, c.DocumentLength = int64(object.Len()), int64(len(doc))
+			object.Write(doc)
+			object.WriteByte('\n')
+			batch = append(batch, c)
+			results[i].Certificate = c
+		}
+		sum := sha256.Sum256(object.Bytes())
+		key := fmt.Sprintf("batches/%s/%s/%s-%s.jwsl", g.t.Code, g.a.Code, batch[0].Serial, hex.EncodeToString(sum[:8]))
+		if err := s.Documents.Put(ctx, key, object.Bytes()); err != nil {
+			return nil, err
+		}
+		for _, c := range batch {
+			c.DocumentKey = key
+		}
+		all = append(all, batch...)
+	}
+	if len(all) > 0 {
+		if err := s.Store.InsertCertificates(ctx, all); err != nil {
+			return nil, err
+		}
+	}
+	return results, nil
+}
