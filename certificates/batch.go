@@ -6,7 +6,9 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"runtime"
 	"sort"
+	"time"
 
 	"github.com/certhub/certhub/internal/errs"
 )
@@ -75,36 +77,67 @@ func (s *Service) IssueBatch(ctx context.Context, sc Scope, reqs []*IssueRequest
 			return nil, err
 		}
 		now := s.now()
-		var object bytes.Buffer
-		batch := make([]*Certificate, 0, len(g.items))
+		started := time.Now()
+		batch := make([]*Certificate, len(g.items))
+		docs := make([][]byte, len(g.items))
 		for n, i := range g.items {
 			r := reqs[i]
 			ident := Identifier{TypeCode: g.t.Code, Issuer: g.a.Code, Serial: fmt.Sprintf("%06d", first+int64(n)), Version: 1}
-			c := &Certificate{ID: ident.String(), Ident: ident, Type: g.t.Code, Authority: g.a.Code, Serial: ident.Serial, Version: 1,
+			batch[n] = &Certificate{ID: ident.String(), Ident: ident, Type: g.t.Code, Authority: g.a.Code, Serial: ident.Serial, Version: 1,
 				Holder: r.Holder, Data: r.Data, ValidFrom: r.ValidFrom, ValidUntil: r.ValidUntil, State: StateValid,
 				IssuedAt: now, UpdatedAt: now, Origin: r.Origin}
-			c.HolderIndex = s.Vault.Index(string(c.Holder.Kind), c.Holder.ID)
-			c.HolderSealed = s.Vault.Seal(string(c.Holder.Kind), c.Holder.ID)
-			payload, err := buildCredential(c, g.t, g.a, s.Location)
-			if err != nil {
+			results[i].Certificate = batch[n]
+		}
+		// Sealing is independent per document: spread it over the cores,
+		// all with the key that is active now.
+		seal, err := s.Keys.Sealer(ctx, g.a.Code)
+		if err != nil {
+			return nil, err
+		}
+		workers := min(runtime.GOMAXPROCS(0), len(batch))
+		errc := make(chan error, workers)
+		for w := 0; w < workers; w++ {
+			go func(w int) {
+				for n := w; n < len(batch); n += workers {
+					c := batch[n]
+					c.HolderIndex = s.Vault.Index(string(c.Holder.Kind), c.Holder.ID)
+					c.HolderSealed = s.Vault.Seal(string(c.Holder.Kind), c.Holder.ID)
+					payload, err := buildCredential(c, g.t, g.a, s.Location)
+					if err != nil {
+						errc <- err
+						return
+					}
+					doc, kid, err := seal(payload)
+					if err != nil {
+						errc <- err
+						return
+					}
+					sum := sha256.Sum256(doc)
+					c.KID, c.DocumentSHA256, docs[n] = kid, hex.EncodeToString(sum[:]), doc
+				}
+				errc <- nil
+			}(w)
+		}
+		for w := 0; w < workers; w++ {
+			if err := <-errc; err != nil {
 				return nil, err
 			}
-			doc, kid, err := s.Keys.Seal(ctx, g.a.Code, payload)
-			if err != nil {
-				return nil, err
-			}
-			sum := sha256.Sum256(doc)
-			c.KID, c.DocumentSHA256 = kid, hex.EncodeToString(sum[:])
-			c.DocumentOffset, c.DocumentLength = int64(object.Len()), int64(len(doc))
-			object.Write(doc)
+		}
+		var object bytes.Buffer
+		for n, c := range batch {
+			c.DocumentOffset, c.DocumentLength = int64(object.Len()), int64(len(docs[n]))
+			object.Write(docs[n])
 			object.WriteByte('\n')
-			batch = append(batch, c)
-			results[i].Certificate = c
 		}
 		sum := sha256.Sum256(object.Bytes())
 		key := fmt.Sprintf("batches/%s/%s/%s-%s.jwsl", g.t.Code, g.a.Code, batch[0].Serial, hex.EncodeToString(sum[:8]))
+		sealed := time.Now()
 		if err := s.Documents.Put(ctx, key, object.Bytes()); err != nil {
 			return nil, err
+		}
+		if s.Log != nil {
+			s.Log.DebugContext(ctx, "batch object", "key", key, "documents", len(batch), "bytes", object.Len(),
+				"seal", sealed.Sub(started), "put", time.Since(sealed))
 		}
 		for _, c := range batch {
 			c.DocumentKey = key
@@ -112,8 +145,12 @@ func (s *Service) IssueBatch(ctx context.Context, sc Scope, reqs []*IssueRequest
 		all = append(all, batch...)
 	}
 	if len(all) > 0 {
+		t := time.Now()
 		if err := s.Store.InsertCertificates(ctx, all); err != nil {
 			return nil, err
+		}
+		if s.Log != nil {
+			s.Log.DebugContext(ctx, "batch rows", "rows", len(all), "insert", time.Since(t))
 		}
 	}
 	return results, nil

@@ -158,17 +158,22 @@ func (e *Engine) pull(ctx context.Context, d *Definition, cursor string, run *Ru
 		if err := e.Store.Lease(ctx, d.Name, e.Owner, e.now(), e.now().Add(e.leaseFor())); err != nil {
 			return err
 		}
+		t0 := time.Now()
 		b, err := src.Fetch(ctx, cursor, d.BatchSize)
 		if err != nil {
 			return fmt.Errorf("source: %w", err)
 		}
+		t1 := time.Now()
 		counts, err := e.process(ctx, d, b.Records)
 		if err != nil {
 			return err
 		}
+		t2 := time.Now()
 		if err := e.Store.FinishBatch(ctx, d.Name, run.ID, b.Cursor, counts); err != nil {
 			return err
 		}
+		e.Log.DebugContext(ctx, "connector batch", "connector", d.Name, "records", len(b.Records),
+			"fetch", t1.Sub(t0), "process", t2.Sub(t1), "finish", time.Since(t2))
 		if b.Commit != nil {
 			if err := b.Commit(ctx); err != nil {
 				return fmt.Errorf("source: %w", err)
@@ -226,6 +231,7 @@ func (e *Engine) Push(ctx context.Context, name string, records []Record) (*Run,
 func (e *Engine) process(ctx context.Context, d *Definition, records []Record) (Counts, error) {
 	var c Counts
 	c.Seen = int64(len(records))
+	t0 := time.Now()
 	mapped := make([]*Mapped, len(records))
 	var keys []string
 	for i, r := range records {
@@ -241,10 +247,12 @@ func (e *Engine) process(ctx context.Context, d *Definition, records []Record) (
 		mapped[i] = m
 		keys = append(keys, m.Key)
 	}
+	t1 := time.Now()
 	known, err := e.Certs.Store.GetOrigins(ctx, d.Name, keys)
 	if err != nil {
 		return c, err
 	}
+	e.Log.DebugContext(ctx, "connector mapping", "map", t1.Sub(t0), "origins", time.Since(t1))
 	// The first occurrence of each new key goes to the bulk path.
 	var bulk []int
 	first := map[string]bool{}

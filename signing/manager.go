@@ -125,28 +125,43 @@ func (m *Manager) signer(ctx context.Context, k *Key) (crypto.Signer, error) {
 // Seal signs payload as a compact JWS with the authority's active key. The
 // protected header carries alg, kid, typ "vc+jwt" and cty "vc" (W3C VC-JOSE).
 func (m *Manager) Seal(ctx context.Context, authority string, payload []byte) (document []byte, kid string, err error) {
+	seal, err := m.Sealer(ctx, authority)
+	if err != nil {
+		return nil, "", err
+	}
+	return seal(payload)
+}
+
+// SealFunc seals one payload; it is safe for concurrent use.
+type SealFunc func(payload []byte) (document []byte, kid string, err error)
+
+// Sealer resolves the authority's active key once and returns a function
+// that seals with it, for batches.
+func (m *Manager) Sealer(ctx context.Context, authority string) (SealFunc, error) {
 	k, err := m.store.ActiveKey(ctx, authority)
 	if err != nil {
 		if errs.Is(err, errs.NotFound) {
-			return nil, "", errs.E(errs.Conflict, "authority %s has no active seal key; rotate to create one", authority)
+			return nil, errs.E(errs.Conflict, "authority %s has no active seal key; rotate to create one", authority)
 		}
-		return nil, "", err
+		return nil, err
 	}
-	s, err := m.signer(ctx, k)
+	signer, err := m.signer(ctx, k)
 	if err != nil {
-		return nil, "", err
+		return nil, err
 	}
-	h := jws.NewHeaders()
-	for name, v := range map[string]any{jws.KeyIDKey: k.KID, jws.TypeKey: "vc+jwt", jws.ContentTypeKey: "vc"} {
-		if err := h.Set(name, v); err != nil {
-			return nil, "", errs.Wrap(err, "build JWS header")
+	return func(payload []byte) ([]byte, string, error) {
+		h := jws.NewHeaders()
+		for name, v := range map[string]any{jws.KeyIDKey: k.KID, jws.TypeKey: "vc+jwt", jws.ContentTypeKey: "vc"} {
+			if err := h.Set(name, v); err != nil {
+				return nil, "", errs.Wrap(err, "build JWS header")
+			}
 		}
-	}
-	doc, err := jws.Sign(payload, jws.WithKey(k.Algorithm.jwa(), s, jws.WithProtectedHeaders(h)))
-	if err != nil {
-		return nil, "", errs.Wrap(err, "seal document")
-	}
-	return doc, k.KID, nil
+		doc, err := jws.Sign(payload, jws.WithKey(k.Algorithm.jwa(), signer, jws.WithProtectedHeaders(h)))
+		if err != nil {
+			return nil, "", errs.Wrap(err, "seal document")
+		}
+		return doc, k.KID, nil
+	}, nil
 }
 
 // Verification failure reasons reported by Verify (in errs.Error.Field).

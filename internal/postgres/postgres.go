@@ -32,6 +32,11 @@ func Open(ctx context.Context, url string) (*sqlstore.Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("database URL: %w", err)
 	}
+	// Plan every execution with its parameters instead of letting
+	// PostgreSQL settle on a generic plan: tables here grow from empty
+	// (certificate origins during a backfill), and a generic plan chosen
+	// while one was small kept scanning it whole as it grew.
+	cfg.ConnConfig.DefaultQueryExecMode = pgx.QueryExecModeCacheDescribe
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("connect to PostgreSQL: %w", err)
@@ -113,6 +118,36 @@ func (q q) Query(ctx context.Context, sql string, args ...any) (sqlstore.Rows, e
 		return nil, translate(err)
 	}
 	return rows{r}, nil
+}
+
+// CopyInto implements sqlstore.Copier with COPY … FROM STDIN.
+func (q q) CopyInto(ctx context.Context, table string, columns []string, rows [][]any) error {
+	c, ok := q.c.(interface {
+		CopyFrom(context.Context, pgx.Identifier, []string, pgx.CopyFromSource) (int64, error)
+	})
+	if !ok {
+		return fmt.Errorf("COPY is not available here")
+	}
+	_, err := c.CopyFrom(ctx, pgx.Identifier{table}, columns, pgx.CopyFromRows(rows))
+	return translate(err)
+}
+
+// ExecBatch implements sqlstore.Batcher with pgx's pipeline.
+func (q q) ExecBatch(ctx context.Context, stmts []sqlstore.Stmt) error {
+	var b pgx.Batch
+	for _, st := range stmts {
+		b.Queue(st.SQL, st.Args...)
+	}
+	br := q.c.(interface {
+		SendBatch(context.Context, *pgx.Batch) pgx.BatchResults
+	}).SendBatch(ctx, &b)
+	for range stmts {
+		if _, err := br.Exec(); err != nil {
+			br.Close()
+			return translate(err)
+		}
+	}
+	return translate(br.Close())
 }
 
 type row struct{ r pgx.Row }

@@ -25,16 +25,74 @@ func (s *Store) NextSerials(ctx context.Context, typeCode, issuer string, n int)
 	return first, err
 }
 
-// InsertCertificates implements certificates.Store.
+// InsertCertificates implements certificates.Store. Where the adapter can
+// pipeline (PostgreSQL), the whole batch goes in one round trip.
 func (s *Store) InsertCertificates(ctx context.Context, cs []*certificates.Certificate) error {
 	return s.db.InTx(ctx, func(q Querier) error {
+		if cp, ok := q.(Copier); ok {
+			return copyCertificates(ctx, cp, cs)
+		}
+		b, ok := q.(Batcher)
+		if !ok {
+			for _, c := range cs {
+				if err := insertCertificate(ctx, q, c); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+		stmts := make([]Stmt, 0, 2*len(cs))
 		for _, c := range cs {
-			if err := insertCertificate(ctx, q, c); err != nil {
+			args, err := certificateArgs(c)
+			if err != nil {
 				return err
 			}
+			stmts = append(stmts, Stmt{SQL: insertCertificateSQL, Args: args})
+			if o := c.Origin; o != nil {
+				stmts = append(stmts, Stmt{SQL: putOriginSQL, Args: []any{o.Connector, o.SourceKey, c.Ident.Lineage(), c.ID, o.ContentHash, o.SourceStatus, c.UpdatedAt}})
+			}
 		}
-		return nil
+		return conflict(b.ExecBatch(ctx, stmts), "a certificate of the batch already exists")
 	})
+}
+
+// copyCertificates streams first versions and their origins with COPY.
+// Origins of a bulk issuance are new keys (the caller looked them up), so a
+// plain insert is right; a clash aborts the whole transaction.
+func copyCertificates(ctx context.Context, cp Copier, cs []*certificates.Certificate) error {
+	cols := []string{"id", "lineage", "type_code", "authority", "serial", "version", "holder_kind", "holder_index", "holder_sealed",
+		"holder_name", "data", "valid_from", "valid_until", "state", "state_reason", "superseded_by", "document_key", "document_sha256",
+		"kid", "issued_at", "updated_at", "document_offset", "document_length"}
+	rows := make([][]any, 0, len(cs))
+	var origins [][]any
+	date := func(d certificates.Date) any {
+		if d.IsZero() {
+			return nil
+		}
+		return d.Start(time.UTC)
+	}
+	for _, c := range cs {
+		data, err := json.Marshal(c.Data)
+		if err != nil {
+			return errs.Wrap(err, "encode data")
+		}
+		rows = append(rows, []any{c.ID, c.Ident.Lineage(), c.Type, c.Authority, c.Serial, int32(c.Version), string(c.Holder.Kind),
+			c.HolderIndex, c.HolderSealed, c.Holder.Name, string(data), date(c.ValidFrom), date(c.ValidUntil), string(c.State),
+			c.StateReason, nullString(c.SupersededBy), c.DocumentKey, c.DocumentSHA256, c.KID, c.IssuedAt, c.UpdatedAt,
+			c.DocumentOffset, c.DocumentLength})
+		if o := c.Origin; o != nil {
+			origins = append(origins, []any{o.Connector, o.SourceKey, c.Ident.Lineage(), c.ID, o.ContentHash, o.SourceStatus, c.UpdatedAt})
+		}
+	}
+	if err := cp.CopyInto(ctx, "certificates", cols, rows); err != nil {
+		return conflict(err, "a certificate of the batch already exists")
+	}
+	if len(origins) == 0 {
+		return nil
+	}
+	err := cp.CopyInto(ctx, "certificate_origins", []string{"connector", "source_key", "lineage", "certificate_id", "content_hash",
+		"source_status", "updated_at"}, origins)
+	return conflict(err, "a source record of the batch is already known")
 }
 
 // GetOrigins implements certificates.Store.
@@ -73,21 +131,28 @@ const certColumns = `seq, id, type_code, authority, serial, version, holder_kind
 	data, valid_from, valid_until, state, state_reason, superseded_by, document_key, document_sha256, kid, issued_at, updated_at,
 	document_offset, document_length`
 
-func insertCertificate(ctx context.Context, q Querier, c *certificates.Certificate) error {
-	data, err := json.Marshal(c.Data)
-	if err != nil {
-		return errs.Wrap(err, "encode data")
-	}
-	err = q.QueryRow(ctx, `INSERT INTO certificates (id, lineage, type_code, authority, serial, version,
+const insertCertificateSQL = `INSERT INTO certificates (id, lineage, type_code, authority, serial, version,
 		holder_kind, holder_index, holder_sealed, holder_name, data, valid_from, valid_until,
 		state, state_reason, superseded_by, document_key, document_sha256, kid, issued_at, updated_at, document_offset, document_length)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23)
-		RETURNING seq`,
-		c.ID, c.Ident.Lineage(), c.Type, c.Authority, c.Serial, c.Version,
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23)`
+
+func certificateArgs(c *certificates.Certificate) ([]any, error) {
+	data, err := json.Marshal(c.Data)
+	if err != nil {
+		return nil, errs.Wrap(err, "encode data")
+	}
+	return []any{c.ID, c.Ident.Lineage(), c.Type, c.Authority, c.Serial, c.Version,
 		string(c.Holder.Kind), c.HolderIndex, c.HolderSealed, c.Holder.Name, string(data), c.ValidFrom, c.ValidUntil,
 		string(c.State), c.StateReason, nullString(c.SupersededBy), c.DocumentKey, c.DocumentSHA256, c.KID, c.IssuedAt, c.UpdatedAt,
-		c.DocumentOffset, c.DocumentLength,
-	).Scan(&c.Seq)
+		c.DocumentOffset, c.DocumentLength}, nil
+}
+
+func insertCertificate(ctx context.Context, q Querier, c *certificates.Certificate) error {
+	args, err := certificateArgs(c)
+	if err != nil {
+		return err
+	}
+	err = q.QueryRow(ctx, insertCertificateSQL+` RETURNING seq`, args...).Scan(&c.Seq)
 	if err != nil {
 		return conflict(err, "certificate %s already exists", c.ID)
 	}
@@ -99,13 +164,14 @@ func putOrigin(ctx context.Context, q Querier, o *certificates.Origin, lineage, 
 	if o == nil {
 		return nil
 	}
-	_, err := q.Exec(ctx, `INSERT INTO certificate_origins (connector, source_key, lineage, certificate_id, content_hash, source_status, updated_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7)
-		ON CONFLICT (connector, source_key) DO UPDATE SET lineage = excluded.lineage, certificate_id = excluded.certificate_id,
-			content_hash = excluded.content_hash, source_status = excluded.source_status, updated_at = excluded.updated_at`,
-		o.Connector, o.SourceKey, lineage, certID, o.ContentHash, o.SourceStatus, at)
+	_, err := q.Exec(ctx, putOriginSQL, o.Connector, o.SourceKey, lineage, certID, o.ContentHash, o.SourceStatus, at)
 	return err
 }
+
+const putOriginSQL = `INSERT INTO certificate_origins (connector, source_key, lineage, certificate_id, content_hash, source_status, updated_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7)
+		ON CONFLICT (connector, source_key) DO UPDATE SET lineage = excluded.lineage, certificate_id = excluded.certificate_id,
+			content_hash = excluded.content_hash, source_status = excluded.source_status, updated_at = excluded.updated_at`
 
 // GetOrigin implements certificates.Store.
 func (s *Store) GetOrigin(ctx context.Context, connector, sourceKey string) (*certificates.OriginRecord, error) {

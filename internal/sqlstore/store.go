@@ -18,6 +18,24 @@ type Querier interface {
 	Query(ctx context.Context, sql string, args ...any) (Rows, error)
 }
 
+// Stmt is one statement of a batch.
+type Stmt struct {
+	SQL  string
+	Args []any
+}
+
+// Batcher is a Querier that can send many statements in one round trip
+// (pgx's pipeline). Adapters whose database is in process need not.
+type Batcher interface {
+	ExecBatch(ctx context.Context, stmts []Stmt) error
+}
+
+// Copier is a Querier that can stream rows into a table (PostgreSQL's
+// COPY): no statement per row and no planning.
+type Copier interface {
+	CopyInto(ctx context.Context, table string, columns []string, rows [][]any) error
+}
+
 // Row is one result row.
 type Row interface{ Scan(dest ...any) error }
 

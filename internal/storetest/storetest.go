@@ -34,6 +34,7 @@ func RunTests(t *testing.T, newStore func(t *testing.T) *sqlstore.Store) {
 		{"Keys", testKeys},
 		{"Tokens", testTokens},
 		{"Shares", testShares},
+		{"BatchInsertAndOrigins", testBatchInsert},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -474,4 +475,37 @@ func testShares(t *testing.T, s *sqlstore.Store) {
 	if v, _ := s.ListShareViews(ctx, "bob", 10); len(v) != 0 {
 		t.Fatal("bob sees alice's views")
 	}
+}
+
+func testBatchInsert(t *testing.T, s *sqlstore.Store) {
+	ctx := context.Background()
+	seedCatalog(t, s)
+	first, err := s.NextSerials(ctx, typeCode, authCode, 3)
+	must(t, err)
+	if next, _ := s.NextSerial(ctx, typeCode, authCode); first != 1 || next != 4 {
+		t.Fatalf("NextSerials gave %d, then NextSerial %d; want 1 and 4", first, next)
+	}
+	var batch []*certificates.Certificate
+	for i := 1; i <= 3; i++ {
+		c := newCert(fmt.Sprintf("%06d", i), 1, "h")
+		c.DocumentKey, c.DocumentOffset, c.DocumentLength = "batches/b1", int64(100*(i-1)), 99
+		c.Origin = &certificates.Origin{Connector: "conn", SourceKey: fmt.Sprint("k", i), ContentHash: "hash", SourceStatus: "valid"}
+		batch = append(batch, c)
+	}
+	must(t, s.InsertCertificates(ctx, batch))
+	got, err := s.GetCertificate(ctx, batch[1].ID)
+	must(t, err)
+	if got.DocumentKey != "batches/b1" || got.DocumentOffset != 100 || got.DocumentLength != 99 {
+		t.Fatalf("batch document location = %s %d %d", got.DocumentKey, got.DocumentOffset, got.DocumentLength)
+	}
+	origins, err := s.GetOrigins(ctx, "conn", []string{"k1", "k3", "k9"})
+	must(t, err)
+	if len(origins) != 2 || origins["k3"].CertificateID != batch[2].ID || origins["k1"].ContentHash != "hash" {
+		t.Fatalf("GetOrigins = %v", origins)
+	}
+	// A batch with one duplicate stores nothing.
+	dup := []*certificates.Certificate{newCert("000010", 1, "h"), newCert("000002", 1, "h")}
+	mustCode(t, errs.Conflict, s.InsertCertificates(ctx, dup))
+	_, err = s.GetCertificate(ctx, dup[0].ID)
+	mustCode(t, errs.NotFound, err)
 }
