@@ -289,7 +289,7 @@ type Certificate struct {
 	StateReason  string
 	SupersededBy string
 
-	DocumentKey    string
+	DocumentKey string
 	// DocumentOffset and DocumentLength locate the document inside a batch
 	// object; length 0 means the object is the document.
 	DocumentOffset int64

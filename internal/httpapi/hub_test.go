@@ -135,4 +135,3 @@ func (h *hub) rows() int {
 	}
 	return n
 }
-

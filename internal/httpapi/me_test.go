@@ -91,7 +91,9 @@ func TestSharesAPI(t *testing.T) {
 		{"views", map[string]any{"certificate_id": issued.ID, "max_views": 0}, 400, "max_views"},
 	}
 	for _, b := range bad {
-		var out struct{ Error struct{ Field, Message string } }
+		var out struct {
+			Error struct{ Field, Message string }
+		}
 		if st := h.call("POST", "/api/v1/me/shares", me, b.body, &out); st != b.status || out.Error.Field != b.field {
 			t.Errorf("%s: %d %+v, want %d naming %s", b.name, st, out.Error, b.status, b.field)
 		}

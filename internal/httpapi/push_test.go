@@ -63,7 +63,9 @@ func TestPushIn(t *testing.T) {
 	if len(cs) != 2 {
 		t.Fatalf("certificates = %d", len(cs))
 	}
-	var bad struct{ Error struct{ Fields []struct{ Field string } } }
+	var bad struct {
+		Error struct{ Fields []struct{ Field string } }
+	}
 	if st := h.call("POST", "/api/v1/connectors", h.Admin, `{"name": "x", "kind": "gopher"}`, &bad); st != 400 || len(bad.Error.Fields) < 3 {
 		t.Fatalf("bad definition: %d %+v", st, bad)
 	}

@@ -18,7 +18,7 @@ import (
 	"time"
 
 	_ "github.com/go-sql-driver/mysql" // driver "mysql"
-	_ "github.com/jackc/pgx/v5/stdlib"  // driver "pgx"
+	_ "github.com/jackc/pgx/v5/stdlib" // driver "pgx"
 
 	"github.com/certhub/certhub/connectors"
 	"github.com/certhub/certhub/internal/errs"
@@ -26,12 +26,12 @@ import (
 
 // Settings of a sql connector.
 type Settings struct {
-	Driver    string `json:"driver"`     // postgres or mysql
-	DSNEnv    string `json:"dsn_env"`    // environment variable with the DSN
-	DSNFile   string `json:"dsn_file"`   // or a file with it
-	Query     string `json:"query"`      // SELECT …, used as a subquery
-	Timestamp string `json:"timestamp"`  // column with the change time
-	Key       string `json:"key"`        // column with a unique key
+	Driver    string `json:"driver"`    // postgres or mysql
+	DSNEnv    string `json:"dsn_env"`   // environment variable with the DSN
+	DSNFile   string `json:"dsn_file"`  // or a file with it
+	Query     string `json:"query"`     // SELECT …, used as a subquery
+	Timestamp string `json:"timestamp"` // column with the change time
+	Key       string `json:"key"`       // column with a unique key
 }
 
 var column = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]{0,62}$`)

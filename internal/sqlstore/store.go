@@ -2,8 +2,8 @@ package sqlstore
 
 import (
 	"context"
-	"sync"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/certhub/certhub/internal/errs"

@@ -59,22 +59,22 @@ func network(ip netip.Addr) string {
 
 // shareAnswer is the share page as JSON.
 type shareAnswer struct {
-	Valid         bool                      `json:"valid"`
-	Status        certificates.Status       `json:"status"`
-	StatusCode    string                    `json:"status_code"`
-	StatusLabel   string                    `json:"status_label"`
-	SealValid     bool                      `json:"seal_valid"`
-	Authority     map[string]string         `json:"authority"`
-	Type          map[string]string         `json:"type"`
-	CertificateID string                    `json:"certificate_id"`
-	HolderName    string                    `json:"holder_name"`
-	ValidFrom     certificates.Date         `json:"valid_from"`
-	ValidUntil    certificates.Date         `json:"valid_until"`
-	Fields        []exchange.ShownField     `json:"fields"`
-	Purpose       string                    `json:"purpose,omitempty"`
-	ExpiresAt     time.Time                 `json:"expires_at"`
-	Views         int                       `json:"views"`
-	MaxViews      *int                      `json:"max_views,omitempty"`
+	Valid         bool                  `json:"valid"`
+	Status        certificates.Status   `json:"status"`
+	StatusCode    string                `json:"status_code"`
+	StatusLabel   string                `json:"status_label"`
+	SealValid     bool                  `json:"seal_valid"`
+	Authority     map[string]string     `json:"authority"`
+	Type          map[string]string     `json:"type"`
+	CertificateID string                `json:"certificate_id"`
+	HolderName    string                `json:"holder_name"`
+	ValidFrom     certificates.Date     `json:"valid_from"`
+	ValidUntil    certificates.Date     `json:"valid_until"`
+	Fields        []exchange.ShownField `json:"fields"`
+	Purpose       string                `json:"purpose,omitempty"`
+	ExpiresAt     time.Time             `json:"expires_at"`
+	Views         int                   `json:"views"`
+	MaxViews      *int                  `json:"max_views,omitempty"`
 }
 
 func wantsJSON(r *http.Request) bool {
@@ -139,4 +139,3 @@ func reasonsOf(st certificates.Status, sealOK bool) []string {
 	}
 	return out
 }
-

@@ -162,4 +162,3 @@ func (walletData) Expiries() []struct {
 } {
 	return expiryChoices
 }
-

@@ -61,7 +61,7 @@ type Server struct {
 // Route is a page and who may open it: "" anyone, "holder", "clerk".
 type Route struct {
 	Method, Pattern, Owner string
-	handler            func(*Server, http.ResponseWriter, *http.Request)
+	handler                func(*Server, http.ResponseWriter, *http.Request)
 }
 
 // Routes lists every page.
