@@ -32,11 +32,6 @@ func Open(ctx context.Context, url string) (*sqlstore.Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("database URL: %w", err)
 	}
-	// Plan every execution with its parameters instead of letting
-	// PostgreSQL settle on a generic plan: tables here grow from empty
-	// (certificate origins during a backfill), and a generic plan chosen
-	// while one was small kept scanning it whole as it grew.
-	cfg.ConnConfig.DefaultQueryExecMode = pgx.QueryExecModeCacheDescribe
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("connect to PostgreSQL: %w", err)
@@ -113,6 +108,10 @@ func (q q) QueryRow(ctx context.Context, sql string, args ...any) sqlstore.Row {
 }
 
 func (q q) Query(ctx context.Context, sql string, args ...any) (sqlstore.Rows, error) {
+	if len(args) > 0 && args[0] == sqlstore.FreshPlan {
+		// Plan this execution with its parameters: see sqlstore.FreshPlan.
+		args[0] = pgx.QueryExecModeExec
+	}
 	r, err := q.c.Query(ctx, sql, args...)
 	if err != nil {
 		return nil, translate(err)

@@ -100,6 +100,9 @@ func rebind(q string) string { return strings.ReplaceAll(q, "$", "?") }
 // args converts values SQLite has no type for: timestamps become sortable
 // fixed-width UTC text.
 func args(in []any) []any {
+	if len(in) > 0 && in[0] == sqlstore.FreshPlan {
+		in = in[1:] // SQLite plans every statement anyway
+	}
 	for i, a := range in {
 		switch v := a.(type) {
 		case time.Time:

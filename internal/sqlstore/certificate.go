@@ -100,7 +100,7 @@ func (s *Store) GetOrigins(ctx context.Context, connector string, keys []string)
 	out := make(map[string]*certificates.OriginRecord, len(keys))
 	for start := 0; start < len(keys); start += 500 {
 		chunk := keys[start:min(start+500, len(keys))]
-		args := []any{connector}
+		args := []any{FreshPlan, connector}
 		ph := make([]string, len(chunk))
 		for i, k := range chunk {
 			args = append(args, k)

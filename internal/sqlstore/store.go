@@ -30,6 +30,16 @@ type Batcher interface {
 	ExecBatch(ctx context.Context, stmts []Stmt) error
 }
 
+// FreshPlan, as a query's first argument, asks the adapter to plan that
+// execution with its parameters rather than reuse a cached generic plan.
+// PostgreSQL settles on a generic plan after a few executions of a
+// prepared statement; for a table that grows from empty during a run
+// (certificate origins in a backfill), the plan chosen while it was small
+// went on scanning it whole as it grew.
+var FreshPlan = freshPlan{}
+
+type freshPlan struct{}
+
 // Copier is a Querier that can stream rows into a table (PostgreSQL's
 // COPY): no statement per row and no planning.
 type Copier interface {
