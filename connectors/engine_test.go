@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/xuri/excelize/v2"
 	"golang.org/x/text/encoding/simplifiedchinese"
 
 	"github.com/certhub/certhub/certificates"
@@ -350,5 +351,44 @@ func TestGB18030CSV(t *testing.T) {
 	_, st2, _ := e.Get(ctx, "market-permits")
 	if st2.Cursor != st.Cursor || st2.Failures != 1 {
 		t.Fatalf("cursor moved (%q → %q) or failure not counted (%d)", st.Cursor, st2.Cursor, st2.Failures)
+	}
+}
+
+// TestXLSX reads an Excel workbook a department exported.
+func TestXLSX(t *testing.T) {
+	t.Parallel()
+	h, e := setup(t)
+	ctx := context.Background()
+	dir := t.TempDir()
+	def := strings.Replace(definition(dir), `pattern: "*.jsonl"`, `pattern: "*.xlsx"`, 1)
+	if _, _, err := e.Apply(ctx, []byte(def)); err != nil {
+		t.Fatal(err)
+	}
+	wb := excelize.NewFile()
+	rows := [][]any{
+		{"许可证号", "统一社会信用代码", "经营者名称", "法定代表人", "主体业态", "经营场所", "发证日期", "有效期至", "状态"},
+		{"JY00000301", uscc(301), "杭州楼外楼餐饮有限公司", "陈明", "01", "杭州市西湖区孤山路30号", "2024-03-01", "20290228", "1"},
+		{},
+		{"JY00000302", uscc(302), "杭州奎元馆餐饮有限公司", "周杰", "02", "杭州市上城区解放路154号", "2024年3月1日", "20290228", "2"},
+		{"JY00000303", "not-a-uscc", "坏数据", "x", "01", "x", "2024-03-01", "20290228", "1"},
+	}
+	for i, r := range rows {
+		cell, _ := excelize.CoordinatesToCellName(1, i+1)
+		if err := wb.SetSheetRow("Sheet1", cell, &r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := wb.SaveAs(filepath.Join(dir, "许可证导出.xlsx")); err != nil {
+		t.Fatal(err)
+	}
+	run, err := e.Run(ctx, "market-permits", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if run.Seen != 3 || run.Issued != 2 || run.Lifecycle != 1 || run.Quarantined != 1 {
+		t.Fatalf("xlsx run: %+v", run.Counts)
+	}
+	if cs := holderCerts(t, h, 302); len(cs) != 1 || cs[0].State != certificates.StateSuspended || cs[0].Holder.Name != "杭州奎元馆餐饮有限公司" {
+		t.Fatalf("xlsx record: %+v", cs)
 	}
 }

@@ -23,6 +23,8 @@ import (
 	"golang.org/x/text/encoding/simplifiedchinese"
 	"golang.org/x/text/transform"
 
+	"github.com/xuri/excelize/v2"
+
 	"github.com/certhub/certhub/connectors"
 	"github.com/certhub/certhub/internal/errs"
 )
@@ -31,7 +33,8 @@ import (
 type Settings struct {
 	Dir      string `json:"dir"`      // where files arrive
 	Pattern  string `json:"pattern"`  // glob of file names, default *.csv
-	Format   string `json:"format"`   // csv or jsonl; default from the extension
+	Format   string `json:"format"`   // csv, jsonl or xlsx; default from the extension
+	Sheet    string `json:"sheet"`    // xlsx: the sheet to read; default the first
 	Encoding string `json:"encoding"` // utf-8 (default) or gb18030 (CSV)
 	DoneDir  string `json:"done_dir"` // where finished files go; default <dir>/done
 }
@@ -58,9 +61,9 @@ func parse(raw json.RawMessage) (*Settings, []errs.FieldError) {
 		l.Add("pattern", "is not a valid glob")
 	}
 	switch s.Format {
-	case "", "csv", "jsonl":
+	case "", "csv", "jsonl", "xlsx":
 	default:
-		l.Add("format", "must be csv or jsonl, got %q", s.Format)
+		l.Add("format", "must be csv, jsonl or xlsx, got %q", s.Format)
 	}
 	switch strings.ToLower(s.Encoding) {
 	case "", "utf-8", "utf8":
@@ -175,14 +178,26 @@ func (src *source) format(path string) string {
 	if src.s.Format != "" {
 		return src.s.Format
 	}
-	if strings.HasSuffix(strings.ToLower(path), ".jsonl") || strings.HasSuffix(strings.ToLower(path), ".ndjson") {
+	lower := strings.ToLower(path)
+	switch {
+	case strings.HasSuffix(lower, ".jsonl"), strings.HasSuffix(lower, ".ndjson"):
 		return "jsonl"
+	case strings.HasSuffix(lower, ".xlsx"):
+		return "xlsx"
 	}
 	return "csv"
 }
 
 // read returns records [offset, offset+limit) of a file and whether more follow.
 func (src *source) read(path string, offset, limit int) ([]connectors.Record, bool, error) {
+	if src.format(path) == "xlsx" {
+		next, closeFn, err := src.xlsxReader(path)
+		if err != nil {
+			return nil, false, err
+		}
+		defer closeFn()
+		return collect(next, offset, limit)
+	}
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, false, err
@@ -196,6 +211,11 @@ func (src *source) read(path string, offset, limit int) ([]connectors.Record, bo
 	if err != nil {
 		return nil, false, err
 	}
+	return collect(next, offset, limit)
+}
+
+// collect skips offset records and returns up to limit more.
+func collect(next func() (connectors.Record, error), offset, limit int) ([]connectors.Record, bool, error) {
 	var out []connectors.Record
 	for n := 0; ; n++ {
 		rec, err := next()
@@ -276,4 +296,59 @@ func (src *source) reader(path string, r io.Reader) (func() (connectors.Record, 
 		raw, _ := json.Marshal(fields)
 		return connectors.Record{Fields: fields, Raw: raw}, nil
 	}, nil
+}
+
+// xlsxReader streams the rows of a workbook's sheet; the first row names
+// the fields.
+func (src *source) xlsxReader(path string) (func() (connectors.Record, error), func(), error) {
+	wb, err := excelize.OpenFile(path)
+	if err != nil {
+		return nil, nil, fmt.Errorf("not a readable .xlsx workbook: %w", err)
+	}
+	sheet := src.s.Sheet
+	if sheet == "" {
+		sheet = wb.GetSheetName(0)
+	}
+	rows, err := wb.Rows(sheet)
+	if err != nil {
+		wb.Close()
+		return nil, nil, fmt.Errorf("sheet %q: %w", sheet, err)
+	}
+	closeFn := func() { rows.Close(); wb.Close() }
+	if !rows.Next() {
+		return func() (connectors.Record, error) { return connectors.Record{}, io.EOF }, closeFn, nil
+	}
+	header, err := rows.Columns()
+	if err != nil {
+		closeFn()
+		return nil, nil, fmt.Errorf("header: %w", err)
+	}
+	for i := range header {
+		header[i] = strings.TrimSpace(header[i])
+	}
+	return func() (connectors.Record, error) {
+		for rows.Next() {
+			cells, err := rows.Columns()
+			if err != nil {
+				return connectors.Record{}, err
+			}
+			fields := map[string]any{}
+			empty := true
+			for i, v := range cells {
+				if i < len(header) && header[i] != "" {
+					fields[header[i]] = v
+					empty = empty && strings.TrimSpace(v) == ""
+				}
+			}
+			if empty {
+				continue // a blank row
+			}
+			raw, _ := json.Marshal(fields)
+			return connectors.Record{Fields: fields, Raw: raw}, nil
+		}
+		if err := rows.Error(); err != nil {
+			return connectors.Record{}, err
+		}
+		return connectors.Record{}, io.EOF
+	}, closeFn, nil
 }
