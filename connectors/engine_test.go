@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/minio/minio-go/v7"
+	"github.com/minio/minio-go/v7/pkg/credentials"
 	"github.com/xuri/excelize/v2"
 	"golang.org/x/text/encoding/simplifiedchinese"
 
@@ -18,6 +20,7 @@ import (
 	"github.com/certhub/certhub/internal/demo"
 	"github.com/certhub/certhub/internal/errs"
 	"github.com/certhub/certhub/internal/hubtest"
+	"github.com/certhub/certhub/internal/testenv"
 )
 
 // setup is a hub with the demo catalog and an engine.
@@ -390,5 +393,53 @@ func TestXLSX(t *testing.T) {
 	}
 	if cs := holderCerts(t, h, 302); len(cs) != 1 || cs[0].State != certificates.StateSuspended || cs[0].Holder.Name != "杭州奎元馆餐饮有限公司" {
 		t.Fatalf("xlsx record: %+v", cs)
+	}
+}
+
+// TestS3Drop reads files a department drops into a bucket prefix of a real
+// S3 server, and moves each finished file under <prefix>done/.
+func TestS3Drop(t *testing.T) {
+	srv := testenv.S3Server(t)
+	h, e := setup(t)
+	ctx := context.Background()
+	t.Setenv("DROP_ACCESS", srv.AccessKey)
+	t.Setenv("DROP_SECRET", srv.SecretKey)
+	bucket := testenv.RandomName("drop-")
+	cl, err := minio.New(srv.Endpoint, &minio.Options{Creds: credentials.NewStaticV4(srv.AccessKey, srv.SecretKey, "")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cl.MakeBucket(ctx, bucket, minio.MakeBucketOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	put := func(name, body string) {
+		if _, err := cl.PutObject(ctx, bucket, name, strings.NewReader(body), int64(len(body)), minio.PutObjectOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	put("market/2024-03-01.jsonl", row(401, "1", "湖滨路1号")+"\n"+row(402, "1", "湖滨路2号")+"\n")
+	put("market/2024-03-02.jsonl", row(403, "1", "湖滨路3号")+"\n")
+	put("other/ignored.jsonl", row(404, "1", "x")+"\n")
+	def := strings.Replace(definition("unused"), "  dir: unused\n", fmt.Sprintf(
+		"  s3: {endpoint: %q, bucket: %q, prefix: market, access_key_env: DROP_ACCESS, secret_key_env: DROP_SECRET}\n", srv.Endpoint, bucket), 1)
+	if _, _, err := e.Apply(ctx, []byte(def)); err != nil {
+		t.Fatal(err)
+	}
+	run, err := e.Run(ctx, "market-permits", nil)
+	if err != nil || run.Issued != 3 {
+		t.Fatalf("run: %+v %v", run, err)
+	}
+	var done []string
+	for obj := range cl.ListObjects(ctx, bucket, minio.ListObjectsOptions{Prefix: "market/", Recursive: true}) {
+		done = append(done, obj.Key)
+	}
+	if fmt.Sprint(done) != "[market/done/2024-03-01.jsonl market/done/2024-03-02.jsonl]" {
+		t.Fatalf("objects after the run: %v", done)
+	}
+	if len(holderCerts(t, h, 404)) != 0 {
+		t.Fatal("a file outside the prefix was read")
+	}
+	if run, err := e.Run(ctx, "market-permits", nil); err != nil || run.Seen != 0 {
+		t.Fatalf("second run: %+v %v", run, err)
 	}
 }

@@ -29,14 +29,27 @@ import (
 	"github.com/certhub/certhub/internal/errs"
 )
 
-// Settings of a file connector.
+// Settings of a file connector: a directory, or an S3 bucket prefix.
 type Settings struct {
-	Dir      string `json:"dir"`      // where files arrive
+	Dir      string `json:"dir"`      // where files arrive (or S3)
+	S3       *S3    `json:"s3"`       // files in a bucket prefix instead
 	Pattern  string `json:"pattern"`  // glob of file names, default *.csv
 	Format   string `json:"format"`   // csv, jsonl or xlsx; default from the extension
 	Sheet    string `json:"sheet"`    // xlsx: the sheet to read; default the first
 	Encoding string `json:"encoding"` // utf-8 (default) or gb18030 (CSV)
-	DoneDir  string `json:"done_dir"` // where finished files go; default <dir>/done
+	DoneDir  string `json:"done_dir"` // where finished files go; default <dir>/done (S3: <prefix>done/)
+}
+
+// S3 names a bucket prefix where a department drops files. Credentials
+// come from the environment.
+type S3 struct {
+	Endpoint     string `json:"endpoint"`
+	Bucket       string `json:"bucket"`
+	Prefix       string `json:"prefix"`
+	AccessKeyEnv string `json:"access_key_env"`
+	SecretKeyEnv string `json:"secret_key_env"`
+	Region       string `json:"region"`
+	UseSSL       bool   `json:"use_ssl"`
 }
 
 // Kind is the file connector kind.
@@ -51,8 +64,21 @@ func parse(raw json.RawMessage) (*Settings, []errs.FieldError) {
 		l.Add("", "%v", strings.TrimPrefix(err.Error(), "json: "))
 		return nil, l
 	}
-	if s.Dir == "" {
-		l.Add("dir", "is required")
+	switch {
+	case s.Dir == "" && s.S3 == nil:
+		l.Add("dir", "is required (or s3)")
+	case s.Dir != "" && s.S3 != nil:
+		l.Add("s3", "give dir or s3, not both")
+	case s.S3 != nil:
+		if s.S3.Endpoint == "" || s.S3.Bucket == "" {
+			l.Add("s3", "needs endpoint and bucket")
+		}
+		if s.S3.AccessKeyEnv == "" || s.S3.SecretKeyEnv == "" {
+			l.Add("s3.access_key_env", "credentials come from access_key_env and secret_key_env")
+		}
+		if s.S3.Prefix != "" && !strings.HasSuffix(s.S3.Prefix, "/") {
+			s.S3.Prefix += "/"
+		}
 	}
 	if s.Pattern == "" {
 		s.Pattern = "*.csv"
@@ -73,7 +99,7 @@ func parse(raw json.RawMessage) (*Settings, []errs.FieldError) {
 	default:
 		l.Add("encoding", "must be utf-8 or gb18030, got %q", s.Encoding)
 	}
-	if s.DoneDir == "" {
+	if s.DoneDir == "" && s.S3 == nil {
 		s.DoneDir = filepath.Join(s.Dir, "done")
 	}
 	return &s, l
@@ -86,18 +112,43 @@ func (Kind) Validate(raw json.RawMessage) []errs.FieldError {
 }
 
 // Open implements connectors.Kind.
-func (Kind) Open(_ context.Context, raw json.RawMessage) (connectors.Source, error) {
+func (Kind) Open(ctx context.Context, raw json.RawMessage) (connectors.Source, error) {
 	s, problems := parse(raw)
 	if len(problems) > 0 {
 		return nil, errs.E(errs.Invalid, "file source: %s: %s", problems[0].Field, problems[0].Reason)
 	}
-	if err := os.MkdirAll(s.DoneDir, 0o750); err != nil {
-		return nil, fmt.Errorf("done directory: %w", err)
+	var d drop
+	if s.S3 != nil {
+		b, err := openBucket(ctx, s.S3)
+		if err != nil {
+			return nil, err
+		}
+		d = b
+	} else {
+		if err := os.MkdirAll(s.DoneDir, 0o750); err != nil {
+			return nil, fmt.Errorf("done directory: %w", err)
+		}
+		d = dirDrop{dir: s.Dir, doneDir: s.DoneDir}
 	}
-	return &source{s: s}, nil
+	return &source{s: s, drop: d}, nil
 }
 
-type source struct{ s *Settings }
+// drop is where files arrive: a directory or a bucket prefix.
+type drop interface {
+	// list names the files waiting that match pattern, in name order.
+	list(ctx context.Context, pattern string) ([]string, error)
+	// open reads a file.
+	open(ctx context.Context, name string) (io.ReadCloser, error)
+	// done moves a finished file aside.
+	done(ctx context.Context, name string) error
+}
+
+type dirDrop struct{ dir, doneDir string }
+
+type source struct {
+	s    *Settings
+	drop drop
+}
 
 type cursor struct {
 	File   string `json:"file,omitempty"`
@@ -109,9 +160,8 @@ func (c cursor) String() string {
 	return string(b)
 }
 
-// pending lists the files waiting, in name order.
-func (src *source) pending() ([]string, error) {
-	matches, err := filepath.Glob(filepath.Join(src.s.Dir, src.s.Pattern))
+func (d dirDrop) list(_ context.Context, pattern string) ([]string, error) {
+	matches, err := filepath.Glob(filepath.Join(d.dir, pattern))
 	if err != nil {
 		return nil, err
 	}
@@ -125,15 +175,23 @@ func (src *source) pending() ([]string, error) {
 	return out, nil
 }
 
+func (d dirDrop) open(_ context.Context, name string) (io.ReadCloser, error) {
+	return os.Open(filepath.Join(d.dir, name))
+}
+
+func (d dirDrop) done(_ context.Context, name string) error {
+	return os.Rename(filepath.Join(d.dir, name), filepath.Join(d.doneDir, name))
+}
+
 // Fetch implements connectors.Source.
-func (src *source) Fetch(_ context.Context, cur string, limit int) (*connectors.Batch, error) {
+func (src *source) Fetch(ctx context.Context, cur string, limit int) (*connectors.Batch, error) {
 	var c cursor
 	if cur != "" {
 		if err := json.Unmarshal([]byte(cur), &c); err != nil {
 			return nil, fmt.Errorf("cursor %q: %w", cur, err)
 		}
 	}
-	files, err := src.pending()
+	files, err := src.drop.list(ctx, src.s.Pattern)
 	if err != nil {
 		return nil, err
 	}
@@ -146,8 +204,7 @@ func (src *source) Fetch(_ context.Context, cur string, limit int) (*connectors.
 		}
 		c = cursor{File: files[0]}
 	}
-	path := filepath.Join(src.s.Dir, c.File)
-	records, more, err := src.read(path, c.Offset, limit)
+	records, more, err := src.read(ctx, c.File, c.Offset, limit)
 	if err != nil {
 		return nil, fmt.Errorf("file %s: %w", c.File, err)
 	}
@@ -160,8 +217,8 @@ func (src *source) Fetch(_ context.Context, cur string, limit int) (*connectors.
 	// saved the file goes to the done directory. A crash in between reads
 	// it again, and every record is then unchanged.
 	b.Cursor, b.More = cursor{}.String(), len(files) > 1
-	done := filepath.Join(src.s.DoneDir, c.File)
-	b.Commit = func(context.Context) error { return os.Rename(path, done) }
+	name := c.File
+	b.Commit = func(ctx context.Context) error { return src.drop.done(ctx, name) }
 	return b, nil
 }
 
@@ -189,20 +246,20 @@ func (src *source) format(path string) string {
 }
 
 // read returns records [offset, offset+limit) of a file and whether more follow.
-func (src *source) read(path string, offset, limit int) ([]connectors.Record, bool, error) {
+func (src *source) read(ctx context.Context, path string, offset, limit int) ([]connectors.Record, bool, error) {
+	f, err := src.drop.open(ctx, path)
+	if err != nil {
+		return nil, false, err
+	}
+	defer f.Close()
 	if src.format(path) == "xlsx" {
-		next, closeFn, err := src.xlsxReader(path)
+		next, closeFn, err := src.xlsxReader(f)
 		if err != nil {
 			return nil, false, err
 		}
 		defer closeFn()
 		return collect(next, offset, limit)
 	}
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, false, err
-	}
-	defer f.Close()
 	var r io.Reader = bufio.NewReaderSize(f, 1<<16)
 	if src.s.Encoding == "gb18030" {
 		r = transform.NewReader(r, simplifiedchinese.GB18030.NewDecoder())
@@ -300,8 +357,8 @@ func (src *source) reader(path string, r io.Reader) (func() (connectors.Record, 
 
 // xlsxReader streams the rows of a workbook's sheet; the first row names
 // the fields.
-func (src *source) xlsxReader(path string) (func() (connectors.Record, error), func(), error) {
-	wb, err := excelize.OpenFile(path)
+func (src *source) xlsxReader(r io.Reader) (func() (connectors.Record, error), func(), error) {
+	wb, err := excelize.OpenReader(r)
 	if err != nil {
 		return nil, nil, fmt.Errorf("not a readable .xlsx workbook: %w", err)
 	}
