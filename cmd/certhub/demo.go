@@ -43,6 +43,7 @@ func (c *DemoCmd) Run() error {
 
 	marker := filepath.Join(c.Data, "demo-tokens.json")
 	var seeded *demo.Seeded
+	seededNow := false
 	b, err := os.ReadFile(marker)
 	switch {
 	case err == nil:
@@ -63,6 +64,7 @@ func (c *DemoCmd) Run() error {
 		if seeded, err = demo.Seed(ctx, a.certs, a.store, time.Now()); err != nil {
 			return err
 		}
+		seededNow = true
 		fmt.Fprintf(os.Stderr, "certhub demo: %d certificates (%d revised, %d suspended, %d revoked, %d expired) in %s\n",
 			seeded.Certificates, seeded.Revised, seeded.Suspended, seeded.Revoked, seeded.Expired, time.Since(start).Round(time.Millisecond))
 		b, _ := json.MarshalIndent(seeded, "", "  ")
@@ -71,6 +73,25 @@ func (c *DemoCmd) Run() error {
 		}
 	default:
 		return err
+	}
+	// The demo's department: a stand-in licence API (pulled by a connector)
+	// and a file-drop directory with a CSV and an .xlsx, bad rows included.
+	dept, err := demo.StartDepartment()
+	if err != nil {
+		return err
+	}
+	defer dept.Close()
+	engine := a.engine()
+	dropDir := filepath.Join(c.Data, "drop")
+	if seededNow {
+		if err := demo.DropSamples(dropDir); err != nil {
+			return err
+		}
+	}
+	for _, def := range []string{demo.APIConnector(dept.URL), demo.FileConnector(dropDir)} {
+		if _, _, err := engine.Apply(ctx, []byte(def)); err != nil {
+			return fmt.Errorf("demo connector: %w", err)
+		}
 	}
 	c.printTour(seeded)
 	var holders []web.DemoHolder
@@ -108,6 +129,11 @@ Try:
 A person to look up: %[6]s (%[7]s); a company: %[8]s (%[9]s).
 
 Pages: %[1]s/wallet (demo sign-in as a citizen or company) and %[1]s/verify (window clerk).
+
+Connectors (they run every minute; bad rows wait in quarantine):
+  curl -s -H 'Authorization: Bearer %[2]s' %[1]s/api/v1/connectors
+  curl -s -H 'Authorization: Bearer %[2]s' %[1]s/api/v1/connectors/demo-scjg-api/runs
+  curl -s -H 'Authorization: Bearer %[2]s' %[1]s/api/v1/connectors/demo-scjg-api/quarantine
 `, base, c.AdminToken, consumer, s.SampleOrg.USCC, first(s.SampleIDs), s.SamplePerson.Name, s.SamplePerson.ID, s.SampleOrg.Name, s.SampleOrg.USCC)
 }
 
