@@ -3,6 +3,7 @@ package connectors_test
 import (
 	"bytes"
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"os"
@@ -10,6 +11,7 @@ import (
 	"strings"
 	"testing"
 
+	_ "github.com/jackc/pgx/v5/stdlib"
 	"github.com/minio/minio-go/v7"
 	"github.com/minio/minio-go/v7/pkg/credentials"
 	"github.com/xuri/excelize/v2"
@@ -441,5 +443,64 @@ func TestS3Drop(t *testing.T) {
 	}
 	if run, err := e.Run(ctx, "market-permits", nil); err != nil || run.Seen != 0 {
 		t.Fatalf("second run: %+v %v", run, err)
+	}
+}
+
+// TestReconcileReportsDeletedRecords: rows deleted at a PostgreSQL source
+// are reported, and nothing is revoked.
+func TestReconcileReportsDeletedRecords(t *testing.T) {
+	dsn := testenv.PostgresURL(t)
+	h, e := setup(t)
+	ctx := context.Background()
+	src, err := sql.Open("pgx", dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer src.Close()
+	if _, err := src.Exec(`CREATE TABLE licences (lic_no text PRIMARY KEY, uscc text, name text, updated_at timestamptz NOT NULL)`); err != nil {
+		t.Fatal(err)
+	}
+	for i := 1; i <= 5; i++ {
+		if _, err := src.Exec(`INSERT INTO licences VALUES ($1, $2, $3, now())`, fmt.Sprint("JY", 500+i), uscc(500+i), fmt.Sprint("第", i, "号餐馆")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Setenv("RECON_DSN", dsn)
+	def := fmt.Sprintf(`name: recon
+kind: sql
+source: {driver: postgres, dsn_env: RECON_DSN, query: "SELECT lic_no, uscc, name, updated_at FROM licences", timestamp: updated_at, key: lic_no}
+type: %s
+authority: %s
+batch_size: 2
+mapping:
+  key: lic_no
+  holder: {kind: {const: organisation}, id: {field: uscc}, name: {field: name}}
+  data: {permit_no: {field: lic_no}, legal_representative: {const: 王伟}, operator_type: {const: 单位食堂}, business_items: {const: 热食类食品制售}, address: {const: 延安路1号}}
+  valid_from: {const: "2025-01-01", date: auto}
+  valid_until: {const: "2029-12-31", date: auto}
+`, permit, demo.Market)
+	if _, _, err := e.Apply(ctx, []byte(def)); err != nil {
+		t.Fatal(err)
+	}
+	if run, err := e.Run(ctx, "recon", nil); err != nil || run.Issued != 5 {
+		t.Fatalf("run: %+v %v", run, err)
+	}
+	if _, err := src.Exec(`DELETE FROM licences WHERE lic_no IN ('JY502', 'JY504')`); err != nil {
+		t.Fatal(err)
+	}
+	// An incremental run does not notice a deletion…
+	if run, err := e.Run(ctx, "recon", nil); err != nil || run.Seen != 0 {
+		t.Fatalf("incremental run: %+v %v", run, err)
+	}
+	// …reconciliation does, and revokes nothing.
+	rep, err := e.Reconcile(ctx, "recon")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Scanned != 3 || len(rep.Vanished) != 2 || rep.Vanished[0].SourceKey != "JY502" || rep.Vanished[1].SourceKey != "JY504" {
+		t.Fatalf("reconciliation: %+v", rep)
+	}
+	if cs := holderCerts(t, h, 502); len(cs) != 1 || cs[0].State != certificates.StateValid {
+		t.Fatal("reconciliation changed a certificate")
 	}
 }

@@ -147,16 +147,10 @@ func parseDate(s, layout string) (string, error) {
 // Apply maps one record. Errors are *RecordError, with the key when known.
 func (d *Definition) Apply(r Record) (*Mapped, error) {
 	m := &d.Mapping
-	var parts []string
-	for _, k := range m.Key {
-		v, ok := lookupField(r.Fields, k)
-		s := trimAll(text(v))
-		if !ok || s == "" {
-			return nil, &RecordError{Field: "key", Reason: fmt.Sprintf("the key field %s is missing or empty", k)}
-		}
-		parts = append(parts, s)
+	key, ok := d.keyOf(r)
+	if !ok {
+		return nil, &RecordError{Field: "key", Reason: fmt.Sprintf("a key field (%s) is missing or empty", strings.Join(m.Key, ", "))}
 	}
-	key := strings.Join(parts, "|")
 	fail := func(err error) (*Mapped, error) {
 		if re, ok := err.(*RecordError); ok {
 			re.Key = key

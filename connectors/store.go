@@ -98,4 +98,15 @@ type Store interface {
 	GetQuarantined(ctx context.Context, id string) (*Quarantined, error)
 	// ResolveQuarantined marks an entry resolved.
 	ResolveQuarantined(ctx context.Context, id string, at time.Time) error
+
+	// MarkSeen records that a reconciliation scan (token) saw these keys.
+	MarkSeen(ctx context.Context, name string, keys []string, token string) error
+	// Unseen lists the records brought in earlier that the scan did not see.
+	Unseen(ctx context.Context, name, token string) ([]Vanished, error)
+}
+
+// Vanished is a record the source no longer has.
+type Vanished struct {
+	SourceKey     string `json:"source_key"`
+	CertificateID string `json:"certificate_id"`
 }

@@ -37,6 +37,28 @@ type ConnectorsCmd struct {
 	Resume     ConnResumeCmd     `cmd:"" help:"Resume a connector's scheduled runs."`
 	History    ConnHistoryCmd    `cmd:"" help:"A connector's runs, newest first."`
 	Quarantine ConnQuarantineCmd `cmd:"" help:"Records a connector could not accept."`
+	Reconcile  ConnReconcileCmd  `cmd:"" help:"Scan the whole source and report records it no longer has (changes nothing)."`
+}
+
+// ConnReconcileCmd reports vanished records.
+type ConnReconcileCmd struct {
+	StoreConfig
+	Name string `arg:""`
+}
+
+// Run scans and prints the report.
+func (c *ConnReconcileCmd) Run() error {
+	return withEngine(&c.StoreConfig, func(ctx context.Context, e *connectors.Engine) error {
+		rep, err := e.Reconcile(ctx, c.Name)
+		if err != nil {
+			return err
+		}
+		fmt.Printf("%s: scanned %d source records; %d brought in earlier are gone from the source\n", c.Name, rep.Scanned, len(rep.Vanished))
+		for _, v := range rep.Vanished {
+			fmt.Printf("  %s\t%s\n", v.SourceKey, v.CertificateID)
+		}
+		return nil
+	})
 }
 
 // withEngine opens the store and runs f with the connector engine.

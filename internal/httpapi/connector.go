@@ -116,6 +116,19 @@ func (s *Server) runConnector(w http.ResponseWriter, r *http.Request) {
 	s.writeJSON(w, http.StatusOK, run)
 }
 
+func (s *Server) reconcileConnector(w http.ResponseWriter, r *http.Request) {
+	e := s.engine(w, r)
+	if e == nil {
+		return
+	}
+	rep, err := e.Reconcile(r.Context(), chi.URLParam(r, "name"))
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	s.writeJSON(w, http.StatusOK, rep)
+}
+
 func pauseConnector(paused bool) func(*Server, http.ResponseWriter, *http.Request) {
 	return func(s *Server, w http.ResponseWriter, r *http.Request) {
 		e := s.engine(w, r)

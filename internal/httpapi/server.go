@@ -129,6 +129,7 @@ var Routes = []Route{
 	{"GET", "/api/v1/connectors/{name}/quarantine", admin, "Records the connector could not accept", (*Server).listQuarantine},
 	{"GET", "/api/v1/connectors/{name}/quarantine/{id}", admin, "One quarantined record, with its raw content", (*Server).getQuarantined},
 	{"POST", "/api/v1/connectors/{name}/quarantine/retry", admin, "Run quarantined records through the current mapping", (*Server).retryQuarantine},
+	{"POST", "/api/v1/connectors/{name}/reconcile", admin, "Report records the source no longer has", (*Server).reconcileConnector},
 	{"POST", "/api/v1/connectors/{name}/records", issuers, "Push records in (same mapping as a pull)", (*Server).pushRecords},
 
 	{"POST", "/api/v1/tokens", admin, "Create an API token", (*Server).createToken},

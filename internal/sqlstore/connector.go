@@ -2,6 +2,8 @@ package sqlstore
 
 import (
 	"context"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/certhub/certhub/connectors"
@@ -188,4 +190,41 @@ func (s *Store) GetQuarantined(ctx context.Context, id string) (*connectors.Quar
 func (s *Store) ResolveQuarantined(ctx context.Context, id string, at time.Time) error {
 	_, err := s.db.Exec(ctx, `UPDATE connector_quarantine SET resolved_at = $2 WHERE id = $1`, id, at)
 	return err
+}
+
+// MarkSeen implements connectors.Store.
+func (s *Store) MarkSeen(ctx context.Context, name string, keys []string, token string) error {
+	for start := 0; start < len(keys); start += 500 {
+		chunk := keys[start:min(start+500, len(keys))]
+		args := []any{name, token}
+		ph := make([]string, len(chunk))
+		for i, k := range chunk {
+			args = append(args, k)
+			ph[i] = "$" + strconv.Itoa(i+3)
+		}
+		if _, err := s.db.Exec(ctx, `UPDATE certificate_origins SET seen_token = $2
+			WHERE connector = $1 AND source_key IN (`+strings.Join(ph, ", ")+`)`, args...); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Unseen implements connectors.Store.
+func (s *Store) Unseen(ctx context.Context, name, token string) ([]connectors.Vanished, error) {
+	rows, err := s.db.Query(ctx, `SELECT source_key, certificate_id FROM certificate_origins
+		WHERE connector = $1 AND (seen_token IS NULL OR seen_token <> $2) ORDER BY source_key`, name, token)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []connectors.Vanished
+	for rows.Next() {
+		var v connectors.Vanished
+		if err := rows.Scan(&v.SourceKey, &v.CertificateID); err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	return out, rows.Err()
 }
