@@ -169,7 +169,10 @@ func (e *Engine) pull(ctx context.Context, d *Definition, cursor string, run *Ru
 			return err
 		}
 		t2 := time.Now()
-		if err := e.Store.FinishBatch(ctx, d.Name, run.ID, b.Cursor, counts); err != nil {
+		if !b.Latest.IsZero() {
+			run.LagSeconds = max(0, e.Now().Sub(b.Latest).Seconds())
+		}
+		if err := e.Store.FinishBatch(ctx, d.Name, run.ID, b.Cursor, counts, run.LagSeconds); err != nil {
 			return err
 		}
 		e.Log.DebugContext(ctx, "connector batch", "connector", d.Name, "records", len(b.Records),
@@ -208,7 +211,7 @@ func (e *Engine) Push(ctx context.Context, name string, records []Record) (*Run,
 	status, text := "succeeded", ""
 	if err != nil {
 		status, text = "failed", err.Error()
-	} else if err = e.Store.FinishBatch(ctx, name, run.ID, "", counts); err != nil {
+	} else if err = e.Store.FinishBatch(ctx, name, run.ID, "", counts, 0); err != nil {
 		status, text = "failed", err.Error()
 	}
 	run.Counts, run.Status, run.Error = counts, status, text

@@ -272,12 +272,12 @@ type flaky struct {
 	n      int
 }
 
-func (f *flaky) FinishBatch(ctx context.Context, name, runID, cursor string, c connectors.Counts) error {
+func (f *flaky) FinishBatch(ctx context.Context, name, runID, cursor string, c connectors.Counts, lag float64) error {
 	f.n++
 	if f.n == f.failAt {
 		return errors.New("crash before the cursor moved")
 	}
-	return f.Store.FinishBatch(ctx, name, runID, cursor, c)
+	return f.Store.FinishBatch(ctx, name, runID, cursor, c, lag)
 }
 
 // TestRestartAfterCrashIsExactlyOnce: the batch was applied but its cursor
@@ -482,8 +482,15 @@ mapping:
 	if _, _, err := e.Apply(ctx, []byte(def)); err != nil {
 		t.Fatal(err)
 	}
-	if run, err := e.Run(ctx, "recon", nil); err != nil || run.Issued != 5 {
+	run, err := e.Run(ctx, "recon", nil)
+	if err != nil || run.Issued != 5 {
 		t.Fatalf("run: %+v %v", run, err)
+	}
+	if run.LagSeconds <= 0 || run.LagSeconds > 60 {
+		t.Fatalf("lag = %v s, want the age of the newest change applied", run.LagSeconds)
+	}
+	if runs, _ := h.Store.ListRuns(ctx, "recon", 1); runs[0].LagSeconds != run.LagSeconds {
+		t.Fatalf("stored lag %v, want %v", runs[0].LagSeconds, run.LagSeconds)
 	}
 	if _, err := src.Exec(`DELETE FROM licences WHERE lic_no IN ('JY502', 'JY504')`); err != nil {
 		t.Fatal(err)

@@ -7,6 +7,7 @@ type Metrics struct {
 	records *prometheus.CounterVec
 	runs    *prometheus.CounterVec
 	last    *prometheus.GaugeVec
+	lag     *prometheus.GaugeVec
 }
 
 // NewMetrics registers the connector metrics.
@@ -19,7 +20,9 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		last: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "certhub_connector_last_success_timestamp_seconds",
 			Help: "When each connector last finished a run without error."}, []string{"connector"}),
 	}
-	reg.MustRegister(m.records, m.runs, m.last)
+	m.lag = prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "certhub_connector_lag_seconds",
+		Help: "How old the newest change applied by each connector's last run was (incremental sources)."}, []string{"connector"})
+	reg.MustRegister(m.records, m.runs, m.last, m.lag)
 	return m
 }
 
@@ -30,6 +33,7 @@ func (m *Metrics) Observe(r *Run) {
 		m.records.WithLabelValues(r.Connector, outcome).Add(float64(n))
 	}
 	m.runs.WithLabelValues(r.Connector, r.Status).Inc()
+	m.lag.WithLabelValues(r.Connector).Set(r.LagSeconds)
 	if r.Status == "succeeded" && r.FinishedAt != nil {
 		m.last.WithLabelValues(r.Connector).Set(float64(r.FinishedAt.Unix()))
 	}

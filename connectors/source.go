@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/certhub/certhub/internal/errs"
 )
@@ -23,7 +24,10 @@ type Batch struct {
 	Records []Record
 	Cursor  string // where the next read starts
 	More    bool   // more records are ready now
-	Total   int64  // records in the whole source, -1 when unknown
+	Total   int64  // records left to read when the run began, -1 when unknown
+	// Latest is the change time of the newest record of the batch, for
+	// sources that know it (incremental ones); zero otherwise.
+	Latest time.Time
 	// Commit, if set, runs after the batch's outcome is saved (a file
 	// source moves a finished file aside).
 	Commit func(ctx context.Context) error

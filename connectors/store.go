@@ -28,6 +28,9 @@ type Run struct {
 	Error      string `json:"error,omitempty"`
 	CursorFrom string `json:"cursor_from"`
 	CursorTo   string `json:"cursor_to"`
+	// LagSeconds is how old the newest change of the last batch was when
+	// it was applied (incremental sources).
+	LagSeconds float64 `json:"lag_seconds"`
 }
 
 // Counts are what a run did.
@@ -82,9 +85,9 @@ type Store interface {
 
 	// StartRun records a new run.
 	StartRun(ctx context.Context, r *Run) error
-	// FinishBatch moves the cursor and adds the batch's counts to the run,
-	// in one transaction: the cursor never moves without its outcome.
-	FinishBatch(ctx context.Context, name, runID, cursor string, c Counts) error
+	// FinishBatch moves the cursor and adds the batch's counts (and lag) to
+	// the run, in one transaction: the cursor never moves without its outcome.
+	FinishBatch(ctx context.Context, name, runID, cursor string, c Counts, lagSeconds float64) error
 	// FinishRun closes a run.
 	FinishRun(ctx context.Context, runID, status, errText string, at time.Time) error
 	// ListRuns lists a connector's latest runs, newest first.

@@ -257,6 +257,11 @@ func (src *source) Fetch(ctx context.Context, cur string, limit int) (*connector
 			if v, ok := fields[inc.Field].(string); ok && v > c.Max {
 				c.Max = v
 			}
+			if v, ok := fields[inc.Field].(string); ok {
+				if t, err := time.Parse(time.RFC3339Nano, v); err == nil && t.After(b.Latest) {
+					b.Latest = t
+				}
+			}
 		}
 	}
 	next := ""

@@ -112,6 +112,9 @@ func (Kind) Open(ctx context.Context, raw json.RawMessage) (connectors.Source, e
 type source struct {
 	s  *Settings
 	db *sql.DB
+	// total counts the rows after the cursor the run began at (one query,
+	// on the first fetch), so a run can show an ETA.
+	total int64
 }
 
 func (src *source) Close() error { return src.db.Close() }
@@ -160,6 +163,18 @@ func (src *source) Fetch(ctx context.Context, cur string, limit int) (*connector
 		return nil, err
 	}
 	defer tx.Rollback()
+	if src.total == 0 {
+		count := "SELECT count(*) FROM (" + src.s.Query + ") src"
+		if c.TS != "" {
+			count += fmt.Sprintf(" WHERE (%s > %s OR (%s = %s AND %s > %s))", ts, src.ph(1), ts, src.ph(2), key, src.ph(3))
+		}
+		if err := tx.QueryRowContext(ctx, count, args...).Scan(&src.total); err != nil {
+			return nil, fmt.Errorf("count: %w", err)
+		}
+		if src.total == 0 {
+			src.total = -1 // nothing to read: no ETA to give
+		}
+	}
 	rows, err := tx.QueryContext(ctx, q, args...)
 	if err != nil {
 		return nil, fmt.Errorf("query: %w", err)
@@ -172,7 +187,7 @@ func (src *source) Fetch(ctx context.Context, cur string, limit int) (*connector
 	if indexOf(cols, ts) < 0 || indexOf(cols, key) < 0 {
 		return nil, fmt.Errorf("the query's result has no column %s or %s", ts, key)
 	}
-	b := &connectors.Batch{Total: -1, Cursor: cur}
+	b := &connectors.Batch{Total: src.total, Cursor: cur}
 	vals := make([]any, len(cols))
 	ptrs := make([]any, len(cols))
 	for i := range vals {
@@ -191,6 +206,7 @@ func (src *source) Fetch(ctx context.Context, cur string, limit int) (*connector
 			return nil, fmt.Errorf("column %s is not a timestamp (MySQL DSNs need parseTime=true)", ts)
 		}
 		c = cursor{TS: tsv.UTC().Format(time.RFC3339Nano), Key: fields[key]}
+		b.Latest = tsv
 		raw, _ := json.Marshal(fields)
 		b.Records = append(b.Records, connectors.Record{Fields: fields, Raw: raw})
 	}

@@ -10,6 +10,7 @@ import (
 	_ "github.com/go-sql-driver/mysql"
 	_ "github.com/jackc/pgx/v5/stdlib"
 
+	"github.com/certhub/certhub/connectors"
 	"github.com/certhub/certhub/internal/sqlsource"
 	"github.com/certhub/certhub/internal/testenv"
 )
@@ -50,9 +51,19 @@ func suite(t *testing.T, driver, goDriver, dsn string) {
 		t.Fatal(err)
 	}
 	defer src.(interface{ Close() error }).Close()
+	fresh := func() connectors.Source {
+		t.Helper()
+		s, err := sqlsource.Kind{}.Open(context.Background(), json.RawMessage(settings))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { s.(interface{ Close() error }).Close() })
+		return s
+	}
 	read := func(cursor string) ([]string, string) {
 		t.Helper()
 		var got []string
+		src := fresh() // a run opens its source anew
 		for i := 0; i < 20; i++ {
 			b, err := src.Fetch(context.Background(), cursor, 3)
 			if err != nil {
@@ -68,6 +79,9 @@ func suite(t *testing.T, driver, goDriver, dsn string) {
 		}
 		t.Fatal("never ended")
 		return nil, ""
+	}
+	if b, err := src.Fetch(context.Background(), "", 3); err != nil || b.Total != 10 || b.Latest.IsZero() {
+		t.Fatalf("first batch: total %d, latest %v, %v; want the 10 rows left and a change time", b.Total, b.Latest, err)
 	}
 	got, cursor := read("")
 	if len(got) != 10 || got[0] != "1:licence 1:2024-03-01" || got[9] != "10:licence 10:2024-03-01" {

@@ -100,7 +100,7 @@ func (s *Store) StartRun(ctx context.Context, r *connectors.Run) error {
 }
 
 // FinishBatch implements connectors.Store.
-func (s *Store) FinishBatch(ctx context.Context, name, runID, cursor string, c connectors.Counts) error {
+func (s *Store) FinishBatch(ctx context.Context, name, runID, cursor string, c connectors.Counts, lagSeconds float64) error {
 	return s.db.InTx(ctx, func(q Querier) error {
 		if cursor != "" {
 			if _, err := q.Exec(ctx, `UPDATE connectors SET cursor = $2 WHERE name = $1`, name, cursor); err != nil {
@@ -109,8 +109,8 @@ func (s *Store) FinishBatch(ctx context.Context, name, runID, cursor string, c c
 		}
 		_, err := q.Exec(ctx, `UPDATE connector_runs SET seen = seen + $2, issued = issued + $3, revised = revised + $4,
 			lifecycle = lifecycle + $5, unchanged = unchanged + $6, quarantined = quarantined + $7,
-			cursor_to = CASE WHEN $8 = '' THEN cursor_to ELSE $8 END WHERE id = $1`,
-			runID, c.Seen, c.Issued, c.Revised, c.Lifecycle, c.Unchanged, c.Quarantined, cursor)
+			cursor_to = CASE WHEN $8 = '' THEN cursor_to ELSE $8 END, lag_seconds = $9 WHERE id = $1`,
+			runID, c.Seen, c.Issued, c.Revised, c.Lifecycle, c.Unchanged, c.Quarantined, cursor, lagSeconds)
 		return err
 	})
 }
@@ -124,7 +124,7 @@ func (s *Store) FinishRun(ctx context.Context, runID, status, errText string, at
 // ListRuns implements connectors.Store.
 func (s *Store) ListRuns(ctx context.Context, name string, limit int) ([]*connectors.Run, error) {
 	rows, err := s.db.Query(ctx, `SELECT id, connector, started_at, finished_at, status, seen, issued, revised, lifecycle, unchanged,
-		quarantined, error, cursor_from, cursor_to FROM connector_runs WHERE connector = $1 ORDER BY started_at DESC, id DESC LIMIT $2`, name, limit)
+		quarantined, error, cursor_from, cursor_to, lag_seconds FROM connector_runs WHERE connector = $1 ORDER BY started_at DESC, id DESC LIMIT $2`, name, limit)
 	if err != nil {
 		return nil, err
 	}
@@ -133,7 +133,7 @@ func (s *Store) ListRuns(ctx context.Context, name string, limit int) ([]*connec
 	for rows.Next() {
 		r := &connectors.Run{}
 		if err := rows.Scan(&r.ID, &r.Connector, Time{&r.StartedAt}, NullTime{&r.FinishedAt}, &r.Status, &r.Seen, &r.Issued, &r.Revised,
-			&r.Lifecycle, &r.Unchanged, &r.Quarantined, &r.Error, &r.CursorFrom, &r.CursorTo); err != nil {
+			&r.Lifecycle, &r.Unchanged, &r.Quarantined, &r.Error, &r.CursorFrom, &r.CursorTo, &r.LagSeconds); err != nil {
 			return nil, err
 		}
 		out = append(out, r)
