@@ -8,22 +8,15 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 secs=${1:-20}
 conns=${2:-32}
-work=$(mktemp -d /tmp/certhub-bench-XXXXXX)
-go build -o "$work/certhub" ./cmd/certhub
-trap 'kill $hub 2>/dev/null || true; rm -rf "$work"' EXIT
-where="embedded (SQLite + directory)"
-if [ -n "${CERTHUB_TEST_DATABASE_URL:-}" ] && [ -n "${CERTHUB_TEST_S3_ENDPOINT:-}" ]; then
-  schema=bench_share_$(date +%s)
-  psql "$CERTHUB_TEST_DATABASE_URL" -qc "CREATE SCHEMA $schema" >/dev/null
-  export CERTHUB_DATABASE_URL="${CERTHUB_TEST_DATABASE_URL}&search_path=$schema"
-  export CERTHUB_S3_ENDPOINT=$CERTHUB_TEST_S3_ENDPOINT CERTHUB_S3_ACCESS_KEY=$CERTHUB_TEST_S3_ACCESS_KEY
-  export CERTHUB_S3_SECRET_KEY=$CERTHUB_TEST_S3_SECRET_KEY CERTHUB_S3_BUCKET=${schema//_/-}
-  where="PostgreSQL + S3"
-fi
+. bench/lib.sh
+bench_build
+hub=
+trap 'kill $hub 2>/dev/null || true; bench_drop; rm -rf "$work"' EXIT
+bench_target bench_share
 base=http://127.0.0.1:18086
 "$work/certhub" demo --data "$work/data" --addr 127.0.0.1:18086 --share-rate 0 --log-level warn >/dev/null 2>"$work/hub.log" &
 hub=$!
-for _ in $(seq 1 300); do curl -fsS $base/healthz >/dev/null 2>&1 && break; sleep 0.1; done
+wait_up $base/healthz
 jar=$work/jar
 curl -fsS -c "$jar" -b "$jar" $base/wallet/login -o /dev/null
 csrf=$(awk '/certhub_csrf/ {print $7}' "$jar")
@@ -35,5 +28,4 @@ url=$(curl -fsS -c "$jar" -b "$jar" $base/wallet | grep -o 'class="share-url mon
 echo "share: ${url%/*}/… ($(curl -fsS -H 'Accept: application/json' "$url" | head -c 60)…)"
 echo "== GET /s/<token> (JSON), $where, ${conns} connections, ${secs}s"
 wrk -t2 -c"$conns" -d"${secs}s" --latency -H 'Accept: application/json' "$url" | grep -E "Requests/sec|Latency|  (50|90|99)%|Non-2xx|Socket errors"
-grep -E "VmHWM|VmRSS" /proc/$hub/status | tr -s ' ' | tr '\n' ' '; echo
-[ -z "${schema:-}" ] || psql "$CERTHUB_TEST_DATABASE_URL" -qc "DROP SCHEMA $schema CASCADE" 2>/dev/null >/dev/null
+rss $hub

@@ -8,20 +8,16 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 secs=${1:-20}
 conns=${2:-32}
-work=$(mktemp -d /tmp/certhub-bench-XXXXXX)
-go build -o "$work/certhub" ./cmd/certhub
+. bench/lib.sh
+bench_build
 go build -o "$work/verify-baseline" ./cmd/verify-baseline
 pids=()
 trap 'kill "${pids[@]}" 2>/dev/null || true' EXIT
-
-wait_up() { for _ in $(seq 1 200); do curl -fsS "$1" >/dev/null 2>&1 && return; sleep 0.1; done; echo "not up: $1" >&2; exit 1; }
 
 run_wrk() { # name url
   echo "== $1"
   BODY=$work/body.json wrk -t2 -c"$conns" -d"${secs}s" --latency -s bench/post.lua "$2" | grep -E "Requests/sec|Latency|  (50|90|99)%|Non-2xx|Socket errors"
 }
-
-rss() { grep -E "VmHWM|VmRSS" "/proc/$1/status" | tr -s ' ' | tr '\n' ' '; echo; }
 
 # Embedded default, with the demo data set (254 certificates).
 "$work/certhub" demo --data "$work/embedded" --addr 127.0.0.1:18081 --verify-rate 0 >"$work/demo.out" 2>"$work/embedded.log" &
@@ -48,12 +44,8 @@ run_wrk "hub, embedded (SQLite + directory)" http://127.0.0.1:18081/api/v1/verif
 echo "hub memory: $(rss $hub)"
 kill $hub; wait $hub 2>/dev/null || true
 
-if [ -n "${CERTHUB_TEST_DATABASE_URL:-}" ] && [ -n "${CERTHUB_TEST_S3_ENDPOINT:-}" ]; then
-  schema=bench_$(date +%s)
-  psql "$CERTHUB_TEST_DATABASE_URL" -qc "CREATE SCHEMA $schema" >/dev/null
-  export CERTHUB_DATABASE_URL="${CERTHUB_TEST_DATABASE_URL}&search_path=$schema"
-  export CERTHUB_S3_ENDPOINT=$CERTHUB_TEST_S3_ENDPOINT CERTHUB_S3_ACCESS_KEY=$CERTHUB_TEST_S3_ACCESS_KEY
-  export CERTHUB_S3_SECRET_KEY=$CERTHUB_TEST_S3_SECRET_KEY CERTHUB_S3_BUCKET=${schema//_/-}
+bench_target bench_verify
+if [ -n "$schema" ]; then
   "$work/certhub" demo --data "$work/pg" --addr 127.0.0.1:18082 --verify-rate 0 >"$work/demo-pg.out" 2>"$work/pg.log" &
   pids+=($!); hub=$!
   wait_up http://127.0.0.1:18082/healthz
@@ -62,6 +54,6 @@ if [ -n "${CERTHUB_TEST_DATABASE_URL:-}" ] && [ -n "${CERTHUB_TEST_S3_ENDPOINT:-
   printf '{"document":"%s"}' "$doc" >"$work/body.json"
   run_wrk "hub, PostgreSQL + S3" http://127.0.0.1:18082/api/v1/verify
   echo "hub memory: $(rss $hub)"
-  psql "$CERTHUB_TEST_DATABASE_URL" -qc "DROP SCHEMA $schema CASCADE" >/dev/null
+  bench_drop
 fi
 rm -rf "$work"

@@ -9,8 +9,6 @@ import (
 	"runtime"
 	"sort"
 	"time"
-
-	"github.com/certhub/certhub/internal/errs"
 )
 
 // BatchResult is the outcome of one request of a batch issuance.
@@ -39,23 +37,12 @@ func (s *Service) IssueBatch(ctx context.Context, sc Scope, reqs []*IssueRequest
 	}
 	groups := map[string]*group{}
 	for i, r := range reqs {
-		if r.Data == nil {
-			r.Data = map[string]any{}
+		t, a, fault, err := s.prepare(ctx, sc, r)
+		if err != nil {
+			return nil, err
 		}
-		t, tErr := s.Type(ctx, r.Type)
-		if tErr != nil && !errs.Is(tErr, errs.NotFound) {
-			return nil, tErr
-		}
-		a, aErr := s.Authority(ctx, r.Authority)
-		if aErr != nil && !errs.Is(aErr, errs.NotFound) {
-			return nil, aErr
-		}
-		if err := r.validate(t, tErr, aErr); err != nil {
-			results[i].Err = err
-			continue
-		}
-		if err := sc.check(r.Authority); err != nil {
-			results[i].Err = err
+		if fault != nil {
+			results[i].Err = fault
 			continue
 		}
 		k := t.Code + "." + a.Code

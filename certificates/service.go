@@ -179,6 +179,26 @@ func validateValidity(l *errs.List, t *Type, from, until Date) {
 	}
 }
 
+// prepare looks up a request's type and authority and validates it. fault
+// is the request's own problem (invalid, forbidden); err is the hub's.
+func (s *Service) prepare(ctx context.Context, sc Scope, r *IssueRequest) (t *Type, a *Authority, fault, err error) {
+	if r.Data == nil {
+		r.Data = map[string]any{}
+	}
+	t, tErr := s.Type(ctx, r.Type)
+	if tErr != nil && !errs.Is(tErr, errs.NotFound) {
+		return nil, nil, nil, tErr
+	}
+	a, aErr := s.Authority(ctx, r.Authority)
+	if aErr != nil && !errs.Is(aErr, errs.NotFound) {
+		return nil, nil, nil, aErr
+	}
+	if fault = r.validate(t, tErr, aErr); fault == nil {
+		fault = sc.check(r.Authority)
+	}
+	return t, a, fault, nil
+}
+
 // IdempotencyKey names a request that may be retried.
 type IdempotencyKey struct {
 	Principal string
@@ -200,22 +220,12 @@ type Issued struct {
 // leaves an unreferenced object that nothing can reach (see
 // docs/architecture.md), never a row without its document.
 func (s *Service) Issue(ctx context.Context, sc Scope, r *IssueRequest, idem *IdempotencyKey) (*Issued, error) {
-	if r.Data == nil {
-		r.Data = map[string]any{}
-	}
-	t, tErr := s.Type(ctx, r.Type)
-	if tErr != nil && !errs.Is(tErr, errs.NotFound) {
-		return nil, tErr
-	}
-	a, aErr := s.Authority(ctx, r.Authority)
-	if aErr != nil && !errs.Is(aErr, errs.NotFound) {
-		return nil, aErr
-	}
-	if err := r.validate(t, tErr, aErr); err != nil {
+	t, a, fault, err := s.prepare(ctx, sc, r)
+	if err != nil {
 		return nil, err
 	}
-	if err := sc.check(r.Authority); err != nil {
-		return nil, err
+	if fault != nil {
+		return nil, fault
 	}
 
 	var rec *Idempotency

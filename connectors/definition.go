@@ -159,7 +159,7 @@ func (d *Definition) Validate(kinds Kinds, lookup TypeLookup) error {
 		l.Add("kind", "unknown kind %q; use one of %s", d.Kind, kinds.names())
 	default:
 		for _, p := range kind.Validate(d.Source) {
-			l.Add("source."+p.Field, "%s", p.Reason)
+			l.Add(strings.TrimSuffix("source."+p.Field, "."), "%s", p.Reason)
 		}
 	}
 	if d.BatchSize == 0 {

@@ -1,8 +1,12 @@
 package connectors
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
 	"sort"
 	"strings"
 	"time"
@@ -51,4 +55,26 @@ func (k Kinds) names() string {
 	}
 	sort.Strings(n)
 	return strings.Join(n, ", ")
+}
+
+// DecodeSettings reads a kind's settings strictly into v. A setting the
+// kind does not know, or of the wrong JSON type, is reported by name; an
+// empty list means v holds the settings.
+func DecodeSettings(raw json.RawMessage, v any) []errs.FieldError {
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.DisallowUnknownFields()
+	err := dec.Decode(v)
+	if err == nil {
+		return nil
+	}
+	var te *json.UnmarshalTypeError
+	switch {
+	case errors.As(err, &te):
+		return []errs.FieldError{{Field: te.Field, Reason: fmt.Sprintf("must be a JSON %s", te.Type.Kind())}}
+	case strings.HasPrefix(err.Error(), "json: unknown field "):
+		return []errs.FieldError{{Field: strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`), Reason: "is not a known setting"}}
+	case raw == nil || errors.Is(err, io.EOF):
+		return []errs.FieldError{{Field: "", Reason: "settings are required"}}
+	}
+	return []errs.FieldError{{Field: "", Reason: strings.TrimPrefix(err.Error(), "json: ")}}
 }

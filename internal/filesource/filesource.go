@@ -57,13 +57,10 @@ type Kind struct{}
 
 func parse(raw json.RawMessage) (*Settings, []errs.FieldError) {
 	var s Settings
-	var l errs.List
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&s); err != nil {
-		l.Add("", "%v", strings.TrimPrefix(err.Error(), "json: "))
-		return nil, l
+	if problems := connectors.DecodeSettings(raw, &s); problems != nil {
+		return nil, problems
 	}
+	var l errs.List
 	switch {
 	case s.Dir == "" && s.S3 == nil:
 		l.Add("dir", "is required (or s3)")

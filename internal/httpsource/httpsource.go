@@ -80,13 +80,10 @@ type Kind struct {
 
 func parse(raw json.RawMessage) (*Settings, []errs.FieldError) {
 	var s Settings
-	var l errs.List
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&s); err != nil {
-		l.Add("", "%v", strings.TrimPrefix(err.Error(), "json: "))
-		return nil, l
+	if problems := connectors.DecodeSettings(raw, &s); problems != nil {
+		return nil, problems
 	}
+	var l errs.List
 	if u, err := url.Parse(s.URL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		l.Add("url", "must be an http(s) URL")
 	}

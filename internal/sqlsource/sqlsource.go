@@ -7,7 +7,6 @@
 package sqlsource
 
 import (
-	"bytes"
 	"context"
 	"database/sql"
 	"encoding/json"
@@ -38,13 +37,10 @@ var column = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]{0,62}$`)
 
 func parse(raw json.RawMessage) (*Settings, []errs.FieldError) {
 	var s Settings
-	var l errs.List
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&s); err != nil {
-		l.Add("", "%v", strings.TrimPrefix(err.Error(), "json: "))
-		return nil, l
+	if problems := connectors.DecodeSettings(raw, &s); problems != nil {
+		return nil, problems
 	}
+	var l errs.List
 	switch s.Driver {
 	case "postgres", "mysql":
 	default:
