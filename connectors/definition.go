@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/robfig/cron/v3"
 	"go.yaml.in/yaml/v3"
 
 	"github.com/certhub/certhub/certificates"
@@ -26,15 +27,28 @@ type Definition struct {
 	Mapping   Mapping         `json:"mapping"`
 }
 
-// Schedule says how often a connector runs inside certhub serve.
+// Schedule says when a connector runs inside certhub serve: every
+// interval, or at the times a cron expression names (in the hub's time
+// zone). Neither: only on demand.
 type Schedule struct {
 	Every string `json:"every"` // a Go duration, at least 10s ("15m", "1h")
+	Cron  string `json:"cron"`  // five fields ("0 2 * * *": 02:00 every day) or @daily, @hourly …
 }
 
-// Interval is the schedule's period (0: run only on demand).
-func (s Schedule) Interval() time.Duration {
-	d, _ := time.ParseDuration(s.Every)
-	return d
+var cronParser = cron.NewParser(cron.Minute | cron.Hour | cron.Dom | cron.Month | cron.Dow | cron.Descriptor)
+
+// Scheduled reports whether the connector runs by itself.
+func (s Schedule) Scheduled() bool { return s.Every != "" || s.Cron != "" }
+
+// Next is when the connector is due after a run that ended at t.
+func (s Schedule) Next(t time.Time, loc *time.Location) (time.Time, bool) {
+	if d, err := time.ParseDuration(s.Every); err == nil && d > 0 {
+		return t.Add(d), true
+	}
+	if c, err := cronParser.Parse(s.Cron); err == nil {
+		return c.Next(t.In(loc)).UTC(), true
+	}
+	return time.Time{}, false
 }
 
 // Mapping turns a source record into a certificate.
@@ -170,6 +184,13 @@ func (d *Definition) Validate(kinds Kinds, lookup TypeLookup) error {
 	if d.Schedule.Every != "" {
 		if iv, err := time.ParseDuration(d.Schedule.Every); err != nil || iv < 10*time.Second {
 			l.Add("schedule.every", "must be a duration of at least 10s, like 15m or 1h")
+		}
+	}
+	if d.Schedule.Cron != "" {
+		if d.Schedule.Every != "" {
+			l.Add("schedule", "give every or cron, not both")
+		} else if _, err := cronParser.Parse(d.Schedule.Cron); err != nil {
+			l.Add("schedule.cron", "is not a cron expression (minute hour day month weekday, or @daily): %v", err)
 		}
 	}
 	if !lookup.AuthorityExists(d.Authority) {

@@ -115,8 +115,7 @@ func (e *Engine) Run(ctx context.Context, name string, progress Progress) (*Run,
 		runErr = err
 	}
 	var next *time.Time
-	if iv := d.Schedule.Interval(); iv > 0 {
-		n := fin.Add(iv)
+	if n, ok := d.Schedule.Next(fin, e.Certs.Location); ok {
 		if runErr != nil {
 			n = fin.Add(backoff(c.Failures + 1))
 		}

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	_ "github.com/jackc/pgx/v5/stdlib"
 	"github.com/minio/minio-go/v7"
@@ -509,5 +510,32 @@ mapping:
 	}
 	if cs := holderCerts(t, h, 502); len(cs) != 1 || cs[0].State != certificates.StateValid {
 		t.Fatal("reconciliation changed a certificate")
+	}
+}
+
+func TestScheduleNext(t *testing.T) {
+	t.Parallel()
+	shanghai, _ := time.LoadLocation("Asia/Shanghai")
+	end := time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC) // 18:00 in Shanghai
+	tests := []struct {
+		s    connectors.Schedule
+		want time.Time
+		ok   bool
+	}{
+		{connectors.Schedule{Every: "15m"}, end.Add(15 * time.Minute), true},
+		{connectors.Schedule{Cron: "0 2 * * *"}, time.Date(2026, 3, 1, 18, 0, 0, 0, time.UTC), true}, // 02:00 Shanghai
+		{connectors.Schedule{Cron: "@hourly"}, time.Date(2026, 3, 1, 11, 0, 0, 0, time.UTC), true},
+		{connectors.Schedule{}, time.Time{}, false},
+	}
+	for _, tt := range tests {
+		got, ok := tt.s.Next(end, shanghai)
+		if ok != tt.ok || !got.Equal(tt.want) {
+			t.Errorf("%+v: Next = %v %v, want %v %v", tt.s, got, ok, tt.want, tt.ok)
+		}
+	}
+	_, e := setup(t)
+	bad := strings.Replace(definition(t.TempDir()), "batch_size: 3", "batch_size: 3\nschedule: {cron: \"61 * * * *\"}", 1)
+	if _, _, err := e.Apply(context.Background(), []byte(bad)); err == nil || !strings.Contains(err.Error(), "schedule.cron") {
+		t.Fatalf("bad cron: %v", err)
 	}
 }

@@ -37,7 +37,7 @@ func (e *Engine) RunDue(ctx context.Context) {
 			return
 		}
 		d, c, err := e.Get(ctx, n)
-		if err != nil || c.Paused || d.Schedule.Interval() == 0 {
+		if err != nil || c.Paused || !d.Schedule.Scheduled() {
 			continue
 		}
 		if c.NextRunAt != nil && c.NextRunAt.After(e.Now()) {
