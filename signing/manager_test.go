@@ -221,3 +221,20 @@ func isReason(err error, reason string) bool {
 	ve, ok := IsVerifyError(err)
 	return ok && ve.Reason == reason
 }
+
+// TestLedgerKeyAnyMaster derives ledger keys from many master keys; some
+// verifier keys contain '+' in their base64, which must not matter.
+func TestLedgerKeyAnyMaster(t *testing.T) {
+	t.Parallel()
+	for i := 0; i < 200; i++ {
+		m, _ := GenerateMasterKey()
+		k, err := NewLedgerKey(m, "certhub.test/ledger")
+		if err != nil {
+			t.Fatalf("master %d: %v", i, err)
+		}
+		again, _ := NewLedgerKey(m, "certhub.test/ledger")
+		if again.VerifierKey != k.VerifierKey {
+			t.Fatal("the ledger key is not stable for one master key")
+		}
+	}
+}

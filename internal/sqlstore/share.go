@@ -76,89 +76,34 @@ func (s *Store) RevokeShare(ctx context.Context, id, holderIndex string, at time
 // own view is durable, and max_views stays exact because the conditional
 // updates run one after another inside the transaction.
 func (s *Store) UseShare(ctx context.Context, tokenHash string, v exchange.ShareView, now time.Time) (*exchange.Share, error) {
-	s.viewsOnce.Do(func() {
-		s.views = make(chan viewReq, 4096)
-		s.quit = make(chan struct{})
-		go s.viewWriter()
-	})
-	r := viewReq{ctx: ctx, hash: tokenHash, view: v, now: now, done: make(chan viewRes, 1)}
-	select {
-	case s.views <- r:
-	case <-s.quit:
-		return nil, errs.E(errs.Unavailable, "store is closed")
-	case <-ctx.Done():
-		return nil, ctx.Err()
-	}
-	select {
-	case res := <-r.done:
-		return res.share, res.err
-	case <-s.quit:
-		return nil, errs.E(errs.Unavailable, "store is closed")
-	case <-ctx.Done():
-		return nil, ctx.Err()
-	}
+	return s.views.do(ctx, s.quit, viewReq{hash: tokenHash, view: v, now: now})
 }
 
 type viewReq struct {
-	ctx  context.Context
 	hash string
 	view exchange.ShareView
 	now  time.Time
-	done chan viewRes
 }
 
-type viewRes struct {
-	share *exchange.Share
-	err   error
-}
-
-// maxViewBatch bounds a batch, and so the time one commit holds the writer.
-const maxViewBatch = 256
-
-func (s *Store) viewWriter() {
-	for {
-		var first viewReq
-		select {
-		case first = <-s.views:
-		case <-s.quit:
-			return
+// applyViews is the share views' group-commit step.
+func applyViews(_ context.Context, q Querier, batch []groupReq[viewReq]) ([]groupRes[*exchange.Share], error) {
+	out := make([]groupRes[*exchange.Share], len(batch))
+	for i, r := range batch {
+		if r.ctx.Err() != nil {
+			out[i].err = r.ctx.Err() // the caller is gone: count nothing
+			continue
 		}
-		batch := []viewReq{first}
-	fill:
-		for len(batch) < maxViewBatch {
-			select {
-			case r := <-s.views:
-				batch = append(batch, r)
-			default:
-				break fill
-			}
+		sh, err := useShare(r.ctx, q, r.req.hash, r.req.now, r.req.view)
+		if errs.Is(err, errs.NotFound) {
+			out[i].err = err
+			continue
 		}
-		results := make([]viewRes, len(batch))
-		err := s.db.InTx(context.Background(), func(q Querier) error {
-			for i, r := range batch {
-				if r.ctx.Err() != nil {
-					results[i].err = r.ctx.Err() // the caller is gone: count nothing
-					continue
-				}
-				sh, err := useShare(r.ctx, q, r.hash, r.now, r.view)
-				if errs.Is(err, errs.NotFound) {
-					results[i].err = err
-					continue
-				}
-				if err != nil {
-					return err
-				}
-				results[i].share = sh
-			}
-			return nil
-		})
-		for i, r := range batch {
-			if err != nil {
-				results[i] = viewRes{err: err}
-			}
-			r.done <- results[i]
+		if err != nil {
+			return nil, err
 		}
+		out[i].val = sh
 	}
+	return out, nil
 }
 
 func useShare(ctx context.Context, q Querier, tokenHash string, now time.Time, v exchange.ShareView) (*exchange.Share, error) {

@@ -6,6 +6,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/certhub/certhub/exchange"
 	"github.com/certhub/certhub/internal/errs"
 )
 
@@ -71,15 +72,21 @@ type DB interface {
 type Store struct {
 	db DB
 
-	// The share-view writer (see UseShare), started on first use.
-	viewsOnce sync.Once
-	views     chan viewReq
+	// Group-committed writers (see UseShare, AppendAudit), started on
+	// first use and stopped by Close.
+	views     *groupCommit[viewReq, *exchange.Share]
+	audit     *groupCommit[exchange.AuditEntry, struct{}]
 	quit      chan struct{}
 	closeOnce sync.Once
 }
 
 // New returns a store over db.
-func New(db DB) *Store { return &Store{db: db} }
+func New(db DB) *Store {
+	s := &Store{db: db, quit: make(chan struct{})}
+	s.views = &groupCommit[viewReq, *exchange.Share]{db: db, max: 256, apply: applyViews}
+	s.audit = &groupCommit[exchange.AuditEntry, struct{}]{db: db, max: 512, apply: applyAudit}
+	return s
+}
 
 // Ping checks the database answers.
 func (s *Store) Ping(ctx context.Context) error { return s.db.Ping(ctx) }
@@ -87,10 +94,7 @@ func (s *Store) Ping(ctx context.Context) error { return s.db.Ping(ctx) }
 // Close stops the share-view writer and closes the pool.
 func (s *Store) Close() {
 	s.closeOnce.Do(func() {
-		s.viewsOnce.Do(func() {}) // no writer may start after this
-		if s.quit != nil {
-			close(s.quit)
-		}
+		close(s.quit)
 		s.db.Close()
 	})
 }

@@ -8,6 +8,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -35,6 +36,7 @@ func RunTests(t *testing.T, newStore func(t *testing.T) *sqlstore.Store) {
 		{"Tokens", testTokens},
 		{"Shares", testShares},
 		{"BatchInsertAndOrigins", testBatchInsert},
+		{"AuditLedger", testLedger},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -508,4 +510,107 @@ func testBatchInsert(t *testing.T, s *sqlstore.Store) {
 	mustCode(t, errs.Conflict, s.InsertCertificates(ctx, dup))
 	_, err = s.GetCertificate(ctx, dup[0].ID)
 	mustCode(t, errs.NotFound, err)
+}
+
+func testLedger(t *testing.T, s *sqlstore.Store) {
+	ctx := context.Background()
+	master, _ := signing.GenerateMasterKey()
+	key, err := signing.NewLedgerKey(master, "certhub.test/ledger")
+	must(t, err)
+	l := &exchange.Ledger{Store: s, Key: exchange.Keys{Signer: key.Signer, Verifier: key.Verifier}, Origin: "certhub.test/ledger", Now: time.Now}
+	var wg sync.WaitGroup
+	for i := 0; i < 20; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := l.Record(ctx, exchange.AuditEntry{Actor: "consumer:tok_1", Action: "lookup", Purpose: "食品经营许可", CaseID: fmt.Sprint("case-", i)}); err != nil {
+				t.Error(err)
+			}
+		}()
+	}
+	wg.Wait()
+	size, _, err := s.AuditHead(ctx)
+	must(t, err)
+	if size != 20 {
+		t.Fatalf("head size = %d, want 20", size)
+	}
+	if _, err := l.Checkpoint(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 5; i++ {
+		must(t, l.Record(ctx, exchange.AuditEntry{Actor: "admin:bootstrap", Action: "issue", Certificates: []string{fmt.Sprint("cert-", i)}}))
+	}
+	verify := func(wantBad int64, wantProblem string) {
+		t.Helper()
+		rep, err := l.Verify(ctx, 1, 0)
+		must(t, err)
+		if wantBad == 0 {
+			if !rep.OK || rep.Checked != 25 || rep.Checkpoints != 1 {
+				t.Fatalf("untouched ledger: %+v", rep)
+			}
+			return
+		}
+		if rep.OK || rep.FirstBad != wantBad || !strings.Contains(rep.Problem, wantProblem) {
+			t.Fatalf("report %+v, want first bad %d (%s)", rep, wantBad, wantProblem)
+		}
+	}
+	verify(0, "")
+	db := s.DB()
+	row := func(seq int64) (string, string) {
+		var body, hash string
+		must(t, db.QueryRow(ctx, `SELECT body, hash FROM audit_log WHERE seq = $1`, seq).Scan(&body, &hash))
+		return body, hash
+	}
+	put := func(seq int64, body, hash string) {
+		if _, err := db.Exec(ctx, `UPDATE audit_log SET body = $2, hash = $3 WHERE seq = $1`, seq, body, hash); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Altered: a purpose changed in place.
+	b7, h7 := row(7)
+	put(7, strings.Replace(b7, "食品经营许可", "其他用途", 1), h7)
+	verify(7, "does not match its hash")
+	put(7, b7, h7)
+	// Removed.
+	b12, h12 := row(12)
+	if _, err := db.Exec(ctx, `DELETE FROM audit_log WHERE seq = 12`); err != nil {
+		t.Fatal(err)
+	}
+	verify(12, "missing")
+	if _, err := db.Exec(ctx, `INSERT INTO audit_log (seq, body, hash) VALUES (12, $1, $2)`, b12, h12); err != nil {
+		t.Fatal(err)
+	}
+	// Reordered: two entries swapped.
+	b15, h15 := row(15)
+	b16, h16 := row(16)
+	put(15, b16, h16)
+	put(16, b15, h15)
+	verify(15, "does not match")
+	put(15, b15, h15)
+	put(16, b16, h16)
+	verify(0, "")
+	// Rewritten consistently from entry 3 on (every hash recomputed): only
+	// the signed checkpoint can tell, and it does.
+	originals := map[int64][2]string{}
+	prev := ""
+	for seq := int64(1); seq <= 25; seq++ {
+		b, h := row(seq)
+		originals[seq] = [2]string{b, h}
+		if seq == 3 {
+			b = strings.Replace(b, "consumer:tok_1", "consumer:tok_9", 1)
+		}
+		nh := exchange.ChainHash(prev, []byte(b))
+		put(seq, b, nh)
+		prev = nh
+	}
+	verify(20, "rewritten")
+	for seq, bh := range originals {
+		put(seq, bh[0], bh[1])
+	}
+	verify(0, "")
+	// Truncated below a checkpoint.
+	if _, err := db.Exec(ctx, `DELETE FROM audit_log WHERE seq > 17`); err != nil {
+		t.Fatal(err)
+	}
+	verify(18, "removed")
 }

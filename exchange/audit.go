@@ -1,0 +1,244 @@
+package exchange
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"golang.org/x/mod/sumdb/note"
+
+	"github.com/certhub/certhub/internal/errs"
+)
+
+// AuditEntry is one access or change, appended to the tamper-evident
+// ledger. Holders appear only as their keyed hash, never their id.
+type AuditEntry struct {
+	Seq          int64     `json:"seq"`
+	At           time.Time `json:"at"`
+	Actor        string    `json:"actor"`  // role:id, e.g. consumer:tok_…, connector:name
+	Action       string    `json:"action"` // lookup, document, issue, revise, suspend, …
+	Certificates []string  `json:"certificates,omitempty"`
+	Holder       string    `json:"holder,omitempty"` // holder index (keyed hash)
+	Fields       []string  `json:"fields,omitempty"`
+	Purpose      string    `json:"purpose,omitempty"`
+	CaseID       string    `json:"case_id,omitempty"`
+	Agreement    string    `json:"agreement,omitempty"`
+	Outcome      string    `json:"outcome"`
+}
+
+// LedgerRecord is an entry as stored: its canonical body and chain hash,
+// hash(n) = SHA-256(hash(n-1) || body(n)), hash(0) = 32 zero bytes.
+type LedgerRecord struct {
+	Seq  int64
+	Body []byte
+	Hash string // hex
+}
+
+// ChainHash is the hash of a record after prev (hex) with body.
+func ChainHash(prev string, body []byte) string {
+	p, _ := hex.DecodeString(prev)
+	if len(p) != sha256.Size {
+		p = make([]byte, sha256.Size)
+	}
+	h := sha256.New()
+	h.Write(p)
+	h.Write(body)
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+// Checkpoint is a signed statement of the ledger's size and head hash.
+type Checkpoint struct {
+	Size int64
+	Root string // hex
+	Note []byte // the signed note (C2SP tlog-checkpoint body)
+	At   time.Time
+}
+
+// LedgerStore keeps the ledger.
+type LedgerStore interface {
+	// AppendAudit appends entries in order, assigning Seq and chaining
+	// hashes in one transaction (group-committed); it returns when they
+	// are durable.
+	AppendAudit(ctx context.Context, entries []AuditEntry) error
+	// ScanAudit calls fn for records with from <= seq <= to (to 0: to the
+	// end) in seq order.
+	ScanAudit(ctx context.Context, from, to int64, fn func(LedgerRecord) error) error
+	// AuditHead returns the ledger's size and head hash.
+	AuditHead(ctx context.Context) (int64, string, error)
+	// SaveCheckpoint stores a checkpoint (one per size).
+	SaveCheckpoint(ctx context.Context, c *Checkpoint) error
+	// ListCheckpoints lists checkpoints by size.
+	ListCheckpoints(ctx context.Context) ([]*Checkpoint, error)
+}
+
+// Ledger records and proves accesses and changes.
+type Ledger struct {
+	Store  LedgerStore
+	Key    noteKey
+	Origin string // the log's name in checkpoints, e.g. "certhub.hangzhou.gov.cn/ledger"
+	Now    func() time.Time
+}
+
+type noteKey interface {
+	signer() note.Signer
+	verifier() note.Verifier
+}
+
+// Keys adapts a signer and verifier pair for the ledger.
+type Keys struct {
+	Signer   note.Signer
+	Verifier note.Verifier
+}
+
+func (k Keys) signer() note.Signer     { return k.Signer }
+func (k Keys) verifier() note.Verifier { return k.Verifier }
+
+// Record appends one entry; the caller learns only when it is durable.
+func (l *Ledger) Record(ctx context.Context, e AuditEntry) error {
+	if l == nil {
+		return nil
+	}
+	if e.At.IsZero() {
+		e.At = l.Now().UTC().Truncate(time.Microsecond)
+	}
+	if e.Outcome == "" {
+		e.Outcome = "ok"
+	}
+	return l.Store.AppendAudit(ctx, []AuditEntry{e})
+}
+
+// Body is the canonical form of an entry that the chain hashes.
+func Body(e AuditEntry) []byte {
+	b, _ := json.Marshal(e) // struct fields marshal in declaration order
+	return b
+}
+
+// Checkpoint signs the ledger's current size and head (if it grew since
+// the last checkpoint) and stores it.
+func (l *Ledger) Checkpoint(ctx context.Context) (*Checkpoint, error) {
+	size, root, err := l.Store.AuditHead(ctx)
+	if err != nil {
+		return nil, err
+	}
+	cps, err := l.Store.ListCheckpoints(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if len(cps) > 0 && cps[len(cps)-1].Size == size {
+		return cps[len(cps)-1], nil
+	}
+	raw, _ := hex.DecodeString(root)
+	text := fmt.Sprintf("%s\n%d\n%s\n", l.Origin, size, base64.StdEncoding.EncodeToString(raw))
+	signed, err := note.Sign(&note.Note{Text: text}, l.Key.signer())
+	if err != nil {
+		return nil, errs.Wrap(err, "sign checkpoint")
+	}
+	c := &Checkpoint{Size: size, Root: root, Note: signed, At: l.Now().UTC().Truncate(time.Microsecond)}
+	return c, l.Store.SaveCheckpoint(ctx, c)
+}
+
+// OpenCheckpoint verifies a signed checkpoint note and reads its size and root.
+func OpenCheckpoint(signed []byte, origin string, v note.Verifier) (size int64, root string, err error) {
+	n, err := note.Open(signed, note.VerifierList(v))
+	if err != nil {
+		return 0, "", fmt.Errorf("checkpoint signature: %w", err)
+	}
+	lines := strings.Split(n.Text, "\n")
+	if len(lines) < 3 || lines[0] != origin {
+		return 0, "", fmt.Errorf("checkpoint is not of log %q", origin)
+	}
+	size, err = strconv.ParseInt(lines[1], 10, 64)
+	if err != nil {
+		return 0, "", fmt.Errorf("checkpoint size: %w", err)
+	}
+	raw, err := base64.StdEncoding.DecodeString(lines[2])
+	if err != nil {
+		return 0, "", fmt.Errorf("checkpoint root: %w", err)
+	}
+	return size, hex.EncodeToString(raw), nil
+}
+
+// VerifyReport is the outcome of a ledger verification.
+type VerifyReport struct {
+	Checked     int64  `json:"checked"`
+	Checkpoints int    `json:"checkpoints"`
+	OK          bool   `json:"ok"`
+	FirstBad    int64  `json:"first_bad,omitempty"`
+	Problem     string `json:"problem,omitempty"`
+}
+
+// Verify recomputes the chain over the records from..to (to 0: all) and
+// checks it against every signed checkpoint it reaches. It reports the
+// first entry that was altered, removed or moved.
+func (l *Ledger) Verify(ctx context.Context, from, to int64) (*VerifyReport, error) {
+	cps, err := l.Store.ListCheckpoints(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return VerifyChain(ctx, l.Origin, l.Key.verifier(), cps, func(fn func(LedgerRecord) error) error {
+		return l.Store.ScanAudit(ctx, 1, to, fn)
+	}, from)
+}
+
+// VerifyChain checks a chain of records (in seq order, from seq 1) against
+// signed checkpoints; records before from are hashed but not reported.
+func VerifyChain(ctx context.Context, origin string, v note.Verifier, cps []*Checkpoint, scan func(func(LedgerRecord) error) error, from int64) (*VerifyReport, error) {
+	rep := &VerifyReport{}
+	roots := map[int64]string{}
+	for _, c := range cps {
+		size, root, err := OpenCheckpoint(c.Note, origin, v)
+		if err != nil {
+			rep.Problem = fmt.Sprintf("checkpoint at size %d: %v", c.Size, err)
+			rep.FirstBad = c.Size
+			return rep, nil
+		}
+		roots[size] = root
+		rep.Checkpoints++
+	}
+	prev, want := "", int64(1)
+	bad := func(seq int64, format string, args ...any) error {
+		rep.FirstBad, rep.Problem = seq, fmt.Sprintf(format, args...)
+		return errStop
+	}
+	err := scan(func(r LedgerRecord) error {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if r.Seq != want {
+			return bad(want, "entry %d is missing (the next entry is %d): removed or reordered", want, r.Seq)
+		}
+		h := ChainHash(prev, r.Body)
+		if h != r.Hash {
+			return bad(r.Seq, "entry %d does not match its hash: altered, or a neighbour was", r.Seq)
+		}
+		if root, ok := roots[r.Seq]; ok && root != h {
+			return bad(r.Seq, "the chain up to entry %d does not match the signed checkpoint: the ledger was rewritten", r.Seq)
+		}
+		prev, want = h, want+1
+		if r.Seq >= from {
+			rep.Checked++
+		}
+		return nil
+	})
+	if err != nil && err != errStop {
+		return nil, err
+	}
+	if rep.Problem == "" {
+		for size := range roots {
+			if size >= want {
+				rep.FirstBad, rep.Problem = want, fmt.Sprintf("a signed checkpoint covers %d entries but the ledger ends at %d: entries were removed", size, want-1)
+				break
+			}
+		}
+	}
+	rep.OK = rep.Problem == ""
+	return rep, nil
+}
+
+var errStop = fmt.Errorf("stop")

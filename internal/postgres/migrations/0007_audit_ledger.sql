@@ -1,0 +1,26 @@
+-- +goose Up
+-- The tamper-evident audit ledger: hash(n) = SHA-256(hash(n-1) || body(n)).
+CREATE TABLE audit_log (
+    seq  bigint PRIMARY KEY,
+    body text NOT NULL,
+    hash text NOT NULL
+);
+-- The head: its update serializes appenders.
+CREATE TABLE audit_head (
+    id   integer PRIMARY KEY CHECK (id = 1),
+    seq  bigint NOT NULL,
+    hash text NOT NULL
+);
+INSERT INTO audit_head VALUES (1, 0, '0000000000000000000000000000000000000000000000000000000000000000');
+-- Signed checkpoints (C2SP signed notes).
+CREATE TABLE audit_checkpoints (
+    size bigint PRIMARY KEY,
+    root text NOT NULL,
+    note text NOT NULL,
+    at   timestamptz NOT NULL
+);
+
+-- +goose Down
+DROP TABLE audit_checkpoints;
+DROP TABLE audit_head;
+DROP TABLE audit_log;

@@ -1,0 +1,117 @@
+package sqlstore
+
+import (
+	"context"
+
+	"github.com/certhub/certhub/exchange"
+)
+
+// AppendAudit implements exchange.LedgerStore. Entries are group-committed:
+// one transaction takes the head row (its update locks it, in PostgreSQL
+// across replicas too), chains every queued entry after it and moves it.
+func (s *Store) AppendAudit(ctx context.Context, entries []exchange.AuditEntry) error {
+	for _, e := range entries {
+		if _, err := s.audit.do(ctx, s.quit, e); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func applyAudit(ctx context.Context, q Querier, batch []groupReq[exchange.AuditEntry]) ([]groupRes[struct{}], error) {
+	var seq int64
+	var head string
+	// Taking the head with an update serializes appenders across replicas.
+	if err := q.QueryRow(ctx, `UPDATE audit_head SET seq = seq WHERE id = 1 RETURNING seq, hash`).Scan(&seq, &head); err != nil {
+		return nil, err
+	}
+	for _, r := range batch {
+		e := r.req
+		seq++
+		e.Seq = seq
+		body := exchange.Body(e)
+		head = exchange.ChainHash(head, body)
+		if _, err := q.Exec(ctx, `INSERT INTO audit_log (seq, body, hash) VALUES ($1, $2, $3)`, seq, string(body), head); err != nil {
+			return nil, err
+		}
+	}
+	if _, err := q.Exec(ctx, `UPDATE audit_head SET seq = $1, hash = $2 WHERE id = 1`, seq, head); err != nil {
+		return nil, err
+	}
+	return make([]groupRes[struct{}], len(batch)), nil
+}
+
+// ScanAudit implements exchange.LedgerStore.
+func (s *Store) ScanAudit(ctx context.Context, from, to int64, fn func(exchange.LedgerRecord) error) error {
+	const page = 5000
+	for {
+		q := `SELECT seq, body, hash FROM audit_log WHERE seq >= $1 ORDER BY seq LIMIT $2`
+		args := []any{from, page}
+		if to > 0 {
+			q = `SELECT seq, body, hash FROM audit_log WHERE seq >= $1 AND seq <= $3 ORDER BY seq LIMIT $2`
+			args = append(args, to)
+		}
+		rows, err := s.db.Query(ctx, q, args...)
+		if err != nil {
+			return err
+		}
+		n := 0
+		for rows.Next() {
+			var r exchange.LedgerRecord
+			var body string
+			if err := rows.Scan(&r.Seq, &body, &r.Hash); err != nil {
+				rows.Close()
+				return err
+			}
+			r.Body = []byte(body)
+			n++
+			from = r.Seq + 1
+			if err := fn(r); err != nil {
+				rows.Close()
+				return err
+			}
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		if n < page {
+			return nil
+		}
+	}
+}
+
+// AuditHead implements exchange.LedgerStore.
+func (s *Store) AuditHead(ctx context.Context) (int64, string, error) {
+	var seq int64
+	var hash string
+	err := s.db.QueryRow(ctx, `SELECT seq, hash FROM audit_head WHERE id = 1`).Scan(&seq, &hash)
+	return seq, hash, err
+}
+
+// SaveCheckpoint implements exchange.LedgerStore.
+func (s *Store) SaveCheckpoint(ctx context.Context, c *exchange.Checkpoint) error {
+	_, err := s.db.Exec(ctx, `INSERT INTO audit_checkpoints (size, root, note, at) VALUES ($1, $2, $3, $4) ON CONFLICT (size) DO NOTHING`,
+		c.Size, c.Root, string(c.Note), c.At)
+	return err
+}
+
+// ListCheckpoints implements exchange.LedgerStore.
+func (s *Store) ListCheckpoints(ctx context.Context) ([]*exchange.Checkpoint, error) {
+	rows, err := s.db.Query(ctx, `SELECT size, root, note, at FROM audit_checkpoints ORDER BY size`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []*exchange.Checkpoint
+	for rows.Next() {
+		c := &exchange.Checkpoint{}
+		var n string
+		if err := rows.Scan(&c.Size, &c.Root, &n, Time{&c.At}); err != nil {
+			return nil, err
+		}
+		c.Note = []byte(n)
+		out = append(out, c)
+	}
+	return out, rows.Err()
+}

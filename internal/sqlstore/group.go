@@ -1,0 +1,99 @@
+package sqlstore
+
+import (
+	"context"
+	"sync"
+
+	"github.com/certhub/certhub/internal/errs"
+)
+
+// groupCommit runs many callers' writes in one transaction: callers queue
+// their requests, one writer takes everything queued (up to max) and runs
+// apply on it in one transaction, in queue order, and each caller gets its
+// own result once the transaction is durable. On SQLite (one writer, an
+// fsync per commit) this turns a commit per request into a commit per batch.
+type groupCommit[Req, Res any] struct {
+	db    DB
+	max   int
+	apply func(ctx context.Context, q Querier, reqs []groupReq[Req]) ([]groupRes[Res], error)
+
+	once sync.Once
+	ch   chan groupReq[Req]
+	quit <-chan struct{}
+}
+
+type groupReq[Req any] struct {
+	ctx  context.Context
+	req  Req
+	done chan groupRes[any]
+}
+
+type groupRes[Res any] struct {
+	val Res
+	err error
+}
+
+// do queues one request and waits for its result.
+func (g *groupCommit[Req, Res]) do(ctx context.Context, quit <-chan struct{}, req Req) (Res, error) {
+	var zero Res
+	g.once.Do(func() {
+		g.ch = make(chan groupReq[Req], 4096)
+		g.quit = quit
+		go g.loop()
+	})
+	r := groupReq[Req]{ctx: ctx, req: req, done: make(chan groupRes[any], 1)}
+	select {
+	case g.ch <- r:
+	case <-g.quit:
+		return zero, errs.E(errs.Unavailable, "store is closed")
+	case <-ctx.Done():
+		return zero, ctx.Err()
+	}
+	select {
+	case res := <-r.done:
+		if res.err != nil {
+			return zero, res.err
+		}
+		v, _ := res.val.(Res)
+		return v, nil
+	case <-g.quit:
+		return zero, errs.E(errs.Unavailable, "store is closed")
+	case <-ctx.Done():
+		return zero, ctx.Err()
+	}
+}
+
+func (g *groupCommit[Req, Res]) loop() {
+	for {
+		var first groupReq[Req]
+		select {
+		case first = <-g.ch:
+		case <-g.quit:
+			return
+		}
+		batch := []groupReq[Req]{first}
+	fill:
+		for len(batch) < g.max {
+			select {
+			case r := <-g.ch:
+				batch = append(batch, r)
+			default:
+				break fill
+			}
+		}
+		var results []groupRes[Res]
+		err := g.db.InTx(context.Background(), func(q Querier) error {
+			var err error
+			results, err = g.apply(context.Background(), q, batch)
+			return err
+		})
+		for i, r := range batch {
+			switch {
+			case err != nil:
+				r.done <- groupRes[any]{err: err}
+			default:
+				r.done <- groupRes[any]{val: results[i].val, err: results[i].err}
+			}
+		}
+	}
+}
