@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/certhub/certhub/certificates"
+	"github.com/certhub/certhub/exchange"
 	"github.com/certhub/certhub/internal/errs"
 )
 
@@ -25,6 +26,8 @@ type Engine struct {
 	Owner string
 	// OnRun, if set, hears about every finished run (metrics).
 	OnRun func(*Run)
+	// Ledger records the certificates connectors issue and change.
+	Ledger *exchange.Ledger
 	// LeaseFor is how long a run may go without renewing its lease (it
 	// renews before every batch); a crashed run's connector is free again
 	// after it. Default 2 minutes.
@@ -277,6 +280,17 @@ func (e *Engine) process(ctx context.Context, d *Definition, records []Record) (
 		if err != nil {
 			return c, err
 		}
+		var issued []string
+		for _, res := range results {
+			if res.Certificate != nil {
+				issued = append(issued, res.Certificate.ID)
+			}
+		}
+		if len(issued) > 0 {
+			if err := e.Ledger.Record(ctx, exchange.AuditEntry{Actor: "connector:" + d.Name, Action: "issue", Certificates: issued}); err != nil {
+				return c, err
+			}
+		}
 		for n, i := range bulk {
 			done[i] = true
 			m, res := mapped[i], results[n]
@@ -305,7 +319,10 @@ func (e *Engine) process(ctx context.Context, d *Definition, records []Record) (
 		if m == nil || done[i] {
 			continue
 		}
-		outcome, err := e.applyMapped(ctx, d, m)
+		outcome, certID, err := e.applyMapped(ctx, d, m)
+		if err == nil && outcome != "unchanged" {
+			err = e.Ledger.Record(ctx, exchange.AuditEntry{Actor: "connector:" + d.Name, Action: outcome, Certificates: []string{certID}})
+		}
 		if err != nil {
 			if reason, _, ok := rejection(err); ok {
 				if err := e.quarantine(ctx, d.Name, m.Key, reason, records[i]); err != nil {
@@ -362,7 +379,7 @@ func (e *Engine) processOne(ctx context.Context, d *Definition, r Record) (strin
 	if err != nil {
 		return "", err
 	}
-	out, err := e.applyMapped(ctx, d, m)
+	out, _, err := e.applyMapped(ctx, d, m)
 	if err != nil {
 		if reason, _, ok := rejection(err); ok {
 			return "", &RecordError{Key: m.Key, Reason: reason}
@@ -371,7 +388,7 @@ func (e *Engine) processOne(ctx context.Context, d *Definition, r Record) (strin
 	return out, err
 }
 
-func (e *Engine) applyMapped(ctx context.Context, d *Definition, m *Mapped) (string, error) {
+func (e *Engine) applyMapped(ctx context.Context, d *Definition, m *Mapped) (outcome, certID string, err error) {
 	sc := certificates.Scope{Authority: d.Authority}
 	origin := func(status string) *certificates.Origin {
 		return &certificates.Origin{Connector: d.Name, SourceKey: m.Key, ContentHash: m.ContentHash, SourceStatus: status}
@@ -384,52 +401,51 @@ func (e *Engine) applyMapped(ctx context.Context, d *Definition, m *Mapped) (str
 		m.Request.Origin = origin(StatusValid)
 		res, err := e.Certs.Issue(ctx, sc, m.Request, nil)
 		if err != nil {
-			return "", err
+			return "", "", err
 		}
 		if m.Status == StatusValid {
-			return "issued", nil
+			return "issued", res.Certificate.ID, nil
 		}
 		if err := e.transition(ctx, sc, res.Certificate.ID, StatusValid, m.Status, origin(m.Status)); err != nil {
-			return "", err
+			return "", "", err
 		}
-		return "issued+lifecycle", nil
+		return "issued+lifecycle", res.Certificate.ID, nil
 	}
 	if err != nil {
-		return "", err
+		return "", "", err
 	}
 	if prev.ContentHash == m.ContentHash && prev.SourceStatus == m.Status {
-		return "unchanged", nil
+		return "unchanged", prev.CertificateID, nil
 	}
 	cur, err := e.Certs.Get(ctx, prev.CertificateID)
 	if err != nil {
-		return "", err
+		return "", "", err
 	}
-	outcome := ""
 	if prev.ContentHash != m.ContentHash {
 		if m.Request.Holder.ID != cur.Holder.ID || m.Request.Holder.Kind != cur.Holder.Kind {
-			return "", &RecordError{Key: m.Key, Field: "holder.id", Reason: "the source gives this record another holder; a certificate cannot move to another holder"}
+			return "", "", &RecordError{Key: m.Key, Field: "holder.id", Reason: "the source gives this record another holder; a certificate cannot move to another holder"}
 		}
 		if cur.State == certificates.StateRevoked {
-			return "", &RecordError{Key: m.Key, Reason: "the source changed a record whose certificate is revoked; issue a new record instead"}
+			return "", "", &RecordError{Key: m.Key, Reason: "the source changed a record whose certificate is revoked; issue a new record instead"}
 		}
 		from, until := m.Request.ValidFrom, m.Request.ValidUntil
 		res, err := e.Certs.Revise(ctx, sc, cur.ID, &certificates.ReviseRequest{Data: m.Request.Data, ValidFrom: &from, ValidUntil: &until,
 			HolderName: m.Request.Holder.Name, Reason: "变更（来源系统记录已更新）", Origin: origin(prev.SourceStatus)})
 		if err != nil {
-			return "", err
+			return "", "", err
 		}
 		cur, outcome = res.Certificate, "revised"
 	}
 	if prev.SourceStatus != m.Status {
 		if err := e.transition(ctx, sc, cur.ID, prev.SourceStatus, m.Status, origin(m.Status)); err != nil {
-			return "", err
+			return "", "", err
 		}
 		if outcome == "" {
-			return "lifecycle", nil
+			return "lifecycle", cur.ID, nil
 		}
-		return outcome + "+lifecycle", nil
+		return outcome + "+lifecycle", cur.ID, nil
 	}
-	return outcome, nil
+	return outcome, cur.ID, nil
 }
 
 // transition applies the lifecycle change from one source status to another.

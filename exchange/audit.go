@@ -21,8 +21,9 @@ import (
 type AuditEntry struct {
 	Seq          int64     `json:"seq"`
 	At           time.Time `json:"at"`
-	Actor        string    `json:"actor"`  // role:id, e.g. consumer:tok_…, connector:name
-	Action       string    `json:"action"` // lookup, document, issue, revise, suspend, …
+	Actor        string    `json:"actor"`      // role:id, e.g. consumer:tok_…, connector:name
+	ActorName    string    `json:"actor_name"` // who that is, for people reading the ledger
+	Action       string    `json:"action"`     // lookup, document, issue, revise, suspend, …
 	Certificates []string  `json:"certificates,omitempty"`
 	Holder       string    `json:"holder,omitempty"` // holder index (keyed hash)
 	Fields       []string  `json:"fields,omitempty"`
@@ -75,6 +76,8 @@ type LedgerStore interface {
 	SaveCheckpoint(ctx context.Context, c *Checkpoint) error
 	// ListCheckpoints lists checkpoints by size.
 	ListCheckpoints(ctx context.Context) ([]*Checkpoint, error)
+	// HolderAudit lists the latest entries about a holder (by keyed hash).
+	HolderAudit(ctx context.Context, holder string, limit int) ([]AuditEntry, error)
 }
 
 // Ledger records and proves accesses and changes.

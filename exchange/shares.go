@@ -22,9 +22,10 @@ const (
 
 // Shares runs holders' QR shares.
 type Shares struct {
-	Store ShareStore
-	Certs *certificates.Service
-	Now   func() time.Time
+	Store  ShareStore
+	Certs  *certificates.Service
+	Now    func() time.Time
+	Ledger *Ledger // records every view (nil: not recorded)
 }
 
 // Holder identifies the signed-in holder a share belongs to.
@@ -241,6 +242,10 @@ func (s *Shares) Open(ctx context.Context, secret string, v ShareView) (*Shown, 
 		if f, ok := t.Field(name); ok {
 			out.Fields = append(out.Fields, ShownField{Name: name, Label: f.Label, Value: c.Data[name]})
 		}
+	}
+	if err := s.Ledger.Record(ctx, AuditEntry{Actor: "share:" + sh.ID, ActorName: v.Client + " " + v.Network, Action: "share_view",
+		Certificates: []string{c.ID}, Holder: sh.HolderIndex, Fields: sh.Fields, Purpose: sh.Purpose}); err != nil {
+		return nil, err
 	}
 	return out, nil
 }

@@ -37,17 +37,20 @@ type StoreConfig struct {
 	TimeZone    string `name:"time-zone" env:"CERTHUB_TIME_ZONE" default:"Asia/Shanghai" help:"Zone of civil dates (validity, expiry)."`
 	LogLevel    string `name:"log-level" env:"CERTHUB_LOG_LEVEL" default:"info" enum:"debug,info,warn,error" help:"Log level (debug, info, warn, error)."`
 	LogFormat   string `name:"log-format" env:"CERTHUB_LOG_FORMAT" default:"json" enum:"json,text" help:"Log format (json, text)."`
+	LedgerName  string `name:"ledger-name" env:"CERTHUB_LEDGER_NAME" default:"certhub/ledger" help:"The audit ledger's name in its signed checkpoints (the hub's host and /ledger is a good choice)."`
 }
 
 // app is the wired hub.
 type app struct {
-	log    *slog.Logger
-	master *signing.MasterKey
-	store  *sqlstore.Store
-	docs   certificates.DocumentStore
-	keys   *signing.Manager
-	vault  *signing.Vault
-	certs  *certificates.Service
+	log       *slog.Logger
+	master    *signing.MasterKey
+	ledger    *exchange.Ledger
+	ledgerKey *signing.LedgerKey
+	store     *sqlstore.Store
+	docs      certificates.DocumentStore
+	keys      *signing.Manager
+	vault     *signing.Vault
+	certs     *certificates.Service
 }
 
 func (c *StoreConfig) logger() *slog.Logger {
@@ -107,7 +110,13 @@ func (c *StoreConfig) open(ctx context.Context) (*app, error) {
 	}
 	vault := signing.NewVault(master)
 	svc := &certificates.Service{Store: store, Documents: docs, Keys: keys, Vault: vault, Now: time.Now, Location: loc, Log: log}
-	return &app{log: log, master: master, store: store, docs: docs, keys: keys, vault: vault, certs: svc}, nil
+	lk, err := signing.NewLedgerKey(master, c.LedgerName)
+	if err != nil {
+		store.Close()
+		return nil, fmt.Errorf("ledger key: %w", err)
+	}
+	ledger := &exchange.Ledger{Store: store, Key: exchange.Keys{Signer: lk.Signer, Verifier: lk.Verifier}, Origin: c.LedgerName, Now: time.Now}
+	return &app{log: log, master: master, ledger: ledger, ledgerKey: lk, store: store, docs: docs, keys: keys, vault: vault, certs: svc}, nil
 }
 
 func (a *app) Close() { a.store.Close() }

@@ -23,7 +23,7 @@ func kinds() connectors.Kinds {
 
 func (a *app) engine() *connectors.Engine {
 	host, _ := os.Hostname()
-	return &connectors.Engine{Store: a.store, Certs: a.certs, Kinds: kinds(), Now: time.Now, Log: a.log,
+	return &connectors.Engine{Store: a.store, Certs: a.certs, Kinds: kinds(), Now: time.Now, Log: a.log, Ledger: a.ledger,
 		Owner: fmt.Sprintf("%s-%d", host, os.Getpid())}
 }
 

@@ -22,6 +22,7 @@ type CLI struct {
 	Keys       KeysCmd       `cmd:"" help:"Seal key management."`
 	Gen        GenCmd        `cmd:"" help:"Fill a store with N realistic certificates (benchmarks, load tests)."`
 	Connectors ConnectorsCmd `cmd:"" help:"Connectors: pull certificates from departments' systems."`
+	Audit      AuditCmd      `cmd:"" help:"The tamper-evident audit ledger: verify, checkpoint, export."`
 }
 
 func main() {

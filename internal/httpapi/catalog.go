@@ -29,6 +29,9 @@ func (s *Server) createAuthority(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	keys, err := s.Keys.Keys(r.Context(), a.Code)
+	if err == nil {
+		err = s.record(r, "authority_create", exchange.AuditEntry{Outcome: "ok: " + a.Code})
+	}
 	if err != nil {
 		s.fail(w, r, err)
 		return
@@ -105,6 +108,10 @@ func (s *Server) rotateKey(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
+	if err := s.record(r, "key_rotate", exchange.AuditEntry{Outcome: "ok: " + code + " now seals with " + k.KID}); err != nil {
+		s.fail(w, r, err)
+		return
+	}
 	s.Log.InfoContext(r.Context(), "seal key rotated", "authority", code, "kid", k.KID)
 	s.writeJSON(w, http.StatusCreated, k)
 }
@@ -116,6 +123,10 @@ func (s *Server) createType(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if err := s.Certs.CreateType(r.Context(), &t); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	if err := s.record(r, "type_create", exchange.AuditEntry{Outcome: "ok: " + t.Code}); err != nil {
 		s.fail(w, r, err)
 		return
 	}

@@ -96,6 +96,14 @@ func (s *Server) issue(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
+	e := about(out.Certificate)
+	if out.Replayed {
+		e.Outcome = "replayed"
+	}
+	if err := s.record(r, "issue", e); err != nil {
+		s.fail(w, r, err)
+		return
+	}
 	st := http.StatusCreated
 	if out.Replayed {
 		st = http.StatusOK
@@ -140,6 +148,10 @@ func (s *Server) revise(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
+	if err := s.record(r, "revise", about(out.Certificate)); err != nil {
+		s.fail(w, r, err)
+		return
+	}
 	s.Log.InfoContext(r.Context(), "certificate revised", "id", out.Certificate.ID)
 	w.Header().Set("Location", "/api/v1/certificates/"+out.Certificate.ID)
 	s.writeJSON(w, http.StatusCreated, s.view(out.Certificate, out.Document))
@@ -156,6 +168,12 @@ func lifecycle(act certificates.Action) func(*Server, http.ResponseWriter, *http
 		}
 		c, err := s.Certs.Lifecycle(r.Context(), scope(principalOf(r.Context())), chi.URLParam(r, "id"), act, b.Reason)
 		if err != nil {
+			s.fail(w, r, err)
+			return
+		}
+		e := about(c)
+		e.Outcome = "ok: " + b.Reason
+		if err := s.record(r, string(act), e); err != nil {
 			s.fail(w, r, err)
 			return
 		}
@@ -190,9 +208,17 @@ func scopeCheck(p *exchange.Principal, c *certificates.Certificate) error {
 }
 
 func (s *Server) getCertificate(w http.ResponseWriter, r *http.Request) {
-	if c, ok := s.readable(w, r); ok {
-		s.writeJSON(w, http.StatusOK, s.view(c, nil))
+	c, ok := s.readable(w, r)
+	if !ok {
+		return
 	}
+	e := about(c)
+	e.Fields = fieldsOf(c)
+	if err := s.record(r, "read", e); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	s.writeJSON(w, http.StatusOK, s.view(c, nil))
 }
 
 func (s *Server) getDocument(w http.ResponseWriter, r *http.Request) {
@@ -202,6 +228,12 @@ func (s *Server) getDocument(w http.ResponseWriter, r *http.Request) {
 	}
 	_, doc, err := s.Certs.Document(r.Context(), c.ID)
 	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	e := about(c)
+	e.Fields = fieldsOf(c)
+	if err := s.record(r, "document", e); err != nil {
 		s.fail(w, r, err)
 		return
 	}
@@ -246,6 +278,18 @@ func (s *Server) findCertificates(w http.ResponseWriter, r *http.Request) {
 	}
 	cs, next, err := s.Certs.Find(r.Context(), scope(principalOf(r.Context())), req)
 	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	e := about(cs...)
+	if req.HolderID != "" {
+		kind := req.HolderKind
+		if kind == "" {
+			kind = certificates.HolderKindOf(req.HolderID)
+		}
+		e.Holder = s.Certs.Vault.Index(string(kind), req.HolderID)
+	}
+	if err := s.record(r, "lookup", e); err != nil {
 		s.fail(w, r, err)
 		return
 	}

@@ -70,6 +70,11 @@ func (s *Server) createShare(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
+	if err := s.record(r, "share_create", exchange.AuditEntry{Certificates: []string{sh.CertificateID}, Holder: sh.HolderIndex,
+		Fields: sh.Fields, Outcome: "ok: " + sh.ID}); err != nil {
+		s.fail(w, r, err)
+		return
+	}
 	s.Log.InfoContext(r.Context(), "share created", "share_id", sh.ID, "certificate", sh.CertificateID)
 	v := s.shareView(sh)
 	s.writeJSON(w, http.StatusCreated, struct {

@@ -39,6 +39,10 @@ type Server struct {
 	// Connectors runs connector definitions; nil leaves /api/v1/connectors
 	// answering 503.
 	Connectors *connectors.Engine
+	// Ledger records every access and change (nil: not recorded).
+	Ledger *exchange.Ledger
+	// LedgerKey is the verifier key of the ledger's signed checkpoints.
+	LedgerKey string
 	// Holders verifies holders' identity tokens; nil when no identity
 	// provider is configured (then /api/v1/me answers 401).
 	Holders *oidc.Provider
@@ -92,6 +96,7 @@ var Routes = []Route{
 	{"GET", "/readyz", nil, "Database and object store are reachable", (*Server).readyz},
 	{"GET", "/.well-known/jwks.json", nil, "Public keys that verify every stored document", (*Server).jwks},
 	{"POST", "/api/v1/verify", nil, "Verify a document or an identifier", (*Server).verify},
+	{"GET", "/.well-known/ledger-key", nil, "The key that signs the audit ledger's checkpoints", (*Server).ledgerKey},
 
 	{"POST", "/api/v1/authorities", admin, "Create an issuing authority and its first seal key", (*Server).createAuthority},
 	{"GET", "/api/v1/authorities", all, "List issuing authorities", (*Server).listAuthorities},

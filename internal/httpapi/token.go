@@ -34,6 +34,10 @@ func (s *Server) createToken(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
+	if err := s.record(r, "token_create", exchange.AuditEntry{Outcome: "ok: " + t.ID + " (" + string(t.Role) + ")"}); err != nil {
+		s.fail(w, r, err)
+		return
+	}
 	s.Log.InfoContext(r.Context(), "token created", "token_id", t.ID, "role", string(t.Role))
 	s.writeJSON(w, http.StatusCreated, struct {
 		*exchange.Token
@@ -53,6 +57,10 @@ func (s *Server) listTokens(w http.ResponseWriter, r *http.Request) {
 func (s *Server) revokeToken(w http.ResponseWriter, r *http.Request) {
 	id := chi.URLParam(r, "id")
 	if err := s.Tokens.RevokeToken(r.Context(), id, s.Now().UTC()); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	if err := s.record(r, "token_revoke", exchange.AuditEntry{Outcome: "ok: " + id}); err != nil {
 		s.fail(w, r, err)
 		return
 	}

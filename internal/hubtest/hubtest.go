@@ -43,6 +43,7 @@ type Hub struct {
 	Logs    *LogBuffer
 	Clock   *Clock
 	IDP     *oidctest.Provider
+	Ledger  *exchange.Ledger
 }
 
 // New starts a hub; everything is cleaned up when the test ends.
@@ -78,16 +79,21 @@ func New(t testing.TB) *Hub {
 	if err != nil {
 		t.Fatal(err)
 	}
-	shares := &exchange.Shares{Store: store, Certs: certs, Now: clk.Now}
+	lk, err := signing.NewLedgerKey(master, "certhub.test/ledger")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ledger := &exchange.Ledger{Store: store, Key: exchange.Keys{Signer: lk.Signer, Verifier: lk.Verifier}, Origin: "certhub.test/ledger", Now: clk.Now}
+	shares := &exchange.Shares{Store: store, Certs: certs, Now: clk.Now, Ledger: ledger}
 	pages := &web.Server{Certs: certs, Shares: shares, Tokens: store, OIDC: holders, Box: signing.NewBox(master, "web session v1"),
 		Log: log, Now: clk.Now, PublicURL: srv.URL}
 	api := &httpapi.Server{Certs: certs, Keys: keys, Tokens: store, Shares: shares, Holders: holders, PublicURL: srv.URL, Log: log,
-		Now: clk.Now, AdminTokenHash: adminHash, VerifyRatePerMinute: 10000, Pages: pages}
+		Now: clk.Now, AdminTokenHash: adminHash, VerifyRatePerMinute: 10000, Pages: pages, Ledger: ledger, LedgerKey: lk.VerifierKey}
 	api.Connectors = &connectors.Engine{Store: store, Certs: certs, Kinds: connectors.Kinds{"file": filesource.Kind{}, "http": httpsource.Kind{}, "sql": sqlsource.Kind{}},
-		Now: clk.Now, Log: log, Owner: "hubtest"}
+		Now: clk.Now, Log: log, Owner: "hubtest", Ledger: ledger}
 	srv.Config.Handler = api.Handler()
 	return &Hub{Srv: srv, Store: store, DocsDir: docsDir, Certs: certs, Shares: shares, Pages: pages, API: api, Admin: admin,
-		Logs: logs, Clock: clk, IDP: idp}
+		Logs: logs, Clock: clk, IDP: idp, Ledger: ledger}
 }
 
 // Clock is the hub's time, which tests may move forward.

@@ -2,6 +2,7 @@ package sqlstore
 
 import (
 	"context"
+	"encoding/json"
 
 	"github.com/certhub/certhub/exchange"
 )
@@ -33,6 +34,11 @@ func applyAudit(ctx context.Context, q Querier, batch []groupReq[exchange.AuditE
 		head = exchange.ChainHash(head, body)
 		if _, err := q.Exec(ctx, `INSERT INTO audit_log (seq, body, hash) VALUES ($1, $2, $3)`, seq, string(body), head); err != nil {
 			return nil, err
+		}
+		if e.Holder != "" {
+			if _, err := q.Exec(ctx, `INSERT INTO audit_holder (holder, seq) VALUES ($1, $2)`, e.Holder, seq); err != nil {
+				return nil, err
+			}
 		}
 	}
 	if _, err := q.Exec(ctx, `UPDATE audit_head SET seq = $1, hash = $2 WHERE id = 1`, seq, head); err != nil {
@@ -112,6 +118,29 @@ func (s *Store) ListCheckpoints(ctx context.Context) ([]*exchange.Checkpoint, er
 		}
 		c.Note = []byte(n)
 		out = append(out, c)
+	}
+	return out, rows.Err()
+}
+
+// HolderAudit implements exchange.LedgerStore.
+func (s *Store) HolderAudit(ctx context.Context, holder string, limit int) ([]exchange.AuditEntry, error) {
+	rows, err := s.db.Query(ctx, `SELECT l.body FROM audit_holder h JOIN audit_log l ON l.seq = h.seq
+		WHERE h.holder = $1 ORDER BY h.seq DESC LIMIT $2`, holder, limit)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []exchange.AuditEntry
+	for rows.Next() {
+		var body string
+		if err := rows.Scan(&body); err != nil {
+			return nil, err
+		}
+		var e exchange.AuditEntry
+		if err := json.Unmarshal([]byte(body), &e); err != nil {
+			return nil, err
+		}
+		out = append(out, e)
 	}
 	return out, rows.Err()
 }

@@ -12,6 +12,13 @@ CREATE TABLE audit_head (
     hash text NOT NULL
 );
 INSERT INTO audit_head VALUES (1, 0, '0000000000000000000000000000000000000000000000000000000000000000');
+-- Which entries concern which holder (by keyed hash), for "who used my
+-- certificates".
+CREATE TABLE audit_holder (
+    holder text NOT NULL,
+    seq    bigint NOT NULL REFERENCES audit_log (seq),
+    PRIMARY KEY (holder, seq)
+);
 -- Signed checkpoints (C2SP signed notes).
 CREATE TABLE audit_checkpoints (
     size bigint PRIMARY KEY,
@@ -22,5 +29,6 @@ CREATE TABLE audit_checkpoints (
 
 -- +goose Down
 DROP TABLE audit_checkpoints;
+DROP TABLE audit_holder;
 DROP TABLE audit_head;
 DROP TABLE audit_log;

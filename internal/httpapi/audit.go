@@ -1,0 +1,59 @@
+package httpapi
+
+import (
+	"net/http"
+
+	"github.com/certhub/certhub/certificates"
+	"github.com/certhub/certhub/exchange"
+)
+
+// record appends an audit entry for this request before its answer goes
+// out: if the ledger cannot take it, the request fails, so nothing is
+// disclosed or changed without its record.
+func (s *Server) record(r *http.Request, action string, e exchange.AuditEntry) error {
+	if s.Ledger == nil {
+		return nil
+	}
+	e.Action = action
+	e.Actor, e.ActorName = "anonymous", ""
+	if p := principalOf(r.Context()); p != nil {
+		e.Actor, e.ActorName = string(p.Role)+":"+p.TokenID, p.Name
+		if p.Role == exchange.RoleHolder {
+			e.Actor = "holder:" + s.Certs.Vault.Index(p.HolderKind, p.HolderID)[:16]
+		}
+	}
+	if e.Purpose == "" {
+		e.Purpose, e.CaseID = r.Header.Get("X-Purpose"), r.Header.Get("X-Case-Id")
+	}
+	return s.Ledger.Record(r.Context(), e)
+}
+
+// about describes certificates for an audit entry: their ids, and their
+// holder when there is one.
+func about(cs ...*certificates.Certificate) exchange.AuditEntry {
+	var e exchange.AuditEntry
+	for i, c := range cs {
+		e.Certificates = append(e.Certificates, c.ID)
+		if i == 0 {
+			e.Holder = c.HolderIndex
+		} else if e.Holder != c.HolderIndex {
+			e.Holder = ""
+		}
+	}
+	return e
+}
+
+// fieldsOf names the data fields a certificate discloses.
+func fieldsOf(c *certificates.Certificate) []string {
+	out := make([]string, 0, len(c.Data))
+	for k := range c.Data {
+		out = append(out, k)
+	}
+	return out
+}
+
+func (s *Server) ledgerKey(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.Header().Set("Cache-Control", "public, max-age=3600")
+	_, _ = w.Write([]byte(s.LedgerKey + "\n"))
+}
