@@ -137,3 +137,19 @@ func shareQR(format string) func(*Server, http.ResponseWriter, *http.Request) {
 		_, _ = w.Write(img)
 	}
 }
+
+// myAccesses shows a holder the ledger's entries about them: who used
+// their certificates, when, for what purpose and which case.
+func (s *Server) myAccesses(w http.ResponseWriter, r *http.Request) {
+	if s.Ledger == nil {
+		s.writeJSON(w, http.StatusOK, map[string]any{"accesses": []any{}})
+		return
+	}
+	h := me(r)
+	list, err := s.Ledger.Store.HolderAudit(r.Context(), s.Certs.Vault.Index(string(h.Kind), h.ID), 500)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	s.writeJSON(w, http.StatusOK, map[string]any{"accesses": nonNil(list)})
+}

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/certhub/certhub/certificates"
+	"github.com/certhub/certhub/exchange"
 	"github.com/certhub/certhub/internal/oidc/oidctest"
 	"github.com/certhub/certhub/internal/qr"
 )
@@ -181,6 +182,35 @@ func TestSharesAPI(t *testing.T) {
 		if st := h.call("GET", path, "", nil, nil); st != 404 {
 			t.Fatalf("%s page: %d", path, st)
 		}
+	}
+
+	// The holder sees who used their certificates: a department's lookup,
+	// with its purpose and case, and the share views.
+	consumer := h.token(exchange.RoleConsumer, "")
+	h.call("GET", "/api/v1/certificates?holder_id="+companyID, consumer, nil, nil, "X-Purpose", "企业开办", "X-Case-Id", "2026-A-17")
+	var acc struct {
+		Accesses []struct {
+			Action, Purpose, ActorName string
+			CaseID                     string `json:"case_id"`
+		}
+	}
+	h.call("GET", "/api/v1/me/accesses", me, nil, &acc)
+	if len(acc.Accesses) == 0 || acc.Accesses[0].Action != "lookup" || acc.Accesses[0].Purpose != "企业开办" || acc.Accesses[0].CaseID != "2026-A-17" {
+		t.Fatalf("accesses = %+v", acc.Accesses)
+	}
+	views := 0
+	for _, a := range acc.Accesses {
+		if a.Action == "share_view" {
+			views++
+		}
+	}
+	if views != 3 {
+		t.Fatalf("share views in the ledger = %d, want 3", views)
+	}
+	var others struct{ Accesses []any }
+	h.call("GET", "/api/v1/me/accesses", h.holderToken(personID, "张三"), nil, &others)
+	if len(others.Accesses) != 0 {
+		t.Fatalf("another holder sees %d accesses", len(others.Accesses))
 	}
 
 	// The holder sees the views, with the network only.

@@ -120,6 +120,7 @@ var Routes = []Route{
 	{"GET", "/api/v1/me/certificates", holder, "The signed-in holder's certificates", (*Server).myCertificates},
 	{"POST", "/api/v1/me/shares", holder, "Share a certificate by link and QR code", (*Server).createShare},
 	{"GET", "/api/v1/me/shares", holder, "The holder's shares and who viewed them", (*Server).listShares},
+	{"GET", "/api/v1/me/accesses", holder, "Who used my certificates, when, for what purpose and case", (*Server).myAccesses},
 	{"DELETE", "/api/v1/me/shares/{id}", holder, "Revoke a share at once", (*Server).revokeShare},
 	{"GET", "/api/v1/me/shares/{id}/qr.png", holder, "A share's QR code as PNG", shareQR("png")},
 	{"GET", "/api/v1/me/shares/{id}/qr.svg", holder, "A share's QR code as SVG", shareQR("svg")},

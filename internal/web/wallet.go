@@ -36,7 +36,8 @@ type walletData struct {
 	Certificates []walletCert
 	Shares       []walletShare
 	Views        []exchange.ShareView
-	Created      string // id of the share just made
+	Accesses     []exchange.AuditEntry // who used my certificates
+	Created      string                // id of the share just made
 }
 
 func (s *Server) wallet(w http.ResponseWriter, r *http.Request) {
@@ -90,6 +91,12 @@ func (s *Server) wallet(w http.ResponseWriter, r *http.Request) {
 	if d.Views, err = s.Shares.Views(ctx, h); err != nil {
 		s.fail(w, r, err)
 		return
+	}
+	if l := s.Shares.Ledger; l != nil {
+		if d.Accesses, err = l.Store.HolderAudit(ctx, s.Certs.Vault.Index(string(h.Kind), h.ID), 100); err != nil {
+			s.fail(w, r, err)
+			return
+		}
 	}
 	s.render(w, r, http.StatusOK, "wallet", "wallet", d)
 }
