@@ -26,17 +26,24 @@ func applyAudit(ctx context.Context, q Querier, batch []groupReq[exchange.AuditE
 	if err := q.QueryRow(ctx, `UPDATE audit_head SET seq = seq WHERE id = 1 RETURNING seq, hash`).Scan(&seq, &head); err != nil {
 		return nil, err
 	}
+	rows := make([][]any, 0, len(batch))
 	for _, r := range batch {
 		e := r.req
 		seq++
 		e.Seq = seq
 		body := exchange.Body(e)
 		head = exchange.ChainHash(head, body)
-		if _, err := q.Exec(ctx, `INSERT INTO audit_log (seq, body, hash) VALUES ($1, $2, $3)`, seq, string(body), head); err != nil {
+		rows = append(rows, []any{seq, string(body), head, nullString(e.Holder)})
+	}
+	// COPY where the adapter has it (PostgreSQL): one stream, no per-row
+	// statements.
+	if cp, ok := q.(Copier); ok {
+		if err := cp.CopyInto(ctx, "audit_log", []string{"seq", "body", "hash", "holder"}, rows); err != nil {
 			return nil, err
 		}
-		if e.Holder != "" {
-			if _, err := q.Exec(ctx, `INSERT INTO audit_holder (holder, seq) VALUES ($1, $2)`, e.Holder, seq); err != nil {
+	} else {
+		for _, row := range rows {
+			if _, err := q.Exec(ctx, `INSERT INTO audit_log (seq, body, hash, holder) VALUES ($1, $2, $3, $4)`, row...); err != nil {
 				return nil, err
 			}
 		}
@@ -124,8 +131,7 @@ func (s *Store) ListCheckpoints(ctx context.Context) ([]*exchange.Checkpoint, er
 
 // HolderAudit implements exchange.LedgerStore.
 func (s *Store) HolderAudit(ctx context.Context, holder string, limit int) ([]exchange.AuditEntry, error) {
-	rows, err := s.db.Query(ctx, `SELECT l.body FROM audit_holder h JOIN audit_log l ON l.seq = h.seq
-		WHERE h.holder = $1 ORDER BY h.seq DESC LIMIT $2`, holder, limit)
+	rows, err := s.db.Query(ctx, `SELECT body FROM audit_log WHERE holder = $1 ORDER BY seq DESC LIMIT $2`, holder, limit)
 	if err != nil {
 		return nil, err
 	}

@@ -1,10 +1,14 @@
 -- +goose Up
 -- The tamper-evident audit ledger: hash(n) = SHA-256(hash(n-1) || body(n)).
 CREATE TABLE audit_log (
-    seq  bigint PRIMARY KEY,
-    body text NOT NULL,
-    hash text NOT NULL
+    seq    bigint PRIMARY KEY,
+    body   text NOT NULL,
+    hash   text NOT NULL,
+    -- the holder the entry concerns (keyed hash), for "who used my
+    -- certificates"; not part of what the chain hashes (the body has it)
+    holder text
 );
+CREATE INDEX audit_log_holder ON audit_log (holder, seq) WHERE holder IS NOT NULL;
 -- The head: its update serializes appenders.
 CREATE TABLE audit_head (
     id   integer PRIMARY KEY CHECK (id = 1),
@@ -12,13 +16,6 @@ CREATE TABLE audit_head (
     hash text NOT NULL
 );
 INSERT INTO audit_head VALUES (1, 0, '0000000000000000000000000000000000000000000000000000000000000000');
--- Which entries concern which holder (by keyed hash), for "who used my
--- certificates".
-CREATE TABLE audit_holder (
-    holder text NOT NULL,
-    seq    bigint NOT NULL REFERENCES audit_log (seq),
-    PRIMARY KEY (holder, seq)
-);
 -- Signed checkpoints (C2SP signed notes).
 CREATE TABLE audit_checkpoints (
     size bigint PRIMARY KEY,
@@ -29,6 +26,5 @@ CREATE TABLE audit_checkpoints (
 
 -- +goose Down
 DROP TABLE audit_checkpoints;
-DROP TABLE audit_holder;
 DROP TABLE audit_head;
 DROP TABLE audit_log;
