@@ -76,7 +76,7 @@ func main() {
 				}
 				e := exchange.AuditEntry{Actor: "consumer:tok_bench", ActorName: "一网通办受理平台", Action: "lookup",
 					Certificates: []string{fmt.Sprintf("1.2.156.3005.2.11330100MB0000001R002.11330100MB0000001R.%06d.001.X", i)},
-					Holder: fmt.Sprintf("%064x", i), Purpose: "食品经营许可新办", CaseID: fmt.Sprintf("2026-%07d", i)}
+					Holder:       fmt.Sprintf("%064x", i), Purpose: "食品经营许可新办", CaseID: fmt.Sprintf("2026-%07d", i)}
 				if err := l.Record(ctx, e); err != nil {
 					log.Fatal(err)
 				}
