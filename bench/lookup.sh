@@ -15,7 +15,7 @@ trap 'kill $hub 2>/dev/null || true; rm -rf "$work"' EXIT
 for _ in $(seq 1 300); do curl -fsS http://127.0.0.1:18084/healthz >/dev/null 2>&1 && break; sleep 0.1; done
 token=$(curl -fsS -X POST -H 'Authorization: Bearer bench-admin' -d '{"name":"bench","role":"consumer"}' \
   http://127.0.0.1:18084/api/v1/tokens | python3 -c 'import json,sys; print(json.load(sys.stdin)["token"])')
-type=11330100MB0000002W001
+type=${TYPE:-11330100MB0000002W001}
 sample=$(head -1 "$holders")
 echo "sample answer for one holder:"
 curl -fsS -H "Authorization: Bearer $token" -H 'X-Purpose: bench' -H 'X-Case-Id: 1' \
