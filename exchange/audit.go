@@ -31,6 +31,61 @@ type AuditEntry struct {
 	CaseID       string    `json:"case_id,omitempty"`
 	Agreement    string    `json:"agreement,omitempty"`
 	Outcome      string    `json:"outcome"`
+
+	// Day is the entry's date in the hub's time zone, for the usage
+	// counters; not part of the hashed body.
+	Day string `json:"-"`
+}
+
+// Usage counts an entry in the daily statistics: accesses once per entry
+// and certificate type, issuances and lifecycle changes once per
+// certificate. Actions outside these are not counted.
+func Usage(e AuditEntry) map[UsageKey]int64 {
+	kind, ok := usageActions[e.Action]
+	if !ok || e.Day == "" {
+		return nil
+	}
+	out := map[UsageKey]int64{}
+	for _, id := range e.Certificates {
+		typ, auth := certificateParts(id)
+		k := UsageKey{Day: e.Day, Action: kind, Actor: e.Actor, Type: typ, Authority: auth, Purpose: e.Purpose}
+		if isChange(kind) {
+			out[k]++
+		} else {
+			out[k] = 1
+		}
+	}
+	if len(e.Certificates) == 0 && !isChange(kind) {
+		out[UsageKey{Day: e.Day, Action: kind, Actor: e.Actor, Purpose: e.Purpose}] = 1
+	}
+	return out
+}
+
+// UsageKey is one counter of the daily statistics.
+type UsageKey struct {
+	Day, Action, Actor, Type, Authority, Purpose string
+}
+
+// usageActions maps ledger actions to the report's categories.
+var usageActions = map[string]string{
+	"lookup": "lookup", "read": "lookup", "document": "document", "match": "match", "clerk_verify": "verification",
+	"share_view": "share_view", "issue": "issuance", "issued": "issuance", "issued+lifecycle": "issuance",
+	"revise": "revision", "revised": "revision", "revised+lifecycle": "revision",
+	"suspend": "lifecycle", "reinstate": "lifecycle", "revoke": "lifecycle", "lifecycle": "lifecycle",
+}
+
+func isChange(kind string) bool {
+	return kind == "issuance" || kind == "revision" || kind == "lifecycle"
+}
+
+// certificateParts reads the type code and issuer from an identifier
+// (1.2.156.3005.2.<type>.<issuer>.…) without validating it.
+func certificateParts(id string) (typ, authority string) {
+	parts := strings.Split(strings.TrimPrefix(id, "1.2.156.3005.2."), ".")
+	if len(parts) < 2 {
+		return "", ""
+	}
+	return parts[0], parts[1]
 }
 
 // LedgerRecord is an entry as stored: its canonical body and chain hash,
@@ -78,6 +133,15 @@ type LedgerStore interface {
 	ListCheckpoints(ctx context.Context) ([]*Checkpoint, error)
 	// HolderAudit lists the latest entries about a holder (by keyed hash).
 	HolderAudit(ctx context.Context, holder string, limit int) ([]AuditEntry, error)
+	// UsageReport lists the daily counters of days from..to (inclusive,
+	// YYYY-MM-DD).
+	UsageReport(ctx context.Context, from, to string) ([]UsageRow, error)
+}
+
+// UsageRow is a day's counter.
+type UsageRow struct {
+	UsageKey
+	Count int64
 }
 
 // Ledger records and proves accesses and changes.
@@ -86,6 +150,8 @@ type Ledger struct {
 	Key    noteKey
 	Origin string // the log's name in checkpoints, e.g. "certhub.hangzhou.gov.cn/ledger"
 	Now    func() time.Time
+	// Location is the zone of the statistics' days (the hub's).
+	Location *time.Location
 }
 
 type noteKey interface {
@@ -113,6 +179,11 @@ func (l *Ledger) Record(ctx context.Context, e AuditEntry) error {
 	if e.Outcome == "" {
 		e.Outcome = "ok"
 	}
+	loc := l.Location
+	if loc == nil {
+		loc = time.UTC
+	}
+	e.Day = e.At.In(loc).Format("2006-01-02")
 	return l.Store.AppendAudit(ctx, []AuditEntry{e})
 }
 

@@ -115,7 +115,7 @@ func (c *StoreConfig) open(ctx context.Context) (*app, error) {
 		store.Close()
 		return nil, fmt.Errorf("ledger key: %w", err)
 	}
-	ledger := &exchange.Ledger{Store: store, Key: exchange.Keys{Signer: lk.Signer, Verifier: lk.Verifier}, Origin: c.LedgerName, Now: time.Now}
+	ledger := &exchange.Ledger{Store: store, Key: exchange.Keys{Signer: lk.Signer, Verifier: lk.Verifier}, Origin: c.LedgerName, Now: time.Now, Location: loc}
 	return &app{log: log, master: master, ledger: ledger, ledgerKey: lk, store: store, docs: docs, keys: keys, vault: vault, certs: svc}, nil
 }
 

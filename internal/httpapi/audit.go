@@ -1,10 +1,14 @@
 package httpapi
 
 import (
+	"encoding/csv"
+	"fmt"
 	"net/http"
+	"strconv"
 
 	"github.com/certhub/certhub/certificates"
 	"github.com/certhub/certhub/exchange"
+	"github.com/certhub/certhub/internal/errs"
 )
 
 // record appends an audit entry for this request before its answer goes
@@ -56,4 +60,43 @@ func (s *Server) ledgerKey(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	w.Header().Set("Cache-Control", "public, max-age=3600")
 	_, _ = w.Write([]byte(s.LedgerKey + "\n"))
+}
+
+// usageReport answers the usage statistics, as JSON or (format=csv) as a
+// CSV that Excel opens with its Chinese intact.
+func (s *Server) usageReport(w http.ResponseWriter, r *http.Request) {
+	if s.Ledger == nil {
+		s.fail(w, r, errs.E(errs.Unavailable, "the audit ledger is not configured"))
+		return
+	}
+	q := r.URL.Query()
+	today := s.Certs.Today().String()
+	period, from, to := q.Get("period"), q.Get("from"), q.Get("to")
+	if period == "" {
+		period = "month"
+	}
+	if from == "" {
+		from = today[:4] + "-01-01"
+	}
+	if to == "" {
+		to = today
+	}
+	rows, err := s.Ledger.Report(r.Context(), period, from, to)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	if q.Get("format") != "csv" {
+		s.writeJSON(w, http.StatusOK, map[string]any{"period": period, "from": from, "to": to, "rows": nonNil(rows)})
+		return
+	}
+	w.Header().Set("Content-Type", "text/csv; charset=utf-8")
+	w.Header().Set("Content-Disposition", fmt.Sprintf(`attachment; filename="certhub-usage-%s-%s-%s.csv"`, period, from, to))
+	_, _ = w.Write([]byte("\ufeff")) // a BOM: Excel then reads the file as UTF-8
+	cw := csv.NewWriter(w)
+	_ = cw.Write([]string{"period", "action", "actor", "type", "authority", "purpose", "count"})
+	for _, row := range rows {
+		_ = cw.Write([]string{row.Period, row.Action, row.Actor, row.Type, row.Authority, row.Purpose, strconv.FormatInt(row.Count, 10)})
+	}
+	cw.Flush()
 }

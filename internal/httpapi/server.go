@@ -138,6 +138,8 @@ var Routes = []Route{
 	{"POST", "/api/v1/connectors/{name}/reconcile", admin, "Report records the source no longer has", (*Server).reconcileConnector},
 	{"POST", "/api/v1/connectors/{name}/records", issuers, "Push records in (same mapping as a pull)", (*Server).pushRecords},
 
+	{"GET", "/api/v1/reports/usage", admin, "Usage statistics by period (月报/季报/年报), JSON or CSV", (*Server).usageReport},
+
 	{"POST", "/api/v1/tokens", admin, "Create an API token", (*Server).createToken},
 	{"GET", "/api/v1/tokens", admin, "List API tokens", (*Server).listTokens},
 	{"DELETE", "/api/v1/tokens/{id}", admin, "Revoke an API token", (*Server).revokeToken},

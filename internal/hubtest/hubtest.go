@@ -83,7 +83,7 @@ func New(t testing.TB) *Hub {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ledger := &exchange.Ledger{Store: store, Key: exchange.Keys{Signer: lk.Signer, Verifier: lk.Verifier}, Origin: "certhub.test/ledger", Now: clk.Now}
+	ledger := &exchange.Ledger{Store: store, Key: exchange.Keys{Signer: lk.Signer, Verifier: lk.Verifier}, Origin: "certhub.test/ledger", Now: clk.Now, Location: loc}
 	shares := &exchange.Shares{Store: store, Certs: certs, Now: clk.Now, Ledger: ledger}
 	pages := &web.Server{Certs: certs, Shares: shares, Tokens: store, OIDC: holders, Box: signing.NewBox(master, "web session v1"),
 		Log: log, Now: clk.Now, PublicURL: srv.URL}

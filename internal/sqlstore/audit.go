@@ -3,6 +3,8 @@ package sqlstore
 import (
 	"context"
 	"encoding/json"
+	"fmt"
+	"sort"
 
 	"github.com/certhub/certhub/exchange"
 )
@@ -27,6 +29,7 @@ func applyAudit(ctx context.Context, q Querier, batch []groupReq[exchange.AuditE
 		return nil, err
 	}
 	rows := make([][]any, 0, len(batch))
+	usage := map[exchange.UsageKey]int64{}
 	for _, r := range batch {
 		e := r.req
 		seq++
@@ -34,6 +37,9 @@ func applyAudit(ctx context.Context, q Querier, batch []groupReq[exchange.AuditE
 		body := exchange.Body(e)
 		head = exchange.ChainHash(head, body)
 		rows = append(rows, []any{seq, string(body), head, nullString(e.Holder)})
+		for k, n := range exchange.Usage(e) {
+			usage[k] += n
+		}
 	}
 	// COPY where the adapter has it (PostgreSQL): one stream, no per-row
 	// statements.
@@ -50,6 +56,20 @@ func applyAudit(ctx context.Context, q Querier, batch []groupReq[exchange.AuditE
 	}
 	if _, err := q.Exec(ctx, `UPDATE audit_head SET seq = $1, hash = $2 WHERE id = 1`, seq, head); err != nil {
 		return nil, err
+	}
+	// The counters move in the same transaction as the entries they count.
+	keys := make([]exchange.UsageKey, 0, len(usage))
+	for k := range usage {
+		keys = append(keys, k)
+	}
+	sort.Slice(keys, func(i, j int) bool { return fmt.Sprint(keys[i]) < fmt.Sprint(keys[j]) }) // a fixed lock order
+	for _, k := range keys {
+		if _, err := q.Exec(ctx, `INSERT INTO usage_daily (day, action, actor, type_code, authority, purpose, count)
+			VALUES ($1, $2, $3, $4, $5, $6, $7)
+			ON CONFLICT (day, action, actor, type_code, authority, purpose) DO UPDATE SET count = usage_daily.count + excluded.count`,
+			k.Day, k.Action, k.Actor, k.Type, k.Authority, k.Purpose, usage[k]); err != nil {
+			return nil, err
+		}
 	}
 	return make([]groupRes[struct{}], len(batch)), nil
 }
@@ -147,6 +167,25 @@ func (s *Store) HolderAudit(ctx context.Context, holder string, limit int) ([]ex
 			return nil, err
 		}
 		out = append(out, e)
+	}
+	return out, rows.Err()
+}
+
+// UsageReport implements exchange.LedgerStore.
+func (s *Store) UsageReport(ctx context.Context, from, to string) ([]exchange.UsageRow, error) {
+	rows, err := s.db.Query(ctx, `SELECT day, action, actor, type_code, authority, purpose, count FROM usage_daily
+		WHERE day >= $1 AND day <= $2 ORDER BY day, action, actor, type_code, authority, purpose`, from, to)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []exchange.UsageRow
+	for rows.Next() {
+		var r exchange.UsageRow
+		if err := rows.Scan(&r.Day, &r.Action, &r.Actor, &r.Type, &r.Authority, &r.Purpose, &r.Count); err != nil {
+			return nil, err
+		}
+		out = append(out, r)
 	}
 	return out, rows.Err()
 }

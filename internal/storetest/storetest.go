@@ -555,6 +555,19 @@ func testLedger(t *testing.T, s *sqlstore.Store) {
 		}
 	}
 	verify(0, "")
+	// The usage counters were written in the same transactions: 20
+	// concurrent lookups under one purpose, five issuances.
+	// (A window of three days, so a run across midnight counts the same.)
+	now := time.Now().UTC()
+	rows, err := l.Report(ctx, "year", now.AddDate(0, 0, -1).Format("2006-01-02"), now.AddDate(0, 0, 1).Format("2006-01-02"))
+	must(t, err)
+	counts := map[string]int64{}
+	for _, r := range rows {
+		counts[r.Action+"|"+r.Purpose] += r.Count
+	}
+	if counts["lookup|食品经营许可"] != 20 || counts["issuance|"] != 5 || len(counts) != 2 {
+		t.Fatalf("usage counters = %v, want 20 lookups and 5 issuances", counts)
+	}
 	db := s.DB()
 	row := func(seq int64) (string, string) {
 		var body, hash string

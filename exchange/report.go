@@ -1,0 +1,91 @@
+package exchange
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"time"
+
+	"github.com/certhub/certhub/internal/errs"
+)
+
+// ReportRow is a count of one kind of use in one period (月报 / 季报 / 年报).
+type ReportRow struct {
+	Period    string `json:"period"` // 2026-03-01, 2026-03, 2026-Q1 or 2026
+	Action    string `json:"action"` // lookup, document, match, verification, share_view, issuance, revision, lifecycle
+	Actor     string `json:"actor"`  // who: consumer:…, issuer:…, connector:…, share:…
+	Type      string `json:"type"`
+	Authority string `json:"authority"`
+	Purpose   string `json:"purpose"`
+	Count     int64  `json:"count"`
+}
+
+// Periods a report can group by.
+var Periods = []string{"day", "month", "quarter", "year"}
+
+func periodOf(day, period string) string {
+	switch period {
+	case "month":
+		return day[:7]
+	case "quarter":
+		m := (int(day[5]-'0')*10 + int(day[6]-'0') - 1) / 3
+		return fmt.Sprintf("%s-Q%d", day[:4], m+1)
+	case "year":
+		return day[:4]
+	}
+	return day
+}
+
+// Report sums the daily usage counters of from..to (YYYY-MM-DD, inclusive)
+// into periods, in a stable order.
+func (l *Ledger) Report(ctx context.Context, period, from, to string) ([]ReportRow, error) {
+	var list errs.List
+	valid := false
+	for _, p := range Periods {
+		valid = valid || p == period
+	}
+	if !valid {
+		list.Add("period", "must be day, month, quarter or year, got %q", period)
+	}
+	f, err1 := time.Parse("2006-01-02", from)
+	t, err2 := time.Parse("2006-01-02", to)
+	if err1 != nil {
+		list.Add("from", "must be a date YYYY-MM-DD")
+	}
+	if err2 != nil {
+		list.Add("to", "must be a date YYYY-MM-DD")
+	}
+	if err1 == nil && err2 == nil {
+		switch {
+		case t.Before(f):
+			list.Add("to", "is before from")
+		case t.Sub(f) > 20*366*24*time.Hour:
+			list.Add("to", "a report spans at most 20 years")
+		}
+	}
+	if err := list.Err(); err != nil {
+		return nil, err
+	}
+	days, err := l.Store.UsageReport(ctx, from, to)
+	if err != nil {
+		return nil, err
+	}
+	sums := map[ReportRow]int64{}
+	for _, d := range days {
+		k := ReportRow{Period: periodOf(d.Day, period), Action: d.Action, Actor: d.Actor, Type: d.Type, Authority: d.Authority, Purpose: d.Purpose}
+		sums[k] += d.Count
+	}
+	out := make([]ReportRow, 0, len(sums))
+	for k, n := range sums {
+		k.Count = n
+		out = append(out, k)
+	}
+	sort.Slice(out, func(i, j int) bool {
+		a, b := out[i], out[j]
+		if a.Period != b.Period {
+			return a.Period < b.Period
+		}
+		return fmt.Sprint(a.Action, a.Actor, a.Type, a.Authority, a.Purpose) < fmt.Sprint(b.Action, b.Actor, b.Type, b.Authority, b.Purpose)
+	})
+	return out, nil
+}
