@@ -48,7 +48,7 @@ func (s *Server) clerkLogin(w http.ResponseWriter, r *http.Request) {
 		s.render(w, r, http.StatusUnauthorized, "clerk_login", "clerk_login", loginData{OIDC: s.OIDC != nil && s.OIDC.WebEnabled(), Demo: s.Demo, For: "clerk"})
 		return
 	}
-	s.startSession(w, session{Kind: "clerk", Name: t.Name, TokenHash: hash})
+	s.startSession(w, session{Kind: "clerk", Name: t.Name, TokenHash: hash, Actor: "clerk:" + t.ID})
 	http.Redirect(w, r, "/verify", http.StatusSeeOther)
 }
 
@@ -58,7 +58,7 @@ func (s *Server) demoClerkLogin(w http.ResponseWriter, r *http.Request) {
 		s.errorPage(w, r, http.StatusNotFound, "not_found", "")
 		return
 	}
-	s.startSession(w, session{Kind: "clerk", Name: "演示窗口 (demo clerk)"})
+	s.startSession(w, session{Kind: "clerk", Name: "演示窗口 (demo clerk)", Actor: "clerk:demo"})
 	http.Redirect(w, r, "/verify", http.StatusSeeOther)
 }
 
@@ -99,7 +99,7 @@ func (s *Server) oidcCallback(w http.ResponseWriter, r *http.Request) {
 			s.errorPage(w, r, http.StatusForbidden, "forbidden", "")
 			return
 		}
-		s.startSession(w, session{Kind: "clerk", Name: id.Name})
+		s.startSession(w, session{Kind: "clerk", Name: id.Name, Actor: "clerk:" + s.Certs.Vault.Index(string(id.HolderKind), id.HolderID)[:16]})
 		http.Redirect(w, r, "/verify", http.StatusSeeOther)
 		return
 	}

@@ -44,7 +44,7 @@ var messages = map[string]map[string]string{
 		"current_version": "当前版本", "upload_failed": "无法读取图片",
 		"accesses": "谁使用了我的证照", "accesses_help": "各部门查询、调取您的证照的每一次记录（用途、案件号），以及分享被查看的记录。", "no_accesses": "还没有使用记录。",
 		"who": "使用方", "what": "操作", "case": "案件号",
-		"a_lookup": "查询", "a_read": "调阅", "a_document": "下载证照文件", "a_share_view": "查看分享", "a_share_create": "创建分享",
+		"a_lookup": "查询", "a_read": "调阅", "a_document": "下载证照文件", "a_share_view": "查看分享", "a_share_create": "创建分享", "a_clerk_verify": "窗口核验",
 		"a_issue": "签发", "a_revise": "变更", "a_suspend": "暂扣", "a_reinstate": "恢复", "a_revoke": "撤销", "masked_note": "（已隐藏部分信息）", "signed_in_as": "当前用户",
 	},
 	"en": {
@@ -83,7 +83,7 @@ var messages = map[string]map[string]string{
 		"current_version": "Current version", "upload_failed": "The image could not be read",
 		"accesses": "Who used my certificates", "accesses_help": "Every lookup or download of your certificates by a department (with its purpose and case), and every view of your shares.", "no_accesses": "No use recorded yet.",
 		"who": "By", "what": "Action", "case": "Case",
-		"a_lookup": "lookup", "a_read": "read", "a_document": "document download", "a_share_view": "share viewed", "a_share_create": "share created",
+		"a_lookup": "lookup", "a_read": "read", "a_document": "document download", "a_share_view": "share viewed", "a_share_create": "share created", "a_clerk_verify": "verified at a service window",
 		"a_issue": "issued", "a_revise": "revised", "a_suspend": "suspended", "a_reinstate": "reinstated", "a_revoke": "revoked", "masked_note": "(partly hidden)", "signed_in_as": "Signed in as",
 	},
 }

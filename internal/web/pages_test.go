@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"io"
+	"math/rand/v2"
 	"mime/multipart"
 	"net/http"
 	"net/http/cookiejar"
@@ -16,7 +17,9 @@ import (
 	"github.com/go-chi/chi/v5"
 	"github.com/go-chi/chi/v5/middleware"
 
+	"github.com/certhub/certhub/certificates"
 	"github.com/certhub/certhub/exchange"
+	"github.com/certhub/certhub/internal/demo"
 	"github.com/certhub/certhub/internal/hubtest"
 	"github.com/certhub/certhub/internal/web"
 )
@@ -270,5 +273,68 @@ func TestShareRateLimit(t *testing.T) {
 	}
 	if codes[404] != 5 || codes[429] != 3 {
 		t.Fatalf("answers = %v, want 5×404 then 3×429", codes)
+	}
+}
+
+// TestClerkVerificationIsAudited: every check a clerk makes at the window
+// is in the ledger under that clerk, with what the page disclosed, and is
+// counted as a verification; the holder sees it in their wallet's history.
+func TestClerkVerificationIsAudited(t *testing.T) {
+	h, _ := demoHub(t)
+	ctx := context.Background()
+	res, err := h.Certs.Issue(ctx, certificates.Scope{}, demo.NewGenerator(9, h.Certs.Today()).Property(demo.NewPerson(rand.New(rand.NewPCG(1, 2)), 4242)), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	clerk := sessions(t, h)["clerk"]
+	if st, body, _ := clerk.post("/verify/check", url.Values{"input": {string(res.Document)}}); st != 200 || !strings.Contains(body, "有效") {
+		t.Fatalf("document check: %d", st)
+	}
+	if st, _, _ := clerk.post("/verify/check", url.Values{"input": {res.Certificate.ID}}); st != 200 {
+		t.Fatalf("identifier check: %d", st)
+	}
+	// Input that is nothing the hub knows discloses nothing and is not an access.
+	clerk.post("/verify/check", url.Values{"input": {"hello"}})
+
+	entries, err := h.Ledger.Store.HolderAudit(ctx, res.Certificate.HolderIndex, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []exchange.AuditEntry
+	for _, e := range entries {
+		if e.Action == "clerk_verify" {
+			got = append(got, e)
+		}
+	}
+	if len(got) != 2 {
+		t.Fatalf("clerk_verify entries for the holder = %d, want 2: %+v", len(got), entries)
+	}
+	var withFields int
+	for _, e := range got {
+		if e.Actor != "clerk:tok_clerk" || e.ActorName != "窗口" || e.Outcome != "valid" || e.Purpose != "窗口核验" ||
+			len(e.Certificates) != 1 || e.Certificates[0] != res.Certificate.ID {
+			t.Errorf("entry %+v: want clerk:tok_clerk, 窗口, 窗口核验, valid, %s", e, res.Certificate.ID)
+		}
+		if len(e.Fields) > 0 {
+			withFields++
+		}
+	}
+	// The document's data was shown to the clerk; a bare identifier shows none.
+	if withFields != 1 {
+		t.Errorf("entries that disclosed fields = %d, want 1 (the document check)", withFields)
+	}
+	now := time.Now()
+	rows, err := h.Ledger.Report(ctx, "year", now.AddDate(0, 0, -1).Format("2006-01-02"), now.AddDate(0, 0, 1).Format("2006-01-02"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var verifications int64
+	for _, r := range rows {
+		if r.Action == "verification" && r.Actor == "clerk:tok_clerk" {
+			verifications += r.Count
+		}
+	}
+	if verifications != 2 {
+		t.Fatalf("verifications counted = %d, want 2 (%+v)", verifications, rows)
 	}
 }

@@ -24,6 +24,9 @@ type session struct {
 	HolderKind string `json:"hk,omitempty"`
 	HolderID   string `json:"hid,omitempty"`
 	Name       string `json:"n,omitempty"`
+	// Actor names a clerk in the audit ledger: clerk:<token id>, or
+	// clerk:<keyed hash of their ID number> when signed in with OIDC.
+	Actor string `json:"a,omitempty"`
 	// TokenHash names the API token a clerk signed in with; it is checked
 	// on every request, so revoking the token ends the session.
 	TokenHash string `json:"th,omitempty"`
