@@ -2,8 +2,11 @@ package exchange
 
 import (
 	"context"
+	"encoding/csv"
 	"fmt"
+	"io"
 	"sort"
+	"strconv"
 	"time"
 
 	"github.com/certhub/certhub/internal/errs"
@@ -88,4 +91,34 @@ func (l *Ledger) Report(ctx context.Context, period, from, to string) ([]ReportR
 		return fmt.Sprint(a.Action, a.Actor, a.Type, a.Authority, a.Purpose) < fmt.Sprint(b.Action, b.Actor, b.Type, b.Authority, b.Purpose)
 	})
 	return out, nil
+}
+
+// ReportRange fills in a report's defaults: by month, from the first of
+// January of today's year to today (YYYY-MM-DD in the hub's zone).
+func ReportRange(period, from, to, today string) (string, string, string) {
+	if period == "" {
+		period = "month"
+	}
+	if from == "" {
+		from = today[:4] + "-01-01"
+	}
+	if to == "" {
+		to = today
+	}
+	return period, from, to
+}
+
+// WriteReportCSV writes rows as CSV that spreadsheet programs open with
+// the Chinese intact (UTF-8 with a byte-order mark).
+func WriteReportCSV(w io.Writer, rows []ReportRow) error {
+	if _, err := io.WriteString(w, "\ufeff"); err != nil {
+		return err
+	}
+	cw := csv.NewWriter(w)
+	_ = cw.Write([]string{"period", "action", "actor", "type", "authority", "purpose", "count"})
+	for _, row := range rows {
+		_ = cw.Write([]string{row.Period, row.Action, row.Actor, row.Type, row.Authority, row.Purpose, strconv.FormatInt(row.Count, 10)})
+	}
+	cw.Flush()
+	return cw.Error()
 }

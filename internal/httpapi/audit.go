@@ -1,10 +1,8 @@
 package httpapi
 
 import (
-	"encoding/csv"
 	"fmt"
 	"net/http"
-	"strconv"
 
 	"github.com/certhub/certhub/certificates"
 	"github.com/certhub/certhub/exchange"
@@ -70,17 +68,7 @@ func (s *Server) usageReport(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	q := r.URL.Query()
-	today := s.Certs.Today().String()
-	period, from, to := q.Get("period"), q.Get("from"), q.Get("to")
-	if period == "" {
-		period = "month"
-	}
-	if from == "" {
-		from = today[:4] + "-01-01"
-	}
-	if to == "" {
-		to = today
-	}
+	period, from, to := exchange.ReportRange(q.Get("period"), q.Get("from"), q.Get("to"), s.Certs.Today().String())
 	rows, err := s.Ledger.Report(r.Context(), period, from, to)
 	if err != nil {
 		s.fail(w, r, err)
@@ -92,11 +80,5 @@ func (s *Server) usageReport(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("Content-Type", "text/csv; charset=utf-8")
 	w.Header().Set("Content-Disposition", fmt.Sprintf(`attachment; filename="certhub-usage-%s-%s-%s.csv"`, period, from, to))
-	_, _ = w.Write([]byte("\ufeff")) // a BOM: Excel then reads the file as UTF-8
-	cw := csv.NewWriter(w)
-	_ = cw.Write([]string{"period", "action", "actor", "type", "authority", "purpose", "count"})
-	for _, row := range rows {
-		_ = cw.Write([]string{row.Period, row.Action, row.Actor, row.Type, row.Authority, row.Purpose, strconv.FormatInt(row.Count, 10)})
-	}
-	cw.Flush()
+	_ = exchange.WriteReportCSV(w, rows)
 }

@@ -86,7 +86,7 @@ func New(t testing.TB) *Hub {
 	ledger := &exchange.Ledger{Store: store, Key: exchange.Keys{Signer: lk.Signer, Verifier: lk.Verifier}, Origin: "certhub.test/ledger", Now: clk.Now, Location: loc}
 	shares := &exchange.Shares{Store: store, Certs: certs, Now: clk.Now, Ledger: ledger}
 	pages := &web.Server{Certs: certs, Shares: shares, Tokens: store, OIDC: holders, Box: signing.NewBox(master, "web session v1"),
-		Log: log, Now: clk.Now, PublicURL: srv.URL}
+		Log: log, Now: clk.Now, PublicURL: srv.URL, AdminTokenHash: adminHash}
 	api := &httpapi.Server{Certs: certs, Keys: keys, Tokens: store, Shares: shares, Holders: holders, PublicURL: srv.URL, Log: log,
 		Now: clk.Now, AdminTokenHash: adminHash, VerifyRatePerMinute: 10000, Pages: pages, Ledger: ledger, LedgerKey: lk.VerifierKey}
 	api.Connectors = &connectors.Engine{Store: store, Certs: certs, Kinds: connectors.Kinds{"file": filesource.Kind{}, "http": httpsource.Kind{}, "sql": sqlsource.Kind{}},

@@ -108,6 +108,10 @@ func (s *Server) oidcCallback(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) logout(w http.ResponseWriter, r *http.Request) {
+	login := "/wallet/login"
+	if sess := s.currentSession(r); sess != nil && sess.Kind != "holder" {
+		login = map[string]string{"clerk": "/verify/login", "admin": "/admin/login"}[sess.Kind]
+	}
 	clearCookie(w, sessionCookie)
-	http.Redirect(w, r, "/wallet/login", http.StatusSeeOther)
+	http.Redirect(w, r, login, http.StatusSeeOther)
 }

@@ -394,3 +394,67 @@ func writeY4M(t *testing.T, path string, pngData []byte) {
 		t.Fatal(err)
 	}
 }
+
+// TestBrowserAdminReport: an administrator signs in and reads two months of
+// use as a chart whose bars add up to the table's total.
+func TestBrowserAdminReport(t *testing.T) {
+	h, seeded := demoHub(t)
+	bg := context.Background()
+	record := func(n int, e exchange.AuditEntry) {
+		for i := 0; i < n; i++ {
+			if err := h.Ledger.Record(bg, e); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	cert := []string{seeded.SampleIDs[0]}
+	start := h.Clock.Now()
+	record(7, exchange.AuditEntry{Actor: "consumer:tok_market", ActorName: "市场监管局审批系统", Action: "lookup", Certificates: cert, Purpose: "食品经营许可", CaseID: "2026-001"})
+	record(3, exchange.AuditEntry{Actor: "clerk:tok_window", Action: "clerk_verify", Certificates: cert, Purpose: "窗口核验"})
+	record(2, exchange.AuditEntry{Actor: "issuer:tok_hr", Action: "issue", Certificates: cert})
+	h.Clock.Advance(35 * 24 * time.Hour)
+	record(4, exchange.AuditEntry{Actor: "consumer:tok_market", Action: "lookup", Certificates: cert, Purpose: "食品经营许可", CaseID: "2026-002"})
+	from, to := start.AddDate(0, 0, -1).Format("2006-01-02"), h.Clock.Now().AddDate(0, 0, 1).Format("2006-01-02")
+
+	ctx := browser(t, "")
+	run(t, ctx,
+		chromedp.Navigate(h.Srv.URL+"/admin/reports"),
+		chromedp.WaitVisible(chromedp.CSS(`#token`)),
+		chromedp.SetValue(chromedp.CSS(`#token`), h.Admin),
+		chromedp.Click(chromedp.CSS(`#admin-sign-in`)),
+		chromedp.WaitVisible(chromedp.CSS(`#period`)),
+		chromedp.SetValue(chromedp.CSS(`#from`), from),
+		chromedp.SetValue(chromedp.CSS(`#to`), to),
+		chromedp.Click(chromedp.CSS(`#show`)),
+		// The page before the click has a chart too (this year so far):
+		// wait for the one of the range asked for.
+		chromedp.WaitVisible(chromedp.CSS(`#usage-chart[data-range="month/`+from+`/`+to+`"]`)),
+	)
+	shot(t, ctx, "20-admin-report")
+	bars, err := chromedp.Run(ctx, chromedp.Evaluate[int](`document.querySelectorAll('#usage-chart g.bar').length`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	drawn, err := chromedp.Run(ctx, chromedp.Evaluate[int](`[...document.querySelectorAll('#usage-chart g.bar rect')].reduce((n, r) => n + Number(r.dataset.count), 0)`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Each bar is drawn inside the chart, above its baseline.
+	inside, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`(() => { return [...document.querySelectorAll('#usage-chart g.bar rect')].every(r => { const b = r.getBBox(); return b.height > 0 && b.y >= 0 && b.y + b.height <= 251; }); })()`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	total := text(t, ctx, `#grand-total`)
+	if bars != 2 || drawn != 16 || total != "16" || !inside {
+		t.Fatalf("chart: %d bars adding to %d (inside: %v), table total %q; want 2 bars, 16", bars, drawn, inside, total)
+	}
+	if top := text(t, ctx, `#actor-table tbody tr`); !strings.Contains(top, "consumer:tok_market") || !strings.Contains(top, "11") {
+		t.Fatalf("heaviest user row: %q", top)
+	}
+	run(t, ctx, chromedp.Navigate(h.Srv.URL+"/admin/reports?lang=en&period=quarter&from="+from+"&to="+to),
+		chromedp.WaitVisible(chromedp.CSS(`#usage-chart[data-range="quarter/`+from+`/`+to+`"]`)))
+	shot(t, ctx, "21-admin-report-en")
+	if title := text(t, ctx, `h1`); title != "Usage statistics" {
+		t.Fatalf("English title: %q", title)
+	}
+}

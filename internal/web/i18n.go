@@ -46,6 +46,12 @@ var messages = map[string]map[string]string{
 		"who": "使用方", "what": "操作", "case": "案件号",
 		"a_lookup": "查询", "a_read": "调阅", "a_document": "下载证照文件", "a_share_view": "查看分享", "a_share_create": "创建分享", "a_clerk_verify": "窗口核验",
 		"a_issue": "签发", "a_revise": "变更", "a_suspend": "暂扣", "a_reinstate": "恢复", "a_revoke": "撤销", "masked_note": "（已隐藏部分信息）", "signed_in_as": "当前用户",
+		"admin_login": "管理员登录", "admin_token": "管理员令牌", "login_failed": "令牌无效或已撤销。",
+		"reports": "使用统计", "reports_help": "各部门查询、比对、窗口核验、分享查看，以及签发和状态变更的次数，按日、月、季、年汇总。",
+		"period": "统计周期", "p_day": "日报", "p_month": "月报", "p_quarter": "季报", "p_year": "年报", "from": "开始日期", "to": "结束日期",
+		"show": "查看", "download_csv": "下载 CSV", "total": "合计", "by_actor": "使用最多的", "no_usage": "这段时间没有使用记录。", "count": "次数",
+		"u_lookup": "查询", "u_document": "调取文件", "u_match": "比对", "u_verification": "窗口核验", "u_share_view": "分享查看",
+		"u_issuance": "签发", "u_revision": "变更", "u_lifecycle": "状态变更",
 	},
 	"en": {
 		"lang": "en", "other_lang": "中文", "other_lang_code": "zh",
@@ -85,6 +91,12 @@ var messages = map[string]map[string]string{
 		"who": "By", "what": "Action", "case": "Case",
 		"a_lookup": "lookup", "a_read": "read", "a_document": "document download", "a_share_view": "share viewed", "a_share_create": "share created", "a_clerk_verify": "verified at a service window",
 		"a_issue": "issued", "a_revise": "revised", "a_suspend": "suspended", "a_reinstate": "reinstated", "a_revoke": "revoked", "masked_note": "(partly hidden)", "signed_in_as": "Signed in as",
+		"admin_login": "Administrator sign-in", "admin_token": "Admin token", "login_failed": "The token is not valid or was revoked.",
+		"reports": "Usage statistics", "reports_help": "Department lookups, matches, window verifications and share views, and issuances and status changes, by day, month, quarter or year.",
+		"period": "Period", "p_day": "Daily", "p_month": "Monthly", "p_quarter": "Quarterly", "p_year": "Yearly", "from": "From", "to": "To",
+		"show": "Show", "download_csv": "Download CSV", "total": "Total", "by_actor": "Heaviest users", "no_usage": "No use in this period.", "count": "Count",
+		"u_lookup": "lookups", "u_document": "documents", "u_match": "matches", "u_verification": "window checks", "u_share_view": "share views",
+		"u_issuance": "issuances", "u_revision": "revisions", "u_lifecycle": "status changes",
 	},
 }
 

@@ -122,7 +122,8 @@ func TestOIDCWebSignIn(t *testing.T) {
 	}
 }
 
-// sessions returns an anonymous, a holder's and a clerk's client.
+// sessions returns an anonymous, a holder's, a clerk's and an
+// administrator's client.
 func sessions(t *testing.T, h *hubtest.Hub) map[string]*client {
 	holder, _, _ := signIn(t, h, "holder", nil)
 	clerk := newClient(t, h, true)
@@ -133,7 +134,11 @@ func sessions(t *testing.T, h *hubtest.Hub) map[string]*client {
 	if st, _, _ := clerk.post("/verify/login", url.Values{"token": {secret}}); st != 200 {
 		t.Fatalf("clerk token sign-in: %d", st)
 	}
-	out := map[string]*client{"": newClient(t, h, false), "holder": holder, "clerk": clerk}
+	admin := newClient(t, h, true)
+	if st, _, _ := admin.post("/admin/login", url.Values{"token": {h.Admin}}); st != 200 {
+		t.Fatalf("admin sign-in: %d", st)
+	}
+	out := map[string]*client{"": newClient(t, h, false), "holder": holder, "clerk": clerk, "admin": admin}
 	for _, c := range out {
 		c.http.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 	}
@@ -158,7 +163,7 @@ func TestPageAuthorization(t *testing.T) {
 			switch {
 			case st >= 500:
 				t.Errorf("%s: %d", name, st)
-			case rt.Owner == "" && rt.Pattern == "/verify/login" && rt.Method == "POST":
+			case rt.Owner == "" && (rt.Pattern == "/verify/login" || rt.Pattern == "/admin/login") && rt.Method == "POST":
 				if st != 401 { // no token given: a failed sign-in
 					t.Errorf("%s: %d, want 401", name, st)
 				}
@@ -336,5 +341,59 @@ func TestClerkVerificationIsAudited(t *testing.T) {
 	}
 	if verifications != 2 {
 		t.Fatalf("verifications counted = %d, want 2 (%+v)", verifications, rows)
+	}
+}
+
+// TestAdminReports: an administrator signs in with an admin API token,
+// reads the statistics and downloads them as CSV; bad dates name the field;
+// revoking the token ends the session.
+func TestAdminReports(t *testing.T) {
+	h := hubtest.New(t)
+	ctx := context.Background()
+	for i := 0; i < 3; i++ {
+		if err := h.Ledger.Record(ctx, exchange.AuditEntry{Actor: "consumer:tok_market", Action: "lookup", Purpose: "食品经营许可", CaseID: "2026-001"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	secret, hash := exchange.NewSecret()
+	if err := h.Store.CreateToken(ctx, &exchange.Token{ID: "tok_ops", Name: "运维", Role: exchange.RoleAdmin, Hash: hash, CreatedAt: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	admin := newClient(t, h, false)
+	if st, body, _ := admin.post("/admin/login", url.Values{"token": {"chk_wrong"}}); st != 401 || !strings.Contains(body, "令牌无效") {
+		t.Fatalf("wrong token: %d", st)
+	}
+	if st, _, hdr := admin.post("/admin/login", url.Values{"token": {secret}}); st != 303 || hdr.Get("Location") != "/admin/reports" {
+		t.Fatalf("admin token sign-in: %d", st)
+	}
+	st, body, _ := admin.get("/admin/reports?period=year")
+	if st != 200 || !strings.Contains(body, `id="usage-chart"`) || !strings.Contains(body, `data-count="3"`) || !strings.Contains(body, "consumer:tok_market") {
+		t.Fatalf("report page: %d\n%.1500s", st, body)
+	}
+	st, body, hdr := admin.get("/admin/reports.csv?period=year")
+	if st != 200 || !strings.HasPrefix(hdr.Get("Content-Type"), "text/csv") || !strings.HasPrefix(body, "\ufeffperiod,action,actor,type,authority,purpose,count\n") ||
+		!strings.Contains(body, ",lookup,consumer:tok_market,,,食品经营许可,3\n") {
+		t.Fatalf("CSV: %d %s\n%s", st, hdr.Get("Content-Type"), body)
+	}
+	for q, field := range map[string]string{"period=week": "period", "from=2026-02-30": "from", "from=2026-05-01&to=2026-04-01": "to"} {
+		if st, body, _ := admin.get("/admin/reports?" + q); st != 400 || !strings.Contains(body, field) || strings.Contains(body, `id="usage-chart"`) {
+			t.Errorf("%s: %d, want 400 naming %s", q, st, field)
+		}
+		if st, _, _ := admin.get("/admin/reports.csv?" + q); st != 400 {
+			t.Errorf("CSV %s: %d, want 400", q, st)
+		}
+	}
+	if st, _, hdr := admin.post("/logout", url.Values{}); st != 303 || hdr.Get("Location") != "/admin/login" {
+		t.Fatalf("admin sign-out: %d %s", st, hdr.Get("Location"))
+	}
+	if st, _, _ := admin.get("/admin/reports"); st != 303 {
+		t.Fatalf("reports after sign-out: %d", st)
+	}
+	admin.post("/admin/login", url.Values{"token": {secret}})
+	if err := h.Store.RevokeToken(ctx, "tok_ops", time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if st, _, hdr := admin.get("/admin/reports"); st != 303 || hdr.Get("Location") != "/admin/login" {
+		t.Fatalf("after revocation: %d %s", st, hdr.Get("Location"))
 	}
 }

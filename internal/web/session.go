@@ -20,14 +20,15 @@ const (
 // session is who is signed in, sealed into a cookie with a master-derived
 // key so that any replica can read it and nobody can forge or read it.
 type session struct {
-	Kind       string `json:"k"` // "holder" or "clerk"
+	Kind       string `json:"k"` // "holder", "clerk" or "admin"
 	HolderKind string `json:"hk,omitempty"`
 	HolderID   string `json:"hid,omitempty"`
 	Name       string `json:"n,omitempty"`
 	// Actor names a clerk in the audit ledger: clerk:<token id>, or
 	// clerk:<keyed hash of their ID number> when signed in with OIDC.
 	Actor string `json:"a,omitempty"`
-	// TokenHash names the API token a clerk signed in with; it is checked
+	// TokenHash names the API token a clerk or administrator signed in
+	// with; it is checked
 	// on every request, so revoking the token ends the session.
 	TokenHash string `json:"th,omitempty"`
 	Exp       int64  `json:"exp"`
@@ -72,11 +73,8 @@ func (s *Server) currentSession(r *http.Request) *session {
 	if !s.readSealed(r, sessionCookie, &sess) || s.Now().Unix() > sess.Exp {
 		return nil
 	}
-	if sess.Kind == "clerk" && sess.TokenHash != "" {
-		t, err := s.Tokens.TokenByHash(r.Context(), sess.TokenHash)
-		if err != nil || t.RevokedAt != nil || t.Role != exchange.RoleClerk {
-			return nil
-		}
+	if (sess.Kind == "clerk" && sess.TokenHash != "" || sess.Kind == "admin") && !s.tokenStillValid(r, &sess) {
+		return nil
 	}
 	return &sess
 }

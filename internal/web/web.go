@@ -1,6 +1,6 @@
 // Package web is certhub's pages: the citizen's wallet (/wallet), the share
-// page behind a QR code (/s/<token>) and the window clerk's verify page
-// (/verify). Server-rendered with html/template, Chinese first with English
+// page behind a QR code (/s/<token>), the window clerk's verify page
+// (/verify) and the administrators' usage report (/admin/reports). Server-rendered with html/template, Chinese first with English
 // available, no external requests, no inline scripts, CSRF-protected forms.
 package web
 
@@ -54,11 +54,15 @@ type Server struct {
 	// Demo lists the holders of the demo sign-in. Only `certhub demo`
 	// sets it; no flag or setting can.
 	Demo []DemoHolder
+	// AdminTokenHash is exchange.HashSecret of the bootstrap admin token,
+	// which signs an administrator in to /admin like an admin API token.
+	AdminTokenHash string
 
 	tmpl *template.Template
 }
 
-// Route is a page and who may open it: "" anyone, "holder", "clerk".
+// Route is a page and who may open it: "" anyone, "holder", "clerk",
+// "admin".
 type Route struct {
 	Method, Pattern, Owner string
 	handler                func(*Server, http.ResponseWriter, *http.Request)
@@ -80,6 +84,10 @@ var Routes = []Route{
 	{"GET", "/verify/login", "", (*Server).clerkLoginPage},
 	{"POST", "/verify/login", "", (*Server).clerkLogin},
 	{"POST", "/verify/demo-login", "", (*Server).demoClerkLogin},
+	{"GET", "/admin/reports", "admin", (*Server).reportsPage},
+	{"GET", "/admin/reports.csv", "admin", (*Server).reportsCSV},
+	{"GET", "/admin/login", "", (*Server).adminLoginPage},
+	{"POST", "/admin/login", "", (*Server).adminLogin},
 	{"GET", "/auth/login", "", (*Server).oidcLogin},
 	{"GET", "/auth/callback", "", (*Server).oidcCallback},
 	{"POST", "/logout", "", (*Server).logout},
@@ -93,6 +101,8 @@ func (s *Server) Register(r chi.Router) {
 	s.tmpl = template.Must(template.New("").Funcs(template.FuncMap{
 		"date": func(t time.Time) string { return t.In(s.Certs.Location).Format("2006-01-02 15:04") },
 		"join": strings.Join,
+		"list": func(v ...string) []string { return v },
+		"add":  func(d, v float64) float64 { return v + d },
 	}).ParseFS(templateFS, "templates/*.html"))
 	static, _ := fs.Sub(staticFS, "static")
 	r.With(s.headers).Handle("/static/*", http.StripPrefix("/static/", http.FileServer(http.FS(static))))
@@ -179,17 +189,14 @@ func sessionOf(r *http.Request) *session {
 	return sess
 }
 
-// require lets only a signed-in holder or clerk through: pages send
+// require lets only a signed-in holder, clerk or administrator through: pages send
 // others to sign in, other requests get 401 or 403.
 func (s *Server) require(owner string, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		sess := s.currentSession(r)
 		switch {
 		case sess == nil && r.Method == http.MethodGet:
-			login := "/wallet/login"
-			if owner == "clerk" {
-				login = "/verify/login"
-			}
+			login := map[string]string{"holder": "/wallet/login", "clerk": "/verify/login", "admin": "/admin/login"}[owner]
 			http.Redirect(w, r, login, http.StatusSeeOther)
 			return
 		case sess == nil:

@@ -1,0 +1,241 @@
+package web
+
+import (
+	"crypto/subtle"
+	"fmt"
+	"net/http"
+	"net/url"
+	"sort"
+	"strings"
+
+	"github.com/certhub/certhub/exchange"
+	"github.com/certhub/certhub/internal/errs"
+)
+
+// usageActions are the report's categories, in the order the chart
+// stacks them.
+var usageActions = []string{"lookup", "document", "match", "verification", "share_view", "issuance", "revision", "lifecycle"}
+
+func (s *Server) adminLoginPage(w http.ResponseWriter, r *http.Request) {
+	s.render(w, r, http.StatusOK, "admin_login", "admin_login", nil)
+}
+
+// adminLogin signs an administrator in with the bootstrap admin token or
+// an API token of role admin.
+func (s *Server) adminLogin(w http.ResponseWriter, r *http.Request) {
+	hash := exchange.HashSecret(strings.TrimSpace(r.PostFormValue("token")))
+	if s.AdminTokenHash != "" && subtle.ConstantTimeCompare([]byte(hash), []byte(s.AdminTokenHash)) == 1 {
+		s.startSession(w, session{Kind: "admin", Name: "bootstrap admin", TokenHash: hash, Actor: "admin:bootstrap"})
+		http.Redirect(w, r, "/admin/reports", http.StatusSeeOther)
+		return
+	}
+	t, err := s.Tokens.TokenByHash(r.Context(), hash)
+	if err != nil || t.RevokedAt != nil || t.Role != exchange.RoleAdmin {
+		if err != nil && !errs.Is(err, errs.NotFound) {
+			s.fail(w, r, err)
+			return
+		}
+		s.render(w, r, http.StatusUnauthorized, "admin_login", "admin_login", map[string]bool{"Failed": true})
+		return
+	}
+	s.startSession(w, session{Kind: "admin", Name: t.Name, TokenHash: hash, Actor: "admin:" + t.ID})
+	http.Redirect(w, r, "/admin/reports", http.StatusSeeOther)
+}
+
+// tokenStillValid reports whether the token a clerk or administrator
+// signed in with still grants their role: revoking it ends the session.
+func (s *Server) tokenStillValid(r *http.Request, sess *session) bool {
+	if sess.Kind == "admin" && s.AdminTokenHash != "" && subtle.ConstantTimeCompare([]byte(sess.TokenHash), []byte(s.AdminTokenHash)) == 1 {
+		return true
+	}
+	t, err := s.Tokens.TokenByHash(r.Context(), sess.TokenHash)
+	return err == nil && t.RevokedAt == nil && string(t.Role) == sess.Kind
+}
+
+// reportData is the usage report page.
+type reportData struct {
+	Period, From, To string
+	Error            string
+	Rows             []exchange.ReportRow
+	Chart            chart
+	Table            []periodRow
+	Actions          []string
+	Actors           []actorRow
+	CSV              string
+	Total            int64
+}
+
+type periodRow struct {
+	Period string
+	Counts []int64
+	Total  int64
+}
+
+type actorRow struct {
+	Actor, Action string
+	Count         int64
+}
+
+// chart is a stacked bar chart drawn as SVG on the server: no script, no
+// library, nothing fetched.
+type chart struct {
+	Width, Height, Base float64
+	Bars                []bar
+	Ticks               []tick
+	Legend              []legend
+}
+
+type bar struct {
+	X, W, LabelX float64
+	Label        string
+	Segments     []segment
+}
+
+type segment struct {
+	Y, H          float64
+	Action, Class string
+	Count         int64
+}
+
+type tick struct {
+	Y     float64
+	Label string
+}
+
+type legend struct {
+	Action, Class string
+}
+
+// reportsPage shows the usage statistics by period as a chart and tables.
+func (s *Server) reportsPage(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	d := reportData{Actions: usageActions}
+	d.Period, d.From, d.To = exchange.ReportRange(q.Get("period"), q.Get("from"), q.Get("to"), s.Certs.Today().String())
+	rows, err := s.report(r, d.Period, d.From, d.To)
+	if err != nil {
+		if errs.CodeOf(err) != errs.Invalid {
+			s.fail(w, r, err)
+			return
+		}
+		d.Error = err.(*errs.Error).Message
+		s.render(w, r, http.StatusBadRequest, "reports", "reports", d)
+		return
+	}
+	d.Rows = rows
+	d.CSV = "/admin/reports.csv?" + url.Values{"period": {d.Period}, "from": {d.From}, "to": {d.To}}.Encode()
+	d.Table, d.Actors, d.Total = tabulate(rows)
+	d.Chart = drawChart(d.Table)
+	s.render(w, r, http.StatusOK, "reports", "reports", d)
+}
+
+// reportsCSV downloads the rows behind the page.
+func (s *Server) reportsCSV(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	period, from, to := exchange.ReportRange(q.Get("period"), q.Get("from"), q.Get("to"), s.Certs.Today().String())
+	rows, err := s.report(r, period, from, to)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	w.Header().Set("Content-Type", "text/csv; charset=utf-8")
+	w.Header().Set("Content-Disposition", fmt.Sprintf(`attachment; filename="certhub-usage-%s-%s-%s.csv"`, period, from, to))
+	_ = exchange.WriteReportCSV(w, rows)
+}
+
+func (s *Server) report(r *http.Request, period, from, to string) ([]exchange.ReportRow, error) {
+	if s.Shares.Ledger == nil {
+		return nil, errs.E(errs.Unavailable, "the audit ledger is not configured")
+	}
+	return s.Shares.Ledger.Report(r.Context(), period, from, to)
+}
+
+// tabulate sums rows per period and action, and per actor and action
+// (largest first, the first 20).
+func tabulate(rows []exchange.ReportRow) ([]periodRow, []actorRow, int64) {
+	col := map[string]int{}
+	for i, a := range usageActions {
+		col[a] = i
+	}
+	var table []periodRow
+	byActor := map[[2]string]int64{}
+	var total int64
+	for _, row := range rows {
+		if len(table) == 0 || table[len(table)-1].Period != row.Period {
+			table = append(table, periodRow{Period: row.Period, Counts: make([]int64, len(usageActions))})
+		}
+		p := &table[len(table)-1]
+		if i, ok := col[row.Action]; ok {
+			p.Counts[i] += row.Count
+		}
+		p.Total += row.Count
+		total += row.Count
+		byActor[[2]string{row.Actor, row.Action}] += row.Count
+	}
+	actors := make([]actorRow, 0, len(byActor))
+	for k, n := range byActor {
+		actors = append(actors, actorRow{Actor: k[0], Action: k[1], Count: n})
+	}
+	sort.Slice(actors, func(i, j int) bool {
+		if actors[i].Count != actors[j].Count {
+			return actors[i].Count > actors[j].Count
+		}
+		return actors[i].Actor+actors[i].Action < actors[j].Actor+actors[j].Action
+	})
+	if len(actors) > 20 {
+		actors = actors[:20]
+	}
+	return table, actors, total
+}
+
+// drawChart lays out one stacked bar per period.
+func drawChart(table []periodRow) chart {
+	c := chart{Width: 760, Height: 276, Base: 250}
+	const left, top = 56.0, 16.0
+	var max int64
+	for _, p := range table {
+		if p.Total > max {
+			max = p.Total
+		}
+	}
+	scale := niceCeil(max)
+	for i := 0; i <= 4; i++ {
+		v := scale * int64(i) / 4
+		c.Ticks = append(c.Ticks, tick{Y: c.Base - float64(v)/float64(scale)*(c.Base-top), Label: fmt.Sprint(v)})
+	}
+	if n := len(table); n > 0 {
+		slot := (c.Width - left - 8) / float64(n)
+		w := min(slot*0.7, 120)
+		for i, p := range table {
+			b := bar{X: left + float64(i)*slot + (slot-w)/2, W: w, LabelX: left + float64(i)*slot + slot/2, Label: p.Period}
+			y := c.Base
+			for j, n := range p.Counts {
+				if n == 0 {
+					continue
+				}
+				h := float64(n) / float64(scale) * (c.Base - top)
+				y -= h
+				b.Segments = append(b.Segments, segment{Y: y, H: h, Action: usageActions[j], Class: fmt.Sprintf("s%d", j), Count: n})
+			}
+			c.Bars = append(c.Bars, b)
+		}
+	}
+	for j, a := range usageActions {
+		c.Legend = append(c.Legend, legend{Action: a, Class: fmt.Sprintf("s%d", j)})
+	}
+	return c
+}
+
+// niceCeil rounds up to 1, 2 or 5 times a power of ten (at least 4, so
+// the four ticks are whole numbers).
+func niceCeil(n int64) int64 {
+	if n <= 4 {
+		return 4
+	}
+	for p := int64(1); ; p *= 10 {
+		for _, m := range []int64{1, 2, 5} {
+			if v := m * p * 4; v >= n {
+				return v
+			}
+		}
+	}
+}
