@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"sort"
+	"strings"
 
 	"github.com/certhub/certhub/exchange"
 )
@@ -63,11 +64,26 @@ func applyAudit(ctx context.Context, q Querier, batch []groupReq[exchange.AuditE
 		keys = append(keys, k)
 	}
 	sort.Slice(keys, func(i, j int) bool { return fmt.Sprint(keys[i]) < fmt.Sprint(keys[j]) }) // a fixed lock order
-	for _, k := range keys {
-		if _, err := q.Exec(ctx, `INSERT INTO usage_daily (day, action, actor, type_code, authority, purpose, count)
-			VALUES ($1, $2, $3, $4, $5, $6, $7)
-			ON CONFLICT (day, action, actor, type_code, authority, purpose) DO UPDATE SET count = usage_daily.count + excluded.count`,
-			k.Day, k.Action, k.Actor, k.Type, k.Authority, k.Purpose, usage[k]); err != nil {
+	// Many counters in one statement: a batch of lookups touches one per
+	// consumer, type and purpose, and a round trip each would cost the
+	// audited lookup a fifth of its throughput.
+	const perStatement = 200
+	for len(keys) > 0 {
+		chunk := keys[:min(perStatement, len(keys))]
+		keys = keys[len(chunk):]
+		var sb strings.Builder
+		sb.WriteString(`INSERT INTO usage_daily (day, action, actor, type_code, authority, purpose, count) VALUES `)
+		args := make([]any, 0, 7*len(chunk))
+		for i, k := range chunk {
+			if i > 0 {
+				sb.WriteString(", ")
+			}
+			n := len(args)
+			fmt.Fprintf(&sb, "($%d, $%d, $%d, $%d, $%d, $%d, $%d)", n+1, n+2, n+3, n+4, n+5, n+6, n+7)
+			args = append(args, k.Day, k.Action, k.Actor, k.Type, k.Authority, k.Purpose, usage[k])
+		}
+		sb.WriteString(` ON CONFLICT (day, action, actor, type_code, authority, purpose) DO UPDATE SET count = usage_daily.count + excluded.count`)
+		if _, err := q.Exec(ctx, sb.String(), args...); err != nil {
 			return nil, err
 		}
 	}
