@@ -98,6 +98,24 @@ func run(t *testing.T, ctx context.Context, actions ...chromedp.Action[chromedp.
 	}
 }
 
+// waitImage waits until the image matching sel has loaded and decoded.
+func waitImage(t *testing.T, ctx context.Context, sel string) {
+	t.Helper()
+	js := fmt.Sprintf(`(() => { const i = document.querySelector(%q); return !!i && i.complete && i.naturalWidth > 0; })()`, sel)
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		ok, err := chromedp.Run(ctx, chromedp.Evaluate[bool](js))
+		if err != nil {
+			t.Fatalf("waiting for image %s: %v", sel, err)
+		}
+		if ok {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("image %s did not load", sel)
+		}
+	}
+}
+
 // text reads the text of the first element matching a CSS selector.
 func text(t *testing.T, ctx context.Context, sel string) string {
 	t.Helper()
@@ -154,6 +172,8 @@ func TestBrowserHolderJourney(t *testing.T) {
 	url = text(t, ctx, `li.share.created a.share-url`)
 	shot(t, ctx, "02-share-created")
 	// The SVG QR as Chromium renders it decodes to exactly the share URL.
+	// Visible is not loaded: wait for the image itself before capturing it.
+	waitImage(t, ctx, `li.share.created img.qr`)
 	qrShot, err := chromedp.Run(ctx, chromedp.Screenshot(chromedp.CSS(`li.share.created img.qr`)))
 	if err != nil {
 		t.Fatal(err)
