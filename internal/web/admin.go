@@ -6,7 +6,6 @@ import (
 	"net/http"
 	"net/url"
 	"sort"
-	"strings"
 
 	"github.com/certhub/certhub/exchange"
 	"github.com/certhub/certhub/internal/errs"
@@ -23,29 +22,17 @@ func (s *Server) adminLoginPage(w http.ResponseWriter, r *http.Request) {
 // adminLogin signs an administrator in with the bootstrap admin token or
 // an API token of role admin.
 func (s *Server) adminLogin(w http.ResponseWriter, r *http.Request) {
-	hash := exchange.HashSecret(strings.TrimSpace(r.PostFormValue("token")))
-	if s.AdminTokenHash != "" && subtle.ConstantTimeCompare([]byte(hash), []byte(s.AdminTokenHash)) == 1 {
-		s.startSession(w, session{Kind: "admin", Name: "bootstrap admin", TokenHash: hash, Actor: "admin:bootstrap"})
-		http.Redirect(w, r, "/admin/reports", http.StatusSeeOther)
-		return
-	}
-	t, err := s.Tokens.TokenByHash(r.Context(), hash)
-	if err != nil || t.RevokedAt != nil || t.Role != exchange.RoleAdmin {
-		if err != nil && !errs.Is(err, errs.NotFound) {
-			s.fail(w, r, err)
-			return
-		}
-		s.render(w, r, http.StatusUnauthorized, "admin_login", "admin_login", map[string]bool{"Failed": true})
-		return
-	}
-	s.startSession(w, session{Kind: "admin", Name: t.Name, TokenHash: hash, Actor: "admin:" + t.ID})
-	http.Redirect(w, r, "/admin/reports", http.StatusSeeOther)
+	s.tokenLogin(w, r, exchange.RoleAdmin, "/admin/reports", "admin_login", map[string]bool{"Failed": true})
+}
+
+func (s *Server) isBootstrapAdmin(hash string) bool {
+	return s.AdminTokenHash != "" && subtle.ConstantTimeCompare([]byte(hash), []byte(s.AdminTokenHash)) == 1
 }
 
 // tokenStillValid reports whether the token a clerk or administrator
 // signed in with still grants their role: revoking it ends the session.
 func (s *Server) tokenStillValid(r *http.Request, sess *session) bool {
-	if sess.Kind == "admin" && s.AdminTokenHash != "" && subtle.ConstantTimeCompare([]byte(sess.TokenHash), []byte(s.AdminTokenHash)) == 1 {
+	if sess.Kind == "admin" && s.isBootstrapAdmin(sess.TokenHash) {
 		return true
 	}
 	t, err := s.Tokens.TokenByHash(r.Context(), sess.TokenHash)

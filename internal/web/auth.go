@@ -38,18 +38,31 @@ func (s *Server) clerkLoginPage(w http.ResponseWriter, r *http.Request) {
 
 // clerkLogin signs a clerk in with their API token (role clerk).
 func (s *Server) clerkLogin(w http.ResponseWriter, r *http.Request) {
+	s.tokenLogin(w, r, exchange.RoleClerk, "/verify", "clerk_login",
+		loginData{OIDC: s.OIDC != nil && s.OIDC.WebEnabled(), Demo: s.Demo, For: "clerk"})
+}
+
+// tokenLogin signs a clerk or an administrator in with an API token of
+// that role, or (administrators) the bootstrap admin token. A failed
+// attempt shows the sign-in page again with failed as its data.
+func (s *Server) tokenLogin(w http.ResponseWriter, r *http.Request, role exchange.Role, home, page string, failed any) {
 	hash := exchange.HashSecret(strings.TrimSpace(r.PostFormValue("token")))
+	if role == exchange.RoleAdmin && s.isBootstrapAdmin(hash) {
+		s.startSession(w, session{Kind: string(role), Name: "bootstrap admin", TokenHash: hash, Actor: "admin:bootstrap"})
+		http.Redirect(w, r, home, http.StatusSeeOther)
+		return
+	}
 	t, err := s.Tokens.TokenByHash(r.Context(), hash)
-	if err != nil || t.RevokedAt != nil || t.Role != exchange.RoleClerk {
+	if err != nil || t.RevokedAt != nil || t.Role != role {
 		if err != nil && !errs.Is(err, errs.NotFound) {
 			s.fail(w, r, err)
 			return
 		}
-		s.render(w, r, http.StatusUnauthorized, "clerk_login", "clerk_login", loginData{OIDC: s.OIDC != nil && s.OIDC.WebEnabled(), Demo: s.Demo, For: "clerk"})
+		s.render(w, r, http.StatusUnauthorized, page, page, failed)
 		return
 	}
-	s.startSession(w, session{Kind: "clerk", Name: t.Name, TokenHash: hash, Actor: "clerk:" + t.ID})
-	http.Redirect(w, r, "/verify", http.StatusSeeOther)
+	s.startSession(w, session{Kind: string(role), Name: t.Name, TokenHash: hash, Actor: string(role) + ":" + t.ID})
+	http.Redirect(w, r, home, http.StatusSeeOther)
 }
 
 // demoClerkLogin signs in as the demo's window clerk; demo mode only.
