@@ -66,6 +66,10 @@ type UsageKey struct {
 	Day, Action, Actor, Type, Authority, Purpose string
 }
 
+// UsageCategories are the report's categories, in the order reports list
+// them: accesses first, then changes.
+var UsageCategories = []string{"lookup", "document", "match", "verification", "share_view", "issuance", "revision", "lifecycle"}
+
 // usageActions maps ledger actions to the report's categories.
 var usageActions = map[string]string{
 	"lookup": "lookup", "read": "lookup", "document": "document", "match": "match", "clerk_verify": "verification",

@@ -11,10 +11,6 @@ import (
 	"github.com/certhub/certhub/internal/errs"
 )
 
-// usageActions are the report's categories, in the order the chart
-// stacks them.
-var usageActions = []string{"lookup", "document", "match", "verification", "share_view", "issuance", "revision", "lifecycle"}
-
 func (s *Server) adminLoginPage(w http.ResponseWriter, r *http.Request) {
 	s.render(w, r, http.StatusOK, "admin_login", "admin_login", nil)
 }
@@ -96,7 +92,7 @@ type legend struct {
 // reportsPage shows the usage statistics by period as a chart and tables.
 func (s *Server) reportsPage(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
-	d := reportData{Actions: usageActions}
+	d := reportData{Actions: exchange.UsageCategories}
 	d.Period, d.From, d.To = exchange.ReportRange(q.Get("period"), q.Get("from"), q.Get("to"), s.Certs.Today().String())
 	rows, err := s.report(r, d.Period, d.From, d.To)
 	if err != nil {
@@ -140,7 +136,7 @@ func (s *Server) report(r *http.Request, period, from, to string) ([]exchange.Re
 // (largest first, the first 20).
 func tabulate(rows []exchange.ReportRow) ([]periodRow, []actorRow, int64) {
 	col := map[string]int{}
-	for i, a := range usageActions {
+	for i, a := range exchange.UsageCategories {
 		col[a] = i
 	}
 	var table []periodRow
@@ -148,7 +144,7 @@ func tabulate(rows []exchange.ReportRow) ([]periodRow, []actorRow, int64) {
 	var total int64
 	for _, row := range rows {
 		if len(table) == 0 || table[len(table)-1].Period != row.Period {
-			table = append(table, periodRow{Period: row.Period, Counts: make([]int64, len(usageActions))})
+			table = append(table, periodRow{Period: row.Period, Counts: make([]int64, len(exchange.UsageCategories))})
 		}
 		p := &table[len(table)-1]
 		if i, ok := col[row.Action]; ok {
@@ -201,12 +197,12 @@ func drawChart(table []periodRow) chart {
 				}
 				h := float64(n) / float64(scale) * (c.Base - top)
 				y -= h
-				b.Segments = append(b.Segments, segment{Y: y, H: h, Action: usageActions[j], Class: fmt.Sprintf("s%d", j), Count: n})
+				b.Segments = append(b.Segments, segment{Y: y, H: h, Action: exchange.UsageCategories[j], Class: fmt.Sprintf("s%d", j), Count: n})
 			}
 			c.Bars = append(c.Bars, b)
 		}
 	}
-	for j, a := range usageActions {
+	for j, a := range exchange.UsageCategories {
 		c.Legend = append(c.Legend, legend{Action: a, Class: fmt.Sprintf("s%d", j)})
 	}
 	return c
