@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"sort"
 	"strings"
 
 	"github.com/certhub/certhub/exchange"
@@ -59,11 +58,12 @@ func applyAudit(ctx context.Context, q Querier, batch []groupReq[exchange.AuditE
 		return nil, err
 	}
 	// The counters move in the same transaction as the entries they count.
+	// Only the holder of the head row writes them, so their order needs no
+	// sorting to avoid deadlocks.
 	keys := make([]exchange.UsageKey, 0, len(usage))
 	for k := range usage {
 		keys = append(keys, k)
 	}
-	sort.Slice(keys, func(i, j int) bool { return fmt.Sprint(keys[i]) < fmt.Sprint(keys[j]) }) // a fixed lock order
 	// Many counters in one statement: a batch of lookups touches one per
 	// consumer, type and purpose, and a round trip each would cost the
 	// audited lookup a fifth of its throughput.
