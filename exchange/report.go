@@ -108,6 +108,11 @@ func ReportRange(period, from, to, today string) (string, string, string) {
 	return period, from, to
 }
 
+// ReportCSVName is the file name a report's CSV download carries.
+func ReportCSVName(period, from, to string) string {
+	return fmt.Sprintf("certhub-usage-%s-%s-%s.csv", period, from, to)
+}
+
 // WriteReportCSV writes rows as CSV that spreadsheet programs open with
 // the Chinese intact (UTF-8 with a byte-order mark).
 func WriteReportCSV(w io.Writer, rows []ReportRow) error {

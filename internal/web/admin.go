@@ -121,7 +121,7 @@ func (s *Server) reportsCSV(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	w.Header().Set("Content-Type", "text/csv; charset=utf-8")
-	w.Header().Set("Content-Disposition", fmt.Sprintf(`attachment; filename="certhub-usage-%s-%s-%s.csv"`, period, from, to))
+	w.Header().Set("Content-Disposition", `attachment; filename="`+exchange.ReportCSVName(period, from, to)+`"`)
 	_ = exchange.WriteReportCSV(w, rows)
 }
 
