@@ -35,13 +35,18 @@ var Roles = []Role{RoleAdmin, RoleIssuer, RoleConsumer, RoleClerk, RoleHolder}
 // Token is an API bearer token's record. Only the SHA-256 of the secret is
 // stored; the secret is shown once, when the token is created.
 type Token struct {
-	ID        string     `json:"id"`
-	Name      string     `json:"name"`
-	Role      Role       `json:"role"`
-	Authority string     `json:"authority,omitempty"`
-	Hash      string     `json:"-"`
-	CreatedAt time.Time  `json:"created_at"`
-	RevokedAt *time.Time `json:"revoked_at,omitempty"`
+	ID        string `json:"id"`
+	Name      string `json:"name"`
+	Role      Role   `json:"role"`
+	Authority string `json:"authority,omitempty"`
+	// Consumer is the registered consumer a consumer token belongs to.
+	Consumer string `json:"consumer,omitempty"`
+	// ConsumerName and Scopes are the consumer's (read with the token).
+	ConsumerName string     `json:"consumer_name,omitempty"`
+	Scopes       []string   `json:"scopes,omitempty"`
+	Hash         string     `json:"-"`
+	CreatedAt    time.Time  `json:"created_at"`
+	RevokedAt    *time.Time `json:"revoked_at,omitempty"`
 }
 
 // Validate checks a token request: a name, a known role, and an authority
@@ -53,8 +58,16 @@ func (t *Token) Validate() error {
 	} else if utf8.RuneCountInString(t.Name) > 100 {
 		l.Add("name", "is longer than 100 characters")
 	}
+	if t.Consumer != "" && t.Role != RoleConsumer {
+		l.Add("consumer", "only consumer tokens name a consumer")
+	}
 	switch t.Role {
-	case RoleAdmin, RoleConsumer, RoleClerk:
+	case RoleConsumer:
+		if t.Consumer == "" {
+			l.Add("consumer", "is required: a consumer token belongs to a registered consumer (POST /api/v1/consumers)")
+		}
+		fallthrough
+	case RoleAdmin, RoleClerk:
 		if t.Authority != "" {
 			l.Add("authority", "only issuer tokens name an authority")
 		}
@@ -124,6 +137,10 @@ type Principal struct {
 	TokenID   string
 	Name      string
 	Authority string // for issuers
+	// Consumer is the registered consumer (consumer role), and Scopes what
+	// its credential may call.
+	Consumer string
+	Scopes   []string
 	// HolderKind and HolderID identify a signed-in holder. HolderID is
 	// personal data: never log it.
 	HolderKind string

@@ -262,8 +262,8 @@ func (m *Manager) verifyKey(ctx context.Context, kid string) (*verifyKey, error)
 }
 
 // JWKS returns the JSON Web Key Set of every key that can verify a stored
-// document: active and retired.
-func (m *Manager) JWKS(ctx context.Context) ([]byte, error) {
+// document, active and retired, followed by any extra public keys given.
+func (m *Manager) JWKS(ctx context.Context, extra ...json.RawMessage) ([]byte, error) {
 	keys, err := m.store.ListKeys(ctx, "")
 	if err != nil {
 		return nil, err
@@ -274,6 +274,7 @@ func (m *Manager) JWKS(ctx context.Context) ([]byte, error) {
 	for _, k := range keys {
 		set.Keys = append(set.Keys, k.PublicJWK)
 	}
+	set.Keys = append(set.Keys, extra...)
 	return json.Marshal(set)
 }
 

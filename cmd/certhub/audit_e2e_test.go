@@ -2,6 +2,7 @@ package main_test
 
 import (
 	"database/sql"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -55,8 +56,14 @@ func ledgerJourney(t *testing.T, env []string, store []string, db *sql.DB) {
 			t.Fatal(err)
 		}
 	}
+	// The entry to tamper with: the first lookup, followed by another.
+	var n int
+	if err := db.QueryRow(`SELECT min(seq) FROM audit_log WHERE body LIKE '%"action":"lookup"%'`).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	first := fmt.Sprintf("first bad entry %d", n)
 	var body, hash string
-	if err := db.QueryRow(`SELECT body, hash FROM audit_log WHERE seq = 9`).Scan(&body, &hash); err != nil {
+	if err := db.QueryRow(`SELECT body, hash FROM audit_log WHERE seq = $1`, n).Scan(&body, &hash); err != nil {
 		t.Fatal(err)
 	}
 	expect := func(what, want string) {
@@ -66,19 +73,19 @@ func ledgerJourney(t *testing.T, env []string, store []string, db *sql.DB) {
 			t.Fatalf("%s: exit %d, output %q; want a failure naming %q", what, code, out, want)
 		}
 	}
-	exec(`UPDATE audit_log SET body = replace(body, '"lookup"', '"nothing"') WHERE seq = 9`)
-	expect("altered", "first bad entry 9")
-	exec(`UPDATE audit_log SET body = $1 WHERE seq = 9`, body)
-	exec(`DELETE FROM audit_log WHERE seq = 9`)
-	expect("removed", "first bad entry 9")
-	exec(`INSERT INTO audit_log (seq, body, hash) VALUES (9, $1, $2)`, body, hash)
-	var b10, h10 string
-	if err := db.QueryRow(`SELECT body, hash FROM audit_log WHERE seq = 10`).Scan(&b10, &h10); err != nil {
+	exec(`UPDATE audit_log SET body = replace(body, '"lookup"', '"nothing"') WHERE seq = $1`, n)
+	expect("altered", first)
+	exec(`UPDATE audit_log SET body = $1 WHERE seq = $2`, body, n)
+	exec(`DELETE FROM audit_log WHERE seq = $1`, n)
+	expect("removed", first)
+	exec(`INSERT INTO audit_log (seq, body, hash) VALUES ($1, $2, $3)`, n, body, hash)
+	var b2, h2 string
+	if err := db.QueryRow(`SELECT body, hash FROM audit_log WHERE seq = $1`, n+1).Scan(&b2, &h2); err != nil {
 		t.Fatal(err)
 	}
-	exec(`UPDATE audit_log SET body = $1, hash = $2 WHERE seq = 9`, b10, h10)
-	exec(`UPDATE audit_log SET body = $1, hash = $2 WHERE seq = 10`, body, hash)
-	expect("reordered", "first bad entry 9")
+	exec(`UPDATE audit_log SET body = $1, hash = $2 WHERE seq = $3`, b2, h2, n)
+	exec(`UPDATE audit_log SET body = $1, hash = $2 WHERE seq = $3`, body, hash, n+1)
+	expect("reordered", first)
 
 	// The bundle exported before the tampering still verifies; a copy
 	// edited by hand does not.
@@ -86,7 +93,7 @@ func ledgerJourney(t *testing.T, env []string, store []string, db *sql.DB) {
 		t.Fatalf("bundle after the store was tampered: %d %s", code, out)
 	}
 	raw, _ := os.ReadFile(bundle)
-	forged := strings.Replace(string(raw), `"purpose":"食品经营许可新办"`, `"purpose":"别的用途"`, 1)
+	forged := strings.Replace(string(raw), `"purpose":"SX-FOOD-NEW"`, `"purpose":"别的用途"`, 1)
 	if forged == string(raw) {
 		t.Fatal("test bundle has no purpose to forge")
 	}

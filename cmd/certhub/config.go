@@ -46,6 +46,8 @@ type app struct {
 	master    *signing.MasterKey
 	ledger    *exchange.Ledger
 	ledgerKey *signing.LedgerKey
+	hubKey    *signing.HubKey
+	registry  *exchange.Registry
 	store     *sqlstore.Store
 	docs      certificates.DocumentStore
 	keys      *signing.Manager
@@ -115,8 +117,15 @@ func (c *StoreConfig) open(ctx context.Context) (*app, error) {
 		store.Close()
 		return nil, fmt.Errorf("ledger key: %w", err)
 	}
+	hk, err := signing.NewHubKey(master)
+	if err != nil {
+		store.Close()
+		return nil, fmt.Errorf("hub key: %w", err)
+	}
 	ledger := &exchange.Ledger{Store: store, Key: exchange.Keys{Signer: lk.Signer, Verifier: lk.Verifier}, Origin: c.LedgerName, Now: time.Now, Location: loc}
-	return &app{log: log, master: master, ledger: ledger, ledgerKey: lk, store: store, docs: docs, keys: keys, vault: vault, certs: svc}, nil
+	reg := &exchange.Registry{Store: store, Tokens: store, Certs: svc, Ledger: ledger, Now: time.Now}
+	return &app{log: log, master: master, ledger: ledger, ledgerKey: lk, hubKey: hk, registry: reg, store: store, docs: docs, keys: keys,
+		vault: vault, certs: svc}, nil
 }
 
 func (a *app) Close() { a.store.Close() }

@@ -176,7 +176,7 @@ const (
 	admin   = "e2e-admin-token"
 )
 
-var purpose = []string{"X-Purpose", "食品经营许可新办", "X-Case-Id", "2026-E2E-0001"}
+var purpose = []string{"X-Purpose", "SX-FOOD-NEW", "X-Case-Id", "2026-E2E-0001"}
 
 func certhub(t *testing.T, args ...string) (string, int) {
 	t.Helper()
@@ -199,7 +199,14 @@ func setup(t *testing.T, p *proc) (issuer, consumer string) {
 			{"name": "permit_no", "label": "许可证编号", "type": "string", "required": true, "shareable": true},
 			{"name": "address", "label": "经营场所", "type": "string", "required": true, "shareable": true}}})
 	issuer = p.must(201, "POST", "/api/v1/tokens", admin, map[string]string{"name": "审批系统", "role": "issuer", "authority": market})["token"].(string)
-	consumer = p.must(201, "POST", "/api/v1/tokens", admin, map[string]string{"name": "受理平台", "role": "consumer"})["token"].(string)
+	// A department system with an approved agreement over the permit.
+	p.must(201, "POST", "/api/v1/purposes", admin, map[string]string{"code": "SX-FOOD-NEW", "name": "食品经营许可 新办", "kind": "service_item"})
+	csm := p.must(201, "POST", "/api/v1/consumers", admin, map[string]string{"name": "受理平台", "uscc": company})["id"].(string)
+	agr := p.must(201, "POST", "/api/v1/agreements", admin, map[string]any{"consumer": csm, "purposes": []string{"SX-FOOD-NEW"},
+		"grants":     []map[string]any{{"type": licence, "fields": []string{"permit_no", "address", "holder_name"}, "document": true}},
+		"valid_from": "2026-01-01", "valid_until": "2099-12-31"})["id"].(string)
+	p.must(200, "POST", "/api/v1/agreements/"+agr+"/approve", admin, map[string]string{})
+	consumer = p.must(201, "POST", "/api/v1/tokens", admin, map[string]string{"name": "受理平台", "role": "consumer", "consumer": csm})["token"].(string)
 	return issuer, consumer
 }
 

@@ -18,7 +18,7 @@ func (s *Server) record(r *http.Request, action string, e exchange.AuditEntry) e
 	e.Action = action
 	e.Actor, e.ActorName = "anonymous", ""
 	if p := principalOf(r.Context()); p != nil {
-		e.Actor, e.ActorName = string(p.Role)+":"+p.TokenID, p.Name
+		e.Actor, e.ActorName = p.Actor(), p.Name
 		if p.Role == exchange.RoleHolder {
 			e.Actor = "holder:" + s.Certs.Vault.Index(p.HolderKind, p.HolderID)[:16]
 		}

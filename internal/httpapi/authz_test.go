@@ -44,7 +44,7 @@ func TestAuthorization(t *testing.T) {
 				name = "anonymous"
 			}
 			t.Run(rt.Method+" "+rt.Pattern+" as "+name, func(t *testing.T) {
-				st := h.call(rt.Method, path, tokens[role], "{}", nil, "X-Purpose", "authz test", "X-Case-Id", "case-1")
+				st := h.call(rt.Method, path, tokens[role], "{}", nil, "X-Purpose", "SX-001", "X-Case-Id", "case-1")
 				switch {
 				case rt.Public():
 					if st == http.StatusUnauthorized || st == http.StatusForbidden {
@@ -76,20 +76,21 @@ func TestTokens(t *testing.T) {
 		ID, Token string
 		Role      string
 	}
-	if st := h.call("POST", "/api/v1/tokens", h.Admin, map[string]string{"name": "审批系统", "role": "consumer"}, &created); st != 201 {
+	_, consumer := h.consumerKey(testPurposes...)
+	if st := h.call("POST", "/api/v1/tokens", h.Admin, map[string]string{"name": "审批系统", "role": "consumer", "consumer": consumer}, &created); st != 201 {
 		t.Fatalf("create: %d", st)
 	}
 	if !strings.HasPrefix(created.Token, "chk_") || created.ID == "" {
 		t.Fatalf("created = %+v", created)
 	}
-	hdr := []string{"X-Purpose", "p", "X-Case-Id", "c"}
+	hdr := []string{"X-Purpose", "SX-001", "X-Case-Id", "c"}
 	if st := h.call("GET", "/api/v1/certificates?holder_id="+companyID, created.Token, nil, nil, hdr...); st != 200 {
 		t.Fatalf("fresh token: %d", st)
 	}
 	// The list shows the token but never its secret or hash.
 	var list struct{ Tokens []map[string]any }
 	h.call("GET", "/api/v1/tokens", h.Admin, nil, &list)
-	if len(list.Tokens) != 1 || list.Tokens[0]["token"] != nil || list.Tokens[0]["hash"] != nil {
+	if len(list.Tokens) != 2 || list.Tokens[1]["token"] != nil || list.Tokens[0]["hash"] != nil {
 		t.Fatalf("list = %+v", list)
 	}
 	if st := h.call("DELETE", "/api/v1/tokens/"+created.ID, h.Admin, nil, nil); st != 204 {
@@ -103,6 +104,9 @@ func TestTokens(t *testing.T) {
 	}
 	bad := []map[string]string{
 		{"role": "consumer"},
+		{"name": "x", "role": "consumer"},
+		{"name": "x", "role": "consumer", "consumer": "csm_unknown"},
+		{"name": "x", "role": "admin", "consumer": consumer},
 		{"name": "x", "role": "god"},
 		{"name": "x", "role": "issuer"},
 		{"name": "x", "role": "issuer", "authority": "91350100M000100Y43"},

@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"encoding/json"
 	"net/http"
 
 	"github.com/go-chi/chi/v5"
@@ -152,7 +153,13 @@ func (s *Server) getType(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) jwks(w http.ResponseWriter, r *http.Request) {
-	b, err := s.Keys.JWKS(r.Context())
+	var hub []json.RawMessage
+	if s.AccessTokens != nil {
+		// The hub's own key (access tokens, webhook signatures) joins the
+		// authorities' seal keys.
+		hub = append(hub, s.AccessTokens.Key.PublicJWK())
+	}
+	b, err := s.Keys.JWKS(r.Context(), hub...)
 	if err != nil {
 		s.fail(w, r, err)
 		return

@@ -4,6 +4,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -38,6 +39,9 @@ type certificateView struct {
 	IssuedAt       time.Time           `json:"issued_at"`
 	UpdatedAt      time.Time           `json:"updated_at"`
 	Document       string              `json:"document,omitempty"`
+	// Agreement names the sharing agreement that authorised a consumer's
+	// read; Data then holds only the fields it grants.
+	Agreement string `json:"agreement,omitempty"`
 }
 
 func (s *Server) view(c *certificates.Certificate, doc []byte) certificateView {
@@ -183,21 +187,27 @@ func lifecycle(act certificates.Action) func(*Server, http.ResponseWriter, *http
 }
 
 // readable loads a certificate for a reader: issuers see only their own
-// authority's, consumers must name purpose and case.
-func (s *Server) readable(w http.ResponseWriter, r *http.Request) (*certificates.Certificate, bool) {
-	if _, err := s.access(r); err != nil {
+// authority's; consumers must name purpose and case, and an active
+// agreement must cover the certificate's type for that purpose.
+func (s *Server) readable(w http.ResponseWriter, r *http.Request, document bool) (*certificates.Certificate, *permit, bool) {
+	cov, err := s.coverage(r)
+	if err != nil {
 		s.fail(w, r, err)
-		return nil, false
+		return nil, nil, false
 	}
 	c, err := s.Certs.Get(r.Context(), chi.URLParam(r, "id"))
 	if err == nil {
 		err = scopeCheck(principalOf(r.Context()), c)
 	}
+	var pm *permit
+	if err == nil {
+		pm, err = s.permitFor(w, r, cov, c.Type, document)
+	}
 	if err != nil {
 		s.fail(w, r, err)
-		return nil, false
+		return nil, nil, false
 	}
-	return c, true
+	return c, pm, true
 }
 
 func scopeCheck(p *exchange.Principal, c *certificates.Certificate) error {
@@ -208,21 +218,24 @@ func scopeCheck(p *exchange.Principal, c *certificates.Certificate) error {
 }
 
 func (s *Server) getCertificate(w http.ResponseWriter, r *http.Request) {
-	c, ok := s.readable(w, r)
+	c, pm, ok := s.readable(w, r, false)
 	if !ok {
 		return
 	}
+	v := s.view(c, nil)
+	pm.minimise(&v)
 	e := about(c)
-	e.Fields = fieldsOf(c)
+	e.Fields, e.Agreement = disclosed(&v), v.Agreement
 	if err := s.record(r, "read", e); err != nil {
 		s.fail(w, r, err)
 		return
 	}
-	s.writeJSON(w, http.StatusOK, s.view(c, nil))
+	agreementHeader(w, []string{v.Agreement})
+	s.writeJSON(w, http.StatusOK, v)
 }
 
 func (s *Server) getDocument(w http.ResponseWriter, r *http.Request) {
-	c, ok := s.readable(w, r)
+	c, pm, ok := s.readable(w, r, true)
 	if !ok {
 		return
 	}
@@ -233,6 +246,10 @@ func (s *Server) getDocument(w http.ResponseWriter, r *http.Request) {
 	}
 	e := about(c)
 	e.Fields = fieldsOf(c)
+	if pm != nil {
+		e.Agreement = pm.agreement.ID
+		agreementHeader(w, []string{pm.agreement.ID})
+	}
 	if err := s.record(r, "document", e); err != nil {
 		s.fail(w, r, err)
 		return
@@ -243,7 +260,8 @@ func (s *Server) getDocument(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) findCertificates(w http.ResponseWriter, r *http.Request) {
-	if _, err := s.access(r); err != nil {
+	cov, err := s.coverage(r)
+	if err != nil {
 		s.fail(w, r, err)
 		return
 	}
@@ -276,12 +294,49 @@ func (s *Server) findCertificates(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	cs, next, err := s.Certs.Find(r.Context(), scope(principalOf(r.Context())), req)
+	if cov != nil && req.Type != "" {
+		if _, _, err := cov.For(req.Type); err != nil {
+			s.fail(w, r, err)
+			return
+		}
+	}
+	found, next, err := s.Certs.Find(r.Context(), scope(principalOf(r.Context())), req)
 	if err != nil {
 		s.fail(w, r, err)
 		return
 	}
+	// A department sees only the types its agreements cover for the
+	// purpose, and of those only the granted fields; the rate limit is
+	// spent once per agreement used.
+	cs := found[:0]
+	views := make([]certificateView, 0, len(found))
+	permits := map[string]*permit{}
+	var fields, agreements []string
+	for _, c := range found {
+		var pm *permit
+		if cov != nil {
+			if _, ok := cov.ByType[c.Type]; !ok {
+				continue
+			}
+			if pm = permits[c.Type]; pm == nil {
+				if pm, err = s.permitFor(w, r, cov, c.Type, false); err != nil {
+					s.fail(w, r, err)
+					return
+				}
+				permits[c.Type] = pm
+				agreements = append(agreements, pm.agreement.ID)
+			}
+		}
+		v := s.view(c, nil)
+		pm.minimise(&v)
+		fields = append(fields, disclosed(&v)...)
+		cs, views = append(cs, c), append(views, v)
+	}
 	e := about(cs...)
+	slices.Sort(fields)
+	e.Fields = slices.Compact(fields)
+	agreementHeader(w, agreements)
+	e.Agreement = w.Header().Get("X-Agreement-Id")
 	if req.HolderID != "" {
 		kind := req.HolderKind
 		if kind == "" {
@@ -296,10 +351,7 @@ func (s *Server) findCertificates(w http.ResponseWriter, r *http.Request) {
 	out := struct {
 		Certificates  []certificateView `json:"certificates"`
 		NextPageToken string            `json:"next_page_token,omitempty"`
-	}{Certificates: make([]certificateView, 0, len(cs))}
-	for _, c := range cs {
-		out.Certificates = append(out.Certificates, s.view(c, nil))
-	}
+	}{Certificates: views}
 	if next != 0 {
 		out.NextPageToken = base64.RawURLEncoding.EncodeToString([]byte(strconv.FormatInt(next, 10)))
 	}

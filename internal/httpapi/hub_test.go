@@ -65,14 +65,67 @@ func (h *hub) call(method, path, token string, body any, out any, headers ...str
 	return resp.StatusCode
 }
 
-// token creates a token for a role.
+// token creates a token for a role; a consumer's is consumerKey's with
+// the test purposes.
 func (h *hub) token(role exchange.Role, authority string) string {
 	h.t.Helper()
+	if role == exchange.RoleConsumer {
+		key, _ := h.consumerKey(testPurposes...)
+		return key
+	}
 	var out struct{ Token string }
 	if st := h.call("POST", "/api/v1/tokens", h.Admin, map[string]string{"name": string(role), "role": string(role), "authority": authority}, &out); st != 201 {
 		h.t.Fatalf("create %s token: %d", role, st)
 	}
 	return out.Token
+}
+
+// testPurposes are the purpose codes consumerKey's agreement allows.
+var testPurposes = []string{"SX-001", "SX-002"}
+
+// purpose adds a code to the purpose catalog if it is not there.
+func (h *hub) purpose(code string) {
+	h.t.Helper()
+	st := h.call("POST", "/api/v1/purposes", h.Admin, map[string]string{"code": code, "name": "测试事项 " + code, "kind": "service_item"}, nil)
+	if st != 201 && st != 409 {
+		h.t.Fatalf("create purpose %s: %d", code, st)
+	}
+}
+
+// consumerKey registers a department system with an approved agreement
+// over the licence type (every field, the holder's name and the document)
+// for the purposes, and returns an API key and the consumer's id.
+func (h *hub) consumerKey(purposes ...string) (key, id string) {
+	h.t.Helper()
+	var c struct{ ID string }
+	if st := h.call("POST", "/api/v1/consumers", h.Admin, map[string]string{"name": "受理平台", "uscc": companyID}, &c); st != 201 {
+		h.t.Fatalf("create consumer: %d", st)
+	}
+	h.agreement(c.ID, exchange.Grant{Type: licence, Fields: []string{"legal_representative", "established_on", "capital", "listed", "holder_name"}, Document: true}, purposes...)
+	var out struct{ Token string }
+	if st := h.call("POST", "/api/v1/consumers/"+c.ID+"/keys", h.Admin, map[string]string{"name": "key"}, &out); st != 201 {
+		h.t.Fatalf("create consumer key: %d", st)
+	}
+	return out.Token, c.ID
+}
+
+// agreement files and approves an agreement valid for a year from today.
+func (h *hub) agreement(consumer string, g exchange.Grant, purposes ...string) string {
+	h.t.Helper()
+	for _, p := range purposes {
+		h.purpose(p)
+	}
+	today := h.Certs.Today()
+	var a struct{ ID string }
+	body := map[string]any{"consumer": consumer, "grants": []exchange.Grant{g}, "purposes": purposes,
+		"valid_from": today.String(), "valid_until": today.AddDays(365).String()}
+	if st := h.call("POST", "/api/v1/agreements", h.Admin, body, &a); st != 201 {
+		h.t.Fatalf("request agreement: %d", st)
+	}
+	if st := h.call("POST", "/api/v1/agreements/"+a.ID+"/approve", h.Admin, map[string]string{}, nil); st != 200 {
+		h.t.Fatalf("approve agreement: %d", st)
+	}
+	return a.ID
 }
 
 // Fixture codes: a market-supervision bureau and its business-licence type.
@@ -134,4 +187,22 @@ func (h *hub) rows() int {
 		n += len(cs)
 	}
 	return n
+}
+
+// ledger reads every entry of the audit ledger.
+func (h *hub) ledger() []exchange.AuditEntry {
+	h.t.Helper()
+	var out []exchange.AuditEntry
+	err := h.Ledger.Store.ScanAudit(context.Background(), 1, 0, func(r exchange.LedgerRecord) error {
+		var e exchange.AuditEntry
+		if err := json.Unmarshal(r.Body, &e); err != nil {
+			return err
+		}
+		out = append(out, e)
+		return nil
+	})
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	return out
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/certhub/certhub/certificates"
 	"github.com/certhub/certhub/exchange"
+	"github.com/certhub/certhub/internal/errs"
 	"github.com/certhub/certhub/internal/demo"
 	"github.com/certhub/certhub/internal/filestore"
 	"github.com/certhub/certhub/internal/httpapi"
@@ -73,10 +74,9 @@ func BenchmarkLookupAudit(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
-	secret, hash := exchange.NewSecret()
-	if err := store.CreateToken(ctx, &exchange.Token{ID: "tok_bench", Name: "bench", Role: exchange.RoleConsumer, Hash: hash, CreatedAt: time.Now()}); err != nil {
-		b.Fatal(err)
-	}
+	// The consumer reads under an agreement, as every department does.
+	reg := &exchange.Registry{Store: store, Tokens: store, Certs: certs, Now: time.Now}
+	secret := benchConsumer(ctx, b, reg, typeCode)
 	lk, _ := signing.NewLedgerKey(master, "bench/ledger")
 	ledger := &exchange.Ledger{Store: store, Key: exchange.Keys{Signer: lk.Signer, Verifier: lk.Verifier}, Origin: "bench/ledger", Now: time.Now}
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
@@ -85,7 +85,7 @@ func BenchmarkLookupAudit(b *testing.B) {
 		ledger *exchange.Ledger
 	}{{"without-audit", nil}, {"with-audit", ledger}} {
 		b.Run(tc.name, func(b *testing.B) {
-			api := &httpapi.Server{Certs: certs, Keys: keys, Tokens: store, Log: log, Ledger: tc.ledger}
+			api := &httpapi.Server{Certs: certs, Keys: keys, Tokens: store, Log: log, Ledger: tc.ledger, Consumers: reg}
 			srv := httptest.NewServer(api.Handler())
 			defer srv.Close()
 			b.SetParallelism(16)
@@ -112,6 +112,35 @@ func BenchmarkLookupAudit(b *testing.B) {
 			b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "req/s")
 		})
 	}
+}
+
+// benchConsumer registers a consumer with an active agreement over a type
+// for purpose "bench" and returns its API key.
+func benchConsumer(ctx context.Context, b *testing.B, reg *exchange.Registry, typ string) string {
+	admin := &exchange.Principal{Role: exchange.RoleAdmin, TokenID: "bench"}
+	if err := reg.CreatePurpose(ctx, admin, &exchange.Purpose{Code: "bench", Name: "benchmark", Kind: exchange.PurposeServiceItem}); err != nil && !errs.Is(err, errs.Conflict) {
+		b.Fatal(err)
+	}
+	c := &exchange.Consumer{Name: "bench", USCC: demo.Resources}
+	if err := reg.CreateConsumer(ctx, admin, c); err != nil {
+		b.Fatal(err)
+	}
+	limit := exchange.MaxRatePerMinute
+	today := reg.Certs.Today()
+	a, err := reg.RequestAgreement(ctx, admin, &exchange.AgreementRequest{Consumer: c.ID, Purposes: []string{"bench"},
+		Grants:    []exchange.Grant{{Type: typ, Fields: []string{"certificate_no", "area"}}},
+		ValidFrom: today.String(), ValidUntil: today.AddDays(30).String(), RatePerMinute: &limit})
+	if err != nil {
+		b.Fatal(err)
+	}
+	if _, err := reg.Decide(ctx, admin, a.ID, exchange.DecideApprove, ""); err != nil {
+		b.Fatal(err)
+	}
+	_, secret, err := reg.CreateKey(ctx, admin, c.ID, "bench")
+	if err != nil {
+		b.Fatal(err)
+	}
+	return secret
 }
 
 // insertUnchecked stores rows through the store's batch path.

@@ -187,15 +187,16 @@ func TestSharesAPI(t *testing.T) {
 	// The holder sees who used their certificates: a department's lookup,
 	// with its purpose and case, and the share views.
 	consumer := h.token(exchange.RoleConsumer, "")
-	h.call("GET", "/api/v1/certificates?holder_id="+companyID, consumer, nil, nil, "X-Purpose", "企业开办", "X-Case-Id", "2026-A-17")
+	h.call("GET", "/api/v1/certificates?holder_id="+companyID, consumer, nil, nil, "X-Purpose", "SX-001", "X-Case-Id", "2026-A-17")
 	var acc struct {
 		Accesses []struct {
-			Action, Purpose, ActorName string
-			CaseID                     string `json:"case_id"`
+			Action, Purpose string
+			ActorName       string `json:"actor_name"`
+			CaseID          string `json:"case_id"`
 		}
 	}
 	h.call("GET", "/api/v1/me/accesses", me, nil, &acc)
-	if len(acc.Accesses) == 0 || acc.Accesses[0].Action != "lookup" || acc.Accesses[0].Purpose != "企业开办" || acc.Accesses[0].CaseID != "2026-A-17" {
+	if len(acc.Accesses) == 0 || acc.Accesses[0].Action != "lookup" || acc.Accesses[0].Purpose != "SX-001" || acc.Accesses[0].ActorName != "受理平台" || acc.Accesses[0].CaseID != "2026-A-17" {
 		t.Fatalf("accesses = %+v", acc.Accesses)
 	}
 	views := 0

@@ -21,7 +21,7 @@ func TestUsageReport(t *testing.T) {
 		}
 	}
 	consumer := h.token(exchange.RoleConsumer, "")
-	for _, purpose := range []string{"企业开办", "企业开办", "食品经营许可"} {
+	for _, purpose := range []string{"SX-001", "SX-001", "SX-002"} {
 		h.call("GET", "/api/v1/certificates?holder_id="+companyID, consumer, nil, nil, "X-Purpose", purpose, "X-Case-Id", "c-1")
 	}
 	month := h.Certs.Today().String()[:7]
@@ -38,7 +38,7 @@ func TestUsageReport(t *testing.T) {
 		}
 		got[r.Action+"|"+r.Purpose+"|"+r.Type] += r.Count
 	}
-	want := map[string]int64{"issuance||" + licence: 2, "lookup|企业开办|" + licence: 2, "lookup|食品经营许可|" + licence: 1}
+	want := map[string]int64{"issuance||" + licence: 2, "lookup|SX-001|" + licence: 2, "lookup|SX-002|" + licence: 1}
 	for k, n := range want {
 		if got[k] != n {
 			t.Errorf("%s = %d, want %d (all: %v)", k, got[k], n, got)
@@ -58,7 +58,7 @@ func TestUsageReport(t *testing.T) {
 	}
 	body, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
-	if !strings.HasPrefix(string(body), "\ufeffperiod,action,actor,type,authority,purpose,count\n") || !strings.Contains(string(body), "企业开办") {
+	if !strings.HasPrefix(string(body), "\ufeffperiod,action,actor,type,authority,purpose,count\n") || !strings.Contains(string(body), ",SX-001,2\n") {
 		t.Fatalf("csv = %q", body)
 	}
 	for _, bad := range []string{"period=week", "from=2026-13-01", "from=2026-06-01&to=2026-01-01"} {

@@ -13,6 +13,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -39,6 +40,11 @@ type Server struct {
 	// Connectors runs connector definitions; nil leaves /api/v1/connectors
 	// answering 503.
 	Connectors *connectors.Engine
+	// Consumers is the registry of consumers, purposes and agreements;
+	// consumers' calls are checked against their agreements.
+	Consumers *exchange.Registry
+	// AccessTokens issues and verifies OAuth access tokens (private_key_jwt).
+	AccessTokens *exchange.AccessTokens
 	// Ledger records every access and change (nil: not recorded).
 	Ledger *exchange.Ledger
 	// LedgerKey is the verifier key of the ledger's signed checkpoints.
@@ -66,6 +72,8 @@ type Server struct {
 	// Pages, if set, mounts the web pages on the same router, behind the
 	// same request ids, access log, metrics and panic recovery.
 	Pages interface{ Register(chi.Router) }
+
+	agreementLimit *httprate.RateLimiter
 }
 
 // Route is one API endpoint and the roles that may call it. Roles nil means
@@ -84,6 +92,10 @@ func (r Route) Public() bool { return r.Roles == nil }
 var (
 	all      = []exchange.Role{exchange.RoleAdmin, exchange.RoleIssuer, exchange.RoleConsumer, exchange.RoleClerk}
 	admin    = []exchange.Role{exchange.RoleAdmin}
+	consumer = []exchange.Role{exchange.RoleConsumer}
+	deciders = []exchange.Role{exchange.RoleAdmin, exchange.RoleIssuer}
+	parties  = []exchange.Role{exchange.RoleAdmin, exchange.RoleIssuer, exchange.RoleConsumer}
+	askers   = []exchange.Role{exchange.RoleAdmin, exchange.RoleConsumer}
 	issuers  = []exchange.Role{exchange.RoleAdmin, exchange.RoleIssuer}
 	readers  = []exchange.Role{exchange.RoleAdmin, exchange.RoleIssuer, exchange.RoleConsumer}
 	readKeys = []exchange.Role{exchange.RoleAdmin, exchange.RoleIssuer}
@@ -138,6 +150,23 @@ var Routes = []Route{
 	{"POST", "/api/v1/connectors/{name}/reconcile", admin, "Report records the source no longer has", (*Server).reconcileConnector},
 	{"POST", "/api/v1/connectors/{name}/records", issuers, "Push records in (same mapping as a pull)", (*Server).pushRecords},
 
+	{"POST", "/api/v1/oauth/token", nil, "OAuth 2.0 client credentials with private_key_jwt (RFC 7523): an access token", (*Server).oauthToken},
+	{"POST", "/api/v1/consumers", admin, "Register a department system (consumer)", (*Server).createConsumer},
+	{"GET", "/api/v1/consumers", admin, "List consumers", (*Server).listConsumers},
+	{"GET", "/api/v1/consumers/{id}", admin, "Read a consumer", (*Server).getConsumer},
+	{"PUT", "/api/v1/consumers/{id}/jwks", admin, "Register the consumer's public keys for private_key_jwt", (*Server).setConsumerJWKS},
+	{"POST", "/api/v1/consumers/{id}/keys", admin, "Create an API key for the consumer (shown once)", (*Server).createConsumerKey},
+	{"POST", "/api/v1/consumers/{id}/revoke", admin, "Revoke a consumer and all its keys at once", (*Server).revokeConsumer},
+	{"GET", "/api/v1/purposes", all, "The purpose catalog: codes a department may name in X-Purpose", (*Server).listPurposes},
+	{"POST", "/api/v1/purposes", admin, "Add a purpose code (legal basis or service item)", (*Server).createPurpose},
+	{"POST", "/api/v1/agreements", askers, "Request a sharing agreement", (*Server).requestAgreement},
+	{"GET", "/api/v1/agreements", parties, "List sharing agreements", (*Server).listAgreements},
+	{"GET", "/api/v1/agreements/{id}", parties, "Read a sharing agreement", (*Server).getAgreement},
+	{"POST", "/api/v1/agreements/{id}/approve", deciders, "Approve a requested agreement", decide(exchange.DecideApprove)},
+	{"POST", "/api/v1/agreements/{id}/reject", deciders, "Reject a requested agreement", decide(exchange.DecideReject)},
+	{"POST", "/api/v1/agreements/{id}/withdraw", parties, "Withdraw an agreement at once", decide(exchange.DecideWithdraw)},
+	{"POST", "/api/v1/match", consumer, "Verify-by-match: compare claimed values with a certificate, disclosing nothing", (*Server).match},
+
 	{"GET", "/api/v1/reports/usage", admin, "Usage statistics by period (月报/季报/年报), JSON or CSV", (*Server).usageReport},
 
 	{"POST", "/api/v1/tokens", admin, "Create an API token", (*Server).createToken},
@@ -157,6 +186,7 @@ func (s *Server) Handler() http.Handler {
 		s.Registry = prometheus.NewRegistry()
 	}
 	m := newMetrics(s.Registry)
+	s.agreementLimit = newAgreementLimiter()
 
 	r := chi.NewRouter()
 	r.Use(middleware.RequestID, s.requestIDHeader, s.recoverer)
@@ -221,12 +251,25 @@ func (s *Server) authorize(roles []exchange.Role, next http.Handler) http.Handle
 		for _, role := range roles {
 			ok = ok || p.Role == role
 		}
+		route := chi.RouteContext(r.Context()).RoutePattern()
 		if !ok {
-			s.fail(w, r, errs.E(errs.Forbidden, "role %s may not call %s %s", p.Role, r.Method, chi.RouteContext(r.Context()).RoutePattern()))
+			s.fail(w, r, errs.E(errs.Forbidden, "role %s may not call %s %s", p.Role, r.Method, route))
+			return
+		}
+		if need := consumerScopes[r.Method+" "+route]; p.Role == exchange.RoleConsumer && need != "" && !slices.Contains(p.Scopes, need) {
+			s.fail(w, r, errs.E(errs.Forbidden, "this credential lacks scope %s, which %s %s needs", need, r.Method, route))
 			return
 		}
 		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), principalKey, p)))
 	})
+}
+
+// consumerScopes names the scope a consumer credential needs per route.
+var consumerScopes = map[string]string{
+	"GET /api/v1/certificates":               exchange.ScopeRead,
+	"GET /api/v1/certificates/{id}":          exchange.ScopeRead,
+	"GET /api/v1/certificates/{id}/document": exchange.ScopeRead,
+	"POST /api/v1/match":                     exchange.ScopeMatch,
 }
 
 func (s *Server) authenticate(r *http.Request) (*exchange.Principal, error) {
@@ -239,6 +282,9 @@ func (s *Server) authenticate(r *http.Request) (*exchange.Principal, error) {
 	hash := exchange.HashSecret(secret)
 	if s.AdminTokenHash != "" && subtle.ConstantTimeCompare([]byte(hash), []byte(s.AdminTokenHash)) == 1 {
 		return &exchange.Principal{Role: exchange.RoleAdmin, TokenID: "bootstrap", Name: "bootstrap admin"}, nil
+	}
+	if !strings.HasPrefix(secret, exchange.TokenPrefix) && s.AccessTokens != nil && s.AccessTokens.Key.Signs(secret) {
+		return s.AccessTokens.Verify(r.Context(), secret)
 	}
 	if !strings.HasPrefix(secret, exchange.TokenPrefix) && s.Holders != nil {
 		id, err := s.Holders.Verify(r.Context(), secret)
@@ -257,7 +303,11 @@ func (s *Server) authenticate(r *http.Request) (*exchange.Principal, error) {
 	if t.RevokedAt != nil {
 		return nil, errs.E(errs.Unauthorized, "the bearer token was revoked")
 	}
-	return &exchange.Principal{Role: t.Role, TokenID: t.ID, Name: t.Name, Authority: t.Authority}, nil
+	p := &exchange.Principal{Role: t.Role, TokenID: t.ID, Name: t.Name, Authority: t.Authority, Consumer: t.Consumer, Scopes: t.Scopes}
+	if t.Consumer != "" {
+		p.Name = t.ConsumerName // the department, not the key's label
+	}
+	return p, nil
 }
 
 // scope restricts an issuer to its authority.
@@ -276,7 +326,7 @@ func (s *Server) access(r *http.Request) (exchange.Access, error) {
 		if err := a.Validate(); err != nil {
 			return a, err
 		}
-		s.Log.InfoContext(r.Context(), "department access", "consumer", p.TokenID, "route", chi.RouteContext(r.Context()).RoutePattern(),
+		s.Log.InfoContext(r.Context(), "department access", "consumer", p.Consumer, "credential", p.TokenID, "route", chi.RouteContext(r.Context()).RoutePattern(),
 			"purpose", a.Purpose, "case_id", a.CaseID, "request_id", middleware.GetReqID(r.Context()))
 	}
 	return a, nil

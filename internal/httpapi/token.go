@@ -15,8 +15,31 @@ func (s *Server) createToken(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
+	if len(t.Scopes) > 0 {
+		s.fail(w, r, errs.Field("scopes", "a token's scopes are its consumer's; set them on the consumer"))
+		return
+	}
 	if err := t.Validate(); err != nil {
 		s.fail(w, r, err)
+		return
+	}
+	if t.Role == exchange.RoleConsumer {
+		// One way to make a consumer key: the registry's.
+		if !s.registry(w, r) {
+			return
+		}
+		key, secret, err := s.Consumers.CreateKey(r.Context(), principalOf(r.Context()), t.Consumer, t.Name)
+		if errs.Is(err, errs.NotFound) {
+			err = errs.Field("consumer", "consumer %s does not exist", t.Consumer)
+		}
+		if err != nil {
+			s.fail(w, r, err)
+			return
+		}
+		s.writeJSON(w, http.StatusCreated, struct {
+			*exchange.Token
+			Secret string `json:"token"`
+		}{key, secret})
 		return
 	}
 	if t.Role == exchange.RoleIssuer {

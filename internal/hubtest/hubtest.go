@@ -44,6 +44,8 @@ type Hub struct {
 	Clock   *Clock
 	IDP     *oidctest.Provider
 	Ledger  *exchange.Ledger
+	// Registry holds consumers, purposes and agreements.
+	Registry *exchange.Registry
 }
 
 // New starts a hub; everything is cleaned up when the test ends.
@@ -85,15 +87,21 @@ func New(t testing.TB) *Hub {
 	}
 	ledger := &exchange.Ledger{Store: store, Key: exchange.Keys{Signer: lk.Signer, Verifier: lk.Verifier}, Origin: "certhub.test/ledger", Now: clk.Now, Location: loc}
 	shares := &exchange.Shares{Store: store, Certs: certs, Now: clk.Now, Ledger: ledger}
+	hk, err := signing.NewHubKey(master)
+	if err != nil {
+		t.Fatal(err)
+	}
+	reg := &exchange.Registry{Store: store, Tokens: store, Certs: certs, Ledger: ledger, Now: clk.Now}
 	pages := &web.Server{Certs: certs, Shares: shares, Tokens: store, OIDC: holders, Box: signing.NewBox(master, "web session v1"),
 		Log: log, Now: clk.Now, PublicURL: srv.URL, AdminTokenHash: adminHash}
 	api := &httpapi.Server{Certs: certs, Keys: keys, Tokens: store, Shares: shares, Holders: holders, PublicURL: srv.URL, Log: log,
-		Now: clk.Now, AdminTokenHash: adminHash, VerifyRatePerMinute: 10000, Pages: pages, Ledger: ledger, LedgerKey: lk.VerifierKey}
+		Now: clk.Now, AdminTokenHash: adminHash, VerifyRatePerMinute: 10000, Pages: pages, Ledger: ledger, LedgerKey: lk.VerifierKey,
+		Consumers: reg, AccessTokens: &exchange.AccessTokens{Registry: reg, Key: hk, Issuer: srv.URL, TokenURL: srv.URL + "/api/v1/oauth/token", Now: clk.Now}}
 	api.Connectors = &connectors.Engine{Store: store, Certs: certs, Kinds: connectors.Kinds{"file": filesource.Kind{}, "http": httpsource.Kind{}, "sql": sqlsource.Kind{}},
 		Now: clk.Now, Log: log, Owner: "hubtest", Ledger: ledger}
 	srv.Config.Handler = api.Handler()
 	return &Hub{Srv: srv, Store: store, DocsDir: docsDir, Certs: certs, Shares: shares, Pages: pages, API: api, Admin: admin,
-		Logs: logs, Clock: clk, IDP: idp, Ledger: ledger}
+		Logs: logs, Clock: clk, IDP: idp, Ledger: ledger, Registry: reg}
 }
 
 // Clock is the hub's time, which tests may move forward.

@@ -41,20 +41,7 @@ func (s *Store) CreateShare(ctx context.Context, sh *exchange.Share) error {
 
 // ListShares implements exchange.ShareStore.
 func (s *Store) ListShares(ctx context.Context, holderIndex string) ([]*exchange.Share, error) {
-	rows, err := s.db.Query(ctx, `SELECT `+shareColumns+` FROM shares WHERE holder_index = $1 ORDER BY created_at DESC, id`, holderIndex)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []*exchange.Share
-	for rows.Next() {
-		sh, err := scanShare(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, sh)
-	}
-	return out, rows.Err()
+	return list(ctx, s.db, scanShare, `SELECT `+shareColumns+` FROM shares WHERE holder_index = $1 ORDER BY created_at DESC, id`, holderIndex)
 }
 
 // RevokeShare implements exchange.ShareStore.

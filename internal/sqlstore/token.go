@@ -2,31 +2,41 @@ package sqlstore
 
 import (
 	"context"
+	"encoding/json"
 	"time"
 
 	"github.com/certhub/certhub/exchange"
+	"github.com/certhub/certhub/internal/errs"
 )
 
 // CreateToken implements exchange.TokenStore.
 func (s *Store) CreateToken(ctx context.Context, t *exchange.Token) error {
-	_, err := s.db.Exec(ctx, `INSERT INTO api_tokens (id, name, role, authority, hash, created_at) VALUES ($1, $2, $3, $4, $5, $6)`,
-		t.ID, t.Name, string(t.Role), t.Authority, t.Hash, t.CreatedAt)
+	_, err := s.db.Exec(ctx, `INSERT INTO api_tokens (id, name, role, authority, hash, created_at, consumer_id) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
+		t.ID, t.Name, string(t.Role), t.Authority, t.Hash, t.CreatedAt, nullString(t.Consumer))
 	return conflict(err, "token %s already exists", t.ID)
 }
 
-const tokenColumns = `id, name, role, authority, hash, created_at, revoked_at`
+// tokenColumns reads a token with its consumer's scopes, so that
+// authenticating an API key is one query.
+const tokenColumns = `t.id, t.name, t.role, t.authority, t.hash, t.created_at, t.revoked_at, COALESCE(t.consumer_id, ''), COALESCE(c.name, ''), COALESCE(c.scopes, '[]')
+	FROM api_tokens t LEFT JOIN consumers c ON c.id = t.consumer_id`
 
 func scanToken(r Row) (*exchange.Token, error) {
 	t := &exchange.Token{}
-	var role string
-	err := r.Scan(&t.ID, &t.Name, &role, &t.Authority, &t.Hash, Time{&t.CreatedAt}, NullTime{&t.RevokedAt})
+	var role, scopes string
+	if err := r.Scan(&t.ID, &t.Name, &role, &t.Authority, &t.Hash, Time{&t.CreatedAt}, NullTime{&t.RevokedAt}, &t.Consumer, &t.ConsumerName, &scopes); err != nil {
+		return nil, err
+	}
 	t.Role = exchange.Role(role)
-	return t, err
+	if err := json.Unmarshal([]byte(scopes), &t.Scopes); err != nil {
+		return nil, errs.Wrap(err, "decode consumer scopes")
+	}
+	return t, nil
 }
 
 // TokenByHash implements exchange.TokenStore.
 func (s *Store) TokenByHash(ctx context.Context, hash string) (*exchange.Token, error) {
-	t, err := scanToken(s.db.QueryRow(ctx, `SELECT `+tokenColumns+` FROM api_tokens WHERE hash = $1`, hash))
+	t, err := scanToken(s.db.QueryRow(ctx, `SELECT `+tokenColumns+` WHERE t.hash = $1`, hash))
 	if err != nil {
 		return nil, notFound(err, "no such token")
 	}
@@ -35,20 +45,7 @@ func (s *Store) TokenByHash(ctx context.Context, hash string) (*exchange.Token, 
 
 // ListTokens implements exchange.TokenStore.
 func (s *Store) ListTokens(ctx context.Context) ([]*exchange.Token, error) {
-	rows, err := s.db.Query(ctx, `SELECT `+tokenColumns+` FROM api_tokens ORDER BY created_at, id`)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []*exchange.Token
-	for rows.Next() {
-		t, err := scanToken(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, t)
-	}
-	return out, rows.Err()
+	return list(ctx, s.db, scanToken, `SELECT `+tokenColumns+` ORDER BY t.created_at, t.id`)
 }
 
 // RevokeToken implements exchange.TokenStore.

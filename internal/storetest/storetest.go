@@ -34,6 +34,7 @@ func RunTests(t *testing.T, newStore func(t *testing.T) *sqlstore.Store) {
 		{"Find", testFind},
 		{"Keys", testKeys},
 		{"Tokens", testTokens},
+		{"Registry", testRegistry},
 		{"Shares", testShares},
 		{"BatchInsertAndOrigins", testBatchInsert},
 		{"AuditLedger", testLedger},
@@ -390,6 +391,83 @@ func testTokens(t *testing.T, s *sqlstore.Store) {
 	must(t, err)
 	if len(ts) != 1 {
 		t.Fatalf("ListTokens = %d", len(ts))
+	}
+}
+
+func testRegistry(t *testing.T, s *sqlstore.Store) {
+	ctx := context.Background()
+	seedCatalog(t, s)
+	jwks := json.RawMessage(`{"keys":[{"kty":"OKP","crv":"Ed25519","x":"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo","kid":"k1","alg":"EdDSA"}]}`)
+	c := &exchange.Consumer{ID: "csm_1", Name: "受理平台", USCC: authCode, Scopes: []string{exchange.ScopeRead}, JWKS: jwks, Status: exchange.ConsumerActive, CreatedAt: t0}
+	must(t, s.CreateConsumer(ctx, c))
+	mustCode(t, errs.Conflict, s.CreateConsumer(ctx, c))
+	got, err := s.Consumer(ctx, "csm_1")
+	must(t, err)
+	if got.Name != c.Name || len(got.Scopes) != 1 || got.Status != exchange.ConsumerActive || !strings.Contains(string(got.JWKS), `"k1"`) {
+		t.Fatalf("consumer = %+v", got)
+	}
+	_, err = s.Consumer(ctx, "csm_none")
+	mustCode(t, errs.NotFound, err)
+	must(t, s.SetConsumerJWKS(ctx, "csm_1", json.RawMessage(`{"keys":[]}`)))
+	mustCode(t, errs.NotFound, s.SetConsumerJWKS(ctx, "csm_none", jwks))
+
+	// A consumer's key reads back with the consumer's name and scopes.
+	_, hash := exchange.NewSecret()
+	must(t, s.CreateToken(ctx, &exchange.Token{ID: "tok_c", Name: "key", Role: exchange.RoleConsumer, Consumer: "csm_1", Hash: hash, CreatedAt: t0}))
+	tok, err := s.TokenByHash(ctx, hash)
+	must(t, err)
+	if tok.Consumer != "csm_1" || tok.ConsumerName != "受理平台" || len(tok.Scopes) != 1 {
+		t.Fatalf("token = %+v", tok)
+	}
+
+	must(t, s.CreatePurpose(ctx, &exchange.Purpose{Code: "SX-1", Name: "食品经营许可 新办", Kind: exchange.PurposeServiceItem, CreatedAt: t0}))
+	mustCode(t, errs.Conflict, s.CreatePurpose(ctx, &exchange.Purpose{Code: "SX-1", Name: "again", Kind: exchange.PurposeServiceItem, CreatedAt: t0}))
+	ps, err := s.ListPurposes(ctx)
+	must(t, err)
+	if len(ps) != 1 || ps[0].Name != "食品经营许可 新办" {
+		t.Fatalf("purposes = %+v", ps)
+	}
+
+	from, _ := certificates.ParseDate("2026-01-01")
+	until, _ := certificates.ParseDate("2026-12-31")
+	a := &exchange.Agreement{ID: "agr_1", Consumer: "csm_1", Grants: []exchange.Grant{{Type: typeCode, Fields: []string{"address"}, Document: true}},
+		Purposes: []string{"SX-1"}, ValidFrom: from, ValidUntil: until, RatePerMinute: 60, Status: exchange.AgreementRequested,
+		RequestedBy: "admin:bootstrap", CreatedAt: t0, UpdatedAt: t0}
+	must(t, s.CreateAgreement(ctx, a))
+	a2 := *a
+	a2.ID, a2.CreatedAt = "agr_2", t0.Add(time.Second)
+	must(t, s.CreateAgreement(ctx, &a2))
+	ga, err := s.Agreement(ctx, "agr_1")
+	must(t, err)
+	if ga.ValidFrom != from || ga.ValidUntil != until || !ga.Grants[0].Document || ga.Grants[0].Fields[0] != "address" || ga.DecidedAt != nil {
+		t.Fatalf("agreement = %+v", ga)
+	}
+	at := t0.Add(time.Minute)
+	ga.Status, ga.DecidedBy, ga.DecidedAt, ga.UpdatedAt = exchange.AgreementApproved, "admin:bootstrap", &at, at
+	must(t, s.DecideAgreement(ctx, ga, exchange.AgreementRequested))
+	mustCode(t, errs.Conflict, s.DecideAgreement(ctx, ga, exchange.AgreementRequested)) // decided meanwhile
+	as, err := s.ListAgreements(ctx, "csm_1")
+	must(t, err)
+	if len(as) != 2 || as[0].ID != "agr_2" || as[1].Status != exchange.AgreementApproved || !as[1].DecidedAt.Equal(at) {
+		t.Fatalf("agreements = %+v", as)
+	}
+	if as, _ := s.ListAgreements(ctx, "csm_other"); len(as) != 0 {
+		t.Fatalf("another consumer's agreements: %+v", as)
+	}
+
+	// A client assertion's jti is accepted once.
+	must(t, s.UseAssertion(ctx, "csm_1", "jti-1", time.Now().Add(time.Minute)))
+	mustCode(t, errs.Conflict, s.UseAssertion(ctx, "csm_1", "jti-1", time.Now().Add(time.Minute)))
+
+	// Revoking the consumer revokes its keys in the same transaction.
+	must(t, s.RevokeConsumer(ctx, "csm_1", t0.Add(time.Hour)))
+	must(t, s.RevokeConsumer(ctx, "csm_1", t0.Add(2*time.Hour)))
+	mustCode(t, errs.NotFound, s.RevokeConsumer(ctx, "csm_none", t0))
+	if tok, _ := s.TokenByHash(ctx, hash); tok.RevokedAt == nil {
+		t.Fatal("the consumer's key survived its revocation")
+	}
+	if got, _ := s.Consumer(ctx, "csm_1"); got.Status != exchange.ConsumerRevoked || got.RevokedAt == nil {
+		t.Fatalf("revoked consumer = %+v", got)
 	}
 }
 
