@@ -411,7 +411,9 @@ func TestPrivateKeyJWT(t *testing.T) {
 	_ = pk.Set(jwk.KeyIDKey, "k1")
 	_ = pk.Set(jwk.AlgorithmKey, jwa.EdDSA())
 	privSet, _ := json.Marshal(map[string]any{"keys": []jwk.Key{pk}})
-	var e struct{ Error struct{ Field, Message string } }
+	var e struct {
+		Error struct{ Field, Message string }
+	}
 	if st := h.call("PUT", "/api/v1/consumers/"+id+"/jwks", h.Admin, json.RawMessage(privSet), &e); st != 400 || e.Error.Field != "jwks" {
 		t.Fatalf("private JWKS: %d %+v", st, e)
 	}

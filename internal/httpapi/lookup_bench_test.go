@@ -13,8 +13,8 @@ import (
 
 	"github.com/certhub/certhub/certificates"
 	"github.com/certhub/certhub/exchange"
-	"github.com/certhub/certhub/internal/errs"
 	"github.com/certhub/certhub/internal/demo"
+	"github.com/certhub/certhub/internal/errs"
 	"github.com/certhub/certhub/internal/filestore"
 	"github.com/certhub/certhub/internal/httpapi"
 	"github.com/certhub/certhub/internal/postgres"
