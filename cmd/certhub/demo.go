@@ -61,7 +61,7 @@ func (c *DemoCmd) Run() error {
 		}
 		fmt.Fprintln(os.Stderr, "certhub demo: seeding the demo data set …")
 		start := time.Now()
-		if seeded, err = demo.Seed(ctx, a.certs, a.store, time.Now()); err != nil {
+		if seeded, err = demo.Seed(ctx, a.certs, a.registry, time.Now()); err != nil {
 			return err
 		}
 		seededNow = true
@@ -122,19 +122,24 @@ Tokens (Authorization: Bearer …):
 Try:
   curl -s %[1]s/.well-known/jwks.json
   curl -s -H 'Authorization: Bearer %[2]s' %[1]s/api/v1/types
-  curl -s -H 'Authorization: Bearer %[3]s' -H 'X-Purpose: 食品经营许可新办' -H 'X-Case-Id: 2026-0001' \
+  curl -s -H 'Authorization: Bearer %[3]s' -H 'X-Purpose: %[10]s' -H 'X-Case-Id: 2026-0001' \
        '%[1]s/api/v1/certificates?holder_id=%[4]s'
+  curl -s -H 'Authorization: Bearer %[3]s' -H 'X-Purpose: %[10]s' -H 'X-Case-Id: 2026-0001' \
+       -X POST %[1]s/api/v1/match -d '{"type":"%[11]s","holder_id":"%[4]s","fields":{"holder_name":"%[8]s"}}'
+  curl -s -H 'Authorization: Bearer %[3]s' %[1]s/api/v1/agreements
   curl -s -X POST %[1]s/api/v1/verify -d '{"id":"%[5]s"}'
 
 A person to look up: %[6]s (%[7]s); a company: %[8]s (%[9]s).
 
-Pages: %[1]s/wallet (demo sign-in as a citizen or company) and %[1]s/verify (window clerk).
+Pages: %[1]s/wallet (demo sign-in as a citizen or company), %[1]s/verify (window clerk),
+       %[1]s/admin/agreements and %[1]s/admin/reports (administrator).
 
 Connectors (they run every minute; bad rows wait in quarantine):
   curl -s -H 'Authorization: Bearer %[2]s' %[1]s/api/v1/connectors
   curl -s -H 'Authorization: Bearer %[2]s' %[1]s/api/v1/connectors/demo-scjg-api/runs
   curl -s -H 'Authorization: Bearer %[2]s' %[1]s/api/v1/connectors/demo-scjg-api/quarantine
-`, base, c.AdminToken, consumer, s.SampleOrg.USCC, first(s.SampleIDs), s.SamplePerson.Name, s.SamplePerson.ID, s.SampleOrg.Name, s.SampleOrg.USCC)
+`, base, c.AdminToken, consumer, s.SampleOrg.USCC, first(s.SampleIDs), s.SamplePerson.Name, s.SamplePerson.ID, s.SampleOrg.Name, s.SampleOrg.USCC,
+		s.Purpose, demo.Market+"001")
 }
 
 func first(v []string) string {

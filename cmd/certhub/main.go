@@ -23,6 +23,9 @@ type CLI struct {
 	Gen        GenCmd        `cmd:"" help:"Fill a store with N realistic certificates (benchmarks, load tests)."`
 	Connectors ConnectorsCmd `cmd:"" help:"Connectors: pull certificates from departments' systems."`
 	Audit      AuditCmd      `cmd:"" help:"The tamper-evident audit ledger: verify, checkpoint, export."`
+	Consumers  ConsumersCmd  `cmd:"" help:"Department systems that read certificates, and their keys."`
+	Purposes   PurposesCmd   `cmd:"" help:"The purpose catalog (codes for X-Purpose)."`
+	Agreements AgreementsCmd `cmd:"" help:"Sharing agreements (共享责任清单): request, approve, reject, withdraw, list."`
 }
 
 func main() {

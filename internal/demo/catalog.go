@@ -29,6 +29,8 @@ var (
 	Resources = Code(Authorities[1].Prefix)
 	Civil     = Code(Authorities[2].Prefix)
 	Health    = Code(Authorities[3].Prefix)
+	// OfficeUSCC is the demo's department system's organisation (杭州市数据资源管理局).
+	OfficeUSCC = Code("11330100MB0000005")
 )
 
 func f(name, label string, t certificates.FieldType, required, shareable bool) certificates.Field {

@@ -131,6 +131,8 @@ type Seeded struct {
 	SamplePerson Person
 	SampleOrg    Org
 	SampleIDs    []string
+	// Purpose is a purpose code the demo consumer's agreement covers.
+	Purpose string
 	// Holders are offered by the demo sign-in.
 	Holders []DemoHolder
 }
@@ -152,7 +154,7 @@ type IssuedToken struct {
 
 // Seed fills an empty hub with the demo data set: the catalog, 60 people
 // and 24 companies, 200+ certificates in every state, and a token per role.
-func Seed(ctx context.Context, svc *certificates.Service, tokens exchange.TokenStore, now time.Time) (*Seeded, error) {
+func Seed(ctx context.Context, svc *certificates.Service, reg *exchange.Registry, now time.Time) (*Seeded, error) {
 	if err := Catalog(ctx, svc); err != nil {
 		return nil, err
 	}
@@ -236,15 +238,77 @@ func Seed(ctx context.Context, svc *certificates.Service, tokens exchange.TokenS
 	for _, t := range []exchange.Token{
 		{Name: "市场监管局审批系统 (issuer)", Role: exchange.RoleIssuer, Authority: Market},
 		{Name: "不动产登记系统 (issuer)", Role: exchange.RoleIssuer, Authority: Resources},
-		{Name: "一网通办受理平台 (consumer)", Role: exchange.RoleConsumer},
 		{Name: "市民中心窗口 (clerk)", Role: exchange.RoleClerk},
 	} {
 		secret, hash := exchange.NewSecret()
 		t.ID, t.Hash, t.CreatedAt = exchange.NewID("tok_"), hash, now.UTC().Truncate(time.Microsecond)
-		if err := tokens.CreateToken(ctx, &t); err != nil {
+		if err := reg.Tokens.CreateToken(ctx, &t); err != nil {
 			return nil, err
 		}
 		out.Tokens = append(out.Tokens, IssuedToken{Role: t.Role, Name: t.Name, Authority: t.Authority, Secret: secret})
 	}
+	secret, err := sharing(ctx, reg)
+	if err != nil {
+		return nil, err
+	}
+	out.Tokens = append(out.Tokens, IssuedToken{Role: exchange.RoleConsumer, Name: "一网通办受理平台 (consumer)", Secret: secret})
+	out.Purpose = PurposeFoodNew
 	return out, nil
+}
+
+// Demo purpose codes (service items of a provincial catalog, and a legal
+// basis).
+const (
+	PurposeFoodNew     = "SX-330100-SCJG-001"
+	PurposeCompanyOpen = "SX-330100-SCJG-002"
+	PurposeTransfer    = "SX-330100-BDC-001"
+	PurposeFoodLaw     = "LB-SPAQF-35"
+)
+
+// sharing registers the demo's purposes, a department system and its
+// agreements (two approved, one awaiting approval), and returns the
+// system's API key.
+func sharing(ctx context.Context, reg *exchange.Registry) (string, error) {
+	seed := &exchange.Principal{Role: exchange.RoleAdmin, TokenID: "demo", Name: "demo seed"}
+	for _, p := range []exchange.Purpose{
+		{Code: PurposeFoodNew, Name: "食品经营许可 新办", Kind: exchange.PurposeServiceItem, Basis: "《食品经营许可和备案管理办法》"},
+		{Code: PurposeCompanyOpen, Name: "企业开办（设立登记）", Kind: exchange.PurposeServiceItem, Basis: "《中华人民共和国市场主体登记管理条例》"},
+		{Code: PurposeTransfer, Name: "不动产转移登记", Kind: exchange.PurposeServiceItem, Basis: "《不动产登记暂行条例》"},
+		{Code: PurposeFoodLaw, Name: "食品安全监督检查", Kind: exchange.PurposeLegalBasis, Basis: "《中华人民共和国食品安全法》第三十五条"},
+	} {
+		if err := reg.CreatePurpose(ctx, seed, &p); err != nil {
+			return "", err
+		}
+	}
+	c := &exchange.Consumer{Name: "一网通办受理平台", USCC: OfficeUSCC, Contact: "数据资源管理局 0571-00000000"}
+	if err := reg.CreateConsumer(ctx, seed, c); err != nil {
+		return "", err
+	}
+	today := reg.Certs.Today()
+	agree := func(grants []exchange.Grant, purposes []string, approve bool) error {
+		a, err := reg.RequestAgreement(ctx, seed, &exchange.AgreementRequest{Consumer: c.ID, Grants: grants, Purposes: purposes,
+			ValidFrom: today.AddDays(-30).String(), ValidUntil: today.AddDays(365).String(), Reason: "共享责任清单 2026 年度"})
+		if err != nil || !approve {
+			return err
+		}
+		_, err = reg.Decide(ctx, seed, a.ID, exchange.DecideApprove, "")
+		return err
+	}
+	name := exchange.FieldHolderName
+	if err := agree([]exchange.Grant{
+		{Type: Market + "001", Fields: []string{name, "legal_representative", "enterprise_type", "established_on", "address"}},
+		{Type: Market + "002", Fields: []string{name, "permit_no", "operator_type", "business_items", "address"}, Document: true},
+	}, []string{PurposeFoodNew, PurposeCompanyOpen, PurposeFoodLaw}, true); err != nil {
+		return "", err
+	}
+	if err := agree([]exchange.Grant{{Type: Resources + "001", Fields: []string{name, "certificate_no", "location", "right_type", "area"}}},
+		[]string{PurposeTransfer}, true); err != nil {
+		return "", err
+	}
+	if err := agree([]exchange.Grant{{Type: Civil + "001", Fields: []string{"registration_no", "registered_on"}}},
+		[]string{PurposeTransfer}, false); err != nil {
+		return "", err
+	}
+	_, secret, err := reg.CreateKey(ctx, seed, c.ID, "一网通办受理平台 API key")
+	return secret, err
 }

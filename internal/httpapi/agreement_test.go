@@ -18,6 +18,7 @@ import (
 	"github.com/lestrrat-go/jwx/v3/jws"
 	"github.com/lestrrat-go/jwx/v3/jwt"
 
+	"github.com/certhub/certhub/certificates"
 	"github.com/certhub/certhub/exchange"
 )
 
@@ -514,5 +515,90 @@ func TestPrivateKeyJWT(t *testing.T) {
 	}
 	if st, out := post(form(assertion(t, priv, "k1", id, tokenURL, "j-10", soon))); st != 401 || !strings.Contains(fmt.Sprint(out["error_description"]), "revoked") {
 		t.Fatalf("token for a revoked consumer: %d %v", st, out)
+	}
+}
+
+// TestMatch: per-field match, mismatch and not-permitted, the four results,
+// normalised comparison, and bad input refused with nothing recorded.
+func TestMatch(t *testing.T) {
+	t.Parallel()
+	h := newHub(t)
+	h.seed()
+	id, key := h.newConsumer("比对平台")
+	agr := h.agreement(id, exchange.Grant{Type: licence, Fields: []string{"legal_representative", "capital", "holder_name"}}, "SX-001")
+	var cert struct{ ID string }
+	h.call("POST", "/api/v1/certificates", h.Admin, issueBody(), &cert)
+	hdr := []string{"X-Purpose", "SX-001", "X-Case-Id", "2026-M-1"}
+	type answer struct {
+		Result, Agreement, Status string
+		CertificateID             string `json:"certificate_id"`
+		Fields                    map[string]string
+	}
+	match := func(holder string, fields map[string]any) (int, answer) {
+		var a answer
+		st := h.call("POST", "/api/v1/match", key, map[string]any{"type": licence, "holder_id": holder, "fields": fields}, &a, hdr...)
+		return st, a
+	}
+	// Full-width digits and spaces are what people type; they match.
+	st, a := match(companyID, map[string]any{"legal_representative": " 张三 ", "capital": "１００", "holder_name": "福建某某科技有限公司", "listed": true})
+	if st != 200 || a.Result != "valid" || a.Agreement != agr || a.CertificateID != cert.ID || a.Status != "valid" ||
+		a.Fields["legal_representative"] != "match" || a.Fields["capital"] != "match" || a.Fields["holder_name"] != "match" || a.Fields["listed"] != "not_permitted" {
+		t.Fatalf("all match: %d %+v", st, a)
+	}
+	if st, a = match(companyID, map[string]any{"legal_representative": "李四", "capital": 100}); a.Result != "partly_wrong" || a.Fields["legal_representative"] != "mismatch" || a.Fields["capital"] != "match" {
+		t.Fatalf("partly wrong: %d %+v", st, a)
+	}
+	if st, a = match("91350100M000200Y4"+string(certificates.USCCCheck("91350100M000200Y4")), map[string]any{"capital": 100}); st != 200 || a.Result != "not_found" || a.CertificateID != "" {
+		t.Fatalf("not found: %d %+v", st, a)
+	}
+	if st := h.call("POST", "/api/v1/certificates/"+cert.ID+"/revoke", h.Admin, map[string]string{"reason": "吊销"}, nil); st != 200 {
+		t.Fatalf("revoke: %d", st)
+	}
+	if st, a = match(companyID, map[string]any{"capital": 100}); a.Result != "invalid" || a.Status != "revoked" {
+		t.Fatalf("revoked: %d %+v", st, a)
+	}
+	before := len(h.ledger())
+
+	// Bad input: named field, nothing recorded.
+	many := map[string]any{}
+	for i := 0; i < 40; i++ {
+		many[fmt.Sprintf("f%d", i)] = "x"
+	}
+	bad := []struct {
+		body   any
+		status int
+		field  string
+	}{
+		{map[string]any{"holder_id": companyID, "fields": map[string]any{"capital": 1}}, 400, "type"},
+		{map[string]any{"type": licence, "holder_id": "91350100M000100Y44", "fields": map[string]any{"capital": 1}}, 400, "holder_id"},
+		{map[string]any{"type": licence, "holder_id": companyID, "fields": map[string]any{}}, 400, "fields"},
+		{map[string]any{"type": licence, "holder_id": companyID, "fields": map[string]any{"no_such": 1}}, 400, "fields.no_such"},
+		{map[string]any{"type": licence, "holder_id": companyID, "fields": map[string]any{"capital": []int{1}}}, 400, "fields.capital"},
+		{map[string]any{"type": licence, "holder_id": companyID, "fields": many}, 413, "fields"},
+		{map[string]any{"type": licence, "holder_id": companyID, "fields": map[string]any{"capital": strings.Repeat("x", 20000)}}, 413, "body"},
+	}
+	for _, b := range bad {
+		var e struct{ Error struct{ Field string } }
+		if st := h.call("POST", "/api/v1/match", key, b.body, &e, hdr...); st != b.status || e.Error.Field != b.field {
+			t.Errorf("%.120v: %d field %q, want %d %s", b.body, st, e.Error.Field, b.status, b.field)
+		}
+	}
+	var e struct{ Error struct{ Field string } }
+	if st := h.call("POST", "/api/v1/match", key, map[string]any{"type": licence, "holder_id": companyID, "fields": map[string]any{"capital": 1}}, &e,
+		"X-Purpose", "SX-unknown", "X-Case-Id", "c"); st != 400 || e.Error.Field != "X-Purpose" {
+		t.Errorf("unknown purpose: %d %+v", st, e)
+	}
+	if after := len(h.ledger()); after != before {
+		t.Fatalf("refused matches were recorded: %d entries, was %d", after, before)
+	}
+	// Matches are in the ledger with the fields compared and no values.
+	var m []exchange.AuditEntry
+	for _, e := range h.ledger() {
+		if e.Action == "match" {
+			m = append(m, e)
+		}
+	}
+	if len(m) != 4 || m[0].Outcome != "valid" || m[0].Agreement != agr || m[0].CaseID != "2026-M-1" || !slices.Contains(m[0].Fields, "capital") || slices.Contains(m[0].Fields, "listed") {
+		t.Fatalf("ledger: %+v", m)
 	}
 }

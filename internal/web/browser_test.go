@@ -139,7 +139,7 @@ func attr(t *testing.T, ctx context.Context, sel, name string) string {
 func demoHub(t *testing.T) (*hubtest.Hub, *demo.Seeded) {
 	t.Helper()
 	h := hubtest.New(t)
-	seeded, err := demo.Seed(context.Background(), h.Certs, h.Store, time.Now())
+	seeded, err := demo.Seed(context.Background(), h.Certs, h.Registry, time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}
