@@ -91,9 +91,10 @@ func New(t testing.TB) *Hub {
 	if err != nil {
 		t.Fatal(err)
 	}
+
 	reg := &exchange.Registry{Store: store, Tokens: store, Certs: certs, Ledger: ledger, Now: clk.Now}
 	pages := &web.Server{Certs: certs, Shares: shares, Tokens: store, OIDC: holders, Box: signing.NewBox(master, "web session v1"),
-		Log: log, Now: clk.Now, PublicURL: srv.URL, AdminTokenHash: adminHash}
+		Log: log, Now: clk.Now, PublicURL: srv.URL, AdminTokenHash: adminHash, Registry: reg}
 	api := &httpapi.Server{Certs: certs, Keys: keys, Tokens: store, Shares: shares, Holders: holders, PublicURL: srv.URL, Log: log,
 		Now: clk.Now, AdminTokenHash: adminHash, VerifyRatePerMinute: 10000, Pages: pages, Ledger: ledger, LedgerKey: lk.VerifierKey,
 		Consumers: reg, AccessTokens: &exchange.AccessTokens{Registry: reg, Key: hk, Issuer: srv.URL, TokenURL: srv.URL + "/api/v1/oauth/token", Now: clk.Now}}

@@ -478,3 +478,52 @@ func TestBrowserAdminReport(t *testing.T) {
 		t.Fatalf("English title: %q", title)
 	}
 }
+
+// TestBrowserAdminAgreements: an administrator sees the demo's agreements,
+// the one awaiting approval first, approves it from the page, and the
+// department system can read under it at once.
+func TestBrowserAdminAgreements(t *testing.T) {
+	h, _ := demoHub(t)
+	ctx := browser(t, "")
+	run(t, ctx,
+		chromedp.Navigate(h.Srv.URL+"/admin/agreements"),
+		chromedp.WaitVisible(chromedp.CSS(`#token`)),
+		chromedp.SetValue(chromedp.CSS(`#token`), h.Admin),
+		chromedp.Click(chromedp.CSS(`#admin-sign-in`)),
+		chromedp.WaitVisible(chromedp.CSS(`#period`)), // sign-in lands on the reports
+		chromedp.Navigate(h.Srv.URL+"/admin/agreements"),
+		chromedp.WaitVisible(chromedp.CSS(`#agreements`)),
+	)
+	states, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](`[...document.querySelectorAll('#agreements tbody tr')].map(r => r.dataset.state)`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(states) != 3 || states[0] != "requested" || states[1] != "active" || states[2] != "active" {
+		t.Fatalf("rows by state: %v", states)
+	}
+	if badge := text(t, ctx, `#agreements tbody tr:first-child .badge`); badge != "待审批" {
+		t.Fatalf("pending badge: %q", badge)
+	}
+	shot(t, ctx, "22-admin-agreements")
+	id, err := chromedp.Run(ctx, chromedp.Evaluate[string](`document.querySelector('#agreements tbody tr').id`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	run(t, ctx,
+		chromedp.SetValue(chromedp.CSS(`tr[id="`+id+`"] input[name=reason]`), "依据 2026 年度共享责任清单"),
+		chromedp.Click(chromedp.CSS(`tr[id="`+id+`"] button.approve`)),
+		chromedp.WaitVisible(chromedp.CSS(`tr[id="`+id+`"][data-state="active"]`)),
+	)
+	a, err := h.Registry.Store.Agreement(context.Background(), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a.Status != exchange.AgreementApproved || a.DecidedBy != "admin:bootstrap" || a.Reason != "依据 2026 年度共享责任清单" {
+		t.Fatalf("decided: %+v", a)
+	}
+	run(t, ctx, chromedp.Navigate(h.Srv.URL+"/admin/agreements?lang=en"), chromedp.WaitVisible(chromedp.CSS(`#agreements`)))
+	shot(t, ctx, "23-admin-agreements-en")
+	if title := text(t, ctx, `h1`); title != "Sharing agreements" {
+		t.Fatalf("English title: %q", title)
+	}
+}

@@ -52,6 +52,12 @@ var messages = map[string]map[string]string{
 		"show": "查看", "download_csv": "下载 CSV", "total": "合计", "by_actor": "使用最多的", "no_usage": "这段时间没有使用记录。", "count": "次数",
 		"u_lookup": "查询", "u_document": "调取文件", "u_match": "比对", "u_verification": "窗口核验", "u_share_view": "分享查看",
 		"u_issuance": "签发", "u_revision": "变更", "u_lifecycle": "状态变更",
+		"agreements": "共享协议", "agreements_help": "每个部门系统可以调取哪些证照、哪些字段、用于哪些事项，以及有效期和调用频率上限。待审批的排在最前。",
+		"no_agreements": "还没有共享协议。", "consumer": "部门系统", "types": "证照类型", "purposes": "用途",
+		"rate": "每分钟上限", "state": "状态", "document_granted": "含证照文件", "reason": "理由",
+		"approve": "批准", "reject": "驳回", "withdraw": "撤回", "holder_name": "持证主体名称",
+		"s_requested": "待审批", "s_approved": "已批准（未生效）", "s_active": "生效中", "s_expired": "已到期", "s_rejected": "已驳回", "s_withdrawn": "已撤回",
+		"a_match": "比对",
 	},
 	"en": {
 		"lang": "en", "other_lang": "中文", "other_lang_code": "zh",
@@ -97,6 +103,12 @@ var messages = map[string]map[string]string{
 		"show": "Show", "download_csv": "Download CSV", "total": "Total", "by_actor": "Heaviest users", "no_usage": "No use in this period.", "count": "Count",
 		"u_lookup": "lookups", "u_document": "documents", "u_match": "matches", "u_verification": "window checks", "u_share_view": "share views",
 		"u_issuance": "issuances", "u_revision": "revisions", "u_lifecycle": "status changes",
+		"agreements": "Sharing agreements", "agreements_help": "Which certificate types and fields each department system may receive, for which purposes, until when and how often. Requests awaiting a decision come first.",
+		"no_agreements": "No sharing agreements yet.", "consumer": "Department system", "types": "Certificate types", "purposes": "Purposes",
+		"rate": "Calls a minute", "state": "State", "document_granted": "with the document", "reason": "Reason",
+		"approve": "Approve", "reject": "Reject", "withdraw": "Withdraw", "holder_name": "holder name",
+		"s_requested": "awaiting approval", "s_approved": "approved (not yet valid)", "s_active": "active", "s_expired": "expired", "s_rejected": "rejected", "s_withdrawn": "withdrawn",
+		"a_match": "match",
 	},
 }
 

@@ -57,6 +57,8 @@ type Server struct {
 	// AdminTokenHash is exchange.HashSecret of the bootstrap admin token,
 	// which signs an administrator in to /admin like an admin API token.
 	AdminTokenHash string
+	// Registry holds consumers and agreements (/admin/agreements).
+	Registry *exchange.Registry
 
 	tmpl *template.Template
 }
@@ -86,6 +88,8 @@ var Routes = []Route{
 	{"POST", "/verify/demo-login", "", (*Server).demoClerkLogin},
 	{"GET", "/admin/reports", "admin", (*Server).reportsPage},
 	{"GET", "/admin/reports.csv", "admin", (*Server).reportsCSV},
+	{"GET", "/admin/agreements", "admin", (*Server).agreementsPage},
+	{"POST", "/admin/agreements/{id}/{decision}", "admin", (*Server).decideAgreement},
 	{"GET", "/admin/login", "", (*Server).adminLoginPage},
 	{"POST", "/admin/login", "", (*Server).adminLogin},
 	{"GET", "/auth/login", "", (*Server).oidcLogin},
