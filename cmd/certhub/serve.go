@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"os/signal"
 	"strings"
@@ -35,7 +36,40 @@ type ServeCmd struct {
 	ConnectorLease  string   `name:"connector-lease" env:"CERTHUB_CONNECTOR_LEASE" default:"2m" help:"How long a connector run holds its lease without renewing it (a crashed run's connector is free after this)."`
 	CheckpointEvery string   `name:"checkpoint-every" env:"CERTHUB_CHECKPOINT_EVERY" default:"1m" help:"How often to sign a checkpoint of the audit ledger when it has grown (0: never; certhub audit checkpoint signs one)."`
 	ScheduleEvery   string   `name:"schedule-every" env:"CERTHUB_SCHEDULE_EVERY" default:"15s" help:"How often to look for connectors that are due (0 turns scheduled runs off on this replica)."`
+	WebhookConfig
 	OIDCConfig
+}
+
+// WebhookConfig tunes event delivery.
+type WebhookConfig struct {
+	WebhookEvery       string   `name:"webhook-every" env:"CERTHUB_WEBHOOK_EVERY" default:"2s" help:"How often to fan new events out and deliver due webhooks (0 turns delivery off on this replica)."`
+	WebhookAllow       []string `name:"webhook-allow" env:"CERTHUB_WEBHOOK_ALLOW" help:"CIDRs webhooks may target although loopback or link-local (comma-separated; e.g. 127.0.0.0/8 for a receiver on this host)."`
+	WebhookMaxAttempts int      `name:"webhook-max-attempts" env:"CERTHUB_WEBHOOK_MAX_ATTEMPTS" default:"12" help:"Attempts before a delivery is dead (kept in the delivery log, redeliverable)."`
+	WebhookBackoff     string   `name:"webhook-backoff" env:"CERTHUB_WEBHOOK_BACKOFF" default:"5s" help:"First retry delay; doubled per attempt, at most an hour."`
+	WebhookTimeout     string   `name:"webhook-timeout" env:"CERTHUB_WEBHOOK_TIMEOUT" default:"10s" help:"How long a receiver has to answer."`
+}
+
+// webhooks builds the deliverer from the configuration.
+func (c *WebhookConfig) webhooks(a *app, public string) (*exchange.Webhooks, time.Duration, error) {
+	var allow []netip.Prefix
+	for _, s := range c.WebhookAllow {
+		p, err := netip.ParsePrefix(strings.TrimSpace(s))
+		if err != nil {
+			return nil, 0, fmt.Errorf("--webhook-allow %q: %w", s, err)
+		}
+		allow = append(allow, p)
+	}
+	var d [3]time.Duration
+	for i, v := range []struct{ name, val string }{{"webhook-every", c.WebhookEvery}, {"webhook-backoff", c.WebhookBackoff}, {"webhook-timeout", c.WebhookTimeout}} {
+		var err error
+		if d[i], err = time.ParseDuration(v.val); err != nil {
+			return nil, 0, fmt.Errorf("--%s: %w", v.name, err)
+		}
+	}
+	host, _ := os.Hostname()
+	return &exchange.Webhooks{Store: a.store, Registry: a.registry, Key: a.hubKey, Certs: a.certs, Log: a.log, Now: time.Now,
+		Owner: fmt.Sprintf("%s-%d", host, os.Getpid()), Guard: &exchange.WebhookGuard{HubURL: public, Allow: allow},
+		MaxAttempts: c.WebhookMaxAttempts, Backoff: d[1], Timeout: d[2]}, d[0], nil
 }
 
 // OIDCConfig connects holder (and clerk) sign-in to the identity provider.
@@ -100,10 +134,15 @@ func (c *ServeCmd) serve(ctx context.Context, a *app, demoHolders []web.DemoHold
 		ln.Close()
 		return fmt.Errorf("--connector-lease: %w", err)
 	}
+	hooks, hookEvery, err := c.webhooks(a, public)
+	if err != nil {
+		ln.Close()
+		return err
+	}
 	api := &httpapi.Server{Certs: a.certs, Keys: a.keys, Tokens: a.store, Shares: shares, Holders: holders, PublicURL: public,
 		Log: a.log, Now: time.Now, AdminTokenHash: adminHash, MaxBodyBytes: c.MaxBodyBytes, VerifyRatePerMinute: c.VerifyRate,
 		TrustedProxies: c.TrustedProxies, Pages: pages, Connectors: engine, Registry: reg, Ledger: a.ledger,
-		LedgerKey: a.ledgerKey.VerifierKey, Consumers: a.registry,
+		LedgerKey: a.ledgerKey.VerifierKey, Consumers: a.registry, Webhooks: hooks,
 		AccessTokens: &exchange.AccessTokens{Registry: a.registry, Key: a.hubKey, Issuer: public, TokenURL: public + "/api/v1/oauth/token", Now: time.Now}}
 	if ce, err := time.ParseDuration(c.CheckpointEvery); err != nil {
 		ln.Close()
@@ -131,6 +170,9 @@ func (c *ServeCmd) serve(ctx context.Context, a *app, demoHolders []web.DemoHold
 	}
 	if every > 0 {
 		go engine.Schedule(ctx, every)
+	}
+	if hookEvery > 0 {
+		go hooks.Run(ctx, hookEvery)
 	}
 	srv := &http.Server{
 		Handler:           api.Handler(),

@@ -29,6 +29,19 @@ func (s *Server) record(r *http.Request, action string, e exchange.AuditEntry) e
 	return s.Ledger.Record(r.Context(), e)
 }
 
+// follow records that a department relied on certificates for a case, for
+// its subscriptions that follow lookups. It runs after the answer's record
+// is in the ledger; a failure is logged, never refused to the caller.
+func (s *Server) follow(r *http.Request, cs ...*certificates.Certificate) {
+	p := principalOf(r.Context())
+	if s.Webhooks == nil || p == nil || p.Role != exchange.RoleConsumer {
+		return
+	}
+	if err := s.Webhooks.Follow(r.Context(), p.Consumer, r.Header.Get("X-Case-Id"), cs); err != nil {
+		s.Log.ErrorContext(r.Context(), "record follow", "err", err)
+	}
+}
+
 // about describes certificates for an audit entry: their ids, and their
 // holder when there is one.
 func about(cs ...*certificates.Certificate) exchange.AuditEntry {

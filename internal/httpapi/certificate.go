@@ -230,6 +230,7 @@ func (s *Server) getCertificate(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
+	s.follow(r, c)
 	agreementHeader(w, []string{v.Agreement})
 	s.writeJSON(w, http.StatusOK, v)
 }
@@ -254,6 +255,7 @@ func (s *Server) getDocument(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
+	s.follow(r, c)
 	w.Header().Set("Content-Type", "application/jose")
 	w.Header().Set("Content-Disposition", `attachment; filename="`+c.ID+`.jws"`)
 	_, _ = w.Write(doc)
@@ -348,6 +350,7 @@ func (s *Server) findCertificates(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
+	s.follow(r, cs...)
 	out := struct {
 		Certificates  []certificateView `json:"certificates"`
 		NextPageToken string            `json:"next_page_token,omitempty"`

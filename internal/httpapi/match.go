@@ -142,6 +142,9 @@ func (s *Server) match(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
+	if best != nil {
+		s.follow(r, best)
+	}
 	agreementHeader(w, []string{pm.agreement.ID})
 	s.writeJSON(w, http.StatusOK, ans)
 }

@@ -45,6 +45,8 @@ type Server struct {
 	Consumers *exchange.Registry
 	// AccessTokens issues and verifies OAuth access tokens (private_key_jwt).
 	AccessTokens *exchange.AccessTokens
+	// Webhooks runs subscriptions and event deliveries (nil: 503).
+	Webhooks *exchange.Webhooks
 	// Ledger records every access and change (nil: not recorded).
 	Ledger *exchange.Ledger
 	// LedgerKey is the verifier key of the ledger's signed checkpoints.
@@ -165,6 +167,12 @@ var Routes = []Route{
 	{"POST", "/api/v1/agreements/{id}/approve", deciders, "Approve a requested agreement", decide(exchange.DecideApprove)},
 	{"POST", "/api/v1/agreements/{id}/reject", deciders, "Reject a requested agreement", decide(exchange.DecideReject)},
 	{"POST", "/api/v1/agreements/{id}/withdraw", parties, "Withdraw an agreement at once", decide(exchange.DecideWithdraw)},
+	{"POST", "/api/v1/subscriptions", askers, "Subscribe to certificate events by webhook", (*Server).createSubscription},
+	{"GET", "/api/v1/subscriptions", askers, "List subscriptions", (*Server).listSubscriptions},
+	{"GET", "/api/v1/subscriptions/{id}", askers, "Read a subscription", (*Server).getSubscription},
+	{"DELETE", "/api/v1/subscriptions/{id}", askers, "End a subscription", (*Server).deleteSubscription},
+	{"GET", "/api/v1/subscriptions/{id}/deliveries", askers, "The delivery log: deliveries and their attempts", (*Server).listDeliveries},
+	{"POST", "/api/v1/deliveries/{id}/redeliver", askers, "Deliver again (a dead delivery, or a replay)", (*Server).redeliver},
 	{"POST", "/api/v1/match", consumer, "Verify-by-match: compare claimed values with a certificate, disclosing nothing", (*Server).match},
 
 	{"GET", "/api/v1/reports/usage", admin, "Usage statistics by period (月报/季报/年报), JSON or CSV", (*Server).usageReport},
@@ -266,10 +274,16 @@ func (s *Server) authorize(roles []exchange.Role, next http.Handler) http.Handle
 
 // consumerScopes names the scope a consumer credential needs per route.
 var consumerScopes = map[string]string{
-	"GET /api/v1/certificates":               exchange.ScopeRead,
-	"GET /api/v1/certificates/{id}":          exchange.ScopeRead,
-	"GET /api/v1/certificates/{id}/document": exchange.ScopeRead,
-	"POST /api/v1/match":                     exchange.ScopeMatch,
+	"GET /api/v1/certificates":                  exchange.ScopeRead,
+	"GET /api/v1/certificates/{id}":             exchange.ScopeRead,
+	"GET /api/v1/certificates/{id}/document":    exchange.ScopeRead,
+	"POST /api/v1/match":                        exchange.ScopeMatch,
+	"POST /api/v1/subscriptions":                exchange.ScopeEvents,
+	"GET /api/v1/subscriptions":                 exchange.ScopeEvents,
+	"GET /api/v1/subscriptions/{id}":            exchange.ScopeEvents,
+	"DELETE /api/v1/subscriptions/{id}":         exchange.ScopeEvents,
+	"GET /api/v1/subscriptions/{id}/deliveries": exchange.ScopeEvents,
+	"POST /api/v1/deliveries/{id}/redeliver":    exchange.ScopeEvents,
 }
 
 func (s *Server) authenticate(r *http.Request) (*exchange.Principal, error) {

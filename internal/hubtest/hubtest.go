@@ -9,6 +9,7 @@ import (
 	"context"
 	"log/slog"
 	"net/http/httptest"
+	"net/netip"
 	"path/filepath"
 	"sync"
 	"testing"
@@ -46,6 +47,8 @@ type Hub struct {
 	Ledger  *exchange.Ledger
 	// Registry holds consumers, purposes and agreements.
 	Registry *exchange.Registry
+	// Webhooks is not running; tests call Dispatch and Deliver, or Run.
+	Webhooks *exchange.Webhooks
 }
 
 // New starts a hub; everything is cleaned up when the test ends.
@@ -93,16 +96,21 @@ func New(t testing.TB) *Hub {
 	}
 
 	reg := &exchange.Registry{Store: store, Tokens: store, Certs: certs, Ledger: ledger, Now: clk.Now}
+	// Test receivers listen on loopback: allowed here explicitly, as an
+	// operator would allow a co-located receiver.
+	hooks := &exchange.Webhooks{Store: store, Registry: reg, Key: hk, Certs: certs, Log: log, Now: clk.Now, Owner: "hubtest",
+		Guard:   &exchange.WebhookGuard{HubURL: srv.URL, Allow: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}},
+		Backoff: 20 * time.Millisecond, MaxBackoff: 200 * time.Millisecond, MaxAttempts: 5, Timeout: 2 * time.Second}
 	pages := &web.Server{Certs: certs, Shares: shares, Tokens: store, OIDC: holders, Box: signing.NewBox(master, "web session v1"),
 		Log: log, Now: clk.Now, PublicURL: srv.URL, AdminTokenHash: adminHash, Registry: reg}
 	api := &httpapi.Server{Certs: certs, Keys: keys, Tokens: store, Shares: shares, Holders: holders, PublicURL: srv.URL, Log: log,
 		Now: clk.Now, AdminTokenHash: adminHash, VerifyRatePerMinute: 10000, Pages: pages, Ledger: ledger, LedgerKey: lk.VerifierKey,
-		Consumers: reg, AccessTokens: &exchange.AccessTokens{Registry: reg, Key: hk, Issuer: srv.URL, TokenURL: srv.URL + "/api/v1/oauth/token", Now: clk.Now}}
+		Consumers: reg, Webhooks: hooks, AccessTokens: &exchange.AccessTokens{Registry: reg, Key: hk, Issuer: srv.URL, TokenURL: srv.URL + "/api/v1/oauth/token", Now: clk.Now}}
 	api.Connectors = &connectors.Engine{Store: store, Certs: certs, Kinds: connectors.Kinds{"file": filesource.Kind{}, "http": httpsource.Kind{}, "sql": sqlsource.Kind{}},
 		Now: clk.Now, Log: log, Owner: "hubtest", Ledger: ledger}
 	srv.Config.Handler = api.Handler()
 	return &Hub{Srv: srv, Store: store, DocsDir: docsDir, Certs: certs, Shares: shares, Pages: pages, API: api, Admin: admin,
-		Logs: logs, Clock: clk, IDP: idp, Ledger: ledger, Registry: reg}
+		Logs: logs, Clock: clk, IDP: idp, Ledger: ledger, Registry: reg, Webhooks: hooks}
 }
 
 // Clock is the hub's time, which tests may move forward.

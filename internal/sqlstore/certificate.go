@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/certhub/certhub/certificates"
+	"github.com/certhub/certhub/exchange"
 	"github.com/certhub/certhub/internal/errs"
 )
 
@@ -47,7 +48,7 @@ func (s *Store) InsertCertificates(ctx context.Context, cs []*certificates.Certi
 			if err != nil {
 				return err
 			}
-			stmts = append(stmts, Stmt{SQL: insertCertificateSQL, Args: args})
+			stmts = append(stmts, Stmt{SQL: insertCertificateSQL, Args: args}, Stmt{SQL: insertEventSQL, Args: eventArgs(c, issuedKind(c), "", c.UpdatedAt)})
 			if o := c.Origin; o != nil {
 				stmts = append(stmts, Stmt{SQL: putOriginSQL, Args: []any{o.Connector, o.SourceKey, c.Ident.Lineage(), c.ID, o.ContentHash, o.SourceStatus, c.UpdatedAt}})
 			}
@@ -64,6 +65,7 @@ func copyCertificates(ctx context.Context, cp Copier, cs []*certificates.Certifi
 		"holder_name", "data", "valid_from", "valid_until", "state", "state_reason", "superseded_by", "document_key", "document_sha256",
 		"kid", "issued_at", "updated_at", "document_offset", "document_length"}
 	rows := make([][]any, 0, len(cs))
+	events := make([][]any, 0, len(cs))
 	var origins [][]any
 	date := func(d certificates.Date) any {
 		if d.IsZero() {
@@ -80,12 +82,16 @@ func copyCertificates(ctx context.Context, cp Copier, cs []*certificates.Certifi
 			c.HolderIndex, c.HolderSealed, c.Holder.Name, string(data), date(c.ValidFrom), date(c.ValidUntil), string(c.State),
 			c.StateReason, nullString(c.SupersededBy), c.DocumentKey, c.DocumentSHA256, c.KID, c.IssuedAt, c.UpdatedAt,
 			c.DocumentOffset, c.DocumentLength})
+		events = append(events, eventArgs(c, issuedKind(c), "", c.UpdatedAt))
 		if o := c.Origin; o != nil {
 			origins = append(origins, []any{o.Connector, o.SourceKey, c.Ident.Lineage(), c.ID, o.ContentHash, o.SourceStatus, c.UpdatedAt})
 		}
 	}
 	if err := cp.CopyInto(ctx, "certificates", cols, rows); err != nil {
 		return conflict(err, "a certificate of the batch already exists")
+	}
+	if err := cp.CopyInto(ctx, "events", eventColumns, events); err != nil {
+		return err
 	}
 	if len(origins) == 0 {
 		return nil
@@ -156,7 +162,28 @@ func insertCertificate(ctx context.Context, q Querier, c *certificates.Certifica
 	if err != nil {
 		return conflict(err, "certificate %s already exists", c.ID)
 	}
+	if _, err := q.Exec(ctx, insertEventSQL, eventArgs(c, issuedKind(c), "", c.UpdatedAt)...); err != nil {
+		return err
+	}
 	return putOrigin(ctx, q, c.Origin, c.Ident.Lineage(), c.ID, c.UpdatedAt)
+}
+
+// The outbox: every change to a certificate writes its event in the same
+// transaction, so a crash never loses one (see exchange.Webhooks).
+const insertEventSQL = `INSERT INTO events (id, kind, certificate_id, lineage, type_code, authority, version, reason, at)
+	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`
+
+var eventColumns = []string{"id", "kind", "certificate_id", "lineage", "type_code", "authority", "version", "reason", "at"}
+
+func eventArgs(c *certificates.Certificate, kind, reason string, at time.Time) []any {
+	return []any{exchange.NewID("evt_"), kind, c.ID, c.Ident.Lineage(), c.Type, c.Authority, int32(c.Version), reason, at}
+}
+
+func issuedKind(c *certificates.Certificate) string {
+	if c.Version > 1 {
+		return exchange.EventRevised
+	}
+	return exchange.EventIssued
 }
 
 // putOrigin records (or moves forward) a connector record's origin.
@@ -234,9 +261,19 @@ func (s *Store) SetState(ctx context.Context, id string, from []certificates.Sta
 		if n != 1 {
 			return errs.E(errs.Conflict, "certificate %s is %s", id, c.State)
 		}
+		var lineage string
+		if err := q.QueryRow(ctx, `SELECT lineage FROM certificates WHERE id = $1`, id).Scan(&lineage); err != nil {
+			return err
+		}
+		kind := map[certificates.State]string{certificates.StateSuspended: exchange.EventSuspended, certificates.StateRevoked: exchange.EventRevoked,
+			certificates.StateValid: exchange.EventReinstated}[to]
+		ev := eventArgs(c, kind, reason, at)
+		ev[3] = lineage
+		if _, err := q.Exec(ctx, insertEventSQL, ev...); err != nil {
+			return err
+		}
 		if origin != nil {
-			ident, _ := certificates.ParseIdentifier(c.ID)
-			if err := putOrigin(ctx, q, origin, ident.Lineage(), c.ID, at); err != nil {
+			if err := putOrigin(ctx, q, origin, lineage, c.ID, at); err != nil {
 				return err
 			}
 		}

@@ -35,6 +35,7 @@ func RunTests(t *testing.T, newStore func(t *testing.T) *sqlstore.Store) {
 		{"Keys", testKeys},
 		{"Tokens", testTokens},
 		{"Registry", testRegistry},
+		{"Events", testEvents},
 		{"Shares", testShares},
 		{"BatchInsertAndOrigins", testBatchInsert},
 		{"AuditLedger", testLedger},
@@ -468,6 +469,120 @@ func testRegistry(t *testing.T, s *sqlstore.Store) {
 	}
 	if got, _ := s.Consumer(ctx, "csm_1"); got.Status != exchange.ConsumerRevoked || got.RevokedAt == nil {
 		t.Fatalf("revoked consumer = %+v", got)
+	}
+}
+
+// testEvents: every certificate change writes its event (the outbox), the
+// dispatcher's lease excludes a second owner, fan-out is idempotent, claims
+// keep a certificate's deliveries in order, and expiry is announced once.
+func testEvents(t *testing.T, s *sqlstore.Store) {
+	ctx := context.Background()
+	seedCatalog(t, s)
+	c1, c2 := newCert("000001", 1, "h1"), newCert("000002", 1, "h2")
+	must(t, s.InsertCertificate(ctx, c1, nil))
+	must(t, s.InsertCertificates(ctx, []*certificates.Certificate{c2}))
+	c1v2 := newCert("000001", 2, "h1")
+	must(t, s.Supersede(ctx, c1.ID, c1v2))
+	_, err := s.SetState(ctx, c2.ID, []certificates.State{certificates.StateValid}, certificates.StateRevoked, "吊销", t0.Add(time.Hour), nil)
+	must(t, err)
+	evs, err := s.EventsAfter(ctx, 0, 100)
+	must(t, err)
+	var kinds []string
+	for _, e := range evs {
+		kinds = append(kinds, e.Kind+":"+e.CertificateID[len(e.CertificateID)-12:])
+	}
+	if len(evs) != 4 || evs[0].Kind != "issued" || evs[1].Kind != "issued" || evs[2].Kind != "revised" || evs[3].Kind != "revoked" ||
+		evs[2].Lineage != evs[0].Lineage || evs[3].Reason != "吊销" || evs[2].Version != 2 {
+		t.Fatalf("events = %v", kinds)
+	}
+
+	// The lease: one owner at a time, until it runs out.
+	now := time.Now().UTC()
+	cur, ok, err := s.LeaseDispatch(ctx, "a", now, now.Add(time.Minute))
+	must(t, err)
+	if !ok || cur != 0 {
+		t.Fatalf("first lease: %v %d", ok, cur)
+	}
+	if _, ok, _ := s.LeaseDispatch(ctx, "b", now, now.Add(time.Minute)); ok {
+		t.Fatal("a second owner took a held lease")
+	}
+	must(t, s.CreateConsumer(ctx, &exchange.Consumer{ID: "csm_1", Name: "x", USCC: authCode, Scopes: exchange.AllScopes, Status: "active", CreatedAt: t0}))
+	sub := &exchange.Subscription{ID: "sub_1", Consumer: "csm_1", URL: "https://10.0.0.1/hook", Types: []string{}, Authorities: []string{},
+		Events: []string{}, Status: "active", CreatedAt: t0}
+	must(t, s.CreateSubscription(ctx, sub))
+	var ds []*exchange.Delivery
+	for _, e := range evs {
+		ds = append(ds, &exchange.Delivery{Subscription: "sub_1", EventSeq: e.Seq, Lineage: e.Lineage, Status: "pending", NextAt: now, CreatedAt: now})
+	}
+	must(t, s.Fanout(ctx, "a", ds, evs[3].Seq))
+	mustCode(t, errs.Conflict, s.Fanout(ctx, "b", ds, evs[3].Seq+1))
+	// A second fan-out of the same events adds nothing.
+	must(t, s.Fanout(ctx, "a", ds, evs[3].Seq+1))
+
+	// Claims: c1's revised waits for its issued; c2's revoked for its issued.
+	claimed, err := s.ClaimDeliveries(ctx, now, now.Add(time.Minute), 10)
+	must(t, err)
+	if len(claimed) != 2 || claimed[0].Event.Kind != "issued" || claimed[1].Event.Kind != "issued" || claimed[0].URL != sub.URL {
+		for _, c := range claimed {
+			t.Logf("claimed %s %s %s", c.Event.Kind, c.Lineage, c.Event.CertificateID)
+		}
+		t.Fatalf("first claims: %d", len(claimed))
+	}
+	if again, _ := s.ClaimDeliveries(ctx, now, now.Add(time.Minute), 10); len(again) != 0 {
+		t.Fatalf("claimed twice: %+v", again)
+	}
+	d := claimed[0]
+	d.Status, d.Attempts = exchange.DeliveryDelivered, 1
+	at := now
+	d.DeliveredAt = &at
+	must(t, s.FinishAttempt(ctx, d, exchange.Attempt{At: now, StatusCode: 204, DurationMS: 3}))
+	f := claimed[1]
+	f.Attempts, f.LastStatus, f.LastError, f.NextAt = 1, 503, "down", now.Add(time.Hour)
+	must(t, s.FinishAttempt(ctx, f, exchange.Attempt{At: now, StatusCode: 503, Error: "down", DurationMS: 5}))
+	next, err := s.ClaimDeliveries(ctx, now, now.Add(time.Minute), 10)
+	must(t, err)
+	if len(next) != 1 || next[0].Event.Kind != "revised" {
+		t.Fatalf("after one delivered and one retrying: %+v", next)
+	}
+	log, err := s.ListDeliveries(ctx, "sub_1", "", 10)
+	must(t, err)
+	if len(log) != 4 {
+		t.Fatalf("delivery log: %d", len(log))
+	}
+	for _, l := range log {
+		if l.ID == f.ID && (len(l.History) != 1 || l.History[0].Error != "down" || l.LastStatus != 503) {
+			t.Fatalf("failed delivery in the log: %+v", l)
+		}
+	}
+	subID, err := s.Redeliver(ctx, f.ID, now)
+	must(t, err)
+	if subID != "sub_1" {
+		t.Fatalf("redeliver: %s", subID)
+	}
+	_, err = s.Redeliver(ctx, 999999, now)
+	mustCode(t, errs.NotFound, err)
+
+	// Follows and expiry.
+	must(t, s.Follow(ctx, "csm_1", "case-1", []string{evs[0].Lineage}, now.Add(time.Hour)))
+	must(t, s.Follow(ctx, "csm_1", "case-2", []string{evs[0].Lineage}, now.Add(2*time.Hour)))
+	fl, err := s.Followers(ctx, []string{evs[0].Lineage, evs[1].Lineage}, now)
+	must(t, err)
+	if len(fl) != 1 || fl[evs[0].Lineage]["csm_1"] != "case-2" {
+		t.Fatalf("followers: %v", fl)
+	}
+	if fl, _ := s.Followers(ctx, []string{evs[0].Lineage}, now.Add(3*time.Hour)); len(fl) != 0 {
+		t.Fatalf("an ended follow: %v", fl)
+	}
+	after, _ := certificates.ParseDate("2031-01-01")
+	id := 0
+	newID := func() string { id++; return fmt.Sprintf("evt_x%d", id) }
+	n, err := s.EmitExpired(ctx, after, now, newID)
+	must(t, err)
+	if n != 1 { // c1v2 is valid and ended 2030-12-31; c2 is revoked
+		t.Fatalf("expired: %d", n)
+	}
+	if n, _ := s.EmitExpired(ctx, after, now, newID); n != 0 {
+		t.Fatalf("expiry announced twice: %d", n)
 	}
 }
 
