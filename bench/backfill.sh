@@ -8,11 +8,12 @@ cd "$(dirname "$0")/.."
 n=${1:-100000}
 where=${2:-postgres}
 work=$(mktemp -d /tmp/certhub-bench-XXXXXX)
-trap 'rm -rf "$work"' EXIT
+# BENCH_KEEP=1 keeps the data directory (and bench_hub) for bench/lookup.sh.
+[ -n "${BENCH_KEEP:-}" ] || trap 'rm -rf "$work"' EXIT
 go build -o "$work/certhub" ./cmd/certhub
 go run ./bench/sourcegen -url "$CERTHUB_TEST_DATABASE_URL" -schema bench_dept -n "$n"
 export BENCH_SOURCE_DSN="${CERTHUB_TEST_DATABASE_URL}&search_path=bench_dept"
-export CERTHUB_MASTER_KEY=$(head -c32 /dev/urandom | base64) CERTHUB_LOG_LEVEL=${CERTHUB_LOG_LEVEL:-warn}
+export CERTHUB_MASTER_KEY=${CERTHUB_MASTER_KEY:-$(head -c32 /dev/urandom | base64)} CERTHUB_LOG_LEVEL=${CERTHUB_LOG_LEVEL:-warn}
 if [ "$where" = postgres ]; then
   psql "$CERTHUB_TEST_DATABASE_URL" -qc "DROP SCHEMA IF EXISTS bench_hub CASCADE; CREATE SCHEMA bench_hub"
   export CERTHUB_DATABASE_URL="${CERTHUB_TEST_DATABASE_URL}&search_path=bench_hub"
@@ -24,3 +25,4 @@ fi
 echo "== backfill of $n records into $where"
 /usr/bin/time -v "$work/certhub" connectors run --data "$work/data" backfill 2>"$work/time" | tail -1
 grep -E "Maximum resident|Elapsed|User time|System time|Percent of CPU" "$work/time"
+[ -z "${BENCH_KEEP:-}" ] || echo "kept: data $work/data, schema bench_hub, bucket $CERTHUB_S3_BUCKET"

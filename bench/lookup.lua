@@ -4,7 +4,7 @@
 local holders = {}
 for line in io.lines(os.getenv("HOLDERS")) do holders[#holders + 1] = line end
 local path = "/api/v1/certificates?type=" .. os.getenv("TYPE") .. "&holder_id="
-local headers = {["Authorization"] = "Bearer " .. os.getenv("TOKEN"), ["X-Purpose"] = "benchmark", ["X-Case-Id"] = "bench-1"}
+local headers = {["Authorization"] = "Bearer " .. os.getenv("TOKEN"), ["X-Purpose"] = "bench", ["X-Case-Id"] = "bench-1"}
 local misses = 0
 
 init = function(args) math.randomseed(os.time() + tonumber(tostring({}):sub(8), 16)) end

@@ -28,6 +28,48 @@ type Registry struct {
 	mu       sync.Mutex
 	purposes map[string]*Purpose
 	loadedAt time.Time
+	// agreements caches each consumer's agreements for AgreementTTL: a
+	// decision on this replica clears it at once, on others it shows
+	// within the TTL.
+	agreements map[string]cachedAgreements
+}
+
+// AgreementTTL is how long a consumer's agreements are cached for the
+// checks on its calls.
+const AgreementTTL = 2 * time.Second
+
+type cachedAgreements struct {
+	list []*Agreement
+	at   time.Time
+}
+
+// consumerAgreements returns a consumer's agreements for checking a call;
+// the slice is shared and must not be changed.
+func (r *Registry) consumerAgreements(ctx context.Context, consumer string) ([]*Agreement, error) {
+	now := r.Now()
+	r.mu.Lock()
+	c, ok := r.agreements[consumer]
+	r.mu.Unlock()
+	if ok && now.Sub(c.at) >= 0 && now.Sub(c.at) < AgreementTTL {
+		return c.list, nil
+	}
+	as, err := r.Store.ListAgreements(ctx, consumer)
+	if err != nil {
+		return nil, err
+	}
+	r.mu.Lock()
+	if r.agreements == nil || len(r.agreements) > 10000 {
+		r.agreements = map[string]cachedAgreements{}
+	}
+	r.agreements[consumer] = cachedAgreements{list: as, at: now}
+	r.mu.Unlock()
+	return as, nil
+}
+
+func (r *Registry) forget(consumer string) {
+	r.mu.Lock()
+	delete(r.agreements, consumer)
+	r.mu.Unlock()
 }
 
 // Actor names a principal in the ledger: role:id, with a consumer named by
@@ -316,6 +358,7 @@ func (r *Registry) Decide(ctx context.Context, by *Principal, id, decision, reas
 	if err := r.Store.DecideAgreement(ctx, a, was); err != nil {
 		return nil, err
 	}
+	r.forget(a.Consumer)
 	if err := r.record(ctx, by, "agreement_"+decision, "ok: "+reason, a.ID); err != nil {
 		return nil, err
 	}
@@ -401,7 +444,7 @@ func (r *Registry) Authorize(ctx context.Context, consumer, purpose string) (*Co
 	if _, err := r.Purpose(ctx, purpose); err != nil {
 		return nil, err
 	}
-	as, err := r.Store.ListAgreements(ctx, consumer)
+	as, err := r.consumerAgreements(ctx, consumer)
 	if err != nil {
 		return nil, err
 	}
@@ -410,14 +453,14 @@ func (r *Registry) Authorize(ctx context.Context, consumer, purpose string) (*Co
 	// Oldest first, so an active agreement's explanation wins over others.
 	for i := len(as) - 1; i >= 0; i-- {
 		a := as[i]
-		a.State = a.StateOn(today)
+		state := a.StateOn(today)
 		for _, g := range a.Grants {
 			if _, ok := cov.ByType[g.Type]; ok {
 				continue
 			}
 			switch {
-			case a.State != AgreementActive:
-				cov.refusals[g.Type] = fmt.Sprintf("agreement %s covering type %s is %s", a.ID, g.Type, describeState(a))
+			case state != AgreementActive:
+				cov.refusals[g.Type] = fmt.Sprintf("agreement %s covering type %s is %s", a.ID, g.Type, describeState(a, state))
 			case !slices.Contains(a.Purposes, purpose):
 				cov.refusals[g.Type] = fmt.Sprintf("agreement %s covers type %s but not purpose %q (it allows %s)", a.ID, g.Type, purpose, strings.Join(a.Purposes, ", "))
 			default:
@@ -432,8 +475,8 @@ func (r *Registry) Authorize(ctx context.Context, consumer, purpose string) (*Co
 	return cov, nil
 }
 
-func describeState(a *Agreement) string {
-	switch a.State {
+func describeState(a *Agreement, state string) string {
+	switch state {
 	case AgreementExpired:
 		return "expired since " + a.ValidUntil.AddDays(1).String()
 	case AgreementApproved:
@@ -441,7 +484,7 @@ func describeState(a *Agreement) string {
 	case AgreementRequested:
 		return "still awaiting approval"
 	}
-	return a.State
+	return state
 }
 
 // For returns the agreement and grant covering a type, or a 403 naming

@@ -10,6 +10,8 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"runtime"
+	"strings"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -31,6 +33,12 @@ func Open(ctx context.Context, url string) (*sqlstore.Store, error) {
 	cfg, err := pgxpool.ParseConfig(url)
 	if err != nil {
 		return nil, fmt.Errorf("database URL: %w", err)
+	}
+	if !strings.Contains(url, "pool_max_conns") {
+		// pgx's default (the number of CPUs, at least 4) starves a hub whose
+		// requests wait on the database far more than they compute; the URL's
+		// pool_max_conns overrides this.
+		cfg.MaxConns = int32(max(16, 4*runtime.NumCPU()))
 	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
@@ -80,6 +88,8 @@ func translate(err error) error {
 			return &errs.Error{Code: errs.Conflict, Message: "already exists", Err: err}
 		case "23503": // foreign_key_violation
 			return &errs.Error{Code: errs.Conflict, Message: "refers to something that does not exist", Err: err}
+		case "22012": // division_by_zero: how a statement refuses a stale precondition
+			return &errs.Error{Code: errs.Conflict, Message: "a precondition no longer holds", Err: err}
 		case "40001", "40P01": // serialization failure, deadlock
 			return &errs.Error{Code: errs.Unavailable, Message: "concurrent update; retry", Err: err}
 		}
@@ -173,6 +183,12 @@ func (d *db) QueryRow(ctx context.Context, sql string, args ...any) sqlstore.Row
 
 func (d *db) Query(ctx context.Context, sql string, args ...any) (sqlstore.Rows, error) {
 	return q{d.pool}.Query(ctx, sql, args...)
+}
+
+// ExecBatch implements sqlstore.Batcher outside a transaction: the server
+// runs the pipeline as one implicit transaction.
+func (d *db) ExecBatch(ctx context.Context, stmts []sqlstore.Stmt) error {
+	return q{d.pool}.ExecBatch(ctx, stmts)
 }
 
 func (d *db) InTx(ctx context.Context, fn func(sqlstore.Querier) error) error {

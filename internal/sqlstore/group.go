@@ -16,6 +16,9 @@ type groupCommit[Req, Res any] struct {
 	db    DB
 	max   int
 	apply func(ctx context.Context, q Querier, reqs []groupReq[Req]) ([]groupRes[Res], error)
+	// run, when set, replaces the writer loop: it takes requests from ch
+	// and answers each on its done channel (see pipelinedLedger).
+	run func(ch <-chan groupReq[Req], quit <-chan struct{})
 
 	once sync.Once
 	ch   chan groupReq[Req]
@@ -39,7 +42,11 @@ func (g *groupCommit[Req, Res]) do(ctx context.Context, quit <-chan struct{}, re
 	g.once.Do(func() {
 		g.ch = make(chan groupReq[Req], 4096)
 		g.quit = quit
-		go g.loop()
+		if g.run != nil {
+			go g.run(g.ch, quit)
+		} else {
+			go g.loop()
+		}
 	})
 	r := groupReq[Req]{ctx: ctx, req: req, done: make(chan groupRes[any], 1)}
 	select {
@@ -71,16 +78,7 @@ func (g *groupCommit[Req, Res]) loop() {
 		case <-g.quit:
 			return
 		}
-		batch := []groupReq[Req]{first}
-	fill:
-		for len(batch) < g.max {
-			select {
-			case r := <-g.ch:
-				batch = append(batch, r)
-			default:
-				break fill
-			}
-		}
+		batch := fill(g.ch, first, g.max)
 		var results []groupRes[Res]
 		err := g.db.InTx(context.Background(), func(q Querier) error {
 			var err error
@@ -96,4 +94,18 @@ func (g *groupCommit[Req, Res]) loop() {
 			}
 		}
 	}
+}
+
+// fill takes first and whatever else is queued, up to max.
+func fill[Req any](ch <-chan groupReq[Req], first groupReq[Req], max int) []groupReq[Req] {
+	batch := []groupReq[Req]{first}
+	for len(batch) < max {
+		select {
+		case r := <-ch:
+			batch = append(batch, r)
+		default:
+			return batch
+		}
+	}
+	return batch
 }

@@ -85,6 +85,10 @@ func New(db DB) *Store {
 	s := &Store{db: db, quit: make(chan struct{})}
 	s.views = &groupCommit[viewReq, *exchange.Share]{db: db, max: 256, apply: applyViews}
 	s.audit = &groupCommit[exchange.AuditEntry, struct{}]{db: db, max: 512, apply: applyAudit}
+	if b, ok := db.(Batcher); ok {
+		p := &pipelinedLedger{db: db, batch: b, depth: 1, max: 512}
+		s.audit.run = p.run
+	}
 	return s
 }
 
