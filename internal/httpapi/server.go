@@ -108,7 +108,7 @@ var (
 var Routes = []Route{
 	{"GET", "/healthz", nil, "Process is up", (*Server).healthz},
 	{"GET", "/readyz", nil, "Database and object store are reachable", (*Server).readyz},
-	{"GET", "/.well-known/jwks.json", nil, "Public keys that verify every stored document", (*Server).jwks},
+	{"GET", "/.well-known/jwks.json", nil, "Public keys: every seal key that signed a stored document, and the hub key (access tokens, webhooks)", (*Server).jwks},
 	{"POST", "/api/v1/verify", nil, "Verify a document or an identifier", (*Server).verify},
 	{"GET", "/.well-known/ledger-key", nil, "The key that signs the audit ledger's checkpoints", (*Server).ledgerKey},
 
