@@ -520,6 +520,7 @@ type FindRequest struct {
 	HolderID   string
 	HolderKind HolderKind
 	Type       string
+	Types      []string // any of these: one query for many types
 	Status     string
 	Cursor     int64
 	Limit      int
@@ -527,7 +528,7 @@ type FindRequest struct {
 
 // Find lists certificates in stable order, a page at a time.
 func (s *Service) Find(ctx context.Context, sc Scope, r FindRequest) ([]*Certificate, int64, error) {
-	q := Query{Type: r.Type, Authority: sc.Authority, Today: s.Today(), After: r.Cursor, Limit: r.Limit}
+	q := Query{Type: r.Type, Types: r.Types, Authority: sc.Authority, Today: s.Today(), After: r.Cursor, Limit: r.Limit}
 	var l errs.List
 	if r.HolderID != "" {
 		kind := r.HolderKind
@@ -542,6 +543,11 @@ func (s *Service) Find(ctx context.Context, sc Scope, r FindRequest) ([]*Certifi
 	if r.Type != "" {
 		if err := ValidateTypeCode(r.Type); err != nil {
 			l.Add("type", "%s", reason(err))
+		}
+	}
+	for i, t := range r.Types {
+		if err := ValidateTypeCode(t); err != nil {
+			l.Add(fmt.Sprintf("types[%d]", i), "%s", reason(err))
 		}
 	}
 	if r.Status != "" {

@@ -70,6 +70,7 @@ type Store interface {
 type Query struct {
 	HolderIndex string
 	Type        string
+	Types       []string // any of these (with Type empty)
 	Authority   string
 	Status      Status
 	Today       Date

@@ -174,21 +174,30 @@ func (k Keys) verifier() note.Verifier { return k.Verifier }
 
 // Record appends one entry; the caller learns only when it is durable.
 func (l *Ledger) Record(ctx context.Context, e AuditEntry) error {
-	if l == nil {
+	return l.RecordAll(ctx, []AuditEntry{e})
+}
+
+// RecordAll appends entries together (one group commit for all); the
+// caller learns only when they are durable.
+func (l *Ledger) RecordAll(ctx context.Context, es []AuditEntry) error {
+	if l == nil || len(es) == 0 {
 		return nil
-	}
-	if e.At.IsZero() {
-		e.At = l.Now().UTC().Truncate(time.Microsecond)
-	}
-	if e.Outcome == "" {
-		e.Outcome = "ok"
 	}
 	loc := l.Location
 	if loc == nil {
 		loc = time.UTC
 	}
-	e.Day = e.At.In(loc).Format("2006-01-02")
-	return l.Store.AppendAudit(ctx, []AuditEntry{e})
+	now := l.Now().UTC().Truncate(time.Microsecond)
+	for i := range es {
+		if es[i].At.IsZero() {
+			es[i].At = now
+		}
+		if es[i].Outcome == "" {
+			es[i].Outcome = "ok"
+		}
+		es[i].Day = es[i].At.In(loc).Format("2006-01-02")
+	}
+	return l.Store.AppendAudit(ctx, es)
 }
 
 // Body is the canonical form of an entry that the chain hashes.

@@ -5,6 +5,7 @@ import (
 	"encoding/csv"
 	"fmt"
 	"io"
+	"slices"
 	"sort"
 	"strconv"
 	"time"
@@ -42,31 +43,7 @@ func periodOf(day, period string) string {
 // Report sums the daily usage counters of from..to (YYYY-MM-DD, inclusive)
 // into periods, in a stable order.
 func (l *Ledger) Report(ctx context.Context, period, from, to string) ([]ReportRow, error) {
-	var list errs.List
-	valid := false
-	for _, p := range Periods {
-		valid = valid || p == period
-	}
-	if !valid {
-		list.Add("period", "must be day, month, quarter or year, got %q", period)
-	}
-	f, err1 := time.Parse("2006-01-02", from)
-	t, err2 := time.Parse("2006-01-02", to)
-	if err1 != nil {
-		list.Add("from", "must be a date YYYY-MM-DD")
-	}
-	if err2 != nil {
-		list.Add("to", "must be a date YYYY-MM-DD")
-	}
-	if err1 == nil && err2 == nil {
-		switch {
-		case t.Before(f):
-			list.Add("to", "is before from")
-		case t.Sub(f) > 20*366*24*time.Hour:
-			list.Add("to", "a report spans at most 20 years")
-		}
-	}
-	if err := list.Err(); err != nil {
+	if err := checkRange(period, from, to); err != nil {
 		return nil, err
 	}
 	days, err := l.Store.UsageReport(ctx, from, to)
@@ -91,6 +68,31 @@ func (l *Ledger) Report(ctx context.Context, period, from, to string) ([]ReportR
 		return fmt.Sprint(a.Action, a.Actor, a.Type, a.Authority, a.Purpose) < fmt.Sprint(b.Action, b.Actor, b.Type, b.Authority, b.Purpose)
 	})
 	return out, nil
+}
+
+// checkRange validates a report's period and days, naming the field.
+func checkRange(period, from, to string) error {
+	var list errs.List
+	if !slices.Contains(Periods, period) {
+		list.Add("period", "must be day, month, quarter or year, got %q", period)
+	}
+	f, err1 := time.Parse("2006-01-02", from)
+	t, err2 := time.Parse("2006-01-02", to)
+	if err1 != nil {
+		list.Add("from", "must be a date YYYY-MM-DD")
+	}
+	if err2 != nil {
+		list.Add("to", "must be a date YYYY-MM-DD")
+	}
+	if err1 == nil && err2 == nil {
+		switch {
+		case t.Before(f):
+			list.Add("to", "is before from")
+		case t.Sub(f) > 20*366*24*time.Hour:
+			list.Add("to", "a report spans at most 20 years")
+		}
+	}
+	return list.Err()
 }
 
 // ReportRange fills in a report's defaults: by month, from the first of

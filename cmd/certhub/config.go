@@ -48,6 +48,7 @@ type app struct {
 	ledgerKey *signing.LedgerKey
 	hubKey    *signing.HubKey
 	registry  *exchange.Registry
+	items     *exchange.Resolver
 	store     *sqlstore.Store
 	docs      certificates.DocumentStore
 	keys      *signing.Manager
@@ -124,8 +125,9 @@ func (c *StoreConfig) open(ctx context.Context) (*app, error) {
 	}
 	ledger := &exchange.Ledger{Store: store, Key: exchange.Keys{Signer: lk.Signer, Verifier: lk.Verifier}, Origin: c.LedgerName, Now: time.Now, Location: loc}
 	reg := &exchange.Registry{Store: store, Tokens: store, Certs: svc, Ledger: ledger, Now: time.Now}
-	return &app{log: log, master: master, ledger: ledger, ledgerKey: lk, hubKey: hk, registry: reg, store: store, docs: docs, keys: keys,
-		vault: vault, certs: svc}, nil
+	items := &exchange.Resolver{Store: store, Registry: reg, Certs: svc, Ledger: ledger, Now: time.Now}
+	return &app{log: log, master: master, ledger: ledger, ledgerKey: lk, hubKey: hk, registry: reg, items: items, store: store, docs: docs,
+		keys: keys, vault: vault, certs: svc}, nil
 }
 
 func (a *app) Close() { a.store.Close() }

@@ -61,7 +61,7 @@ func (c *DemoCmd) Run() error {
 		}
 		fmt.Fprintln(os.Stderr, "certhub demo: seeding the demo data set …")
 		start := time.Now()
-		if seeded, err = demo.Seed(ctx, a.certs, a.registry, time.Now()); err != nil {
+		if seeded, err = demo.Seed(ctx, a.certs, a.items, time.Now()); err != nil {
 			return err
 		}
 		seededNow = true
@@ -127,6 +127,10 @@ Try:
   curl -s -H 'Authorization: Bearer %[3]s' -H 'X-Purpose: %[10]s' -H 'X-Case-Id: 2026-0001' \
        -X POST %[1]s/api/v1/match -d '{"type":"%[11]s","holder_id":"%[4]s","fields":{"holder_name":"%[8]s"}}'
   curl -s -H 'Authorization: Bearer %[3]s' %[1]s/api/v1/agreements
+  # once-only: which materials of 食品经营许可 新办 are already satisfied, then the 材料减少 report
+  curl -s -H 'Authorization: Bearer %[3]s' -X POST %[1]s/api/v1/service-items/%[12]s/resolve \
+       -d '{"applicant":{"id":"%[4]s"},"case_id":"2026-0001","purpose":"%[12]s"}'
+  curl -s -H 'Authorization: Bearer %[2]s' '%[1]s/api/v1/reports/materials?period=month'
   curl -s -X POST %[1]s/api/v1/verify -d '{"id":"%[5]s"}'
 
 A person to look up: %[6]s (%[7]s); a company: %[8]s (%[9]s).
@@ -139,7 +143,7 @@ Connectors (they run every minute; bad rows wait in quarantine):
   curl -s -H 'Authorization: Bearer %[2]s' %[1]s/api/v1/connectors/demo-scjg-api/runs
   curl -s -H 'Authorization: Bearer %[2]s' %[1]s/api/v1/connectors/demo-scjg-api/quarantine
 `, base, c.AdminToken, consumer, s.SampleOrg.USCC, first(s.SampleIDs), s.SamplePerson.Name, s.SamplePerson.ID, s.SampleOrg.Name, s.SampleOrg.USCC,
-		s.Purpose, demo.Market+"001")
+		s.Purpose, demo.Market+"001", demo.ItemFoodNew)
 }
 
 func first(v []string) string {

@@ -26,6 +26,7 @@ type CLI struct {
 	Consumers  ConsumersCmd  `cmd:"" help:"Department systems that read certificates, and their keys."`
 	Purposes   PurposesCmd   `cmd:"" help:"The purpose catalog (codes for X-Purpose)."`
 	Agreements AgreementsCmd `cmd:"" help:"Sharing agreements (共享责任清单): request, approve, reject, withdraw, list."`
+	Items      ItemsCmd      `cmd:"" help:"Service items (政务服务事项) and their materials: import, list, materials-avoided report."`
 }
 
 func main() {

@@ -142,7 +142,7 @@ func (c *ServeCmd) serve(ctx context.Context, a *app, demoHolders []web.DemoHold
 	api := &httpapi.Server{Certs: a.certs, Keys: a.keys, Tokens: a.store, Shares: shares, Holders: holders, PublicURL: public,
 		Log: a.log, Now: time.Now, AdminTokenHash: adminHash, MaxBodyBytes: c.MaxBodyBytes, VerifyRatePerMinute: c.VerifyRate,
 		TrustedProxies: c.TrustedProxies, Pages: pages, Connectors: engine, Registry: reg, Ledger: a.ledger,
-		LedgerKey: a.ledgerKey.VerifierKey, Consumers: a.registry, Webhooks: hooks,
+		LedgerKey: a.ledgerKey.VerifierKey, Consumers: a.registry, Webhooks: hooks, Items: a.items,
 		AccessTokens: &exchange.AccessTokens{Registry: a.registry, Key: a.hubKey, Issuer: public, TokenURL: public + "/api/v1/oauth/token", Now: time.Now}}
 	if ce, err := time.ParseDuration(c.CheckpointEvery); err != nil {
 		ln.Close()

@@ -15,9 +15,9 @@ import (
 	"github.com/certhub/certhub/exchange"
 )
 
-// withRegistry opens the store and runs f with the consumer registry, acting
-// as an administrator at the console (recorded in the ledger as cli:<user>).
-func withRegistry(c *StoreConfig, f func(ctx context.Context, reg *exchange.Registry, by *exchange.Principal) error) error {
+// asConsole opens the store and runs f acting as an administrator at the
+// console (recorded in the ledger as admin:cli-<user>).
+func asConsole(c *StoreConfig, f func(ctx context.Context, a *app, by *exchange.Principal) error) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	a, err := c.open(ctx)
@@ -29,7 +29,12 @@ func withRegistry(c *StoreConfig, f func(ctx context.Context, reg *exchange.Regi
 	if u, err := user.Current(); err == nil {
 		name = u.Username
 	}
-	return f(ctx, a.registry, &exchange.Principal{Role: exchange.RoleAdmin, TokenID: "cli-" + name, Name: "certhub CLI (" + name + ")"})
+	return f(ctx, a, &exchange.Principal{Role: exchange.RoleAdmin, TokenID: "cli-" + name, Name: "certhub CLI (" + name + ")"})
+}
+
+// withRegistry runs f with the consumer registry, at the console.
+func withRegistry(c *StoreConfig, f func(ctx context.Context, reg *exchange.Registry, by *exchange.Principal) error) error {
+	return asConsole(c, func(ctx context.Context, a *app, by *exchange.Principal) error { return f(ctx, a.registry, by) })
 }
 
 // ConsumersCmd groups consumer commands.

@@ -154,7 +154,8 @@ type IssuedToken struct {
 
 // Seed fills an empty hub with the demo data set: the catalog, 60 people
 // and 24 companies, 200+ certificates in every state, and a token per role.
-func Seed(ctx context.Context, svc *certificates.Service, reg *exchange.Registry, now time.Time) (*Seeded, error) {
+func Seed(ctx context.Context, svc *certificates.Service, items *exchange.Resolver, now time.Time) (*Seeded, error) {
+	reg := items.Registry
 	if err := Catalog(ctx, svc); err != nil {
 		return nil, err
 	}
@@ -247,7 +248,7 @@ func Seed(ctx context.Context, svc *certificates.Service, reg *exchange.Registry
 		}
 		out.Tokens = append(out.Tokens, IssuedToken{Role: t.Role, Name: t.Name, Authority: t.Authority, Secret: secret})
 	}
-	secret, err := sharing(ctx, reg)
+	secret, err := sharing(ctx, items)
 	if err != nil {
 		return nil, err
 	}
@@ -268,8 +269,21 @@ const (
 // sharing registers the demo's purposes, a department system and its
 // agreements (two approved, one awaiting approval), and returns the
 // system's API key.
-func sharing(ctx context.Context, reg *exchange.Registry) (string, error) {
+func sharing(ctx context.Context, items *exchange.Resolver) (string, error) {
+	reg := items.Registry
 	seed := &exchange.Principal{Role: exchange.RoleAdmin, TokenID: "demo", Name: "demo seed"}
+	catalog := Items()
+	if err := items.Import(ctx, seed, catalog); err != nil {
+		return "", fmt.Errorf("demo service items: %w", err)
+	}
+	var itemCodes []string
+	for _, it := range catalog {
+		itemCodes = append(itemCodes, it.Code)
+		if err := reg.CreatePurpose(ctx, seed, &exchange.Purpose{Code: it.Code, Name: it.Name, Kind: exchange.PurposeServiceItem,
+			Basis: it.Department}); err != nil {
+			return "", err
+		}
+	}
 	for _, p := range []exchange.Purpose{
 		{Code: PurposeFoodNew, Name: "食品经营许可 新办", Kind: exchange.PurposeServiceItem, Basis: "《食品经营许可和备案管理办法》"},
 		{Code: PurposeCompanyOpen, Name: "企业开办（设立登记）", Kind: exchange.PurposeServiceItem, Basis: "《中华人民共和国市场主体登记管理条例》"},
@@ -307,6 +321,17 @@ func sharing(ctx context.Context, reg *exchange.Registry) (string, error) {
 	}
 	if err := agree([]exchange.Grant{{Type: Civil + "001", Fields: []string{"registration_no", "registered_on"}}},
 		[]string{PurposeTransfer}, false); err != nil {
+		return "", err
+	}
+	// Once-only: every demo type, for every demo service item, with the
+	// fields the items' materials need.
+	if err := agree([]exchange.Grant{
+		{Type: Market + "001", Fields: []string{name, "legal_representative", "enterprise_type", "address"}},
+		{Type: Market + "002", Fields: []string{name, "permit_no", "operator_type", "business_items", "address"}},
+		{Type: Resources + "001", Fields: []string{name, "certificate_no", "unit_no", "location", "right_type", "usage", "area"}},
+		{Type: Civil + "001", Fields: []string{name, "registration_no", "registered_on", "registry"}},
+		{Type: Health + "001", Fields: []string{name, "certificate_no", "sex", "born_on", "birthplace"}},
+	}, itemCodes, true); err != nil {
 		return "", err
 	}
 	_, secret, err := reg.CreateKey(ctx, seed, c.ID, "一网通办受理平台 API key")

@@ -45,6 +45,8 @@ type Server struct {
 	Consumers *exchange.Registry
 	// AccessTokens issues and verifies OAuth access tokens (private_key_jwt).
 	AccessTokens *exchange.AccessTokens
+	// Items is the service item catalog and its resolver (nil: 503).
+	Items *exchange.Resolver
 	// Webhooks runs subscriptions and event deliveries (nil: 503).
 	Webhooks *exchange.Webhooks
 	// Ledger records every access and change (nil: not recorded).
@@ -174,6 +176,12 @@ var Routes = []Route{
 	{"GET", "/api/v1/subscriptions/{id}/deliveries", askers, "The delivery log: deliveries and their attempts", (*Server).listDeliveries},
 	{"POST", "/api/v1/deliveries/{id}/redeliver", askers, "Deliver again (a dead delivery, or a replay)", (*Server).redeliver},
 	{"POST", "/api/v1/match", consumer, "Verify-by-match: compare claimed values with a certificate, disclosing nothing", (*Server).match},
+
+	{"POST", "/api/v1/service-items", admin, "Import service items and their materials (JSON, YAML, CSV or .xlsx; all or nothing)", (*Server).importItems},
+	{"GET", "/api/v1/service-items", all, "List service items", (*Server).listItems},
+	{"GET", "/api/v1/service-items/{code}", all, "Read a service item and its materials", (*Server).getItem},
+	{"POST", "/api/v1/service-items/{code}/resolve", consumer, "Which materials e-certificates satisfy for an applicant (once-only)", (*Server).resolveItem},
+	{"GET", "/api/v1/reports/materials", admin, "Materials avoided per item and department (材料减少), JSON or CSV", (*Server).materialsReport},
 
 	{"GET", "/api/v1/reports/usage", admin, "Usage statistics by period (月报/季报/年报), JSON or CSV", (*Server).usageReport},
 

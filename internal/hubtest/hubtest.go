@@ -105,7 +105,8 @@ func New(t testing.TB) *Hub {
 		Log: log, Now: clk.Now, PublicURL: srv.URL, AdminTokenHash: adminHash, Registry: reg}
 	api := &httpapi.Server{Certs: certs, Keys: keys, Tokens: store, Shares: shares, Holders: holders, PublicURL: srv.URL, Log: log,
 		Now: clk.Now, AdminTokenHash: adminHash, VerifyRatePerMinute: 10000, Pages: pages, Ledger: ledger, LedgerKey: lk.VerifierKey,
-		Consumers: reg, Webhooks: hooks, AccessTokens: &exchange.AccessTokens{Registry: reg, Key: hk, Issuer: srv.URL, TokenURL: srv.URL + "/api/v1/oauth/token", Now: clk.Now}}
+		Consumers: reg, Webhooks: hooks, Items: &exchange.Resolver{Store: store, Registry: reg, Certs: certs, Ledger: ledger, Now: clk.Now},
+		AccessTokens: &exchange.AccessTokens{Registry: reg, Key: hk, Issuer: srv.URL, TokenURL: srv.URL + "/api/v1/oauth/token", Now: clk.Now}}
 	api.Connectors = &connectors.Engine{Store: store, Certs: certs, Kinds: connectors.Kinds{"file": filesource.Kind{}, "http": httpsource.Kind{}, "sql": sqlsource.Kind{}},
 		Now: clk.Now, Log: log, Owner: "hubtest", Ledger: ledger}
 	srv.Config.Handler = api.Handler()

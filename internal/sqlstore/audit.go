@@ -14,12 +14,8 @@ import (
 // one transaction takes the head row (its update locks it, in PostgreSQL
 // across replicas too), chains every queued entry after it and moves it.
 func (s *Store) AppendAudit(ctx context.Context, entries []exchange.AuditEntry) error {
-	for _, e := range entries {
-		if _, err := s.audit.do(ctx, s.quit, e); err != nil {
-			return err
-		}
-	}
-	return nil
+	_, err := s.audit.doAll(ctx, s.quit, entries)
+	return err
 }
 
 // chain numbers and hashes a batch after the head, and sums its usage.

@@ -336,6 +336,12 @@ func (s *Store) FindCertificates(ctx context.Context, qu certificates.Query) ([]
 	if qu.Type != "" {
 		add("type_code = ?", qu.Type)
 	}
+	if len(qu.Types) > 0 {
+		for _, t := range qu.Types {
+			args = append(args, t)
+		}
+		where = append(where, "type_code IN ("+placeholders(len(args)-len(qu.Types)+1, len(qu.Types))+")")
+	}
 	if qu.Authority != "" {
 		add("authority = ?", qu.Authority)
 	}

@@ -39,6 +39,16 @@ type groupRes[Res any] struct {
 // do queues one request and waits for its result.
 func (g *groupCommit[Req, Res]) do(ctx context.Context, quit <-chan struct{}, req Req) (Res, error) {
 	var zero Res
+	res, err := g.doAll(ctx, quit, []Req{req})
+	if err != nil {
+		return zero, err
+	}
+	return res[0], nil
+}
+
+// doAll queues requests together, so they go in one batch when the writer
+// is free, and waits for all their results; the first error is returned.
+func (g *groupCommit[Req, Res]) doAll(ctx context.Context, quit <-chan struct{}, reqs []Req) ([]Res, error) {
 	g.once.Do(func() {
 		g.ch = make(chan groupReq[Req], 4096)
 		g.quit = quit
@@ -48,26 +58,34 @@ func (g *groupCommit[Req, Res]) do(ctx context.Context, quit <-chan struct{}, re
 			go g.loop()
 		}
 	})
-	r := groupReq[Req]{ctx: ctx, req: req, done: make(chan groupRes[any], 1)}
-	select {
-	case g.ch <- r:
-	case <-g.quit:
-		return zero, errs.E(errs.Unavailable, "store is closed")
-	case <-ctx.Done():
-		return zero, ctx.Err()
-	}
-	select {
-	case res := <-r.done:
-		if res.err != nil {
-			return zero, res.err
+	queued := make([]groupReq[Req], 0, len(reqs))
+	for _, req := range reqs {
+		r := groupReq[Req]{ctx: ctx, req: req, done: make(chan groupRes[any], 1)}
+		select {
+		case g.ch <- r:
+			queued = append(queued, r)
+		case <-g.quit:
+			return nil, errs.E(errs.Unavailable, "store is closed")
+		case <-ctx.Done():
+			return nil, ctx.Err()
 		}
-		v, _ := res.val.(Res)
-		return v, nil
-	case <-g.quit:
-		return zero, errs.E(errs.Unavailable, "store is closed")
-	case <-ctx.Done():
-		return zero, ctx.Err()
 	}
+	out := make([]Res, len(queued))
+	var first error
+	for i, r := range queued {
+		select {
+		case res := <-r.done:
+			if res.err != nil && first == nil {
+				first = res.err
+			}
+			out[i], _ = res.val.(Res)
+		case <-g.quit:
+			return nil, errs.E(errs.Unavailable, "store is closed")
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+	return out, first
 }
 
 func (g *groupCommit[Req, Res]) loop() {

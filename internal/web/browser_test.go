@@ -139,7 +139,7 @@ func attr(t *testing.T, ctx context.Context, sel, name string) string {
 func demoHub(t *testing.T) (*hubtest.Hub, *demo.Seeded) {
 	t.Helper()
 	h := hubtest.New(t)
-	seeded, err := demo.Seed(context.Background(), h.Certs, h.Registry, time.Now())
+	seeded, err := demo.Seed(context.Background(), h.Certs, h.API.Items, time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -498,7 +498,7 @@ func TestBrowserAdminAgreements(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(states) != 3 || states[0] != "requested" || states[1] != "active" || states[2] != "active" {
+	if len(states) != 4 || states[0] != "requested" || states[1] != "active" || states[3] != "active" {
 		t.Fatalf("rows by state: %v", states)
 	}
 	if badge := text(t, ctx, `#agreements tbody tr:first-child .badge`); badge != "待审批" {

@@ -1,0 +1,322 @@
+package exchange
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/certhub/certhub/certificates"
+	"github.com/certhub/certhub/internal/errs"
+)
+
+// Resolver answers, for a service item and an applicant, which required
+// materials e-certificates already satisfy (once-only: 一次不跑 / 最多跑一次),
+// and counts every material avoided.
+type Resolver struct {
+	Store    ItemStore
+	Registry *Registry
+	Certs    *certificates.Service
+	Ledger   *Ledger
+	Now      func() time.Time
+
+	mu    sync.Mutex
+	items map[string]cachedItem
+}
+
+type cachedItem struct {
+	item *ServiceItem
+	at   time.Time
+}
+
+// itemTTL bounds how long another replica's import takes to show.
+const itemTTL = 10 * time.Second
+
+// Import validates a catalog and stores it whole, or nothing.
+func (r *Resolver) Import(ctx context.Context, by *Principal, items []*ServiceItem) error {
+	if err := ValidateItems(ctx, r.Certs, items); err != nil {
+		return err
+	}
+	now := r.Now().UTC().Truncate(time.Microsecond)
+	for _, it := range items {
+		it.CreatedAt, it.UpdatedAt = now, now
+	}
+	if err := r.Store.PutItems(ctx, items); err != nil {
+		return err
+	}
+	r.mu.Lock()
+	r.items = nil
+	r.mu.Unlock()
+	codes := make([]string, 0, len(items))
+	for _, it := range items {
+		codes = append(codes, it.Code)
+	}
+	return r.Ledger.Record(ctx, AuditEntry{Actor: by.Actor(), ActorName: by.Name, Action: "items_import",
+		Outcome: fmt.Sprintf("ok: %d items: %s", len(items), strings.Join(codes, ", "))})
+}
+
+// Item returns an item, cached for a few seconds.
+func (r *Resolver) Item(ctx context.Context, code string) (*ServiceItem, error) {
+	now := r.Now()
+	r.mu.Lock()
+	c, ok := r.items[code]
+	r.mu.Unlock()
+	if ok && now.Sub(c.at) >= 0 && now.Sub(c.at) < itemTTL {
+		return c.item, nil
+	}
+	it, err := r.Store.Item(ctx, code)
+	if errs.Is(err, errs.NotFound) {
+		return nil, errs.E(errs.NotFound, "no service item %s", code)
+	}
+	if err != nil {
+		return nil, err
+	}
+	r.mu.Lock()
+	if r.items == nil {
+		r.items = map[string]cachedItem{}
+	}
+	r.items[code] = cachedItem{item: it, at: now}
+	r.mu.Unlock()
+	return it, nil
+}
+
+// ResolveRequest is the input of a resolve.
+type ResolveRequest struct {
+	Applicant struct {
+		Kind string `json:"kind"`
+		ID   string `json:"id"`
+	} `json:"applicant"`
+	CaseID  string `json:"case_id"`
+	Purpose string `json:"purpose"`
+}
+
+// Material outcomes.
+const (
+	OutcomeSatisfied    = "satisfied"
+	OutcomeNotFound     = "not_found"
+	OutcomeNotPermitted = "not_permitted"
+	// OutcomeProvide: not a government-issued certificate, so the
+	// applicant provides it.
+	OutcomeProvide = "provide"
+	// A certificate found but not acceptable answers its status:
+	// expired, revoked or suspended.
+)
+
+// MaterialAnswer is what a resolve says of one material.
+type MaterialAnswer struct {
+	Name             string         `json:"name"`
+	Outcome          string         `json:"outcome"`
+	Reason           string         `json:"reason,omitempty"`
+	OriginalRequired bool           `json:"original_required,omitempty"`
+	LegalBasis       string         `json:"legal_basis,omitempty"`
+	Certificate      *UsedCert      `json:"certificate,omitempty"`
+	Agreement        string         `json:"agreement,omitempty"`
+	Avoided          bool           `json:"avoided"`
+	Flags            []string       `json:"flags,omitempty"`
+	fields           map[string]any // unexported: copied into Certificate
+}
+
+// UsedCert is the certificate a material answer relies on.
+type UsedCert struct {
+	ID      string         `json:"id"`
+	Type    string         `json:"type"`
+	Version int            `json:"version"`
+	Status  string         `json:"status"`
+	Fields  map[string]any `json:"fields,omitempty"`
+}
+
+// ResolveAnswer is the whole answer.
+type ResolveAnswer struct {
+	Item       string           `json:"item"`
+	ItemName   string           `json:"item_name"`
+	Department string           `json:"department"`
+	CaseID     string           `json:"case_id"`
+	Materials  []MaterialAnswer `json:"materials"`
+	Required   int              `json:"required"`
+	Avoided    int              `json:"avoided"`
+	// ToBring names the materials the applicant must still bring.
+	ToBring []string `json:"to_bring"`
+}
+
+// Resolve answers for a consumer (its agreements decide what it may see)
+// or, with consumer nil, for the applicant themselves (a holder asking
+// what they will need to bring: every type is looked at, nothing is
+// counted).
+func (r *Resolver) Resolve(ctx context.Context, by *Principal, code string, req *ResolveRequest) (*ResolveAnswer, error) {
+	it, err := r.Item(ctx, code)
+	if err != nil {
+		return nil, err
+	}
+	var l errs.List
+	kind := certificates.HolderKind(req.Applicant.Kind)
+	if kind == "" {
+		kind = certificates.HolderKindOf(req.Applicant.ID)
+	}
+	switch {
+	case req.Applicant.ID == "":
+		l.Add("applicant.id", "is required")
+	case kind != certificates.Person && kind != certificates.Organisation:
+		l.Add("applicant.kind", "must be person or organisation")
+	default:
+		if err := certificates.ValidateHolderID(kind, req.Applicant.ID); err != nil {
+			l.Add("applicant.id", "%v", err)
+		}
+	}
+	consumer := by.Role == RoleConsumer
+	if consumer {
+		if err := (Access{Purpose: req.Purpose, CaseID: req.CaseID}).Validate(); err != nil {
+			for _, f := range err.(*errs.Error).Fields {
+				l.Add(map[string]string{"X-Purpose": "purpose", "X-Case-Id": "case_id"}[f.Field], "%s", f.Reason)
+			}
+		}
+	}
+	if err := l.Err(); err != nil {
+		return nil, err
+	}
+	var cov *Coverage
+	if consumer {
+		if cov, err = r.Registry.Authorize(ctx, by.Consumer, req.Purpose); err != nil {
+			if e, ok := err.(*errs.Error); ok && e.Field == "X-Purpose" {
+				e.Field = "purpose"
+			}
+			return nil, err
+		}
+	}
+	// Every type any material names, in one query.
+	var types []string
+	for _, m := range it.Materials {
+		for _, t := range m.Types {
+			if !slices.Contains(types, t) && (cov == nil || cov.ByType[t] != nil) {
+				types = append(types, t)
+			}
+		}
+	}
+	var held []*certificates.Certificate
+	if len(types) > 0 {
+		if held, _, err = r.Certs.Find(ctx, certificates.Scope{}, certificates.FindRequest{HolderID: req.Applicant.ID, HolderKind: kind,
+			Types: types, Limit: 500}); err != nil {
+			return nil, err
+		}
+	}
+	ans := &ResolveAnswer{Item: it.Code, ItemName: it.Name, Department: it.Department, CaseID: req.CaseID, ToBring: []string{}}
+	today := r.Certs.Today()
+	var entries []AuditEntry
+	for _, m := range it.Materials {
+		a := r.material(&m, cov, held, today)
+		ans.Materials = append(ans.Materials, a)
+		ans.Required++
+		if a.Avoided {
+			ans.Avoided++
+		}
+		if a.Outcome != OutcomeSatisfied || a.OriginalRequired {
+			ans.ToBring = append(ans.ToBring, m.Name)
+		}
+		if c := a.Certificate; c != nil && consumer {
+			fields := make([]string, 0, len(c.Fields))
+			for f := range c.Fields {
+				fields = append(fields, f)
+			}
+			slices.Sort(fields)
+			entries = append(entries, AuditEntry{Actor: by.Actor(), ActorName: by.Name, Action: "resolve", Certificates: []string{c.ID},
+				Holder: r.Certs.Vault.Index(string(kind), req.Applicant.ID), Fields: fields, Purpose: req.Purpose, CaseID: req.CaseID,
+				Agreement: a.Agreement, Outcome: a.Outcome + ": " + it.Code + " / " + m.Name})
+		}
+	}
+	if !consumer {
+		return ans, nil
+	}
+	// One entry per certificate used, all in one append.
+	if err := r.Ledger.RecordAll(ctx, entries); err != nil {
+		return nil, err
+	}
+	now := r.Now()
+	if err := r.Store.RecordResolution(ctx, &Resolution{Item: it.Code, CaseID: req.CaseID, Department: it.Department, Consumer: by.Consumer,
+		Day: certificates.DateOf(now, r.Certs.Location).String(), Required: ans.Required, Avoided: ans.Avoided,
+		At: now.UTC().Truncate(time.Microsecond)}); err != nil {
+		return nil, err
+	}
+	return ans, nil
+}
+
+// material answers one material from the applicant's certificates.
+func (r *Resolver) material(m *Material, cov *Coverage, held []*certificates.Certificate, today certificates.Date) MaterialAnswer {
+	a := MaterialAnswer{Name: m.Name, OriginalRequired: m.OriginalRequired, LegalBasis: m.LegalBasis, Flags: m.Flags}
+	if !m.Certificate {
+		a.Outcome, a.Reason = OutcomeProvide, "not a government-issued certificate: the applicant provides it"
+		return a
+	}
+	var covered, uncovered []string
+	for _, t := range m.Types {
+		if cov == nil || cov.ByType[t] != nil {
+			covered = append(covered, t)
+		} else {
+			uncovered = append(uncovered, t)
+		}
+	}
+	// The best certificate: an acceptable one first, then the newest.
+	var best *certificates.Certificate
+	bestOK := false
+	for _, c := range held {
+		if !slices.Contains(covered, c.Type) {
+			continue
+		}
+		ok := m.Accepts(c.StatusOn(today))
+		if best == nil || (ok && !bestOK) || (ok == bestOK && c.IssuedAt.After(best.IssuedAt)) {
+			best, bestOK = c, ok
+		}
+	}
+	if best == nil || !bestOK {
+		if len(uncovered) > 0 {
+			a.Outcome = OutcomeNotPermitted
+			a.Reason = fmt.Sprintf("no active agreement of this consumer covers %s for purpose %q: ask for an agreement, not the applicant",
+				strings.Join(uncovered, ", "), cov.Purpose)
+			return a
+		}
+		if best == nil {
+			a.Outcome, a.Reason = OutcomeNotFound, "the applicant holds no such certificate: they must provide it"
+			return a
+		}
+	}
+	st := best.StatusOn(today)
+	a.Certificate = &UsedCert{ID: best.ID, Type: best.Type, Version: best.Version, Status: string(st)}
+	var grant *Grant
+	if cov != nil {
+		ag := cov.ByType[best.Type]
+		a.Agreement, grant = ag.ID, ag.Grant(best.Type)
+	}
+	if !bestOK {
+		a.Outcome = string(st)
+		a.Reason = fmt.Sprintf("certificate %s is %s (%s); this material accepts %s", best.ID, st, st.Label(), strings.Join(acceptable(m), ", "))
+		return a
+	}
+	a.Outcome = OutcomeSatisfied
+	a.Certificate.Fields = map[string]any{}
+	want := m.Fields
+	if len(want) == 0 && grant != nil {
+		want = grant.Fields
+	}
+	for _, f := range want {
+		if grant != nil && !grant.Permits(f) {
+			continue
+		}
+		if f == FieldHolderName {
+			a.Certificate.Fields[f] = best.Holder.Name
+		} else if v, ok := best.Data[f]; ok {
+			a.Certificate.Fields[f] = v
+		}
+	}
+	a.Avoided = !m.OriginalRequired
+	if m.OriginalRequired {
+		a.Reason = "satisfied, but the original is still legally required: " + m.LegalBasis
+	}
+	return a
+}
+
+func acceptable(m *Material) []string {
+	if len(m.Statuses) == 0 {
+		return []string{string(certificates.StatusValid)}
+	}
+	return m.Statuses
+}
