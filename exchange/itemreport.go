@@ -70,6 +70,11 @@ func (r *Resolver) MaterialsReport(ctx context.Context, period, from, to string)
 	return out, nil
 }
 
+// MaterialsCSVName is the file name the report's CSV download carries.
+func MaterialsCSVName(period, from, to string) string {
+	return fmt.Sprintf("certhub-materials-%s-%s-%s.csv", period, from, to)
+}
+
 // WriteMaterialsCSV writes the report for spreadsheets (UTF-8 with a BOM).
 func WriteMaterialsCSV(w io.Writer, rows []MaterialsRow) error {
 	if _, err := io.WriteString(w, "\ufeff"); err != nil {

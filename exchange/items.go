@@ -168,7 +168,8 @@ func (m *Material) Accepts(st certificates.Status) bool {
 
 // ParseItems reads a catalog file: YAML or JSON (a list of items, or
 // {"items": [...]}) or a table, CSV or .xlsx, with one row per material
-// (docs/service-items.md gives the columns).
+// (docs/service-items.md gives the columns). A table with bad cells
+// returns its items along with the list of those problems.
 func ParseItems(name string, data []byte) ([]*ServiceItem, error) {
 	switch strings.ToLower(filepath.Ext(name)) {
 	case ".csv":

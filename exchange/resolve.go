@@ -2,6 +2,7 @@ package exchange
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -55,6 +56,34 @@ func (r *Resolver) Import(ctx context.Context, by *Principal, items []*ServiceIt
 	}
 	return r.Ledger.Record(ctx, AuditEntry{Actor: by.Actor(), ActorName: by.Name, Action: "items_import",
 		Outcome: fmt.Sprintf("ok: %d items: %s", len(items), strings.Join(codes, ", "))})
+}
+
+// ImportFile reads a catalog file (by its name's extension) and imports
+// it; problems of the file's rows and of the catalog are listed together,
+// and nothing is saved if there is any.
+func (r *Resolver) ImportFile(ctx context.Context, by *Principal, name string, data []byte) ([]*ServiceItem, error) {
+	items, perr := ParseItems(name, data)
+	if perr != nil && items == nil {
+		return nil, perr
+	}
+	verr := ValidateItems(ctx, r.Certs, items)
+	var l errs.List
+	for _, err := range []error{perr, verr} {
+		var e *errs.Error
+		if err == nil {
+			continue
+		}
+		if !errors.As(err, &e) || e.Code != errs.Invalid {
+			return nil, err
+		}
+		for _, f := range e.Fields {
+			l.Add(f.Field, "%s", f.Reason)
+		}
+	}
+	if err := l.Err(); err != nil {
+		return nil, err
+	}
+	return items, r.Import(ctx, by, items)
 }
 
 // Item returns an item, cached for a few seconds.

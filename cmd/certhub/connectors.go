@@ -88,7 +88,7 @@ func (c *ConnApplyCmd) Run() error {
 	return withEngine(&c.StoreConfig, func(ctx context.Context, e *connectors.Engine) error {
 		d, created, err := e.Apply(ctx, raw)
 		if err != nil {
-			return describe(err)
+			return err
 		}
 		verb := "updated"
 		if created {

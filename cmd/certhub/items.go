@@ -35,12 +35,9 @@ func (c *ItemsImportCmd) Run() error {
 	if err != nil {
 		return err
 	}
-	items, err := exchange.ParseItems(c.File, data)
-	if err != nil {
-		return err
-	}
 	return withItems(&c.StoreConfig, func(ctx context.Context, r *exchange.Resolver, by *exchange.Principal) error {
-		if err := r.Import(ctx, by, items); err != nil {
+		items, err := r.ImportFile(ctx, by, c.File, data)
+		if err != nil {
 			return err
 		}
 		materials, flagged := 0, 0

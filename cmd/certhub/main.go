@@ -37,7 +37,8 @@ func main() {
 		kong.UsageOnError(),
 	)
 	if err := ctx.Run(); err != nil {
-		fmt.Fprintln(os.Stderr, "certhub:", err)
+		// Every problem of a refused input, one a line.
+		fmt.Fprintln(os.Stderr, "certhub:", describe(err))
 		os.Exit(1)
 	}
 }

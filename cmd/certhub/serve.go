@@ -126,7 +126,7 @@ func (c *ServeCmd) serve(ctx context.Context, a *app, demoHolders []web.DemoHold
 	shares := &exchange.Shares{Store: a.store, Certs: a.certs, Now: time.Now, Ledger: a.ledger}
 	pages := &web.Server{Certs: a.certs, Shares: shares, Tokens: a.store, OIDC: holders, Box: signing.NewBox(a.master, "web session v1"),
 		Log: a.log, Now: time.Now, PublicURL: public, ShareRatePerMinute: c.ShareRate, Demo: demoHolders,
-		AdminTokenHash: adminHash, Registry: a.registry}
+		AdminTokenHash: adminHash, Registry: a.registry, Items: a.items}
 	reg := prometheus.NewRegistry()
 	engine := a.engine()
 	engine.OnRun = connectors.NewMetrics(reg).Observe

@@ -1,6 +1,8 @@
 package main_test
 
 import (
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -47,13 +49,42 @@ func TestSharingCLI(t *testing.T) {
 	key := run("consumers", "key", consumer)
 	key = key[strings.LastIndex(key, "\n")+1:]
 
+	// A service item catalog from a CSV in the documented layout; a bad
+	// one is refused with every problem listed and nothing saved.
+	dir := t.TempDir()
+	bad := filepath.Join(dir, "bad.csv")
+	_ = os.WriteFile(bad, []byte("事项编码,事项名称,实施部门,材料名称,是否证照,证照类型\nX-1,某事项,某局,许可证,是,11330100MB0000001R999\nX-1,某事项,某局,申请书,也许,\n"), 0o644)
+	if out, code := certhubEnv(t, env, "items", "import", bad, "--data", data); code == 0 ||
+		!strings.Contains(out, "items[0].materials[0].types[0]") || !strings.Contains(out, "row 3.certificate") {
+		t.Fatalf("bad catalog: %d %s", code, out)
+	}
+	good := filepath.Join(dir, "items.csv")
+	_ = os.WriteFile(good, []byte("item_code,item_name,department,material,certificate,types,fields,legal_basis\n"+
+		"SX-CLI-1,个体工商户设立登记,某局,申请书,否,,,《条例》\n"+
+		"SX-CLI-1,个体工商户设立登记,某局,食品经营许可证,是,"+licence+",permit_no,《条例》\n"+
+		"SX-CLI-1,个体工商户设立登记,某局,其他有关材料,否,,,\n"), 0o644)
+	if out := run("items", "import", good); !strings.Contains(out, "imported 1 service items, 3 materials (1 flagged)") {
+		t.Fatalf("import: %s", out)
+	}
+	if out := run("items", "list"); !strings.Contains(out, "SX-CLI-1") {
+		t.Fatalf("items list: %s", out)
+	}
+
 	p = start(t, env, "--data", data)
 	hdr := []string{"X-Purpose", "SX-CLI-1", "X-Case-Id", "2026-CLI-1"}
 	got := p.must(200, "GET", "/api/v1/certificates/"+id, key, nil, hdr...)
 	if d := got["data"].(map[string]any); len(d) != 1 || d["permit_no"] != "JY1" || got["agreement"] != agr {
 		t.Fatalf("read under the CLI's agreement: %v", got)
 	}
+	ans := p.must(200, "POST", "/api/v1/service-items/SX-CLI-1/resolve", key, map[string]any{
+		"applicant": map[string]string{"id": company}, "case_id": "2026-CLI-2", "purpose": "SX-CLI-1"})
+	if ans["avoided"] != float64(1) || ans["required"] != float64(3) {
+		t.Fatalf("resolve: %v", ans)
+	}
 	p.stop()
+	if out := run("items", "report", "--period", "year"); !strings.Contains(out, "SX-CLI-1,个体工商户设立登记,某局,1,3,1,33.3%") {
+		t.Fatalf("items report: %s", out)
+	}
 	if out := run("agreements", "withdraw", agr, "--reason", "停止共享"); !strings.Contains(out, "withdrawn") {
 		t.Fatalf("withdraw: %s", out)
 	}

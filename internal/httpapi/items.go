@@ -48,10 +48,7 @@ func (s *Server) importItems(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	items, err := exchange.ParseItems("catalog"+ext, body)
-	if err == nil {
-		err = s.Items.Import(r.Context(), principalOf(r.Context()), items)
-	}
+	items, err := s.Items.ImportFile(r.Context(), principalOf(r.Context()), "catalog"+ext, body)
 	if err != nil {
 		s.fail(w, r, err)
 		return
@@ -133,7 +130,7 @@ func (s *Server) materialsReport(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	w.Header().Set("Content-Type", "text/csv; charset=utf-8")
-	w.Header().Set("Content-Disposition", `attachment; filename="certhub-materials-`+period+`-`+from+`-`+to+`.csv"`)
+	w.Header().Set("Content-Disposition", `attachment; filename="`+exchange.MaterialsCSVName(period, from, to)+`"`)
 	if err := exchange.WriteMaterialsCSV(w, rows); err != nil {
 		s.Log.ErrorContext(r.Context(), "write materials CSV", "err", err)
 	}

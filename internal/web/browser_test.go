@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"image/png"
 	"math/rand/v2"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -525,5 +526,106 @@ func TestBrowserAdminAgreements(t *testing.T) {
 	shot(t, ctx, "23-admin-agreements-en")
 	if title := text(t, ctx, `h1`); title != "Sharing agreements" {
 		t.Fatalf("English title: %q", title)
+	}
+}
+
+// TestBrowserOnceOnly: a department resolves cases; the administrator's
+// materials page shows the share avoided as a chart and a table; a company
+// checks in its wallet what it still must bring for 食品经营许可 新办.
+func TestBrowserOnceOnly(t *testing.T) {
+	h, seeded := demoHub(t)
+	var key string
+	for _, tk := range seeded.Tokens {
+		if tk.Role == exchange.RoleConsumer {
+			key = tk.Secret
+		}
+	}
+	resolve := func(item, caseID string) {
+		body := fmt.Sprintf(`{"applicant":{"id":%q},"case_id":%q,"purpose":%q}`, seeded.SampleOrg.USCC, caseID, item)
+		req, _ := http.NewRequest("POST", h.Srv.URL+"/api/v1/service-items/"+item+"/resolve", strings.NewReader(body))
+		req.Header.Set("Authorization", "Bearer "+key)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != 200 {
+			t.Fatalf("resolve %s: %d", item, resp.StatusCode)
+		}
+	}
+	resolve(demo.ItemFoodNew, "2026-SP-1")
+	resolve(demo.ItemFoodNew, "2026-SP-1") // a retry: counted once
+	resolve(demo.ItemCompanyChange, "2026-QY-1")
+	rows, err := h.API.Items.MaterialsReport(context.Background(), "year", h.Certs.Today().String()[:4]+"-01-01", h.Certs.Today().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	cases, required, avoided := 0, 0, 0
+	for _, r := range rows {
+		cases, required, avoided = cases+r.Cases, required+r.Required, avoided+r.Avoided
+	}
+	if cases != 2 || avoided == 0 {
+		t.Fatalf("report: %d cases, %d of %d avoided", cases, avoided, required)
+	}
+
+	ctx := browser(t, "")
+	run(t, ctx,
+		chromedp.Navigate(h.Srv.URL+"/admin/login"),
+		chromedp.WaitVisible(chromedp.CSS(`#token`)),
+		chromedp.SetValue(chromedp.CSS(`#token`), h.Admin),
+		chromedp.Click(chromedp.CSS(`#admin-sign-in`)),
+		chromedp.WaitVisible(chromedp.CSS(`#period`)),
+		chromedp.Navigate(h.Srv.URL+"/admin/materials?period=year"),
+		chromedp.WaitVisible(chromedp.CSS(`#share-chart`)),
+	)
+	shot(t, ctx, "24-admin-materials")
+	bars, err := chromedp.Run(ctx, chromedp.Evaluate[int](`document.querySelectorAll('#share-chart g.share-bar').length`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := fmt.Sprintf("%.1f%%", 100*float64(avoided)/float64(required))
+	if got := text(t, ctx, `#total-share`); bars != 2 || got != want {
+		t.Fatalf("chart: %d bars, total share %q; want 2 bars, %s", bars, got, want)
+	}
+	run(t, ctx, chromedp.Navigate(h.Srv.URL+"/admin/materials?period=year&lang=en"), chromedp.WaitVisible(chromedp.CSS(`#share-chart`)))
+	shot(t, ctx, "25-admin-materials-en")
+
+	// The company, in its wallet.
+	holder := -1
+	for i, dh := range seeded.Holders {
+		if dh.ID == seeded.SampleOrg.USCC {
+			holder = i
+		}
+	}
+	if holder < 0 {
+		t.Fatal("the sample company is not a demo holder")
+	}
+	wallet := browser(t, "")
+	run(t, wallet,
+		chromedp.Navigate(h.Srv.URL+"/wallet"),
+		chromedp.WaitVisible(chromedp.CSS(fmt.Sprintf(`button[data-holder="%d"]`, holder))),
+		chromedp.Click(chromedp.CSS(fmt.Sprintf(`button[data-holder="%d"]`, holder))),
+		chromedp.WaitVisible(chromedp.CSS(`#item`)),
+		chromedp.SetValue(chromedp.CSS(`#item`), demo.ItemFoodNew),
+		chromedp.Click(chromedp.CSS(`#check-item`)),
+		chromedp.WaitVisible(chromedp.CSS(`#bring-answer[data-item="`+demo.ItemFoodNew+`"]`)),
+		chromedp.ScrollIntoView(chromedp.CSS(`#bring-answer`)),
+	)
+	shot(t, wallet, "26-wallet-what-to-bring")
+	satisfied, err := chromedp.Run(wallet, chromedp.Evaluate[int](`document.querySelectorAll('#bring-answer li[data-outcome="satisfied"]').length`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := text(t, wallet, `#bring-avoided`); satisfied == 0 || n != fmt.Sprint(satisfied) {
+		t.Fatalf("wallet check: %d satisfied, summary says %q", satisfied, n)
+	}
+	// The holder's own check is not a department's use: nothing counted.
+	after, _ := h.API.Items.MaterialsReport(context.Background(), "year", h.Certs.Today().String()[:4]+"-01-01", h.Certs.Today().String())
+	n := 0
+	for _, r := range after {
+		n += r.Cases
+	}
+	if n != cases {
+		t.Fatalf("the wallet check was counted: %d cases, was %d", n, cases)
 	}
 }

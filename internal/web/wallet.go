@@ -38,6 +38,11 @@ type walletData struct {
 	Views        []exchange.ShareView
 	Accesses     []exchange.AuditEntry // who used my certificates
 	Created      string                // id of the share just made
+	// Items are the service items a holder can check before applying;
+	// Check is the answer for the one asked about.
+	Items []*exchange.ServiceItem
+	Item  string
+	Check *exchange.ResolveAnswer
 }
 
 func (s *Server) wallet(w http.ResponseWriter, r *http.Request) {
@@ -96,6 +101,23 @@ func (s *Server) wallet(w http.ResponseWriter, r *http.Request) {
 		if d.Accesses, err = l.Store.HolderAudit(ctx, s.Certs.Vault.Index(string(h.Kind), h.ID), 100); err != nil {
 			s.fail(w, r, err)
 			return
+		}
+	}
+	if s.Items != nil {
+		if d.Items, err = s.Items.Store.ListItems(ctx); err != nil {
+			s.fail(w, r, err)
+			return
+		}
+		if d.Item = r.URL.Query().Get("item"); d.Item != "" {
+			// The holder asks for themselves: every type is looked at, and
+			// nothing is counted or disclosed to anyone else.
+			req := &exchange.ResolveRequest{}
+			req.Applicant.Kind, req.Applicant.ID = string(h.Kind), h.ID
+			me := &exchange.Principal{Role: exchange.RoleHolder, HolderKind: string(h.Kind), HolderID: h.ID}
+			if d.Check, err = s.Items.Resolve(ctx, me, d.Item, req); err != nil {
+				s.fail(w, r, err)
+				return
+			}
 		}
 	}
 	s.render(w, r, http.StatusOK, "wallet", "wallet", d)

@@ -59,6 +59,9 @@ type Server struct {
 	AdminTokenHash string
 	// Registry holds consumers and agreements (/admin/agreements).
 	Registry *exchange.Registry
+	// Items is the service item catalog (the wallet's "what to bring"
+	// check and /admin/materials).
+	Items *exchange.Resolver
 
 	tmpl *template.Template
 }
@@ -90,6 +93,8 @@ var Routes = []Route{
 	{"GET", "/admin/reports.csv", "admin", (*Server).reportsCSV},
 	{"GET", "/admin/agreements", "admin", (*Server).agreementsPage},
 	{"POST", "/admin/agreements/{id}/{decision}", "admin", (*Server).decideAgreement},
+	{"GET", "/admin/materials", "admin", (*Server).materialsPage},
+	{"GET", "/admin/materials.csv", "admin", (*Server).materialsCSV},
 	{"GET", "/admin/login", "", (*Server).adminLoginPage},
 	{"POST", "/admin/login", "", (*Server).adminLogin},
 	{"GET", "/auth/login", "", (*Server).oidcLogin},
@@ -107,6 +112,7 @@ func (s *Server) Register(r chi.Router) {
 		"join": strings.Join,
 		"list": func(v ...string) []string { return v },
 		"add":  func(d, v float64) float64 { return v + d },
+		"pct":  func(v float64) float64 { return 100 * v },
 	}).ParseFS(templateFS, "templates/*.html"))
 	static, _ := fs.Sub(staticFS, "static")
 	r.With(s.headers).Handle("/static/*", http.StripPrefix("/static/", http.FileServer(http.FS(static))))
