@@ -1,9 +1,12 @@
 package httpapi_test
 
 import (
+	"bytes"
 	"fmt"
 	"strings"
 	"testing"
+
+	"github.com/xuri/excelize/v2"
 
 	"github.com/certhub/certhub/certificates"
 	"github.com/certhub/certhub/exchange"
@@ -261,5 +264,31 @@ func TestImportItemsValidation(t *testing.T) {
 	}
 	if st := h.call("GET", "/api/v1/service-items/B-404", h.Admin, nil, nil); st != 404 {
 		t.Fatalf("unknown item: %d", st)
+	}
+
+	// The same layout as an .xlsx workbook, with English headers.
+	f := excelize.NewFile()
+	rows := [][]any{
+		{"item_code", "item_name", "department", "material", "certificate", "types", "original_required", "legal_basis"},
+		{"C-1", "不动产抵押登记", "某局", "申请书", "no", "", "no", "《细则》"},
+		{"C-1", "不动产抵押登记", "某局", "营业执照", "yes", licence, "yes", "《细则》第三十八条"},
+	}
+	for i, r := range rows {
+		cell, _ := excelize.CoordinatesToCellName(1, i+1)
+		if err := f.SetSheetRow("Sheet1", cell, &r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var buf bytes.Buffer
+	if err := f.Write(&buf); err != nil {
+		t.Fatal(err)
+	}
+	if st := h.call("POST", "/api/v1/service-items", h.Admin, buf.String(), nil,
+		"Content-Type", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"); st != 200 {
+		t.Fatalf("xlsx import: %d", st)
+	}
+	if st := h.call("GET", "/api/v1/service-items/C-1", h.Admin, nil, &it); st != 200 || len(it.Materials) != 2 || !it.Materials[1].OriginalRequired ||
+		it.Materials[1].Types[0] != licence {
+		t.Fatalf("xlsx item: %d %+v", st, it)
 	}
 }

@@ -589,6 +589,16 @@ func TestBrowserOnceOnly(t *testing.T) {
 	}
 	run(t, ctx, chromedp.Navigate(h.Srv.URL+"/admin/materials?period=year&lang=en"), chromedp.WaitVisible(chromedp.CSS(`#share-chart`)))
 	shot(t, ctx, "25-admin-materials-en")
+	// The catalog page flags the demo's catch-all materials.
+	run(t, ctx, chromedp.Navigate(h.Srv.URL+"/admin/items?lang=zh"), chromedp.WaitVisible(chromedp.CSS(`#item-`+demo.ItemFoodNew)))
+	shot(t, ctx, "27-admin-items")
+	flags, err := chromedp.Run(ctx, chromedp.Evaluate[int](`document.querySelectorAll('.flag[data-flag="catch_all"]').length`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if flags != 2 { // 其他有关材料, 公安机关认为需要提供的其他材料
+		t.Fatalf("%d catch-all flags, want 2", flags)
+	}
 
 	// The company, in its wallet.
 	holder := -1

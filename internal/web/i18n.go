@@ -64,6 +64,8 @@ var messages = map[string]map[string]string{
 		"o_suspended": "证照已暂扣", "o_not_permitted": "需部门核实", "original_still": "仍需携带原件",
 		"materials_report": "材料减少统计", "materials_help": "每个事项、每个部门：办件数、应交材料数、由电子证照替代的材料数和替代比例（材料减少）。",
 		"item": "事项", "department": "实施部门", "cases": "办件数", "required": "应交材料", "avoided": "免交材料", "avoided_share": "减少比例", "no_resolutions": "这段时间没有办件。",
+		"service_items": "服务事项", "items_help": "各事项的申请材料：哪些可由电子证照替代，哪些仍需原件；导入时对没有设定依据或兜底性表述的材料作了标记。",
+		"no_items": "还没有导入服务事项（certhub items import）。", "by_certificate": "可由电子证照替代", "f_no_legal_basis": "无设定依据", "f_catch_all": "兜底条款",
 	},
 	"en": {
 		"lang": "en", "other_lang": "中文", "other_lang_code": "zh",
@@ -121,6 +123,8 @@ var messages = map[string]map[string]string{
 		"o_suspended": "certificate suspended", "o_not_permitted": "the office checks it", "original_still": "bring the original too",
 		"materials_report": "Materials avoided", "materials_help": "Per service item and department: cases, materials required, materials replaced by e-certificates, and the share avoided.",
 		"item": "Service item", "department": "Department", "cases": "Cases", "required": "Required", "avoided": "Avoided", "avoided_share": "Avoided share", "no_resolutions": "No cases in this period.",
+		"service_items": "Service items", "items_help": "Each item's materials: which e-certificates replace, which still need the original; materials without a legal basis or worded as a catch-all were flagged on import.",
+		"no_items": "No service items imported yet (certhub items import).", "by_certificate": "replaced by e-certificates", "f_no_legal_basis": "no legal basis", "f_catch_all": "catch-all clause",
 	},
 }
 

@@ -82,7 +82,7 @@ func (s *Server) materialsPage(w http.ResponseWriter, r *http.Request) {
 		b := &d.Bars[i]
 		b.Y = float64(i) * 34
 		b.W = barWidth * share(*b)
-		b.Share = fmt.Sprintf("%.0f%%", 100*share(*b))
+		b.Share = fmt.Sprintf("%.1f%%", 100*share(*b))
 	}
 	d.Height = float64(len(d.Bars))*34 + 4
 	if d.Required > 0 {
@@ -116,4 +116,29 @@ func (s *Server) materialsCSV(w http.ResponseWriter, r *http.Request) {
 	if err := exchange.WriteMaterialsCSV(w, rows); err != nil {
 		s.Log.ErrorContext(r.Context(), "write materials CSV", "err", err)
 	}
+}
+
+// itemsPage lists the service item catalog: each item's materials, which
+// e-certificates satisfy them, and the flags raised on import.
+func (s *Server) itemsPage(w http.ResponseWriter, r *http.Request) {
+	if s.Items == nil {
+		s.fail(w, r, errs.E(errs.Unavailable, "no service item catalog"))
+		return
+	}
+	items, err := s.Items.Store.ListItems(r.Context())
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	names := map[string]string{}
+	for _, it := range items {
+		for _, m := range it.Materials {
+			for _, code := range m.Types {
+				if t, err := s.Certs.Type(r.Context(), code); err == nil {
+					names[code] = t.Name
+				}
+			}
+		}
+	}
+	s.render(w, r, http.StatusOK, "items", "service_items", map[string]any{"Items": items, "TypeNames": names})
 }

@@ -94,6 +94,7 @@ var Routes = []Route{
 	{"GET", "/admin/agreements", "admin", (*Server).agreementsPage},
 	{"POST", "/admin/agreements/{id}/{decision}", "admin", (*Server).decideAgreement},
 	{"GET", "/admin/materials", "admin", (*Server).materialsPage},
+	{"GET", "/admin/items", "admin", (*Server).itemsPage},
 	{"GET", "/admin/materials.csv", "admin", (*Server).materialsCSV},
 	{"GET", "/admin/login", "", (*Server).adminLoginPage},
 	{"POST", "/admin/login", "", (*Server).adminLogin},
