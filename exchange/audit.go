@@ -72,7 +72,7 @@ var UsageCategories = []string{"lookup", "document", "match", "verification", "s
 
 // usageActions maps ledger actions to the report's categories.
 var usageActions = map[string]string{
-	"lookup": "lookup", "read": "lookup", "document": "document", "match": "match", "clerk_verify": "verification",
+	"lookup": "lookup", "read": "lookup", "resolve": "lookup", "document": "document", "match": "match", "clerk_verify": "verification",
 	"share_view": "share_view", "issue": "issuance", "issued": "issuance", "issued+lifecycle": "issuance",
 	"revise": "revision", "revised": "revision", "revised+lifecycle": "revision",
 	"suspend": "lifecycle", "reinstate": "lifecycle", "revoke": "lifecycle", "lifecycle": "lifecycle",
