@@ -36,6 +36,7 @@ func RunTests(t *testing.T, newStore func(t *testing.T) *sqlstore.Store) {
 		{"Tokens", testTokens},
 		{"Registry", testRegistry},
 		{"Events", testEvents},
+		{"ServiceItems", testItems},
 		{"Shares", testShares},
 		{"BatchInsertAndOrigins", testBatchInsert},
 		{"AuditLedger", testLedger},
@@ -583,6 +584,55 @@ func testEvents(t *testing.T, s *sqlstore.Store) {
 	}
 	if n, _ := s.EmitExpired(ctx, after, now, newID); n != 0 {
 		t.Fatalf("expiry announced twice: %d", n)
+	}
+}
+
+// testItems: the catalog round-trips and is replaced by code; a case's
+// resolution counts once, keeping its better count; certificates of many
+// types are found in one query.
+func testItems(t *testing.T, s *sqlstore.Store) {
+	ctx := context.Background()
+	seedCatalog(t, s)
+	it := &exchange.ServiceItem{Code: "SX-1", Name: "食品经营许可 新办", Department: "某局", CreatedAt: t0, UpdatedAt: t0,
+		Materials: []exchange.Material{{Name: "申请书"}, {Name: "许可证", Certificate: true, Types: []string{typeCode}, Fields: []string{"address"},
+			OriginalRequired: true, LegalBasis: "《办法》", Flags: []string{}}}}
+	must(t, s.PutItems(ctx, []*exchange.ServiceItem{it}))
+	it2 := *it
+	it2.Name, it2.UpdatedAt = "食品经营许可 新办（修订）", t0.Add(time.Hour)
+	must(t, s.PutItems(ctx, []*exchange.ServiceItem{&it2}))
+	got, err := s.Item(ctx, "SX-1")
+	must(t, err)
+	if got.Name != it2.Name || !got.CreatedAt.Equal(t0) || len(got.Materials) != 2 || !got.Materials[1].OriginalRequired || got.Materials[1].Types[0] != typeCode {
+		t.Fatalf("item = %+v", got)
+	}
+	_, err = s.Item(ctx, "SX-none")
+	mustCode(t, errs.NotFound, err)
+	if items, _ := s.ListItems(ctx); len(items) != 1 {
+		t.Fatalf("items = %d", len(items))
+	}
+	r := &exchange.Resolution{Item: "SX-1", CaseID: "c-1", Department: "某局", Consumer: "csm_1", Day: "2026-03-01", Required: 2, Avoided: 0, At: t0}
+	must(t, s.RecordResolution(ctx, r))
+	r.Avoided = 1
+	must(t, s.RecordResolution(ctx, r)) // a retry that found more keeps it
+	r.Avoided = 0
+	must(t, s.RecordResolution(ctx, r)) // and a worse one does not undo it
+	must(t, s.RecordResolution(ctx, &exchange.Resolution{Item: "SX-1", CaseID: "c-2", Department: "某局", Consumer: "csm_1", Day: "2026-03-02",
+		Required: 2, Avoided: 1, At: t0}))
+	rs, err := s.Resolutions(ctx, "2026-03-01", "2026-03-31")
+	must(t, err)
+	if len(rs) != 2 || rs[0].Avoided != 1 || rs[0].Required != 2 || rs[1].CaseID != "c-2" {
+		t.Fatalf("resolutions = %+v", rs)
+	}
+	if rs, _ := s.Resolutions(ctx, "2026-03-02", "2026-03-02"); len(rs) != 1 {
+		t.Fatalf("one day: %+v", rs)
+	}
+	// Many types, one query.
+	c := newCert("000001", 1, "h1")
+	must(t, s.InsertCertificate(ctx, c, nil))
+	found, _, err := s.FindCertificates(ctx, certificates.Query{HolderIndex: "h1", Types: []string{"11330100MB0000001R999", typeCode}, Limit: 10})
+	must(t, err)
+	if len(found) != 1 || found[0].ID != c.ID {
+		t.Fatalf("by types: %+v", found)
 	}
 }
 
