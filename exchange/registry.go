@@ -441,6 +441,19 @@ type Coverage struct {
 // purpose not in the catalog is bad input (400); the purpose must be
 // covered by at least one active agreement (403 otherwise).
 func (r *Registry) Authorize(ctx context.Context, consumer, purpose string) (*Coverage, error) {
+	cov, err := r.Coverage(ctx, consumer, purpose)
+	if err != nil {
+		return nil, err
+	}
+	if len(cov.ByType) == 0 {
+		return nil, cov.refusal("")
+	}
+	return cov, nil
+}
+
+// Coverage is what a consumer's agreements allow for a purpose, possibly
+// nothing; a purpose not in the catalog is bad input (400).
+func (r *Registry) Coverage(ctx context.Context, consumer, purpose string) (*Coverage, error) {
 	if _, err := r.Purpose(ctx, purpose); err != nil {
 		return nil, err
 	}
@@ -469,10 +482,15 @@ func (r *Registry) Authorize(ctx context.Context, consumer, purpose string) (*Co
 			}
 		}
 	}
-	if len(cov.ByType) == 0 {
-		return nil, cov.refusal("")
-	}
 	return cov, nil
+}
+
+// Why explains why no agreement covers a type for the purpose.
+func (c *Coverage) Why(typ string) string {
+	if why, ok := c.refusals[typ]; ok {
+		return why
+	}
+	return fmt.Sprintf("no agreement of consumer %s covers type %s", c.Consumer, typ)
 }
 
 func describeState(a *Agreement, state string) string {

@@ -206,7 +206,10 @@ func (r *Resolver) Resolve(ctx context.Context, by *Principal, code string, req 
 	}
 	var cov *Coverage
 	if consumer {
-		if cov, err = r.Registry.Authorize(ctx, by.Consumer, req.Purpose); err != nil {
+		// Without any agreement the answer still helps the office: each
+		// certificate material is not_permitted, so it asks for an
+		// agreement rather than for the paper.
+		if cov, err = r.Registry.Coverage(ctx, by.Consumer, req.Purpose); err != nil {
 			if e, ok := err.(*errs.Error); ok && e.Field == "X-Purpose" {
 				e.Field = "purpose"
 			}
@@ -298,9 +301,12 @@ func (r *Resolver) material(m *Material, cov *Coverage, held []*certificates.Cer
 	}
 	if best == nil || !bestOK {
 		if len(uncovered) > 0 {
+			why := make([]string, 0, len(uncovered))
+			for _, t := range uncovered {
+				why = append(why, cov.Why(t))
+			}
 			a.Outcome = OutcomeNotPermitted
-			a.Reason = fmt.Sprintf("no active agreement of this consumer covers %s for purpose %q: ask for an agreement, not the applicant",
-				strings.Join(uncovered, ", "), cov.Purpose)
+			a.Reason = fmt.Sprintf("purpose %q: %s; ask for an agreement, not the applicant", cov.Purpose, strings.Join(why, "; "))
 			return a
 		}
 		if best == nil {

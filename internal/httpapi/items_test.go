@@ -69,6 +69,7 @@ func TestResolveServiceItem(t *testing.T) {
 	full, fullKey := h.newConsumer("受理平台")
 	agr := h.agreement(full, exchange.Grant{Type: licence, Fields: []string{"legal_representative", "holder_name"}}, "TEST-SP-001")
 	h.agreement(full, exchange.Grant{Type: foodType, Fields: []string{"permit_no"}}, "TEST-SP-001")
+	_, noneKey := h.newConsumer("没有协议的系统")
 	part, partKey := h.newConsumer("只有营业执照协议的系统")
 	h.agreement(part, exchange.Grant{Type: licence, Fields: []string{"legal_representative"}}, "TEST-SP-001")
 
@@ -134,6 +135,7 @@ func TestResolveServiceItem(t *testing.T) {
 		{fullKey, expired, "provide expired not_found expired provide", 0},
 		{fullKey, revoked, "provide revoked not_found revoked provide", 0},
 		{partKey, all, "provide satisfied not_permitted satisfied provide", 1},
+		{noneKey, all, "provide not_permitted not_permitted not_permitted provide", 0},
 	}
 	for i, c := range cases {
 		a := resolve(c.key, c.applicant, fmt.Sprintf("CASE-%d", i))
@@ -172,7 +174,7 @@ func TestResolveServiceItem(t *testing.T) {
 	if st := h.call("GET", "/api/v1/reports/materials?period=year", h.Admin, nil, &rep); st != 200 || len(rep.Rows) != 1 {
 		t.Fatalf("report: %d %+v", st, rep)
 	}
-	if r := rep.Rows[0]; r.Cases != 6 || r.Required != 30 || r.Avoided != 4 || r.Department != "杭州市市场监督管理局" || r.ItemName != "食品经营许可 新办" {
+	if r := rep.Rows[0]; r.Cases != 7 || r.Required != 35 || r.Avoided != 4 || r.Department != "杭州市市场监督管理局" || r.ItemName != "食品经营许可 新办" {
 		t.Fatalf("report row: %+v", r)
 	}
 
