@@ -66,6 +66,7 @@ var messages = map[string]map[string]string{
 		"item": "事项", "department": "实施部门", "cases": "办件数", "required": "应交材料", "avoided": "免交材料", "avoided_share": "减少比例", "no_resolutions": "这段时间没有办件。",
 		"service_items": "服务事项", "items_help": "各事项的申请材料：哪些可由电子证照替代，哪些仍需原件；导入时对没有设定依据或兜底性表述的材料作了标记。",
 		"no_items": "还没有导入服务事项（certhub items import）。", "by_certificate": "可由电子证照替代", "f_no_legal_basis": "无设定依据", "f_catch_all": "兜底条款",
+		"import_catalog": "导入事项目录（YAML、JSON、CSV 或 Excel）", "choose_catalog": "请选择目录文件", "import": "导入", "imported": "已导入事项", "import_refused": "目录有以下问题，未导入任何内容：",
 	},
 	"en": {
 		"lang": "en", "other_lang": "中文", "other_lang_code": "zh",
@@ -125,6 +126,7 @@ var messages = map[string]map[string]string{
 		"item": "Service item", "department": "Department", "cases": "Cases", "required": "Required", "avoided": "Avoided", "avoided_share": "Avoided share", "no_resolutions": "No cases in this period.",
 		"service_items": "Service items", "items_help": "Each item's materials: which e-certificates replace, which still need the original; materials without a legal basis or worded as a catch-all were flagged on import.",
 		"no_items": "No service items imported yet (certhub items import).", "by_certificate": "replaced by e-certificates", "f_no_legal_basis": "no legal basis", "f_catch_all": "catch-all clause",
+		"import_catalog": "Import a catalog (YAML, JSON, CSV or Excel)", "choose_catalog": "Choose a catalog file", "import": "Import", "imported": "Items imported", "import_refused": "The catalog has these problems; nothing was imported:",
 	},
 }
 

@@ -1,7 +1,9 @@
 package web
 
 import (
+	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"net/url"
 	"sort"
@@ -140,5 +142,50 @@ func (s *Server) itemsPage(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 	}
-	s.render(w, r, http.StatusOK, "items", "service_items", map[string]any{"Items": items, "TypeNames": names})
+	s.render(w, r, http.StatusOK, "items", "service_items", itemsData{Items: items, TypeNames: names, Imported: r.URL.Query().Get("imported")})
+}
+
+// itemsData is the catalog page.
+type itemsData struct {
+	Items     []*exchange.ServiceItem
+	TypeNames map[string]string
+	Imported  string            // how many items the last upload brought
+	Problems  []errs.FieldError // why the last upload was refused
+}
+
+// importItems takes an uploaded catalog file (YAML, JSON, CSV or .xlsx):
+// all of it, or nothing with every problem listed.
+func (s *Server) importItems(w http.ResponseWriter, r *http.Request) {
+	if s.Items == nil || r.MultipartForm == nil {
+		s.errorPage(w, r, http.StatusBadRequest, "bad_request", "")
+		return
+	}
+	defer r.MultipartForm.RemoveAll()
+	f, hdr, err := r.FormFile("catalog")
+	if err != nil {
+		s.errorPage(w, r, http.StatusBadRequest, "bad_request", T(langOf(r), "choose_catalog"))
+		return
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, maxUpload+1))
+	if err != nil || len(data) > maxUpload {
+		s.errorPage(w, r, http.StatusRequestEntityTooLarge, "too_large", "")
+		return
+	}
+	items, err := s.Items.ImportFile(r.Context(), adminOf(r), hdr.Filename, data)
+	var e *errs.Error
+	if errors.As(err, &e) && e.Code == errs.Invalid {
+		problems := e.Fields
+		if len(problems) == 0 {
+			problems = []errs.FieldError{{Field: e.Field, Reason: e.Message}}
+		}
+		list, _ := s.Items.Store.ListItems(r.Context())
+		s.render(w, r, http.StatusBadRequest, "items", "service_items", itemsData{Items: list, TypeNames: map[string]string{}, Problems: problems})
+		return
+	}
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	http.Redirect(w, r, fmt.Sprintf("/admin/items?imported=%d", len(items)), http.StatusSeeOther)
 }

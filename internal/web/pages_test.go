@@ -397,3 +397,54 @@ func TestAdminReports(t *testing.T) {
 		t.Fatalf("after revocation: %d %s", st, hdr.Get("Location"))
 	}
 }
+
+// TestAdminImportItems: an administrator uploads a catalog on the page; a
+// bad one is refused with every problem listed and nothing saved; a good
+// one is imported and listed with its flags.
+func TestAdminImportItems(t *testing.T) {
+	h := hubtest.New(t)
+	ctx := context.Background()
+	if err := demo.Catalog(ctx, h.Certs); err != nil {
+		t.Fatal(err)
+	}
+	admin := newClient(t, h, false)
+	if st, _, _ := admin.post("/admin/login", url.Values{"token": {h.Admin}}); st != 303 {
+		t.Fatalf("sign-in: %d", st)
+	}
+	upload := func(name, data string) (int, string, http.Header) {
+		var buf bytes.Buffer
+		mw := multipart.NewWriter(&buf)
+		_ = mw.WriteField("csrf", admin.csrf())
+		fw, _ := mw.CreateFormFile("catalog", name)
+		_, _ = fw.Write([]byte(data))
+		_ = mw.Close()
+		req, _ := http.NewRequest("POST", h.Srv.URL+"/admin/items", &buf)
+		req.Header.Set("Content-Type", mw.FormDataContentType())
+		return admin.do(req)
+	}
+	bad := "事项编码,事项名称,实施部门,材料名称,是否证照,证照类型\nX-1,某事项,某局,许可证,是,11330100MB0000001R999\nX-2,,某局,申请书,否,\n"
+	st, body, _ := upload("bad.csv", bad)
+	if st != 400 || !strings.Contains(body, `id="import-problems"`) || !strings.Contains(body, "items[0].materials[0].types[0]") ||
+		!strings.Contains(body, "items[1].name") {
+		t.Fatalf("bad catalog: %d\n%.2000s", st, body)
+	}
+	if items, _ := h.API.Items.Store.ListItems(ctx); len(items) != 0 {
+		t.Fatalf("a refused catalog was saved: %d items", len(items))
+	}
+	good := "- code: G-1\n  name: 个体工商户设立登记\n  department: 某局\n  materials:\n" +
+		"    - {name: 经营场所使用证明, certificate: true, types: [" + demo.Resources + "001], legal_basis: 《细则》}\n" +
+		"    - {name: 其他有关材料}\n"
+	st, _, hdr := upload("items.yaml", good)
+	if st != 303 || hdr.Get("Location") != "/admin/items?imported=1" {
+		t.Fatalf("good catalog: %d %s", st, hdr.Get("Location"))
+	}
+	st, body, _ = admin.get("/admin/items?imported=1")
+	if st != 200 || !strings.Contains(body, `id="item-G-1"`) || !strings.Contains(body, `data-flag="catch_all"`) || !strings.Contains(body, "不动产权证书") {
+		t.Fatalf("catalog page: %d\n%.2000s", st, body)
+	}
+	// Only administrators import.
+	clerk := newClient(t, h, false)
+	if st, _, _ := clerk.post("/admin/items", url.Values{}); st != 401 && st != 403 {
+		t.Fatalf("anonymous import: %d", st)
+	}
+}

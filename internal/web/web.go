@@ -95,6 +95,7 @@ var Routes = []Route{
 	{"POST", "/admin/agreements/{id}/{decision}", "admin", (*Server).decideAgreement},
 	{"GET", "/admin/materials", "admin", (*Server).materialsPage},
 	{"GET", "/admin/items", "admin", (*Server).itemsPage},
+	{"POST", "/admin/items", "admin", (*Server).importItems},
 	{"GET", "/admin/materials.csv", "admin", (*Server).materialsCSV},
 	{"GET", "/admin/login", "", (*Server).adminLoginPage},
 	{"POST", "/admin/login", "", (*Server).adminLogin},
