@@ -127,6 +127,9 @@ func (e *Engine) Run(ctx context.Context, name string, progress Progress) (*Run,
 	if err := e.Store.Release(bg, name, e.Owner, runErr != nil, text, next); err != nil && runErr == nil {
 		runErr = err
 	}
+	if err := e.recordRun(bg, run); err != nil && runErr == nil {
+		runErr = err
+	}
 	if e.OnRun != nil {
 		e.OnRun(run)
 	}
@@ -220,10 +223,23 @@ func (e *Engine) Push(ctx context.Context, name string, records []Record) (*Run,
 	fin := e.now()
 	run.FinishedAt = &fin
 	_ = e.Store.FinishRun(context.WithoutCancel(ctx), run.ID, status, text, fin)
+	if rerr := e.recordRun(context.WithoutCancel(ctx), run); rerr != nil && err == nil {
+		err = rerr
+	}
 	if e.OnRun != nil {
 		e.OnRun(run)
 	}
 	return run, err
+}
+
+// recordRun puts a finished run in the audit ledger, with its counts.
+func (e *Engine) recordRun(ctx context.Context, run *Run) error {
+	outcome := fmt.Sprintf("%s: %s, seen %d, issued %d, revised %d, lifecycle %d, unchanged %d, quarantined %d", run.Status, run.ID,
+		run.Seen, run.Issued, run.Revised, run.Lifecycle, run.Unchanged, run.Quarantined)
+	if run.Error != "" {
+		outcome += ": " + run.Error
+	}
+	return e.Ledger.Record(ctx, exchange.AuditEntry{Actor: "connector:" + run.Connector, Action: "connector_run", Outcome: outcome})
 }
 
 // process maps and applies a batch. A record that cannot be accepted is

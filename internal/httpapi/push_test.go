@@ -2,6 +2,7 @@ package httpapi_test
 
 import (
 	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/certhub/certhub/certificates"
@@ -58,6 +59,16 @@ func TestPushIn(t *testing.T) {
 	h.call("GET", "/api/v1/connectors/licence-push/runs", h.Admin, nil, &runs)
 	if len(runs.Runs) != 2 {
 		t.Fatalf("runs = %d", len(runs.Runs))
+	}
+	// Each run is in the ledger with its counts.
+	var recorded []string
+	for _, e := range h.ledger() {
+		if e.Action == "connector_run" && e.Actor == "connector:licence-push" {
+			recorded = append(recorded, e.Outcome)
+		}
+	}
+	if len(recorded) != 2 || !strings.Contains(recorded[1], "revised 1, lifecycle 0, unchanged 1") {
+		t.Fatalf("runs in the ledger: %q", recorded)
 	}
 	cs, _, _ := h.Certs.Find(t.Context(), certificates.Scope{}, certificates.FindRequest{HolderID: companyID, Limit: 10})
 	if len(cs) != 2 {
