@@ -629,6 +629,11 @@ func TestBrowserOnceOnly(t *testing.T) {
 	if n := text(t, wallet, `#bring-avoided`); satisfied == 0 || n != fmt.Sprint(satisfied) {
 		t.Fatalf("wallet check: %d satisfied, summary says %q", satisfied, n)
 	}
+	// The department's resolves are in "who used my certificates", with the
+	// purpose by its name, not its code.
+	if used := text(t, wallet, `table.accesses-table tbody`); !strings.Contains(used, "食品经营许可 新办") || !strings.Contains(used, "2026-SP-1") {
+		t.Fatalf("accesses: %q", used)
+	}
 	// The holder's own check is not a department's use: nothing counted.
 	after, _ := h.API.Items.MaterialsReport(context.Background(), "year", h.Certs.Today().String()[:4]+"-01-01", h.Certs.Today().String())
 	n := 0

@@ -43,6 +43,8 @@ type walletData struct {
 	Items []*exchange.ServiceItem
 	Item  string
 	Check *exchange.ResolveAnswer
+	// PurposeNames names the catalog codes departments gave as purpose.
+	PurposeNames map[string]string
 }
 
 func (s *Server) wallet(w http.ResponseWriter, r *http.Request) {
@@ -101,6 +103,17 @@ func (s *Server) wallet(w http.ResponseWriter, r *http.Request) {
 		if d.Accesses, err = l.Store.HolderAudit(ctx, s.Certs.Vault.Index(string(h.Kind), h.ID), 100); err != nil {
 			s.fail(w, r, err)
 			return
+		}
+	}
+	if s.Registry != nil {
+		ps, err := s.Registry.Store.ListPurposes(ctx)
+		if err != nil {
+			s.fail(w, r, err)
+			return
+		}
+		d.PurposeNames = map[string]string{}
+		for _, p := range ps {
+			d.PurposeNames[p.Code] = p.Name
 		}
 	}
 	if s.Items != nil {
