@@ -132,8 +132,12 @@ type EventStore interface {
 	// moves the cursor, in one transaction, if owner still holds the lease.
 	Fanout(ctx context.Context, owner string, ds []*Delivery, cursor int64) error
 	// EmitExpired writes an expired event for every certificate still
-	// valid whose last day was before today and that has none yet.
-	EmitExpired(ctx context.Context, today certificates.Date, at time.Time, newID func() string) (int, error)
+	// valid whose last day was in [since, today) and that has none yet.
+	EmitExpired(ctx context.Context, since, today certificates.Date, at time.Time, newID func() string) (int, error)
+	// Prune deletes what is no longer needed from before a time: ended
+	// follows, finished deliveries with their attempts, and events already
+	// fanned out that no delivery refers to.
+	Prune(ctx context.Context, before time.Time) error
 
 	// ClaimDeliveries leases due deliveries until a time: for each
 	// subscription and certificate, only the oldest pending one, so a

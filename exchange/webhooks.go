@@ -41,6 +41,9 @@ type Webhooks struct {
 	Timeout time.Duration
 	// Workers deliver in parallel (default 4).
 	Workers int
+	// Retention is how long finished deliveries, their attempts and the
+	// events behind them are kept (default 30 days).
+	Retention time.Duration
 	// Lease is how long the dispatcher's lease lasts without renewal: a
 	// replica that died is replaced after it (Run sets 3 intervals + 5 s;
 	// default 30 s).
@@ -75,6 +78,9 @@ func (w *Webhooks) defaults() {
 	}
 	if w.Lease == 0 {
 		w.Lease = 30 * time.Second
+	}
+	if w.Retention == 0 {
+		w.Retention = 30 * 24 * time.Hour
 	}
 	w.clientOnce.Do(func() {
 		w.client = &http.Client{Timeout: w.Timeout,
@@ -254,15 +260,27 @@ func (w *Webhooks) Run(ctx context.Context, every time.Duration) {
 	}
 }
 
-// SweepExpired announces certificates whose validity ended, under the
-// dispatcher's lease (so replicas do not announce one twice).
+// expiryWindow is how far back the sweep looks for certificates whose
+// validity ended: far more than the sweep's interval, far less than the
+// retention (an announcement pruned must not be made again), and a hub
+// started on an old store does not flood subscribers with old expiries.
+const expiryWindow = 7
+
+// SweepExpired announces certificates whose validity ended, and prunes
+// what the retention lets go, under the dispatcher's lease (so replicas do
+// not announce one twice).
 func (w *Webhooks) SweepExpired(ctx context.Context) (int, error) {
 	now := w.Now().UTC()
 	w.defaults()
 	if _, ok, err := w.Store.LeaseDispatch(ctx, w.Owner, now, now.Add(w.Lease)); err != nil || !ok {
 		return 0, err
 	}
-	return w.Store.EmitExpired(ctx, w.Certs.Today(), now.Truncate(time.Microsecond), func() string { return NewID("evt_") })
+	today := w.Certs.Today()
+	n, err := w.Store.EmitExpired(ctx, today.AddDays(-expiryWindow), today, now.Truncate(time.Microsecond), func() string { return NewID("evt_") })
+	if err != nil {
+		return n, err
+	}
+	return n, w.Store.Prune(ctx, now.Add(-w.Retention))
 }
 
 // Dispatch fans the outbox's new events out into deliveries, a batch at a

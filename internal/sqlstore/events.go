@@ -180,15 +180,15 @@ func (s *Store) Fanout(ctx context.Context, owner string, ds []*exchange.Deliver
 }
 
 // EmitExpired implements exchange.EventStore.
-func (s *Store) EmitExpired(ctx context.Context, today certificates.Date, at time.Time, newID func() string) (int, error) {
+func (s *Store) EmitExpired(ctx context.Context, since, today certificates.Date, at time.Time, newID func() string) (int, error) {
 	total := 0
 	for {
 		n := 0
 		err := s.db.InTx(ctx, func(q Querier) error {
 			rows, err := q.Query(ctx, `SELECT c.id, c.lineage, c.type_code, c.authority, c.version FROM certificates c
-				WHERE c.state = 'valid' AND c.valid_until < $1
+				WHERE c.state = 'valid' AND c.valid_until < $1 AND c.valid_until >= $2
 				AND NOT EXISTS (SELECT 1 FROM events e WHERE e.certificate_id = c.id AND e.kind = 'expired')
-				ORDER BY c.valid_until LIMIT 500`, today)
+				ORDER BY c.valid_until LIMIT 500`, today, since)
 			if err != nil {
 				return err
 			}
@@ -219,6 +219,26 @@ func (s *Store) EmitExpired(ctx context.Context, today certificates.Date, at tim
 			return total, err
 		}
 	}
+}
+
+// Prune implements exchange.EventStore.
+func (s *Store) Prune(ctx context.Context, before time.Time) error {
+	return s.db.InTx(ctx, func(q Querier) error {
+		for _, st := range []Stmt{
+			{SQL: `DELETE FROM follows WHERE until < $1`, Args: []any{before}},
+			{SQL: `DELETE FROM delivery_attempts WHERE delivery_id IN
+				(SELECT id FROM deliveries WHERE status <> 'pending' AND created_at < $1)`, Args: []any{before}},
+			{SQL: `DELETE FROM deliveries WHERE status <> 'pending' AND created_at < $1`, Args: []any{before}},
+			{SQL: `DELETE FROM events WHERE at < $1 AND seq <= (SELECT seq FROM event_cursor WHERE name = 'webhooks')
+				AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.event_seq = events.seq)`, Args: []any{before}},
+			{SQL: `DELETE FROM client_assertions WHERE expires_at < $1`, Args: []any{before}},
+		} {
+			if _, err := q.Exec(ctx, st.SQL, st.Args...); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
 }
 
 const deliverySelect = `d.id, d.subscription_id, d.event_seq, d.lineage, d.case_id, d.status, d.attempts, d.next_at, d.last_status,

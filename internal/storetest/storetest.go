@@ -577,13 +577,33 @@ func testEvents(t *testing.T, s *sqlstore.Store) {
 	after, _ := certificates.ParseDate("2031-01-01")
 	id := 0
 	newID := func() string { id++; return fmt.Sprintf("evt_x%d", id) }
-	n, err := s.EmitExpired(ctx, after, now, newID)
+	if n, _ := s.EmitExpired(ctx, after.AddDays(1), after.AddDays(8), now, newID); n != 0 {
+		t.Fatalf("an expiry before the window was announced: %d", n)
+	}
+	n, err := s.EmitExpired(ctx, after.AddDays(-7), after, now, newID)
 	must(t, err)
 	if n != 1 { // c1v2 is valid and ended 2030-12-31; c2 is revoked
 		t.Fatalf("expired: %d", n)
 	}
-	if n, _ := s.EmitExpired(ctx, after, now, newID); n != 0 {
+	if n, _ := s.EmitExpired(ctx, after.AddDays(-7), after, now, newID); n != 0 {
 		t.Fatalf("expiry announced twice: %d", n)
+	}
+
+	// Pruning: finished deliveries and their attempts go, pending ones
+	// and the events they need stay; ended follows go.
+	must(t, s.Prune(ctx, now.Add(3*time.Hour)))
+	left, err := s.ListDeliveries(ctx, "sub_1", "", 10)
+	must(t, err)
+	for _, d := range left {
+		if d.Status != exchange.DeliveryPending || d.Event == nil || d.Event.ID == "" {
+			t.Fatalf("after pruning: %+v", d)
+		}
+	}
+	if len(left) != 3 { // the delivered one went
+		t.Fatalf("after pruning: %d deliveries, want 3", len(left))
+	}
+	if fl, _ := s.Followers(ctx, []string{evs[0].Lineage}, now); len(fl) != 0 {
+		t.Fatalf("a follow that ended survived pruning: %v", fl)
 	}
 }
 
