@@ -194,6 +194,9 @@ func (g *WebhookGuard) CheckURL(ctx context.Context, raw string) error {
 		return errs.Field("url", "points at the hub itself")
 	}
 	addrs, err := g.resolve(ctx, u.Hostname())
+	if err == nil && len(addrs) == 0 {
+		err = fmt.Errorf("no address")
+	}
 	if err != nil {
 		return errs.Field("url", "host %s does not resolve: %v", u.Hostname(), err)
 	}
