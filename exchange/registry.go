@@ -160,8 +160,7 @@ func (r *Registry) CreateKey(ctx context.Context, by *Principal, consumer, name 
 	if err := t.Validate(); err != nil {
 		return nil, "", err
 	}
-	secret, hash := NewSecret()
-	t.ID, t.Hash, t.CreatedAt = NewID("tok_"), hash, r.Now().UTC().Truncate(time.Microsecond)
+	secret := t.Mint(r.Now())
 	if err := r.Tokens.CreateToken(ctx, t); err != nil {
 		return nil, "", err
 	}

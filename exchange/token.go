@@ -115,6 +115,14 @@ func NewSecret() (secret, hash string) {
 	return secret, HashSecret(secret)
 }
 
+// Mint gives a new token its id, secret hash and creation time, and returns
+// the secret (to be shown once).
+func (t *Token) Mint(now time.Time) (secret string) {
+	secret, t.Hash = NewSecret()
+	t.ID, t.CreatedAt = NewID("tok_"), now.UTC().Truncate(time.Microsecond)
+	return secret
+}
+
 // HashSecret is how a token secret is stored and looked up. The secret has
 // 256 bits of entropy, so a plain SHA-256 is enough (no password hashing).
 func HashSecret(secret string) string {

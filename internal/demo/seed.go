@@ -241,8 +241,7 @@ func Seed(ctx context.Context, svc *certificates.Service, items *exchange.Resolv
 		{Name: "不动产登记系统 (issuer)", Role: exchange.RoleIssuer, Authority: Resources},
 		{Name: "市民中心窗口 (clerk)", Role: exchange.RoleClerk},
 	} {
-		secret, hash := exchange.NewSecret()
-		t.ID, t.Hash, t.CreatedAt = exchange.NewID("tok_"), hash, now.UTC().Truncate(time.Microsecond)
+		secret := t.Mint(now)
 		if err := reg.Tokens.CreateToken(ctx, &t); err != nil {
 			return nil, err
 		}

@@ -51,8 +51,7 @@ func (s *Server) createToken(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	secret, hash := exchange.NewSecret()
-	t.ID, t.Hash, t.CreatedAt = exchange.NewID("tok_"), hash, s.Now().UTC().Truncate(1000)
+	secret := t.Mint(s.Now())
 	if err := s.Tokens.CreateToken(r.Context(), &t); err != nil {
 		s.fail(w, r, err)
 		return
