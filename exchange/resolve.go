@@ -40,6 +40,11 @@ func (r *Resolver) Import(ctx context.Context, by *Principal, items []*ServiceIt
 	if err := ValidateItems(ctx, r.Certs, items); err != nil {
 		return err
 	}
+	return r.put(ctx, by, items)
+}
+
+// put stores a validated catalog and records the import.
+func (r *Resolver) put(ctx context.Context, by *Principal, items []*ServiceItem) error {
 	now := r.Now().UTC().Truncate(time.Microsecond)
 	for _, it := range items {
 		it.CreatedAt, it.UpdatedAt = now, now
@@ -83,7 +88,7 @@ func (r *Resolver) ImportFile(ctx context.Context, by *Principal, name string, d
 	if err := l.Err(); err != nil {
 		return nil, err
 	}
-	return items, r.Import(ctx, by, items)
+	return items, r.put(ctx, by, items)
 }
 
 // Item returns an item, cached for a few seconds.
