@@ -1,6 +1,8 @@
 package httpapi
 
 import (
+	"context"
+	"io"
 	"net/http"
 
 	"github.com/certhub/certhub/certificates"
@@ -79,9 +81,17 @@ func (s *Server) usageReport(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, errs.E(errs.Unavailable, "the audit ledger is not configured"))
 		return
 	}
+	periodReport(s, w, r, s.Ledger.Report, exchange.ReportCSVName, exchange.WriteReportCSV)
+}
+
+// periodReport answers a report over days grouped by period (defaults
+// filled in by exchange.ReportRange): JSON, or with format=csv a download.
+func periodReport[Row any](s *Server, w http.ResponseWriter, r *http.Request,
+	report func(ctx context.Context, period, from, to string) ([]Row, error),
+	csvName func(period, from, to string) string, writeCSV func(io.Writer, []Row) error) {
 	q := r.URL.Query()
 	period, from, to := exchange.ReportRange(q.Get("period"), q.Get("from"), q.Get("to"), s.Certs.Today().String())
-	rows, err := s.Ledger.Report(r.Context(), period, from, to)
+	rows, err := report(r.Context(), period, from, to)
 	if err != nil {
 		s.fail(w, r, err)
 		return
@@ -91,6 +101,8 @@ func (s *Server) usageReport(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	w.Header().Set("Content-Type", "text/csv; charset=utf-8")
-	w.Header().Set("Content-Disposition", `attachment; filename="`+exchange.ReportCSVName(period, from, to)+`"`)
-	_ = exchange.WriteReportCSV(w, rows)
+	w.Header().Set("Content-Disposition", `attachment; filename="`+csvName(period, from, to)+`"`)
+	if err := writeCSV(w, rows); err != nil {
+		s.Log.ErrorContext(r.Context(), "write report CSV", "err", err)
+	}
 }

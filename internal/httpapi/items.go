@@ -118,20 +118,5 @@ func (s *Server) materialsReport(w http.ResponseWriter, r *http.Request) {
 	if !s.resolver(w, r) {
 		return
 	}
-	q := r.URL.Query()
-	period, from, to := exchange.ReportRange(q.Get("period"), q.Get("from"), q.Get("to"), s.Certs.Today().String())
-	rows, err := s.Items.MaterialsReport(r.Context(), period, from, to)
-	if err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	if q.Get("format") != "csv" {
-		s.writeJSON(w, http.StatusOK, map[string]any{"period": period, "from": from, "to": to, "rows": nonNil(rows)})
-		return
-	}
-	w.Header().Set("Content-Type", "text/csv; charset=utf-8")
-	w.Header().Set("Content-Disposition", `attachment; filename="`+exchange.MaterialsCSVName(period, from, to)+`"`)
-	if err := exchange.WriteMaterialsCSV(w, rows); err != nil {
-		s.Log.ErrorContext(r.Context(), "write materials CSV", "err", err)
-	}
+	periodReport(s, w, r, s.Items.MaterialsReport, exchange.MaterialsCSVName, exchange.WriteMaterialsCSV)
 }

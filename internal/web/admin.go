@@ -1,8 +1,10 @@
 package web
 
 import (
+	"context"
 	"crypto/subtle"
 	"fmt"
+	"io"
 	"net/http"
 	"net/url"
 	"sort"
@@ -94,7 +96,7 @@ func (s *Server) reportsPage(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	d := reportData{Actions: exchange.UsageCategories}
 	d.Period, d.From, d.To = exchange.ReportRange(q.Get("period"), q.Get("from"), q.Get("to"), s.Certs.Today().String())
-	rows, err := s.report(r, d.Period, d.From, d.To)
+	rows, err := s.report(r.Context(), d.Period, d.From, d.To)
 	if err != nil {
 		if errs.CodeOf(err) != errs.Invalid {
 			s.fail(w, r, err)
@@ -113,23 +115,32 @@ func (s *Server) reportsPage(w http.ResponseWriter, r *http.Request) {
 
 // reportsCSV downloads the rows behind the page.
 func (s *Server) reportsCSV(w http.ResponseWriter, r *http.Request) {
+	csvDownload(s, w, r, s.report, exchange.ReportCSVName, exchange.WriteReportCSV)
+}
+
+// csvDownload sends a report over the page's range as a CSV file.
+func csvDownload[Row any](s *Server, w http.ResponseWriter, r *http.Request,
+	report func(ctx context.Context, period, from, to string) ([]Row, error),
+	name func(period, from, to string) string, write func(io.Writer, []Row) error) {
 	q := r.URL.Query()
 	period, from, to := exchange.ReportRange(q.Get("period"), q.Get("from"), q.Get("to"), s.Certs.Today().String())
-	rows, err := s.report(r, period, from, to)
+	rows, err := report(r.Context(), period, from, to)
 	if err != nil {
 		s.fail(w, r, err)
 		return
 	}
 	w.Header().Set("Content-Type", "text/csv; charset=utf-8")
-	w.Header().Set("Content-Disposition", `attachment; filename="`+exchange.ReportCSVName(period, from, to)+`"`)
-	_ = exchange.WriteReportCSV(w, rows)
+	w.Header().Set("Content-Disposition", `attachment; filename="`+name(period, from, to)+`"`)
+	if err := write(w, rows); err != nil {
+		s.Log.ErrorContext(r.Context(), "write report CSV", "err", err)
+	}
 }
 
-func (s *Server) report(r *http.Request, period, from, to string) ([]exchange.ReportRow, error) {
+func (s *Server) report(ctx context.Context, period, from, to string) ([]exchange.ReportRow, error) {
 	if s.Shares.Ledger == nil {
 		return nil, errs.E(errs.Unavailable, "the audit ledger is not configured")
 	}
-	return s.Shares.Ledger.Report(r.Context(), period, from, to)
+	return s.Shares.Ledger.Report(ctx, period, from, to)
 }
 
 // tabulate sums rows per period and action, and per actor and action

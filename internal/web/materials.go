@@ -106,18 +106,7 @@ func (s *Server) materialsCSV(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, errs.E(errs.Unavailable, "no service item catalog"))
 		return
 	}
-	q := r.URL.Query()
-	period, from, to := exchange.ReportRange(q.Get("period"), q.Get("from"), q.Get("to"), s.Certs.Today().String())
-	rows, err := s.Items.MaterialsReport(r.Context(), period, from, to)
-	if err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	w.Header().Set("Content-Type", "text/csv; charset=utf-8")
-	w.Header().Set("Content-Disposition", `attachment; filename="`+exchange.MaterialsCSVName(period, from, to)+`"`)
-	if err := exchange.WriteMaterialsCSV(w, rows); err != nil {
-		s.Log.ErrorContext(r.Context(), "write materials CSV", "err", err)
-	}
+	csvDownload(s, w, r, s.Items.MaterialsReport, exchange.MaterialsCSVName, exchange.WriteMaterialsCSV)
 }
 
 // itemsPage lists the service item catalog: each item's materials, which
