@@ -39,6 +39,7 @@ func (s *Server) tokenStillValid(r *http.Request, sess *session) bool {
 
 // reportData is the usage report page.
 type reportData struct {
+	Periods          []string
 	Period, From, To string
 	Error            string
 	Rows             []exchange.ReportRow
@@ -94,7 +95,7 @@ type legend struct {
 // reportsPage shows the usage statistics by period as a chart and tables.
 func (s *Server) reportsPage(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
-	d := reportData{Actions: exchange.UsageCategories}
+	d := reportData{Actions: exchange.UsageCategories, Periods: exchange.Periods}
 	d.Period, d.From, d.To = exchange.ReportRange(q.Get("period"), q.Get("from"), q.Get("to"), s.Certs.Today().String())
 	rows, err := s.report(r.Context(), d.Period, d.From, d.To)
 	if err != nil {

@@ -14,6 +14,7 @@ import (
 
 // materialsData is the materials-avoided page.
 type materialsData struct {
+	Periods          []string
 	Period, From, To string
 	Error            string
 	Rows             []exchange.MaterialsRow
@@ -44,7 +45,7 @@ func (s *Server) materialsPage(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	q := r.URL.Query()
-	d := materialsData{}
+	d := materialsData{Periods: []string{"month", "quarter", "year"}}
 	d.Period, d.From, d.To = exchange.ReportRange(q.Get("period"), q.Get("from"), q.Get("to"), s.Certs.Today().String())
 	rows, err := s.Items.MaterialsReport(r.Context(), d.Period, d.From, d.To)
 	if err != nil {
