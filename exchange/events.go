@@ -271,18 +271,9 @@ func (r *Registry) validateSubscription(ctx context.Context, g *WebhookGuard, re
 		e := err.(*errs.Error)
 		l.Add(e.Field, "%s", e.Message)
 	}
-	as, err := r.Store.ListAgreements(ctx, req.Consumer)
+	covered, err := r.typesCovered(ctx, req.Consumer, AgreementActive, AgreementApproved)
 	if err != nil {
 		return err
-	}
-	today := r.Certs.Today()
-	covered := map[string]bool{}
-	for _, a := range as {
-		if st := a.StateOn(today); st == AgreementActive || st == AgreementApproved {
-			for _, gr := range a.Grants {
-				covered[gr.Type] = true
-			}
-		}
 	}
 	if len(covered) == 0 {
 		l.Add("consumer", "consumer %s has no approved agreement, so it may hear of no certificate", req.Consumer)

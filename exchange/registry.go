@@ -450,6 +450,25 @@ func (r *Registry) Authorize(ctx context.Context, consumer, purpose string) (*Co
 	return cov, nil
 }
 
+// typesCovered lists the types a consumer's agreements in the given states
+// grant, whatever the purpose.
+func (r *Registry) typesCovered(ctx context.Context, consumer string, states ...string) (map[string]bool, error) {
+	as, err := r.Store.ListAgreements(ctx, consumer)
+	if err != nil {
+		return nil, err
+	}
+	today := r.Certs.Today()
+	out := map[string]bool{}
+	for _, a := range as {
+		if slices.Contains(states, a.StateOn(today)) {
+			for _, g := range a.Grants {
+				out[g.Type] = true
+			}
+		}
+	}
+	return out, nil
+}
+
 // Coverage is what a consumer's agreements allow for a purpose, possibly
 // nothing; a purpose not in the catalog is bad input (400).
 func (r *Registry) Coverage(ctx context.Context, consumer, purpose string) (*Coverage, error) {

@@ -343,20 +343,7 @@ func (w *Webhooks) coveredTypes(ctx context.Context, consumer string) (map[strin
 	if err != nil || c.Status != ConsumerActive {
 		return map[string]bool{}, err
 	}
-	as, err := w.Registry.Store.ListAgreements(ctx, consumer)
-	if err != nil {
-		return nil, err
-	}
-	out := map[string]bool{}
-	today := w.Certs.Today()
-	for _, a := range as {
-		if a.StateOn(today) == AgreementActive {
-			for _, g := range a.Grants {
-				out[g.Type] = true
-			}
-		}
-	}
-	return out, nil
+	return w.Registry.typesCovered(ctx, consumer, AgreementActive)
 }
 
 // Deliver attempts the due deliveries once each and returns how many it
