@@ -167,6 +167,8 @@ func (t *Type) ValidateData(prefix string, data map[string]any, l *errs.List) {
 				l.Add(p, "must be a string")
 			} else if utf8.RuneCountInString(s) > 2000 {
 				l.Add(p, "is longer than 2000 characters")
+			} else if why := TextProblem(s); why != "" {
+				l.Add(p, "%s", why)
 			}
 		case FieldDate:
 			s, ok := v.(string)
@@ -189,15 +191,18 @@ func (t *Type) ValidateData(prefix string, data map[string]any, l *errs.List) {
 	}
 }
 
-// checkText requires a non-empty trimmed string of at most max characters.
+// checkText requires a non-empty trimmed line of at most max characters
+// that passes LineProblem.
 func checkText(l *errs.List, field, s string, max int) {
 	switch {
 	case strings.TrimSpace(s) == "":
 		l.Add(field, "is required")
 	case utf8.RuneCountInString(s) > max:
 		l.Add(field, "is longer than %d characters", max)
-	case !utf8.ValidString(s):
-		l.Add(field, "is not valid UTF-8")
+	default:
+		if why := LineProblem(s); why != "" {
+			l.Add(field, "%s", why)
+		}
 	}
 }
 
