@@ -308,6 +308,10 @@ func (s *Service) seal(ctx context.Context, c *Certificate, t *Type, a *Authorit
 	c.KID = kid
 	c.DocumentSHA256 = hex.EncodeToString(sum[:])
 	c.DocumentKey = fmt.Sprintf("documents/%s/%s/%s/%03d-%s.jws", c.Type, c.Authority, c.Serial, c.Version, c.DocumentSHA256[:16])
+	// The object is the whole document. A revision starts from a copy of
+	// the previous version, which may have been a byte range of a batch
+	// object: the location is set here in full, never inherited (issue 10).
+	c.DocumentOffset, c.DocumentLength = 0, 0
 	if err := s.Documents.Put(ctx, c.DocumentKey, doc); err != nil {
 		return nil, err
 	}
