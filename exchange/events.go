@@ -63,15 +63,31 @@ type Subscription struct {
 	DeletedAt   *time.Time `json:"deleted_at,omitempty"`
 }
 
-// Matches reports whether the filters select an event. A subscription
-// without any filter that only follows lookups selects nothing by filter.
-func (s *Subscription) Matches(e *Event) bool {
-	if s.FollowDays > 0 && len(s.Types) == 0 && len(s.Authorities) == 0 && len(s.Events) == 0 {
+// Matches reports whether the filters select an event of a certificate
+// the subscription does not follow: Wants(e, false).
+func (s *Subscription) Matches(e *Event) bool { return s.Wants(e, false) }
+
+// Wants reports whether the subscription is told of an event. The events
+// filter applies to every delivery, followed certificates included. The
+// certificate must be followed (a lookup for a case, with FollowDays) or
+// selected by the types and authorities filters; a subscription that
+// follows lookups and names no type or authority selects certificates by
+// its follows only (its events filter says which kinds, not which
+// certificates).
+func (s *Subscription) Wants(e *Event, followed bool) bool {
+	if len(s.Events) > 0 && !slices.Contains(s.Events, e.Kind) {
 		return false
 	}
+	if s.FollowDays > 0 {
+		if followed {
+			return true
+		}
+		if len(s.Types) == 0 && len(s.Authorities) == 0 {
+			return false
+		}
+	}
 	return (len(s.Types) == 0 || slices.Contains(s.Types, e.Type)) &&
-		(len(s.Authorities) == 0 || slices.Contains(s.Authorities, e.Authority)) &&
-		(len(s.Events) == 0 || slices.Contains(s.Events, e.Kind))
+		(len(s.Authorities) == 0 || slices.Contains(s.Authorities, e.Authority))
 }
 
 // Delivery states.

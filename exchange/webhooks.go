@@ -314,7 +314,7 @@ func (w *Webhooks) Dispatch(ctx context.Context) (int, error) {
 		for _, s := range subs {
 			caseID, follows := followers[e.Lineage][s.Consumer]
 			follows = follows && s.FollowDays > 0
-			if !follows && !s.Matches(e) {
+			if !s.Wants(e, follows) {
 				continue
 			}
 			if _, ok := covers[s.Consumer]; !ok {

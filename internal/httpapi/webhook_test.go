@@ -326,3 +326,62 @@ func TestSubscriptionBadInput(t *testing.T) {
 		t.Fatalf("private address: %d", st)
 	}
 }
+
+// TestFollowHonoursEventFilter: a subscription that follows lookups and
+// asks for revocations only is told of the revocation of the certificate it
+// relied on, with the case id, and of nothing else: not the certificate's
+// suspension (outside its events filter), and not the revocation of a
+// certificate it never looked up (it names no types or authorities).
+func TestFollowHonoursEventFilter(t *testing.T) {
+	t.Parallel()
+	h := newHub(t)
+	h.seed()
+	id, key := h.newConsumer("不动产登记系统")
+	h.agreement(id, exchange.Grant{Type: licence, Fields: []string{"capital"}}, "SX-001")
+	rc := newReceiver(t)
+	rc.keys = h.jwks()
+	if st := h.call("POST", "/api/v1/subscriptions", key, map[string]any{"url": rc.srv.URL, "follow_days": 30, "events": []string{"revoked"}}, nil); st != 201 {
+		t.Fatalf("subscribe: %d", st)
+	}
+	var followed, other struct{ ID string }
+	if st := h.call("POST", "/api/v1/certificates", h.Admin, issueBody(), &followed); st != 201 {
+		t.Fatalf("issue: %d", st)
+	}
+	b := issueBody()
+	b["holder"] = map[string]string{"kind": "organisation", "id": org(9), "name": "某公司"}
+	if st := h.call("POST", "/api/v1/certificates", h.Admin, b, &other); st != 201 {
+		t.Fatalf("issue: %d", st)
+	}
+	if st := h.call("GET", "/api/v1/certificates/"+followed.ID, key, nil, nil, "X-Purpose", "SX-001", "X-Case-Id", "2026-BDC-9"); st != 200 {
+		t.Fatalf("lookup: %d", st)
+	}
+	// The issuances are in the outbox after the follow began: a follower
+	// that ignored its filter would hear of the followed one's issuance.
+	for _, step := range []struct{ id, action string }{{followed.ID, "suspend"}, {followed.ID, "reinstate"}, {other.ID, "revoke"}, {followed.ID, "revoke"}} {
+		if st := h.call("POST", "/api/v1/certificates/"+step.id+"/"+step.action, h.Admin, map[string]string{"reason": step.action}, nil); st != 200 {
+			t.Fatalf("%s: %d", step.action, st)
+		}
+	}
+	h.waitFor("the followed revocation", func() bool {
+		for _, d := range rc.received() {
+			if d.Event.CertificateID == followed.ID && d.Event.Kind == "revoked" {
+				return true
+			}
+		}
+		return false
+	})
+	// Everything before the revocation was dispatched first; one more
+	// round shows nothing else is owed.
+	h.waitFor("a quiet outbox", func() bool {
+		n, err := h.Webhooks.Dispatch(context.Background())
+		return err == nil && n == 0
+	})
+	got := rc.received()
+	if len(got) != 1 || got[0].Event.CertificateID != followed.ID || got[0].Type != "certificate.revoked" || got[0].CaseID != "2026-BDC-9" || !got[0].SigOK {
+		var seen []string
+		for _, d := range got {
+			seen = append(seen, d.Type+" "+d.Event.CertificateID)
+		}
+		t.Fatalf("received %v, want only certificate.revoked of %s with its case id", seen, followed.ID)
+	}
+}
