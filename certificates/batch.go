@@ -9,6 +9,8 @@ import (
 	"runtime"
 	"sort"
 	"time"
+
+	"github.com/certhub/certhub/internal/errs"
 )
 
 // BatchResult is the outcome of one request of a batch issuance.
@@ -141,4 +143,142 @@ func (s *Service) IssueBatch(ctx context.Context, sc Scope, reqs []*IssueRequest
 		}
 	}
 	return results, nil
+}
+
+// DocumentFinding is a certificate version whose recorded location does
+// not give back its document.
+type DocumentFinding struct {
+	Ref     DocumentRef  // the location as recorded
+	Problem string       // why it does not read back
+	Fix     *DocumentRef // where its document was found, hash checked; nil: nowhere
+	Fixed   bool         // the row now points at Fix (never in a dry run)
+}
+
+// DocumentCheck counts what CheckDocuments saw.
+type DocumentCheck struct {
+	Checked      int // versions read back
+	Broken       int // versions whose location did not give back their document
+	Fixed        int // of those, pointed at where their document is
+	Unrepairable int // of those, whose document was nowhere in their object
+}
+
+// CheckDocuments reads back the document of every certificate version
+// (superseded ones included) at its recorded location, a page at a time in
+// Seq order, and checks it against the recorded SHA-256.
+//
+// A version whose bytes do not match may still have its document in the
+// same object: revisions of bulk-issued certificates were once stored with
+// the batch member's offset and length although their document is a
+// standalone object (issue 10). Such a document is looked for as the whole
+// object, then as each line of a batch object; one found with the
+// recorded SHA-256 is a Fix, and with repair the row is pointed at it. A
+// version whose document is not found is reported and never changed. A
+// second run after a repair finds nothing to do.
+//
+// found is called with each finding (after its repair); an error from
+// found stops the check. The returned error is the hub's own failure
+// (store or object store): the counts then cover what was checked so far.
+func (s *Service) CheckDocuments(ctx context.Context, repair bool, found func(DocumentFinding) error) (DocumentCheck, error) {
+	var sum DocumentCheck
+	// Members of one batch are consecutive in Seq: read their object once.
+	var batchKey string
+	var batchObj []byte
+	var after int64
+	const page = 1000
+	for {
+		refs, err := s.Store.DocumentRefs(ctx, after, page)
+		if err != nil {
+			return sum, err
+		}
+		for _, ref := range refs {
+			after = ref.Seq
+			sum.Checked++
+			var obj []byte
+			if ref.Length > 0 && ref.Key == batchKey {
+				obj = batchObj
+			} else {
+				obj, err = s.Documents.Get(ctx, ref.Key)
+				if err != nil && !errs.Is(err, errs.NotFound) {
+					return sum, err
+				}
+				if ref.Length > 0 && err == nil {
+					batchKey, batchObj = ref.Key, obj
+				}
+			}
+			f := DocumentFinding{Ref: ref}
+			switch {
+			case obj == nil:
+				f.Problem = fmt.Sprintf("object %s is missing", ref.Key)
+			default:
+				f.Problem = locationProblem(obj, ref)
+				if f.Problem != "" {
+					f.Fix = findDocument(obj, ref)
+				}
+			}
+			if f.Problem == "" {
+				continue
+			}
+			sum.Broken++
+			if f.Fix == nil {
+				sum.Unrepairable++
+			} else if repair {
+				if err := s.Store.SetDocumentLocation(ctx, *f.Fix); err != nil {
+					return sum, err
+				}
+				f.Fixed = true
+				sum.Fixed++
+			}
+			if err := found(f); err != nil {
+				return sum, err
+			}
+		}
+		if len(refs) < page {
+			return sum, nil
+		}
+	}
+}
+
+// locationProblem says why ref's location in obj does not give back its
+// document, or "" when it does.
+func locationProblem(obj []byte, ref DocumentRef) string {
+	doc := obj
+	if ref.Length > 0 {
+		if ref.Offset < 0 || ref.Offset+ref.Length > int64(len(obj)) {
+			return fmt.Sprintf("range %d+%d lies beyond the end of the object (%d bytes)", ref.Offset, ref.Length, len(obj))
+		}
+		doc = obj[ref.Offset : ref.Offset+ref.Length]
+	}
+	if hashHex(doc) == ref.SHA256 {
+		return ""
+	}
+	if ref.Length > 0 {
+		return fmt.Sprintf("bytes %d+%d do not hash to the recorded SHA-256", ref.Offset, ref.Length)
+	}
+	return "object does not hash to the recorded SHA-256"
+}
+
+// findDocument looks for ref's document in obj: the whole object, or one
+// line of a batch object. It returns the location only when the bytes
+// there hash to ref.SHA256.
+func findDocument(obj []byte, ref DocumentRef) *DocumentRef {
+	if hashHex(obj) == ref.SHA256 {
+		fix := ref
+		fix.Offset, fix.Length = 0, 0
+		return &fix
+	}
+	var off int64
+	for line := range bytes.SplitSeq(obj, []byte{'\n'}) {
+		if len(line) > 0 && hashHex(line) == ref.SHA256 {
+			fix := ref
+			fix.Offset, fix.Length = off, int64(len(line))
+			return &fix
+		}
+		off += int64(len(line)) + 1
+	}
+	return nil
+}
+
+func hashHex(b []byte) string {
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:])
 }

@@ -57,6 +57,17 @@ type Store interface {
 	// order, and the cursor of the next page (0 when there is none).
 	FindCertificates(ctx context.Context, q Query) ([]*Certificate, int64, error)
 
+	// DocumentRefs returns the document locations of up to limit
+	// certificate versions (superseded ones included) with Seq after
+	// after, in Seq order; fewer than limit means there are no more.
+	DocumentRefs(ctx context.Context, after int64, limit int) ([]DocumentRef, error)
+	// SetDocumentLocation points the version ref.ID at ref.Key,
+	// ref.Offset and ref.Length, only if its recorded SHA-256 is
+	// ref.SHA256 (a document never changes, only where it is read);
+	// errs.NotFound if there is no such version. Only a repair uses it,
+	// after reading the bytes at the new location.
+	SetDocumentLocation(ctx context.Context, ref DocumentRef) error
+
 	// GetIdempotency returns the record of an earlier request; errs.NotFound
 	// if there is none.
 	GetIdempotency(ctx context.Context, principal, key string) (*Idempotency, error)
@@ -76,6 +87,17 @@ type Query struct {
 	Today       Date
 	After       int64 // cursor: Seq of the last certificate of the previous page
 	Limit       int
+}
+
+// DocumentRef is where a certificate version's document is stored and
+// what it must hash to: Length 0 means the whole object at Key.
+type DocumentRef struct {
+	Seq    int64
+	ID     string
+	Key    string
+	Offset int64
+	Length int64
+	SHA256 string
 }
 
 // Idempotency records the first result of a request sent with an

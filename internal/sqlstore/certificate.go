@@ -385,6 +385,40 @@ func (s *Store) FindCertificates(ctx context.Context, qu certificates.Query) ([]
 	return out, next, nil
 }
 
+// DocumentRefs implements certificates.Store. It reads only the location
+// columns, through the unique index on seq.
+func (s *Store) DocumentRefs(ctx context.Context, after int64, limit int) ([]certificates.DocumentRef, error) {
+	rows, err := s.db.Query(ctx, `SELECT seq, id, document_key, document_offset, document_length, document_sha256
+		FROM certificates WHERE seq > $1 ORDER BY seq LIMIT $2`, after, limit)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := make([]certificates.DocumentRef, 0, limit)
+	for rows.Next() {
+		var r certificates.DocumentRef
+		if err := rows.Scan(&r.Seq, &r.ID, &r.Key, &r.Offset, &r.Length, &r.SHA256); err != nil {
+			return nil, err
+		}
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}
+
+// SetDocumentLocation implements certificates.Store. updated_at is left
+// alone: the certificate did not change, only where its bytes are read.
+func (s *Store) SetDocumentLocation(ctx context.Context, ref certificates.DocumentRef) error {
+	n, err := s.db.Exec(ctx, `UPDATE certificates SET document_key = $2, document_offset = $3, document_length = $4
+		WHERE id = $1 AND document_sha256 = $5`, ref.ID, ref.Key, ref.Offset, ref.Length, ref.SHA256)
+	if err != nil {
+		return err
+	}
+	if n != 1 {
+		return errs.E(errs.NotFound, "certificate %s with document SHA-256 %s does not exist", ref.ID, ref.SHA256)
+	}
+	return nil
+}
+
 // GetIdempotency implements certificates.Store.
 func (s *Store) GetIdempotency(ctx context.Context, principal, key string) (*certificates.Idempotency, error) {
 	r := &certificates.Idempotency{Principal: principal, Key: key}

@@ -6,6 +6,8 @@ package storetest
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"strings"
@@ -16,6 +18,7 @@ import (
 	"github.com/certhub/certhub/certificates"
 	"github.com/certhub/certhub/exchange"
 	"github.com/certhub/certhub/internal/errs"
+	"github.com/certhub/certhub/internal/filestore"
 	"github.com/certhub/certhub/internal/sqlstore"
 	"github.com/certhub/certhub/signing"
 )
@@ -35,10 +38,13 @@ func RunTests(t *testing.T, newStore func(t *testing.T) *sqlstore.Store) {
 		{"Keys", testKeys},
 		{"Tokens", testTokens},
 		{"Registry", testRegistry},
+		{"AgreementSuspension", testAgreementSuspension},
 		{"Events", testEvents},
 		{"ServiceItems", testItems},
 		{"Shares", testShares},
 		{"BatchInsertAndOrigins", testBatchInsert},
+		{"DocumentLocations", testDocumentLocations},
+		{"EveryDocumentReadsBack", testEveryDocumentReadsBack},
 		{"AuditLedger", testLedger},
 	}
 	for _, tt := range tests {
@@ -773,6 +779,171 @@ func testBatchInsert(t *testing.T, s *sqlstore.Store) {
 	mustCode(t, errs.Conflict, s.InsertCertificates(ctx, dup))
 	_, err = s.GetCertificate(ctx, dup[0].ID)
 	mustCode(t, errs.NotFound, err)
+}
+
+// testDocumentLocations: DocumentRefs pages through every version,
+// superseded ones too, in Seq order; SetDocumentLocation moves only the
+// location, and only of the version whose document hash it names.
+func testDocumentLocations(t *testing.T, s *sqlstore.Store) {
+	ctx := context.Background()
+	seedCatalog(t, s)
+	var batch []*certificates.Certificate
+	for i := 1; i <= 3; i++ {
+		c := newCert(fmt.Sprintf("%06d", i), 1, "h")
+		c.DocumentKey, c.DocumentOffset, c.DocumentLength, c.DocumentSHA256 = "batches/b1", int64(100*(i-1)), 99, fmt.Sprint("sha-", i)
+		batch = append(batch, c)
+	}
+	must(t, s.InsertCertificates(ctx, batch))
+	v2 := newCert("000002", 2, "h")
+	v2.DocumentSHA256 = "sha-2.2"
+	must(t, s.Supersede(ctx, batch[1].ID, v2))
+
+	var refs []certificates.DocumentRef
+	var after int64
+	for {
+		page, err := s.DocumentRefs(ctx, after, 3)
+		must(t, err)
+		refs = append(refs, page...)
+		if len(page) < 3 {
+			break
+		}
+		after = page[len(page)-1].Seq
+	}
+	if len(refs) != 4 {
+		t.Fatalf("DocumentRefs gave %d versions, want 4 (the superseded one included): %+v", len(refs), refs)
+	}
+	for i := 1; i < len(refs); i++ {
+		if refs[i].Seq <= refs[i-1].Seq {
+			t.Fatalf("DocumentRefs out of Seq order: %+v", refs)
+		}
+	}
+	if r := refs[1]; r.ID != batch[1].ID || r.Key != "batches/b1" || r.Offset != 100 || r.Length != 99 || r.SHA256 != "sha-2" {
+		t.Fatalf("superseded batch member = %+v", r)
+	}
+	if r := refs[3]; r.ID != v2.ID || r.Key != v2.DocumentKey || r.Offset != 0 || r.Length != 0 || r.SHA256 != "sha-2.2" {
+		t.Fatalf("revision = %+v", r)
+	}
+	if page, err := s.DocumentRefs(ctx, refs[3].Seq, 10); err != nil || len(page) != 0 {
+		t.Fatalf("DocumentRefs after the last = %v, %v", page, err)
+	}
+
+	moved := refs[3]
+	moved.Offset, moved.Length = 5, 7
+	must(t, s.SetDocumentLocation(ctx, moved))
+	got, err := s.GetCertificate(ctx, v2.ID)
+	must(t, err)
+	if got.DocumentKey != v2.DocumentKey || got.DocumentOffset != 5 || got.DocumentLength != 7 || got.DocumentSHA256 != "sha-2.2" ||
+		!got.UpdatedAt.Equal(v2.UpdatedAt) || got.State != certificates.StateValid {
+		t.Fatalf("after SetDocumentLocation: %+v", got)
+	}
+	// A hash that is not the version's: nothing changes.
+	wrong := moved
+	wrong.SHA256, wrong.Offset = "sha-2", 0
+	mustCode(t, errs.NotFound, s.SetDocumentLocation(ctx, wrong))
+	unknown := moved
+	unknown.ID = newCert("000099", 1, "h").ID
+	mustCode(t, errs.NotFound, s.SetDocumentLocation(ctx, unknown))
+	if got, _ := s.GetCertificate(ctx, v2.ID); got.DocumentOffset != 5 {
+		t.Fatalf("a refused SetDocumentLocation moved the row: %+v", got)
+	}
+}
+
+// testEveryDocumentReadsBack runs certificates.Service on the store (and a
+// local document directory) through every way a version gets its
+// document: issuance, bulk issuance, revision of a bulk member and of an
+// issued one, revision of a revision, suspension, reinstatement and
+// revocation. Every version's document must read back and match its
+// recorded SHA-256 (issue 10: revisions of bulk members did not).
+func testEveryDocumentReadsBack(t *testing.T, s *sqlstore.Store) {
+	ctx := context.Background()
+	// The service validates codes, which the store tests' fixed ones are not.
+	const authCode = "11330100MB0000001R"
+	const typeCode = authCode + "001"
+	master, err := signing.GenerateMasterKey()
+	must(t, err)
+	keys, err := signing.NewManager(s, map[string]signing.Backend{"local": signing.NewLocalBackend(master)}, "local", time.Now)
+	must(t, err)
+	docs, err := filestore.Open(t.TempDir())
+	must(t, err)
+	loc, err := time.LoadLocation("Asia/Shanghai")
+	must(t, err)
+	svc := &certificates.Service{Store: s, Documents: docs, Keys: keys, Vault: signing.NewVault(master), Now: time.Now, Location: loc}
+	must(t, svc.CreateAuthority(ctx, &certificates.Authority{Code: authCode, Name: "某市市场监督管理局"}, "ES256"))
+	must(t, svc.CreateType(ctx, &certificates.Type{Code: typeCode, Name: "食品经营许可证", DefiningAuthority: authCode,
+		HolderKind: certificates.Organisation,
+		Fields:     []certificates.Field{{Name: "address", Label: "经营场所", Type: certificates.FieldString, Required: true}}}))
+	from, _ := certificates.ParseDate("2026-01-01")
+	req := func(i int) *certificates.IssueRequest {
+		return &certificates.IssueRequest{Type: typeCode, Authority: authCode,
+			Holder:    certificates.Holder{Kind: certificates.Organisation, ID: "91350100M000100Y43", Name: "某某餐饮有限公司"},
+			Data:      map[string]any{"address": fmt.Sprintf("人民路%d号", i)},
+			ValidFrom: from}
+	}
+	sc := certificates.Scope{}
+	issued, err := svc.Issue(ctx, sc, req(0), nil)
+	must(t, err)
+	var reqs []*certificates.IssueRequest
+	for i := 1; i <= 4; i++ {
+		reqs = append(reqs, req(i))
+	}
+	bulk, err := svc.IssueBatch(ctx, sc, reqs)
+	must(t, err)
+	revise := func(id string) string {
+		t.Helper()
+		rev, err := svc.Revise(ctx, sc, id, &certificates.ReviseRequest{Data: map[string]any{"address": "解放路" + id[len(id)-7:]}, Reason: "变更"})
+		must(t, err)
+		return rev.Certificate.ID
+	}
+	lifecycle := func(id string, acts ...certificates.Action) {
+		t.Helper()
+		for _, act := range acts {
+			_, err := svc.Lifecycle(ctx, sc, id, act, string(act)+"：检查")
+			must(t, err)
+		}
+	}
+	revIssued := revise(issued.Certificate.ID)
+	lifecycle(revIssued, certificates.Suspend, certificates.Reinstate)
+	revBulk := revise(bulk[3].Certificate.ID) // the last member: its range is furthest in
+	lifecycle(revise(revBulk), certificates.Suspend, certificates.Revoke)
+	lifecycle(revise(bulk[0].Certificate.ID), certificates.Revoke)
+	lifecycle(bulk[1].Certificate.ID, certificates.Suspend)
+
+	var ids []string
+	var after int64
+	for {
+		page, err := s.DocumentRefs(ctx, after, 100)
+		must(t, err)
+		for _, r := range page {
+			ids, after = append(ids, r.ID), r.Seq
+		}
+		if len(page) < 100 {
+			break
+		}
+	}
+	if len(ids) != 9 {
+		t.Fatalf("%d versions, want 9", len(ids))
+	}
+	for _, id := range ids {
+		c, doc, err := svc.Document(ctx, id)
+		if err != nil {
+			t.Errorf("document of %s: %v", id, err)
+			continue
+		}
+		if sum := sha256.Sum256(doc); hex.EncodeToString(sum[:]) != c.DocumentSHA256 {
+			t.Errorf("document of %s does not hash to its recorded SHA-256", id)
+		}
+		if v, err := svc.VerifyDocument(ctx, doc); err != nil || v.Certificate == nil || v.Certificate.ID != id {
+			t.Errorf("document of %s does not verify as itself: %+v %v", id, v, err)
+		}
+	}
+	sum, err := svc.CheckDocuments(ctx, false, func(f certificates.DocumentFinding) error {
+		t.Errorf("CheckDocuments: %s: %s", f.Ref.ID, f.Problem)
+		return nil
+	})
+	must(t, err)
+	if sum.Checked != len(ids) || sum.Broken != 0 {
+		t.Fatalf("CheckDocuments = %+v", sum)
+	}
 }
 
 func testLedger(t *testing.T, s *sqlstore.Store) {
