@@ -106,9 +106,10 @@ type Agreement struct {
 	ValidFrom     certificates.Date `json:"valid_from"`
 	ValidUntil    certificates.Date `json:"valid_until"`
 	RatePerMinute int               `json:"rate_per_minute"`
-	// Status is what was decided: requested, approved, rejected or
-	// withdrawn. State adds the calendar: an approved agreement is active
-	// inside its validity period and expired after it.
+	// Status is what was decided: requested, approved, rejected,
+	// suspended (under investigation, until resumed) or withdrawn (final).
+	// State adds the calendar: an approved agreement is active inside its
+	// validity period and expired after it.
 	Status      string     `json:"status"`
 	State       string     `json:"state"`
 	RequestedBy string     `json:"requested_by"`
@@ -124,6 +125,7 @@ const (
 	AgreementRequested = "requested"
 	AgreementApproved  = "approved"
 	AgreementRejected  = "rejected"
+	AgreementSuspended = "suspended"
 	AgreementWithdrawn = "withdrawn"
 	AgreementActive    = "active"
 	AgreementExpired   = "expired"

@@ -25,8 +25,9 @@ type CLI struct {
 	Audit      AuditCmd      `cmd:"" help:"The tamper-evident audit ledger: verify, checkpoint, export."`
 	Consumers  ConsumersCmd  `cmd:"" help:"Department systems that read certificates, and their keys."`
 	Purposes   PurposesCmd   `cmd:"" help:"The purpose catalog (codes for X-Purpose)."`
-	Agreements AgreementsCmd `cmd:"" help:"Sharing agreements (共享责任清单): request, approve, reject, withdraw, list."`
+	Agreements AgreementsCmd `cmd:"" help:"Sharing agreements (共享责任清单): request, approve, reject, suspend, resume, withdraw, list."`
 	Items      ItemsCmd      `cmd:"" help:"Service items (政务服务事项) and their materials: import, list, materials-avoided report."`
+	Doctor     DoctorCmd     `cmd:"" help:"Check that every certificate's document reads back; repair rows pointing at the wrong bytes (--dry-run to only report)."`
 }
 
 func main() {

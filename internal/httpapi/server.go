@@ -169,6 +169,8 @@ var Routes = []Route{
 	{"POST", "/api/v1/agreements/{id}/approve", deciders, "Approve a requested agreement", decide(exchange.DecideApprove)},
 	{"POST", "/api/v1/agreements/{id}/reject", deciders, "Reject a requested agreement", decide(exchange.DecideReject)},
 	{"POST", "/api/v1/agreements/{id}/withdraw", parties, "Withdraw an agreement at once", decide(exchange.DecideWithdraw)},
+	{"POST", "/api/v1/agreements/{id}/suspend", deciders, "Suspend an approved agreement at once (under investigation)", decide(exchange.DecideSuspend)},
+	{"POST", "/api/v1/agreements/{id}/resume", deciders, "Resume a suspended agreement", decide(exchange.DecideResume)},
 	{"POST", "/api/v1/subscriptions", askers, "Subscribe to certificate events by webhook", (*Server).createSubscription},
 	{"GET", "/api/v1/subscriptions", askers, "List subscriptions", (*Server).listSubscriptions},
 	{"GET", "/api/v1/subscriptions/{id}", askers, "Read a subscription", (*Server).getSubscription},
