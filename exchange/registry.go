@@ -318,34 +318,47 @@ const (
 	DecideApprove  = "approve"
 	DecideReject   = "reject"
 	DecideWithdraw = "withdraw"
+	// DecideSuspend stops an approved agreement while its consumer is
+	// under investigation; DecideResume lifts the suspension.
+	DecideSuspend = "suspend"
+	DecideResume  = "resume"
 )
 
-// Decide approves, rejects or withdraws an agreement. Approval and
-// rejection are for an administrator or the authority that defines every
-// type the agreement grants; withdrawal also for the consumer itself.
+// decisions maps each decision to the statuses it may start from, the
+// status it leads to, and its past participle for messages.
+var decisions = map[string]struct {
+	from     []string
+	to, done string
+}{
+	DecideApprove:  {[]string{AgreementRequested}, AgreementApproved, "approved"},
+	DecideReject:   {[]string{AgreementRequested}, AgreementRejected, "rejected"},
+	DecideWithdraw: {[]string{AgreementRequested, AgreementApproved, AgreementSuspended}, AgreementWithdrawn, "withdrawn"},
+	DecideSuspend:  {[]string{AgreementApproved}, AgreementSuspended, "suspended"},
+	DecideResume:   {[]string{AgreementSuspended}, AgreementApproved, "resumed"},
+}
+
+// Decide approves, rejects, suspends, resumes or withdraws an agreement.
+// All but withdrawal are for an administrator or the authority that
+// defines every type the agreement grants; withdrawal (final) also for the
+// consumer itself. Every decision but approval needs a reason. A decision
+// takes effect at once on this replica (its cache of the consumer's
+// agreements is cleared) and within AgreementTTL on the others.
 func (r *Registry) Decide(ctx context.Context, by *Principal, id, decision, reason string) (*Agreement, error) {
 	a, err := r.Store.Agreement(ctx, id)
 	if err != nil {
 		return nil, err
 	}
-	var from []string
-	was := a.Status
-	switch decision {
-	case DecideApprove:
-		from, a.Status = []string{AgreementRequested}, AgreementApproved
-	case DecideReject:
-		from, a.Status = []string{AgreementRequested}, AgreementRejected
-	case DecideWithdraw:
-		from, a.Status = []string{AgreementRequested, AgreementApproved}, AgreementWithdrawn
-	default:
-		return nil, errs.Field("decision", "must be approve, reject or withdraw")
+	d, ok := decisions[decision]
+	if !ok {
+		return nil, errs.Field("decision", "must be approve, reject, suspend, resume or withdraw")
 	}
+	was := a.Status
+	a.Status = d.to
 	if err := r.mayDecide(ctx, by, a, decision); err != nil {
 		return nil, err
 	}
-	if !slices.Contains(from, was) {
-		return nil, errs.E(errs.Conflict, "agreement %s is %s; it cannot be %s", id, was, map[string]string{
-			DecideApprove: "approved", DecideReject: "rejected", DecideWithdraw: "withdrawn"}[decision])
+	if !slices.Contains(d.from, was) {
+		return nil, errs.E(errs.Conflict, "agreement %s is %s; it cannot be %s", id, was, d.done)
 	}
 	var l errs.List
 	text(&l, "reason", reason, 2000, decision != DecideApprove)
@@ -373,7 +386,7 @@ func (r *Registry) mayDecide(ctx context.Context, by *Principal, a *Agreement, d
 		if decision == DecideWithdraw && by.Consumer == a.Consumer {
 			return nil
 		}
-		return errs.E(errs.Forbidden, "a consumer may only withdraw its own agreements")
+		return errs.E(errs.Forbidden, "a consumer may only withdraw its own agreements; it cannot %s them", decision)
 	case RoleIssuer:
 		for _, g := range a.Grants {
 			t, err := r.Certs.Type(ctx, g.Type)
@@ -519,6 +532,8 @@ func describeState(a *Agreement, state string) string {
 		return "not valid before " + a.ValidFrom.String()
 	case AgreementRequested:
 		return "still awaiting approval"
+	case AgreementSuspended:
+		return "suspended until the deciding authority resumes it"
 	}
 	return state
 }

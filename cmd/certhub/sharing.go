@@ -192,7 +192,9 @@ type AgreementsCmd struct {
 	List     AgreementListCmd    `cmd:"" help:"List agreements and their state."`
 	Approve  AgreementDecideCmd  `cmd:"" help:"Approve a requested agreement."`
 	Reject   AgreementDecideCmd  `cmd:"" help:"Reject a requested agreement (--reason required)."`
-	Withdraw AgreementDecideCmd  `cmd:"" help:"Withdraw an agreement at once (--reason required)."`
+	Withdraw AgreementDecideCmd  `cmd:"" help:"Withdraw an agreement at once, for good (--reason required)."`
+	Suspend  AgreementDecideCmd  `cmd:"" help:"Suspend an approved agreement (consumer under investigation) until resumed (--reason required)."`
+	Resume   AgreementDecideCmd  `cmd:"" help:"Resume a suspended agreement (--reason required)."`
 	Show     AgreementShowCmd    `cmd:"" help:"Show one agreement."`
 }
 
@@ -288,12 +290,13 @@ func (c *AgreementShowCmd) Run() error {
 	})
 }
 
-// AgreementDecideCmd approves, rejects or withdraws; the decision is the
-// command's name.
+// AgreementDecideCmd approves, rejects, suspends, resumes or withdraws;
+// the decision is the command's name. A running serve sees the decision
+// within exchange.AgreementTTL (its agreement cache).
 type AgreementDecideCmd struct {
 	StoreConfig
 	ID     string `arg:""`
-	Reason string `help:"Why (required to reject or withdraw)."`
+	Reason string `help:"Why (required for every decision but approve)."`
 }
 
 // Run applies the decision named by the command.

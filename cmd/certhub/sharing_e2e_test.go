@@ -85,6 +85,12 @@ func TestSharingCLI(t *testing.T) {
 	if out := run("items", "report", "--period", "year"); !strings.Contains(out, "SX-CLI-1,个体工商户设立登记,某局,1,3,1,33.3%") {
 		t.Fatalf("items report: %s", out)
 	}
+	if out := run("agreements", "suspend", agr, "--reason", "立案调查"); !strings.Contains(out, "suspended") {
+		t.Fatalf("suspend: %s", out)
+	}
+	if out := run("agreements", "resume", agr, "--reason", "调查结束"); !strings.Contains(out, "active") {
+		t.Fatalf("resume: %s", out)
+	}
 	if out := run("agreements", "withdraw", agr, "--reason", "停止共享"); !strings.Contains(out, "withdrawn") {
 		t.Fatalf("withdraw: %s", out)
 	}

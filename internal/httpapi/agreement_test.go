@@ -1,6 +1,7 @@
 package httpapi_test
 
 import (
+	"context"
 	"crypto/ed25519"
 	"crypto/rand"
 	"encoding/json"
@@ -81,15 +82,21 @@ func TestAgreementMatrix(t *testing.T) {
 		key     string
 		headers []string
 		want    int
-		names   string // the refusal's message must contain this
+		names   string // the refusal's message must contain this, or the agreement an answer must name
 	}
 	var cases []situation
+	readers := map[string]string{} // actor → the agreement its reads must name
 	add := func(name string, want int, names string, setup func(id, key string) string) {
 		id, key := h.newConsumer(name)
 		if setup != nil {
 			key = setup(id, key)
 		}
 		cases = append(cases, situation{name, key, []string{"X-Purpose", "SX-001", "X-Case-Id", "2026-A-1"}, want, names})
+	}
+	decide := func(a, decision, reason string) {
+		if st := h.call("POST", "/api/v1/agreements/"+a+"/"+decision, h.Admin, map[string]string{"reason": reason}, nil); st != 200 {
+			t.Fatalf("%s: %d", decision, st)
+		}
 	}
 	add("no agreement", 403, "has no sharing agreement", nil)
 	add("wrong type", 403, licence, func(id, key string) string {
@@ -110,11 +117,23 @@ func TestAgreementMatrix(t *testing.T) {
 	})
 	add("withdrawn", 403, "withdrawn", func(id, key string) string {
 		a := file(id, fieldsOnly, "SX-001", 0, 365)
-		if st := h.call("POST", "/api/v1/agreements/"+a+"/withdraw", h.Admin, map[string]string{"reason": "协议终止"}, nil); st != 200 {
-			t.Fatalf("withdraw: %d", st)
-		}
+		decide(a, "withdraw", "协议终止")
 		return key
 	})
+	add("suspended", 403, "suspended", func(id, key string) string {
+		a := file(id, fieldsOnly, "SX-001", 0, 365)
+		decide(a, "suspend", "立案调查")
+		return key
+	})
+	var resumed string
+	add("resumed", 200, "", func(id, key string) string {
+		resumed = file(id, fieldsOnly, "SX-001", 0, 365)
+		decide(resumed, "suspend", "立案调查")
+		decide(resumed, "resume", "调查结束")
+		readers["consumer:"+id] = resumed
+		return key
+	})
+	cases[len(cases)-1].names = resumed
 	add("revoked key", 401, "revoked", func(id, key string) string {
 		file(id, fieldsOnly, "SX-001", 0, 365)
 		var toks struct{ Tokens []exchange.Token }
@@ -130,10 +149,11 @@ func TestAgreementMatrix(t *testing.T) {
 	})
 	validID, validKey := h.newConsumer("valid")
 	validAgreement := file(validID, fieldsOnly, "SX-001", 0, 365)
+	readers["consumer:"+validID] = validAgreement
 	cases = append(cases,
 		situation{"missing case id", validKey, []string{"X-Purpose", "SX-001"}, 400, "X-Case-Id"},
 		situation{"unknown purpose", validKey, []string{"X-Purpose", "SX-999", "X-Case-Id", "c"}, 400, "purpose catalog"},
-		situation{"valid", validKey, []string{"X-Purpose", "SX-001", "X-Case-Id", "2026-A-1"}, 200, ""})
+		situation{"valid", validKey, []string{"X-Purpose", "SX-001", "X-Case-Id", "2026-A-1"}, 200, validAgreement})
 
 	endpoints := []struct{ method, path, body string }{
 		{"GET", "/api/v1/certificates?type=" + licence + "&holder_id=" + companyID, ""},
@@ -164,28 +184,28 @@ func TestAgreementMatrix(t *testing.T) {
 					}
 					return
 				}
-				if got := resp.Header.Get("X-Agreement-Id"); got != validAgreement {
-					t.Fatalf("X-Agreement-Id = %q, want %s", got, validAgreement)
+				if got := resp.Header.Get("X-Agreement-Id"); got != c.names {
+					t.Fatalf("X-Agreement-Id = %q, want %s", got, c.names)
 				}
-				checkMinimised(t, ep.path, raw, validAgreement)
+				checkMinimised(t, ep.path, raw, c.names)
 			})
 		}
 	}
 
 	// Nothing was disclosed to the refused: the ledger holds reads by the
-	// valid consumer only.
+	// valid and the resumed consumers only, each under its agreement.
 	reads := 0
 	for _, e := range h.ledger() {
 		switch e.Action {
 		case "lookup", "read", "document", "match":
 			reads++
-			if e.Actor != "consumer:"+validID || e.Agreement != validAgreement || e.Purpose != "SX-001" || e.CaseID != "2026-A-1" {
+			if agr, ok := readers[e.Actor]; !ok || e.Agreement != agr || e.Purpose != "SX-001" || e.CaseID != "2026-A-1" {
 				t.Fatalf("ledger entry %+v", e)
 			}
 		}
 	}
-	if reads != len(endpoints) {
-		t.Fatalf("%d audited reads, want %d", reads, len(endpoints))
+	if reads != len(readers)*len(endpoints) {
+		t.Fatalf("%d audited reads, want %d", reads, len(readers)*len(endpoints))
 	}
 }
 
@@ -362,6 +382,116 @@ func TestAgreementLifecycle(t *testing.T) {
 	}
 	if !slices.Equal(steps, []string{"agreement_request", "agreement_approve", "agreement_withdraw"}) {
 		t.Fatalf("ledger steps %v", steps)
+	}
+}
+
+// TestAgreementSuspension: an agreement under investigation is suspended
+// and resumed by the same deciders as approval (an administrator, or the
+// authority defining its types), with a reason; a suspended agreement
+// refuses calls at once on the deciding replica, with a 403 that says it is
+// suspended, and on another replica within the cache time; resuming
+// restores it; a suspended agreement can still be withdrawn for good; the
+// ledger records each step.
+func TestAgreementSuspension(t *testing.T) {
+	t.Parallel()
+	h := newHub(t)
+	h.seed()
+	id, key := h.newConsumer("不动产登记系统")
+	agr := h.agreement(id, exchange.Grant{Type: licence, Fields: []string{"legal_representative"}}, "SX-001")
+	var cert struct{ ID string }
+	if st := h.call("POST", "/api/v1/certificates", h.Admin, issueBody(), &cert); st != 201 {
+		t.Fatalf("issue: %d", st)
+	}
+	read := func() (int, string) {
+		t.Helper()
+		var e struct{ Error struct{ Message string } }
+		st := h.call("GET", "/api/v1/certificates/"+cert.ID, key, nil, &e, "X-Purpose", "SX-001", "X-Case-Id", "2026-S-1")
+		return st, e.Error.Message
+	}
+	if st, msg := read(); st != 200 {
+		t.Fatalf("read under the approved agreement: %d %s", st, msg) // and its agreements are cached now
+	}
+	// Another replica on the same database, which has cached them too.
+	other := &exchange.Registry{Store: h.Store, Tokens: h.Store, Certs: h.Certs, Ledger: h.Ledger, Now: h.Clock.Now}
+	if _, err := other.Authorize(context.Background(), id, "SX-001"); err != nil {
+		t.Fatalf("other replica: %v", err)
+	}
+
+	issuer := h.token(exchange.RoleIssuer, marketCode)
+	refused := []struct {
+		name, token, decision string
+		body                  map[string]string
+		status                int
+	}{
+		{"the consumer suspends", key, "suspend", map[string]string{"reason": "x"}, 403},
+		{"another authority suspends", h.token(exchange.RoleIssuer, otherCode), "suspend", map[string]string{"reason": "x"}, 403},
+		{"no reason", issuer, "suspend", map[string]string{}, 400},
+		{"a control character in the reason", issuer, "suspend", map[string]string{"reason": "立案\x07调查"}, 400},
+		{"resume what is not suspended", issuer, "resume", map[string]string{"reason": "x"}, 409},
+	}
+	for _, c := range refused {
+		if st := h.call("POST", "/api/v1/agreements/"+agr+"/"+c.decision, c.token, c.body, nil); st != c.status {
+			t.Errorf("%s: %d, want %d", c.name, st, c.status)
+		}
+	}
+	if st, _ := read(); st != 200 {
+		t.Fatalf("a refused suspension took effect: %d", st)
+	}
+
+	var a exchange.Agreement
+	if st := h.call("POST", "/api/v1/agreements/"+agr+"/suspend", issuer, map[string]string{"reason": "立案调查"}, &a); st != 200 ||
+		a.Status != "suspended" || a.State != "suspended" || a.Reason != "立案调查" {
+		t.Fatalf("suspend: %d %+v", st, a)
+	}
+	// At once here, although the agreements were cached a moment ago.
+	if st, msg := read(); st != 403 || !strings.Contains(msg, "suspended") || !strings.Contains(msg, agr) {
+		t.Fatalf("read under a suspended agreement: %d %q", st, msg)
+	}
+	// Elsewhere within the cache time.
+	h.Clock.Advance(exchange.AgreementTTL)
+	if _, err := other.Authorize(context.Background(), id, "SX-001"); err == nil || !strings.Contains(err.Error(), "suspended") {
+		t.Fatalf("other replica after the cache time: %v", err)
+	}
+	for _, d := range []string{"suspend", "approve"} {
+		if st := h.call("POST", "/api/v1/agreements/"+agr+"/"+d, h.Admin, map[string]string{"reason": "again"}, nil); st != 409 {
+			t.Errorf("%s a suspended agreement: %d, want 409", d, st)
+		}
+	}
+	if st := h.call("GET", "/api/v1/agreements/"+agr, key, nil, &a); st != 200 || a.State != "suspended" {
+		t.Fatalf("the consumer's view: %d %+v", st, a)
+	}
+	if st := h.call("POST", "/api/v1/agreements/"+agr+"/resume", key, map[string]string{"reason": "x"}, nil); st != 403 {
+		t.Fatalf("the consumer resumed: %d", st)
+	}
+
+	if st := h.call("POST", "/api/v1/agreements/"+agr+"/resume", h.Admin, map[string]string{"reason": "调查结束"}, &a); st != 200 || a.State != "active" {
+		t.Fatalf("resume: %d %+v", st, a)
+	}
+	if st, msg := read(); st != 200 {
+		t.Fatalf("read after resuming: %d %s", st, msg)
+	}
+
+	// Suspended again, it may still be withdrawn for good.
+	if st := h.call("POST", "/api/v1/agreements/"+agr+"/suspend", h.Admin, map[string]string{"reason": "再次立案"}, nil); st != 200 {
+		t.Fatalf("suspend again: %d", st)
+	}
+	if st := h.call("POST", "/api/v1/agreements/"+agr+"/withdraw", key, map[string]string{"reason": "系统下线"}, &a); st != 200 || a.State != "withdrawn" {
+		t.Fatalf("withdraw a suspended agreement: %d %+v", st, a)
+	}
+	if st := h.call("POST", "/api/v1/agreements/"+agr+"/resume", h.Admin, map[string]string{"reason": "x"}, nil); st != 409 {
+		t.Fatalf("resumed a withdrawn agreement: %d", st)
+	}
+
+	var steps []string
+	for _, e := range h.ledger() {
+		if e.Agreement == agr && strings.HasPrefix(e.Action, "agreement_") {
+			steps = append(steps, e.Action+" "+e.Outcome)
+		}
+	}
+	want := []string{"agreement_request ok: for " + id, "agreement_approve ok: ", "agreement_suspend ok: 立案调查", "agreement_resume ok: 调查结束",
+		"agreement_suspend ok: 再次立案", "agreement_withdraw ok: 系统下线"}
+	if !slices.Equal(steps, want) {
+		t.Fatalf("ledger steps\n%q\nwant\n%q", steps, want)
 	}
 }
 

@@ -20,16 +20,17 @@ type grantRow struct {
 type purposeRow struct{ Code, Name string }
 
 type agreementRow struct {
-	A        *exchange.Agreement
-	Consumer string
-	Grants   []grantRow
-	Purposes []purposeRow
-	Pending  bool
-	Open     bool // may still be withdrawn
+	A         *exchange.Agreement
+	Consumer  string
+	Grants    []grantRow
+	Purposes  []purposeRow
+	Pending   bool
+	Open      bool // may still be withdrawn
+	Suspended bool // may be resumed
 }
 
 // agreementsPage lists every sharing agreement, those awaiting a decision
-// first, with approve, reject and withdraw buttons.
+// first, with approve, reject, suspend, resume and withdraw buttons.
 func (s *Server) agreementsPage(w http.ResponseWriter, r *http.Request) {
 	if s.Registry == nil {
 		s.fail(w, r, errs.E(errs.Unavailable, "no consumer registry"))
@@ -61,7 +62,8 @@ func (s *Server) agreementsPage(w http.ResponseWriter, r *http.Request) {
 	rows := make([]agreementRow, 0, len(as))
 	for _, a := range as {
 		row := agreementRow{A: a, Consumer: names[a.Consumer], Pending: a.Status == exchange.AgreementRequested,
-			Open: a.Status == exchange.AgreementRequested || a.Status == exchange.AgreementApproved}
+			Suspended: a.Status == exchange.AgreementSuspended,
+			Open:      a.Status == exchange.AgreementRequested || a.Status == exchange.AgreementApproved || a.Status == exchange.AgreementSuspended}
 		for _, g := range a.Grants {
 			row.Grants = append(row.Grants, s.grantRow(r, g))
 		}

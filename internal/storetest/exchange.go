@@ -1,0 +1,47 @@
+package storetest
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/certhub/certhub/certificates"
+	"github.com/certhub/certhub/exchange"
+	"github.com/certhub/certhub/internal/errs"
+	"github.com/certhub/certhub/internal/sqlstore"
+)
+
+// testAgreementSuspension: a suspended agreement is stored and read back as
+// suspended (the status constraint allows it on both databases), resumed
+// from suspended only, and withdrawn from suspended.
+func testAgreementSuspension(t *testing.T, s *sqlstore.Store) {
+	ctx := context.Background()
+	seedCatalog(t, s)
+	must(t, s.CreateConsumer(ctx, &exchange.Consumer{ID: "csm_1", Name: "受理平台", USCC: authCode, Scopes: []string{exchange.ScopeRead},
+		Status: exchange.ConsumerActive, CreatedAt: t0}))
+	from, _ := certificates.ParseDate("2026-01-01")
+	until, _ := certificates.ParseDate("2026-12-31")
+	a := &exchange.Agreement{ID: "agr_1", Consumer: "csm_1", Grants: []exchange.Grant{{Type: typeCode, Fields: []string{"address"}}},
+		Purposes: []string{"SX-1"}, ValidFrom: from, ValidUntil: until, RatePerMinute: 60, Status: exchange.AgreementApproved,
+		RequestedBy: "admin:bootstrap", CreatedAt: t0, UpdatedAt: t0}
+	must(t, s.CreateAgreement(ctx, a))
+	step := func(from, to, reason string, at time.Time) {
+		t.Helper()
+		a.Status, a.Reason, a.DecidedBy, a.DecidedAt, a.UpdatedAt = to, reason, "issuer:tok_1", &at, at
+		must(t, s.DecideAgreement(ctx, a, from))
+		got, err := s.Agreement(ctx, "agr_1")
+		must(t, err)
+		if got.Status != to || got.Reason != reason || !got.DecidedAt.Equal(at) {
+			t.Fatalf("after %s → %s: %+v", from, to, got)
+		}
+	}
+	step(exchange.AgreementApproved, exchange.AgreementSuspended, "立案调查", t0.Add(time.Hour))
+	a.Status = exchange.AgreementApproved
+	mustCode(t, errs.Conflict, s.DecideAgreement(ctx, a, exchange.AgreementApproved)) // it is suspended now
+	step(exchange.AgreementSuspended, exchange.AgreementApproved, "调查结束", t0.Add(2*time.Hour))
+	step(exchange.AgreementApproved, exchange.AgreementSuspended, "再次立案", t0.Add(3*time.Hour))
+	step(exchange.AgreementSuspended, exchange.AgreementWithdrawn, "协议终止", t0.Add(4*time.Hour))
+	if as, _ := s.ListAgreements(ctx, "csm_1"); len(as) != 1 || as[0].Status != exchange.AgreementWithdrawn {
+		t.Fatalf("agreements = %+v", as)
+	}
+}
