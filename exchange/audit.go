@@ -1,6 +1,7 @@
 package exchange
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/base64"
@@ -98,6 +99,30 @@ type LedgerRecord struct {
 	Seq  int64
 	Body []byte
 	Hash string // hex
+	// Holder is the holder index the store files the entry under (what
+	// HolderAudit finds it by), "" for none; nil where there is no such
+	// index (a bundle). Verification checks it is the body's holder, so
+	// an entry moved away from its holder, or to another, is reported.
+	Holder *string
+}
+
+// bodyHolder reads the holder index out of a canonical body (Body): the
+// text between `,"holder":"` and the next '"', "" when there is none.
+// Body's encoder writes every '"' inside a string as \", so those bytes
+// can only be the key itself. The databases derive the holder column by
+// the same rule (migrations 0012). Reading bytes is much cheaper than
+// decoding the entry, and a verification reads every entry.
+func bodyHolder(body []byte) string {
+	const key = `,"holder":"`
+	i := bytes.Index(body, []byte(key))
+	if i < 0 {
+		return ""
+	}
+	rest := body[i+len(key):]
+	if end := bytes.IndexByte(rest, '"'); end >= 0 {
+		rest = rest[:end]
+	}
+	return string(rest)
 }
 
 // ChainHash is the hash of a record after prev (hex) with body.
@@ -304,6 +329,10 @@ func VerifyChain(ctx context.Context, origin string, v note.Verifier, cps []*Che
 		if h != r.Hash {
 			return bad(r.Seq, "entry %d does not match its hash: altered, or a neighbour was", r.Seq)
 		}
+		if r.Holder != nil && *r.Holder != bodyHolder(r.Body) {
+			return bad(r.Seq, "entry %d is filed under a holder index its hashed body does not name (%s): the holder column was altered, so the holder's list of accesses is wrong",
+				r.Seq, holderChange(bodyHolder(r.Body), *r.Holder))
+		}
 		if root, ok := roots[r.Seq]; ok && root != h {
 			return bad(r.Seq, "the chain up to entry %d does not match the signed checkpoint: the ledger was rewritten", r.Seq)
 		}
@@ -326,6 +355,18 @@ func VerifyChain(ctx context.Context, origin string, v note.Verifier, cps []*Che
 	}
 	rep.OK = rep.Problem == ""
 	return rep, nil
+}
+
+// holderChange says how an entry's holder column differs from its body,
+// naming the indexes by their first characters only.
+func holderChange(body, column string) string {
+	short := func(h string) string {
+		if h == "" {
+			return "none"
+		}
+		return h[:min(len(h), 16)] + "…"
+	}
+	return fmt.Sprintf("body %s, column %s", short(body), short(column))
 }
 
 var errStop = fmt.Errorf("stop")

@@ -17,9 +17,14 @@ import (
 
 // ledgerJourney makes audited traffic on a hub, then checks that `certhub
 // audit verify` accepts the untouched ledger, names the first bad entry
-// after rows are altered, removed or swapped directly in the database, and
-// that an exported bundle verifies offline.
-func ledgerJourney(t *testing.T, env []string, store []string, db *sql.DB) {
+// after rows are altered, removed or swapped, or an entry's holder column
+// cleared, directly in the database, and that an exported bundle verifies
+// offline.
+//
+// freeHolder are the statements that make audit_log.holder a plain,
+// writable column again on that database, as someone who may change the
+// schema could.
+func ledgerJourney(t *testing.T, env []string, store []string, db *sql.DB, freeHolder ...string) {
 	p := start(t, env, store...)
 	issuer, consumer := setup(t, p)
 	for _, no := range []string{"JY1", "JY2", "JY3"} {
@@ -86,6 +91,31 @@ func ledgerJourney(t *testing.T, env []string, store []string, db *sql.DB) {
 	exec(`UPDATE audit_log SET body = $1, hash = $2 WHERE seq = $3`, b2, h2, n)
 	exec(`UPDATE audit_log SET body = $1, hash = $2 WHERE seq = $3`, body, hash, n+1)
 	expect("reordered", first)
+	exec(`UPDATE audit_log SET body = $1, hash = $2 WHERE seq = $3`, body, hash, n)
+	exec(`UPDATE audit_log SET body = $1, hash = $2 WHERE seq = $3`, b2, h2, n+1)
+	if out, code := run("audit", "verify"); code != 0 {
+		t.Fatalf("verify restored: %d %s", code, out)
+	}
+
+	// The holder column, by which a holder is shown who used their
+	// certificates, is derived from the hashed entry: the database refuses
+	// to clear it, and once its definition is changed so that it can, the
+	// cleared entry is the first bad one.
+	var holder sql.NullString
+	if err := db.QueryRow(`SELECT holder FROM audit_log WHERE seq = $1`, n).Scan(&holder); err != nil || !holder.Valid {
+		t.Fatalf("the lookup's holder column: %v %v", holder, err)
+	}
+	if _, err := db.Exec(`UPDATE audit_log SET holder = NULL WHERE seq = $1`, n); err == nil {
+		t.Fatal("the database let the holder column be cleared")
+	}
+	for _, q := range freeHolder {
+		exec(q)
+	}
+	exec(`UPDATE audit_log SET holder = NULL WHERE seq = $1`, n)
+	expect("holder cleared", first)
+	if out, _ := run("audit", "verify"); !strings.Contains(out, "holder") {
+		t.Fatalf("verify does not say the holder column was altered: %s", out)
+	}
 
 	// The bundle exported before the tampering still verifies; a copy
 	// edited by hand does not.
@@ -124,7 +154,10 @@ func TestAuditLedgerSQLite(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	ledgerJourney(t, env, []string{"--data", data}, db)
+	ledgerJourney(t, env, []string{"--data", data}, db,
+		`CREATE TABLE audit_log_free (seq integer PRIMARY KEY, body text NOT NULL, hash text NOT NULL, holder text)`,
+		`INSERT INTO audit_log_free SELECT seq, body, hash, holder FROM audit_log`,
+		`DROP TABLE audit_log`, `ALTER TABLE audit_log_free RENAME TO audit_log`)
 }
 
 func TestAuditLedgerPostgres(t *testing.T) {
@@ -136,5 +169,5 @@ func TestAuditLedgerPostgres(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	ledgerJourney(t, env, []string{"--data", t.TempDir()}, db)
+	ledgerJourney(t, env, []string{"--data", t.TempDir()}, db, `ALTER TABLE audit_log ALTER COLUMN holder DROP EXPRESSION`)
 }

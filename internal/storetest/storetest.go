@@ -46,6 +46,7 @@ func RunTests(t *testing.T, newStore func(t *testing.T) *sqlstore.Store) {
 		{"DocumentLocations", testDocumentLocations},
 		{"EveryDocumentReadsBack", testEveryDocumentReadsBack},
 		{"AuditLedger", testLedger},
+		{"LedgerHolderIndex", testLedgerHolder},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
