@@ -7,6 +7,7 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -263,7 +264,7 @@ func OpenCheckpoint(signed []byte, origin string, v note.Verifier) (size int64, 
 	}
 	lines := strings.Split(n.Text, "\n")
 	if len(lines) < 3 || lines[0] != origin {
-		return 0, "", fmt.Errorf("checkpoint is not of log %q", origin)
+		return 0, "", fmt.Errorf("checkpoint names log %q, not %q", lines[0], origin)
 	}
 	size, err = strconv.ParseInt(lines[1], 10, 64)
 	if err != nil {
@@ -278,11 +279,15 @@ func OpenCheckpoint(signed []byte, origin string, v note.Verifier) (size int64, 
 
 // VerifyReport is the outcome of a ledger verification.
 type VerifyReport struct {
-	Checked     int64  `json:"checked"`
-	Checkpoints int    `json:"checkpoints"`
-	OK          bool   `json:"ok"`
-	FirstBad    int64  `json:"first_bad,omitempty"`
-	Problem     string `json:"problem,omitempty"`
+	Checked     int64 `json:"checked"`
+	Checkpoints int   `json:"checkpoints"`
+	OK          bool  `json:"ok"`
+	FirstBad    int64 `json:"first_bad,omitempty"`
+	// BadCheckpoint is the place (from 1, in size order) of the first
+	// checkpoint that does not open with the ledger key; the Problem says
+	// which and why, and no entry is named.
+	BadCheckpoint int    `json:"bad_checkpoint,omitempty"`
+	Problem       string `json:"problem,omitempty"`
 }
 
 // Verify recomputes the chain over the records from..to (to 0: all) and
@@ -303,11 +308,11 @@ func (l *Ledger) Verify(ctx context.Context, from, to int64) (*VerifyReport, err
 func VerifyChain(ctx context.Context, origin string, v note.Verifier, cps []*Checkpoint, scan func(func(LedgerRecord) error) error, from int64) (*VerifyReport, error) {
 	rep := &VerifyReport{}
 	roots := map[int64]string{}
-	for _, c := range cps {
+	for i, c := range cps {
 		size, root, err := OpenCheckpoint(c.Note, origin, v)
 		if err != nil {
-			rep.Problem = fmt.Sprintf("checkpoint at size %d: %v", c.Size, err)
-			rep.FirstBad = c.Size
+			rep.BadCheckpoint = i + 1
+			rep.Problem = fmt.Sprintf("%s: %s", describeCheckpoint(i+1, c), checkpointProblem(err, v))
 			return rep, nil
 		}
 		roots[size] = root
@@ -367,6 +372,40 @@ func holderChange(body, column string) string {
 		return h[:min(len(h), 16)] + "…"
 	}
 	return fmt.Sprintf("body %s, column %s", short(body), short(column))
+}
+
+// describeCheckpoint names a checkpoint for a report: its place, the size
+// its text states (read without trusting it) and when it was signed.
+func describeCheckpoint(place int, c *Checkpoint) string {
+	size := c.Size
+	if lines := strings.SplitN(string(c.Note), "\n", 3); len(lines) == 3 {
+		if n, err := strconv.ParseInt(lines[1], 10, 64); err == nil {
+			size = n
+		}
+	}
+	if c.At.IsZero() {
+		return fmt.Sprintf("checkpoint %d (size %d)", place, size)
+	}
+	return fmt.Sprintf("checkpoint %d (size %d, signed %s)", place, size, c.At.UTC().Format(time.RFC3339))
+}
+
+// checkpointProblem says why a checkpoint did not open with the ledger key.
+func checkpointProblem(err error, v note.Verifier) string {
+	ours := fmt.Sprintf("%s+%08x", v.Name(), v.KeyHash())
+	var unverified *note.UnverifiedNoteError
+	var invalid *note.InvalidSignatureError
+	switch {
+	case errors.As(err, &unverified):
+		var by []string
+		for _, s := range unverified.Note.UnverifiedSigs {
+			by = append(by, fmt.Sprintf("%s+%08x", s.Name, s.Hash))
+		}
+		return fmt.Sprintf("signature is not by the ledger key %s — signed by another key (%s)", ours, strings.Join(by, ", "))
+	case errors.As(err, &invalid):
+		return fmt.Sprintf("the signature by the ledger key %s does not verify: the checkpoint's text was altered after signing", ours)
+	default:
+		return err.Error()
+	}
 }
 
 var errStop = fmt.Errorf("stop")

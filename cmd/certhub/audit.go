@@ -50,7 +50,11 @@ func (c *AuditVerifyCmd) Run() error {
 	}
 	el := time.Since(start)
 	if !rep.OK {
-		fmt.Printf("ledger NOT intact: first bad entry %d: %s\n", rep.FirstBad, rep.Problem)
+		if rep.BadCheckpoint > 0 {
+			fmt.Printf("ledger NOT intact: %s\n", rep.Problem)
+		} else {
+			fmt.Printf("ledger NOT intact: first bad entry %d: %s\n", rep.FirstBad, rep.Problem)
+		}
 		return fmt.Errorf("the audit ledger fails verification")
 	}
 	fmt.Printf("ledger intact: %d entries checked against %d signed checkpoints in %s (%.0f entries/s)\n",
@@ -91,6 +95,7 @@ type bundleLine struct {
 	Key        string          `json:"key,omitempty"`
 	Origin     string          `json:"origin,omitempty"`
 	Checkpoint string          `json:"checkpoint,omitempty"`
+	At         time.Time       `json:"at,omitzero"` // when the checkpoint was signed (not part of what is signed)
 	Seq        int64           `json:"seq,omitempty"`
 	Body       json.RawMessage `json:"body,omitempty"`
 	Hash       string          `json:"hash,omitempty"`
@@ -118,7 +123,7 @@ func (c *AuditExportCmd) Run() error {
 	}
 	for _, cp := range cps {
 		if c.To == 0 || cp.Size <= c.To {
-			_ = enc.Encode(bundleLine{Kind: "checkpoint", Checkpoint: string(cp.Note)})
+			_ = enc.Encode(bundleLine{Kind: "checkpoint", Checkpoint: string(cp.Note), At: cp.At})
 		}
 	}
 	n := 0
@@ -157,7 +162,7 @@ func verifyBundle(path, trusted string) (*exchange.VerifyReport, error) {
 		case "key":
 			key, origin = l.Key, l.Origin
 		case "checkpoint":
-			cps = append(cps, &exchange.Checkpoint{Note: []byte(l.Checkpoint)})
+			cps = append(cps, &exchange.Checkpoint{Note: []byte(l.Checkpoint), At: l.At})
 		case "entry":
 			records = append(records, exchange.LedgerRecord{Seq: l.Seq, Body: l.Body, Hash: l.Hash})
 		}

@@ -1,7 +1,9 @@
 package main_test
 
 import (
+	"crypto/rand"
 	"database/sql"
+	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
@@ -10,6 +12,7 @@ import (
 	"testing"
 
 	_ "github.com/jackc/pgx/v5/stdlib"
+	"golang.org/x/mod/sumdb/note"
 	_ "modernc.org/sqlite"
 
 	"github.com/certhub/certhub/internal/testenv"
@@ -131,6 +134,62 @@ func ledgerJourney(t *testing.T, env []string, store []string, db *sql.DB, freeH
 	if out, code := certhub(t, "audit", "verify", "--bundle", bundle); code == 0 || !strings.Contains(out, "NOT intact") {
 		t.Fatalf("forged bundle: %d %s", code, out)
 	}
+
+	// A bundle whose checkpoints another key signed: the report names the
+	// first, its size and time, the ledger key and why.
+	place, lines := 0, strings.Split(strings.TrimSpace(string(raw)), "\n")
+	var size string
+	for i, line := range lines {
+		var l struct {
+			Kind, Checkpoint string
+			At               string `json:"at"`
+		}
+		if json.Unmarshal([]byte(line), &l) != nil || l.Kind != "checkpoint" {
+			continue
+		}
+		place++
+		text, _, _ := strings.Cut(l.Checkpoint, "\n\n")
+		if place == 1 {
+			size = strings.Split(text, "\n")[1]
+		}
+		forged, err := note.Sign(&note.Note{Text: text + "\n"}, otherLedgerKey(t, "certhub/ledger"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := json.Marshal(map[string]string{"kind": "checkpoint", "checkpoint": string(forged), "at": l.At})
+		lines[i] = string(b)
+		if l.At == "" {
+			t.Fatal("the bundle's checkpoint says not when it was signed")
+		}
+	}
+	if place == 0 {
+		t.Fatal("the bundle has no checkpoint")
+	}
+	_ = os.WriteFile(bundle, []byte(strings.Join(lines, "\n")+"\n"), 0o644)
+	out, code := certhub(t, "audit", "verify", "--bundle", bundle, "--key", strings.TrimSpace(key))
+	keyID := strings.Join(strings.Split(strings.TrimSpace(key), "+")[:2], "+")
+	for _, want := range []string{fmt.Sprintf("checkpoint 1 (size %s, signed 20", size), "signature is not by the ledger key " + keyID, "signed by another key"} {
+		if code == 0 || !strings.Contains(out, want) {
+			t.Fatalf("bundle with a checkpoint by another key: exit %d, output %q; want it to say %q", code, out, want)
+		}
+	}
+	if strings.Contains(out, "first bad entry") {
+		t.Fatalf("a bad checkpoint is reported as a bad entry: %s", out)
+	}
+}
+
+// otherLedgerKey is a note signer for name that is not the hub's.
+func otherLedgerKey(t *testing.T, name string) note.Signer {
+	t.Helper()
+	skey, _, err := note.GenerateKey(rand.Reader, name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := note.NewSigner(skey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
 }
 
 // certhubEnv runs the binary with extra environment.
