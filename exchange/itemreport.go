@@ -11,20 +11,26 @@ import (
 
 // MaterialsRow is one line of the materials-avoided report (材料减少): for
 // an item and its department in a period, the cases resolved, the
-// materials they required and how many e-certificates made unnecessary.
+// materials they required, how many e-certificates made unnecessary, and
+// how many more an agreement would have spared (materials answered
+// not_permitted, 可通过共享协议免交): they are not counted as avoided, so the
+// share stays honest and shows where agreements are missing.
 type MaterialsRow struct {
-	Period     string  `json:"period"`
-	Item       string  `json:"item"`
-	ItemName   string  `json:"item_name"`
-	Department string  `json:"department"`
-	Cases      int     `json:"cases"`
-	Required   int     `json:"required"`
-	Avoided    int     `json:"avoided"`
-	Share      float64 `json:"avoided_share"` // avoided / required, 0..1
+	Period                 string  `json:"period"`
+	Item                   string  `json:"item"`
+	ItemName               string  `json:"item_name"`
+	Department             string  `json:"department"`
+	Cases                  int     `json:"cases"`
+	Required               int     `json:"required"`
+	Avoided                int     `json:"avoided"`
+	Share                  float64 `json:"avoided_share"` // avoided / required, 0..1
+	AvoidableWithAgreement int     `json:"avoidable_with_agreement"`
 }
 
 // MaterialsReport sums the resolved cases of from..to into periods. Each
-// case counts once however often it was resolved (by case id).
+// case counts once however often it was resolved: a case is an office's
+// (consumer's) case id for an item, so two offices numbering alike are two
+// cases.
 func (r *Resolver) MaterialsReport(ctx context.Context, period, from, to string) ([]MaterialsRow, error) {
 	if err := checkRange(period, from, to); err != nil {
 		return nil, err
@@ -50,6 +56,7 @@ func (r *Resolver) MaterialsReport(ctx context.Context, period, from, to string)
 		row.Cases++
 		row.Required += x.Required
 		row.Avoided += x.Avoided
+		row.AvoidableWithAgreement += x.Avoidable
 	}
 	out := make([]MaterialsRow, 0, len(sums))
 	for _, row := range sums {
@@ -76,15 +83,16 @@ func MaterialsCSVName(period, from, to string) string {
 }
 
 // WriteMaterialsCSV writes the report for spreadsheets (UTF-8 with a BOM).
+// Columns are only ever added at the end, so existing sheets keep working.
 func WriteMaterialsCSV(w io.Writer, rows []MaterialsRow) error {
 	if _, err := io.WriteString(w, "\ufeff"); err != nil {
 		return err
 	}
 	cw := csv.NewWriter(w)
-	_ = cw.Write([]string{"period", "item", "item_name", "department", "cases", "required", "avoided", "avoided_share"})
+	_ = cw.Write([]string{"period", "item", "item_name", "department", "cases", "required", "avoided", "avoided_share", "avoidable_with_agreement"})
 	for _, r := range rows {
 		_ = cw.Write([]string{r.Period, r.Item, r.ItemName, r.Department, strconv.Itoa(r.Cases), strconv.Itoa(r.Required),
-			strconv.Itoa(r.Avoided), fmt.Sprintf("%.1f%%", 100*r.Share)})
+			strconv.Itoa(r.Avoided), fmt.Sprintf("%.1f%%", 100*r.Share), strconv.Itoa(r.AvoidableWithAgreement)})
 	}
 	cw.Flush()
 	return cw.Error()

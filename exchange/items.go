@@ -59,14 +59,18 @@ type ItemStore interface {
 	// Item returns an item; errs.NotFound if unknown.
 	Item(ctx context.Context, code string) (*ServiceItem, error)
 	ListItems(ctx context.Context) ([]*ServiceItem, error)
-	// RecordResolution counts a resolved case once: a retry with the same
-	// case id keeps the better count rather than adding to it.
+	// RecordResolution counts a resolved case once, a case being an item,
+	// a consumer and its case id: a retry keeps the better count (more
+	// avoided; as many avoided and fewer avoidable) rather than adding to
+	// it. Two consumers with the same case id are two cases.
 	RecordResolution(ctx context.Context, r *Resolution) error
 	// Resolutions lists the cases resolved on days from..to (YYYY-MM-DD).
 	Resolutions(ctx context.Context, from, to string) ([]Resolution, error)
 }
 
-// Resolution is one case of one item: materials required and avoided.
+// Resolution is one case of one item at one consumer: materials required,
+// avoided, and avoidable with an agreement (answered not_permitted, and
+// not needed as an original).
 type Resolution struct {
 	Item       string    `json:"item"`
 	CaseID     string    `json:"case_id"`
@@ -75,6 +79,7 @@ type Resolution struct {
 	Day        string    `json:"day"`
 	Required   int       `json:"required"`
 	Avoided    int       `json:"avoided"`
+	Avoidable  int       `json:"avoidable_with_agreement"`
 	At         time.Time `json:"at"`
 }
 

@@ -170,6 +170,9 @@ type ResolveAnswer struct {
 	Materials  []MaterialAnswer `json:"materials"`
 	Required   int              `json:"required"`
 	Avoided    int              `json:"avoided"`
+	// AvoidableWithAgreement counts the materials an agreement would have
+	// spared: answered not_permitted, and not needed as an original.
+	AvoidableWithAgreement int `json:"avoidable_with_agreement"`
 	// ToBring names the materials the applicant must still bring.
 	ToBring []string `json:"to_bring"`
 }
@@ -247,6 +250,9 @@ func (r *Resolver) Resolve(ctx context.Context, by *Principal, code string, req 
 		if a.Avoided {
 			ans.Avoided++
 		}
+		if a.Outcome == OutcomeNotPermitted && !a.OriginalRequired {
+			ans.AvoidableWithAgreement++
+		}
 		if a.Outcome != OutcomeSatisfied || a.OriginalRequired {
 			ans.ToBring = append(ans.ToBring, m.Name)
 		}
@@ -271,7 +277,7 @@ func (r *Resolver) Resolve(ctx context.Context, by *Principal, code string, req 
 	now := r.Now()
 	if err := r.Store.RecordResolution(ctx, &Resolution{Item: it.Code, CaseID: req.CaseID, Department: it.Department, Consumer: by.Consumer,
 		Day: certificates.DateOf(now, r.Certs.Location).String(), Required: ans.Required, Avoided: ans.Avoided,
-		At: now.UTC().Truncate(time.Microsecond)}); err != nil {
+		Avoidable: ans.AvoidableWithAgreement, At: now.UTC().Truncate(time.Microsecond)}); err != nil {
 		return nil, err
 	}
 	return ans, nil

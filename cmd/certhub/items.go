@@ -14,7 +14,7 @@ import (
 type ItemsCmd struct {
 	Import ItemsImportCmd `cmd:"" help:"Import service items from YAML, JSON, CSV or .xlsx (docs/service-items.md); all or nothing."`
 	List   ItemsListCmd   `cmd:"" help:"List service items and their materials."`
-	Report ItemsReportCmd `cmd:"" help:"Materials avoided per item and department (材料减少), as CSV."`
+	Report ItemsReportCmd `cmd:"" help:"Materials avoided per item and department (材料减少), and those avoidable with an agreement, as CSV."`
 }
 
 // withItems runs f with the service item resolver, at the console.

@@ -3,6 +3,8 @@ package httpapi_test
 import (
 	"bytes"
 	"fmt"
+	"io"
+	"net/http"
 	"strings"
 	"testing"
 
@@ -292,5 +294,84 @@ func TestImportItemsValidation(t *testing.T) {
 	if st := h.call("GET", "/api/v1/service-items/C-1", h.Admin, nil, &it); st != 200 || len(it.Materials) != 2 || !it.Materials[1].OriginalRequired ||
 		it.Materials[1].Types[0] != licence {
 		t.Fatalf("xlsx item: %d %+v", st, it)
+	}
+}
+
+// TestMaterialsReportPerConsumer: two offices whose case numbering
+// collides are two cases, not one; a case resolved without an agreement
+// counts with nothing avoided, and the materials an agreement would have
+// spared are reported in their own column (JSON and CSV), so the share
+// avoided stays honest and shows where agreements are missing.
+func TestMaterialsReportPerConsumer(t *testing.T) {
+	t.Parallel()
+	h := newHub(t)
+	h.seed()
+	h.seedFoodType()
+	if st := h.call("POST", "/api/v1/service-items", h.Admin, itemYAML, nil, "Content-Type", "application/yaml"); st != 200 {
+		t.Fatalf("import: %d", st)
+	}
+	var keys []string
+	for _, name := range []string{"西湖区受理平台", "上城区受理平台"} {
+		id, key := h.newConsumer(name)
+		h.agreement(id, exchange.Grant{Type: licence, Fields: []string{"legal_representative"}}, "TEST-SP-001")
+		h.agreement(id, exchange.Grant{Type: foodType, Fields: []string{"permit_no"}}, "TEST-SP-001")
+		keys = append(keys, key)
+	}
+	_, bare := h.newConsumer("尚无协议的受理平台")
+	keys = append(keys, bare)
+	applicant := org(1)
+	for typ, data := range map[string]map[string]any{licence: {"legal_representative": "王五", "established_on": "2020-01-01", "capital": 50}, foodType: {"permit_no": "JY001"}} {
+		b := map[string]any{"type": typ, "authority": marketCode, "holder": map[string]string{"kind": "organisation", "id": applicant, "name": "杭州某某餐饮有限公司"},
+			"data": data, "valid_from": "2020-01-01", "valid_until": "2029-06-30"}
+		if typ == foodType {
+			b["authority"] = otherCode
+		}
+		if st := h.call("POST", "/api/v1/certificates", h.Admin, b, nil); st != 201 {
+			t.Fatalf("issue %s: %d", typ, st)
+		}
+	}
+	// The same case number at three offices, each resolved twice.
+	var answers []struct {
+		Avoided   int
+		Avoidable int `json:"avoidable_with_agreement"`
+	}
+	for _, key := range keys {
+		for range 2 {
+			var a struct {
+				Avoided   int
+				Avoidable int `json:"avoidable_with_agreement"`
+			}
+			body := map[string]any{"applicant": map[string]string{"id": applicant}, "case_id": "2026-0001", "purpose": "TEST-SP-001"}
+			if st := h.call("POST", "/api/v1/service-items/TEST-SP-001/resolve", key, body, &a); st != 200 {
+				t.Fatalf("resolve: %d", st)
+			}
+			answers = append(answers, a)
+		}
+	}
+	// With agreements: the licence and the food permit are avoided (the
+	// original still required is not). Without: nothing avoided, and the
+	// same two avoidable with an agreement.
+	if a, b := answers[0], answers[len(answers)-1]; a.Avoided != 2 || a.Avoidable != 0 || b.Avoided != 0 || b.Avoidable != 2 {
+		t.Fatalf("answers: with agreements %+v, without %+v", a, b)
+	}
+	var rep struct{ Rows []exchange.MaterialsRow }
+	if st := h.call("GET", "/api/v1/reports/materials?period=year", h.Admin, nil, &rep); st != 200 || len(rep.Rows) != 1 {
+		t.Fatalf("report: %d %+v", st, rep)
+	}
+	if r := rep.Rows[0]; r.Cases != 3 || r.Required != 15 || r.Avoided != 4 || r.AvoidableWithAgreement != 2 {
+		t.Fatalf("report row: %+v; want 3 cases, 15 required, 4 avoided, 2 avoidable with an agreement", r)
+	}
+	req, _ := http.NewRequest("GET", h.Srv.URL+"/api/v1/reports/materials?period=year&format=csv", nil)
+	req.Header.Set("Authorization", "Bearer "+h.Admin)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	csv, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	lines := strings.Split(strings.TrimSpace(strings.TrimPrefix(string(csv), "\ufeff")), "\n")
+	if len(lines) != 2 || lines[0] != "period,item,item_name,department,cases,required,avoided,avoided_share,avoidable_with_agreement" ||
+		!strings.HasSuffix(lines[1], ",3,15,4,26.7%,2") {
+		t.Fatalf("csv:\n%s", csv)
 	}
 }

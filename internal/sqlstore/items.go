@@ -54,13 +54,16 @@ func (s *Store) ListItems(ctx context.Context) ([]*exchange.ServiceItem, error) 
 	return list(ctx, s.db, scanItem, `SELECT `+itemColumns+` FROM service_items ORDER BY code`)
 }
 
-// RecordResolution implements exchange.ItemStore.
+// RecordResolution implements exchange.ItemStore. A case is keyed by
+// item, consumer and case id: offices number their cases independently.
 func (s *Store) RecordResolution(ctx context.Context, r *exchange.Resolution) error {
-	_, err := s.db.Exec(ctx, `INSERT INTO resolutions (item_code, case_id, department, consumer, day, required, avoided, at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
-		ON CONFLICT (item_code, case_id) DO UPDATE SET avoided = excluded.avoided, required = excluded.required
-		WHERE excluded.avoided > resolutions.avoided`,
-		r.Item, r.CaseID, r.Department, r.Consumer, r.Day, r.Required, r.Avoided, r.At)
+	_, err := s.db.Exec(ctx, `INSERT INTO resolutions (item_code, consumer, case_id, department, day, required, avoided, avoidable, at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+		ON CONFLICT (item_code, consumer, case_id) DO UPDATE
+		SET avoided = excluded.avoided, avoidable = excluded.avoidable, required = excluded.required
+		WHERE excluded.avoided > resolutions.avoided
+		   OR (excluded.avoided = resolutions.avoided AND excluded.avoidable < resolutions.avoidable)`,
+		r.Item, r.Consumer, r.CaseID, r.Department, r.Day, r.Required, r.Avoided, r.Avoidable, r.At)
 	return err
 }
 
@@ -68,8 +71,8 @@ func (s *Store) RecordResolution(ctx context.Context, r *exchange.Resolution) er
 func (s *Store) Resolutions(ctx context.Context, from, to string) ([]exchange.Resolution, error) {
 	out, err := list(ctx, s.db, func(r Row) (exchange.Resolution, error) {
 		var x exchange.Resolution
-		return x, r.Scan(&x.Item, &x.CaseID, &x.Department, &x.Consumer, &x.Day, &x.Required, &x.Avoided, Time{&x.At})
-	}, `SELECT item_code, case_id, department, consumer, day, required, avoided, at FROM resolutions
-		WHERE day >= $1 AND day <= $2 ORDER BY day, item_code, case_id`, from, to)
+		return x, r.Scan(&x.Item, &x.Consumer, &x.CaseID, &x.Department, &x.Day, &x.Required, &x.Avoided, &x.Avoidable, Time{&x.At})
+	}, `SELECT item_code, consumer, case_id, department, day, required, avoided, avoidable, at FROM resolutions
+		WHERE day >= $1 AND day <= $2 ORDER BY day, item_code, consumer, case_id`, from, to)
 	return out, err
 }

@@ -45,3 +45,31 @@ func testAgreementSuspension(t *testing.T, s *sqlstore.Store) {
 		t.Fatalf("agreements = %+v", as)
 	}
 }
+
+// testResolutionsByConsumer: a case is an item, a consumer and its case
+// id, so two offices numbering their cases alike are two cases; a retry
+// keeps the better count (more avoided, or as many avoided and fewer
+// avoidable with an agreement) and never adds to it.
+func testResolutionsByConsumer(t *testing.T, s *sqlstore.Store) {
+	ctx := context.Background()
+	rec := func(consumer string, avoided, avoidable int) {
+		t.Helper()
+		must(t, s.RecordResolution(ctx, &exchange.Resolution{Item: "SX-1", CaseID: "2026-0001", Department: "某局", Consumer: consumer,
+			Day: "2026-03-01", Required: 4, Avoided: avoided, Avoidable: avoidable, At: t0}))
+	}
+	rec("csm_a", 0, 2) // no agreement yet: nothing avoided, two avoidable
+	rec("csm_b", 1, 0) // another office, same case number
+	rec("csm_a", 0, 1) // a retry that is no better in avoided, but knows of fewer avoidable
+	rec("csm_a", 0, 2) // a worse one does not undo it
+	rec("csm_b", 2, 0) // a better one replaces
+	rec("csm_b", 1, 1) // a worse one does not
+	rs, err := s.Resolutions(ctx, "2026-03-01", "2026-03-01")
+	must(t, err)
+	got := map[string][2]int{}
+	for _, r := range rs {
+		got[r.Consumer] = [2]int{r.Avoided, r.Avoidable}
+	}
+	if len(rs) != 2 || got["csm_a"] != [2]int{0, 1} || got["csm_b"] != [2]int{2, 0} {
+		t.Fatalf("resolutions = %+v", rs)
+	}
+}

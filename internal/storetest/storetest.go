@@ -41,6 +41,7 @@ func RunTests(t *testing.T, newStore func(t *testing.T) *sqlstore.Store) {
 		{"AgreementSuspension", testAgreementSuspension},
 		{"Events", testEvents},
 		{"ServiceItems", testItems},
+		{"ResolutionsByConsumer", testResolutionsByConsumer},
 		{"Shares", testShares},
 		{"BatchInsertAndOrigins", testBatchInsert},
 		{"DocumentLocations", testDocumentLocations},

@@ -25,6 +25,9 @@ type materialsData struct {
 	Required         int
 	Avoided          int
 	Share            string
+	// Avoidable is how many more materials agreements would have spared
+	// (可通过共享协议免交): not part of the share.
+	Avoidable int
 }
 
 // shareBar is a horizontal bar of the avoided share, drawn as SVG on the
@@ -76,6 +79,7 @@ func (s *Server) materialsPage(w http.ResponseWriter, r *http.Request) {
 		d.Cases += row.Cases
 		d.Required += row.Required
 		d.Avoided += row.Avoided
+		d.Avoidable += row.AvoidableWithAgreement
 	}
 	for _, b := range sums {
 		d.Bars = append(d.Bars, *b)

@@ -26,7 +26,50 @@ DROP TABLE agreements;
 ALTER TABLE agreements_new RENAME TO agreements;
 CREATE INDEX agreements_consumer ON agreements (consumer_id, created_at);
 
+-- A resolved case is an office's case: the key adds the consumer, since two
+-- offices may number their cases alike. avoidable counts the materials an
+-- agreement would have spared (answered not_permitted). A primary key
+-- cannot change in place either.
+CREATE TABLE resolutions_new (
+    item_code  text NOT NULL,
+    consumer   text NOT NULL,
+    case_id    text NOT NULL,
+    department text NOT NULL,
+    day        text NOT NULL,
+    required   integer NOT NULL,
+    avoided    integer NOT NULL,
+    avoidable  integer NOT NULL DEFAULT 0,
+    at         text NOT NULL,
+    PRIMARY KEY (item_code, consumer, case_id)
+);
+INSERT INTO resolutions_new (item_code, consumer, case_id, department, day, required, avoided, at)
+SELECT item_code, consumer, case_id, department, day, required, avoided, at FROM resolutions;
+DROP TABLE resolutions;
+ALTER TABLE resolutions_new RENAME TO resolutions;
+CREATE INDEX resolutions_day ON resolutions (day);
+
 -- +goose Down
+-- Cases of different offices with the same number merge again: keep the
+-- one with the most avoided.
+CREATE TABLE resolutions_old (
+    item_code  text NOT NULL,
+    case_id    text NOT NULL,
+    department text NOT NULL,
+    consumer   text NOT NULL,
+    day        text NOT NULL,
+    required   integer NOT NULL,
+    avoided    integer NOT NULL,
+    at         text NOT NULL,
+    PRIMARY KEY (item_code, case_id)
+);
+INSERT INTO resolutions_old (item_code, case_id, department, consumer, day, required, avoided, at)
+SELECT item_code, case_id, department, consumer, day, required, avoided, at FROM resolutions r
+WHERE NOT EXISTS (SELECT 1 FROM resolutions o WHERE o.item_code = r.item_code AND o.case_id = r.case_id AND o.consumer <> r.consumer
+    AND (o.avoided > r.avoided OR (o.avoided = r.avoided AND o.consumer < r.consumer)));
+DROP TABLE resolutions;
+ALTER TABLE resolutions_old RENAME TO resolutions;
+CREATE INDEX resolutions_day ON resolutions (day);
+
 -- A suspended agreement must not come back active by a rollback: it ends.
 CREATE TABLE agreements_old (
     id              text PRIMARY KEY,
