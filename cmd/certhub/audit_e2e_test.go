@@ -230,3 +230,64 @@ func TestAuditLedgerPostgres(t *testing.T) {
 	defer db.Close()
 	ledgerJourney(t, env, []string{"--data", t.TempDir()}, db, `ALTER TABLE audit_log ALTER COLUMN holder DROP EXPRESSION`)
 }
+
+// checkpointOnShutdown: a hub stopped with SIGTERM signs a checkpoint that
+// covers its last entry, although its timer never fired.
+func checkpointOnShutdown(t *testing.T, env []string, store []string, db *sql.DB) {
+	p := start(t, append(env, "CERTHUB_CHECKPOINT_EVERY=1h"), store...)
+	issuer, consumer := setup(t, p)
+	p.must(201, "POST", "/api/v1/certificates", issuer, permit("SD1"))
+	for i := 0; i < 3; i++ {
+		p.must(200, "GET", "/api/v1/certificates?holder_id="+company, consumer, nil, purpose...)
+	}
+	var head int64
+	if err := db.QueryRow(`SELECT seq FROM audit_head`).Scan(&head); err != nil || head < 4 {
+		t.Fatalf("ledger head before shutdown: %d %v", head, err)
+	}
+	var before int
+	if err := db.QueryRow(`SELECT count(*) FROM audit_checkpoints`).Scan(&before); err != nil || before != 0 {
+		t.Fatalf("checkpoints before shutdown: %d %v (the timer should not have fired)", before, err)
+	}
+	p.stop()
+	if code := p.cmd.ProcessState.ExitCode(); code != 0 {
+		t.Fatalf("serve exited %d after SIGTERM:\n%s", code, p.log())
+	}
+	var size sql.NullInt64
+	if err := db.QueryRow(`SELECT max(size) FROM audit_checkpoints`).Scan(&size); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.QueryRow(`SELECT seq FROM audit_head`).Scan(&head); err != nil {
+		t.Fatal(err)
+	}
+	if !size.Valid || size.Int64 != head {
+		t.Fatalf("after SIGTERM the last checkpoint covers %v entries, the ledger has %d\n%s", size, head, p.log())
+	}
+	out, code := certhubEnv(t, env, append([]string{"audit", "verify"}, store...)...)
+	if code != 0 || !strings.Contains(out, "against 1 signed checkpoints") {
+		t.Fatalf("verify after shutdown: %d %s", code, out)
+	}
+}
+
+func TestCheckpointOnShutdownSQLite(t *testing.T) {
+	t.Parallel()
+	data := t.TempDir()
+	env := []string{"CERTHUB_ADMIN_TOKEN=" + admin, "CERTHUB_DATABASE_URL=", "CERTHUB_S3_ENDPOINT="}
+	db, err := sql.Open("sqlite", "file:"+filepath.Join(data, "certhub.db")+"?_pragma=busy_timeout(10000)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	checkpointOnShutdown(t, env, []string{"--data", data}, db)
+}
+
+func TestCheckpointOnShutdownPostgres(t *testing.T) {
+	t.Parallel()
+	url := testenv.PostgresURL(t)
+	env := []string{"CERTHUB_ADMIN_TOKEN=" + admin, "CERTHUB_DATABASE_URL=" + url, "CERTHUB_S3_ENDPOINT="}
+	db, err := sql.Open("pgx", url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	checkpointOnShutdown(t, env, []string{"--data", t.TempDir()}, db)
+}

@@ -34,7 +34,7 @@ type ServeCmd struct {
 	PublicURL       string   `name:"public-url" env:"CERTHUB_PUBLIC_URL" help:"How people reach the hub (share links, QR codes, sign-in redirect); default http://<addr>."`
 	ShareRate       int      `name:"share-rate" env:"CERTHUB_SHARE_RATE" default:"600" help:"GET /s/<token> requests per minute per client IP (0 disables the limit)."`
 	ConnectorLease  string   `name:"connector-lease" env:"CERTHUB_CONNECTOR_LEASE" default:"2m" help:"How long a connector run holds its lease without renewing it (a crashed run's connector is free after this)."`
-	CheckpointEvery string   `name:"checkpoint-every" env:"CERTHUB_CHECKPOINT_EVERY" default:"1m" help:"How often to sign a checkpoint of the audit ledger when it has grown (0: never; certhub audit checkpoint signs one)."`
+	CheckpointEvery string   `name:"checkpoint-every" env:"CERTHUB_CHECKPOINT_EVERY" default:"1m" help:"How often to sign a checkpoint of the audit ledger when it has grown, and once more on shutdown (0: never; certhub audit checkpoint signs one)."`
 	ScheduleEvery   string   `name:"schedule-every" env:"CERTHUB_SCHEDULE_EVERY" default:"15s" help:"How often to look for connectors that are due (0 turns scheduled runs off on this replica)."`
 	WebhookConfig
 	OIDCConfig
@@ -144,10 +144,12 @@ func (c *ServeCmd) serve(ctx context.Context, a *app, demoHolders []web.DemoHold
 		TrustedProxies: c.TrustedProxies, Pages: pages, Connectors: engine, Registry: reg, Ledger: a.ledger,
 		LedgerKey: a.ledgerKey.VerifierKey, Consumers: a.registry, Webhooks: hooks, Items: a.items,
 		AccessTokens: &exchange.AccessTokens{Registry: a.registry, Key: a.hubKey, Issuer: public, TokenURL: public + "/api/v1/oauth/token", Now: time.Now}}
-	if ce, err := time.ParseDuration(c.CheckpointEvery); err != nil {
+	ce, err := time.ParseDuration(c.CheckpointEvery)
+	if err != nil {
 		ln.Close()
 		return fmt.Errorf("--checkpoint-every: %w", err)
-	} else if ce > 0 {
+	}
+	if ce > 0 {
 		go func() {
 			t := time.NewTicker(ce)
 			defer t.Stop()
@@ -193,7 +195,18 @@ func (c *ServeCmd) serve(ctx context.Context, a *app, demoHolders []web.DemoHold
 	a.log.Info("shutting down")
 	sctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()
-	if err := srv.Shutdown(sctx); err != nil && !errors.Is(err, http.ErrServerClosed) {
+	err = srv.Shutdown(sctx)
+	if ce > 0 {
+		// The requests have answered, so their entries are durable: sign
+		// the end of this run now rather than leave it to a timer that
+		// will not fire again.
+		if cp, cerr := a.ledger.Checkpoint(sctx); cerr != nil {
+			a.log.Error("ledger checkpoint on shutdown", "err", cerr)
+		} else {
+			a.log.Info("ledger checkpoint on shutdown", "size", cp.Size)
+		}
+	}
+	if err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return err
 	}
 	return nil
