@@ -172,8 +172,14 @@ func (d *Definition) Validate(kinds Kinds, lookup TypeLookup) error {
 	case !ok:
 		l.Add("kind", "unknown kind %q; use one of %s", d.Kind, kinds.names())
 	default:
-		for _, p := range kind.Validate(d.Source) {
+		problems := kind.Validate(d.Source)
+		for _, p := range problems {
 			l.Add(strings.TrimSuffix("source."+p.Field, "."), "%s", p.Reason)
+		}
+		if cf, ok := kind.(CursorFielder); ok && len(problems) == 0 {
+			if setting, path := cf.CursorField(d.Source); path != "" {
+				d.Mapping.checkCursor(&l, "source."+setting, path)
+			}
 		}
 	}
 	if d.BatchSize == 0 {
@@ -209,8 +215,8 @@ func (m *Mapping) validate(l *errs.List, t *certificates.Type) {
 		l.Add("mapping.key", "is required: the source field(s) that identify a record for good")
 	}
 	for i, k := range m.Key {
-		if k == "" {
-			l.Add(fmt.Sprintf("mapping.key[%d]", i), "is empty")
+		if why := PathProblem(k); why != "" {
+			l.Add(fmt.Sprintf("mapping.key[%d]", i), "%s", why)
 		}
 	}
 	m.Holder.Kind.validate(l, "mapping.holder.kind", true)
@@ -255,6 +261,8 @@ func (m *Mapping) validate(l *errs.List, t *certificates.Type) {
 	if s := m.Status; s != nil {
 		if s.Field == "" {
 			l.Add("mapping.status.field", "is required")
+		} else if why := PathProblem(s.Field); why != "" {
+			l.Add("mapping.status.field", "%s", why)
 		}
 		if len(s.Values) == 0 {
 			l.Add("mapping.status.values", "must map at least one source code")
@@ -275,6 +283,11 @@ func (v *Value) validate(l *errs.List, path string, required bool) {
 		l.Add(path, "needs a field or a const")
 	case v.Field != "" && v.Const != "":
 		l.Add(path, "has both a field and a const; choose one")
+	}
+	if v.Field != "" {
+		if why := PathProblem(v.Field); why != "" {
+			l.Add(path+".field", "%s", why)
+		}
 	}
 	if v.Date != "" && v.Date != "auto" {
 		probe := time.Date(2024, 3, 1, 0, 0, 0, 0, time.UTC).Format(v.Date)

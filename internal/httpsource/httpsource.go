@@ -15,6 +15,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"math/rand/v2"
@@ -56,7 +57,9 @@ type Pagination struct {
 // Incremental asks only for records changed since the last run.
 type Incremental struct {
 	Param string `json:"param"` // query parameter, e.g. updated_since
-	Field string `json:"field"` // record field with the change time
+	// Field is the record field with the change time, a dot path like the
+	// mapping's (meta.updated), in any encoding connectors.ChangeTime reads.
+	Field string `json:"field"`
 }
 
 // Auth authenticates requests. Secrets come from *_env variables or *_file
@@ -76,6 +79,9 @@ type Auth struct {
 // Kind is the http connector kind; Client may be set for tests.
 type Kind struct {
 	Client *http.Client
+	// Location is the zone of change times written without one (the hub's
+	// civil time zone); nil means UTC.
+	Location *time.Location
 }
 
 func parse(raw json.RawMessage) (*Settings, []errs.FieldError) {
@@ -108,8 +114,12 @@ func parse(raw json.RawMessage) (*Settings, []errs.FieldError) {
 	if p.FirstPage == 0 {
 		p.FirstPage = 1
 	}
-	if inc := s.Incremental; inc != nil && (inc.Param == "" || inc.Field == "") {
-		l.Add("incremental", "needs param (the query parameter) and field (the record's change time)")
+	if inc := s.Incremental; inc != nil {
+		if inc.Param == "" || inc.Field == "" {
+			l.Add("incremental", "needs param (the query parameter) and field (the record's change time)")
+		} else if why := connectors.PathProblem(inc.Field); why != "" {
+			l.Add("incremental.field", "%s", why)
+		}
 	}
 	a := s.Auth
 	switch a.Type {
@@ -146,6 +156,16 @@ func (Kind) Validate(raw json.RawMessage) []errs.FieldError {
 	return p
 }
 
+// CursorField implements connectors.CursorFielder: the record field an
+// incremental source follows.
+func (Kind) CursorField(raw json.RawMessage) (setting, path string) {
+	s, _ := parse(raw)
+	if s == nil || s.Incremental == nil {
+		return "", ""
+	}
+	return "incremental.field", s.Incremental.Field
+}
+
 // Open implements connectors.Kind.
 func (k Kind) Open(_ context.Context, raw json.RawMessage) (connectors.Source, error) {
 	s, problems := parse(raw)
@@ -164,7 +184,11 @@ func (k Kind) Open(_ context.Context, raw json.RawMessage) (connectors.Source, e
 	if cl == nil {
 		cl = &http.Client{}
 	}
-	return &source{s: s, client: cl, timeout: timeout, retries: retries}, nil
+	loc := k.Location
+	if loc == nil {
+		loc = time.UTC
+	}
+	return &source{s: s, client: cl, timeout: timeout, retries: retries, loc: loc}, nil
 }
 
 type source struct {
@@ -172,13 +196,46 @@ type source struct {
 	client  *http.Client
 	timeout time.Duration
 	retries int
+	loc     *time.Location
 }
 
-// cursor is where a pass through the source is.
+// cursor is where a pass through the source is. Change times are kept as
+// the source wrote them (sent back so in the incremental parameter) and
+// compared as times.
 type cursor struct {
 	Since string `json:"since,omitempty"` // incremental: changes since this (from the last full pass)
 	Next  string `json:"next,omitempty"`  // page number, offset or opaque cursor within the pass
 	Max   string `json:"max,omitempty"`   // the latest change time seen in this pass
+}
+
+// later reports whether change time a is after b ("" is before all).
+func (src *source) later(a, b string) (bool, error) {
+	if a == "" {
+		return false, nil
+	}
+	if b == "" {
+		return true, nil
+	}
+	ta, err := connectors.ChangeTime(a, src.loc)
+	if err != nil {
+		return false, fmt.Errorf("cursor change time %q %v", a, err)
+	}
+	tb, err := connectors.ChangeTime(b, src.loc)
+	if err != nil {
+		return false, fmt.Errorf("cursor change time %q %v", b, err)
+	}
+	return ta.After(tb), nil
+}
+
+// changeText is a change time as the source wrote it, to send back.
+func changeText(v any) string {
+	switch t := v.(type) {
+	case string:
+		return strings.TrimSpace(t)
+	case json.Number:
+		return t.String()
+	}
+	return fmt.Sprint(v)
 }
 
 func secret(env, file string) (string, error) {
@@ -243,21 +300,37 @@ func (src *source) Fetch(ctx context.Context, cur string, limit int) (*connector
 		return nil, fmt.Errorf("%s: the answer has no array of records at %q", u.Redacted(), src.s.Records)
 	}
 	b := &connectors.Batch{Total: -1}
+	var maxT time.Time
+	if c.Max != "" {
+		if maxT, err = connectors.ChangeTime(c.Max, src.loc); err != nil {
+			return nil, fmt.Errorf("cursor change time %q %v", c.Max, err)
+		}
+	}
 	for i, item := range list {
 		fields, ok := item.(map[string]any)
 		if !ok {
 			return nil, fmt.Errorf("%s: record %d is not an object", u.Redacted(), i)
 		}
 		raw, _ := json.Marshal(fields)
-		b.Records = append(b.Records, connectors.Record{Fields: fields, Raw: raw})
+		rec := connectors.Record{Fields: fields, Raw: raw}
+		b.Records = append(b.Records, rec)
 		if inc := src.s.Incremental; inc != nil {
-			if v, ok := fields[inc.Field].(string); ok && v > c.Max {
-				c.Max = v
+			// Every record's change time must be readable: one that is not
+			// fails the run, naming it, rather than leave the cursor behind
+			// and read everything again on every run.
+			v, ok := connectors.FieldAt(fields, inc.Field)
+			if !ok || v == nil {
+				return nil, &connectors.CursorError{Where: u.Redacted(), Index: i + 1, Record: rec, Field: inc.Field, Absent: true}
 			}
-			if v, ok := fields[inc.Field].(string); ok {
-				if t, err := time.Parse(time.RFC3339Nano, v); err == nil && t.After(b.Latest) {
-					b.Latest = t
-				}
+			t, err := connectors.ChangeTime(v, src.loc)
+			if err != nil {
+				return nil, &connectors.CursorError{Where: u.Redacted(), Index: i + 1, Record: rec, Field: inc.Field, Value: v, Reason: err.Error()}
+			}
+			if t.After(b.Latest) {
+				b.Latest = t
+			}
+			if c.Max == "" || t.After(maxT) {
+				c.Max, maxT = changeText(v), t
 			}
 		}
 	}
@@ -285,7 +358,11 @@ func (src *source) Fetch(ctx context.Context, cur string, limit int) (*connector
 		// The pass is complete: the next one asks for changes since the
 		// latest change seen (inclusive, so records sharing that instant
 		// are read again and found unchanged, never skipped).
-		if c.Max > c.Since {
+		later, err := src.later(c.Max, c.Since)
+		if err != nil {
+			return nil, err
+		}
+		if later {
 			c.Since = c.Max
 		}
 		c.Next, c.Max = "", ""
@@ -338,7 +415,7 @@ func (src *source) get(ctx context.Context, u *url.URL) ([]byte, error) {
 		}
 		last = err
 		if !retry {
-			return nil, err
+			return nil, fmt.Errorf("%s: %w", u.Redacted(), err)
 		}
 	}
 	return nil, fmt.Errorf("%s: giving up after %d attempts: %w", u.Redacted(), src.retries+1, last)
@@ -355,8 +432,10 @@ type retryAfter struct {
 	wait   time.Duration
 }
 
-func (r *retryAfter) Error() string { return fmt.Sprintf("HTTP %d", r.status) }
+func (r *retryAfter) Error() string { return fmt.Sprintf("answered HTTP %d", r.status) }
 
+// once makes one request. Its errors do not name the URL: get names it,
+// once, whatever the attempt that failed.
 func (src *source) once(ctx context.Context, u *url.URL) (body []byte, err error, retry bool) {
 	ctx, cancel := context.WithTimeout(ctx, src.timeout)
 	defer cancel()
@@ -370,7 +449,12 @@ func (src *source) once(ctx context.Context, u *url.URL) (body []byte, err error
 	}
 	resp, err := src.client.Do(req)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", u.Redacted(), err), true
+		// The client's *url.Error repeats the method and URL: keep its cause.
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err
+		}
+		return nil, err, true
 	}
 	defer resp.Body.Close()
 	switch {
@@ -378,18 +462,18 @@ func (src *source) once(ctx context.Context, u *url.URL) (body []byte, err error
 		io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<20))
 		return nil, &retryAfter{status: resp.StatusCode, wait: parseRetryAfter(resp.Header.Get("Retry-After"))}, true
 	case resp.StatusCode != http.StatusOK:
-		return nil, fmt.Errorf("%s answered HTTP %d", u.Redacted(), resp.StatusCode), false
+		return nil, fmt.Errorf("answered HTTP %d", resp.StatusCode), false
 	}
 	if mt, _, _ := mime.ParseMediaType(resp.Header.Get("Content-Type")); mt != "" && !strings.Contains(mt, "json") {
-		return nil, fmt.Errorf("%s answered %s, not JSON", u.Redacted(), mt), false
+		return nil, fmt.Errorf("answered %s, not JSON", mt), false
 	}
 	body, err = io.ReadAll(io.LimitReader(resp.Body, 256<<20))
 	if err != nil {
-		return nil, fmt.Errorf("%s: reading the answer: %w", u.Redacted(), err), true
+		return nil, fmt.Errorf("reading the answer: %w", err), true
 	}
 	if !json.Valid(body) {
 		// A truncated or garbled answer may be a passing fault: try again.
-		return nil, fmt.Errorf("%s answered malformed JSON", u.Redacted()), true
+		return nil, errors.New("answered malformed JSON"), true
 	}
 	return body, nil, false
 }

@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -261,5 +262,182 @@ func TestSettingsValidation(t *testing.T) {
 		if !got[want] {
 			t.Errorf("no problem at %s: %v", want, problems)
 		}
+	}
+}
+
+// changes is a department whose records carry their change time in a
+// nested field, in the encoding under test, and which filters on the
+// since parameter as times (as the department's own system would).
+type changes struct {
+	mu      sync.Mutex
+	records []map[string]any
+	at      []time.Time // each record's change time
+	seen    []string
+}
+
+func (d *changes) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.seen = append(d.seen, r.URL.Query().Get("since"))
+	list := []map[string]any{}
+	since, err := connectors.ChangeTime(r.URL.Query().Get("since"), shanghai)
+	for i, rec := range d.records {
+		if r.URL.Query().Get("since") == "" || (err == nil && !d.at[i].Before(since)) {
+			list = append(list, rec)
+		}
+	}
+	w.Header().Set("Content-Type", "application/json")
+	_ = json.NewEncoder(w).Encode(map[string]any{"items": list})
+}
+
+var shanghai = time.FixedZone("CST", 8*3600)
+
+// TestIncrementalChangeTimes: the cursor follows a nested field (a path,
+// like the mapping's) in the encodings departments use, compares them as
+// times, and asks the next pass for changes since the latest one, sent
+// back as the source wrote it. Before, such a cursor never moved and every
+// run read everything again.
+func TestIncrementalChangeTimes(t *testing.T) {
+	t.Parallel()
+	base := time.Date(2026, 3, 1, 9, 0, 0, 0, shanghai)
+	tests := []struct {
+		name   string
+		encode func(time.Time) any
+	}{
+		{"rfc3339 zoned", func(t time.Time) any { return t.Format(time.RFC3339) }},
+		{"rfc3339 mixed zones", func(t time.Time) any { // text order differs from time order
+			if t.Second()%2 == 0 {
+				return t.UTC().Format(time.RFC3339)
+			}
+			return t.Format(time.RFC3339)
+		}},
+		{"zoneless, hub's zone", func(t time.Time) any { return t.Format("2006-01-02 15:04:05") }},
+		{"zoneless with T", func(t time.Time) any { return t.Format("2006-01-02T15:04:05") }},
+		{"epoch seconds number", func(t time.Time) any { return json.Number(strconv.FormatInt(t.Unix(), 10)) }},
+		{"epoch milliseconds number", func(t time.Time) any { return json.Number(strconv.FormatInt(t.UnixMilli(), 10)) }},
+		{"epoch milliseconds string", func(t time.Time) any { return strconv.FormatInt(t.UnixMilli(), 10) }},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			d := &changes{}
+			for i := 0; i < 6; i++ {
+				at := base.Add(time.Duration(i*7%6) * time.Second) // not in change order
+				d.records = append(d.records, map[string]any{"id": i, "meta": map[string]any{"updated": tt.encode(at)}})
+				d.at = append(d.at, at)
+			}
+			srv := httptest.NewServer(d)
+			defer srv.Close()
+			src, err := httpsource.Kind{Location: shanghai}.Open(context.Background(), json.RawMessage(fmt.Sprintf(
+				`{"url": %q, "records": "items", "incremental": {"param": "since", "field": "meta.updated"}, "retries": 0}`, srv.URL)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, err := src.Fetch(context.Background(), "", 100)
+			if err != nil {
+				t.Fatal(err)
+			}
+			latest := base.Add(5 * time.Second)
+			if len(b.Records) != 6 || !b.Latest.Equal(latest) {
+				t.Fatalf("first pass: %d records, latest %v; want 6 and %v", len(b.Records), b.Latest, latest)
+			}
+			// The next pass asks for changes since the latest, as the source wrote it.
+			b, err = src.Fetch(context.Background(), b.Cursor, 100)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := fmt.Sprint(tt.encode(latest))
+			if got := d.seen[len(d.seen)-1]; got != want {
+				t.Fatalf("second pass asked since=%q, want %q (cursor %s)", got, want, b.Cursor)
+			}
+			if len(b.Records) != 1 {
+				t.Fatalf("second pass read %d records, want only the latest", len(b.Records))
+			}
+		})
+	}
+}
+
+// TestUnreadableChangeTimeFailsTheFetch: a record whose change time is
+// missing or not a time fails the fetch, naming the record and the value,
+// instead of leaving the cursor behind.
+func TestUnreadableChangeTimeFailsTheFetch(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		name  string
+		value any
+		want  []string
+	}{
+		{"not a time", "yesterday", []string{"record 2", "meta.updated", `"yesterday"`}},
+		{"absent", nil, []string{"record 2", "has no change time meta.updated"}},
+		{"eleven digits", json.Number("17000000000"), []string{"record 2", "17000000000", "11 digits"}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			d := &changes{}
+			second := map[string]any{"id": 2}
+			if tt.value != nil {
+				second["meta"] = map[string]any{"updated": tt.value}
+			}
+			d.records = []map[string]any{{"id": 1, "meta": map[string]any{"updated": "2026-03-01T09:00:00+08:00"}}, second}
+			d.at = []time.Time{{}, {}}
+			srv := httptest.NewServer(d)
+			defer srv.Close()
+			src := open(t, fmt.Sprintf(`{"url": %q, "records": "items", "incremental": {"param": "since", "field": "meta.updated"}, "retries": 0}`, srv.URL))
+			_, err := src.Fetch(context.Background(), "", 100)
+			if err == nil {
+				t.Fatal("a record without a readable change time was read on silently")
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q does not say %q", err, w)
+				}
+			}
+			var ce *connectors.CursorError
+			if !errors.As(err, &ce) || ce.Record.Fields["id"] == nil {
+				t.Errorf("error is not a CursorError carrying the record: %#v", err)
+			}
+		})
+	}
+}
+
+// TestErrorNamesURLOnce: a failed fetch names the URL once, however it
+// failed and however often it was tried.
+func TestErrorNamesURLOnce(t *testing.T) {
+	t.Parallel()
+	d := newDepartment()
+	srv := httptest.NewServer(d)
+	url := srv.URL
+	for _, tt := range []struct {
+		name   string
+		faults []string
+		close  bool
+	}{
+		{"server error after retries", []string{"500", "500"}, false},
+		{"not json", []string{"html"}, false},
+		{"connection refused after retries", nil, true},
+	} {
+		if tt.close {
+			srv.Close()
+		}
+		d.mu.Lock()
+		d.faults = tt.faults
+		d.mu.Unlock()
+		src := open(t, fmt.Sprintf(`{"url": %q, "records": "data.items", "retries": 1}`, url))
+		_, err := src.Fetch(context.Background(), "", 10)
+		if err == nil {
+			t.Fatalf("%s: no error", tt.name)
+		}
+		if n := strings.Count(err.Error(), url); n != 1 {
+			t.Errorf("%s: the error names the URL %d times: %v", tt.name, n, err)
+		}
+	}
+	srv.Close()
+}
+
+func TestIncrementalFieldPath(t *testing.T) {
+	t.Parallel()
+	problems := httpsource.Kind{}.Validate(json.RawMessage(`{"url": "https://x.example", "incremental": {"param": "since", "field": "meta..updated"}}`))
+	if len(problems) != 1 || problems[0].Field != "incremental.field" {
+		t.Fatalf("problems = %v", problems)
 	}
 }

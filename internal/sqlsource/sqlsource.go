@@ -29,7 +29,7 @@ type Settings struct {
 	DSNEnv    string `json:"dsn_env"`   // environment variable with the DSN
 	DSNFile   string `json:"dsn_file"`  // or a file with it
 	Query     string `json:"query"`     // SELECT …, used as a subquery
-	Timestamp string `json:"timestamp"` // column with the change time
+	Timestamp string `json:"timestamp"` // column with the change time: a timestamp, or Unix seconds or milliseconds
 	Key       string `json:"key"`       // column with a unique key
 }
 
@@ -63,7 +63,13 @@ func parse(raw json.RawMessage) (*Settings, []errs.FieldError) {
 }
 
 // Kind is the sql connector kind.
-type Kind struct{}
+type Kind struct {
+	// Location is the zone of change times in columns without one
+	// (PostgreSQL timestamp, MySQL DATETIME): the hub's civil time zone.
+	// It only places them in time for the lag; the cursor compares them in
+	// the source database as they are. nil means UTC.
+	Location *time.Location
+}
 
 // Validate implements connectors.Kind.
 func (Kind) Validate(raw json.RawMessage) []errs.FieldError {
@@ -72,7 +78,7 @@ func (Kind) Validate(raw json.RawMessage) []errs.FieldError {
 }
 
 // Open implements connectors.Kind.
-func (Kind) Open(ctx context.Context, raw json.RawMessage) (connectors.Source, error) {
+func (k Kind) Open(ctx context.Context, raw json.RawMessage) (connectors.Source, error) {
 	s, problems := parse(raw)
 	if len(problems) > 0 {
 		return nil, errs.E(errs.Invalid, "sql source: %s: %s", problems[0].Field, problems[0].Reason)
@@ -102,12 +108,17 @@ func (Kind) Open(ctx context.Context, raw json.RawMessage) (connectors.Source, e
 		db.Close()
 		return nil, fmt.Errorf("source database: %w", err)
 	}
-	return &source{s: s, db: db}, nil
+	loc := k.Location
+	if loc == nil {
+		loc = time.UTC
+	}
+	return &source{s: s, db: db, loc: loc}, nil
 }
 
 type source struct {
-	s  *Settings
-	db *sql.DB
+	s   *Settings
+	db  *sql.DB
+	loc *time.Location
 	// total counts the rows after the cursor the run began at (one query,
 	// on the first fetch), so a run can show an ETA.
 	total int64
@@ -115,9 +126,35 @@ type source struct {
 
 func (src *source) Close() error { return src.db.Close() }
 
+// cursor is the (change time, key) of the last row read. The change time
+// is TS for timestamp columns, N for columns of Unix seconds or
+// milliseconds (compared as numbers by the database).
 type cursor struct {
-	TS  string `json:"ts,omitempty"`  // RFC 3339 with nanoseconds, UTC
-	Key any    `json:"key,omitempty"` // string or number, as the column gives it
+	TS  string      `json:"ts,omitempty"`  // RFC 3339 with nanoseconds, UTC
+	N   json.Number `json:"n,omitempty"`   // epoch number, as the column holds it
+	Key any         `json:"key,omitempty"` // string or number, as the column gives it
+}
+
+// after is the cursor's change time as a query parameter, nil at the start.
+func (c cursor) after() (any, error) {
+	switch {
+	case c.TS != "":
+		t, err := time.Parse(time.RFC3339Nano, c.TS)
+		if err != nil {
+			return nil, fmt.Errorf("cursor time %q: %w", c.TS, err)
+		}
+		return t, nil
+	case c.N != "":
+		if i, err := c.N.Int64(); err == nil {
+			return i, nil
+		}
+		f, err := c.N.Float64()
+		if err != nil {
+			return nil, fmt.Errorf("cursor number %q: %w", c.N, err)
+		}
+		return f, nil
+	}
+	return nil, nil
 }
 
 func (src *source) ph(n int) string {
@@ -145,13 +182,13 @@ func (src *source) Fetch(ctx context.Context, cur string, limit int) (*connector
 	ts, key := src.s.Timestamp, src.s.Key
 	q := "SELECT * FROM (" + src.s.Query + ") src"
 	var args []any
-	if c.TS != "" {
-		t, err := time.Parse(time.RFC3339Nano, c.TS)
-		if err != nil {
-			return nil, fmt.Errorf("cursor time %q: %w", c.TS, err)
-		}
+	after, err := c.after()
+	if err != nil {
+		return nil, err
+	}
+	if after != nil {
 		q += fmt.Sprintf(" WHERE (%s > %s OR (%s = %s AND %s > %s))", ts, src.ph(1), ts, src.ph(2), key, src.ph(3))
-		args = append(args, t, t, c.Key)
+		args = append(args, after, after, c.Key)
 	}
 	q += fmt.Sprintf(" ORDER BY %s, %s LIMIT %d", ts, key, limit)
 	tx, err := src.db.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
@@ -161,7 +198,7 @@ func (src *source) Fetch(ctx context.Context, cur string, limit int) (*connector
 	defer tx.Rollback()
 	if src.total == 0 {
 		count := "SELECT count(*) FROM (" + src.s.Query + ") src"
-		if c.TS != "" {
+		if after != nil {
 			count += fmt.Sprintf(" WHERE (%s > %s OR (%s = %s AND %s > %s))", ts, src.ph(1), ts, src.ph(2), key, src.ph(3))
 		}
 		if err := tx.QueryRowContext(ctx, count, args...).Scan(&src.total); err != nil {
@@ -183,6 +220,13 @@ func (src *source) Fetch(ctx context.Context, cur string, limit int) (*connector
 	if indexOf(cols, ts) < 0 || indexOf(cols, key) < 0 {
 		return nil, fmt.Errorf("the query's result has no column %s or %s", ts, key)
 	}
+	zoneless := false
+	if types, err := rows.ColumnTypes(); err == nil {
+		switch strings.ToUpper(types[indexOf(cols, ts)].DatabaseTypeName()) {
+		case "TIMESTAMP", "DATETIME": // PostgreSQL's timestamp without time zone, MySQL's DATETIME
+			zoneless = true
+		}
+	}
 	b := &connectors.Batch{Total: src.total, Cursor: cur}
 	vals := make([]any, len(cols))
 	ptrs := make([]any, len(cols))
@@ -197,14 +241,19 @@ func (src *source) Fetch(ctx context.Context, cur string, limit int) (*connector
 		for i, name := range cols {
 			fields[name] = plain(vals[i])
 		}
-		tsv, ok := vals[indexOf(cols, ts)].(time.Time)
-		if !ok {
-			return nil, fmt.Errorf("column %s is not a timestamp (MySQL DSNs need parseTime=true)", ts)
-		}
-		c = cursor{TS: tsv.UTC().Format(time.RFC3339Nano), Key: fields[key]}
-		b.Latest = tsv
 		raw, _ := json.Marshal(fields)
-		b.Records = append(b.Records, connectors.Record{Fields: fields, Raw: raw})
+		rec := connectors.Record{Fields: fields, Raw: raw}
+		next, at, err := src.changeTime(vals[indexOf(cols, ts)], zoneless)
+		if err != nil {
+			v := fields[ts]
+			if v == nil {
+				v = null{}
+			}
+			return nil, &connectors.CursorError{Where: "the query's result", Index: len(b.Records) + 1, Record: rec, Field: ts, Value: v, Reason: err.Error()}
+		}
+		next.Key = fields[key]
+		c, b.Latest = next, at
+		b.Records = append(b.Records, rec)
 	}
 	if err := rows.Err(); err != nil {
 		return nil, err
@@ -215,6 +264,54 @@ func (src *source) Fetch(ctx context.Context, cur string, limit int) (*connector
 	}
 	b.More = len(b.Records) == limit
 	return b, nil
+}
+
+// changeTime reads a row's change time: the cursor it gives and when it
+// was. Timestamps are compared as the database holds them; a column of
+// Unix seconds or milliseconds is compared as a number. Text is refused:
+// the database would compare it as text, not as times.
+func (src *source) changeTime(v any, zoneless bool) (cursor, time.Time, error) {
+	switch t := v.(type) {
+	case time.Time:
+		at := t
+		if zoneless {
+			// The driver labels a zoneless value UTC; it is the
+			// department's wall clock.
+			at = time.Date(t.Year(), t.Month(), t.Day(), t.Hour(), t.Minute(), t.Second(), t.Nanosecond(), src.loc)
+		}
+		return cursor{TS: t.UTC().Format(time.RFC3339Nano)}, at, nil
+	case int64, int32, float64:
+		n := json.Number(fmt.Sprint(t))
+		at, err := connectors.ChangeTime(n, src.loc)
+		return cursor{N: n}, at, err
+	case []byte, string: // a driver's text form of a number (MySQL's text protocol, NUMERIC)
+		if s := fmt.Sprintf("%s", t); isDigits(s) {
+			n := json.Number(s)
+			at, err := connectors.ChangeTime(n, src.loc)
+			return cursor{N: n}, at, err
+		}
+	case nil:
+		return cursor{}, time.Time{}, fmt.Errorf("is NULL; every row needs a change time")
+	}
+	return cursor{}, time.Time{}, fmt.Errorf("is not a timestamp or a number of Unix seconds or milliseconds " +
+		"(make the column a timestamp, or CAST it in the query; MySQL DSNs need parseTime=true)")
+}
+
+// null shows a NULL column in messages.
+type null struct{}
+
+func (null) String() string { return "NULL" }
+
+func isDigits(s string) bool {
+	if s == "" {
+		return false
+	}
+	for _, c := range s {
+		if c < '0' || c > '9' {
+			return false
+		}
+	}
+	return true
 }
 
 func indexOf(cols []string, name string) int {

@@ -4,8 +4,11 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"strings"
 	"testing"
+	"time"
 
 	_ "github.com/go-sql-driver/mysql"
 	_ "github.com/jackc/pgx/v5/stdlib"
@@ -107,6 +110,93 @@ func TestPostgresSource(t *testing.T) {
 
 func TestMySQLSource(t *testing.T) {
 	suite(t, "mysql", "mysql", testenv.MySQLDSN(t))
+}
+
+// epochSuite: a change time kept as Unix milliseconds (common in Java
+// systems) is a cursor too, compared as a number by the database; a row
+// whose change time is NULL or text fails the fetch naming the row and
+// the value, rather than read on with a cursor that cannot move.
+func epochSuite(t *testing.T, driver, goDriver, dsn string) {
+	db, err := sql.Open(goDriver, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	mustExec := func(q string) {
+		t.Helper()
+		if _, err := db.Exec(q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	mustExec(`CREATE TABLE java_licences (id integer PRIMARY KEY, name varchar(100) NOT NULL, gmt_modified bigint, note varchar(40))`)
+	base := time.Date(2026, 3, 1, 9, 0, 0, 0, time.FixedZone("CST", 8*3600))
+	for i := 1; i <= 5; i++ {
+		mustExec(fmt.Sprintf("INSERT INTO java_licences VALUES (%d, 'licence %d', %d, '2026-03-01 09:00:0%d')", i, i, base.Add(time.Duration(i/2)*time.Second).UnixMilli(), i))
+	}
+	t.Setenv("EPOCH_DSN", dsn)
+	open := func(ts string) connectors.Source {
+		t.Helper()
+		src, err := sqlsource.Kind{}.Open(context.Background(), json.RawMessage(fmt.Sprintf(
+			`{"driver": %q, "dsn_env": "EPOCH_DSN", "query": "SELECT id, name, gmt_modified, note FROM java_licences", "timestamp": %q, "key": "id"}`, driver, ts)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { src.(interface{ Close() error }).Close() })
+		return src
+	}
+	read := func(cursor string) ([]string, string) {
+		t.Helper()
+		src := open("gmt_modified")
+		var got []string
+		for i := 0; i < 20; i++ {
+			b, err := src.Fetch(context.Background(), cursor, 2)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if n := len(b.Records); n > 0 && fmt.Sprint(b.Latest.UnixMilli()) != fmt.Sprint(b.Records[n-1].Fields["gmt_modified"]) {
+				t.Fatalf("latest %v, last record %v", b.Latest, b.Records[n-1].Fields)
+			}
+			for _, r := range b.Records {
+				got = append(got, fmt.Sprint(r.Fields["id"]))
+			}
+			cursor = b.Cursor
+			if !b.More {
+				return got, cursor
+			}
+		}
+		t.Fatal("never ended")
+		return nil, ""
+	}
+	got, cursor := read("")
+	if fmt.Sprint(got) != "[1 2 3 4 5]" {
+		t.Fatalf("first read: %v", got)
+	}
+	if got, _ := read(cursor); len(got) != 0 {
+		t.Fatalf("idle read: %v (cursor %s)", got, cursor)
+	}
+	mustExec(fmt.Sprintf("UPDATE java_licences SET name = 'renamed', gmt_modified = %d WHERE id = 1", base.Add(time.Minute).UnixMilli()))
+	if got, _ := read(cursor); fmt.Sprint(got) != "[1]" {
+		t.Fatalf("incremental read: %v", got)
+	}
+	// A text column is compared as text by the database: refused, naming the row.
+	_, err = open("note").Fetch(context.Background(), "", 10)
+	if err == nil || !strings.Contains(err.Error(), "record 1") || !strings.Contains(err.Error(), `"2026-03-01 09:00:01"`) {
+		t.Fatalf("text change time: %v", err)
+	}
+	mustExec("UPDATE java_licences SET gmt_modified = NULL WHERE id = 4")
+	_, err = open("gmt_modified").Fetch(context.Background(), "", 10)
+	var ce *connectors.CursorError
+	if !errors.As(err, &ce) || !strings.Contains(err.Error(), "gmt_modified = NULL") || fmt.Sprint(ce.Record.Fields["id"]) != "4" {
+		t.Fatalf("NULL change time: %v", err)
+	}
+}
+
+func TestPostgresEpochSource(t *testing.T) {
+	epochSuite(t, "postgres", "pgx", testenv.PostgresURL(t))
+}
+
+func TestMySQLEpochSource(t *testing.T) {
+	epochSuite(t, "mysql", "mysql", testenv.MySQLDSN(t))
 }
 
 func TestSettingsValidation(t *testing.T) {
