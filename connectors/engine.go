@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"strings"
@@ -166,7 +167,7 @@ func (e *Engine) pull(ctx context.Context, d *Definition, cursor string, run *Ru
 		t0 := time.Now()
 		b, err := src.Fetch(ctx, cursor, d.BatchSize)
 		if err != nil {
-			return fmt.Errorf("source: %w", err)
+			return d.sourceError(err)
 		}
 		t1 := time.Now()
 		counts, err := e.process(ctx, d, b.Records)
@@ -201,6 +202,18 @@ func (e *Engine) pull(ctx context.Context, d *Definition, cursor string, run *Ru
 	}
 }
 
+// sourceError fails a run for its source, naming the record whose change
+// time could not be read by its key.
+func (d *Definition) sourceError(err error) error {
+	var ce *CursorError
+	if errors.As(err, &ce) && ce.Key == "" {
+		if k, ok := d.keyOf(ce.Record); ok {
+			ce.Key = k
+		}
+	}
+	return fmt.Errorf("source: %w", err)
+}
+
 // Push processes records a department sends (the push-in API), with the
 // same mapping and semantics as a pull, recorded as a run.
 func (e *Engine) Push(ctx context.Context, name string, records []Record) (*Run, error) {
@@ -208,7 +221,7 @@ func (e *Engine) Push(ctx context.Context, name string, records []Record) (*Run,
 	if err != nil {
 		return nil, err
 	}
-	run := &Run{ID: fmt.Sprintf("push_%d", e.now().UnixNano()), Connector: name, StartedAt: e.now(), Status: "running"}
+	run := &Run{ID: fmt.Sprintf("%s%d", PushedRunPrefix, e.now().UnixNano()), Connector: name, StartedAt: e.now(), Status: "running", Pushed: true}
 	if err := e.Store.StartRun(ctx, run); err != nil {
 		return nil, err
 	}
@@ -258,7 +271,7 @@ func (e *Engine) process(ctx context.Context, d *Definition, records []Record) (
 	for i, r := range records {
 		m, err := d.Apply(r)
 		if err != nil {
-			reason, key, _ := rejection(err)
+			reason, key, _ := d.rejection(err)
 			if err := e.quarantine(ctx, d.Name, key, reason, r); err != nil {
 				return c, err
 			}
@@ -311,7 +324,7 @@ func (e *Engine) process(ctx context.Context, d *Definition, records []Record) (
 			done[i] = true
 			m, res := mapped[i], results[n]
 			if res.Err != nil {
-				reason, _, ok := rejection(res.Err)
+				reason, _, ok := d.rejection(res.Err)
 				if !ok {
 					return c, res.Err
 				}
@@ -340,7 +353,7 @@ func (e *Engine) process(ctx context.Context, d *Definition, records []Record) (
 			err = e.Ledger.Record(ctx, exchange.AuditEntry{Actor: "connector:" + d.Name, Action: outcome, Certificates: []string{certID}})
 		}
 		if err != nil {
-			if reason, _, ok := rejection(err); ok {
+			if reason, _, ok := d.rejection(err); ok {
 				if err := e.quarantine(ctx, d.Name, m.Key, reason, records[i]); err != nil {
 					return c, err
 				}
@@ -369,19 +382,26 @@ func (e *Engine) process(ctx context.Context, d *Definition, records []Record) (
 	return c, nil
 }
 
-// rejection tells a record's own fault (quarantine it) from the hub's.
-func rejection(err error) (reason, key string, ok bool) {
-	if re, isRE := err.(*RecordError); isRE {
+// rejection tells a record's own fault (quarantine it) from the hub's. The
+// reason names each target field with the source field it comes from.
+func (d *Definition) rejection(err error) (reason, key string, ok bool) {
+	var re *RecordError
+	if errors.As(err, &re) {
+		if re.Source == "" {
+			re.Source = d.Mapping.source(re.Field)
+		}
 		return re.Error(), re.Key, true
 	}
 	var e *errs.Error
-	switch errs.CodeOf(err) {
+	if !errors.As(err, &e) {
+		return "", "", false
+	}
+	switch e.Code {
 	case errs.Invalid, errs.Conflict, errs.Forbidden:
-		e = err.(*errs.Error)
 		if e.Fields != nil {
 			var parts []string
 			for _, f := range e.Fields {
-				parts = append(parts, f.Field+": "+f.Reason)
+				parts = append(parts, fieldReason(f.Field, d.Mapping.source(f.Field), f.Reason))
 			}
 			return strings.Join(parts, "; "), "", true
 		}
@@ -397,7 +417,7 @@ func (e *Engine) processOne(ctx context.Context, d *Definition, r Record) (strin
 	}
 	out, _, err := e.applyMapped(ctx, d, m)
 	if err != nil {
-		if reason, _, ok := rejection(err); ok {
+		if reason, _, ok := d.rejection(err); ok {
 			return "", &RecordError{Key: m.Key, Reason: reason}
 		}
 	}
@@ -439,7 +459,7 @@ func (e *Engine) applyMapped(ctx context.Context, d *Definition, m *Mapped) (out
 	}
 	if prev.ContentHash != m.ContentHash {
 		if m.Request.Holder.ID != cur.Holder.ID || m.Request.Holder.Kind != cur.Holder.Kind {
-			return "", "", &RecordError{Key: m.Key, Field: "holder.id", Reason: "the source gives this record another holder; a certificate cannot move to another holder"}
+			return "", "", &RecordError{Key: m.Key, Field: "holder.id", Source: d.Mapping.Holder.ID.Field, Reason: "the source gives this record another holder; a certificate cannot move to another holder"}
 		}
 		if cur.State == certificates.StateRevoked {
 			return "", "", &RecordError{Key: m.Key, Reason: "the source changed a record whose certificate is revoked; issue a new record instead"}
@@ -553,7 +573,7 @@ func (e *Engine) Retry(ctx context.Context, name, id string) (accepted, still in
 		raw, _ := e.Certs.Vault.Open("quarantine", q.Raw)
 		_, err = e.processOne(ctx, d, Record{Fields: fields, Raw: []byte(raw)})
 		if err != nil {
-			if reason, key, ok := rejection(err); ok {
+			if reason, key, ok := d.rejection(err); ok {
 				still++
 				if err := e.quarantine(ctx, name, key, reason, Record{Fields: fields, Raw: []byte(raw)}); err != nil {
 					return accepted, still, err

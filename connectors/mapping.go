@@ -27,32 +27,66 @@ type Mapped struct {
 }
 
 // RecordError says why a record cannot be accepted; it goes to quarantine.
+// Field is the target ("data.legal_representative", "holder.id", "key"),
+// Source the record field(s) it comes from, so that the reason reads
+// "data.legal_representative (source fddbr): is required" and the
+// department knows which of its own fields to fix.
 type RecordError struct {
 	Key    string
 	Field  string
+	Source string
 	Reason string
 }
 
 func (e *RecordError) Error() string {
-	if e.Field == "" {
-		return e.Reason
-	}
-	return e.Field + ": " + e.Reason
+	return fieldReason(e.Field, e.Source, e.Reason)
 }
 
-// lookupField follows a dot path into nested objects.
-func lookupField(fields map[string]any, path string) (any, bool) {
-	var cur any = fields
-	for _, part := range strings.Split(path, ".") {
-		m, ok := cur.(map[string]any)
-		if !ok {
-			return nil, false
+func fieldReason(field, source, reason string) string {
+	if source != "" {
+		field += " (source " + source + ")"
+	}
+	if field == "" {
+		return reason
+	}
+	return field + ": " + reason
+}
+
+// source names the record field(s) a target of the mapping comes from, ""
+// for a constant or a target the mapping does not fill. target is a path
+// the mapping or the certificates domain reports: key, holder.kind,
+// holder.id, holder.name (holder_name on a revision), data.<field>,
+// valid_from, valid_until, status.
+func (m *Mapping) source(target string) string {
+	var v *Value
+	switch target {
+	case "key":
+		return strings.Join(m.Key, ", ")
+	case "holder.kind":
+		v = &m.Holder.Kind
+	case "holder.id":
+		v = &m.Holder.ID
+	case "holder.name", "holder_name":
+		v = &m.Holder.Name
+	case "valid_from":
+		v = &m.ValidFrom
+	case "valid_until":
+		v = m.ValidUntil
+	case "status":
+		if m.Status != nil {
+			return m.Status.Field
 		}
-		if cur, ok = m[part]; !ok {
-			return nil, false
+	default:
+		if name, ok := strings.CutPrefix(target, "data."); ok {
+			if dv, ok := m.Data[name]; ok {
+				v = &dv
+			}
 		}
 	}
-	return cur, true
+	if v == nil {
+		return ""
+	}
+	return v.Field
 }
 
 func text(v any) string {
@@ -92,7 +126,7 @@ func (v Value) value(r Record, target string) (any, error) {
 		raw = v.Const
 	} else if v.Field != "" {
 		var ok bool
-		raw, ok = lookupField(r.Fields, v.Field)
+		raw, ok = FieldAt(r.Fields, v.Field)
 		if !ok && v.Default == "" {
 			return nil, nil
 		}
@@ -117,14 +151,14 @@ func (v Value) value(r Record, target string) (any, error) {
 	if v.Lookup != nil {
 		label, ok := v.Lookup[s]
 		if !ok {
-			return nil, &RecordError{Field: target, Reason: fmt.Sprintf("source code %q (field %s) is not in the lookup table", s, v.Field)}
+			return nil, &RecordError{Field: target, Source: v.Field, Reason: fmt.Sprintf("source code %q is not in the lookup table", s)}
 		}
 		s = label
 	}
 	if v.Date != "" {
 		d, err := parseDate(s, v.Date)
 		if err != nil {
-			return nil, &RecordError{Field: target, Reason: fmt.Sprintf("%q (field %s) is not a date", s, v.Field)}
+			return nil, &RecordError{Field: target, Source: v.Field, Reason: fmt.Sprintf("%q is not a date", s)}
 		}
 		s = d
 	}
@@ -149,7 +183,13 @@ func (d *Definition) Apply(r Record) (*Mapped, error) {
 	m := &d.Mapping
 	key, ok := d.keyOf(r)
 	if !ok {
-		return nil, &RecordError{Field: "key", Reason: fmt.Sprintf("a key field (%s) is missing or empty", strings.Join(m.Key, ", "))}
+		return nil, &RecordError{Field: "key", Source: m.source("key"), Reason: "is missing or empty"}
+	}
+	// The key is stored with the record's origin and shown in listings: it
+	// passes the hub's text rule like every other text, as one line. The
+	// quarantine lists such a record under its key quoted.
+	if why := certificates.LineProblem(key); why != "" {
+		return nil, &RecordError{Key: strconv.Quote(key), Field: "key", Source: m.source("key"), Reason: why}
 	}
 	fail := func(err error) (*Mapped, error) {
 		if re, ok := err.(*RecordError); ok {
@@ -176,7 +216,7 @@ func (d *Definition) Apply(r Record) (*Mapped, error) {
 		return fail(err)
 	}
 	if req.Holder.ID == "" {
-		return fail(&RecordError{Field: "holder.id", Reason: fmt.Sprintf("the holder's id (field %s) is missing or empty", m.Holder.ID.Field)})
+		return fail(&RecordError{Field: "holder.id", Source: m.Holder.ID.Field, Reason: "the holder's id is missing or empty"})
 	}
 	if req.Holder.Name, err = str(m.Holder.Name, "holder.name"); err != nil {
 		return fail(err)
@@ -211,11 +251,11 @@ func (d *Definition) Apply(r Record) (*Mapped, error) {
 	}
 	status := StatusValid
 	if s := m.Status; s != nil {
-		v, _ := lookupField(r.Fields, s.Field)
+		v, _ := FieldAt(r.Fields, s.Field)
 		code := trimAll(text(v))
 		st, ok := s.Values[code]
 		if !ok {
-			return fail(&RecordError{Field: "status", Reason: fmt.Sprintf("source status %q (field %s) is not mapped", code, s.Field)})
+			return fail(&RecordError{Field: "status", Source: s.Field, Reason: fmt.Sprintf("source status %q is not mapped", code)})
 		}
 		status = st
 	}

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/certhub/certhub/certificates"
 	"github.com/certhub/certhub/internal/errs"
 )
 
@@ -45,11 +46,12 @@ func (e *Engine) Reconcile(ctx context.Context, name string) (*Reconciliation, e
 	for {
 		b, err := src.Fetch(ctx, cursor, d.BatchSize)
 		if err != nil {
-			return nil, fmt.Errorf("source: %w", err)
+			return nil, d.sourceError(err)
 		}
 		keys := make([]string, 0, len(b.Records))
 		for _, r := range b.Records {
-			if k, ok := d.keyOf(r); ok {
+			// A key that fails the text rule was never brought in.
+			if k, ok := d.keyOf(r); ok && certificates.LineProblem(k) == "" {
 				keys = append(keys, k)
 			}
 		}
@@ -76,7 +78,7 @@ func (e *Engine) Reconcile(ctx context.Context, name string) (*Reconciliation, e
 func (d *Definition) keyOf(r Record) (string, bool) {
 	var parts []string
 	for _, k := range d.Mapping.Key {
-		v, ok := lookupField(r.Fields, k)
+		v, ok := FieldAt(r.Fields, k)
 		s := trimAll(text(v))
 		if !ok || s == "" {
 			return "", false

@@ -24,6 +24,10 @@ type Run struct {
 	StartedAt  time.Time  `json:"started_at"`
 	FinishedAt *time.Time `json:"finished_at,omitempty"`
 	Status     string     `json:"status"` // running, succeeded, failed
+	// Pushed marks a batch a department pushed in (POST
+	// /api/v1/connectors/{name}/records) rather than a run that pulled from
+	// the source. A pushed batch's id starts with "push_".
+	Pushed bool `json:"pushed"`
 	Counts
 	Error      string `json:"error,omitempty"`
 	CursorFrom string `json:"cursor_from"`
@@ -32,6 +36,9 @@ type Run struct {
 	// it was applied (incremental sources).
 	LagSeconds float64 `json:"lag_seconds"`
 }
+
+// PushedRunPrefix starts the id of every pushed batch's run.
+const PushedRunPrefix = "push_"
 
 // Counts are what a run did.
 type Counts struct {

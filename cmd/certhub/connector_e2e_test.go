@@ -109,3 +109,44 @@ mapping:
 		t.Fatal("connector metrics missing")
 	}
 }
+
+// TestConnectorHistoryMarksPushes: `connectors history` tells a batch a
+// department pushed in from a run that pulled from the source.
+func TestConnectorHistoryMarksPushes(t *testing.T) {
+	t.Parallel()
+	data, drop := t.TempDir(), t.TempDir()
+	env := []string{"CERTHUB_ADMIN_TOKEN=" + admin, "CERTHUB_DATABASE_URL=", "CERTHUB_S3_ENDPOINT=", "CERTHUB_SCHEDULE_EVERY=0"}
+	p := start(t, env, "--data", data)
+	setup(t, p)
+	def := fmt.Sprintf(`name: pushed
+kind: file
+source: {dir: %q, pattern: "*.jsonl"}
+type: %s
+authority: %s
+mapping:
+  key: no
+  holder: {kind: {const: organisation}, id: {field: uscc}, name: {field: name}}
+  data: {permit_no: {field: no}, address: {field: addr}}
+  valid_from: {field: from, date: auto}
+  valid_until: {field: until, date: auto}
+`, drop, licence, market)
+	p.must(201, "POST", "/api/v1/connectors", admin, def)
+	p.must(200, "POST", "/api/v1/connectors/pushed/run", admin, nil)
+	pushed := p.must(200, "POST", "/api/v1/connectors/pushed/records", admin, map[string]any{"records": []map[string]string{
+		{"no": "JY00000001", "uscc": company, "name": "福建某某餐饮有限公司", "addr": "五四路1号", "from": "2025-01-01", "until": "2029-12-31"}}})
+	if pushed["pushed"] != true || pushed["issued"] != float64(1) {
+		t.Fatalf("push: %v", pushed)
+	}
+	p.stop()
+	out, code := certhubEnv(t, env, "connectors", "history", "pushed", "--data", data, "--log-level", "warn")
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if code != 0 || len(lines) != 3 || !strings.Contains(lines[0], "HOW") {
+		t.Fatalf("history: exit %d\n%s", code, out)
+	}
+	if f := strings.Fields(lines[1]); len(f) < 4 || f[2] != "push" || f[4] != "1" {
+		t.Errorf("the pushed batch is not marked: %q", lines[1])
+	}
+	if f := strings.Fields(lines[2]); len(f) < 4 || f[2] != "pull" {
+		t.Errorf("the pulled run is not marked: %q", lines[2])
+	}
+}

@@ -16,14 +16,15 @@ import (
 	"github.com/certhub/certhub/internal/sqlsource"
 )
 
-// kinds are the connector source kinds this build knows.
-func kinds() connectors.Kinds {
-	return connectors.Kinds{"http": httpsource.Kind{}, "sql": sqlsource.Kind{}, "file": filesource.Kind{}}
+// kinds are the connector source kinds this build knows. loc is the hub's
+// civil time zone: change times a source writes without a zone are in it.
+func kinds(loc *time.Location) connectors.Kinds {
+	return connectors.Kinds{"http": httpsource.Kind{Location: loc}, "sql": sqlsource.Kind{Location: loc}, "file": filesource.Kind{}}
 }
 
 func (a *app) engine() *connectors.Engine {
 	host, _ := os.Hostname()
-	return &connectors.Engine{Store: a.store, Certs: a.certs, Kinds: kinds(), Now: time.Now, Log: a.log, Ledger: a.ledger,
+	return &connectors.Engine{Store: a.store, Certs: a.certs, Kinds: kinds(a.certs.Location), Now: time.Now, Log: a.log, Ledger: a.ledger,
 		Owner: fmt.Sprintf("%s-%d", host, os.Getpid())}
 }
 
@@ -35,7 +36,7 @@ type ConnectorsCmd struct {
 	Run        ConnRunCmd        `cmd:"" help:"Run a connector now, showing progress."`
 	Pause      ConnPauseCmd      `cmd:"" help:"Pause a connector's scheduled runs."`
 	Resume     ConnResumeCmd     `cmd:"" help:"Resume a connector's scheduled runs."`
-	History    ConnHistoryCmd    `cmd:"" help:"A connector's runs, newest first."`
+	History    ConnHistoryCmd    `cmd:"" help:"A connector's runs and pushed batches, newest first."`
 	Quarantine ConnQuarantineCmd `cmd:"" help:"Records a connector could not accept."`
 	Reconcile  ConnReconcileCmd  `cmd:"" help:"Scan the whole source and report records it no longer has (changes nothing)."`
 }
@@ -217,17 +218,25 @@ type ConnHistoryCmd struct {
 	Name string `arg:""`
 }
 
-// Run prints a table of runs.
+// Run prints a table of runs. HOW says whether the hub pulled the records
+// from the source (pull) or the department pushed them in (push).
 func (c *ConnHistoryCmd) Run() error {
 	return withEngine(&c.StoreConfig, func(ctx context.Context, e *connectors.Engine) error {
+		if _, _, err := e.Get(ctx, c.Name); err != nil {
+			return err
+		}
 		runs, err := e.Store.ListRuns(ctx, c.Name, 50)
 		if err != nil {
 			return err
 		}
 		tw := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "STARTED\tSTATUS\tSEEN\tISSUED\tREVISED\tLIFECYCLE\tUNCHANGED\tQUARANTINED\tERROR")
+		fmt.Fprintln(tw, "STARTED\tHOW\tSTATUS\tSEEN\tISSUED\tREVISED\tLIFECYCLE\tUNCHANGED\tQUARANTINED\tERROR")
 		for _, r := range runs {
-			fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%d\t%d\t%d\t%s\n", r.StartedAt.Format(time.DateTime), r.Status, r.Seen, r.Issued,
+			how := "pull"
+			if r.Pushed {
+				how = "push"
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%d\t%d\t%d\t%d\t%s\n", r.StartedAt.Format(time.DateTime), how, r.Status, r.Seen, r.Issued,
 				r.Revised, r.Lifecycle, r.Unchanged, r.Quarantined, r.Error)
 		}
 		return tw.Flush()

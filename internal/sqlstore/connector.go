@@ -136,6 +136,7 @@ func (s *Store) ListRuns(ctx context.Context, name string, limit int) ([]*connec
 			&r.Lifecycle, &r.Unchanged, &r.Quarantined, &r.Error, &r.CursorFrom, &r.CursorTo, &r.LagSeconds); err != nil {
 			return nil, err
 		}
+		r.Pushed = strings.HasPrefix(r.ID, connectors.PushedRunPrefix)
 		out = append(out, r)
 	}
 	return out, rows.Err()
