@@ -35,7 +35,11 @@ func NewHubKey(m *MasterKey) (*HubKey, error) {
 	return &HubKey{priv: priv, pub: pub, kid: kid, jwk: b}, nil
 }
 
-// KID is the key's id in the JWKS.
+// KID is the key's id: its RFC 7638 JWK thumbprint (SHA-256, base64url
+// without padding), like every kid in the JWKS, with no prefix. It is in
+// the protected header of everything the key signs, so a receiver picks
+// the key out of /.well-known/jwks.json by it. Derived from the master key,
+// it stays the same until the master key changes.
 func (h *HubKey) KID() string { return h.kid }
 
 // PublicJWK is the public key as a JWK.
@@ -82,8 +86,9 @@ func (h *HubKey) Signs(token string) bool {
 }
 
 // SignDetached signs a body as a JWS with a detached payload (RFC 7515
-// appendix F): "header..signature"; the receiver verifies it against the
-// body it received and the hub's JWKS.
+// appendix F): "header..signature", the header {"alg":"EdDSA","kid":KID}.
+// The receiver verifies it against the body it received and the key of
+// that kid in the hub's JWKS.
 func (h *HubKey) SignDetached(body []byte) (string, error) {
 	hdr, err := h.headers("")
 	if err != nil {
