@@ -20,6 +20,7 @@ if [ "$where" = postgres ]; then
   export CERTHUB_S3_ENDPOINT=$CERTHUB_TEST_S3_ENDPOINT CERTHUB_S3_ACCESS_KEY=$CERTHUB_TEST_S3_ACCESS_KEY
   export CERTHUB_S3_SECRET_KEY=$CERTHUB_TEST_S3_SECRET_KEY CERTHUB_S3_BUCKET=bench-hub-$(date +%s)
 fi
+"$work/certhub" init --data "$work/data" >/dev/null             # console commands never create a hub
 "$work/certhub" gen --data "$work/data" --count 0 >/dev/null   # the demo catalog
 "$work/certhub" connectors apply --data "$work/data" -f bench/backfill.yaml
 echo "== backfill of $n records into $where"

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io/fs"
 	"log/slog"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -25,7 +26,7 @@ import (
 // S3 endpoint it is the embedded default: <data>/certhub.db (SQLite) and
 // <data>/documents (local directory).
 type StoreConfig struct {
-	Data        string `name:"data" env:"CERTHUB_DATA" default:"./certhub-data" help:"Data directory: SQLite file, documents, generated master key and admin token."`
+	Data        string `name:"data" env:"CERTHUB_DATA" default:"./certhub-data" help:"Data directory: SQLite file, documents, generated master key and admin token. Only serve, demo and init create it."`
 	DatabaseURL string `name:"database-url" env:"CERTHUB_DATABASE_URL" help:"PostgreSQL URL (postgres://…); empty uses SQLite in the data directory."`
 	S3Endpoint  string `name:"s3-endpoint" env:"CERTHUB_S3_ENDPOINT" help:"S3 server host:port; empty keeps documents in the data directory."`
 	S3Bucket    string `name:"s3-bucket" env:"CERTHUB_S3_BUCKET" default:"certhub" help:"S3 bucket for documents (created if missing)."`
@@ -66,19 +67,117 @@ func (c *StoreConfig) logger() *slog.Logger {
 	return slog.New(slog.NewJSONHandler(os.Stderr, opts))
 }
 
-// open wires stores, keys and services from the configuration.
-func (c *StoreConfig) open(ctx context.Context) (*app, error) {
-	log := c.logger()
-	if err := os.MkdirAll(c.Data, 0o700); err != nil {
-		return nil, fmt.Errorf("data directory %s: %w", c.Data, err)
+// openMode says whether open may create a hub that is not there yet.
+type openMode int
+
+const (
+	// existingHub is every console command's: the hub must be there (its
+	// store and its master key); nothing is created.
+	existingHub openMode = iota
+	// createHub is serve's and demo's: a missing data directory, store and
+	// master key are created.
+	createHub
+	// newHub is init's: there must be no hub yet; one is created.
+	newHub
+)
+
+// hubMarks is where open looked for a hub, for its messages.
+type hubMarks struct {
+	exists bool   // the store holds a hub
+	where  string // the SQLite file or the database, as shown to people
+	dir    string // the data directory, absolute
+}
+
+// look finds out, changing nothing, whether the configured store holds a
+// hub: the SQLite file in the data directory, or certhub's tables in the
+// PostgreSQL database (the data directory then only holds the master key
+// and, without S3, the documents).
+func (c *StoreConfig) look(ctx context.Context) (hubMarks, error) {
+	dir, err := filepath.Abs(c.Data)
+	if err != nil {
+		return hubMarks{}, fmt.Errorf("data directory %s: %w", c.Data, err)
 	}
+	m := hubMarks{dir: dir}
+	if c.DatabaseURL == "" {
+		m.where = filepath.Join(dir, "certhub.db")
+		_, err := os.Stat(m.where)
+		switch {
+		case err == nil:
+			m.exists = true
+		case !errors.Is(err, fs.ErrNotExist):
+			return m, fmt.Errorf("data directory %s: %w", dir, err)
+		}
+		return m, nil
+	}
+	m.where = "PostgreSQL " + redactURL(c.DatabaseURL)
+	m.exists, err = postgres.Initialized(ctx, c.DatabaseURL)
+	return m, err
+}
+
+// missing is the refusal of a console command that found no hub.
+func (c *StoreConfig) missing(m hubMarks) error {
+	const start = `start the hub with "certhub serve" or "certhub init"`
+	if c.DatabaseURL != "" {
+		return fmt.Errorf("no hub in the database %s (certhub's tables are not there); %s on it, or check --database-url / CERTHUB_DATABASE_URL",
+			redactURL(c.DatabaseURL), start)
+	}
+	if _, err := os.Stat(m.dir); err != nil {
+		return fmt.Errorf("no data directory at %s (no certhub.db there); %s, or pass --data / CERTHUB_DATA", m.dir, start)
+	}
+	return fmt.Errorf("no hub in the data directory %s (no certhub.db there); %s, or pass --data / CERTHUB_DATA", m.dir, start)
+}
+
+// redactURL hides a database URL's password.
+func redactURL(s string) string {
+	if u, err := url.Parse(s); err == nil && u.Scheme != "" {
+		return u.Redacted()
+	}
+	return "(the configured DSN)"
+}
+
+// open wires stores, keys and services from the configuration. Console
+// commands call it as open(ctx): they work on a hub that exists and never
+// create one, so a command started in the wrong directory says so instead
+// of making an empty hub with a new master key. serve and demo pass
+// createHub, init passes newHub.
+func (c *StoreConfig) open(ctx context.Context, mode ...openMode) (*app, error) {
+	m := existingHub
+	if len(mode) > 0 {
+		m = mode[0]
+	}
+	log := c.logger()
 	loc, err := time.LoadLocation(c.TimeZone)
 	if err != nil {
 		return nil, fmt.Errorf("time zone %q: %w", c.TimeZone, err)
 	}
-	master, err := c.masterKey(log)
+	marks, err := c.look(ctx)
 	if err != nil {
 		return nil, err
+	}
+	switch {
+	case m == existingHub && !marks.exists:
+		return nil, c.missing(marks)
+	case m == newHub && marks.exists:
+		return nil, fmt.Errorf("a hub already exists in %s; init makes a new hub only where there is none (to use this one: certhub serve)", marks.where)
+	}
+	// The data directory is needed unless PostgreSQL, S3 and a configured
+	// master key take all it would hold (the admin token makes it itself).
+	if m != existingHub && (c.DatabaseURL == "" || c.S3Endpoint == "" || c.MasterKey == "") {
+		if err := os.MkdirAll(c.Data, 0o700); err != nil {
+			return nil, fmt.Errorf("data directory %s: %w", marks.dir, err)
+		}
+	}
+	master, err := c.masterKey(log, m != existingHub, marks)
+	if err != nil {
+		return nil, err
+	}
+	if m == existingHub && c.DatabaseURL != "" && c.S3Endpoint == "" {
+		// The documents live in the data directory: it must be the hub's.
+		docs := filepath.Join(marks.dir, "documents")
+		if _, err := os.Stat(docs); err != nil {
+			return nil, fmt.Errorf("no documents directory at %s, where this hub (without S3) keeps its documents; "+
+				"pass --data / CERTHUB_DATA with the hub's data directory, or the S3 settings", docs)
+		}
 	}
 	var store *sqlstore.Store
 	if c.DatabaseURL != "" {
@@ -132,19 +231,31 @@ func (c *StoreConfig) open(ctx context.Context) (*app, error) {
 
 func (a *app) Close() { a.store.Close() }
 
-// masterKey reads the configured key, or the one in the data directory,
-// generating it there on first start.
-func (c *StoreConfig) masterKey(log *slog.Logger) (*signing.MasterKey, error) {
+// masterKey reads the configured key, or the one in the data directory.
+// It generates one there only when it may create (serve, demo, init) and
+// the store holds no hub yet: a new key for an existing hub could open
+// none of its seal keys and find none of its holders, so that is refused,
+// for serve too.
+func (c *StoreConfig) masterKey(log *slog.Logger, mayCreate bool, marks hubMarks) (*signing.MasterKey, error) {
 	if c.MasterKey != "" {
 		return signing.ParseMasterKey(c.MasterKey)
 	}
-	path := filepath.Join(c.Data, "master-key")
+	path := filepath.Join(marks.dir, "master-key")
 	b, err := os.ReadFile(path)
 	if err == nil {
 		return signing.ParseMasterKey(string(b))
 	}
 	if !errors.Is(err, fs.ErrNotExist) {
 		return nil, fmt.Errorf("master key: %w", err)
+	}
+	switch {
+	case !mayCreate:
+		return nil, fmt.Errorf("no master key for the hub in %s: CERTHUB_MASTER_KEY is not set and %s does not exist; "+
+			"give the hub's key with --master-key / CERTHUB_MASTER_KEY, or pass --data / CERTHUB_DATA with the directory that holds it", marks.where, path)
+	case marks.exists:
+		return nil, fmt.Errorf("the hub in %s has no master key here: CERTHUB_MASTER_KEY is not set and %s does not exist. "+
+			"Restore the key from your backup, or give the one the other replicas use (CERTHUB_MASTER_KEY); "+
+			"a new key would open none of the hub's seal keys", marks.where, path)
 	}
 	m, err := signing.GenerateMasterKey()
 	if err != nil {
@@ -172,6 +283,9 @@ func adminTokenHash(data, configured string, log *slog.Logger) (string, error) {
 		return "", fmt.Errorf("admin token: %w", err)
 	}
 	secret, hash := exchange.NewSecret()
+	if err := os.MkdirAll(data, 0o700); err != nil {
+		return "", fmt.Errorf("data directory %s: %w", data, err)
+	}
 	if err := writeSecret(path, secret); err != nil {
 		return "", fmt.Errorf("write admin token: %w", err)
 	}

@@ -35,7 +35,7 @@ func (c *DemoCmd) Run() error {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	a, err := c.open(ctx)
+	a, err := c.open(ctx, createHub)
 	if err != nil {
 		return err
 	}

@@ -17,6 +17,7 @@ import (
 type CLI struct {
 	Serve      ServeCmd      `cmd:"" help:"Run the hub (embedded SQLite + local directory by default; PostgreSQL and S3 when configured)."`
 	Migrate    MigrateCmd    `cmd:"" help:"Apply database migrations and exit."`
+	Init       InitCmd       `cmd:"" help:"Create a new hub: the data directory, master key, admin token and the store's tables (refused where a hub exists)."`
 	Demo       DemoCmd       `cmd:"" help:"Run the hub with a realistic demo data set and print URLs and tokens to try."`
 	ID         IDCmd         `cmd:"" name:"id" help:"Identifier tools."`
 	Keys       KeysCmd       `cmd:"" help:"Seal key management."`

@@ -97,7 +97,7 @@ func (c *OIDCConfig) provider(ctx context.Context, publicURL string) (*oidc.Prov
 func (c *ServeCmd) Run() error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	a, err := c.open(ctx)
+	a, err := c.open(ctx, createHub)
 	if err != nil {
 		return err
 	}
