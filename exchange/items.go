@@ -1,19 +1,12 @@
 package exchange
 
 import (
-	"bytes"
 	"context"
-	"encoding/csv"
-	"encoding/json"
 	"fmt"
-	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
 	"time"
-
-	"github.com/xuri/excelize/v2"
-	"go.yaml.in/yaml/v3"
 
 	"github.com/certhub/certhub/certificates"
 	"github.com/certhub/certhub/internal/errs"
@@ -28,6 +21,8 @@ type ServiceItem struct {
 	Materials  []Material `json:"materials"`
 	CreatedAt  time.Time  `json:"created_at"`
 	UpdatedAt  time.Time  `json:"updated_at"`
+
+	row int // the table row it was first read from (header = 1); 0 from YAML or JSON
 }
 
 // Material is one required material. A government-issued certificate is
@@ -44,6 +39,8 @@ type Material struct {
 	LegalBasis       string   `json:"legal_basis,omitempty"`
 	// Flags are raised on import: no_legal_basis, catch_all (兜底条款).
 	Flags []string `json:"flags,omitempty"`
+
+	row int // the table row it was read from (header = 1); 0 from YAML or JSON
 }
 
 // Material flags.
@@ -89,34 +86,50 @@ var itemCode = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$`)
 // that is whatever the office later decides.
 var catchAll = regexp.MustCompile(`其他(有关|相关|必要|需要)?(的)?材料|其它(有关|相关)?材料|等(有关|相关)?材料$|要求的其他|认为需要|兜底`)
 
-// ValidateItems checks a catalog to import, listing every problem with its
-// path, and sets each material's flags. Types must exist in the certificate
-// catalog and fields must be theirs.
+// ValidateItems checks a catalog to import, listing every problem where
+// the file has it (the table's row and column, or the item's path in YAML
+// or JSON), and sets each material's flags. It resolves what people write
+// in catalogs against the certificate catalog: a type by its code or its
+// name, a field by its name or its label, a status by its code, its
+// Chinese label (有效, 暂扣, 撤销, 失效) or its national code (01, 02, 03,
+// 05); the items come back holding codes and names only. Types must exist
+// and fields must be theirs. Every text passes the hub's text rule.
 func ValidateItems(ctx context.Context, certs *certificates.Service, items []*ServiceItem) error {
 	var l errs.List
 	if len(items) == 0 {
 		l.Add("items", "the file holds no service item")
 	}
+	byName := typeNames{certs: certs}
 	seen := map[string]int{}
 	for i, it := range items {
-		at := fmt.Sprintf("items[%d]", i)
+		at := func(field string) string {
+			if it.row > 0 {
+				return cellPath(it.row, map[string]string{"code": "item_code", "name": "item_name"}[field], field)
+			}
+			return fmt.Sprintf("items[%d].%s", i, field)
+		}
 		if !itemCode.MatchString(it.Code) {
-			l.Add(at+".code", "must be 1 to 64 letters, digits, '.', '_', ':' or '-', got %q", it.Code)
+			l.Add(at("code"), "must be 1 to 64 letters, digits, '.', '_', ':' or '-', got %q", it.Code)
 		} else if j, dup := seen[it.Code]; dup {
-			l.Add(at+".code", "duplicate code %s (also items[%d])", it.Code, j)
+			l.Add(at("code"), "duplicate code %s (also items[%d])", it.Code, j)
 		} else {
 			seen[it.Code] = i
 		}
-		text(&l, at+".name", it.Name, 200, true)
-		text(&l, at+".department", it.Department, 200, true)
+		text(&l, at("name"), it.Name, 200, true)
+		text(&l, at("department"), it.Department, 200, true)
 		if len(it.Materials) == 0 {
-			l.Add(at+".materials", "is empty: an item lists what the applicant must provide")
+			l.Add(at("materials"), "is empty: an item lists what the applicant must provide")
 		}
 		for j := range it.Materials {
 			m := &it.Materials[j]
-			mat := fmt.Sprintf("%s.materials[%d]", at, j)
-			text(&l, mat+".name", m.Name, 200, true)
-			text(&l, mat+".legal_basis", m.LegalBasis, 2000, false)
+			mat := func(field string) string {
+				if m.row > 0 {
+					return cellPath(m.row, map[string]string{"name": "material"}[field], field)
+				}
+				return fmt.Sprintf("items[%d].materials[%d].%s", i, j, field)
+			}
+			text(&l, mat("name"), m.Name, 200, true)
+			text(&l, mat("legal_basis"), m.LegalBasis, 2000, false)
 			m.Flags = nil
 			if strings.TrimSpace(m.LegalBasis) == "" {
 				m.Flags = append(m.Flags, FlagNoLegalBasis)
@@ -126,41 +139,160 @@ func ValidateItems(ctx context.Context, certs *certificates.Service, items []*Se
 			}
 			if !m.Certificate {
 				if len(m.Types) > 0 || len(m.Fields) > 0 {
-					l.Add(mat+".types", "only a government-issued certificate (certificate: true) names types and fields")
+					l.Add(mat("types"), "only a government-issued certificate (certificate: true) names types and fields")
 				}
 				continue
 			}
 			if len(m.Types) == 0 {
-				l.Add(mat+".types", "a certificate material names the certificate types that satisfy it")
+				l.Add(mat("types"), "a certificate material names the certificate types that satisfy it")
 			}
 			var known []*certificates.Type
 			for k, code := range m.Types {
-				t, err := certs.Type(ctx, code)
-				if errs.Is(err, errs.NotFound) || code == "" {
-					l.Add(fmt.Sprintf("%s.types[%d]", mat, k), "unknown certificate type %q", code)
+				where := mat(fmt.Sprintf("types[%d]", k))
+				if why := certificates.LineProblem(code); why != "" {
+					l.Add(where, "%s", why)
 					continue
-				} else if err != nil {
+				}
+				t, err := byName.resolve(ctx, code)
+				if err != nil {
+					if errs.Is(err, errs.Invalid) {
+						l.Add(where, "%s", err.(*errs.Error).Message)
+						continue
+					}
 					return err
 				}
+				m.Types[k] = t.Code
 				known = append(known, t)
 			}
 			for k, st := range m.Statuses {
-				if _, err := certificates.ParseStatus(st); err != nil || st == string(certificates.StatusSuperseded) {
-					l.Add(fmt.Sprintf("%s.statuses[%d]", mat, k), "must be valid, suspended, expired or revoked, got %q", st)
+				if why := certificates.LineProblem(st); why != "" {
+					l.Add(mat(fmt.Sprintf("statuses[%d]", k)), "%s", why)
+				} else if code, ok := materialStatus(st); ok {
+					m.Statuses[k] = string(code)
+				} else {
+					l.Add(mat(fmt.Sprintf("statuses[%d]", k)), "must be valid, suspended, expired or revoked (有效, 暂扣, 失效, 撤销), got %q", st)
 				}
 			}
 			for k, f := range m.Fields {
-				ok := f == FieldHolderName
-				for _, t := range known {
-					ok = ok || slices.ContainsFunc(t.Fields, func(tf certificates.Field) bool { return tf.Name == f })
+				where := mat(fmt.Sprintf("fields[%d]", k))
+				if why := certificates.LineProblem(f); why != "" {
+					l.Add(where, "%s", why)
+					continue
 				}
-				if !ok && len(known) == len(m.Types) {
-					l.Add(fmt.Sprintf("%s.fields[%d]", mat, k), "no type of this material has a field %q", f)
+				name, err := fieldName(known, f)
+				switch {
+				case err != nil:
+					l.Add(where, "%s", err.(*errs.Error).Message)
+				case name != "":
+					m.Fields[k] = name
+				case len(known) == len(m.Types): // an unknown type is reported already
+					l.Add(where, "no type of this material has a field named or labelled %q", f)
 				}
 			}
 		}
 	}
 	return l.Err()
+}
+
+// cellPath names a table cell in a problem: "row 7.types[1]". column is
+// the layout's column (ItemColumns), defaulting to field.
+func cellPath(row int, column, field string) string {
+	if column == "" {
+		column = field
+	}
+	return fmt.Sprintf("row %d.%s", row, column)
+}
+
+// typeNames resolves a certificate type written by code or by name, the
+// catalog's names read once per import.
+type typeNames struct {
+	certs  *certificates.Service
+	byName map[string][]*certificates.Type
+}
+
+func (n *typeNames) resolve(ctx context.Context, s string) (*certificates.Type, error) {
+	if s == "" {
+		return nil, errs.Field("types", "is empty")
+	}
+	t, err := n.certs.Type(ctx, s)
+	if err == nil || !errs.Is(err, errs.NotFound) {
+		return t, err
+	}
+	if n.byName == nil {
+		all, err := n.certs.Store.ListTypes(ctx)
+		if err != nil {
+			return nil, err
+		}
+		n.byName = map[string][]*certificates.Type{}
+		for _, t := range all {
+			n.byName[t.Name] = append(n.byName[t.Name], t)
+		}
+	}
+	switch ts := n.byName[strings.TrimSpace(s)]; len(ts) {
+	case 0:
+		return nil, errs.Field("types", "unknown certificate type %q: neither the code nor the name of a type in the catalog", s)
+	case 1:
+		return ts[0], nil
+	default:
+		codes := make([]string, 0, len(ts))
+		for _, t := range ts {
+			codes = append(codes, t.Code)
+		}
+		return nil, errs.Field("types", "%d certificate types are named %q (%s): write the code", len(ts), s, strings.Join(codes, ", "))
+	}
+}
+
+// holderNameLabels are what catalogs call the holder's name.
+var holderNameLabels = []string{"持证主体名称", "持证主体", "持证人", "持证人名称", "持证人姓名"}
+
+// fieldName resolves a field written by name or by label against the
+// material's types: the field's name, "" if no type has it, or an error if
+// the label names different fields of different types.
+func fieldName(types []*certificates.Type, s string) (string, error) {
+	if s == FieldHolderName || slices.Contains(holderNameLabels, s) {
+		return FieldHolderName, nil
+	}
+	for _, t := range types {
+		if slices.ContainsFunc(t.Fields, func(f certificates.Field) bool { return f.Name == s }) {
+			return s, nil
+		}
+	}
+	var names []string
+	for _, t := range types {
+		for _, f := range t.Fields {
+			if f.Label == s && !slices.Contains(names, f.Name) {
+				names = append(names, f.Name)
+			}
+		}
+	}
+	if len(names) > 1 {
+		return "", errs.Field("fields", "the label %q names different fields (%s) of this material's types: write the field's name", s, strings.Join(names, ", "))
+	}
+	if len(names) == 1 {
+		return names[0], nil
+	}
+	return "", nil
+}
+
+// materialStatus reads an acceptable status: its code, its Chinese label,
+// its national code, or a common synonym (吊销 for revoked, 过期 for
+// expired). Superseded versions are never acceptable.
+func materialStatus(s string) (certificates.Status, bool) {
+	s = strings.TrimSpace(s)
+	for _, st := range []certificates.Status{certificates.StatusValid, certificates.StatusSuspended, certificates.StatusRevoked, certificates.StatusExpired} {
+		if strings.EqualFold(s, string(st)) || s == st.Label() || s == st.Code() {
+			return st, true
+		}
+	}
+	switch s {
+	case "吊销", "已吊销", "已撤销":
+		return certificates.StatusRevoked, true
+	case "过期", "已过期":
+		return certificates.StatusExpired, true
+	case "已暂扣":
+		return certificates.StatusSuspended, true
+	}
+	return "", false
 }
 
 // Accepts reports whether a certificate status satisfies the material.
@@ -169,137 +301,4 @@ func (m *Material) Accepts(st certificates.Status) bool {
 		return st == certificates.StatusValid
 	}
 	return slices.Contains(m.Statuses, string(st))
-}
-
-// ParseItems reads a catalog file: YAML or JSON (a list of items, or
-// {"items": [...]}) or a table, CSV or .xlsx, with one row per material
-// (docs/service-items.md gives the columns). A table with bad cells
-// returns its items along with the list of those problems.
-func ParseItems(name string, data []byte) ([]*ServiceItem, error) {
-	switch strings.ToLower(filepath.Ext(name)) {
-	case ".csv":
-		rows, err := csv.NewReader(bytes.NewReader(bytes.TrimPrefix(data, []byte("\ufeff")))).ReadAll()
-		if err != nil {
-			return nil, errs.Field("file", "is not a CSV file: %v", err)
-		}
-		return itemsFromRows(rows)
-	case ".xlsx":
-		f, err := excelize.OpenReader(bytes.NewReader(data))
-		if err != nil {
-			return nil, errs.Field("file", "is not an .xlsx workbook: %v", err)
-		}
-		defer f.Close()
-		rows, err := f.GetRows(f.GetSheetName(0))
-		if err != nil {
-			return nil, errs.Field("file", "the first sheet cannot be read: %v", err)
-		}
-		return itemsFromRows(rows)
-	}
-	var generic any
-	if err := yaml.Unmarshal(data, &generic); err != nil {
-		return nil, errs.Field("file", "is neither YAML nor JSON: %v", err)
-	}
-	js, err := json.Marshal(generic)
-	if err != nil {
-		return nil, errs.Field("file", "cannot be read: %v", err)
-	}
-	var wrapped struct {
-		Items []*ServiceItem `json:"items"`
-	}
-	dec := json.NewDecoder(bytes.NewReader(js))
-	dec.DisallowUnknownFields()
-	if bytes.HasPrefix(bytes.TrimSpace(js), []byte("[")) {
-		err = dec.Decode(&wrapped.Items)
-	} else {
-		err = dec.Decode(&wrapped)
-	}
-	if err != nil {
-		if f, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
-			return nil, errs.Field(strings.Trim(f, `"`), "is not a known setting of a service item or material")
-		}
-		return nil, errs.Field("file", "%s", strings.TrimPrefix(err.Error(), "json: "))
-	}
-	return wrapped.Items, nil
-}
-
-// ItemColumns are the table layout's columns, in Chinese or English.
-var ItemColumns = [][2]string{
-	{"item_code", "事项编码"}, {"item_name", "事项名称"}, {"department", "实施部门"}, {"material", "材料名称"},
-	{"certificate", "是否证照"}, {"types", "证照类型"}, {"statuses", "可接受状态"}, {"fields", "所需字段"},
-	{"original_required", "需原件"}, {"legal_basis", "设定依据"},
-}
-
-// itemsFromRows groups table rows (one per material) into items.
-func itemsFromRows(rows [][]string) ([]*ServiceItem, error) {
-	if len(rows) == 0 {
-		return nil, errs.Field("file", "is empty")
-	}
-	col := map[string]int{}
-	for i, h := range rows[0] {
-		h = strings.TrimSpace(h)
-		for _, c := range ItemColumns {
-			if h == c[0] || h == c[1] {
-				col[c[0]] = i
-			}
-		}
-	}
-	var l errs.List
-	for _, c := range ItemColumns[:5] {
-		if _, ok := col[c[0]]; !ok {
-			l.Add("header", "has no column %s (%s)", c[0], c[1])
-		}
-	}
-	if err := l.Err(); err != nil {
-		return nil, err
-	}
-	cell := func(r []string, name string) string {
-		if i, ok := col[name]; ok && i < len(r) {
-			return strings.TrimSpace(r[i])
-		}
-		return ""
-	}
-	list := func(s string) []string {
-		var out []string
-		for _, p := range strings.FieldsFunc(s, func(r rune) bool { return r == '|' || r == '、' || r == ',' || r == '，' || r == ';' }) {
-			if p = strings.TrimSpace(p); p != "" {
-				out = append(out, p)
-			}
-		}
-		return out
-	}
-	byCode := map[string]*ServiceItem{}
-	var items []*ServiceItem
-	for n, r := range rows[1:] {
-		if strings.TrimSpace(strings.Join(r, "")) == "" {
-			continue
-		}
-		code := cell(r, "item_code")
-		it := byCode[code]
-		if it == nil {
-			it = &ServiceItem{Code: code, Name: cell(r, "item_name"), Department: cell(r, "department")}
-			byCode[code] = it
-			items = append(items, it)
-		}
-		cert, err := yesNo(cell(r, "certificate"))
-		if err != nil {
-			l.Add(fmt.Sprintf("row %d.certificate", n+2), "%v", err)
-		}
-		orig, err := yesNo(cell(r, "original_required"))
-		if err != nil {
-			l.Add(fmt.Sprintf("row %d.original_required", n+2), "%v", err)
-		}
-		it.Materials = append(it.Materials, Material{Name: cell(r, "material"), Certificate: cert, Types: list(cell(r, "types")),
-			Statuses: list(cell(r, "statuses")), Fields: list(cell(r, "fields")), OriginalRequired: orig, LegalBasis: cell(r, "legal_basis")})
-	}
-	return items, l.Err()
-}
-
-func yesNo(s string) (bool, error) {
-	switch strings.ToLower(s) {
-	case "", "否", "no", "n", "false", "0":
-		return false, nil
-	case "是", "yes", "y", "true", "1":
-		return true, nil
-	}
-	return false, fmt.Errorf("must be 是/否 (yes/no), got %q", s)
 }

@@ -64,8 +64,9 @@ func (r *Resolver) put(ctx context.Context, by *Principal, items []*ServiceItem)
 }
 
 // ImportFile reads a catalog file (by its name's extension) and imports
-// it; problems of the file's rows and of the catalog are listed together,
-// and nothing is saved if there is any.
+// it; problems of the file's cells and of the catalog are listed together,
+// one per cell (a cell the reader refused, say for its encoding, is not
+// judged again for its meaning), and nothing is saved if there is any.
 func (r *Resolver) ImportFile(ctx context.Context, by *Principal, name string, data []byte) ([]*ServiceItem, error) {
 	items, perr := ParseItems(name, data)
 	if perr != nil && items == nil {
@@ -73,7 +74,8 @@ func (r *Resolver) ImportFile(ctx context.Context, by *Principal, name string, d
 	}
 	verr := ValidateItems(ctx, r.Certs, items)
 	var l errs.List
-	for _, err := range []error{perr, verr} {
+	refused := map[string]bool{} // cells the reader refused
+	for k, err := range []error{perr, verr} {
 		var e *errs.Error
 		if err == nil {
 			continue
@@ -82,6 +84,12 @@ func (r *Resolver) ImportFile(ctx context.Context, by *Principal, name string, d
 			return nil, err
 		}
 		for _, f := range e.Fields {
+			cell, _, _ := strings.Cut(f.Field, "[")
+			if k == 0 {
+				refused[cell] = true
+			} else if refused[cell] {
+				continue
+			}
 			l.Add(f.Field, "%s", f.Reason)
 		}
 	}

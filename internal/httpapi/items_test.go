@@ -375,3 +375,82 @@ func TestMaterialsReportPerConsumer(t *testing.T) {
 		t.Fatalf("csv:\n%s", csv)
 	}
 }
+
+// TestImportItemsInChinese: a table written the way offices write it —
+// type names instead of codes, field labels instead of names, status
+// labels (有效、暂扣) — imports holding codes and names; what cannot be
+// resolved, or breaks the text rule, is refused by the file's row and
+// column, and nothing is saved.
+func TestImportItemsInChinese(t *testing.T) {
+	t.Parallel()
+	h := newHub(t)
+	h.seed()
+	h.seedFoodType()
+	header := "事项编码,事项名称,实施部门,材料名称,是否证照,证照类型,可接受状态,所需字段,需原件,设定依据\n"
+	good := header +
+		"D-1,食品经营许可 新办,某局,申请书,否,,,,否,《办法》\n" +
+		"D-1,,,营业执照,是,营业执照,有效、暂扣,法定代表人、注册资本（万元）、持证主体名称,否,《办法》\n" +
+		"D-1,,,原食品经营许可证,是,食品经营许可证|" + licence + ",失效|01,许可证编号,否,《办法》\n"
+	if st := h.call("POST", "/api/v1/service-items", h.Admin, good, nil, "Content-Type", "text/csv"); st != 200 {
+		t.Fatalf("import: %d", st)
+	}
+	var it exchange.ServiceItem
+	if st := h.call("GET", "/api/v1/service-items/D-1", h.Admin, nil, &it); st != 200 || len(it.Materials) != 3 {
+		t.Fatalf("item: %d %+v", st, it)
+	}
+	for i, want := range []struct{ types, statuses, fields string }{
+		{licence, "valid,suspended", "legal_representative,capital,holder_name"},
+		{foodType + "," + licence, "expired,valid", "permit_no"},
+	} {
+		m := it.Materials[i+1]
+		if got := [3]string{strings.Join(m.Types, ","), strings.Join(m.Statuses, ","), strings.Join(m.Fields, ",")}; got != [3]string{want.types, want.statuses, want.fields} {
+			t.Errorf("material %s: %v, want %+v", m.Name, got, want)
+		}
+	}
+
+	// A second type also named 营业执照 makes the name ambiguous.
+	dup := map[string]any{"code": otherCode + "003", "name": "营业执照", "defining_authority": otherCode, "holder_kind": "organisation",
+		"fields": []map[string]any{{"name": "no", "label": "编号", "type": "string", "required": true, "shareable": true}}}
+	if st := h.call("POST", "/api/v1/types", h.Admin, dup, nil); st != 201 {
+		t.Fatalf("create type: %d", st)
+	}
+	bad := header +
+		"E-1,企业开办,某局,申请书,否,,,,否,《条例》\n" + // row 2
+		"E-1,企业开办,某局,营业执照,是,营业执照,,,否,《条例》\n" + // row 3: ambiguous name
+		"E-1,企业开办,某局,许可证,是,食品经营许可证,注销,经营范围,否,《条例》\n" + // row 4: unknown status, unknown field
+		"E-1,企业开办,某局,税务登记证,是,税务登记证,,,否,《条例》\n" + // row 5: unknown type
+		"E-1,企业开办,某局,章程\x00,否,,,,否,《条例》\n" + // row 6: NUL
+		"E-1,企业开办,某局,股东会决议,否,,,,否,\xc9\xe8\xb6\xa8\n" + // row 7: GBK bytes, not UTF-8
+		"E-1,企业开办,某局,住所证明\ufffd,否,,,,否,《条例》\n" // row 8: U+FFFD
+	var e struct {
+		Error struct {
+			Fields []struct{ Field, Reason string }
+		}
+	}
+	if st := h.call("POST", "/api/v1/service-items", h.Admin, bad, &e, "Content-Type", "text/csv"); st != 400 {
+		t.Fatalf("bad catalog: %d", st)
+	}
+	got := map[string]string{}
+	for _, f := range e.Error.Fields {
+		got[f.Field] = f.Reason
+	}
+	for field, why := range map[string]string{
+		"row 3.types[0]":    "write the code",
+		"row 4.statuses[0]": "注销",
+		"row 4.fields[0]":   "经营范围",
+		"row 5.types[0]":    "税务登记证",
+		"row 6.material":    "NUL",
+		"row 7.legal_basis": "not valid UTF-8",
+		"row 8.material":    "U+FFFD",
+	} {
+		if !strings.Contains(got[field], why) {
+			t.Errorf("%s: %q, want it to say %q (all: %v)", field, got[field], why, got)
+		}
+	}
+	if len(got) != 7 {
+		t.Errorf("%d problems, want one per bad cell: %v", len(got), got)
+	}
+	if st := h.call("GET", "/api/v1/service-items/E-1", h.Admin, nil, nil); st != 404 {
+		t.Fatalf("a refused catalog was saved: %d", st)
+	}
+}

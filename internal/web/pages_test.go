@@ -424,8 +424,8 @@ func TestAdminImportItems(t *testing.T) {
 	}
 	bad := "事项编码,事项名称,实施部门,材料名称,是否证照,证照类型\nX-1,某事项,某局,许可证,是,11330100MB0000001R999\nX-2,,某局,申请书,否,\n"
 	st, body, _ := upload("bad.csv", bad)
-	if st != 400 || !strings.Contains(body, `id="import-problems"`) || !strings.Contains(body, "items[0].materials[0].types[0]") ||
-		!strings.Contains(body, "items[1].name") {
+	if st != 400 || !strings.Contains(body, `id="import-problems"`) || !strings.Contains(body, "row 2.types[0]") ||
+		!strings.Contains(body, "row 3.item_name") {
 		t.Fatalf("bad catalog: %d\n%.2000s", st, body)
 	}
 	if items, _ := h.API.Items.Store.ListItems(ctx); len(items) != 0 {
