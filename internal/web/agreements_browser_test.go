@@ -42,7 +42,7 @@ func TestBrowserAgreementSuspension(t *testing.T) {
 	if err != nil || strings.Join(buttons, "|") != "resume|secondary withdraw" {
 		t.Fatalf("buttons of a suspended agreement: %v %v", buttons, err)
 	}
-	shot(t, ctx, "24-admin-agreement-suspended")
+	shot(t, ctx, "23b-admin-agreement-suspended")
 	run(t, ctx,
 		chromedp.SetValue(chromedp.CSS(row+` input[name=reason]`), "调查结束"),
 		chromedp.Click(chromedp.CSS(row+` button.resume`)),
