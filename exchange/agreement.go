@@ -198,8 +198,10 @@ func text(l *errs.List, field, v string, max int, required bool) {
 		}
 	case utf8.RuneCountInString(v) > max:
 		l.Add(field, "is longer than %d characters", max)
-	case strings.ContainsRune(v, 0):
-		l.Add(field, "contains a NUL character")
+	default:
+		if why := certificates.LineProblem(v); why != "" {
+			l.Add(field, "%s", why)
+		}
 	}
 }
 
