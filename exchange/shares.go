@@ -81,8 +81,10 @@ func (s *Shares) Create(ctx context.Context, h Holder, r *ShareRequest) (*Share,
 		l.Add("max_views", "must be between 1 and %d", MaxShareViews)
 	}
 	r.Purpose = strings.TrimSpace(r.Purpose)
-	if utf8.RuneCountInString(r.Purpose) > 100 || strings.ContainsAny(r.Purpose, "\r\n\x00") {
+	if utf8.RuneCountInString(r.Purpose) > 100 {
 		l.Add("purpose", "must be at most 100 characters of plain text")
+	} else if why := certificates.LineProblem(r.Purpose); why != "" {
+		l.Add("purpose", "%s", why)
 	}
 	if err := l.Err(); err != nil {
 		return nil, "", err

@@ -10,6 +10,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/certhub/certhub/certificates"
 	"github.com/certhub/certhub/internal/errs"
 )
 
@@ -57,6 +58,8 @@ func (t *Token) Validate() error {
 		l.Add("name", "is required")
 	} else if utf8.RuneCountInString(t.Name) > 100 {
 		l.Add("name", "is longer than 100 characters")
+	} else if why := certificates.LineProblem(t.Name); why != "" {
+		l.Add("name", "%s", why)
 	}
 	if t.Consumer != "" && t.Role != RoleConsumer {
 		l.Add("consumer", "only consumer tokens name a consumer")
@@ -172,8 +175,10 @@ func (a Access) Validate() error {
 			l.Add(field, "is required for department systems")
 		case utf8.RuneCountInString(v) > 200:
 			l.Add(field, "is longer than 200 characters")
-		case strings.ContainsAny(v, "\r\n\x00"):
-			l.Add(field, "contains control characters")
+		default:
+			if why := certificates.LineProblem(v); why != "" {
+				l.Add(field, "%s", why)
+			}
 		}
 	}
 	check("X-Purpose", a.Purpose)

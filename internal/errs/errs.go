@@ -26,6 +26,11 @@ const (
 	Internal     Code = "internal"     // a bug or an unexpected failure; detail only in logs
 )
 
+// RetryAfterSeconds is the Retry-After an Unavailable answer carries: long
+// enough for a restarted database or S3 server to come back, short enough
+// for a department system's retry to land in the same minute.
+const RetryAfterSeconds = "5"
+
 // FieldError is one problem with one input field.
 type FieldError struct {
 	Field  string `json:"field"`

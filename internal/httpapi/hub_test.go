@@ -23,9 +23,9 @@ type hub struct {
 	t testing.TB
 }
 
-func newHub(t testing.TB) *hub {
+func newHub(t testing.TB, opts ...hubtest.Option) *hub {
 	t.Helper()
-	hh := hubtest.New(t)
+	hh := hubtest.New(t, opts...)
 	return &hub{Hub: hh, t: t}
 }
 

@@ -10,6 +10,7 @@ import (
 	"github.com/go-chi/chi/v5/middleware"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/certhub/certhub/certificates"
 	"github.com/certhub/certhub/internal/errs"
 )
 
@@ -30,6 +31,55 @@ func newMetrics(reg *prometheus.Registry) *metrics {
 	}
 	reg.MustRegister(m.requests, m.duration)
 	return m
+}
+
+// textHeaders are the request headers whose text the hub stores, logs or
+// seals: each must pass the one text rule, checked here for every route.
+var textHeaders = []string{"X-Purpose", "X-Case-Id", "Idempotency-Key"}
+
+// checkHeaders drops a client's X-Request-Id that is not short printable
+// ASCII, so a fresh one is made instead of logging what the client sent.
+func (s *Server) checkHeaders(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if id := r.Header.Get(middleware.RequestIDHeader); id != "" && !printableASCII(id, 128) {
+			r.Header.Del(middleware.RequestIDHeader)
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// checkTextHeaders refuses a request whose text headers break the text rule
+// (Go's server already refuses control bytes in headers; invalid UTF-8 and
+// U+FFFD get through it). It runs after the request id exists, so the
+// refusal carries one.
+func (s *Server) checkTextHeaders(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var l errs.List
+		for _, h := range textHeaders {
+			for _, v := range r.Header.Values(h) {
+				if why := certificates.LineProblem(v); why != "" {
+					l.Add(h, "%s", why)
+				}
+			}
+		}
+		if err := l.Err(); err != nil {
+			s.fail(w, r, err)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+func printableASCII(s string, max int) bool {
+	if len(s) > max {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] < 0x20 || s[i] > 0x7e {
+			return false
+		}
+	}
+	return true
 }
 
 func (s *Server) requestIDHeader(next http.Handler) http.Handler {

@@ -5,6 +5,7 @@
 package httpapi
 
 import (
+	"bytes"
 	"context"
 	"crypto/subtle"
 	"encoding/json"
@@ -16,6 +17,7 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/go-chi/chi/v5"
 	"github.com/go-chi/chi/v5/middleware"
@@ -207,7 +209,7 @@ func (s *Server) Handler() http.Handler {
 	s.agreementLimit = newAgreementLimiter()
 
 	r := chi.NewRouter()
-	r.Use(middleware.RequestID, s.requestIDHeader, s.recoverer)
+	r.Use(s.checkHeaders, middleware.RequestID, s.requestIDHeader, s.recoverer, s.checkTextHeaders)
 	if len(s.TrustedProxies) > 0 {
 		r.Use(middleware.ClientIPFromXFF(s.TrustedProxies...))
 	} else {
@@ -406,7 +408,8 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
 		s.Log.ErrorContext(r.Context(), "request failed", "err", err.Error(), "request_id", middleware.GetReqID(r.Context()))
 		msg := "internal error; the request id identifies it in the hub's log"
 		if e.Code == errs.Unavailable {
-			msg = "a dependency of the hub is unavailable; retry later"
+			msg = "a dependency of the hub is unavailable; retry later (see /readyz)"
+			w.Header().Set("Retry-After", errs.RetryAfterSeconds)
 		}
 		e = &errs.Error{Code: e.Code, Message: msg}
 	} else {
@@ -429,21 +432,64 @@ func (s *Server) writeJSON(w http.ResponseWriter, status int, v any) {
 }
 
 // decode reads a JSON body into v: size-limited, unknown fields refused,
-// numbers kept exact, one value only. The Content-Type is not enforced: the
-// API authenticates with bearer tokens only (no cookies), so a form post
-// from another site carries no credentials, and curl's default type works.
+// numbers kept exact, exactly one JSON value followed by nothing but
+// whitespace (read to the end, so trailing whitespace counts against the
+// limit too), and every string in it checked by the hub's one text rule
+// (certificates.TextProblem) before any handler sees it. The Content-Type is
+// not enforced: the API authenticates with bearer tokens only (no cookies),
+// so a form post from another site carries no credentials, and curl's
+// default type works.
 func (s *Server) decode(w http.ResponseWriter, r *http.Request, v any) error {
-	body := http.MaxBytesReader(w, r.Body, s.MaxBodyBytes)
-	d := json.NewDecoder(body)
+	return decodeJSON(http.MaxBytesReader(w, r.Body, s.MaxBodyBytes), s.MaxBodyBytes, v)
+}
+
+// decodeJSON is decode's reader-level half; body must already be limited.
+func decodeJSON(body io.Reader, limit int64, v any) error {
+	raw, err := io.ReadAll(body)
+	if err != nil {
+		return jsonError(err, limit)
+	}
+	d := json.NewDecoder(bytes.NewReader(raw))
 	d.DisallowUnknownFields()
 	d.UseNumber()
 	if err := d.Decode(v); err != nil {
-		return jsonError(err, s.MaxBodyBytes)
+		return jsonError(err, limit)
 	}
-	if d.More() {
-		return errs.Field("body", "must hold one JSON object, found more after it")
+	switch tok, err := d.Token(); {
+	case errors.Is(err, io.EOF):
+	case err == nil:
+		return errs.Field("body", "must hold one JSON value; found %s after it at byte %d", tokenKind(tok), d.InputOffset())
+	default:
+		var se *json.SyntaxError
+		if errors.As(err, &se) {
+			return errs.Field("body", "must hold one JSON value; found more after it at byte %d: %v", se.Offset, err)
+		}
+		return jsonError(err, limit)
 	}
-	return nil
+	var l errs.List
+	certificates.CheckStrings("", v, &l)
+	if len(l) > 0 && !utf8.Valid(raw) {
+		// The decoder replaced the bytes that are not UTF-8 by U+FFFD; say
+		// what the client actually sent.
+		for i := range l {
+			if strings.Contains(l[i].Reason, "U+FFFD") {
+				l[i].Reason = "is not valid UTF-8; send UTF-8 text"
+			}
+		}
+	}
+	return l.Err()
+}
+
+func tokenKind(tok json.Token) string {
+	switch tok.(type) {
+	case json.Delim:
+		return fmt.Sprintf("%q", tok)
+	case string:
+		return "a string"
+	case nil:
+		return "null"
+	}
+	return "another value"
 }
 
 // jsonError turns a decoding failure into an error naming the field.

@@ -24,9 +24,11 @@ import (
 	"github.com/certhub/certhub/internal/httpsource"
 	"github.com/certhub/certhub/internal/oidc"
 	"github.com/certhub/certhub/internal/oidc/oidctest"
+	"github.com/certhub/certhub/internal/postgres"
 	"github.com/certhub/certhub/internal/sqlite"
 	"github.com/certhub/certhub/internal/sqlsource"
 	"github.com/certhub/certhub/internal/sqlstore"
+	"github.com/certhub/certhub/internal/testenv"
 	"github.com/certhub/certhub/internal/web"
 	"github.com/certhub/certhub/signing"
 )
@@ -51,11 +53,31 @@ type Hub struct {
 	Webhooks *exchange.Webhooks
 }
 
+// Option changes how New builds a hub.
+type Option func(*options)
+
+type options struct{ postgres bool }
+
+// OnPostgres keeps the hub's metadata in a fresh schema of the test
+// PostgreSQL server instead of SQLite (skipping, or failing in CI, like
+// testenv when there is none).
+func OnPostgres() Option { return func(o *options) { o.postgres = true } }
+
 // New starts a hub; everything is cleaned up when the test ends.
-func New(t testing.TB) *Hub {
+func New(t testing.TB, opts ...Option) *Hub {
 	t.Helper()
+	var o options
+	for _, opt := range opts {
+		opt(&o)
+	}
 	dir := t.TempDir()
-	store, err := sqlite.Open(context.Background(), filepath.Join(dir, "certhub.db"))
+	var store *sqlstore.Store
+	var err error
+	if o.postgres {
+		store, err = postgres.Open(context.Background(), testenv.PostgresURL(t))
+	} else {
+		store, err = sqlite.Open(context.Background(), filepath.Join(dir, "certhub.db"))
+	}
 	if err != nil {
 		t.Fatal(err)
 	}
