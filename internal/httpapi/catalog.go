@@ -1,8 +1,11 @@
 package httpapi
 
 import (
+	"context"
 	"encoding/json"
 	"net/http"
+	"sync"
+	"time"
 
 	"github.com/go-chi/chi/v5"
 
@@ -173,16 +176,35 @@ func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
 	s.writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 }
 
+// readyz says whether the hub can serve, and if not which dependency is
+// down: each is asked concurrently, with a short timeout, so a hung server
+// reads as down instead of hanging the probe.
 func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
-	checks := map[string]string{"database": "ok", "object_store": "ok"}
-	st := http.StatusOK
-	if err := s.Certs.Store.Ping(r.Context()); err != nil {
-		checks["database"], st = "unreachable", http.StatusServiceUnavailable
-		s.Log.ErrorContext(r.Context(), "readiness: database", "err", err)
+	ctx, cancel := context.WithTimeout(r.Context(), 3*time.Second)
+	defer cancel()
+	probes := map[string]func(context.Context) error{"database": s.Certs.Store.Ping, "object_store": s.Certs.Documents.Ping}
+	checks := make(map[string]string, len(probes))
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	for name, ping := range probes {
+		wg.Go(func() {
+			res := "ok"
+			if err := ping(ctx); err != nil {
+				res = "unreachable"
+				s.Log.ErrorContext(r.Context(), "readiness: "+name+" is unreachable", "err", err)
+			}
+			mu.Lock()
+			checks[name] = res
+			mu.Unlock()
+		})
 	}
-	if err := s.Certs.Documents.Ping(r.Context()); err != nil {
-		checks["object_store"], st = "unreachable", http.StatusServiceUnavailable
-		s.Log.ErrorContext(r.Context(), "readiness: object store", "err", err)
+	wg.Wait()
+	st := http.StatusOK
+	for _, res := range checks {
+		if res != "ok" {
+			st = http.StatusServiceUnavailable
+			w.Header().Set("Retry-After", errs.RetryAfterSeconds)
+		}
 	}
 	s.writeJSON(w, st, checks)
 }

@@ -9,9 +9,12 @@ import (
 	"embed"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
+	"net"
 	"runtime"
 	"strings"
+	"syscall"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -92,9 +95,31 @@ func translate(err error) error {
 			return &errs.Error{Code: errs.Conflict, Message: "a precondition no longer holds", Err: err}
 		case "40001", "40P01": // serialization failure, deadlock
 			return &errs.Error{Code: errs.Unavailable, Message: "concurrent update; retry", Err: err}
+		case "57P01", "57P02", "57P03", "53300": // shutting down, crashed, starting up, too many connections
+			return &errs.Error{Code: errs.Unavailable, Message: "PostgreSQL is not accepting work: " + pe.Message, Err: err}
 		}
+		if strings.HasPrefix(pe.Code, "08") { // connection exception
+			return &errs.Error{Code: errs.Unavailable, Message: "PostgreSQL connection failed: " + pe.Message, Err: err}
+		}
+		return errs.Wrap(err, "postgres")
+	}
+	if unreachable(err) {
+		return &errs.Error{Code: errs.Unavailable, Message: "PostgreSQL is unreachable", Err: err}
 	}
 	return errs.Wrap(err, "postgres")
+}
+
+// unreachable reports whether err is a failure to reach the server rather
+// than a refusal by it: a failed connect, a connection that broke or was
+// closed, a network error or a timeout. Those are the dependency's outage,
+// answered 503 with Retry-After, never our 500.
+func unreachable(err error) bool {
+	var ce *pgconn.ConnectError
+	var ne net.Error
+	return errors.As(err, &ce) || errors.As(err, &ne) || pgconn.Timeout(err) || pgconn.SafeToRetry(err) ||
+		errors.Is(err, pgconn.ErrConnClosed) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
+		errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE) ||
+		errors.Is(err, context.DeadlineExceeded)
 }
 
 type pgq interface {

@@ -42,6 +42,10 @@ func Open(ctx context.Context, c Config) (*Store, error) {
 		Creds:  credentials.NewStaticV4(c.AccessKey, c.SecretKey, ""),
 		Secure: c.UseSSL,
 		Region: c.Region,
+		// minio-go's default of 10 attempts keeps a request waiting about 8 s
+		// when the server is down; three answer 503 within a second and
+		// leave the retry to the client, which Retry-After tells when.
+		MaxRetries: 3,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("S3 client: %w", err)

@@ -255,15 +255,21 @@ func (s *Server) errorPage(w http.ResponseWriter, r *http.Request, status int, k
 // fail shows an error on a page: 4xx with its reason, 5xx logged.
 func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
 	code := errs.CodeOf(err)
+	var e *errs.Error
+	errors.As(err, &e)
 	switch code {
 	case errs.Invalid, errs.Conflict:
-		s.errorPage(w, r, http.StatusBadRequest, "bad_request", err.(*errs.Error).Message)
+		s.errorPage(w, r, http.StatusBadRequest, "bad_request", e.Message)
 	case errs.Forbidden, errs.Unauthorized:
 		s.errorPage(w, r, http.StatusForbidden, "forbidden", "")
 	case errs.NotFound:
 		s.errorPage(w, r, http.StatusNotFound, "not_found", "")
 	case errs.TooLarge:
 		s.errorPage(w, r, http.StatusRequestEntityTooLarge, "too_large", "")
+	case errs.Unavailable:
+		s.Log.ErrorContext(r.Context(), "page failed: dependency unavailable", "err", err.Error(), "request_id", middleware.GetReqID(r.Context()))
+		w.Header().Set("Retry-After", errs.RetryAfterSeconds)
+		s.errorPage(w, r, http.StatusServiceUnavailable, "unavailable", "")
 	default:
 		s.Log.ErrorContext(r.Context(), "page failed", "err", err.Error(), "request_id", middleware.GetReqID(r.Context()))
 		s.errorPage(w, r, http.StatusInternalServerError, "error", "")
