@@ -75,6 +75,10 @@ func translate(err error, key string) error {
 		return &errs.Error{Code: errs.NotFound, Message: fmt.Sprintf("object %s does not exist", key), Err: err}
 	case e.Code == "PreconditionFailed" || e.StatusCode == http.StatusPreconditionFailed:
 		return &errs.Error{Code: errs.Conflict, Message: fmt.Sprintf("object %s already exists", key), Err: err}
+	case e.Code == "InvalidRange" || e.StatusCode == http.StatusRequestedRangeNotSatisfiable:
+		// The server is fine; the row's range does not fit its object (see
+		// certhub doctor). That is our inconsistency, not an outage.
+		return errs.Wrap(err, "object %s has no such byte range", key)
 	}
 	return &errs.Error{Code: errs.Unavailable, Message: "object storage failed", Err: err}
 }
