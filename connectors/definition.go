@@ -162,6 +162,9 @@ type TypeLookup interface {
 // source kind, listing every problem with its path.
 func (d *Definition) Validate(kinds Kinds, lookup TypeLookup) error {
 	var l errs.List
+	// Constants of a mapping end up in seals; every other string in logs
+	// and pages: the hub's one text rule, with the path of each problem.
+	certificates.CheckStrings("", d, &l)
 	if !namePattern.MatchString(d.Name) {
 		l.Add("name", "must be 2-63 characters of a-z, 0-9 and -, starting with a letter")
 	}

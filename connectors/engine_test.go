@@ -539,3 +539,24 @@ func TestScheduleNext(t *testing.T) {
 		t.Fatalf("bad cron: %v", err)
 	}
 }
+
+// TestApplyRejectsBadText: a definition's strings follow the hub's one text
+// rule (a mapping constant ends up in every seal), each problem at its path.
+func TestApplyRejectsBadText(t *testing.T) {
+	t.Parallel()
+	_, e := setup(t)
+	def := `{"name": "bad-text", "kind": "file", "source": {"dir": "/tmp/x\u0000"}, "type": "11330100MB0000001R002",
+		"authority": "11330100MB0000001R", "mapping": {"key": ["no"],
+		"holder": {"kind": {"const": "organisation"}, "id": {"field": "uscc"}, "name": {"const": "福建\u001b公司"}}}}`
+	_, _, err := e.Apply(context.Background(), []byte(def))
+	var ee *errs.Error
+	if !errors.As(err, &ee) {
+		t.Fatalf("err = %v", err)
+	}
+	got := fmt.Sprint(ee.Fields)
+	for _, want := range []string{"{mapping.holder.name.const holds the control character U+001B (ESC)}", "{source.dir holds the control character U+0000 (NUL)}"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("no %s in %s", want, got)
+		}
+	}
+}
