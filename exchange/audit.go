@@ -161,7 +161,10 @@ type LedgerStore interface {
 	SaveCheckpoint(ctx context.Context, c *Checkpoint) error
 	// ListCheckpoints lists checkpoints by size.
 	ListCheckpoints(ctx context.Context) ([]*Checkpoint, error)
-	// HolderAudit lists the latest entries about a holder (by keyed hash).
+	// HolderAudit lists the latest entries about a holder: those whose
+	// hashed body names the holder's keyed hash. errs.Internal if the
+	// store files an entry under a holder its body does not name (the
+	// store was tampered with).
 	HolderAudit(ctx context.Context, holder string, limit int) ([]AuditEntry, error)
 	// UsageReport lists the daily counters of days from..to (inclusive,
 	// YYYY-MM-DD).

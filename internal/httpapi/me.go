@@ -139,7 +139,10 @@ func shareQR(format string) func(*Server, http.ResponseWriter, *http.Request) {
 }
 
 // myAccesses shows a holder the ledger's entries about them: who used
-// their certificates, when, for what purpose and which case.
+// their certificates, when, for what purpose and which case. The entries
+// are found by the holder index inside each hashed entry (the store's
+// column is derived from it), so hiding one from its holder breaks the
+// ledger's verification.
 func (s *Server) myAccesses(w http.ResponseWriter, r *http.Request) {
 	if s.Ledger == nil {
 		s.writeJSON(w, http.StatusOK, map[string]any{"accesses": []any{}})
