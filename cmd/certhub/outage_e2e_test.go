@@ -45,6 +45,13 @@ func TestDependencyOutages(t *testing.T) {
 		noRetry  atomic.Int64
 		failures = make(chan string, 100)
 	)
+	defer stop.Store(true) // a failed check ends the load too
+	fail := func(msg string) {
+		select {
+		case failures <- msg:
+		default: // enough is already reported
+		}
+	}
 	count := func(st int) {
 		v, _ := seen.LoadOrStore(st, new(atomic.Int64))
 		v.(*atomic.Int64).Add(1)
@@ -62,21 +69,21 @@ func TestDependencyOutages(t *testing.T) {
 				if a.status == 201 || a.status == 200 {
 					id, _ := a.jsonOK()["id"].(string)
 					if prev, loaded := ids.LoadOrStore(key, id); loaded && prev != id {
-						failures <- fmt.Sprintf("%s answered %s, then %s", key, prev, id)
+						fail(fmt.Sprintf("%s answered %s, then %s", key, prev, id))
 					}
 					issued.Add(1)
 					time.Sleep(10 * time.Millisecond) // a steady load, not a flood
 					break
 				}
 				if a.status != 503 {
-					failures <- fmt.Sprintf("%s: %d %s", key, a.status, a.body)
+					fail(fmt.Sprintf("%s: %d %s", key, a.status, a.body))
 					break
 				}
 				if a.header.Get("Retry-After") == "" {
 					noRetry.Add(1)
 				}
-				if time.Now().After(deadline) {
-					failures <- key + ": still 503 after two minutes"
+				if time.Now().After(deadline) || stop.Load() && a.status == 0 {
+					fail(key + ": still 503 after two minutes")
 					break
 				}
 				time.Sleep(100 * time.Millisecond)
