@@ -1,8 +1,10 @@
 package signing
 
 import (
+	"bytes"
 	"context"
 	"crypto"
+	"crypto/ecdsa"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -118,6 +120,11 @@ func (m *Manager) signer(ctx context.Context, k *Key) (crypto.Signer, error) {
 	if err != nil {
 		return nil, errs.Wrap(err, "open seal key")
 	}
+	if k.Algorithm == SM2 {
+		if err := checkSM2Signer(s); err != nil {
+			return nil, errs.Wrap(err, "seal key %s (backend %s)", k.KID, k.Backend)
+		}
+	}
 	m.signers.Store(k.KID, s)
 	return s, nil
 }
@@ -169,6 +176,12 @@ const (
 	ReasonMalformed    = "malformed_document"
 	ReasonUnknownKey   = "unknown_key"
 	ReasonBadSignature = "bad_signature"
+	// ReasonDERSignature and ReasonSM2WithoutZ are causes of a
+	// bad_signature, given in VerifyError.Cause: an SM2SM3 signature that
+	// is ASN.1 DER instead of raw r‖s, and one computed over SM3(message)
+	// without the Z value of user ID 1234567812345678.
+	ReasonDERSignature = "der_signature"
+	ReasonSM2WithoutZ  = "sm2_signature_without_z"
 )
 
 // Verified is what a good signature tells.
@@ -181,8 +194,12 @@ type Verified struct {
 
 // VerifyError says why a document does not verify; Reason is one of the
 // Reason* constants and KID names the key the document claimed, if any.
+// Cause, when known, narrows a bad_signature down to a producer's defect
+// (ReasonDERSignature, ReasonSM2WithoutZ); Reason stays bad_signature so
+// that callers looking for it keep finding it.
 type VerifyError struct {
 	Reason string
+	Cause  string
 	KID    string
 	Detail string
 }
@@ -224,14 +241,32 @@ func (m *Manager) Verify(ctx context.Context, document []byte) (*Verified, error
 	if err != nil {
 		return nil, err
 	}
-	if h.Alg != string(vk.alg) {
-		return nil, &VerifyError{Reason: ReasonBadSignature, KID: h.Kid, Detail: fmt.Sprintf("header alg %q does not match key alg %s", h.Alg, vk.alg)}
+	if want := vk.alg.JWSAlgorithm(); h.Alg != want {
+		return nil, &VerifyError{Reason: ReasonBadSignature, KID: h.Kid, Detail: fmt.Sprintf("header alg %q does not match key alg %s", h.Alg, want)}
 	}
 	payload, err := jws.VerifyCompactFast(vk.key, document, vk.alg.jwa())
 	if err != nil {
-		return nil, &VerifyError{Reason: ReasonBadSignature, KID: h.Kid, Detail: "signature does not verify"}
+		ve := &VerifyError{Reason: ReasonBadSignature, KID: h.Kid, Detail: "signature does not verify"}
+		if vk.alg == SM2 {
+			ve.Cause, ve.Detail = diagnoseSM2Document(vk.key.(*ecdsa.PublicKey), document)
+		}
+		return nil, ve
 	}
 	return &Verified{Payload: payload, KID: h.Kid, Authority: vk.authority, Algorithm: vk.alg}, nil
+}
+
+// diagnoseSM2Document splits a compact JWS whose SM2SM3 signature failed
+// and says why (see diagnoseSM2).
+func diagnoseSM2Document(pub *ecdsa.PublicKey, document []byte) (cause, detail string) {
+	parts := bytes.Split(document, []byte("."))
+	if len(parts) != 3 {
+		return "", "not a compact JWS (header.payload.signature)"
+	}
+	sig, err := base64.RawURLEncoding.DecodeString(string(parts[2]))
+	if err != nil {
+		return "", "signature is not base64url"
+	}
+	return diagnoseSM2(pub, document[:len(parts[0])+1+len(parts[1])], sig)
 }
 
 func (m *Manager) verifyKey(ctx context.Context, kid string) (*verifyKey, error) {

@@ -86,7 +86,7 @@ func newTestManager(t *testing.T, master *MasterKey, store KeyStore) *Manager {
 func TestSealVerifyRotate(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	for _, alg := range []Algorithm{ES256, EdDSA} {
+	for _, alg := range []Algorithm{ES256, EdDSA, SM2} {
 		t.Run(string(alg), func(t *testing.T) {
 			t.Parallel()
 			master, _ := GenerateMasterKey()
@@ -148,7 +148,7 @@ func TestSealVerifyRotate(t *testing.T) {
 			set, _ = m.JWKS(ctx)
 			var parsed struct{ Keys []map[string]any }
 			_ = json.Unmarshal(set, &parsed)
-			if len(parsed.Keys) != 2 || parsed.Keys[0]["use"] != "sig" || parsed.Keys[0]["alg"] != string(alg) {
+			if len(parsed.Keys) != 2 || parsed.Keys[0]["use"] != "sig" || parsed.Keys[0]["alg"] != alg.JWSAlgorithm() {
 				t.Fatalf("JWKS after rotation = %s", set)
 			}
 			for _, k := range parsed.Keys {

@@ -55,7 +55,7 @@ type KeysCmd struct {
 type KeysRotateCmd struct {
 	StoreConfig
 	Authority string `required:"" help:"USCC of the authority."`
-	Algorithm string `help:"ES256 or EdDSA; default: the current key's."`
+	Algorithm string `help:"ES256, EdDSA or SM2; default: the current key's."`
 }
 
 // Run rotates the key.
