@@ -71,6 +71,11 @@ const (
 // Key is a seal key's record. Sealed is the backend's opaque private-key
 // material (for the local backend, the encrypted PKCS#8 bytes); it is
 // meaningless outside this package.
+//
+// An authority has at most one active key per algorithm; one of its active
+// keys, the document key (Documents), seals its JWS documents. Documents is
+// decided by the store (InsertKey, RotateKey, SetDocumentKey), never by the
+// caller.
 type Key struct {
 	KID       string     `json:"kid"`
 	Authority string     `json:"authority"`
@@ -79,20 +84,29 @@ type Key struct {
 	Backend   string     `json:"backend"`
 	Sealed    []byte     `json:"-"`
 	Status    KeyStatus  `json:"status"`
+	Documents bool       `json:"documents"`
 	CreatedAt time.Time  `json:"created_at"`
 	RetiredAt *time.Time `json:"retired_at,omitempty"`
 }
 
 // KeyStore keeps key records.
 type KeyStore interface {
-	// InsertKey stores a new key; errs.Conflict if the authority already has
-	// an active key and k is active.
+	// InsertKey stores a new key; errs.Conflict if k is active and the
+	// authority already has an active key of k's algorithm. An active key
+	// becomes the document key when the authority has none; the store sets
+	// k.Documents.
 	InsertKey(ctx context.Context, k *Key) error
-	// RotateKey retires the authority's active key (if any) and stores next
-	// as active, in one transaction.
+	// RotateKey retires the authority's active key of next's algorithm or,
+	// when it has none, its document key, and stores next as active in its
+	// place (next seals documents if the retired key did, or if the
+	// authority had no active key), in one transaction; the store sets
+	// next.Documents. errs.Conflict if a concurrent change got there first.
 	RotateKey(ctx context.Context, authority string, next *Key, at time.Time) error
-	// ActiveKey returns the authority's active key; errs.NotFound if none.
+	// ActiveKey returns the authority's document key; errs.NotFound if none.
 	ActiveKey(ctx context.Context, authority string) (*Key, error)
+	// SetDocumentKey makes the authority's active key of alg its document
+	// key; errs.NotFound if it has no active key of alg.
+	SetDocumentKey(ctx context.Context, authority string, alg Algorithm) error
 	// GetKey returns a key by kid; errs.NotFound if unknown.
 	GetKey(ctx context.Context, kid string) (*Key, error)
 	// ListKeys lists keys, of one authority or (authority "") all, oldest first.

@@ -79,8 +79,53 @@ func (m *Manager) CreateKey(ctx context.Context, authority string, alg Algorithm
 	return k, nil
 }
 
-// Rotate makes a new key, of the same algorithm as the current one (or alg if
-// given), the authority's active key. Older keys keep verifying.
+// AddKey gives an authority an active key of another algorithm beside the
+// ones it has (an SM2 key for the national seal beside the ES256 one, say).
+// It does not change which key seals the authority's JWS documents, unless
+// the authority had no active key. errs.Conflict if the authority already
+// has an active key of alg: rotate that one instead.
+func (m *Manager) AddKey(ctx context.Context, authority string, alg Algorithm) (*Key, error) {
+	k, err := m.newKey(ctx, authority, alg)
+	if err != nil {
+		return nil, err
+	}
+	if err := m.store.InsertKey(ctx, k); err != nil {
+		if errs.Is(err, errs.Conflict) {
+			e := errs.E(errs.Conflict, "authority %s already has an active %s key; rotate it instead", authority, alg)
+			e.Field = "algorithm"
+			return nil, e
+		}
+		return nil, err
+	}
+	return k, nil
+}
+
+// SetDocumentAlgorithm makes the authority's active key of alg the one that
+// seals its JWS documents, from the next document on.
+func (m *Manager) SetDocumentAlgorithm(ctx context.Context, authority string, alg Algorithm) error {
+	err := m.store.SetDocumentKey(ctx, authority, alg)
+	if errs.Is(err, errs.NotFound) {
+		return errs.Field("document_algorithm", "authority %s has no active %s key; add one first", authority, alg)
+	}
+	return err
+}
+
+// DocumentAlgorithm is the algorithm of the key that seals the authority's
+// JWS documents, from its keys as Keys lists them; "" if none does.
+func DocumentAlgorithm(keys []*Key) Algorithm {
+	for _, k := range keys {
+		if k.Status == KeyActive && k.Documents {
+			return k.Algorithm
+		}
+	}
+	return ""
+}
+
+// Rotate replaces one of the authority's active keys with a new one: the
+// key of alg, or (alg "" or an algorithm it has no active key of) its
+// document key; the new key seals documents if the replaced key did. So for
+// an authority with one key, rotating to another algorithm switches its
+// documents to that algorithm. Older keys keep verifying.
 func (m *Manager) Rotate(ctx context.Context, authority string, alg Algorithm) (*Key, error) {
 	if alg == "" {
 		cur, err := m.store.ActiveKey(ctx, authority)

@@ -150,3 +150,109 @@ func rawToDER(raw []byte) []byte {
 	})
 	return b.BytesOrPanic()
 }
+
+// TestKeysBesideEachOther: an authority adds an SM2 key beside its ES256
+// one, chooses which signs its documents, and rotates each in place.
+func TestKeysBesideEachOther(t *testing.T) {
+	t.Parallel()
+	h := newHub(t)
+	h.seed()
+	type key struct {
+		KID, Alg, Status string
+		Documents        bool
+	}
+	type authority struct {
+		Code              string
+		DocumentAlgorithm string `json:"document_algorithm"`
+	}
+	var e struct{ Error struct{ Code, Field string } }
+	fail := func(st int, want int, field string) {
+		t.Helper()
+		if st != want || e.Error.Field != field {
+			t.Fatalf("status %d field %q, want %d %q", st, e.Error.Field, want, field)
+		}
+	}
+	keysPath := "/api/v1/authorities/" + marketCode + "/keys"
+	var added key
+	if st := h.call("POST", keysPath, h.Admin, map[string]string{"algorithm": "SM2"}, &added); st != 201 || added.Alg != "SM2" || added.Documents || added.Status != "active" {
+		t.Fatalf("add SM2 key: %d %+v", st, added)
+	}
+	fail(h.call("POST", keysPath, h.Admin, map[string]string{"algorithm": "SM2"}, &e), 409, "algorithm")
+	fail(h.call("POST", keysPath, h.Admin, map[string]string{}, &e), 400, "algorithm")
+	fail(h.call("POST", keysPath, h.Admin, map[string]string{"algorithm": "RS256"}, &e), 400, "algorithm")
+
+	docAlg := func() string {
+		t.Helper()
+		var a authority
+		h.call("GET", "/api/v1/authorities/"+marketCode, h.Admin, nil, &a)
+		var list struct{ Authorities []authority }
+		h.call("GET", "/api/v1/authorities", h.Admin, nil, &list)
+		for _, l := range list.Authorities {
+			if l.Code == marketCode && l.DocumentAlgorithm != a.DocumentAlgorithm {
+				t.Fatalf("list says %s, read says %s", l.DocumentAlgorithm, a.DocumentAlgorithm)
+			}
+		}
+		return a.DocumentAlgorithm
+	}
+	issueAlg := func() (string, string) {
+		t.Helper()
+		var issued struct{ Document string }
+		if st := h.call("POST", "/api/v1/certificates", h.Admin, issueBody(), &issued); st != 201 {
+			t.Fatalf("issue: %d", st)
+		}
+		var hdr struct{ Alg string }
+		_ = json.Unmarshal(b64(t, strings.Split(issued.Document, ".")[0]), &hdr)
+		return hdr.Alg, issued.Document
+	}
+	if got := docAlg(); got != "ES256" {
+		t.Fatalf("document_algorithm = %q, want ES256", got)
+	}
+	esAlg, esDoc := issueAlg()
+	if esAlg != "ES256" {
+		t.Fatalf("documents sealed with %s after adding an SM2 key", esAlg)
+	}
+
+	authPath := "/api/v1/authorities/" + marketCode
+	fail(h.call("PATCH", authPath, h.Admin, map[string]string{"document_algorithm": "EdDSA"}, &e), 400, "document_algorithm")
+	fail(h.call("PATCH", authPath, h.Admin, map[string]string{"document_algorithm": "SM9"}, &e), 400, "document_algorithm")
+	var a authority
+	if st := h.call("PATCH", authPath, h.Admin, map[string]string{"document_algorithm": "SM2"}, &a); st != 200 || a.DocumentAlgorithm != "SM2" || docAlg() != "SM2" {
+		t.Fatalf("PATCH document_algorithm SM2: %d %+v", st, a)
+	}
+	smAlg, smDoc := issueAlg()
+	if smAlg != "SM2SM3" {
+		t.Fatalf("documents sealed with %s after choosing SM2", smAlg)
+	}
+	for _, d := range []string{esDoc, smDoc} {
+		var v verifyResult
+		if h.call("POST", "/api/v1/verify", "", map[string]string{"document": d}, &v); !v.Valid {
+			t.Fatalf("verify: %+v", v)
+		}
+	}
+
+	// Rotation replaces the document key in place and leaves the other.
+	var rotated key
+	if st := h.call("POST", keysPath+"/rotate", h.Admin, nil, &rotated); st != 201 || rotated.Alg != "SM2" || !rotated.Documents || rotated.KID == added.KID {
+		t.Fatalf("rotate: %d %+v", st, rotated)
+	}
+	var keys struct{ Keys []key }
+	h.call("GET", keysPath, h.Admin, nil, &keys)
+	active := map[string]bool{}
+	for _, k := range keys.Keys {
+		if k.Status == "active" {
+			active[k.Alg] = k.Documents
+		}
+	}
+	if len(keys.Keys) != 3 || len(active) != 2 || !active["SM2"] || active["ES256"] {
+		t.Fatalf("keys after rotation: %+v", keys.Keys)
+	}
+	var set struct{ Keys []map[string]any }
+	h.call("GET", "/.well-known/jwks.json", "", nil, &set)
+	algs := map[any]int{}
+	for _, k := range set.Keys {
+		algs[k["alg"]]++
+	}
+	if algs["SM2SM3"] != 2 || algs["ES256"] != 1 {
+		t.Fatalf("JWKS algorithms = %v", algs)
+	}
+}
