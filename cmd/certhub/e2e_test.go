@@ -358,6 +358,30 @@ func TestEmbeddedJourney(t *testing.T) {
 	if v := p.verify(map[string]string{"document": fourth["document"].(string)}); v["valid"] != true {
 		t.Fatalf("SM2 document: %v", v)
 	}
+	// An ES256 key beside it; documents stay SM2 until the CLI chooses.
+	docAlg := func() any { return p.must(200, "GET", "/api/v1/authorities/"+market, admin, nil)["document_algorithm"] }
+	if out, code := certhub(t, "keys", "add", "--data", data, "--authority", market, "--algorithm", "ES256"); code != 0 || !strings.Contains(out, "seals documents: false") || docAlg() != "SM2" {
+		t.Fatalf("keys add ES256: %d %s", code, out)
+	}
+	if out, code := certhub(t, "keys", "add", "--data", data, "--authority", market, "--algorithm", "ES256"); code == 0 || !strings.Contains(out, "already has an active ES256 key") {
+		t.Fatalf("second active ES256 key: %d %s", code, out)
+	}
+	if out, code := certhub(t, "keys", "document-key", "--data", data, "--authority", market, "--algorithm", "ES256"); code != 0 || docAlg() != "ES256" {
+		t.Fatalf("keys document-key ES256: %d %s", code, out)
+	}
+	out, _ := certhub(t, "keys", "list", "--data", data, "--authority", market)
+	active, documents := 0, 0
+	for _, l := range strings.Split(out, "\n") {
+		if f := strings.Fields(l); len(f) > 4 && f[3] == "active" {
+			active++
+			if f[len(f)-1] == "yes" {
+				documents++
+			}
+		}
+	}
+	if active != 2 || documents != 1 {
+		t.Fatalf("keys list: %d active, %d document keys:\n%s", active, documents, out)
+	}
 
 	// Revoke.
 	p.must(200, "POST", "/api/v1/certificates/"+id2+"/revoke", issuer, map[string]string{"reason": "以欺骗手段取得许可"})
