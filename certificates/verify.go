@@ -11,7 +11,8 @@ import (
 )
 
 // Reasons a verification gives for an invalid answer, beyond the signing
-// package's malformed_document, unknown_key and bad_signature.
+// package's malformed_document, unknown_key and bad_signature (followed,
+// when the cause is known, by der_signature or sm2_signature_without_z).
 const (
 	ReasonMalformedIdentifier = "malformed_identifier"
 	ReasonNotFound            = "not_found"
@@ -51,6 +52,9 @@ func (s *Service) VerifyDocument(ctx context.Context, document []byte) (*Verific
 		if ve, ok := signing.IsVerifyError(err); ok {
 			v.KID = ve.KID
 			v.Reasons = []string{ve.Reason}
+			if ve.Cause != "" {
+				v.Reasons = append(v.Reasons, ve.Cause)
+			}
 			return v, nil
 		}
 		return nil, err

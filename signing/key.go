@@ -12,6 +12,8 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/emmansun/gmsm/sm2"
+	"github.com/emmansun/gmsm/smx509"
 	"github.com/lestrrat-go/jwx/v3/jwa"
 	"github.com/lestrrat-go/jwx/v3/jwk"
 
@@ -25,25 +27,36 @@ type Algorithm string
 const (
 	ES256 Algorithm = "ES256" // ECDSA P-256 SHA-256
 	EdDSA Algorithm = "EdDSA" // Ed25519
+	// SM2 keys seal JWS documents with certhub's SM2SM3 profile (SM2
+	// over SM3 with Z, raw r‖s; see sm2.go). The key's algorithm is
+	// "SM2"; the JWS and JWK alg is "SM2SM3".
+	SM2 Algorithm = "SM2"
 )
 
 // ParseAlgorithm validates an algorithm name; field names the input field.
 func ParseAlgorithm(field, s string) (Algorithm, error) {
 	switch Algorithm(s) {
-	case ES256, EdDSA:
+	case ES256, EdDSA, SM2:
 		return Algorithm(s), nil
 	case "":
 		return ES256, nil
 	}
-	return "", errs.Field(field, "algorithm %q is not supported; use ES256 or EdDSA", s)
+	return "", errs.Field(field, "algorithm %q is not supported; use ES256, EdDSA or SM2", s)
 }
 
 func (a Algorithm) jwa() jwa.SignatureAlgorithm {
-	if a == EdDSA {
+	switch a {
+	case EdDSA:
 		return jwa.EdDSA()
+	case SM2:
+		return sm2SM3
 	}
 	return jwa.ES256()
 }
+
+// JWSAlgorithm is the alg a key's JWS documents and JWK carry: the
+// algorithm's own name, except "SM2SM3" for SM2 keys.
+func (a Algorithm) JWSAlgorithm() string { return a.jwa().String() }
 
 // KeyStatus says whether a key signs new documents.
 type KeyStatus string
@@ -58,6 +71,11 @@ const (
 // Key is a seal key's record. Sealed is the backend's opaque private-key
 // material (for the local backend, the encrypted PKCS#8 bytes); it is
 // meaningless outside this package.
+//
+// An authority has at most one active key per algorithm; one of its active
+// keys, the document key (Documents), seals its JWS documents. Documents is
+// decided by the store (InsertKey, RotateKey, SetDocumentKey), never by the
+// caller.
 type Key struct {
 	KID       string     `json:"kid"`
 	Authority string     `json:"authority"`
@@ -66,20 +84,29 @@ type Key struct {
 	Backend   string     `json:"backend"`
 	Sealed    []byte     `json:"-"`
 	Status    KeyStatus  `json:"status"`
+	Documents bool       `json:"documents"`
 	CreatedAt time.Time  `json:"created_at"`
 	RetiredAt *time.Time `json:"retired_at,omitempty"`
 }
 
 // KeyStore keeps key records.
 type KeyStore interface {
-	// InsertKey stores a new key; errs.Conflict if the authority already has
-	// an active key and k is active.
+	// InsertKey stores a new key; errs.Conflict if k is active and the
+	// authority already has an active key of k's algorithm. An active key
+	// becomes the document key when the authority has none; the store sets
+	// k.Documents.
 	InsertKey(ctx context.Context, k *Key) error
-	// RotateKey retires the authority's active key (if any) and stores next
-	// as active, in one transaction.
+	// RotateKey retires the authority's active key of next's algorithm or,
+	// when it has none, its document key, and stores next as active in its
+	// place (next seals documents if the retired key did, or if the
+	// authority had no active key), in one transaction; the store sets
+	// next.Documents. errs.Conflict if a concurrent change got there first.
 	RotateKey(ctx context.Context, authority string, next *Key, at time.Time) error
-	// ActiveKey returns the authority's active key; errs.NotFound if none.
+	// ActiveKey returns the authority's document key; errs.NotFound if none.
 	ActiveKey(ctx context.Context, authority string) (*Key, error)
+	// SetDocumentKey makes the authority's active key of alg its document
+	// key; errs.NotFound if it has no active key of alg.
+	SetDocumentKey(ctx context.Context, authority string, alg Algorithm) error
 	// GetKey returns a key by kid; errs.NotFound if unknown.
 	GetKey(ctx context.Context, kid string) (*Key, error)
 	// ListKeys lists keys, of one authority or (authority "") all, oldest first.
@@ -123,10 +150,16 @@ func (b *localBackend) Generate(_ context.Context, alg Algorithm, authority stri
 			return nil, nil, err
 		}
 		priv = k
+	case SM2:
+		k, err := sm2.GenerateKey(rand.Reader)
+		if err != nil {
+			return nil, nil, err
+		}
+		priv = k
 	default:
 		return nil, nil, fmt.Errorf("unsupported algorithm %q", alg)
 	}
-	der, err := x509.MarshalPKCS8PrivateKey(priv)
+	der, err := marshalPKCS8(priv)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -138,7 +171,7 @@ func (b *localBackend) Signer(_ context.Context, k *Key) (crypto.Signer, error) 
 	if err != nil {
 		return nil, fmt.Errorf("seal key %s cannot be decrypted (wrong master key?): %w", k.KID, err)
 	}
-	priv, err := x509.ParsePKCS8PrivateKey(der)
+	priv, err := parsePKCS8(k.Algorithm, der)
 	if err != nil {
 		return nil, err
 	}
@@ -147,6 +180,23 @@ func (b *localBackend) Signer(_ context.Context, k *Key) (crypto.Signer, error) 
 		return nil, fmt.Errorf("seal key %s is not a signer", k.KID)
 	}
 	return s, nil
+}
+
+// marshalPKCS8 encodes a private key as PKCS#8. SM2 keys go through smx509
+// (id-ecPublicKey on curve 1.2.156.10197.1.301, what OpenSSL writes), which
+// crypto/x509 cannot encode; the others stay exactly as they always were.
+func marshalPKCS8(priv crypto.Signer) ([]byte, error) {
+	if isSM2Public(priv.Public()) {
+		return smx509.MarshalPKCS8PrivateKey(priv)
+	}
+	return x509.MarshalPKCS8PrivateKey(priv)
+}
+
+func parsePKCS8(alg Algorithm, der []byte) (any, error) {
+	if alg == SM2 {
+		return smx509.ParsePKCS8PrivateKey(der)
+	}
+	return x509.ParsePKCS8PrivateKey(der)
 }
 
 // publicJWK builds the public JWK of a key, with kid, alg and use set. The kid
@@ -159,6 +209,13 @@ func publicJWK(pub crypto.PublicKey, alg Algorithm) (jwk.Key, string, error) {
 	tp, err := k.Thumbprint(crypto.SHA256)
 	if err != nil {
 		return nil, "", err
+	}
+	if alg == SM2 {
+		// jwx hashes an EC key's Go curve name ("sm2p256v1"), which for
+		// SM2 is not the JWK's crv member: hash the members themselves.
+		if tp, err = sm2Thumbprint(k); err != nil {
+			return nil, "", err
+		}
 	}
 	kid := base64.RawURLEncoding.EncodeToString(tp)
 	for name, v := range map[string]any{jwk.KeyIDKey: kid, jwk.AlgorithmKey: alg.jwa(), jwk.KeyUsageKey: "sig"} {

@@ -1,8 +1,10 @@
 package signing
 
 import (
+	"bytes"
 	"context"
 	"crypto"
+	"crypto/ecdsa"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -77,8 +79,53 @@ func (m *Manager) CreateKey(ctx context.Context, authority string, alg Algorithm
 	return k, nil
 }
 
-// Rotate makes a new key, of the same algorithm as the current one (or alg if
-// given), the authority's active key. Older keys keep verifying.
+// AddKey gives an authority an active key of another algorithm beside the
+// ones it has (an SM2 key for the national seal beside the ES256 one, say).
+// It does not change which key seals the authority's JWS documents, unless
+// the authority had no active key. errs.Conflict if the authority already
+// has an active key of alg: rotate that one instead.
+func (m *Manager) AddKey(ctx context.Context, authority string, alg Algorithm) (*Key, error) {
+	k, err := m.newKey(ctx, authority, alg)
+	if err != nil {
+		return nil, err
+	}
+	if err := m.store.InsertKey(ctx, k); err != nil {
+		if errs.Is(err, errs.Conflict) {
+			e := errs.E(errs.Conflict, "authority %s already has an active %s key; rotate it instead", authority, alg)
+			e.Field = "algorithm"
+			return nil, e
+		}
+		return nil, err
+	}
+	return k, nil
+}
+
+// SetDocumentAlgorithm makes the authority's active key of alg the one that
+// seals its JWS documents, from the next document on.
+func (m *Manager) SetDocumentAlgorithm(ctx context.Context, authority string, alg Algorithm) error {
+	err := m.store.SetDocumentKey(ctx, authority, alg)
+	if errs.Is(err, errs.NotFound) {
+		return errs.Field("document_algorithm", "authority %s has no active %s key; add one first", authority, alg)
+	}
+	return err
+}
+
+// DocumentAlgorithm is the algorithm of the key that seals the authority's
+// JWS documents, from its keys as Keys lists them; "" if none does.
+func DocumentAlgorithm(keys []*Key) Algorithm {
+	for _, k := range keys {
+		if k.Status == KeyActive && k.Documents {
+			return k.Algorithm
+		}
+	}
+	return ""
+}
+
+// Rotate replaces one of the authority's active keys with a new one: the
+// key of alg, or (alg "" or an algorithm it has no active key of) its
+// document key; the new key seals documents if the replaced key did. So for
+// an authority with one key, rotating to another algorithm switches its
+// documents to that algorithm. Older keys keep verifying.
 func (m *Manager) Rotate(ctx context.Context, authority string, alg Algorithm) (*Key, error) {
 	if alg == "" {
 		cur, err := m.store.ActiveKey(ctx, authority)
@@ -117,6 +164,11 @@ func (m *Manager) signer(ctx context.Context, k *Key) (crypto.Signer, error) {
 	s, err := b.Signer(ctx, k)
 	if err != nil {
 		return nil, errs.Wrap(err, "open seal key")
+	}
+	if k.Algorithm == SM2 {
+		if err := checkSM2Signer(s); err != nil {
+			return nil, errs.Wrap(err, "seal key %s (backend %s)", k.KID, k.Backend)
+		}
 	}
 	m.signers.Store(k.KID, s)
 	return s, nil
@@ -169,6 +221,12 @@ const (
 	ReasonMalformed    = "malformed_document"
 	ReasonUnknownKey   = "unknown_key"
 	ReasonBadSignature = "bad_signature"
+	// ReasonDERSignature and ReasonSM2WithoutZ are causes of a
+	// bad_signature, given in VerifyError.Cause: an SM2SM3 signature that
+	// is ASN.1 DER instead of raw r‖s, and one computed over SM3(message)
+	// without the Z value of user ID 1234567812345678.
+	ReasonDERSignature = "der_signature"
+	ReasonSM2WithoutZ  = "sm2_signature_without_z"
 )
 
 // Verified is what a good signature tells.
@@ -181,8 +239,12 @@ type Verified struct {
 
 // VerifyError says why a document does not verify; Reason is one of the
 // Reason* constants and KID names the key the document claimed, if any.
+// Cause, when known, narrows a bad_signature down to a producer's defect
+// (ReasonDERSignature, ReasonSM2WithoutZ); Reason stays bad_signature so
+// that callers looking for it keep finding it.
 type VerifyError struct {
 	Reason string
+	Cause  string
 	KID    string
 	Detail string
 }
@@ -224,14 +286,32 @@ func (m *Manager) Verify(ctx context.Context, document []byte) (*Verified, error
 	if err != nil {
 		return nil, err
 	}
-	if h.Alg != string(vk.alg) {
-		return nil, &VerifyError{Reason: ReasonBadSignature, KID: h.Kid, Detail: fmt.Sprintf("header alg %q does not match key alg %s", h.Alg, vk.alg)}
+	if want := vk.alg.JWSAlgorithm(); h.Alg != want {
+		return nil, &VerifyError{Reason: ReasonBadSignature, KID: h.Kid, Detail: fmt.Sprintf("header alg %q does not match key alg %s", h.Alg, want)}
 	}
 	payload, err := jws.VerifyCompactFast(vk.key, document, vk.alg.jwa())
 	if err != nil {
-		return nil, &VerifyError{Reason: ReasonBadSignature, KID: h.Kid, Detail: "signature does not verify"}
+		ve := &VerifyError{Reason: ReasonBadSignature, KID: h.Kid, Detail: "signature does not verify"}
+		if vk.alg == SM2 {
+			ve.Cause, ve.Detail = diagnoseSM2Document(vk.key.(*ecdsa.PublicKey), document)
+		}
+		return nil, ve
 	}
 	return &Verified{Payload: payload, KID: h.Kid, Authority: vk.authority, Algorithm: vk.alg}, nil
+}
+
+// diagnoseSM2Document splits a compact JWS whose SM2SM3 signature failed
+// and says why (see diagnoseSM2).
+func diagnoseSM2Document(pub *ecdsa.PublicKey, document []byte) (cause, detail string) {
+	parts := bytes.Split(document, []byte("."))
+	if len(parts) != 3 {
+		return "", "not a compact JWS (header.payload.signature)"
+	}
+	sig, err := base64.RawURLEncoding.DecodeString(string(parts[2]))
+	if err != nil {
+		return "", "signature is not base64url"
+	}
+	return diagnoseSM2(pub, document[:len(parts[0])+1+len(parts[1])], sig)
 }
 
 func (m *Manager) verifyKey(ctx context.Context, kid string) (*verifyKey, error) {

@@ -2,6 +2,7 @@ package signing
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"strings"
 	"sync"
@@ -21,9 +22,22 @@ type memKeys struct {
 	keys []*Key
 }
 
+func (s *memKeys) active(authority string, match func(*Key) bool) *Key {
+	for _, k := range s.keys {
+		if k.Authority == authority && k.Status == KeyActive && match(k) {
+			return k
+		}
+	}
+	return nil
+}
+
 func (s *memKeys) InsertKey(_ context.Context, k *Key) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if k.Status == KeyActive && s.active(k.Authority, func(o *Key) bool { return o.Algorithm == k.Algorithm }) != nil {
+		return errs.E(errs.Conflict, "active %s key exists", k.Algorithm)
+	}
+	k.Documents = k.Status == KeyActive && s.active(k.Authority, func(o *Key) bool { return o.Documents }) == nil
 	s.keys = append(s.keys, k)
 	return nil
 }
@@ -31,10 +45,13 @@ func (s *memKeys) InsertKey(_ context.Context, k *Key) error {
 func (s *memKeys) RotateKey(_ context.Context, authority string, next *Key, at time.Time) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	for _, k := range s.keys {
-		if k.Authority == authority && k.Status == KeyActive {
-			k.Status, k.RetiredAt = KeyRetired, &at
-		}
+	old := s.active(authority, func(o *Key) bool { return o.Algorithm == next.Algorithm })
+	if old == nil {
+		old = s.active(authority, func(o *Key) bool { return o.Documents })
+	}
+	next.Documents = old == nil || old.Documents
+	if old != nil {
+		old.Status, old.RetiredAt, old.Documents = KeyRetired, &at, false
 	}
 	s.keys = append(s.keys, next)
 	return nil
@@ -43,12 +60,24 @@ func (s *memKeys) RotateKey(_ context.Context, authority string, next *Key, at t
 func (s *memKeys) ActiveKey(_ context.Context, authority string) (*Key, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	for _, k := range s.keys {
-		if k.Authority == authority && k.Status == KeyActive {
-			return k, nil
-		}
+	if k := s.active(authority, func(o *Key) bool { return o.Documents }); k != nil {
+		return k, nil
 	}
 	return nil, errs.E(errs.NotFound, "no active key")
+}
+
+func (s *memKeys) SetDocumentKey(_ context.Context, authority string, alg Algorithm) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	k := s.active(authority, func(o *Key) bool { return o.Algorithm == alg })
+	if k == nil {
+		return errs.E(errs.NotFound, "no active %s key", alg)
+	}
+	if cur := s.active(authority, func(o *Key) bool { return o.Documents }); cur != nil {
+		cur.Documents = false
+	}
+	k.Documents = true
+	return nil
 }
 
 func (s *memKeys) GetKey(_ context.Context, kid string) (*Key, error) {
@@ -86,7 +115,7 @@ func newTestManager(t *testing.T, master *MasterKey, store KeyStore) *Manager {
 func TestSealVerifyRotate(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	for _, alg := range []Algorithm{ES256, EdDSA} {
+	for _, alg := range []Algorithm{ES256, EdDSA, SM2} {
 		t.Run(string(alg), func(t *testing.T) {
 			t.Parallel()
 			master, _ := GenerateMasterKey()
@@ -148,7 +177,7 @@ func TestSealVerifyRotate(t *testing.T) {
 			set, _ = m.JWKS(ctx)
 			var parsed struct{ Keys []map[string]any }
 			_ = json.Unmarshal(set, &parsed)
-			if len(parsed.Keys) != 2 || parsed.Keys[0]["use"] != "sig" || parsed.Keys[0]["alg"] != string(alg) {
+			if len(parsed.Keys) != 2 || parsed.Keys[0]["use"] != "sig" || parsed.Keys[0]["alg"] != alg.JWSAlgorithm() {
 				t.Fatalf("JWKS after rotation = %s", set)
 			}
 			for _, k := range parsed.Keys {
@@ -163,6 +192,80 @@ func TestSealVerifyRotate(t *testing.T) {
 				t.Fatal("sealed with the wrong master key")
 			}
 		})
+	}
+}
+
+// TestKeysPerAlgorithm: an authority holds one active key per algorithm;
+// its document key seals its JWS documents; rotation replaces the key of
+// an algorithm in place, or switches the document key to a new algorithm.
+func TestKeysPerAlgorithm(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	master, _ := GenerateMasterKey()
+	m := newTestManager(t, master, &memKeys{})
+	sealAlg := func() string {
+		t.Helper()
+		doc, _, err := m.Seal(ctx, "AUTH", []byte(`{}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := m.Verify(ctx, doc); err != nil {
+			t.Fatal(err)
+		}
+		hdr, _ := base64.RawURLEncoding.DecodeString(strings.Split(string(doc), ".")[0])
+		var h struct{ Alg string }
+		_ = json.Unmarshal(hdr, &h)
+		return h.Alg
+	}
+	active := func() map[Algorithm]*Key {
+		t.Helper()
+		keys, _ := m.Keys(ctx, "AUTH")
+		out := map[Algorithm]*Key{}
+		for _, k := range keys {
+			if k.Status == KeyActive {
+				if out[k.Algorithm] != nil {
+					t.Fatalf("two active %s keys", k.Algorithm)
+				}
+				out[k.Algorithm] = k
+			}
+		}
+		return out
+	}
+	first, err := m.CreateKey(ctx, "AUTH", ES256)
+	if err != nil || !first.Documents {
+		t.Fatalf("first key %+v, %v", first, err)
+	}
+	sm, err := m.AddKey(ctx, "AUTH", SM2)
+	if err != nil || sm.Documents || sealAlg() != "ES256" {
+		t.Fatalf("added SM2 key %+v, %v: documents must stay ES256", sm, err)
+	}
+	if _, err := m.AddKey(ctx, "AUTH", SM2); !errs.Is(err, errs.Conflict) {
+		t.Fatalf("second active SM2 key: %v", err)
+	}
+	if err := m.SetDocumentAlgorithm(ctx, "AUTH", EdDSA); !errs.Is(err, errs.Invalid) {
+		t.Fatalf("document algorithm without a key: %v", err)
+	}
+	if err := m.SetDocumentAlgorithm(ctx, "AUTH", SM2); err != nil || sealAlg() != "SM2SM3" {
+		t.Fatalf("SetDocumentAlgorithm(SM2): %v", err)
+	}
+	// Rotating the document key keeps documents on its algorithm.
+	if k, err := m.Rotate(ctx, "AUTH", ""); err != nil || k.Algorithm != SM2 || !k.Documents || k.KID == sm.KID {
+		t.Fatalf("rotate document key: %+v, %v", k, err)
+	}
+	// Rotating the other key leaves documents alone.
+	if k, err := m.Rotate(ctx, "AUTH", ES256); err != nil || k.Documents || k.KID == first.KID || sealAlg() != "SM2SM3" {
+		t.Fatalf("rotate ES256: %+v, %v", k, err)
+	}
+	if a := active(); len(a) != 2 || a[SM2] == nil || a[ES256] == nil {
+		t.Fatalf("active keys = %v", a)
+	}
+	// Rotating to an algorithm it has no key of replaces the document key.
+	if k, err := m.Rotate(ctx, "AUTH", EdDSA); err != nil || !k.Documents || sealAlg() != "EdDSA" {
+		t.Fatalf("rotate to EdDSA: %+v, %v", k, err)
+	}
+	keys, _ := m.Keys(ctx, "AUTH")
+	if a := active(); len(a) != 2 || a[EdDSA] == nil || a[ES256] == nil || DocumentAlgorithm(keys) != EdDSA {
+		t.Fatalf("after switching: %v", a)
 	}
 }
 

@@ -345,6 +345,43 @@ func TestEmbeddedJourney(t *testing.T) {
 	if rotated["alg"] != "EdDSA" {
 		t.Fatalf("API rotation: %v", rotated)
 	}
+	// To SM2 with the CLI: the running hub seals SM2SM3 documents at once.
+	if out, code := certhub(t, "keys", "rotate", "--data", data, "--authority", market, "--algorithm", "SM2"); code != 0 || !strings.Contains(out, "(SM2)") {
+		t.Fatalf("keys rotate --algorithm SM2: %d %s", code, out)
+	}
+	fourth := p.must(201, "POST", "/api/v1/certificates", issuer, permit("JY13301020000004"))
+	hdrB, _ = base64.RawURLEncoding.DecodeString(strings.Split(fourth["document"].(string), ".")[0])
+	var sm2hdr map[string]any
+	if err := json.Unmarshal(hdrB, &sm2hdr); err != nil || sm2hdr["alg"] != "SM2SM3" || sm2hdr["kid"] != fourth["kid"] {
+		t.Fatalf("SM2 document header = %s", hdrB)
+	}
+	if v := p.verify(map[string]string{"document": fourth["document"].(string)}); v["valid"] != true {
+		t.Fatalf("SM2 document: %v", v)
+	}
+	// An ES256 key beside it; documents stay SM2 until the CLI chooses.
+	docAlg := func() any { return p.must(200, "GET", "/api/v1/authorities/"+market, admin, nil)["document_algorithm"] }
+	if out, code := certhub(t, "keys", "add", "--data", data, "--authority", market, "--algorithm", "ES256"); code != 0 || !strings.Contains(out, "seals documents: false") || docAlg() != "SM2" {
+		t.Fatalf("keys add ES256: %d %s", code, out)
+	}
+	if out, code := certhub(t, "keys", "add", "--data", data, "--authority", market, "--algorithm", "ES256"); code == 0 || !strings.Contains(out, "already has an active ES256 key") {
+		t.Fatalf("second active ES256 key: %d %s", code, out)
+	}
+	if out, code := certhub(t, "keys", "document-key", "--data", data, "--authority", market, "--algorithm", "ES256"); code != 0 || docAlg() != "ES256" {
+		t.Fatalf("keys document-key ES256: %d %s", code, out)
+	}
+	out, _ := certhub(t, "keys", "list", "--data", data, "--authority", market)
+	active, documents := 0, 0
+	for _, l := range strings.Split(out, "\n") {
+		if f := strings.Fields(l); len(f) > 4 && f[3] == "active" {
+			active++
+			if f[len(f)-1] == "yes" {
+				documents++
+			}
+		}
+	}
+	if active != 2 || documents != 1 {
+		t.Fatalf("keys list: %d active, %d document keys:\n%s", active, documents, out)
+	}
 
 	// Revoke.
 	p.must(200, "POST", "/api/v1/certificates/"+id2+"/revoke", issuer, map[string]string{"reason": "以欺骗手段取得许可"})
@@ -359,10 +396,12 @@ func TestEmbeddedJourney(t *testing.T) {
 	if v := q.verify(map[string]string{"document": doc1}); reasons(v) != "[superseded]" {
 		t.Fatalf("after restart, v1: %v", v)
 	}
-	if v := q.verify(map[string]string{"document": third["document"].(string)}); v["valid"] != true {
-		t.Fatalf("after restart, third: %v", v)
+	for _, d := range []map[string]any{third, fourth} {
+		if v := q.verify(map[string]string{"document": d["document"].(string)}); v["valid"] != true {
+			t.Fatalf("after restart, %s: %v", d["id"], v)
+		}
 	}
-	if got := q.must(200, "GET", "/api/v1/certificates?holder_id="+company, consumer, nil, purpose...); len(got["certificates"].([]any)) != 2 {
+	if got := q.must(200, "GET", "/api/v1/certificates?holder_id="+company, consumer, nil, purpose...); len(got["certificates"].([]any)) != 3 {
 		t.Fatalf("after restart, lookup: %v", got)
 	}
 	q.must(200, "GET", "/readyz", "", nil)

@@ -47,15 +47,77 @@ func (c *IDValidateCmd) Run() error {
 
 // KeysCmd groups seal key commands.
 type KeysCmd struct {
-	Rotate KeysRotateCmd `cmd:"" help:"Make a new seal key current for an authority; older keys keep verifying."`
-	List   KeysListCmd   `cmd:"" help:"List seal keys."`
+	Rotate      KeysRotateCmd      `cmd:"" help:"Make a new seal key current for an authority; older keys keep verifying."`
+	List        KeysListCmd        `cmd:"" help:"List seal keys."`
+	Add         KeysAddCmd         `cmd:"" help:"Give an authority a key of another algorithm beside its active ones (one active key per algorithm)."`
+	DocumentKey KeysDocumentKeyCmd `cmd:"" name:"document-key" help:"Make an authority's active key of an algorithm the one that seals its JWS documents."`
+}
+
+// KeysAddCmd adds a key of another algorithm beside an authority's active
+// keys; it seals documents only if the authority had no active key.
+type KeysAddCmd struct {
+	StoreConfig
+	Authority string `required:"" help:"USCC of the authority."`
+	Algorithm string `required:"" help:"ES256, EdDSA or SM2."`
+}
+
+// Run adds the key.
+func (c *KeysAddCmd) Run() error {
+	ctx := context.Background()
+	alg, err := signing.ParseAlgorithm("algorithm", c.Algorithm)
+	if err != nil {
+		return err
+	}
+	a, err := c.open(ctx)
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	if _, err := a.certs.Authority(ctx, c.Authority); err != nil {
+		return err
+	}
+	k, err := a.keys.AddKey(ctx, c.Authority, alg)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("authority %s holds %s key %s (seals documents: %v)\n", c.Authority, k.Algorithm, k.KID, k.Documents)
+	return nil
+}
+
+// KeysDocumentKeyCmd chooses an authority's document key by algorithm.
+type KeysDocumentKeyCmd struct {
+	StoreConfig
+	Authority string `required:"" help:"USCC of the authority."`
+	Algorithm string `required:"" help:"ES256, EdDSA or SM2: the authority must hold an active key of it."`
+}
+
+// Run sets the document key.
+func (c *KeysDocumentKeyCmd) Run() error {
+	ctx := context.Background()
+	alg, err := signing.ParseAlgorithm("algorithm", c.Algorithm)
+	if err != nil {
+		return err
+	}
+	a, err := c.open(ctx)
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	if _, err := a.certs.Authority(ctx, c.Authority); err != nil {
+		return err
+	}
+	if err := a.keys.SetDocumentAlgorithm(ctx, c.Authority, alg); err != nil {
+		return err
+	}
+	fmt.Printf("authority %s seals its documents with its %s key\n", c.Authority, alg)
+	return nil
 }
 
 // KeysRotateCmd rotates an authority's key.
 type KeysRotateCmd struct {
 	StoreConfig
 	Authority string `required:"" help:"USCC of the authority."`
-	Algorithm string `help:"ES256 or EdDSA; default: the current key's."`
+	Algorithm string `help:"ES256, EdDSA or SM2; default: the document key's. Replaces the active key of that algorithm, or the document key if there is none."`
 }
 
 // Run rotates the key.
@@ -102,13 +164,17 @@ func (c *KeysListCmd) Run() error {
 		return err
 	}
 	tw := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "AUTHORITY\tKID\tALG\tSTATUS\tCREATED\tRETIRED")
+	fmt.Fprintln(tw, "AUTHORITY\tKID\tALG\tSTATUS\tCREATED\tRETIRED\tDOCUMENTS")
 	for _, k := range keys {
 		retired := "-"
 		if k.RetiredAt != nil {
 			retired = k.RetiredAt.Format("2006-01-02 15:04:05Z")
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", k.Authority, k.KID, k.Algorithm, k.Status, k.CreatedAt.Format("2006-01-02 15:04:05Z"), retired)
+		documents := "-"
+		if k.Documents {
+			documents = "yes"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", k.Authority, k.KID, k.Algorithm, k.Status, k.CreatedAt.Format("2006-01-02 15:04:05Z"), retired, documents)
 	}
 	return tw.Flush()
 }

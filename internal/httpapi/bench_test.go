@@ -51,3 +51,46 @@ func BenchmarkVerifyHTTP(b *testing.B) {
 		}
 	})
 }
+
+// BenchmarkVerifyHTTPAlgorithms measures POST /api/v1/verify on an ES256
+// and an SM2SM3 document of one hub, in one run, like BenchmarkVerifyHTTP:
+// the authority seals one certificate with ES256, rotates to SM2 and seals
+// another, so the two differ only by their seal.
+func BenchmarkVerifyHTTPAlgorithms(b *testing.B) {
+	h := newHub(b)
+	h.seed()
+	docs := map[string][]byte{}
+	for _, alg := range []string{"ES256", "SM2"} {
+		if alg != "ES256" {
+			if st := h.call("POST", "/api/v1/authorities/"+marketCode+"/keys/rotate", h.Admin, map[string]string{"algorithm": alg}, nil); st != 201 {
+				b.Fatalf("rotate to %s: %d", alg, st)
+			}
+		}
+		var issued struct{ Document string }
+		if st := h.call("POST", "/api/v1/certificates", h.Admin, issueBody(), &issued); st != 201 {
+			b.Fatalf("issue with %s: %d", alg, st)
+		}
+		docs[alg], _ = json.Marshal(map[string]string{"document": issued.Document})
+	}
+	for _, alg := range []string{"ES256", "SM2"} {
+		body := docs[alg]
+		b.Run(alg, func(b *testing.B) {
+			b.ReportAllocs()
+			b.ResetTimer()
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					resp, err := http.Post(h.Srv.URL+"/api/v1/verify", "application/json", bytes.NewReader(body))
+					if err != nil {
+						b.Fatal(err)
+					}
+					var v struct{ Valid bool }
+					err = json.NewDecoder(resp.Body).Decode(&v)
+					resp.Body.Close()
+					if err != nil || resp.StatusCode != 200 || !v.Valid {
+						b.Fatal(resp.StatusCode, err, v)
+					}
+				}
+			})
+		})
+	}
+}

@@ -40,12 +40,15 @@ func (s *Server) createAuthority(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	s.writeJSON(w, http.StatusCreated, authorityView{Authority: a, Keys: keys})
+	s.writeJSON(w, http.StatusCreated, authorityView{Authority: a, DocumentAlgorithm: signing.DocumentAlgorithm(keys), Keys: keys})
 }
 
+// authorityView is an authority as the API shows it: DocumentAlgorithm is
+// the algorithm of the active key that seals its JWS documents.
 type authorityView struct {
 	*certificates.Authority
-	Keys []*signing.Key `json:"keys,omitempty"`
+	DocumentAlgorithm signing.Algorithm `json:"document_algorithm,omitempty"`
+	Keys              []*signing.Key    `json:"keys,omitempty"`
 }
 
 func (s *Server) listAuthorities(w http.ResponseWriter, r *http.Request) {
@@ -54,7 +57,20 @@ func (s *Server) listAuthorities(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	s.writeJSON(w, http.StatusOK, map[string]any{"authorities": nonNil(as)})
+	keys, err := s.Keys.Keys(r.Context(), "")
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	byAuthority := map[string][]*signing.Key{}
+	for _, k := range keys {
+		byAuthority[k.Authority] = append(byAuthority[k.Authority], k)
+	}
+	out := make([]authorityView, 0, len(as))
+	for _, a := range as {
+		out = append(out, authorityView{Authority: a, DocumentAlgorithm: signing.DocumentAlgorithm(byAuthority[a.Code])})
+	}
+	s.writeJSON(w, http.StatusOK, map[string]any{"authorities": out})
 }
 
 func (s *Server) getAuthority(w http.ResponseWriter, r *http.Request) {
@@ -63,7 +79,86 @@ func (s *Server) getAuthority(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	s.writeJSON(w, http.StatusOK, a)
+	s.writeAuthority(w, r, http.StatusOK, a)
+}
+
+func (s *Server) writeAuthority(w http.ResponseWriter, r *http.Request, status int, a *certificates.Authority) {
+	keys, err := s.Keys.Keys(r.Context(), a.Code)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	s.writeJSON(w, status, authorityView{Authority: a, DocumentAlgorithm: signing.DocumentAlgorithm(keys)})
+}
+
+// updateAuthority changes what of an authority may change: which of its
+// active seal keys (by algorithm) signs its JWS documents.
+func (s *Server) updateAuthority(w http.ResponseWriter, r *http.Request) {
+	var b struct {
+		DocumentAlgorithm string `json:"document_algorithm"`
+	}
+	if err := s.decode(w, r, &b); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	code := chi.URLParam(r, "code")
+	a, err := s.Certs.Authority(r.Context(), code)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	if b.DocumentAlgorithm != "" {
+		alg, err := signing.ParseAlgorithm("document_algorithm", b.DocumentAlgorithm)
+		if err == nil {
+			err = s.Keys.SetDocumentAlgorithm(r.Context(), code, alg)
+		}
+		if err == nil {
+			err = s.record(r, "authority_update", exchange.AuditEntry{Outcome: "ok: " + code + " seals documents with its " + string(alg) + " key"})
+		}
+		if err != nil {
+			s.fail(w, r, err)
+			return
+		}
+		s.Log.InfoContext(r.Context(), "document algorithm set", "authority", code, "algorithm", string(alg))
+	}
+	s.writeAuthority(w, r, http.StatusOK, a)
+}
+
+// addKey gives an authority an active key of an algorithm it has no active
+// key of; its documents keep their key (see updateAuthority).
+func (s *Server) addKey(w http.ResponseWriter, r *http.Request) {
+	var b struct {
+		Algorithm string `json:"algorithm"`
+	}
+	if err := s.decode(w, r, &b); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	code := chi.URLParam(r, "code")
+	if _, err := s.Certs.Authority(r.Context(), code); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	if b.Algorithm == "" {
+		s.fail(w, r, errs.Field("algorithm", "algorithm is required: ES256, EdDSA or SM2"))
+		return
+	}
+	alg, err := signing.ParseAlgorithm("algorithm", b.Algorithm)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	k, err := s.Keys.AddKey(r.Context(), code, alg)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	if err := s.record(r, "key_add", exchange.AuditEntry{Outcome: "ok: " + code + " holds " + string(alg) + " key " + k.KID}); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	s.Log.InfoContext(r.Context(), "seal key added", "authority", code, "kid", k.KID, "algorithm", string(alg))
+	s.writeJSON(w, http.StatusCreated, k)
 }
 
 func (s *Server) listKeys(w http.ResponseWriter, r *http.Request) {

@@ -139,7 +139,14 @@ const (
 
 func (h *hub) seed() {
 	h.t.Helper()
-	for _, a := range []map[string]string{{"code": marketCode, "name": "杭州市市场监督管理局"}, {"code": otherCode, "name": "杭州市规划和自然资源局", "algorithm": "EdDSA"}} {
+	h.seedWith("")
+}
+
+// seedWith is seed with the market bureau's seal algorithm given ("" is
+// the default, ES256).
+func (h *hub) seedWith(marketAlg string) {
+	h.t.Helper()
+	for _, a := range []map[string]string{{"code": marketCode, "name": "杭州市市场监督管理局", "algorithm": marketAlg}, {"code": otherCode, "name": "杭州市规划和自然资源局", "algorithm": "EdDSA"}} {
 		if st := h.call("POST", "/api/v1/authorities", h.Admin, a, nil); st != 201 {
 			h.t.Fatalf("create authority: %d", st)
 		}

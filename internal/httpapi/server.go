@@ -119,7 +119,9 @@ var Routes = []Route{
 	{"POST", "/api/v1/authorities", admin, "Create an issuing authority and its first seal key", (*Server).createAuthority},
 	{"GET", "/api/v1/authorities", all, "List issuing authorities", (*Server).listAuthorities},
 	{"GET", "/api/v1/authorities/{code}", all, "Read an issuing authority", (*Server).getAuthority},
+	{"PATCH", "/api/v1/authorities/{code}", admin, "Choose which active seal key signs the authority's JWS documents", (*Server).updateAuthority},
 	{"GET", "/api/v1/authorities/{code}/keys", readKeys, "List an authority's seal keys", (*Server).listKeys},
+	{"POST", "/api/v1/authorities/{code}/keys", admin, "Add a seal key of another algorithm beside the active ones", (*Server).addKey},
 	{"POST", "/api/v1/authorities/{code}/keys/rotate", admin, "Make a new seal key current", (*Server).rotateKey},
 
 	{"POST", "/api/v1/types", admin, "Create a certificate type", (*Server).createType},

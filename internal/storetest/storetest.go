@@ -375,6 +375,82 @@ func testKeys(t *testing.T, s *sqlstore.Store) {
 	if len(ks) != 0 {
 		t.Fatalf("ListKeys(nobody) = %d", len(ks))
 	}
+	testKeysPerAlgorithm(t, s)
+}
+
+// testKeysPerAlgorithm: one active key per algorithm; the store decides
+// which active key seals documents. The authority holds kid-2 (EdDSA, the
+// document key) when it starts.
+func testKeysPerAlgorithm(t *testing.T, s *sqlstore.Store) {
+	ctx := context.Background()
+	key := func(kid string, alg signing.Algorithm, at time.Time) *signing.Key {
+		return &signing.Key{KID: kid, Authority: authCode, Algorithm: alg, PublicJWK: []byte(`{}`), Backend: "local",
+			Sealed: []byte{9}, Status: signing.KeyActive, CreatedAt: at, Documents: true}
+	}
+	docKey := func() string {
+		t.Helper()
+		k, err := s.ActiveKey(ctx, authCode)
+		must(t, err)
+		if !k.Documents || k.Status != signing.KeyActive {
+			t.Fatalf("document key = %+v", k)
+		}
+		return k.KID
+	}
+	// A key of another algorithm goes beside the document key, not over it
+	// (whatever the caller put in Documents).
+	sm := key("kid-sm2", signing.SM2, t0.Add(2*time.Minute))
+	must(t, s.InsertKey(ctx, sm))
+	if sm.Documents || docKey() != "kid-2" {
+		t.Fatalf("added SM2 key documents=%v, document key %s", sm.Documents, docKey())
+	}
+	got, err := s.GetKey(ctx, "kid-sm2")
+	must(t, err)
+	if got.Algorithm != signing.SM2 || got.Documents || got.Status != signing.KeyActive {
+		t.Fatalf("stored SM2 key = %+v", got)
+	}
+	mustCode(t, errs.Conflict, s.InsertKey(ctx, key("kid-sm2b", signing.SM2, t0.Add(3*time.Minute))))
+
+	mustCode(t, errs.NotFound, s.SetDocumentKey(ctx, authCode, signing.ES256))
+	must(t, s.SetDocumentKey(ctx, authCode, signing.SM2))
+	if docKey() != "kid-sm2" {
+		t.Fatal("SetDocumentKey(SM2) did not move the document key")
+	}
+	must(t, s.SetDocumentKey(ctx, authCode, signing.SM2)) // already: no change
+	// Rotating the EdDSA key (not the document key) keeps it beside.
+	at := t0.Add(4 * time.Minute)
+	ed := key("kid-ed2", signing.EdDSA, at)
+	must(t, s.RotateKey(ctx, authCode, ed, at))
+	if ed.Documents || docKey() != "kid-sm2" {
+		t.Fatalf("rotated EdDSA key documents=%v, document key %s", ed.Documents, docKey())
+	}
+	if old, _ := s.GetKey(ctx, "kid-2"); old.Status != signing.KeyRetired || old.Documents {
+		t.Fatalf("replaced EdDSA key = %+v", old)
+	}
+	// Rotating to an algorithm it has no key of replaces the document key.
+	at = t0.Add(5 * time.Minute)
+	es := key("kid-es2", signing.ES256, at)
+	must(t, s.RotateKey(ctx, authCode, es, at))
+	if !es.Documents || docKey() != "kid-es2" {
+		t.Fatalf("switched to ES256: documents=%v, document key %s", es.Documents, docKey())
+	}
+	if old, _ := s.GetKey(ctx, "kid-sm2"); old.Status != signing.KeyRetired || old.RetiredAt == nil || !old.RetiredAt.Equal(at) {
+		t.Fatalf("replaced document key = %+v", old)
+	}
+	active := map[string]bool{}
+	ks, err := s.ListKeys(ctx, authCode)
+	must(t, err)
+	for _, k := range ks {
+		if k.Status == signing.KeyActive {
+			active[k.KID] = k.Documents
+		}
+	}
+	if len(active) != 2 || !active["kid-es2"] || active["kid-ed2"] {
+		t.Fatalf("active keys (kid: documents) = %v", active)
+	}
+	must(t, s.SetDocumentKey(ctx, authCode, signing.EdDSA))
+	if docKey() != "kid-ed2" {
+		t.Fatal("SetDocumentKey(EdDSA)")
+	}
 }
 
 func testTokens(t *testing.T, s *sqlstore.Store) {

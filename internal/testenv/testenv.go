@@ -11,6 +11,7 @@ import (
 	"encoding/hex"
 	"net/url"
 	"os"
+	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -120,4 +121,27 @@ func MySQLDSN(t testing.TB) string {
 		}
 	})
 	return strings.Replace(base, "/certhub_test?", "/"+name+"?", 1)
+}
+
+// Tool returns the path of an external program a test needs (an independent
+// verifier such as openssl or node). Without it the test skips locally and
+// fails in CI; install names the Debian package or the way to get it.
+func Tool(t testing.TB, name, install string) string {
+	t.Helper()
+	p, err := exec.LookPath(name)
+	if err != nil {
+		Unavailable(t, name, "not installed ("+install+")")
+	}
+	return p
+}
+
+// Unavailable skips the test locally, or fails it in CI, for a dependency
+// that is installed but cannot be used here (a package registry out of
+// reach, say); why says what failed.
+func Unavailable(t testing.TB, what, why string) {
+	t.Helper()
+	if os.Getenv("CI") == "true" {
+		t.Fatalf("%s is required in CI: %s", what, why)
+	}
+	t.Skipf("%s unavailable: %s", what, why)
 }
