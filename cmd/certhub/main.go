@@ -29,6 +29,7 @@ type CLI struct {
 	Agreements AgreementsCmd `cmd:"" help:"Sharing agreements (共享责任清单): request, approve, reject, suspend, resume, withdraw, list."`
 	Items      ItemsCmd      `cmd:"" help:"Service items (政务服务事项) and their materials: import, list, materials-avoided report."`
 	Doctor     DoctorCmd     `cmd:"" help:"Check that every certificate's document reads back; repair rows pointing at the wrong bytes (--dry-run to only report)."`
+	Seals      SealsCmd      `cmd:"" help:"GB/T 38540 electronic seals (电子印章): verify an SES_Signature offline."`
 }
 
 func main() {
