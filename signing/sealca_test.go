@@ -18,22 +18,9 @@ import (
 	"github.com/emmansun/gmsm/smx509"
 
 	"github.com/certhub/certhub/internal/errs"
+	"github.com/certhub/certhub/internal/testenv"
 	"github.com/certhub/certhub/signing"
 )
-
-// openssl returns the path of OpenSSL 3, skipping locally and failing in
-// CI when it is missing: certificates are proven by someone else's code.
-func openssl(t *testing.T) string {
-	t.Helper()
-	p, err := exec.LookPath("openssl")
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("openssl is required in CI")
-		}
-		t.Skip("openssl not installed")
-	}
-	return p
-}
 
 func write(t *testing.T, dir, name string, data []byte) string {
 	t.Helper()
@@ -70,7 +57,7 @@ func p256Key(t *testing.T) *ecdsa.PrivateKey {
 // against the other root.
 func TestSealCertificatesVerifyWithOpenSSL(t *testing.T) {
 	t.Parallel()
-	ossl := openssl(t)
+	ossl := testenv.Tool(t, "openssl", "Debian package openssl")
 	now := time.Now()
 	sm2Root, p256Root := sm2Key(t), p256Key(t)
 	sm2RootDER, err := signing.NewCARoot(sm2Root, "certhub test", now)
@@ -145,7 +132,7 @@ func TestSealCertificatesVerifyWithOpenSSL(t *testing.T) {
 // external CA, is self-signed with SM2/SM3 and the default user ID.
 func TestSealCSRVerifiesWithOpenSSL(t *testing.T) {
 	t.Parallel()
-	ossl := openssl(t)
+	ossl := testenv.Tool(t, "openssl", "Debian package openssl")
 	csr, err := signing.SealCSR(sm2Key(t), authority)
 	if err != nil {
 		t.Fatal(err)

@@ -46,7 +46,6 @@ const (
 	sesHeaderID      = "ES"
 	sesCertListCerts = 1 // certListType: the certList holds the certificates themselves
 	sesPictureType   = "PNG"
-	sesUserID        = "1234567812345678"
 	sesMaxPicture    = 1 << 20
 	sesClockSkew     = 5 * time.Minute
 )
@@ -303,7 +302,7 @@ func sesDiagnose(pub *ecdsa.PublicKey, msg, sig []byte) string {
 	}
 	digest := sm3.Sum(msg)
 	if sm2.VerifyASN1(pub, digest[:], sig) {
-		return "the SM2 signature is over SM3(message) without the Z value; GB/T 38540 requires SM3(Z‖message), Z for user ID " + sesUserID
+		return "the SM2 signature is over SM3(message) without the Z value; GB/T 38540 requires SM3(Z‖message), Z for user ID " + SM2UserID
 	}
 	return "the signature does not verify with this public key: the signed bytes or the signature were altered, or another key signed"
 }

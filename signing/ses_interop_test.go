@@ -15,6 +15,7 @@ import (
 	"github.com/emmansun/gmsm/sm3"
 
 	"github.com/certhub/certhub/internal/sestest"
+	"github.com/certhub/certhub/internal/testenv"
 )
 
 // Independent implementations check what certhub writes: OpenSSL 3 and
@@ -63,7 +64,7 @@ func sesSplit(t *testing.T, der []byte) sesParts {
 // and refuse an altered TBS_Sign and a signature without Z.
 func TestSESOpenSSL(t *testing.T) {
 	t.Parallel()
-	openssl := sestest.Tool(t, "openssl")
+	openssl := testenv.Tool(t, "openssl", "Debian package openssl")
 	f := newSESFixture(t)
 	p := sesSplit(t, f.ses)
 
@@ -141,10 +142,10 @@ console.log(JSON.stringify(out));
 // and refuse an altered TBS_Sign and a signature without Z.
 func TestSESSmCrypto(t *testing.T) {
 	t.Parallel()
-	node, npm := sestest.Tool(t, "node"), sestest.Tool(t, "npm")
+	node, npm := testenv.Tool(t, "node", "Debian package nodejs"), testenv.Tool(t, "npm", "Debian package npm")
 	dir := t.TempDir()
 	if out, err := exec.Command(npm, "install", "--no-save", "--no-audit", "--no-fund", "--prefix", dir, "sm-crypto@0.5.8").CombinedOutput(); err != nil {
-		sestest.Unavailable(t, "npm sm-crypto@0.5.8", string(out))
+		testenv.Unavailable(t, "npm sm-crypto@0.5.8", string(out))
 	}
 	f := newSESFixture(t)
 	p := sesSplit(t, f.ses)
@@ -201,8 +202,8 @@ func TestSESSmCrypto(t *testing.T) {
 // dataHash is OpenSSL's SM3 of the data, which other data is not.
 func TestSESDocsOpenSSLScript(t *testing.T) {
 	t.Parallel()
-	sestest.Tool(t, "openssl")
-	bash := sestest.Tool(t, "bash")
+	testenv.Tool(t, "openssl", "Debian package openssl")
+	bash := testenv.Tool(t, "bash", "Debian package bash")
 	doc, err := os.ReadFile("../docs/seals.md")
 	if err != nil {
 		t.Fatal(err)

@@ -19,6 +19,7 @@ import (
 
 	"github.com/certhub/certhub/internal/errs"
 	"github.com/certhub/certhub/internal/sestest"
+	"github.com/certhub/certhub/internal/testenv"
 )
 
 // sesFixture is a seal maker, two signers (one in the seal's certList, one
@@ -338,7 +339,7 @@ func TestSESExtDatasAccepted(t *testing.T) {
 	if _, err := asn1.Unmarshal(ses, &s); err != nil || len(s.ToSign.ExtDatas) != 1 || string(s.ToSign.ExtDatas[0].ExtnValue) != "v" {
 		t.Fatalf("extDatas not read back: %v %+v", err, s.ToSign.ExtDatas)
 	}
-	openssl := sestest.Tool(t, "openssl")
+	openssl := testenv.Tool(t, "openssl", "Debian package openssl")
 	path := filepath.Join(t.TempDir(), "ses.der")
 	if err := os.WriteFile(path, ses, 0o600); err != nil {
 		t.Fatal(err)

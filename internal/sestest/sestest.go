@@ -19,6 +19,8 @@ import (
 
 	"github.com/emmansun/gmsm/sm2"
 	"github.com/emmansun/gmsm/smx509"
+
+	"github.com/certhub/certhub/internal/testenv"
 )
 
 // Party is an SM2 key and its certificate.
@@ -98,35 +100,13 @@ func PNG(t testing.TB) []byte {
 	return b.Bytes()
 }
 
-// Tool returns the path of an external program a test needs. Without it
-// the test skips locally and fails in CI (CI=true), so CI cannot pass by
-// skipping an independent verifier.
-func Tool(t testing.TB, name string) string {
-	t.Helper()
-	p, err := exec.LookPath(name)
-	if err != nil {
-		Unavailable(t, name, "not installed")
-	}
-	return p
-}
-
-// Unavailable skips the test locally, or fails it in CI, for a verifier
-// that cannot be used here; why says what failed.
-func Unavailable(t testing.TB, what, why string) {
-	t.Helper()
-	if os.Getenv("CI") == "true" {
-		t.Fatalf("%s is required in CI: %s", what, why)
-	}
-	t.Skipf("%s unavailable: %s", what, why)
-}
-
 // OpenSSLVerify checks an SM2 signature (DER) of msg by the public key in
 // certDER with OpenSSL 3 (pkeyutl, SM3, distid 1234567812345678) and
 // returns its output and whether OpenSSL said "Signature Verified
 // Successfully".
 func OpenSSLVerify(t testing.TB, certDER, msg, sig []byte) (string, bool) {
 	t.Helper()
-	openssl := Tool(t, "openssl")
+	openssl := testenv.Tool(t, "openssl", "Debian package openssl")
 	dir := t.TempDir()
 	write := func(name string, b []byte) string {
 		p := dir + "/" + name
