@@ -9,19 +9,37 @@ import (
 	"github.com/certhub/certhub/certificates"
 	"github.com/certhub/certhub/exchange"
 	"github.com/certhub/certhub/internal/errs"
+	"github.com/certhub/certhub/signing"
 )
 
 // Catalog creates the demo authorities (each with a seal key) and types;
 // what already exists is left as it is.
 func Catalog(ctx context.Context, svc *certificates.Service) error {
 	for i, a := range Authorities {
-		alg := "ES256"
-		if i == 3 {
-			alg = "EdDSA" // one authority seals with Ed25519, to show both
+		// The algorithm of the first key seals the authority's JWS
+		// documents: civil affairs seals with SM2 (national algorithms
+		// only), health with Ed25519, the others with ES256.
+		alg := signing.ES256
+		switch i {
+		case 2:
+			alg = signing.SM2
+		case 3:
+			alg = signing.EdDSA
 		}
-		err := svc.CreateAuthority(ctx, &certificates.Authority{Code: Code(a.Prefix), Name: a.Name}, alg)
+		code := Code(a.Prefix)
+		err := svc.CreateAuthority(ctx, &certificates.Authority{Code: code, Name: a.Name}, string(alg))
 		if err != nil && !errs.Is(err, errs.Conflict) {
 			return fmt.Errorf("authority %s: %w", a.Name, err)
+		}
+		// Every authority also holds an SM2 key (the national e-seal) and
+		// an ES256 key (PDF signatures), beside the one above.
+		for _, other := range []signing.Algorithm{signing.SM2, signing.ES256} {
+			if other == alg {
+				continue
+			}
+			if _, err := svc.Keys.AddKey(ctx, code, other); err != nil && !errs.Is(err, errs.Conflict) {
+				return fmt.Errorf("authority %s, %s key: %w", a.Name, other, err)
+			}
 		}
 	}
 	for _, t := range Types() {
