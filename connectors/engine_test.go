@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"database/sql"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"os"
@@ -24,6 +25,7 @@ import (
 	"github.com/certhub/certhub/internal/errs"
 	"github.com/certhub/certhub/internal/hubtest"
 	"github.com/certhub/certhub/internal/testenv"
+	"github.com/certhub/certhub/signing"
 )
 
 // setup is a hub with the demo catalog and an engine.
@@ -557,6 +559,45 @@ func TestApplyRejectsBadText(t *testing.T) {
 	for _, want := range []string{"{mapping.holder.name.const holds the control character U+001B (ESC)}", "{source.dir holds the control character U+0000 (NUL)}"} {
 		if !strings.Contains(got, want) {
 			t.Errorf("no %s in %s", want, got)
+		}
+	}
+}
+
+// TestBulkPathSM2: an authority whose documents are sealed with SM2 gets
+// SM2SM3 documents through the bulk path (batch objects, byte ranges) and
+// its revisions, and every one verifies.
+func TestBulkPathSM2(t *testing.T) {
+	t.Parallel()
+	h, e := setup(t)
+	ctx := context.Background()
+	if err := h.Certs.Keys.SetDocumentAlgorithm(ctx, demo.Market, signing.SM2); err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	if _, _, err := e.Apply(ctx, []byte(definition(dir))); err != nil {
+		t.Fatal(err)
+	}
+	drop(t, dir, "a.jsonl", row(1, "1", "延安路1号"), row(2, "1", "解放路2号"), row(3, "1", "庆春路3号"), row(4, "1", "凤起路4号"))
+	if run, err := e.Run(ctx, "market-permits", nil); err != nil || run.Issued != 4 {
+		t.Fatalf("run: %+v %v", run, err)
+	}
+	drop(t, dir, "b.jsonl", row(2, "1", "解放路200号"))
+	if run, err := e.Run(ctx, "market-permits", nil); err != nil || run.Revised != 1 {
+		t.Fatalf("revision run: %+v %v", run, err)
+	}
+	for n := 1; n <= 4; n++ {
+		for _, c := range holderCerts(t, h, n) {
+			_, doc, err := h.Certs.Document(ctx, c.ID)
+			if err != nil {
+				t.Fatalf("document of %s: %v", c.ID, err)
+			}
+			hdr, _ := base64.RawURLEncoding.DecodeString(strings.Split(string(doc), ".")[0])
+			if !strings.Contains(string(hdr), `"alg":"SM2SM3"`) {
+				t.Fatalf("document of %s is not SM2SM3: %s", c.ID, hdr)
+			}
+			if v, err := h.Certs.VerifyDocument(ctx, doc); err != nil || !v.Valid {
+				t.Fatalf("SM2 document of %s (version %d) does not verify: %+v %v", c.ID, c.Version, v, err)
+			}
 		}
 	}
 }
