@@ -3,6 +3,8 @@
 # connector, into PostgreSQL + S3 (when the test servers are up) or the
 # embedded default. Prints the rate and the hub's peak memory.
 #   eval "$(bash .ci/services start)"; bash bench/backfill.sh 1000000 [embedded]
+# BENCH_ALG=SM2 seals the documents with the authority's SM2 key (SM2SM3)
+# instead of its ES256 one.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 n=${1:-100000}
@@ -22,8 +24,11 @@ if [ "$where" = postgres ]; then
 fi
 "$work/certhub" init --data "$work/data" >/dev/null             # console commands never create a hub
 "$work/certhub" gen --data "$work/data" --count 0 >/dev/null   # the demo catalog
+if [ -n "${BENCH_ALG:-}" ]; then
+  "$work/certhub" keys document-key --data "$work/data" --authority 11330100MB0000001R --algorithm "$BENCH_ALG"
+fi
 "$work/certhub" connectors apply --data "$work/data" -f bench/backfill.yaml
-echo "== backfill of $n records into $where"
+echo "== backfill of $n records into $where, sealed with ${BENCH_ALG:-ES256}"
 /usr/bin/time -v "$work/certhub" connectors run --data "$work/data" backfill 2>"$work/time" | tail -1
 grep -E "Maximum resident|Elapsed|User time|System time|Percent of CPU" "$work/time"
 [ -z "${BENCH_KEEP:-}" ] || echo "kept: data $work/data, schema bench_hub, bucket $CERTHUB_S3_BUCKET"
