@@ -26,6 +26,10 @@ type Service struct {
 	Now       func() time.Time
 	Location  *time.Location // civil dates (validity, expiry) are in this zone
 	Log       *slog.Logger
+	// Seals draws the default seal picture of authorities that have none
+	// uploaded; nil draws none (then an authority has a seal picture only
+	// once one is uploaded).
+	Seals SealDrawer
 
 	types       sync.Map // code -> *Type; types cannot change once created
 	authorities sync.Map // code -> *Authority; likewise
@@ -68,6 +72,7 @@ func (s *Service) CreateAuthority(ctx context.Context, a *Authority, algorithm s
 	if _, err := s.Keys.CreateKey(ctx, a.Code, alg); err != nil {
 		return fmt.Errorf("authority %s created without a seal key (run keys rotate to add one): %w", a.Code, err)
 	}
+	s.drawDefaultSeal(ctx, a)
 	return nil
 }
 

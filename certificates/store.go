@@ -14,6 +14,14 @@ type Store interface {
 	GetAuthority(ctx context.Context, code string) (*Authority, error)
 	// ListAuthorities lists authorities by code.
 	ListAuthorities(ctx context.Context) ([]*Authority, error)
+	// GetSeal returns where an authority's seal picture is stored (Key
+	// empty if it has none yet); errs.NotFound if the authority is unknown.
+	GetSeal(ctx context.Context, code string) (*Seal, error)
+	// SetSeal points the authority's seal at s.Key and s.SHA256. With
+	// replace false it does so only if the authority has no seal yet, and
+	// returns errs.Conflict otherwise; errs.NotFound if the authority is
+	// unknown.
+	SetSeal(ctx context.Context, s *Seal, replace bool) error
 
 	// CreateType stores a new type; errs.Conflict if the code exists.
 	CreateType(ctx context.Context, t *Type) error

@@ -17,6 +17,7 @@ import (
 	"github.com/certhub/certhub/internal/filestore"
 	"github.com/certhub/certhub/internal/postgres"
 	"github.com/certhub/certhub/internal/s3store"
+	"github.com/certhub/certhub/internal/sealimage"
 	"github.com/certhub/certhub/internal/sqlite"
 	"github.com/certhub/certhub/internal/sqlstore"
 	"github.com/certhub/certhub/signing"
@@ -39,6 +40,7 @@ type StoreConfig struct {
 	LogLevel    string `name:"log-level" env:"CERTHUB_LOG_LEVEL" default:"info" enum:"debug,info,warn,error" help:"Log level (debug, info, warn, error)."`
 	LogFormat   string `name:"log-format" env:"CERTHUB_LOG_FORMAT" default:"json" enum:"json,text" help:"Log format (json, text)."`
 	LedgerName  string `name:"ledger-name" env:"CERTHUB_LEDGER_NAME" default:"certhub/ledger" help:"The audit ledger's name in its signed checkpoints (the hub's host and /ledger is a good choice)."`
+	SealFont    string `name:"seal-font" env:"CERTHUB_SEAL_FONT" help:"CJK font (.ttf, .otf or .ttc) for drawing authorities' default seal pictures; empty looks for an installed one (fonts-noto-cjk and others), and without one seals are drawn without text (a warning is logged)."`
 }
 
 // app is the wired hub.
@@ -211,7 +213,12 @@ func (c *StoreConfig) open(ctx context.Context, mode ...openMode) (*app, error) 
 		return nil, err
 	}
 	vault := signing.NewVault(master)
-	svc := &certificates.Service{Store: store, Documents: docs, Keys: keys, Vault: vault, Now: time.Now, Location: loc, Log: log}
+	seals, err := sealimage.Open(c.SealFont, log)
+	if err != nil {
+		store.Close()
+		return nil, err
+	}
+	svc := &certificates.Service{Store: store, Documents: docs, Keys: keys, Vault: vault, Now: time.Now, Location: loc, Log: log, Seals: seals}
 	lk, err := signing.NewLedgerKey(master, c.LedgerName)
 	if err != nil {
 		store.Close()

@@ -123,6 +123,8 @@ var Routes = []Route{
 	{"GET", "/api/v1/authorities/{code}/keys", readKeys, "List an authority's seal keys", (*Server).listKeys},
 	{"POST", "/api/v1/authorities/{code}/keys", admin, "Add a seal key of another algorithm beside the active ones", (*Server).addKey},
 	{"POST", "/api/v1/authorities/{code}/keys/rotate", admin, "Make a new seal key current", (*Server).rotateKey},
+	{"PUT", "/api/v1/authorities/{code}/seal", admin, "Upload the authority's seal picture (印章图片, PNG up to 1 MiB), replacing the current one", (*Server).putSeal},
+	{"GET", "/api/v1/authorities/{code}/seal", nil, "The authority's seal picture (PNG; the default round red seal unless one was uploaded). Public: it is printed on the authority's public licence files and share pages, and reveals nothing else", (*Server).getSeal},
 
 	{"POST", "/api/v1/types", admin, "Create a certificate type", (*Server).createType},
 	{"GET", "/api/v1/types", all, "List certificate types", (*Server).listTypes},

@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net/http/httptest"
 	"net/netip"
+	"os"
 	"path/filepath"
 	"sync"
 	"testing"
@@ -25,6 +26,7 @@ import (
 	"github.com/certhub/certhub/internal/oidc"
 	"github.com/certhub/certhub/internal/oidc/oidctest"
 	"github.com/certhub/certhub/internal/postgres"
+	"github.com/certhub/certhub/internal/sealimage"
 	"github.com/certhub/certhub/internal/sqlite"
 	"github.com/certhub/certhub/internal/sqlsource"
 	"github.com/certhub/certhub/internal/sqlstore"
@@ -96,7 +98,11 @@ func New(t testing.TB, opts ...Option) *Hub {
 	loc, _ := time.LoadLocation("Asia/Shanghai")
 	logs := &LogBuffer{}
 	log := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	certs := &certificates.Service{Store: store, Documents: docs, Keys: keys, Vault: signing.NewVault(master), Now: clk.Now, Location: loc, Log: log}
+	seals, err := sealimage.Open(os.Getenv("CERTHUB_SEAL_FONT"), log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	certs := &certificates.Service{Store: store, Documents: docs, Keys: keys, Vault: signing.NewVault(master), Now: clk.Now, Location: loc, Log: log, Seals: seals}
 	admin, adminHash := exchange.NewSecret()
 	srv := httptest.NewUnstartedServer(nil)
 	srv.Start()

@@ -3,6 +3,7 @@ package sqlstore
 import (
 	"context"
 	"encoding/json"
+	"time"
 
 	"github.com/certhub/certhub/certificates"
 	"github.com/certhub/certhub/internal/errs"
@@ -101,4 +102,40 @@ func (s *Store) ListTypes(ctx context.Context) ([]*certificates.Type, error) {
 		out = append(out, t)
 	}
 	return out, rows.Err()
+}
+
+// GetSeal implements certificates.Store.
+func (s *Store) GetSeal(ctx context.Context, code string) (*certificates.Seal, error) {
+	seal := &certificates.Seal{Authority: code}
+	var updated *time.Time
+	err := s.db.QueryRow(ctx, `SELECT seal_key, seal_sha256, seal_updated_at FROM authorities WHERE code = $1`, code).
+		Scan(&seal.Key, &seal.SHA256, NullTime{&updated})
+	if err != nil {
+		return nil, notFound(err, "authority %s does not exist", code)
+	}
+	if updated != nil {
+		seal.UpdatedAt = *updated
+	}
+	return seal, nil
+}
+
+// SetSeal implements certificates.Store. Without replace the update is
+// conditional on the row having no seal, so two replicas drawing the
+// default at once store one of them.
+func (s *Store) SetSeal(ctx context.Context, seal *certificates.Seal, replace bool) error {
+	q := `UPDATE authorities SET seal_key = $2, seal_sha256 = $3, seal_updated_at = $4 WHERE code = $1`
+	if !replace {
+		q += ` AND seal_key = ''`
+	}
+	n, err := s.db.Exec(ctx, q, seal.Authority, seal.Key, seal.SHA256, seal.UpdatedAt)
+	if err != nil {
+		return err
+	}
+	if n == 0 {
+		if _, err := s.GetSeal(ctx, seal.Authority); err != nil {
+			return err
+		}
+		return errs.E(errs.Conflict, "authority %s already has a seal picture", seal.Authority)
+	}
+	return nil
 }

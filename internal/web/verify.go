@@ -22,6 +22,7 @@ type outcome struct {
 	Source     string   // "share", "document", "identifier"
 	Detail     string   // a message for the clerk (why an upload failed)
 	Authority  string
+	Issuer     string // the authority's code: a valid result shows its seal picture
 	TypeName   string
 	ID         string
 	HolderName string
@@ -156,7 +157,7 @@ func (s *Server) inspect(r *http.Request, input string) (*outcome, error) {
 		}
 		c := shown.Certificate
 		return &outcome{Valid: shown.Status == certificates.StatusValid && shown.SealValid, Reasons: reasonsOf(shown.Status, shown.SealValid),
-			Source: "share", Authority: shown.Authority.Name, TypeName: shown.Type.Name, ID: c.ID, HolderName: shown.HolderName,
+			Source: "share", Authority: shown.Authority.Name, Issuer: shown.Authority.Code, TypeName: shown.Type.Name, ID: c.ID, HolderName: shown.HolderName,
 			Masked: !shown.Share.ShowName, ValidFrom: c.ValidFrom, ValidUntil: c.ValidUntil, Status: shown.Status.Label(),
 			Fields: shown.Fields, Purpose: shown.Share.Purpose, holder: c.HolderIndex}, nil
 	case strings.Count(input, ".") == 2 && strings.HasPrefix(input, "eyJ"):
@@ -181,7 +182,7 @@ func (s *Server) fromVerification(r *http.Request, v *certificates.Verification,
 		o.Reasons = append(o.Reasons, "r_"+reason)
 	}
 	if v.Authority != nil {
-		o.Authority = v.Authority.Name
+		o.Authority, o.Issuer = v.Authority.Name, v.Authority.Code
 	}
 	c := v.Certificate
 	if c == nil {

@@ -115,6 +115,9 @@ func (s *Server) Register(r chi.Router) {
 		"list": func(v ...string) []string { return v },
 		"add":  func(d, v float64) float64 { return v + d },
 		"pct":  func(v float64) float64 { return 100 * v },
+		// sealStamp is what the seal_stamp template needs: the issuer's
+		// seal picture, served by the hub itself (CSP img-src 'self').
+		"sealStamp": func(code, name, label string) sealStamp { return sealStamp{Code: code, Name: name, Label: label} },
 	}).ParseFS(templateFS, "templates/*.html"))
 	static, _ := fs.Sub(staticFS, "static")
 	r.With(s.headers).Handle("/static/*", http.StripPrefix("/static/", http.FileServer(http.FS(static))))
@@ -279,3 +282,6 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
 func contextWith(r *http.Request, sess *session) context.Context {
 	return context.WithValue(r.Context(), sessionKey, sess)
 }
+
+// sealStamp is an issuer's seal picture stamped over its name.
+type sealStamp struct{ Code, Name, Label string }
