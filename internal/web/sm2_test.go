@@ -27,7 +27,8 @@ func TestSM2DocumentOnPages(t *testing.T) {
 	h, _ := demoHub(t)
 	ctx := context.Background()
 	req := demo.NewGenerator(9, h.Certs.Today()).Property(demo.NewPerson(rand.New(rand.NewPCG(3, 4)), 4343))
-	if _, err := h.Certs.Keys.Rotate(ctx, req.Authority, signing.SM2); err != nil {
+	// Every demo authority holds an SM2 key: make it the document key.
+	if err := h.Certs.Keys.SetDocumentAlgorithm(ctx, req.Authority, signing.SM2); err != nil {
 		t.Fatal(err)
 	}
 	res, err := h.Certs.Issue(ctx, certificates.Scope{}, req, nil)
