@@ -48,6 +48,7 @@ func RunTests(t *testing.T, newStore func(t *testing.T) *sqlstore.Store) {
 		{"EveryDocumentReadsBack", testEveryDocumentReadsBack},
 		{"AuditLedger", testLedger},
 		{"LedgerHolderIndex", testLedgerHolder},
+		{"SealCA", testSealCA},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
