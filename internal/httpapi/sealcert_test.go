@@ -331,6 +331,19 @@ func TestSealCertificateImport(t *testing.T) {
 			if err := csr.CheckSignature(); err != nil {
 				t.Fatalf("CSR signature: %v", err)
 			}
+			// OpenSSL checks the CSR's self-signature (SM2: with the
+			// default distinguishing ID).
+			csrFile := filepath.Join(t.TempDir(), "seal.csr")
+			if err := os.WriteFile(csrFile, csrPEM, 0o600); err != nil {
+				t.Fatal(err)
+			}
+			args := []string{"req", "-in", csrFile, "-noout", "-verify"}
+			if alg == "SM2" {
+				args = append(args, "-vfyopt", "distid:1234567812345678")
+			}
+			if out, err := exec.Command(openssl, args...).CombinedOutput(); err != nil || !strings.Contains(string(out), "verify OK") {
+				t.Fatalf("openssl req -verify: %v\n%s", err, out)
+			}
 			_, jwkPub := h.x5c(kid)
 			if !samePub(csr.PublicKey, jwkPub) || csr.Subject.SerialNumber != marketCode {
 				t.Fatalf("CSR for another key or subject: %s", csr.Subject)

@@ -3,8 +3,14 @@ package storetest
 import (
 	"bytes"
 	"context"
+	"slices"
+	"sync"
 	"testing"
+	"time"
 
+	"github.com/emmansun/gmsm/smx509"
+
+	"github.com/certhub/certhub/certificates"
 	"github.com/certhub/certhub/internal/errs"
 	"github.com/certhub/certhub/internal/sqlstore"
 	"github.com/certhub/certhub/signing"
@@ -92,4 +98,62 @@ func mustKey(t *testing.T, s *sqlstore.Store, kid string) *signing.Key {
 	k, err := s.GetKey(context.Background(), kid)
 	must(t, err)
 	return k
+}
+
+// testSealCAReplicas starts the seal CA from several replicas at once (one
+// master key, one store): each succeeds, one root per family is kept, and
+// the certificates every replica issues chain to those roots.
+func testSealCAReplicas(t *testing.T, s *sqlstore.Store) {
+	ctx := context.Background()
+	const authCode = "11330100MB0000001R"
+	must(t, s.CreateAuthority(ctx, &certificates.Authority{Code: authCode, Name: "某市市场监督管理局", CreatedAt: t0}))
+	master, err := signing.GenerateMasterKey()
+	must(t, err)
+	const replicas = 4
+	managers := make([]*signing.Manager, replicas)
+	for i := range managers {
+		managers[i], err = signing.NewManager(s, map[string]signing.Backend{"local": signing.NewLocalBackend(master)}, "local", time.Now)
+		must(t, err)
+	}
+	var wg sync.WaitGroup
+	created := make([]bool, replicas)
+	failed := make([]error, replicas)
+	for i, m := range managers {
+		wg.Go(func() { created[i], _, failed[i] = m.EnsureCA(ctx) })
+	}
+	wg.Wait()
+	for i, err := range failed {
+		if err != nil {
+			t.Fatalf("replica %d: %v", i, err)
+		}
+	}
+	roots, err := s.CARoots(ctx)
+	must(t, err)
+	if len(roots) != 2 || roots[0].Family != "P-256" || roots[1].Family != "SM2" {
+		t.Fatalf("roots after a concurrent start: %+v", roots)
+	}
+	if !slices.Contains(created, true) {
+		t.Fatal("no replica says it created the CA")
+	}
+	for i, m := range managers {
+		alg := []signing.Algorithm{signing.SM2, signing.ES256, signing.EdDSA, signing.SM2}[i]
+		var k *signing.Key
+		if i == 0 {
+			k, err = m.CreateKey(ctx, authCode, alg)
+		} else {
+			k, err = m.Rotate(ctx, authCode, alg)
+		}
+		must(t, err)
+		leaf, err := smx509.ParseCertificate(k.Certificate)
+		must(t, err)
+		ok := false
+		for _, r := range roots {
+			rc, err := smx509.ParseCertificate(r.Certificate)
+			must(t, err)
+			ok = ok || leaf.CheckSignatureFrom(rc) == nil
+		}
+		if !ok || k.CertificateSource != signing.CertHub || leaf.Subject.SerialNumber != authCode {
+			t.Fatalf("replica %d's %s certificate does not chain to the stored roots (%s)", i, alg, leaf.Subject)
+		}
+	}
 }

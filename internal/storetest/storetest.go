@@ -48,7 +48,7 @@ func RunTests(t *testing.T, newStore func(t *testing.T) *sqlstore.Store) {
 		{"EveryDocumentReadsBack", testEveryDocumentReadsBack},
 		{"AuditLedger", testLedger},
 		{"LedgerHolderIndex", testLedgerHolder},
-		{"SealCA", testSealCA},
+		{"SealCA", testSealCA}, {"SealCAReplicas", testSealCAReplicas},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
