@@ -87,6 +87,14 @@ type Key struct {
 	Documents bool       `json:"documents"`
 	CreatedAt time.Time  `json:"created_at"`
 	RetiredAt *time.Time `json:"retired_at,omitempty"`
+	// Certificate is the key's X.509 seal certificate (DER), nil until it
+	// has one; CertificateChain is what follows it in the JWKS x5c (DER
+	// certificates, concatenated: the issuing root for a hub certificate,
+	// the chain the operator gave for an imported one). CertificateSource
+	// says who issued it.
+	Certificate       []byte     `json:"-"`
+	CertificateChain  []byte     `json:"-"`
+	CertificateSource CertSource `json:"certificate,omitempty"`
 }
 
 // KeyStore keeps key records.

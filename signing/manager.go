@@ -30,6 +30,15 @@ type Manager struct {
 
 	signers sync.Map // kid -> crypto.Signer
 	publics sync.Map // kid -> verifyKey
+
+	// ca, when the store keeps certificates too, is the seal CA's store:
+	// every new key then gets a certificate (see sealcert.go).
+	ca CAStore
+	// CAName is the organisation the seal CA roots name (default
+	// "certhub"), read when the roots are created.
+	CAName  string
+	caMu    sync.Mutex
+	caRoots map[string]*caRoot // family -> opened root
 }
 
 type verifyKey struct {
@@ -39,6 +48,8 @@ type verifyKey struct {
 }
 
 // NewManager returns a manager using the named default backend for new keys.
+// If store also implements CAStore, the manager runs the hub's seal CA: every
+// key it creates, rotates in or adds is issued a seal certificate.
 func NewManager(store KeyStore, backends map[string]Backend, defaultBackend string, now func() time.Time) (*Manager, error) {
 	if _, ok := backends[defaultBackend]; !ok {
 		return nil, fmt.Errorf("unknown key backend %q", defaultBackend)
@@ -46,7 +57,11 @@ func NewManager(store KeyStore, backends map[string]Backend, defaultBackend stri
 	if now == nil {
 		now = time.Now
 	}
-	return &Manager{store: store, backends: backends, defaultB: defaultBackend, now: now}, nil
+	m := &Manager{store: store, backends: backends, defaultB: defaultBackend, now: now, CAName: "certhub"}
+	if ca, ok := store.(CAStore); ok {
+		m.ca = ca
+	}
+	return m, nil
 }
 
 func (m *Manager) newKey(ctx context.Context, authority string, alg Algorithm) (*Key, error) {
@@ -63,8 +78,16 @@ func (m *Manager) newKey(ctx context.Context, authority string, alg Algorithm) (
 	if err != nil {
 		return nil, errs.Wrap(err, "encode public key")
 	}
-	return &Key{KID: kid, Authority: authority, Algorithm: alg, PublicJWK: pj, Backend: m.defaultB,
-		Sealed: sealed, Status: KeyActive, CreatedAt: m.now().UTC().Truncate(time.Microsecond)}, nil
+	k := &Key{KID: kid, Authority: authority, Algorithm: alg, PublicJWK: pj, Backend: m.defaultB,
+		Sealed: sealed, Status: KeyActive, CreatedAt: m.now().UTC().Truncate(time.Microsecond)}
+	if m.ca != nil {
+		// Issued before the key is stored, so a key never exists without
+		// its certificate (the backfill covers keys from before the CA).
+		if err := m.certify(ctx, k, pub); err != nil {
+			return nil, err
+		}
+	}
+	return k, nil
 }
 
 // CreateKey gives an authority its first seal key.
@@ -146,6 +169,11 @@ func (m *Manager) Rotate(ctx context.Context, authority string, alg Algorithm) (
 		return nil, err
 	}
 	return k, nil
+}
+
+// Key returns a key by kid; errs.NotFound if unknown.
+func (m *Manager) Key(ctx context.Context, kid string) (*Key, error) {
+	return m.store.GetKey(ctx, kid)
 }
 
 // Keys lists keys of an authority, or all keys with authority "".
@@ -342,7 +370,10 @@ func (m *Manager) verifyKey(ctx context.Context, kid string) (*verifyKey, error)
 }
 
 // JWKS returns the JSON Web Key Set of every key that can verify a stored
-// document, active and retired, followed by any extra public keys given.
+// document, active and retired, followed by any extra public keys given. A
+// key with a seal certificate carries it in x5c (RFC 7517: standard base64
+// DER, the key's certificate first, then its chain); an SM2 key in
+// X5CSM2, the same encoding (see there why).
 func (m *Manager) JWKS(ctx context.Context, extra ...json.RawMessage) ([]byte, error) {
 	keys, err := m.store.ListKeys(ctx, "")
 	if err != nil {
@@ -352,7 +383,13 @@ func (m *Manager) JWKS(ctx context.Context, extra ...json.RawMessage) ([]byte, e
 		Keys []json.RawMessage `json:"keys"`
 	}{Keys: make([]json.RawMessage, 0, len(keys))}
 	for _, k := range keys {
-		set.Keys = append(set.Keys, k.PublicJWK)
+		j := json.RawMessage(k.PublicJWK)
+		if len(k.Certificate) > 0 {
+			if j, err = withX5C(k); err != nil {
+				return nil, errs.Wrap(err, "seal key %s", k.KID)
+			}
+		}
+		set.Keys = append(set.Keys, j)
 	}
 	set.Keys = append(set.Keys, extra...)
 	return json.Marshal(set)

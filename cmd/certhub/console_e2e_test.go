@@ -59,6 +59,8 @@ var consoleCommands = [][]string{
 	{"audit", "verify"},
 	{"connectors", "history", "x"},
 	{"keys", "list"},
+	{"keys", "csr", "x"},
+	{"seals", "ca", "init"},
 	{"gen", "--count", "1"},
 	{"migrate"},
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
@@ -15,6 +16,46 @@ import (
 // SealsCmd groups the GB/T 38540 electronic seal tools.
 type SealsCmd struct {
 	Verify SealsVerifyCmd `cmd:"" help:"Check a GB/T 38540-2020 electronic signature (DER SES_Signature) over its data, offline; exit 1 when invalid."`
+	CA     SealsCACmd     `cmd:"" name:"ca" help:"The hub's seal CA, which certifies the seal keys."`
+}
+
+// SealsCACmd groups the seal CA commands.
+type SealsCACmd struct {
+	Init SealsCAInitCmd `cmd:"" help:"Create the hub's seal CA (an SM2 root and a P-256 root) and certify the keys that have no certificate; serve does this at first start."`
+}
+
+// SealsCAInitCmd creates the seal CA explicitly, before the first start.
+type SealsCAInitCmd struct {
+	StoreConfig
+}
+
+// Run creates the CA; it refuses, saying so, when the hub has one.
+func (c *SealsCAInitCmd) Run() error {
+	ctx := context.Background()
+	a, err := c.open(ctx)
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	roots, err := a.keys.CARoots(ctx)
+	if err != nil {
+		return err
+	}
+	if len(roots) > 0 {
+		return fmt.Errorf("this hub already has a seal CA (created %s); ca init makes one only where there is none. "+
+			"Its roots are at /.well-known/certhub-seal-ca.pem", roots[0].CreatedAt.Format(time.RFC3339))
+	}
+	_, certified, err := a.keys.EnsureCA(ctx)
+	if err != nil {
+		return err
+	}
+	pem, err := a.keys.TrustedRootsPEM(ctx)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(os.Stderr, "created the seal CA; %d existing keys certified. Its roots (also at /.well-known/certhub-seal-ca.pem):\n", certified)
+	_, err = os.Stdout.Write(pem)
+	return err
 }
 
 // SealsVerifyCmd checks one SES_Signature. It needs no store and no

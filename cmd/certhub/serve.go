@@ -110,6 +110,19 @@ func (c *ServeCmd) serve(ctx context.Context, a *app, demoHolders []web.DemoHold
 	if err != nil {
 		return err
 	}
+	// The seal CA: made at the first start, then every key without a seal
+	// certificate (keys from before the CA) gets one. Idempotent, and safe
+	// when replicas start together.
+	createdCA, certified, err := a.keys.EnsureCA(ctx)
+	if err != nil {
+		return fmt.Errorf("seal CA: %w", err)
+	}
+	if createdCA {
+		a.log.Info("created the seal CA (SM2 and P-256 roots); its keys are sealed under the master key")
+	}
+	if certified > 0 {
+		a.log.Info("issued seal certificates to keys that had none", "keys", certified)
+	}
 	ln, err := net.Listen("tcp", c.Addr)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", c.Addr, err)

@@ -51,6 +51,65 @@ type KeysCmd struct {
 	List        KeysListCmd        `cmd:"" help:"List seal keys."`
 	Add         KeysAddCmd         `cmd:"" help:"Give an authority a key of another algorithm beside its active ones (one active key per algorithm)."`
 	DocumentKey KeysDocumentKeyCmd `cmd:"" name:"document-key" help:"Make an authority's active key of an algorithm the one that seals its JWS documents."`
+	CSR         KeysCSRCmd         `cmd:"" name:"csr" help:"Print a PEM certificate signing request for a seal key, for an external CA."`
+	ImportCert  KeysImportCertCmd  `cmd:"" name:"import-cert" help:"Attach a certificate from an external CA to a seal key (it must certify the key and be valid now)."`
+}
+
+// KeysCSRCmd prints a CSR for a seal key; the private key never leaves
+// the signing package.
+type KeysCSRCmd struct {
+	StoreConfig
+	KID string `arg:"" name:"kid" help:"The seal key's kid (certhub keys list)."`
+}
+
+// Run prints the CSR.
+func (c *KeysCSRCmd) Run() error {
+	ctx := context.Background()
+	a, err := c.open(ctx)
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	csr, err := a.keys.CSR(ctx, c.KID)
+	if err != nil {
+		return err
+	}
+	_, err = os.Stdout.Write(csr)
+	return err
+}
+
+// KeysImportCertCmd attaches an external CA's certificate to a seal key.
+type KeysImportCertCmd struct {
+	StoreConfig
+	KID   string `arg:"" name:"kid" help:"The seal key's kid."`
+	File  string `arg:"" name:"file" type:"existingfile" help:"The certificate, PEM or DER."`
+	Chain string `type:"existingfile" help:"PEM (or DER) file of the intermediates and root, issuer first, published after the certificate in x5c."`
+}
+
+// Run checks and stores the certificate.
+func (c *KeysImportCertCmd) Run() error {
+	ctx := context.Background()
+	cert, err := os.ReadFile(c.File)
+	if err != nil {
+		return err
+	}
+	var chain []byte
+	if c.Chain != "" {
+		if chain, err = os.ReadFile(c.Chain); err != nil {
+			return err
+		}
+	}
+	a, err := c.open(ctx)
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	k, err := a.keys.ImportCertificate(ctx, c.KID, cert, chain)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("seal key %s (authority %s) now has a certificate from an %s CA\n", k.KID, k.Authority, map[signing.CertSource]string{signing.CertHub: "the hub's", signing.CertExternal: "external"}[k.CertificateSource])
+	return nil
 }
 
 // KeysAddCmd adds a key of another algorithm beside an authority's active

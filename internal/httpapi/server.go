@@ -114,6 +114,7 @@ var Routes = []Route{
 	{"GET", "/readyz", nil, "Database and object store are reachable", (*Server).readyz},
 	{"GET", "/.well-known/jwks.json", nil, "Public keys: every seal key that signed a stored document, and the hub key (access tokens, webhooks)", (*Server).jwks},
 	{"POST", "/api/v1/verify", nil, "Verify a document or an identifier", (*Server).verify},
+	{"GET", "/.well-known/certhub-seal-ca.pem", nil, "Every root the hub trusts for seal certificates, as PEM", (*Server).sealCA},
 	{"GET", "/.well-known/ledger-key", nil, "The key that signs the audit ledger's checkpoints", (*Server).ledgerKey},
 
 	{"POST", "/api/v1/authorities", admin, "Create an issuing authority and its first seal key", (*Server).createAuthority},
@@ -125,6 +126,7 @@ var Routes = []Route{
 	{"POST", "/api/v1/authorities/{code}/keys/rotate", admin, "Make a new seal key current", (*Server).rotateKey},
 	{"PUT", "/api/v1/authorities/{code}/seal", admin, "Upload the authority's seal picture (印章图片, PNG up to 1 MiB), replacing the current one", (*Server).putSeal},
 	{"GET", "/api/v1/authorities/{code}/seal", nil, "The authority's seal picture (PNG; the default round red seal unless one was uploaded). Public: it is printed on the authority's public licence files and share pages, and reveals nothing else", (*Server).getSeal},
+	{"POST", "/api/v1/authorities/{code}/keys/{kid}/certificate", admin, "Attach a certificate from an external CA to a seal key", (*Server).importKeyCertificate},
 
 	{"POST", "/api/v1/types", admin, "Create a certificate type", (*Server).createType},
 	{"GET", "/api/v1/types", all, "List certificate types", (*Server).listTypes},

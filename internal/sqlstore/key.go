@@ -8,11 +8,13 @@ import (
 	"github.com/certhub/certhub/signing"
 )
 
-const keyColumns = `kid, authority, algorithm, public_jwk, backend, sealed, status, documents, created_at, retired_at`
+const keyColumns = `kid, authority, algorithm, public_jwk, backend, sealed, status, documents, created_at, retired_at,
+	certificate, certificate_chain, certificate_source`
 
 func insertKey(ctx context.Context, q Querier, k *signing.Key) error {
-	_, err := q.Exec(ctx, `INSERT INTO seal_keys (`+keyColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
-		k.KID, k.Authority, string(k.Algorithm), string(k.PublicJWK), k.Backend, k.Sealed, string(k.Status), boolInt(k.Documents), k.CreatedAt, k.RetiredAt)
+	_, err := q.Exec(ctx, `INSERT INTO seal_keys (`+keyColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`,
+		k.KID, k.Authority, string(k.Algorithm), string(k.PublicJWK), k.Backend, k.Sealed, string(k.Status), boolInt(k.Documents), k.CreatedAt, k.RetiredAt,
+		nilIfEmpty(k.Certificate), nilIfEmpty(k.CertificateChain), string(k.CertificateSource))
 	return conflict(err, "authority %s already has an active %s seal key (or the key exists)", k.Authority, k.Algorithm)
 }
 
@@ -98,10 +100,12 @@ func (s *Store) SetDocumentKey(ctx context.Context, authority string, alg signin
 
 func scanKey(r Row) (*signing.Key, error) {
 	k := &signing.Key{}
-	var alg, jwk, status string
+	var alg, jwk, status, source string
 	var docs int
-	err := r.Scan(&k.KID, &k.Authority, &alg, &jwk, &k.Backend, &k.Sealed, &status, &docs, Time{&k.CreatedAt}, NullTime{&k.RetiredAt})
+	err := r.Scan(&k.KID, &k.Authority, &alg, &jwk, &k.Backend, &k.Sealed, &status, &docs, Time{&k.CreatedAt}, NullTime{&k.RetiredAt},
+		&k.Certificate, &k.CertificateChain, &source)
 	k.Algorithm, k.PublicJWK, k.Status, k.Documents = signing.Algorithm(alg), []byte(jwk), signing.KeyStatus(status), docs == 1
+	k.CertificateSource = signing.CertSource(source)
 	return k, err
 }
 

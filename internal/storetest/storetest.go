@@ -49,6 +49,7 @@ func RunTests(t *testing.T, newStore func(t *testing.T) *sqlstore.Store) {
 		{"AuditLedger", testLedger},
 		{"LedgerHolderIndex", testLedgerHolder},
 		{"SealImages", testSeals},
+		{"SealCA", testSealCA}, {"SealCAReplicas", testSealCAReplicas},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
