@@ -372,8 +372,7 @@ func (m *Manager) verifyKey(ctx context.Context, kid string) (*verifyKey, error)
 // JWKS returns the JSON Web Key Set of every key that can verify a stored
 // document, active and retired, followed by any extra public keys given. A
 // key with a seal certificate carries it in x5c (RFC 7517: standard base64
-// DER, the key's certificate first, then its chain); an SM2 key in
-// X5CSM2, the same encoding (see there why).
+// DER, the key's certificate first, then its chain), SM2 keys too.
 func (m *Manager) JWKS(ctx context.Context, extra ...json.RawMessage) ([]byte, error) {
 	keys, err := m.store.ListKeys(ctx, "")
 	if err != nil {

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"crypto"
-	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
 	"encoding/pem"
@@ -389,15 +388,13 @@ func CertificateChain(k *Key) ([][]byte, error) {
 	return out, nil
 }
 
-// X5CSM2 is the JWK member that carries an SM2 seal key's certificate
-// chain, in x5c's encoding (standard base64 DER, the key's certificate
-// first). It is not x5c because Go's crypto/x509, and with it jwx and every
-// Go consumer of the JWKS, cannot parse SM2 certificates and rejects the
-// whole key set when one x5c holds one.
-const X5CSM2 = "certhub_x5c"
-
-// withX5C is a key's public JWK with its certificate chain in x5c, or in
-// X5CSM2 when crypto/x509 cannot read every certificate of it.
+// withX5C is a key's public JWK with its certificate chain in x5c (RFC
+// 7517 §4.7: standard base64 DER, the key's certificate first), SM2 keys
+// included: an SM2 certificate is an X.509 certificate. Go's crypto/x509
+// cannot parse SM2 certificates, and jwx validates every x5c with it, so a
+// Go client on jwx reads only the other keys (the JWKS endpoint's ?alg=
+// filter serves it a set it can parse: docs/sm2.md); such a client could
+// not read an SM2 JWK (crv "SM2") without registering the curve anyway.
 func withX5C(k *Key) (json.RawMessage, error) {
 	chain, err := CertificateChain(k)
 	if err != nil {
@@ -407,19 +404,15 @@ func withX5C(k *Key) (json.RawMessage, error) {
 	if err := json.Unmarshal(k.PublicJWK, &members); err != nil {
 		return nil, err
 	}
-	member := "x5c"
 	x5c := make([]string, len(chain))
 	for i, d := range chain {
 		x5c[i] = base64.StdEncoding.EncodeToString(d)
-		if _, err := x509.ParseCertificate(d); err != nil {
-			member = X5CSM2
-		}
 	}
 	b, err := json.Marshal(x5c)
 	if err != nil {
 		return nil, err
 	}
-	members[member] = b
+	members["x5c"] = b
 	return json.Marshal(members)
 }
 

@@ -84,8 +84,8 @@ func TestSealCACLI(t *testing.T) {
 
 	var set struct {
 		Keys []struct {
-			KID    string   `json:"kid"`
-			X5CSM2 []string `json:"certhub_x5c"`
+			KID string   `json:"kid"`
+			X5C []string `json:"x5c"`
 		}
 	}
 	if err := json.Unmarshal(p.do("GET", "/.well-known/jwks.json", "", nil).body, &set); err != nil {
@@ -94,7 +94,7 @@ func TestSealCACLI(t *testing.T) {
 	found := false
 	for _, k := range set.Keys {
 		if k.KID == kid {
-			found = len(k.X5CSM2) == 2 && k.X5CSM2[0] == base64.StdEncoding.EncodeToString(leaf) && k.X5CSM2[1] == base64.StdEncoding.EncodeToString(caDER)
+			found = len(k.X5C) == 2 && k.X5C[0] == base64.StdEncoding.EncodeToString(leaf) && k.X5C[1] == base64.StdEncoding.EncodeToString(caDER)
 		}
 	}
 	if !found {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"strings"
 	"sync"
 	"time"
 
@@ -262,9 +263,50 @@ func (s *Server) jwks(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
+	if v := r.URL.Query().Get("alg"); v != "" {
+		if b, err = filterJWKS(b, v); err != nil {
+			s.fail(w, r, err)
+			return
+		}
+	}
 	w.Header().Set("Content-Type", "application/jwk-set+json")
 	w.Header().Set("Cache-Control", "public, max-age=300")
 	_, _ = w.Write(b)
+}
+
+// filterJWKS keeps the keys whose alg is one of the comma-separated algs:
+// ?alg=ES256,EdDSA gives a JOSE library that knows no SM2 (or cannot read
+// SM2 certificates in x5c, as Go's jwx) a set it can parse whole.
+func filterJWKS(set []byte, algs string) ([]byte, error) {
+	want := map[string]bool{}
+	for _, a := range strings.Split(algs, ",") {
+		switch a = strings.TrimSpace(a); a {
+		case "ES256", "EdDSA", "SM2SM3":
+			want[a] = true
+		default:
+			return nil, errs.Field("alg", "must be a comma-separated list of ES256, EdDSA and SM2SM3, got %q", a)
+		}
+	}
+	var all struct {
+		Keys []json.RawMessage `json:"keys"`
+	}
+	if err := json.Unmarshal(set, &all); err != nil {
+		return nil, errs.Wrap(err, "JWKS")
+	}
+	out := all.Keys[:0]
+	for _, k := range all.Keys {
+		var m struct {
+			Alg string `json:"alg"`
+		}
+		if json.Unmarshal(k, &m) == nil && want[m.Alg] {
+			out = append(out, k)
+		}
+	}
+	all.Keys = out
+	if all.Keys == nil {
+		all.Keys = []json.RawMessage{}
+	}
+	return json.Marshal(all)
 }
 
 func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {

@@ -62,8 +62,9 @@ func (h *hub) activeKID(code, alg string) string {
 }
 
 // x5c returns the certificates of kid's JWKS entry (leaf first) and the
-// entry's public key. An SM2 key's chain is in certhub_x5c (crypto/x509,
-// hence jwx, cannot parse SM2 certificates), the others' in x5c.
+// entry's public key. Every key's chain is in x5c, SM2 keys' too; jwx
+// cannot validate an SM2 certificate (crypto/x509), so an SM2 entry is
+// parsed as a key without it.
 func (h *hub) x5c(kid string) ([]*smx509.Certificate, crypto.PublicKey) {
 	h.t.Helper()
 	var set struct{ Keys []json.RawMessage }
@@ -72,10 +73,9 @@ func (h *hub) x5c(kid string) ([]*smx509.Certificate, crypto.PublicKey) {
 	}
 	for _, raw := range set.Keys {
 		var e struct {
-			KID    string   `json:"kid"`
-			Crv    string   `json:"crv"`
-			X5C    []string `json:"x5c"`
-			X5CSM2 []string `json:"certhub_x5c"`
+			KID string   `json:"kid"`
+			Crv string   `json:"crv"`
+			X5C []string `json:"x5c"`
 		}
 		_ = json.Unmarshal(raw, &e)
 		if e.KID != kid {
@@ -83,12 +83,10 @@ func (h *hub) x5c(kid string) ([]*smx509.Certificate, crypto.PublicKey) {
 		}
 		chain := e.X5C
 		if e.Crv == "SM2" {
-			if len(e.X5C) > 0 {
-				h.t.Fatalf("SM2 key %s has x5c, which jwx cannot parse", kid)
-			}
-			chain = e.X5CSM2
-		} else if len(e.X5CSM2) > 0 {
-			h.t.Fatalf("non-SM2 key %s has certhub_x5c, want x5c", kid)
+			var m map[string]any
+			_ = json.Unmarshal(raw, &m)
+			delete(m, "x5c")
+			raw, _ = json.Marshal(m)
 		}
 		var certs []*smx509.Certificate
 		for _, s := range chain {
@@ -173,11 +171,23 @@ func TestSealCertificates(t *testing.T) {
 					t.Fatalf("create %s: %d", a.name, st)
 				}
 			}
-			// The whole set, certificates included, parses with jwx.
+			// The set parses with jwx as docs/sm2.md says a Go client
+			// should, and ?alg= gives jwx a set it parses as it is.
 			for _, a := range authorities {
 				if _, ok := h.jwks().LookupKeyID(h.activeKID(a.code, a.alg)); !ok {
 					t.Fatalf("jwx does not find the %s key", a.alg)
 				}
+			}
+			plain, err := jwk.Parse(h.getPublic("/.well-known/jwks.json?alg=ES256,EdDSA"))
+			if err != nil {
+				t.Fatalf("?alg=ES256,EdDSA does not parse with jwx: %v", err)
+			}
+			if _, ok := plain.LookupKeyID(h.activeKID(otherCode, "ES256")); !ok || plain.Len() != 2 {
+				t.Fatalf("?alg=ES256,EdDSA: %d keys, want the ES256 seal key and the hub key", plain.Len())
+			}
+			var bad errorAnswer
+			if st := h.call("GET", "/.well-known/jwks.json?alg=RS256", "", nil, &bad); st != 400 || !bad.names("alg", "ES256, EdDSA and SM2SM3") {
+				t.Fatalf("?alg=RS256: %d %+v, want 400 naming alg", st, bad.Error)
 			}
 			roots := h.getPublic("/.well-known/certhub-seal-ca.pem")
 			if n := bytes.Count(roots, []byte("BEGIN CERTIFICATE")); n != 2 {

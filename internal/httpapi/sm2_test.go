@@ -47,7 +47,7 @@ func TestSM2Authority(t *testing.T) {
 			kid := keys.Keys[0].KID
 
 			// The JWKS serves the key in the SM2SM3 profile, with its seal
-			// certificate (certhub_x5c: not x5c, see signing.X5CSM2), and parses
+			// certificate in x5c, and parses
 			// with jwx like the rest of the set.
 			var set struct{ Keys []map[string]any }
 			h.call("GET", "/.well-known/jwks.json", "", nil, &set)
@@ -57,7 +57,7 @@ func TestSM2Authority(t *testing.T) {
 					entry = k
 				}
 			}
-			if entry == nil || entry["kty"] != "EC" || entry["crv"] != "SM2" || entry["alg"] != "SM2SM3" || len(entry) != 8 || entry["certhub_x5c"] == nil ||
+			if entry == nil || entry["kty"] != "EC" || entry["crv"] != "SM2" || entry["alg"] != "SM2SM3" || len(entry) != 8 || entry["x5c"] == nil ||
 				len(b64(t, entry["x"])) != 32 || len(b64(t, entry["y"])) != 32 {
 				t.Fatalf("JWKS entry for %s = %v", kid, entry)
 			}

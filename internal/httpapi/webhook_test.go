@@ -84,11 +84,23 @@ func (rc *receiver) setPlan(plan ...string) {
 	rc.plan = plan
 }
 
-// jwks fetches the hub's published keys.
+// jwks fetches the hub's published keys and parses them with jwx the way
+// docs/sm2.md tells a Go client to: jwx validates every x5c with Go's
+// crypto/x509, which cannot read SM2 certificates, so the x5c of SM2
+// entries is set aside first (the SM2 curve itself is registered by
+// package signing, as a client must register it).
 func (h *hub) jwks() jwk.Set {
 	h.t.Helper()
-	var raw json.RawMessage
-	h.call("GET", "/.well-known/jwks.json", "", nil, &raw)
+	var doc struct {
+		Keys []map[string]any `json:"keys"`
+	}
+	h.call("GET", "/.well-known/jwks.json", "", nil, &doc)
+	for _, k := range doc.Keys {
+		if k["crv"] == "SM2" {
+			delete(k, "x5c")
+		}
+	}
+	raw, _ := json.Marshal(doc)
 	set, err := jwk.Parse(raw)
 	if err != nil {
 		h.t.Fatal(err)
