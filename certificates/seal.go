@@ -172,3 +172,16 @@ func (s *Service) drawDefaultSeal(ctx context.Context, a *Authority) {
 		s.Log.WarnContext(ctx, "default seal picture not stored; it is drawn on first use", "authority", a.Code, "err", err.Error())
 	}
 }
+
+// ESeal returns the GB/T 38540 SES_Signature of data by the authority's
+// electronic seal: its SM2 seal key and certificate sign, the seal carries
+// its seal picture. It is what a licence file carries (the OFD's
+// SignedValue.dat); propertyInfo names what is sealed. errs.Conflict,
+// saying what to configure, for an authority without an SM2 seal.
+func (s *Service) ESeal(ctx context.Context, authority string, data []byte, propertyInfo string) ([]byte, error) {
+	_, png, err := s.SealImage(ctx, authority)
+	if err != nil {
+		return nil, err
+	}
+	return s.Keys.SealBytes(ctx, authority, png, data, propertyInfo)
+}
