@@ -23,11 +23,27 @@ func TestAuthorization(t *testing.T) {
 		exchange.RoleClerk:    h.token(exchange.RoleClerk, ""),
 		exchange.RoleHolder:   h.holderToken(companyID, "福建某某科技有限公司"),
 	}
-	var issued struct{ ID string }
-	if st := h.call("POST", "/api/v1/certificates", h.Admin, issueBody(), &issued); st != 201 {
-		t.Fatalf("issue: %d", st)
+	// The authority in the paths seals with SM2 (SM2SM3 documents) beside
+	// its ES256 key: every route is tried on national-algorithm material.
+	if st := h.call("POST", "/api/v1/authorities/"+marketCode+"/keys", h.Admin, map[string]string{"algorithm": "SM2"}, nil); st != 201 {
+		t.Fatalf("add SM2 key: %d", st)
 	}
-	params := strings.NewReplacer("{code}", marketCode, "{id}", issued.ID)
+	if st := h.call("PATCH", "/api/v1/authorities/"+marketCode, h.Admin, map[string]string{"document_algorithm": "SM2"}, nil); st != 200 {
+		t.Fatalf("document algorithm SM2: %d", st)
+	}
+	var issued struct{ ID, Document string }
+	if st := h.call("POST", "/api/v1/certificates", h.Admin, issueBody(), &issued); st != 201 || !strings.Contains(issued.Document, "eyJhbGciOiJTTTJTTTMi") {
+		t.Fatalf("issue an SM2SM3 document: %d %.40s", st, issued.Document)
+	}
+	kid := ""
+	var keys struct{ Keys []struct{ KID, Alg string } }
+	h.call("GET", "/api/v1/authorities/"+marketCode+"/keys", h.Admin, nil, &keys)
+	for _, k := range keys.Keys {
+		if k.Alg == "SM2" {
+			kid = k.KID
+		}
+	}
+	params := strings.NewReplacer("{code}", marketCode, "{id}", issued.ID, "{kid}", kid)
 	for _, rt := range httpapi.Routes {
 		path := params.Replace(rt.Pattern)
 		if rt.Pattern == "/api/v1/tokens/{id}" {
