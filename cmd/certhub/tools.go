@@ -112,29 +112,43 @@ func (c *KeysImportCertCmd) Run() error {
 	return nil
 }
 
-// KeysAddCmd adds a key of another algorithm beside an authority's active
-// keys; it seals documents only if the authority had no active key.
-type KeysAddCmd struct {
+// authorityAlgorithm is what the key commands that act on one authority's
+// key of one algorithm take, and how they open the hub for it.
+type authorityAlgorithm struct {
 	StoreConfig
 	Authority string `required:"" help:"USCC of the authority."`
 	Algorithm string `required:"" help:"ES256, EdDSA or SM2."`
 }
 
+// openFor checks the algorithm, opens the hub and checks the authority.
+func (c *authorityAlgorithm) openFor(ctx context.Context) (*app, signing.Algorithm, error) {
+	alg, err := signing.ParseAlgorithm("algorithm", c.Algorithm)
+	if err != nil {
+		return nil, "", err
+	}
+	a, err := c.open(ctx)
+	if err != nil {
+		return nil, "", err
+	}
+	if _, err := a.certs.Authority(ctx, c.Authority); err != nil {
+		a.Close()
+		return nil, "", err
+	}
+	return a, alg, nil
+}
+
+// KeysAddCmd adds a key of another algorithm beside an authority's active
+// keys; it seals documents only if the authority had no active key.
+type KeysAddCmd struct{ authorityAlgorithm }
+
 // Run adds the key.
 func (c *KeysAddCmd) Run() error {
 	ctx := context.Background()
-	alg, err := signing.ParseAlgorithm("algorithm", c.Algorithm)
-	if err != nil {
-		return err
-	}
-	a, err := c.open(ctx)
+	a, alg, err := c.openFor(ctx)
 	if err != nil {
 		return err
 	}
 	defer a.Close()
-	if _, err := a.certs.Authority(ctx, c.Authority); err != nil {
-		return err
-	}
 	k, err := a.keys.AddKey(ctx, c.Authority, alg)
 	if err != nil {
 		return err
@@ -143,28 +157,18 @@ func (c *KeysAddCmd) Run() error {
 	return nil
 }
 
-// KeysDocumentKeyCmd chooses an authority's document key by algorithm.
-type KeysDocumentKeyCmd struct {
-	StoreConfig
-	Authority string `required:"" help:"USCC of the authority."`
-	Algorithm string `required:"" help:"ES256, EdDSA or SM2: the authority must hold an active key of it."`
-}
+// KeysDocumentKeyCmd chooses an authority's document key by algorithm: the
+// authority must hold an active key of it.
+type KeysDocumentKeyCmd struct{ authorityAlgorithm }
 
 // Run sets the document key.
 func (c *KeysDocumentKeyCmd) Run() error {
 	ctx := context.Background()
-	alg, err := signing.ParseAlgorithm("algorithm", c.Algorithm)
-	if err != nil {
-		return err
-	}
-	a, err := c.open(ctx)
+	a, alg, err := c.openFor(ctx)
 	if err != nil {
 		return err
 	}
 	defer a.Close()
-	if _, err := a.certs.Authority(ctx, c.Authority); err != nil {
-		return err
-	}
 	if err := a.keys.SetDocumentAlgorithm(ctx, c.Authority, alg); err != nil {
 		return err
 	}
