@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"strings"
+	"unicode"
 
 	"github.com/certhub/certhub/internal/layout"
 )
@@ -65,7 +66,10 @@ func (p *pkg) advances(s string, size float64, used map[rune]bool) ([]float64, f
 	var total float64
 	for _, r := range s {
 		used[r] = true
-		_, a := p.doc.Font.glyph(r)
+		g, a := p.doc.Font.glyph(r)
+		if g == 0 && !unicode.IsSpace(r) {
+			p.missing[r] = true
+		}
 		adv = append(adv, a*size)
 		total += a * size
 	}

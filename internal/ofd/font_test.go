@@ -117,3 +117,21 @@ func inRanges(ranges []string, r rune) bool {
 	}
 	return false
 }
+
+// TestFindFont: a configured font must be a usable CJK TrueType font.
+func TestFindFont(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct{ path, want string }{
+		{"/nonexistent/font.ttf", "no such file"},
+		{"/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf", "no glyph for"},
+		{"font_test.go", "not a TrueType font"},
+	} {
+		if _, err := os.Stat(tc.path); err != nil && tc.want != "no such file" {
+			continue // not installed here
+		}
+		_, err := ofd.FindFont(tc.path)
+		if err == nil || !strings.Contains(err.Error(), tc.want) || !strings.Contains(err.Error(), ofd.FontEnv) {
+			t.Errorf("%s: want an error naming %s and %q, got %v", tc.path, ofd.FontEnv, tc.want, err)
+		}
+	}
+}

@@ -517,3 +517,68 @@ func BenchmarkWriteOFD(b *testing.B) {
 	}
 	b.ReportMetric(float64(buf.Len()), "bytes/file")
 }
+
+// TestWriteSealingFails: an authority without an SM2 seal key cannot seal,
+// the caller gets the conflict saying what to configure, and nothing is
+// written: certhub writes no unsealed OFD. Nor one with characters the
+// font cannot draw, or with what is not an SES_Signature as its seal.
+func TestWriteSealingFails(t *testing.T) {
+	h := sealedHub(t)
+	const es256 = "11330100MB0000002W"
+	if err := h.Certs.CreateAuthority(context.Background(), &certificates.Authority{Code: es256, Name: "杭州市规划和自然资源局"}, "ES256"); err != nil {
+		t.Fatal(err)
+	}
+	doc := document(t, h, font(t), "")
+	doc.Sealer = func(sig []byte) ([]byte, error) {
+		return h.Certs.ESeal(context.Background(), es256, sig, ofd.PropertyInfo)
+	}
+	var b bytes.Buffer
+	err := ofd.Write(&b, doc)
+	if !errs.Is(err, errs.Conflict) || !strings.Contains(err.Error(), "SM2") || b.Len() != 0 {
+		t.Fatalf("want a conflict naming SM2 and nothing written, got %v and %d bytes", err, b.Len())
+	}
+	doc.Pages[0].Texts[1].Text = "名称\U0002A6A5\U0001F600"
+	if err := ofd.Write(&b, doc); !errs.Is(err, errs.Invalid) || !strings.Contains(err.Error(), "has no glyph for '\U0001F600'") || b.Len() != 0 {
+		t.Fatalf("text the font cannot draw: %v, %d bytes", err, b.Len())
+	}
+	doc.Pages[0].Texts[1].Text = "名称"
+	doc.Sealer = func(sig []byte) ([]byte, error) { return []byte("not DER"), nil }
+	if err := ofd.Write(&b, doc); err == nil || b.Len() != 0 {
+		t.Fatalf("a sealer returning no SES_Signature: %v, %d bytes", err, b.Len())
+	}
+}
+
+// TestWriteSeveralPages: the seal is stamped on the page that has the seal
+// image, and the package verifies.
+func TestWriteSeveralPages(t *testing.T) {
+	h := sealedHub(t)
+	doc := document(t, h, font(t), "")
+	first := licencePage(t, "")
+	first.Images = first.Images[1:]
+	card := layout.Page{WidthMM: layout.Card[0], HeightMM: layout.Card[1],
+		Texts:  []layout.Text{{X: 5, Y: 5, W: 60, H: 6, SizeMM: 4, Text: holderName}},
+		Images: []layout.Image{{X: 60, Y: 20, W: 20, H: 20, PNG: sestest.PNG(t), Role: layout.Seal}}}
+	doc.Pages = []layout.Page{first, card}
+	pkg := write(t, doc)
+	rep, err := ofd.Verify(bytes.NewReader(pkg), int64(len(pkg)), verifier(h))
+	if err != nil || !rep.Valid {
+		t.Fatalf("report %+v, %v", rep, err)
+	}
+	_, files := entries(t, pkg)
+	var document struct {
+		Pages []struct {
+			ID      string `xml:"ID,attr"`
+			BaseLoc string `xml:"BaseLoc,attr"`
+		} `xml:"Pages>Page"`
+	}
+	if err := xml.Unmarshal(files[ofd.DocumentPath], &document); err != nil || len(document.Pages) != 2 {
+		t.Fatalf("Document.xml pages: %+v, %v", document.Pages, err)
+	}
+	want := `PageRef="` + document.Pages[1].ID + `" Boundary="60 20 20 20"`
+	if !bytes.Contains(files[ofd.SignaturePath], []byte(want)) {
+		t.Fatalf("Signature.xml lacks %s:\n%s", want, files[ofd.SignaturePath])
+	}
+	if !bytes.Contains(files["Doc_0/Pages/Page_1/Content.xml"], []byte("<ofd:PhysicalBox>0 0 85.6 54</ofd:PhysicalBox>")) {
+		t.Fatal("the card page lacks its own size")
+	}
+}

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -118,6 +119,14 @@ func Write(w io.Writer, doc Document) error {
 	}
 	p := newPackage(doc)
 	files := p.build()
+	if len(p.missing) > 0 {
+		var rs []string
+		for r := range p.missing {
+			rs = append(rs, fmt.Sprintf("%q", r))
+		}
+		sort.Strings(rs)
+		return errs.Field("pages", "the font %s has no glyph for %s", doc.Font.Name(), strings.Join(rs, ", "))
+	}
 	sig := p.signatureXML(files)
 	ses, err := doc.Sealer(sig)
 	if err != nil {
@@ -162,15 +171,16 @@ type pkg struct {
 		page       int
 		x, y, w, h float64
 	}
-	images []file // Res/image_N.png, with their IDs
-	imgIDs []int
+	images  []file // Res/image_N.png, with their IDs
+	imgIDs  []int
+	missing map[rune]bool // characters the font cannot draw
 }
 
 func newPackage(doc Document) *pkg {
 	if doc.Creator == "" {
 		doc.Creator = defaultCreator
 	}
-	return &pkg{doc: doc, seal: struct {
+	return &pkg{doc: doc, missing: map[rune]bool{}, seal: struct {
 		page       int
 		x, y, w, h float64
 	}{page: -1}}
