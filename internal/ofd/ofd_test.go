@@ -19,6 +19,7 @@ import (
 	"sort"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/certhub/certhub/certificates"
 	"github.com/certhub/certhub/internal/errs"
@@ -397,6 +398,15 @@ func TestVerify(t *testing.T) {
 			f[ofd.SealPath] = append(append([]byte(nil), f[ofd.SealPath]...), 0)
 			return n
 		}, "Doc_0/Signs/Sign_0/Seal.esl: not the seal inside"},
+		{"Seal.esl removed", func(n []string, f map[string][]byte) []string {
+			var out []string
+			for _, name := range n {
+				if name != ofd.SealPath {
+					out = append(out, name)
+				}
+			}
+			return out
+		}, "Doc_0/Signs/Sign_0/Seal.esl: the seal named in Doc_0/Signs/Sign_0/Signature.xml is missing"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			copied := map[string][]byte{}
@@ -580,5 +590,36 @@ func TestWriteSeveralPages(t *testing.T) {
 	}
 	if !bytes.Contains(files["Doc_0/Pages/Page_1/Content.xml"], []byte("<ofd:PhysicalBox>0 0 85.6 54</ofd:PhysicalBox>")) {
 		t.Fatal("the card page lacks its own size")
+	}
+}
+
+// TestVerifyForeignSeal: a package sealed with a sound seal whose signer and
+// maker the hub does not know verifies as signatures and is not valid: the
+// report says the seal is not trusted.
+func TestVerifyForeignSeal(t *testing.T) {
+	h := sealedHub(t)
+	now := h.Clock.Now()
+	root := sestest.NewRoot(t, "elsewhere seal maker", now)
+	signer := root.Issue(t, "elsewhere signer", now.Add(-time.Hour), now.AddDate(1, 0, 0))
+	seal, err := signing.MakeSeal(root.Key, root.Cert, signing.SealSpec{
+		ESID: "elsewhere-1", Name: "某某局", SignerCerts: [][]byte{signer.Cert},
+		Created: now, ValidStart: now.Add(-time.Hour), ValidEnd: now.AddDate(1, 0, 0),
+		PNG: sestest.PNG(t), WidthMM: 40, HeightMM: 40,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc := document(t, h, font(t), "")
+	doc.Sealer = func(sig []byte) ([]byte, error) {
+		return signing.SignSES(signer.Key, signer.Cert, seal, sig, now, ofd.PropertyInfo)
+	}
+	pkg := write(t, doc)
+	rep, err := ofd.Verify(bytes.NewReader(pkg), int64(len(pkg)), verifier(h))
+	if err != nil {
+		t.Fatal(err)
+	}
+	problems := strings.Join(rep.Problems, "\n")
+	if rep.Valid || !strings.Contains(problems, "SignedValue.dat: trusted:") || rep.SES.Check(signing.SESCheckSignature) == nil || !rep.SES.Check(signing.SESCheckSignature).OK {
+		t.Fatalf("want an untrusted but sound seal, got valid=%v %q", rep.Valid, rep.Problems)
 	}
 }

@@ -156,8 +156,11 @@ func Verify(r io.ReaderAt, size int64, verifySES VerifySES) (*Report, error) {
 	if sig.Seal != "" {
 		sealPath := resolve(sigPath, sig.Seal)
 		var parsed signing.SESSignature
-		if _, err := asn1.Unmarshal(ses, &parsed); err == nil && files[sealPath] != nil &&
-			!bytes.Equal(files[sealPath], parsed.ToSign.ESeal.Raw) {
+		esl, ok := files[sealPath]
+		switch _, err := asn1.Unmarshal(ses, &parsed); {
+		case !ok:
+			rep.problem("%s: the seal named in %s is missing", sealPath, sigPath)
+		case err == nil && !bytes.Equal(esl, parsed.ToSign.ESeal.Raw):
 			rep.problem("%s: not the seal inside %s", sealPath, valuePath)
 		}
 	}
