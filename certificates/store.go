@@ -29,6 +29,12 @@ type Store interface {
 	GetType(ctx context.Context, code string) (*Type, error)
 	// ListTypes lists types by code.
 	ListTypes(ctx context.Context) ([]*Type, error)
+	// GetTemplate returns a type's stored template, nil if it has none;
+	// errs.NotFound if the type is unknown.
+	GetTemplate(ctx context.Context, typeCode string) (*Template, error)
+	// SetTemplate stores tp as the type's template, replacing any; errs.NotFound
+	// if the type is unknown.
+	SetTemplate(ctx context.Context, typeCode string, tp *Template, at time.Time) error
 
 	// NextSerial allocates the next serial number for a type and issuer. A
 	// serial is never handed out twice, even if the issuance that took it

@@ -59,6 +59,7 @@ var consoleCommands = [][]string{
 	{"audit", "verify"},
 	{"connectors", "history", "x"},
 	{"keys", "list"},
+	{"types", "template", "show", "x"},
 	{"keys", "csr", "x"},
 	{"seals", "ca", "init"},
 	{"gen", "--count", "1"},

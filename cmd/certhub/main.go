@@ -30,6 +30,7 @@ type CLI struct {
 	Items      ItemsCmd      `cmd:"" help:"Service items (政务服务事项) and their materials: import, list, materials-avoided report."`
 	Doctor     DoctorCmd     `cmd:"" help:"Check that every certificate's document reads back; repair rows pointing at the wrong bytes (--dry-run to only report)."`
 	Seals      SealsCmd      `cmd:"" help:"GB/T 38540 electronic seals (电子印章): verify an SES_Signature offline."`
+	Types      TypesCmd      `cmd:"" help:"Certificate types: their licence templates (电子化模板)."`
 }
 
 func main() {

@@ -131,6 +131,8 @@ var Routes = []Route{
 	{"POST", "/api/v1/types", admin, "Create a certificate type", (*Server).createType},
 	{"GET", "/api/v1/types", all, "List certificate types", (*Server).listTypes},
 	{"GET", "/api/v1/types/{code}", all, "Read a certificate type", (*Server).getType},
+	{"PUT", "/api/v1/types/{code}/template", admin, "Set the type's licence template (电子化模板; JSON, or YAML by Content-Type), replacing the current one", (*Server).putTemplate},
+	{"GET", "/api/v1/types/{code}/template", all, "The type's licence template, or the default layout (default: true)", (*Server).getTemplate},
 
 	{"POST", "/api/v1/certificates", issuers, "Issue a certificate", (*Server).issue},
 	{"GET", "/api/v1/certificates", readers, "Look certificates up", (*Server).findCertificates},

@@ -50,6 +50,7 @@ func RunTests(t *testing.T, newStore func(t *testing.T) *sqlstore.Store) {
 		{"LedgerHolderIndex", testLedgerHolder},
 		{"SealImages", testSeals},
 		{"SealCA", testSealCA}, {"SealCAReplicas", testSealCAReplicas},
+		{"TypeTemplates", testTemplates},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
