@@ -36,6 +36,16 @@ type Holder struct {
 
 func (s *Shares) index(h Holder) string { return s.Certs.Vault.Index(string(h.Kind), h.ID) }
 
+// MyCertificate reads one of the holder's certificate versions;
+// errs.NotFound for another holder's, the same answer as for none.
+func (s *Shares) MyCertificate(ctx context.Context, h Holder, id string) (*certificates.Certificate, error) {
+	c, err := s.Certs.Get(ctx, id)
+	if err == nil && c.HolderIndex != s.index(h) {
+		err = errs.E(errs.NotFound, "no certificate %s of yours", id)
+	}
+	return c, err
+}
+
 // ShareRequest is the input of POST /api/v1/me/shares.
 type ShareRequest struct {
 	CertificateID    string   `json:"certificate_id"`

@@ -40,6 +40,7 @@ type StoreConfig struct {
 	LogLevel    string `name:"log-level" env:"CERTHUB_LOG_LEVEL" default:"info" enum:"debug,info,warn,error" help:"Log level (debug, info, warn, error)."`
 	LogFormat   string `name:"log-format" env:"CERTHUB_LOG_FORMAT" default:"json" enum:"json,text" help:"Log format (json, text)."`
 	LedgerName  string `name:"ledger-name" env:"CERTHUB_LEDGER_NAME" default:"certhub/ledger" help:"The audit ledger's name in its signed checkpoints (the hub's host and /ledger is a good choice)."`
+	LicenceFont string `name:"licence-font" env:"CERTHUB_LICENCE_FONT" help:"CJK TrueType font (.ttf with Chinese, Latin and digits) embedded, as a subset, in licence files (OFD, PDF); empty looks for an installed one (fonts-arphic-gbsn00lp, fonts-lxgw-wenkai). Without one the hub starts, and asking for a file answers 503 saying what to install."`
 	SealFont    string `name:"seal-font" env:"CERTHUB_SEAL_FONT" help:"CJK font (.ttf, .otf or .ttc) for drawing authorities' default seal pictures; empty looks for an installed one (fonts-noto-cjk and others), and without one seals are drawn without text (a warning is logged)."`
 }
 

@@ -18,6 +18,7 @@ import (
 	"github.com/certhub/certhub/connectors"
 	"github.com/certhub/certhub/exchange"
 	"github.com/certhub/certhub/internal/httpapi"
+	"github.com/certhub/certhub/internal/licencefile"
 	"github.com/certhub/certhub/internal/oidc"
 	"github.com/certhub/certhub/internal/web"
 	"github.com/certhub/certhub/signing"
@@ -156,6 +157,7 @@ func (c *ServeCmd) serve(ctx context.Context, a *app, demoHolders []web.DemoHold
 		Log: a.log, Now: time.Now, AdminTokenHash: adminHash, MaxBodyBytes: c.MaxBodyBytes, VerifyRatePerMinute: c.VerifyRate,
 		TrustedProxies: c.TrustedProxies, Pages: pages, Connectors: engine, Registry: reg, Ledger: a.ledger,
 		LedgerKey: a.ledgerKey.VerifierKey, Consumers: a.registry, Webhooks: hooks, Items: a.items,
+		Files:        &licencefile.Maker{Certs: a.certs, PublicURL: public, Font: c.LicenceFont},
 		AccessTokens: &exchange.AccessTokens{Registry: a.registry, Key: a.hubKey, Issuer: public, TokenURL: public + "/api/v1/oauth/token", Now: time.Now}}
 	ce, err := time.ParseDuration(c.CheckpointEvery)
 	if err != nil {

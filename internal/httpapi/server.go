@@ -29,6 +29,7 @@ import (
 	"github.com/certhub/certhub/connectors"
 	"github.com/certhub/certhub/exchange"
 	"github.com/certhub/certhub/internal/errs"
+	"github.com/certhub/certhub/internal/licencefile"
 	"github.com/certhub/certhub/internal/oidc"
 	"github.com/certhub/certhub/signing"
 )
@@ -47,6 +48,8 @@ type Server struct {
 	Consumers *exchange.Registry
 	// AccessTokens issues and verifies OAuth access tokens (private_key_jwt).
 	AccessTokens *exchange.AccessTokens
+	// Files makes licence files (OFD, PDF); nil answers 503.
+	Files *licencefile.Maker
 	// Items is the service item catalog and its resolver (nil: 503).
 	Items *exchange.Resolver
 	// Webhooks runs subscriptions and event deliveries (nil: 503).
@@ -138,12 +141,14 @@ var Routes = []Route{
 	{"GET", "/api/v1/certificates", readers, "Look certificates up", (*Server).findCertificates},
 	{"GET", "/api/v1/certificates/{id}", readers, "Read a certificate version", (*Server).getCertificate},
 	{"GET", "/api/v1/certificates/{id}/document", readers, "Download the signed document", (*Server).getDocument},
+	{"GET", "/api/v1/certificates/{id}/file", readers, "The licence as a file: OFD sealed with the authority's SM2 e-seal, or signed PDF (?format=ofd|pdf)", (*Server).certificateFile},
 	{"POST", "/api/v1/certificates/{id}/revisions", issuers, "Issue the next version", (*Server).revise},
 	{"POST", "/api/v1/certificates/{id}/suspend", issuers, "Suspend", lifecycle(certificates.Suspend)},
 	{"POST", "/api/v1/certificates/{id}/reinstate", issuers, "Reinstate a suspended certificate", lifecycle(certificates.Reinstate)},
 	{"POST", "/api/v1/certificates/{id}/revoke", issuers, "Revoke", lifecycle(certificates.Revoke)},
 
 	{"GET", "/api/v1/me/certificates", holder, "The signed-in holder's certificates", (*Server).myCertificates},
+	{"GET", "/api/v1/me/certificates/{id}/file", holder, "One of my licences as a file (?format=ofd|pdf)", (*Server).myCertificateFile},
 	{"POST", "/api/v1/me/shares", holder, "Share a certificate by link and QR code", (*Server).createShare},
 	{"GET", "/api/v1/me/shares", holder, "The holder's shares and who viewed them", (*Server).listShares},
 	{"GET", "/api/v1/me/accesses", holder, "Who used my certificates, when, for what purpose and case", (*Server).myAccesses},
@@ -297,6 +302,7 @@ var consumerScopes = map[string]string{
 	"GET /api/v1/certificates":                  exchange.ScopeRead,
 	"GET /api/v1/certificates/{id}":             exchange.ScopeRead,
 	"GET /api/v1/certificates/{id}/document":    exchange.ScopeRead,
+	"GET /api/v1/certificates/{id}/file":        exchange.ScopeRead,
 	"POST /api/v1/match":                        exchange.ScopeMatch,
 	"POST /api/v1/subscriptions":                exchange.ScopeEvents,
 	"GET /api/v1/subscriptions":                 exchange.ScopeEvents,

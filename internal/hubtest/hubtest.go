@@ -23,6 +23,7 @@ import (
 	"github.com/certhub/certhub/internal/filestore"
 	"github.com/certhub/certhub/internal/httpapi"
 	"github.com/certhub/certhub/internal/httpsource"
+	"github.com/certhub/certhub/internal/licencefile"
 	"github.com/certhub/certhub/internal/oidc"
 	"github.com/certhub/certhub/internal/oidc/oidctest"
 	"github.com/certhub/certhub/internal/postgres"
@@ -134,7 +135,7 @@ func New(t testing.TB, opts ...Option) *Hub {
 		Log: log, Now: clk.Now, PublicURL: srv.URL, AdminTokenHash: adminHash, Registry: reg, Items: items}
 	api := &httpapi.Server{Certs: certs, Keys: keys, Tokens: store, Shares: shares, Holders: holders, PublicURL: srv.URL, Log: log,
 		Now: clk.Now, AdminTokenHash: adminHash, VerifyRatePerMinute: 10000, Pages: pages, Ledger: ledger, LedgerKey: lk.VerifierKey,
-		Consumers: reg, Webhooks: hooks, Items: items,
+		Consumers: reg, Webhooks: hooks, Items: items, Files: &licencefile.Maker{Certs: certs, PublicURL: srv.URL},
 		AccessTokens: &exchange.AccessTokens{Registry: reg, Key: hk, Issuer: srv.URL, TokenURL: srv.URL + "/api/v1/oauth/token", Now: clk.Now}}
 	api.Connectors = &connectors.Engine{Store: store, Certs: certs, Kinds: connectors.Kinds{"file": filesource.Kind{}, "http": httpsource.Kind{}, "sql": sqlsource.Kind{}},
 		Now: clk.Now, Log: log, Owner: "hubtest", Ledger: ledger}

@@ -33,7 +33,9 @@ const (
 )
 
 // Text is a run of text in a box; it is drawn on one line at SizeMM (the
-// em height, as OFD measures fonts) and never wraps: a template leaves room.
+// em height, as OFD measures fonts) and never wraps: a template leaves room,
+// and a writer sets a text wider than its box smaller until it fits, so
+// nothing is ever cut off or drawn past the box.
 type Text struct {
 	X, Y, W, H float64 // box, mm
 	SizeMM     float64 // font size, mm (1 pt = 0.3528 mm)

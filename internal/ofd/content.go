@@ -92,6 +92,11 @@ func (p *pkg) text(b *bytes.Buffer, t layout.Text, used map[rune]bool) {
 		return
 	}
 	adv, width := p.advances(t.Text, t.SizeMM, used)
+	if width > t.W {
+		// Never past the box (layout.Text): a long value is set smaller.
+		t.SizeMM *= t.W / width
+		adv, width = p.advances(t.Text, t.SizeMM, used)
+	}
 	x := 0.0
 	switch t.Align {
 	case layout.Center:

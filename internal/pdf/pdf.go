@@ -187,6 +187,12 @@ func text(gp *gopdf.GoPdf, family string, t layout.Text) error {
 	if err := gp.SetFont(family, "", t.SizeMM/mmPerPt); err != nil {
 		return errs.Wrap(err, "set font")
 	}
+	if w, err := gp.MeasureTextWidth(t.Text); err == nil && w > t.W {
+		// Never past the box (layout.Text): a long value is set smaller.
+		if err := gp.SetFont(family, "", t.SizeMM/mmPerPt*t.W/w); err != nil {
+			return errs.Wrap(err, "set font")
+		}
+	}
 	align := gopdf.Left
 	switch t.Align {
 	case layout.Center:
