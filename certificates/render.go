@@ -212,7 +212,7 @@ func SampleValues(t *Type) map[string]string {
 	v := map[string]string{
 		FieldHolderName:    "示例有限公司",
 		FieldHolderID:      "91330100MA2XXXXXX0",
-		FieldIdentifier:    t.Code + ".示例.000001.001",
+		FieldIdentifier:    Identifier{TypeCode: t.Code, Issuer: t.DefiningAuthority, Serial: "000001", Version: 1}.String(),
 		FieldValidFrom:     "2026年01月01日",
 		FieldValidUntil:    "2030年12月31日",
 		FieldIssuedAt:      "2026年01月01日",

@@ -68,6 +68,10 @@ var messages = map[string]map[string]string{
 		"avoidable_help": "“可通过共享协议免交”是部门系统因没有相应共享协议而未能调取的电子证照材料：不计入减少比例，签订协议后即可免交。", "no_resolutions": "这段时间没有办件。",
 		"service_items": "服务事项", "items_help": "各事项的申请材料：哪些可由电子证照替代，哪些仍需原件；导入时对没有设定依据或兜底性表述的材料作了标记。",
 		"no_items": "还没有导入服务事项（certhub items import）。", "by_certificate": "可由电子证照替代", "f_no_legal_basis": "无设定依据", "f_catch_all": "兜底条款",
+		"template_preview": "证照模板预览", "page_a4-portrait": "A4 纵向", "page_a4-landscape": "A4 横向", "page_card": "卡片（85.6×54 毫米）",
+		"template_default": "该证照类型尚未设置模板，以下为默认版式", "template_custom": "部门提供的电子化模板",
+		"template_sample": "以下为示例数据；虚线框为模板中的文字位置，二维码位置以占位框表示。", "field_name": "字段", "field_label": "标签",
+		"template_how":   "设置模板：certhub types template set 证照类型代码 模板文件（YAML 或 JSON），或 PUT /api/v1/types/{code}/template；格式见 docs/templates.md。",
 		"import_catalog": "导入事项目录（YAML、JSON、CSV 或 Excel）", "choose_catalog": "请选择目录文件", "import": "导入", "imported": "已导入事项", "import_refused": "目录有以下问题，未导入任何内容：",
 	},
 	"en": {
@@ -130,6 +134,10 @@ var messages = map[string]map[string]string{
 		"avoidable_help": "“Avoidable with an agreement” counts certificate materials a department system could not fetch because it has no sharing agreement for them: they are not in the avoided share, and an agreement would spare them.", "no_resolutions": "No cases in this period.",
 		"service_items": "Service items", "items_help": "Each item's materials: which e-certificates replace, which still need the original; materials without a legal basis or worded as a catch-all were flagged on import.",
 		"no_items": "No service items imported yet (certhub items import).", "by_certificate": "replaced by e-certificates", "f_no_legal_basis": "no legal basis", "f_catch_all": "catch-all clause",
+		"template_preview": "Licence template preview", "page_a4-portrait": "A4 portrait", "page_a4-landscape": "A4 landscape", "page_card": "card (85.6×54 mm)",
+		"template_default": "This type has no template of its own; this is the default layout", "template_custom": "The department's template",
+		"template_sample": "Sample values; dashed boxes are where the template puts text, the QR code's place is a placeholder.", "field_name": "Field", "field_label": "Label",
+		"template_how":   "To set a template: certhub types template set TYPE-CODE FILE (YAML or JSON), or PUT /api/v1/types/{code}/template; the format is in docs/templates.md.",
 		"import_catalog": "Import a catalog (YAML, JSON, CSV or Excel)", "choose_catalog": "Choose a catalog file", "import": "Import", "imported": "Items imported", "import_refused": "The catalog has these problems; nothing was imported:",
 	},
 }

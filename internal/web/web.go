@@ -97,6 +97,8 @@ var Routes = []Route{
 	{"GET", "/admin/items", "admin", (*Server).itemsPage},
 	{"POST", "/admin/items", "admin", (*Server).importItems},
 	{"GET", "/admin/materials.csv", "admin", (*Server).materialsCSV},
+	{"GET", "/admin/types/{code}/template", "admin", (*Server).templatePage},
+	{"GET", "/admin/types/{code}/template/background.png", "admin", (*Server).templateBackground},
 	{"GET", "/admin/login", "", (*Server).adminLoginPage},
 	{"POST", "/admin/login", "", (*Server).adminLogin},
 	{"GET", "/auth/login", "", (*Server).oidcLogin},
