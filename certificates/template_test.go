@@ -195,7 +195,8 @@ background: {png: iVBORw0KGgo=}
 		yaml              bool
 	}{
 		{"unknown key", `{"page":"card","colour":"red"}`, "colour", false},
-		{"unknown nested key", "page: card\nseal: {x: 1, y: 1, w: 2, h: 2, z: 3}\n", "z", true},
+		{"unknown nested key", "page: card\nseal: {x: 1, y: 1, w: 2, h: 2, z: 3}\n", "seal.z", true},
+		{"unknown key in a field", "page: card\nfields:\n  - name: a\n    valuebox: {x: 1}\n", "fields[0].valuebox", true},
 		{"wrong type", `{"page":"card","seal":{"x":"left"}}`, "seal.x", false},
 		{"not yaml", "page: [", "body", true},
 		{"not json", `{"page":`, "body", false},

@@ -42,6 +42,37 @@ type svgImage struct {
 
 type previewField struct{ Name, Label string }
 
+// typeRow is a line of the types page.
+type typeRow struct {
+	Code, Name, Authority string
+	Fields                int
+	Template              bool
+}
+
+// typesPage lists the certificate types, each with whether its department
+// supplied a template and a link to the preview.
+func (s *Server) typesPage(w http.ResponseWriter, r *http.Request) {
+	ts, err := s.Certs.Store.ListTypes(r.Context())
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	rows := make([]typeRow, 0, len(ts))
+	for _, t := range ts {
+		_, stored, err := s.Certs.TypeTemplate(r.Context(), t.Code)
+		if err != nil {
+			s.fail(w, r, err)
+			return
+		}
+		row := typeRow{Code: t.Code, Name: t.Name, Authority: t.DefiningAuthority, Fields: len(t.Fields), Template: stored}
+		if a, err := s.Certs.Authority(r.Context(), t.DefiningAuthority); err == nil {
+			row.Authority = a.Name
+		}
+		rows = append(rows, row)
+	}
+	s.render(w, r, http.StatusOK, "types", "types", rows)
+}
+
 // templatePage shows how a licence of the type looks.
 func (s *Server) templatePage(w http.ResponseWriter, r *http.Request) {
 	code := chi.URLParam(r, "code")

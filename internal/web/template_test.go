@@ -69,7 +69,12 @@ func TestTemplatePreviewPage(t *testing.T) {
 	if st, _, _ := admin.post("/admin/login", url.Values{"token": {h.Admin}}); st != 200 {
 		t.Fatalf("admin sign-in: %d", st)
 	}
-	st, body, _ := admin.get("/admin/types/" + food + "/template")
+	st, body, _ := admin.get("/admin/types")
+	if st != 200 || !strings.Contains(body, `id="type-`+food+`"`) || !strings.Contains(body, `href="/admin/types/`+food+`/template" class="preview" data-template="false"`) ||
+		strings.Count(body, `class="preview"`) != len(demo.Types()) {
+		t.Fatalf("types page: %d\n%.3000s", st, body)
+	}
+	st, body, _ = admin.get("/admin/types/" + food + "/template")
 	if st != 200 || !strings.Contains(body, `data-default="true"`) || !strings.Contains(body, `viewBox="0 0 210 297"`) ||
 		!strings.Contains(body, "食品经营许可证") || !strings.Contains(body, "许可证编号") || !strings.Contains(body, `href="/api/v1/authorities/`+demo.Market+`/seal"`) {
 		t.Fatalf("default preview: %d\n%.3000s", st, body)
@@ -85,6 +90,9 @@ func TestTemplatePreviewPage(t *testing.T) {
 		!strings.Contains(body, "食品经营许可证（副本）") || !strings.Contains(body, "The department&#39;s template") ||
 		!strings.Contains(body, `/admin/types/`+food+`/template/background.png`) {
 		t.Fatalf("custom preview: %d\n%.3000s", st, body)
+	}
+	if _, body, _ := admin.get("/admin/types"); !strings.Contains(body, `href="/admin/types/`+food+`/template" class="preview" data-template="true"`) {
+		t.Fatalf("types page after a template was set:\n%.3000s", body)
 	}
 	st, art, hdr := admin.get("/admin/types/" + food + "/template/background.png")
 	if st != 200 || hdr.Get("Content-Type") != "image/png" || !strings.HasPrefix(art, "\x89PNG") {
@@ -111,7 +119,9 @@ func TestBrowserTemplatePreview(t *testing.T) {
 		chromedp.SetValue(chromedp.CSS(`#token`), h.Admin),
 		chromedp.Click(chromedp.CSS(`#admin-sign-in`)),
 		chromedp.WaitVisible(chromedp.CSS(`#period`)),
-		chromedp.Navigate(h.Srv.URL+"/admin/types/"+food+"/template"),
+		chromedp.Click(chromedp.CSS(`a[href="/admin/types"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`#types`)),
+		chromedp.Click(chromedp.CSS(`#type-`+food+` a.preview`)),
 		chromedp.WaitVisible(chromedp.CSS(`#template-page`)),
 	)
 	// SVG images have no "complete": wait until the seal is painted red.

@@ -97,6 +97,7 @@ var Routes = []Route{
 	{"GET", "/admin/items", "admin", (*Server).itemsPage},
 	{"POST", "/admin/items", "admin", (*Server).importItems},
 	{"GET", "/admin/materials.csv", "admin", (*Server).materialsCSV},
+	{"GET", "/admin/types", "admin", (*Server).typesPage},
 	{"GET", "/admin/types/{code}/template", "admin", (*Server).templatePage},
 	{"GET", "/admin/types/{code}/template/background.png", "admin", (*Server).templateBackground},
 	{"GET", "/admin/login", "", (*Server).adminLoginPage},
