@@ -43,8 +43,14 @@ func (p PageSize) MM() (w, h float64, ok bool) {
 	return 0, 0, false
 }
 
-// MaxBackgroundBytes limits a template's background/border artwork.
-const MaxBackgroundBytes = 2 << 20
+// Limits of a template's background/border artwork: 2 MiB, and 4096
+// pixels a side (A4 at 300 dpi is 3508×2480), checked from the header
+// before the pixels are decoded, so a small file cannot inflate to
+// gigabytes in a writer.
+const (
+	MaxBackgroundBytes     = 2 << 20
+	MaxBackgroundDimension = 4096
+)
 
 // Box is a rectangle on the page in millimetres from the top-left corner.
 type Box struct {
@@ -381,8 +387,11 @@ func backgroundProblem(data []byte) string {
 	if err != nil {
 		return fmt.Sprintf("is not a readable PNG file: %v", err)
 	}
-	if cfg.Width < 1 || cfg.Height < 1 || cfg.Width > 10000 || cfg.Height > 10000 {
-		return fmt.Sprintf("is %d×%d pixels; artwork may be at most 10000 pixels wide and high", cfg.Width, cfg.Height)
+	if cfg.Width < 1 || cfg.Height < 1 || cfg.Width > MaxBackgroundDimension || cfg.Height > MaxBackgroundDimension {
+		return fmt.Sprintf("is %d×%d pixels; artwork may be at most %d pixels wide and high", cfg.Width, cfg.Height, MaxBackgroundDimension)
+	}
+	if _, err := png.Decode(bytes.NewReader(data)); err != nil {
+		return fmt.Sprintf("is a damaged PNG file: %v", err)
 	}
 	return ""
 }

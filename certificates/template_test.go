@@ -138,6 +138,13 @@ func TestTemplateValidate(t *testing.T) {
 			tp.Background = &certificates.Artwork{PNG: []byte("GIF89a")}
 		}, []string{"background.png"}},
 		{"artwork over 2 MiB", func(tp *certificates.Template) { tp.Background = &certificates.Artwork{PNG: big} }, []string{"background.png"}},
+		{"artwork too many pixels", func(tp *certificates.Template) {
+			tp.Background = &certificates.Artwork{PNG: testPNG(t, certificates.MaxBackgroundDimension+1, 1)}
+		}, []string{"background.png"}},
+		{"artwork damaged", func(tp *certificates.Template) {
+			p := testPNG(t, 64, 64)
+			tp.Background = &certificates.Artwork{PNG: p[:len(p)-20]}
+		}, []string{"background.png"}},
 		{"artwork box off the page", func(tp *certificates.Template) {
 			tp.Background = &certificates.Artwork{PNG: testPNG(t, 8, 8), Box: &certificates.Box{X: 0, Y: 0, W: 298, H: 210}}
 		}, []string{"background.box"}},
