@@ -1,6 +1,7 @@
 package certificates
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"math"
@@ -89,6 +90,32 @@ func text(b TextBox, s string) layout.Text {
 
 func image(b Box, png []byte, role layout.ImageRole) layout.Image {
 	return layout.Image{X: b.X, Y: b.Y, W: b.W, H: b.H, PNG: png, Role: role}
+}
+
+// LicencePages lays a certificate version out as its licence file's
+// pages: its type's template (or the default layout), its display values
+// (c as Get returns it, holder id revealed), its issuing authority's name
+// and seal picture, the QR code the caller made (it knows the public URL)
+// and an optional watermark. The OFD and PDF writers draw what it returns.
+func (s *Service) LicencePages(ctx context.Context, c *Certificate, qrPNG []byte, watermark string) ([]layout.Page, error) {
+	t, err := s.Type(ctx, c.Type)
+	if err != nil {
+		return nil, err
+	}
+	a, err := s.Authority(ctx, c.Authority)
+	if err != nil {
+		return nil, err
+	}
+	tp, _, err := s.TypeTemplate(ctx, c.Type)
+	if err != nil {
+		return nil, err
+	}
+	_, seal, err := s.SealImage(ctx, c.Authority)
+	if err != nil {
+		return nil, err
+	}
+	return Render(tp, RenderData{Type: t, Values: DisplayValues(c, t, a.Name, s.Location), AuthorityName: a.Name,
+		SealPNG: seal, QRPNG: qrPNG, Watermark: watermark})
 }
 
 // DefaultTemplate is the layout of a type without a template: A4
@@ -212,7 +239,7 @@ func SampleValues(t *Type) map[string]string {
 	v := map[string]string{
 		FieldHolderName:    "示例有限公司",
 		FieldHolderID:      "91330100MA2XXXXXX0",
-		FieldIdentifier:    t.Code + ".示例.000001.001",
+		FieldIdentifier:    Identifier{TypeCode: t.Code, Issuer: t.DefiningAuthority, Serial: "000001", Version: 1}.String(),
 		FieldValidFrom:     "2026年01月01日",
 		FieldValidUntil:    "2030年12月31日",
 		FieldIssuedAt:      "2026年01月01日",

@@ -7,6 +7,9 @@ import (
 	"errors"
 	"fmt"
 	"image/png"
+	"maps"
+	"reflect"
+	"slices"
 	"strings"
 	"unicode/utf8"
 
@@ -40,8 +43,14 @@ func (p PageSize) MM() (w, h float64, ok bool) {
 	return 0, 0, false
 }
 
-// MaxBackgroundBytes limits a template's background/border artwork.
-const MaxBackgroundBytes = 2 << 20
+// Limits of a template's background/border artwork: 2 MiB, and 4096
+// pixels a side (A4 at 300 dpi is 3508×2480), checked from the header
+// before the pixels are decoded, so a small file cannot inflate to
+// gigabytes in a writer.
+const (
+	MaxBackgroundBytes     = 2 << 20
+	MaxBackgroundDimension = 4096
+)
 
 // Box is a rectangle on the page in millimetres from the top-left corner.
 type Box struct {
@@ -173,24 +182,99 @@ func ParseTemplate(b []byte, yamlBody bool) (*Template, error) {
 		}
 		b = js
 	}
-	var t Template
-	d := json.NewDecoder(bytes.NewReader(b))
-	d.DisallowUnknownFields()
-	if err := d.Decode(&t); err != nil {
-		msg := err.Error()
-		if f, ok := strings.CutPrefix(msg, "json: unknown field "); ok {
-			return nil, errs.Field(strings.Trim(f, `"`), "is not a template key (see docs/templates.md)")
-		}
-		var te *json.UnmarshalTypeError
-		if errors.As(err, &te) && te.Field != "" {
-			return nil, errs.Field(te.Field, "must be %s", te.Type.String())
-		}
-		return nil, errs.Field("body", "is not a template: %s", strings.TrimPrefix(msg, "json: "))
+	// Every unknown key is named with its path before anything else is
+	// read: a typo (valuebox) must not silently drop a box.
+	var generic any
+	gd := json.NewDecoder(bytes.NewReader(b))
+	gd.UseNumber()
+	if err := gd.Decode(&generic); err != nil {
+		return nil, errs.Field("body", "is not a template: %s", strings.TrimPrefix(err.Error(), "json: "))
 	}
-	if d.More() {
+	if gd.More() {
 		return nil, errs.Field("body", "must hold one template")
 	}
+	var l errs.List
+	unknownKeys(&l, "", generic, reflect.TypeFor[Template]())
+	if err := l.Err(); err != nil {
+		return nil, err
+	}
+	var t Template
+	d := json.NewDecoder(bytes.NewReader(b))
+	if err := d.Decode(&t); err != nil {
+		var te *json.UnmarshalTypeError
+		if errors.As(err, &te) && te.Field != "" {
+			return nil, errs.Field(te.Field, "must be %s, got %s", kindName(te.Type), te.Value)
+		}
+		return nil, errs.Field("body", "is not a template: %s", strings.TrimPrefix(err.Error(), "json: "))
+	}
 	return &t, nil
+}
+
+// unknownKeys records every key of v that t (a struct, by its json tags,
+// embedded structs flattened) does not have, by path.
+func unknownKeys(l *errs.List, path string, v any, t reflect.Type) {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	switch x := v.(type) {
+	case map[string]any:
+		if t.Kind() != reflect.Struct {
+			return
+		}
+		known := map[string]reflect.Type{}
+		jsonKeys(t, known)
+		for _, k := range slices.Sorted(maps.Keys(x)) {
+			vv := x[k]
+			p := k
+			if path != "" {
+				p = path + "." + k
+			}
+			ft, ok := known[k]
+			if !ok {
+				l.Add(p, "is not a template key (see docs/templates.md)")
+				continue
+			}
+			unknownKeys(l, p, vv, ft)
+		}
+	case []any:
+		if t.Kind() != reflect.Slice || t.Elem().Kind() == reflect.Uint8 {
+			return
+		}
+		for i, vv := range x {
+			unknownKeys(l, fmt.Sprintf("%s[%d]", path, i), vv, t.Elem())
+		}
+	}
+}
+
+func jsonKeys(t reflect.Type, into map[string]reflect.Type) {
+	for i := 0; i < t.NumField(); i++ {
+		f := t.Field(i)
+		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+		if f.Anonymous && name == "" {
+			jsonKeys(f.Type, into)
+			continue
+		}
+		if name != "" && name != "-" {
+			into[name] = f.Type
+		}
+	}
+}
+
+func kindName(t reflect.Type) string {
+	switch t.Kind() {
+	case reflect.Float64, reflect.Float32, reflect.Int, reflect.Int64:
+		return "a number"
+	case reflect.Bool:
+		return "true or false"
+	case reflect.String:
+		return "a string"
+	case reflect.Slice:
+		if t.Elem().Kind() == reflect.Uint8 {
+			return "a base64 string"
+		}
+		return "a list"
+	}
+	return "an object"
 }
 
 // Validate checks the template against its type and lists every problem
@@ -303,8 +387,11 @@ func backgroundProblem(data []byte) string {
 	if err != nil {
 		return fmt.Sprintf("is not a readable PNG file: %v", err)
 	}
-	if cfg.Width < 1 || cfg.Height < 1 || cfg.Width > 10000 || cfg.Height > 10000 {
-		return fmt.Sprintf("is %d×%d pixels; artwork may be at most 10000 pixels wide and high", cfg.Width, cfg.Height)
+	if cfg.Width < 1 || cfg.Height < 1 || cfg.Width > MaxBackgroundDimension || cfg.Height > MaxBackgroundDimension {
+		return fmt.Sprintf("is %d×%d pixels; artwork may be at most %d pixels wide and high", cfg.Width, cfg.Height, MaxBackgroundDimension)
+	}
+	if _, err := png.Decode(bytes.NewReader(data)); err != nil {
+		return fmt.Sprintf("is a damaged PNG file: %v", err)
 	}
 	return ""
 }

@@ -2,6 +2,7 @@ package certificates_test
 
 import (
 	"bytes"
+	"context"
 	"image"
 	"image/png"
 	"strings"
@@ -137,6 +138,13 @@ func TestTemplateValidate(t *testing.T) {
 			tp.Background = &certificates.Artwork{PNG: []byte("GIF89a")}
 		}, []string{"background.png"}},
 		{"artwork over 2 MiB", func(tp *certificates.Template) { tp.Background = &certificates.Artwork{PNG: big} }, []string{"background.png"}},
+		{"artwork too many pixels", func(tp *certificates.Template) {
+			tp.Background = &certificates.Artwork{PNG: testPNG(t, certificates.MaxBackgroundDimension+1, 1)}
+		}, []string{"background.png"}},
+		{"artwork damaged", func(tp *certificates.Template) {
+			p := testPNG(t, 64, 64)
+			tp.Background = &certificates.Artwork{PNG: p[:len(p)-20]}
+		}, []string{"background.png"}},
 		{"artwork box off the page", func(tp *certificates.Template) {
 			tp.Background = &certificates.Artwork{PNG: testPNG(t, 8, 8), Box: &certificates.Box{X: 0, Y: 0, W: 298, H: 210}}
 		}, []string{"background.box"}},
@@ -195,7 +203,8 @@ background: {png: iVBORw0KGgo=}
 		yaml              bool
 	}{
 		{"unknown key", `{"page":"card","colour":"red"}`, "colour", false},
-		{"unknown nested key", "page: card\nseal: {x: 1, y: 1, w: 2, h: 2, z: 3}\n", "z", true},
+		{"unknown nested key", "page: card\nseal: {x: 1, y: 1, w: 2, h: 2, z: 3}\n", "seal.z", true},
+		{"unknown key in a field", "page: card\nfields:\n  - name: a\n    valuebox: {x: 1}\n", "fields[0].valuebox", true},
 		{"wrong type", `{"page":"card","seal":{"x":"left"}}`, "seal.x", false},
 		{"not yaml", "page: [", "body", true},
 		{"not json", `{"page":`, "body", false},
@@ -232,5 +241,83 @@ func TestDisplayValues(t *testing.T) {
 	c.Holder = certificates.Holder{Kind: certificates.Person, ID: "330102199001011234", Name: "张三"}
 	if got := certificates.DisplayValues(c, ty, "", loc)["holder_id"]; got != "330102********1234" {
 		t.Fatalf("masked = %q", got)
+	}
+}
+
+// TestLicencePages: an issued certificate is laid out from its type's
+// template once one is set (the default before), with its values, its
+// authority's name and seal, the QR code and the watermark.
+func TestLicencePages(t *testing.T) {
+	t.Parallel()
+	svc, _, _, _ := newService(t)
+	ctx := context.Background()
+	seal := testPNG(t, 64, 64)
+	if _, err := svc.SetSealImage(ctx, market, seal); err != nil {
+		t.Fatal(err)
+	}
+	issued, err := svc.Issue(ctx, certificates.Scope{}, request("2026-01-01", "2026-12-31"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := svc.Get(ctx, issued.Certificate.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	qr := testPNG(t, 33, 33)
+	texts := func(p layout.Page) string {
+		var all []string
+		for _, tx := range p.Texts {
+			all = append(all, tx.Text)
+		}
+		return strings.Join(all, "|")
+	}
+	pages, err := svc.LicencePages(ctx, c, qr, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := texts(pages[0])
+	for _, want := range []string{"食品经营许可证", "某某餐饮有限公司", "91350100M000100Y43", "人民路1号", "2026年01月01日", "2026年12月31日", c.ID, "局", "2026年06月01日"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("default layout lacks %q: %s", want, got)
+		}
+	}
+	if pages[0].WidthMM != 210 || len(pages[0].Images) != 2 || !bytes.Equal(pages[0].Images[0].PNG, seal) || !bytes.Equal(pages[0].Images[1].PNG, qr) {
+		t.Fatalf("default page %gx%g, %d images", pages[0].WidthMM, pages[0].HeightMM, len(pages[0].Images))
+	}
+
+	tp := &certificates.Template{Page: certificates.CardSize,
+		Title: certificates.Title{Text: "许可证", TextBox: certificates.TextBox{Box: certificates.Box{X: 2, Y: 2, W: 80, H: 6}, SizeMM: 4, Align: layout.Center}},
+		Fields: []certificates.TemplateField{{Name: "address", LabelBox: &certificates.TextBox{Box: certificates.Box{X: 2, Y: 12, W: 20, H: 5}, SizeMM: 3},
+			Value: certificates.TextBox{Box: certificates.Box{X: 24, Y: 12, W: 58, H: 5}, SizeMM: 3}}},
+		Seal: certificates.Box{X: 60, Y: 30, W: 20, H: 20}, QR: certificates.Box{X: 2, Y: 30, W: 20, H: 20}}
+	if err := svc.SetTypeTemplate(ctx, permit, tp); err != nil {
+		t.Fatal(err)
+	}
+	pages, err = svc.LicencePages(ctx, c, qr, "仅用于办理银行开户")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p := pages[0]; p.WidthMM != 85.6 || texts(p) != "许可证|经营场所|人民路1号" || p.Watermark != "仅用于办理银行开户" || p.Validate() != nil {
+		t.Fatalf("card page: %gx%g %q %q", p.WidthMM, p.HeightMM, texts(p), p.Watermark)
+	}
+	// A template that does not fit the type is refused, and the stored one kept.
+	bad := *tp
+	bad.Fields = []certificates.TemplateField{{Name: "nope", Value: tp.Fields[0].Value}}
+	if err := svc.SetTypeTemplate(ctx, permit, &bad); !errs.Is(err, errs.Invalid) {
+		t.Fatalf("bad template: %v", err)
+	}
+	if got, stored, err := svc.TypeTemplate(ctx, permit); err != nil || !stored || got.Fields[0].Name != "address" {
+		t.Fatalf("after a refused template: %v %v %+v", err, stored, got)
+	}
+}
+
+func BenchmarkRender(b *testing.B) {
+	ty := demo.Types()[1]
+	values := certificates.SampleValues(ty)
+	seal, qr := []byte("\x89PNG seal"), []byte("\x89PNG qr")
+	for b.Loop() {
+		if _, err := certificates.Render(nil, certificates.RenderData{Type: ty, Values: values, AuthorityName: "杭州市市场监督管理局", SealPNG: seal, QRPNG: qr}); err != nil {
+			b.Fatal(err)
+		}
 	}
 }

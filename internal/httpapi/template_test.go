@@ -102,6 +102,8 @@ func testTypeTemplate(t *testing.T, opts ...hubtest.Option) {
 		{"artwork not a PNG", "application/json", `{"page":"card","title":{"x":1,"y":1,"w":50,"h":5,"size_mm":4},"fields":[],"seal":{"x":1,"y":1,"w":5,"h":5},"qr":{"x":10,"y":10,"w":5,"h":5},"background":{"png":"R0lGODlh"}}`, 400, []string{"background.png"}},
 		{"artwork over 2 MiB", "application/json", `{"page":"card","title":{"x":1,"y":1,"w":50,"h":5,"size_mm":4},"fields":[],"seal":{"x":1,"y":1,"w":5,"h":5},"qr":{"x":10,"y":10,"w":5,"h":5},"background":{"png":"` + huge + `"}}`, 400, []string{"background.png"}},
 		{"unknown key", "application/json", `{"page":"card","colour":"red"}`, 400, []string{"colour"}},
+		{"unknown keys, nested", "application/yaml", strings.Replace(templateYAML, "value_box: {x: 75, y: 45", "valuebox: {x: 75, y: 45", 1) + "colour: red\n", 400, []string{"colour", "fields[0].valuebox"}},
+		{"wrong type", "application/json", `{"page":"card","seal":{"x":"left"}}`, 400, []string{"seal.x"}},
 		{"several problems", "application/yaml", strings.NewReplacer("name: legal_representative", "name: nope", "qr: {x: 25", "qr: {x: -1").Replace(templateYAML), 400, []string{"fields[2].name", "qr"}},
 	}
 	for _, tt := range tests {
