@@ -104,7 +104,7 @@ func TestLicenceFiles(t *testing.T) {
 	if art := os.Getenv("CERTHUB_ARTIFACTS"); art != "" {
 		_ = os.MkdirAll(art, 0o755)
 		if out, err := exec.Command(testenv.Tool(t, "pdftoppm", "Debian package poppler-utils"), "-r", "100", "-png", "-singlefile", pdfPath,
-			filepath.Join(art, "42-licence-file-pdf")).CombinedOutput(); err != nil {
+			filepath.Join(art, "45-licence-file-pdf")).CombinedOutput(); err != nil {
 			t.Fatalf("pdftoppm: %v\n%s", err, out)
 		}
 	}

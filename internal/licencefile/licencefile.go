@@ -116,20 +116,11 @@ func (m *Maker) Make(ctx context.Context, c *certificates.Certificate, f Format,
 	if err != nil {
 		return nil, err
 	}
-	tp, _, err := m.Certs.TypeTemplate(ctx, c.Type)
-	if err != nil {
-		return nil, err
-	}
-	_, seal, err := m.Certs.SealImage(ctx, c.Authority)
-	if err != nil {
-		return nil, err
-	}
 	code, err := qr.PNG(m.PublicURL+"/verify?id="+url.QueryEscape(c.ID), 8)
 	if err != nil {
 		return nil, err
 	}
-	pages, err := certificates.Render(tp, certificates.RenderData{Type: t, AuthorityName: a.Name, SealPNG: seal, QRPNG: code,
-		Values: certificates.DisplayValues(c, t, a.Name, m.Certs.Location), Watermark: o.Watermark})
+	pages, err := m.Certs.LicencePages(ctx, c, code, o.Watermark)
 	if err != nil {
 		return nil, err
 	}
