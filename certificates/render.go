@@ -92,12 +92,16 @@ func image(b Box, png []byte, role layout.ImageRole) layout.Image {
 	return layout.Image{X: b.X, Y: b.Y, W: b.W, H: b.H, PNG: png, Role: role}
 }
 
-// LicencePages lays a certificate version out as its licence file's
-// pages: its type's template (or the default layout), its display values
-// (c as Get returns it, holder id revealed), its issuing authority's name
-// and seal picture, the QR code the caller made (it knows the public URL)
-// and an optional watermark. The OFD and PDF writers draw what it returns.
-func (s *Service) LicencePages(ctx context.Context, c *Certificate, qrPNG []byte, watermark string) ([]layout.Page, error) {
+// PageAdjust changes a template and the values printed with it before a
+// licence is rendered (a share prints only the fields it grants). tp is
+// never nil; values may be changed in place.
+type PageAdjust func(tp *Template, values map[string]string) *Template
+
+// LicencePages lays out one certificate version for a licence file: the
+// type's template (or its default layout), the certificate's display
+// values, the authority's name and seal picture, the QR code, and the
+// watermark, if any; adjust, when not nil, changes what is printed.
+func (s *Service) LicencePages(ctx context.Context, c *Certificate, qrPNG []byte, watermark string, adjust PageAdjust) ([]layout.Page, error) {
 	t, err := s.Type(ctx, c.Type)
 	if err != nil {
 		return nil, err
@@ -114,8 +118,14 @@ func (s *Service) LicencePages(ctx context.Context, c *Certificate, qrPNG []byte
 	if err != nil {
 		return nil, err
 	}
-	return Render(tp, RenderData{Type: t, Values: DisplayValues(c, t, a.Name, s.Location), AuthorityName: a.Name,
-		SealPNG: seal, QRPNG: qrPNG, Watermark: watermark})
+	values := DisplayValues(c, t, a.Name, s.Location)
+	if adjust != nil {
+		if tp == nil {
+			tp = DefaultTemplate(t)
+		}
+		tp = adjust(tp, values)
+	}
+	return Render(tp, RenderData{Type: t, Values: values, AuthorityName: a.Name, SealPNG: seal, QRPNG: qrPNG, Watermark: watermark})
 }
 
 // DefaultTemplate is the layout of a type without a template: A4

@@ -271,7 +271,7 @@ func TestLicencePages(t *testing.T) {
 		}
 		return strings.Join(all, "|")
 	}
-	pages, err := svc.LicencePages(ctx, c, qr, "")
+	pages, err := svc.LicencePages(ctx, c, qr, "", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -293,7 +293,7 @@ func TestLicencePages(t *testing.T) {
 	if err := svc.SetTypeTemplate(ctx, permit, tp); err != nil {
 		t.Fatal(err)
 	}
-	pages, err = svc.LicencePages(ctx, c, qr, "仅用于办理银行开户")
+	pages, err = svc.LicencePages(ctx, c, qr, "仅用于办理银行开户", nil)
 	if err != nil {
 		t.Fatal(err)
 	}

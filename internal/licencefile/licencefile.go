@@ -98,6 +98,59 @@ type Options struct {
 	// Watermark is printed across every page (an annotated copy's purpose
 	// and expiry); the signature covers it.
 	Watermark string
+	// Shared, when set, prints only what a share grants (the share page's
+	// PDF). Nil prints the whole licence.
+	Shared *SharedView
+}
+
+// SharedView is what a share lets a file show: the type fields it grants
+// and whether the holder's name is shown in full.
+//
+// A field not granted loses its whole row, label and value: a label over
+// an empty box would read as "this licence has no such value", which is
+// false, and says which fields were held back. This is also what the share
+// page does: it lists only the shared fields. Of the built-ins, the
+// licence's identity and validity (identifier, valid_from, valid_until,
+// authority_name, issued_at) are kept, as on the share page; the holder's
+// name is masked unless ShowName; the holder's ID number is never printed.
+type SharedView struct {
+	Fields   []string
+	ShowName bool
+}
+
+// sharedBuiltins are the built-ins a shared file keeps. A built-in added
+// later is left out until someone decides it may be shared.
+var sharedBuiltins = map[string]bool{
+	certificates.FieldHolderName: true, certificates.FieldIdentifier: true, certificates.FieldValidFrom: true,
+	certificates.FieldValidUntil: true, certificates.FieldAuthorityName: true, certificates.FieldIssuedAt: true,
+}
+
+// restrict returns a copy of tp with only the rows v grants, and masks the
+// holder's name in values unless v shows it.
+func (v *SharedView) restrict(tp *certificates.Template, c *certificates.Certificate, values map[string]string) *certificates.Template {
+	keep := map[string]bool{}
+	for name := range sharedBuiltins {
+		keep[name] = true
+	}
+	for _, name := range v.Fields {
+		keep[name] = true
+	}
+	out := *tp
+	out.Fields = nil
+	for _, f := range tp.Fields {
+		if keep[f.Name] {
+			out.Fields = append(out.Fields, f)
+		}
+	}
+	for name := range values {
+		if !keep[name] {
+			delete(values, name)
+		}
+	}
+	if !v.ShowName {
+		values[certificates.FieldHolderName] = certificates.MaskName(c.Holder.Kind, c.Holder.Name)
+	}
+	return &out
 }
 
 // Make writes the certificate version c as a licence file. An authority
@@ -120,7 +173,13 @@ func (m *Maker) Make(ctx context.Context, c *certificates.Certificate, f Format,
 	if err != nil {
 		return nil, err
 	}
-	pages, err := m.Certs.LicencePages(ctx, c, code, o.Watermark)
+	var adjust certificates.PageAdjust
+	if o.Shared != nil {
+		adjust = func(tp *certificates.Template, values map[string]string) *certificates.Template {
+			return o.Shared.restrict(tp, c, values)
+		}
+	}
+	pages, err := m.Certs.LicencePages(ctx, c, code, o.Watermark, adjust)
 	if err != nil {
 		return nil, err
 	}

@@ -118,7 +118,8 @@ func (s *Server) sharePage(w http.ResponseWriter, r *http.Request) {
 		A         shareAnswer
 		Reasons   []string
 		ViewsLeft int
-	}{A: a, Reasons: reasonsOf(shown.Status, shown.SealValid), ViewsLeft: viewsLeft(shown.Share)})
+		Token     string // for the PDF link
+	}{A: a, Reasons: reasonsOf(shown.Status, shown.SealValid), ViewsLeft: viewsLeft(shown.Share), Token: chi.URLParam(r, "token")})
 }
 
 func viewsLeft(sh *exchange.Share) int {

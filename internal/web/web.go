@@ -22,6 +22,7 @@ import (
 	"github.com/certhub/certhub/certificates"
 	"github.com/certhub/certhub/exchange"
 	"github.com/certhub/certhub/internal/errs"
+	"github.com/certhub/certhub/internal/licencefile"
 	"github.com/certhub/certhub/internal/oidc"
 	"github.com/certhub/certhub/signing"
 )
@@ -62,6 +63,10 @@ type Server struct {
 	// Items is the service item catalog (the wallet's "what to bring"
 	// check and /admin/materials).
 	Items *exchange.Resolver
+	// Files makes licence files (the wallet's downloads, the share page's
+	// PDF); the API server's Maker, shared so fonts load once. Nil: the
+	// download pages answer 503.
+	Files *licencefile.Maker
 
 	tmpl *template.Template
 }
@@ -76,7 +81,9 @@ type Route struct {
 // Routes lists every page.
 var Routes = []Route{
 	{"GET", "/s/{token}", "", (*Server).sharePage},
+	{"GET", "/s/{token}/file", "", (*Server).shareFile},
 	{"GET", "/wallet", "holder", (*Server).wallet},
+	{"GET", "/wallet/certificates/{id}/file", "holder", (*Server).walletFile},
 	{"POST", "/wallet/shares", "holder", (*Server).createShare},
 	{"POST", "/wallet/shares/{id}/revoke", "holder", (*Server).revokeShare},
 	{"GET", "/wallet/shares/{id}/qr.svg", "holder", (*Server).shareQR},
