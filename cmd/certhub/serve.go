@@ -141,6 +141,8 @@ func (c *ServeCmd) serve(ctx context.Context, a *app, demoHolders []web.DemoHold
 	pages := &web.Server{Certs: a.certs, Shares: shares, Tokens: a.store, OIDC: holders, Box: signing.NewBox(a.master, "web session v1"),
 		Log: a.log, Now: time.Now, PublicURL: public, ShareRatePerMinute: c.ShareRate, Demo: demoHolders,
 		AdminTokenHash: adminHash, Registry: a.registry, Items: a.items}
+	files := &licencefile.Maker{Certs: a.certs, PublicURL: public, Font: c.LicenceFont}
+	pages.Files = files
 	reg := prometheus.NewRegistry()
 	engine := a.engine()
 	engine.OnRun = connectors.NewMetrics(reg).Observe
@@ -157,7 +159,7 @@ func (c *ServeCmd) serve(ctx context.Context, a *app, demoHolders []web.DemoHold
 		Log: a.log, Now: time.Now, AdminTokenHash: adminHash, MaxBodyBytes: c.MaxBodyBytes, VerifyRatePerMinute: c.VerifyRate,
 		TrustedProxies: c.TrustedProxies, Pages: pages, Connectors: engine, Registry: reg, Ledger: a.ledger,
 		LedgerKey: a.ledgerKey.VerifierKey, Consumers: a.registry, Webhooks: hooks, Items: a.items,
-		Files:        &licencefile.Maker{Certs: a.certs, PublicURL: public, Font: c.LicenceFont},
+		Files:        files,
 		AccessTokens: &exchange.AccessTokens{Registry: a.registry, Key: a.hubKey, Issuer: public, TokenURL: public + "/api/v1/oauth/token", Now: time.Now}}
 	ce, err := time.ParseDuration(c.CheckpointEvery)
 	if err != nil {

@@ -22,6 +22,7 @@ import (
 	"github.com/certhub/certhub/certificates"
 	"github.com/certhub/certhub/exchange"
 	"github.com/certhub/certhub/internal/errs"
+	"github.com/certhub/certhub/internal/licencefile"
 	"github.com/certhub/certhub/internal/oidc"
 	"github.com/certhub/certhub/signing"
 )
@@ -62,6 +63,9 @@ type Server struct {
 	// Items is the service item catalog (the wallet's "what to bring"
 	// check and /admin/materials).
 	Items *exchange.Resolver
+	// Files verifies uploaded licence files (OFD, PDF) at /verify; nil:
+	// the upload answers that the hub cannot.
+	Files *licencefile.Maker
 
 	tmpl *template.Template
 }
@@ -85,6 +89,7 @@ var Routes = []Route{
 	{"GET", "/verify", "clerk", (*Server).verifyPage},
 	{"POST", "/verify/check", "clerk", (*Server).verifyCheck},
 	{"POST", "/verify/upload", "clerk", (*Server).verifyUpload},
+	{"POST", "/verify/file", "clerk", (*Server).verifyFile},
 	{"POST", "/verify/scan", "clerk", (*Server).verifyScan},
 	{"GET", "/verify/login", "", (*Server).clerkLoginPage},
 	{"POST", "/verify/login", "", (*Server).clerkLogin},
