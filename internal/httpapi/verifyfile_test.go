@@ -119,6 +119,40 @@ func TestVerifyUploadedFile(t *testing.T) {
 		t.Fatalf("foreign PDF: %d %+v", st, a)
 	}
 
+	// Hostile variants (truncated, a byte flipped anywhere, a ByteRange
+	// pointing past the end): an answer or a 4xx naming file, never a 5xx
+	// and never valid.
+	for f, data := range files {
+		// The PDF signature's value (hex, zero-padded) is the one part a
+		// byte of which may change without changing anything: skip it.
+		gapFrom, gapTo := bytes.LastIndex(data, []byte("/Contents<")), -1
+		if gapFrom >= 0 {
+			gapTo = gapFrom + bytes.IndexByte(data[gapFrom:], '>')
+		}
+		for i := 1; i < 40; i++ {
+			at := len(data) * i / 40
+			cut := data[:at]
+			flip := bytes.Clone(data)
+			flip[at] ^= 0x20
+			variants := [][]byte{cut, flip}
+			if f == "pdf" && at >= gapFrom && at <= gapTo {
+				variants = variants[:1]
+			}
+			for _, v := range variants {
+				if st, a := h.upload("file", v); st >= 500 || a.Valid || (st >= 400 && a.Error.Field != "file") {
+					t.Fatalf("%s variant %d: %d %+v", f, i, st, a)
+				}
+			}
+		}
+	}
+	if j := bytes.LastIndex(files["pdf"], []byte("/ByteRange [0 ")); j > 0 {
+		past := bytes.Clone(files["pdf"])
+		copy(past[j:], "/ByteRange [9 ")
+		if st, a := h.upload("file", past); st != 200 || a.Valid {
+			t.Fatalf("ByteRange not from 0: %d %+v", st, a)
+		}
+	}
+
 	// Bad input: 4xx naming file.
 	for _, tc := range []struct {
 		name  string
