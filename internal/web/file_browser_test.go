@@ -15,8 +15,8 @@ import (
 	"github.com/certhub/certhub/internal/licencefile"
 )
 
-// TestBrowserVerifyUploadedFile: a clerk uploads a licence PDF on /verify
-// and sees 有效 and the form; after the certificate is revoked the same
+// TestBrowserVerifyUploadedFile: a clerk uploads a licence PDF, then its
+// OFD, on /verify and sees 有效 and the form; after the certificate is revoked the same
 // file says 无效 and 已撤销; a file that is no licence says why.
 func TestBrowserVerifyUploadedFile(t *testing.T) {
 	h, _ := demoHub(t)
@@ -29,10 +29,16 @@ func TestBrowserVerifyUploadedFile(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	dir := t.TempDir()
-	pdfFile := filepath.Join(dir, f.Name)
-	if err := os.WriteFile(pdfFile, f.Data, 0o644); err != nil {
+	o, err := h.Pages.Files.Make(ctx, res.Certificate, licencefile.OFD, licencefile.Options{})
+	if err != nil {
 		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	pdfFile, ofdFile := filepath.Join(dir, f.Name), filepath.Join(dir, o.Name)
+	for path, data := range map[string][]byte{pdfFile: f.Data, ofdFile: o.Data} {
+		if err := os.WriteFile(path, data, 0o644); err != nil {
+			t.Fatal(err)
+		}
 	}
 	bc := browser(t, "")
 	upload := func(path string) (verdict, class string) {
@@ -50,6 +56,10 @@ func TestBrowserVerifyUploadedFile(t *testing.T) {
 	if !strings.Contains(verdict, "有效") || strings.Contains(verdict, "无效") || !strings.Contains(class, "ok") ||
 		!strings.Contains(details, res.Certificate.ID) || !strings.Contains(details, "PDF") {
 		t.Fatalf("uploaded PDF: verdict %q class %q\n%s", verdict, class, details)
+	}
+	verdict, class = upload(ofdFile)
+	if details := text(t, bc, `.result`); !strings.Contains(verdict, "有效") || strings.Contains(verdict, "无效") || !strings.Contains(class, "ok") || !strings.Contains(details, "OFD") {
+		t.Fatalf("uploaded OFD: verdict %q class %q\n%s", verdict, class, details)
 	}
 
 	if _, err := h.Certs.Lifecycle(ctx, certificates.Scope{}, res.Certificate.ID, certificates.Revoke, "测试撤销"); err != nil {
