@@ -3,6 +3,8 @@ package httpapi_test
 import (
 	"archive/zip"
 	"bytes"
+	"context"
+	"crypto"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -65,7 +67,8 @@ func (h *hub) upload(field string, data []byte) (int, fileAnswer) {
 // PDF from GET …/file) says valid; after a revocation each says revoked;
 // an older version's file says superseded and names the current one; a
 // PDF with bytes appended, an OFD with one byte of Content.xml changed and
-// a PDF signed under an unknown CA are invalid with their reason; garbage,
+// a PDF signed under an unknown CA or by another authority's key are
+// invalid with their reason; garbage,
 // an oversize file and a missing field are 4xx naming file. The JSON forms
 // keep working.
 func TestVerifyUploadedFile(t *testing.T) {
@@ -117,6 +120,18 @@ func TestVerifyUploadedFile(t *testing.T) {
 	// A PDF signed by a key under a CA the hub does not know.
 	if st, a := h.upload("file", foreignPDF(t, issued.ID)); st != 200 || a.Valid || !slices.Contains(a.Reasons, "untrusted_signer") {
 		t.Fatalf("foreign PDF: %d %+v", st, a)
+	}
+
+	// A PDF of this licence signed by another authority's trusted key.
+	if st := h.call("POST", "/api/v1/authorities/"+otherCode+"/keys", h.Admin, map[string]string{"algorithm": "ES256"}, nil); st != 201 {
+		t.Fatalf("add ES256 key to the other authority: %d", st)
+	}
+	key, chain, err := h.Certs.Keys.PDFSigner(context.Background(), otherCode)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st, a := h.upload("file", signedPDF(t, issued.ID, key, chain)); st != 200 || a.Valid || !slices.Contains(a.Reasons, "issuer_mismatch") {
+		t.Fatalf("PDF signed by another authority: %d %+v", st, a)
 	}
 
 	// Hostile variants (truncated, a byte flipped anywhere, a ByteRange
@@ -259,10 +274,6 @@ func zipBomb(t *testing.T) []byte {
 // P-256 seal CA the hub has never seen.
 func foreignPDF(t *testing.T, id string) []byte {
 	t.Helper()
-	font, err := pdf.LoadFont("")
-	if err != nil {
-		testenv.Unavailable(t, "a CJK TrueType font", "apt-get install fonts-arphic-gbsn00lp")
-	}
 	now := time.Now()
 	rootKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	rootDER, err := signing.NewCARoot(rootKey, "伪造的印章 CA", now)
@@ -279,10 +290,21 @@ func foreignPDF(t *testing.T, id string) []byte {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return signedPDF(t, id, key, []*x509.Certificate{leaf, root})
+}
+
+// signedPDF is a one-page licence PDF for id signed by key and its chain.
+func signedPDF(t *testing.T, id string, key crypto.Signer, chain []*x509.Certificate) []byte {
+	t.Helper()
+	font, err := pdf.LoadFont("")
+	if err != nil {
+		testenv.Unavailable(t, "a CJK TrueType font", "apt-get install fonts-arphic-gbsn00lp")
+	}
+	now := time.Now()
 	page := layout.Page{WidthMM: 210, HeightMM: 297, Texts: []layout.Text{{X: 20, Y: 30, W: 170, H: 16, SizeMM: 12, Text: "营业执照", Align: layout.Center}}}
 	var b bytes.Buffer
 	if err := pdf.Write(&b, pdf.Document{LicenceID: id, Title: "营业执照", Author: "杭州市市场监督管理局", Created: now, Pages: []layout.Page{page}, Font: font,
-		Signer: pdf.Signer{Key: key, Chain: []*x509.Certificate{leaf, root}}}); err != nil {
+		Signer: pdf.Signer{Key: key, Chain: chain}}); err != nil {
 		t.Fatal(err)
 	}
 	return b.Bytes()

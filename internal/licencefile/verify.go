@@ -54,6 +54,8 @@ type Verification struct {
 	Valid bool
 	// Status is the live verification of LicenceID (nil without one).
 	Status *certificates.Verification
+
+	signer []byte // the DER certificate that sealed or signed the file
 }
 
 // Verify checks an uploaded licence file: its form (OFD or PDF, anything
@@ -92,6 +94,19 @@ func (m *Maker) Verify(ctx context.Context, data []byte) (*Verification, error) 
 		return nil, err
 	}
 	v.Status = st
+	if v.SealValid && st.Certificate != nil {
+		// A trusted seal is not enough: it must be a key of the authority
+		// that issued this licence, not another authority's.
+		mine, err := m.signedByIssuer(ctx, st.Certificate.Authority, v.signer)
+		if err != nil {
+			return nil, err
+		}
+		if !mine {
+			v.SealValid = false
+			v.Reasons = append(v.Reasons, certificates.ReasonIssuerMismatch)
+			v.Problems = append(v.Problems, fmt.Sprintf("the file is sealed by a key that is not one of %s's", st.Certificate.Authority))
+		}
+	}
 	for _, r := range st.Reasons {
 		if r == certificates.ReasonNotFound || r == certificates.ReasonMalformedIdentifier {
 			r = ReasonUnknownIdentifier
@@ -100,6 +115,21 @@ func (m *Maker) Verify(ctx context.Context, data []byte) (*Verification, error) 
 	}
 	v.Valid = v.SealValid && st.Valid
 	return v, nil
+}
+
+// signedByIssuer reports whether der is the certificate of one of the
+// authority's seal keys (retired ones too: old files stay genuine).
+func (m *Maker) signedByIssuer(ctx context.Context, authority string, der []byte) (bool, error) {
+	keys, err := m.Certs.Keys.Keys(ctx, authority)
+	if err != nil {
+		return false, err
+	}
+	for _, k := range keys {
+		if len(der) > 0 && bytes.Equal(k.Certificate, der) {
+			return true, nil
+		}
+	}
+	return false, nil
 }
 
 func appendOnce(list []string, s string) []string {
@@ -116,16 +146,14 @@ func (m *Maker) verifyOFD(ctx context.Context, data []byte) (*Verification, erro
 		return m.Certs.Keys.VerifySealedBytes(ctx, ses, signed)
 	})
 	if err != nil {
-		if errs.CodeOf(err) == errs.Internal {
-			return nil, err
-		}
-		var e *errs.Error
-		if errors.As(err, &e) && e.Field == "file" {
-			return nil, err
-		}
-		return nil, errs.Field("file", "not a readable OFD package: %v", err)
+		// Unreadable input is already errs.Invalid naming "file"; anything
+		// else (the trusted roots unreadable) is the hub's, not the caller's.
+		return nil, err
 	}
 	v := &Verification{Form: OFD, LicenceID: rep.LicenceID, Problems: rep.Problems}
+	if rep.SES != nil {
+		v.signer = rep.SES.SignerCert
+	}
 	if rep.Valid {
 		return v, nil
 	}
@@ -308,6 +336,7 @@ func (m *Maker) verifyPDF(ctx context.Context, data []byte) (*Verification, erro
 		KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageAny}}); err != nil {
 		return bad(ReasonUntrustedSigner, "the signer %q does not chain to a seal root this hub trusts", leaf.Subject.CommonName)
 	}
+	v.signer = leaf.Raw
 	return v, nil
 }
 
