@@ -5,6 +5,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -69,6 +70,21 @@ func TestBrowserVerifyUploadedFile(t *testing.T) {
 	shot(t, bc, "44-verify-upload-revoked")
 	if !strings.Contains(verdict, "无效") || !strings.Contains(verdict, "撤销") || !strings.Contains(class, "bad") {
 		t.Fatalf("uploaded PDF after revocation: verdict %q class %q", verdict, class)
+	}
+
+	// Each file check is in the holder's access history, with its outcome.
+	entries, err := h.Ledger.Store.HolderAudit(ctx, res.Certificate.HolderIndex, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var outcomes []string
+	for _, e := range entries {
+		if e.Action == "clerk_verify" && slices.Contains(e.Certificates, res.Certificate.ID) {
+			outcomes = append(outcomes, e.Outcome)
+		}
+	}
+	if len(outcomes) != 3 || !slices.Contains(outcomes, "invalid: r_revoked") {
+		t.Fatalf("clerk_verify entries = %q, want 3 (valid, valid, invalid: r_revoked)", outcomes)
 	}
 
 	notLicence := filepath.Join(dir, "notes.pdf")
