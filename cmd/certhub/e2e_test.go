@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"mime/multipart"
 	"net/http"
 	"os"
 	"os/exec"
@@ -301,6 +302,21 @@ func TestEmbeddedJourney(t *testing.T) {
 	}
 	if v := p.verify(map[string]string{"id": id1[:len(id1)-1] + "Z"}); reasons(v) != "[malformed_identifier]" {
 		t.Fatalf("bad check character: %v", v)
+	}
+
+	// The licence as a PDF, uploaded back to /api/v1/verify as a file.
+	if pdf := p.do("GET", "/api/v1/certificates/"+id1+"/file?format=pdf", admin, nil); pdf.status == 200 {
+		var body bytes.Buffer
+		mw := multipart.NewWriter(&body)
+		fw, _ := mw.CreateFormFile("file", "licence.pdf")
+		_, _ = fw.Write(pdf.body)
+		_ = mw.Close()
+		up := p.do("POST", "/api/v1/verify", "", body.String(), "Content-Type", mw.FormDataContentType())
+		if m := up.json(t); up.status != 200 || m["valid"] != true || m["form"] != "pdf" || m["certificate"].(map[string]any)["id"] != id1 {
+			t.Fatalf("verify the PDF: %d %s", up.status, up.body)
+		}
+	} else if pdf.status != 503 {
+		t.Fatalf("PDF: %d %s", pdf.status, pdf.body)
 	}
 
 	// Revise: version 2 is current, version 1 says it was superseded.

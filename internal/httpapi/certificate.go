@@ -396,9 +396,16 @@ type verifyAnswer struct {
 	Current     *bool              `json:"current,omitempty"`
 	CurrentID   string             `json:"current_id,omitempty"`
 	Certificate *verifyCertificate `json:"certificate,omitempty"`
+	// Form and FileProblems answer an uploaded licence file.
+	Form         string   `json:"form,omitempty"`
+	FileProblems []string `json:"file_problems,omitempty"`
 }
 
 func (s *Server) verify(w http.ResponseWriter, r *http.Request) {
+	if strings.HasPrefix(r.Header.Get("Content-Type"), "multipart/form-data") {
+		s.verifyFile(w, r)
+		return
+	}
 	var b verifyBody
 	if err := s.decode(w, r, &b); err != nil {
 		s.fail(w, r, err)

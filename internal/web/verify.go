@@ -2,6 +2,7 @@ package web
 
 import (
 	"encoding/json"
+	"errors"
 	"io"
 	"net/http"
 	"strings"
@@ -9,6 +10,7 @@ import (
 	"github.com/certhub/certhub/certificates"
 	"github.com/certhub/certhub/exchange"
 	"github.com/certhub/certhub/internal/errs"
+	"github.com/certhub/certhub/internal/licencefile"
 	"github.com/certhub/certhub/internal/qr"
 )
 
@@ -33,6 +35,8 @@ type outcome struct {
 	Fields     []exchange.ShownField
 	Purpose    string
 	CurrentID  string
+	Form       string   // an uploaded licence file's form: "ofd" or "pdf"
+	Problems   []string // what is wrong with an uploaded file itself
 
 	holder string // the holder's index, for the ledger only
 }
@@ -95,6 +99,65 @@ func (s *Server) verifyUpload(w http.ResponseWriter, r *http.Request) {
 	s.render(w, r, http.StatusOK, "verify", "verify_title", verifyData{Result: res, Input: text})
 }
 
+// verifyFile checks an uploaded licence file (OFD or PDF): its seal, the
+// identifier it carries and that identifier's live status, shown like a
+// scanned QR code and recorded in the ledger like every clerk check.
+func (s *Server) verifyFile(w http.ResponseWriter, r *http.Request) {
+	// The csrf middleware has limited and parsed the form.
+	if r.MultipartForm == nil {
+		s.errorPage(w, r, http.StatusBadRequest, "bad_request", "")
+		return
+	}
+	defer r.MultipartForm.RemoveAll()
+	f, hdr, err := r.FormFile("file")
+	if err != nil {
+		s.render(w, r, http.StatusBadRequest, "verify", "verify_title", verifyData{Result: &outcome{Reasons: []string{"choose_file"}}})
+		return
+	}
+	defer f.Close()
+	if hdr.Size > licencefile.MaxFileBytes {
+		s.errorPage(w, r, http.StatusRequestEntityTooLarge, "too_large", "")
+		return
+	}
+	data, err := io.ReadAll(io.LimitReader(f, licencefile.MaxFileBytes+1))
+	if err != nil || len(data) > licencefile.MaxFileBytes {
+		s.errorPage(w, r, http.StatusRequestEntityTooLarge, "too_large", "")
+		return
+	}
+	if s.Files == nil {
+		s.fail(w, r, errs.E(errs.Unavailable, "licence files are not configured on this hub"))
+		return
+	}
+	fv, err := s.Files.Verify(r.Context(), data)
+	if errs.Is(err, errs.Invalid) || errs.Is(err, errs.TooLarge) {
+		var e *errs.Error
+		detail := ""
+		if errors.As(err, &e) {
+			detail = e.Message
+		}
+		s.render(w, r, http.StatusBadRequest, "verify", "verify_title", verifyData{Result: &outcome{Reasons: []string{"file_failed"}, Detail: detail}})
+		return
+	}
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	o := &outcome{}
+	if fv.Status != nil {
+		o = s.fromVerification(r, fv.Status, "identifier")
+	}
+	o.Source, o.Valid, o.Form, o.Problems = "file", fv.Valid, strings.ToUpper(string(fv.Form)), fv.Problems
+	o.Reasons = nil
+	for _, reason := range fv.Reasons {
+		o.Reasons = append(o.Reasons, "r_"+reason)
+	}
+	if err := s.record(r, o); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	s.render(w, r, http.StatusOK, "verify", "verify_title", verifyData{Result: o})
+}
+
 // verifyScan decodes one camera frame; the page's script posts frames until
 // one holds a QR code, then submits its text for checking.
 func (s *Server) verifyScan(w http.ResponseWriter, r *http.Request) {
@@ -114,8 +177,20 @@ func (s *Server) verifyScan(w http.ResponseWriter, r *http.Request) {
 // which certificate, what the page disclosed, and the result.
 func (s *Server) check(r *http.Request, input string) (*outcome, error) {
 	o, err := s.inspect(r, input)
-	if err != nil || o.Source == "" || s.Shares.Ledger == nil {
+	if err != nil || o.Source == "" {
 		return o, err
+	}
+	if err := s.record(r, o); err != nil {
+		return nil, err
+	}
+	return o, nil
+}
+
+// record writes a clerk's verification to the ledger: which clerk, which
+// certificate, what the page disclosed, and the result.
+func (s *Server) record(r *http.Request, o *outcome) error {
+	if s.Shares.Ledger == nil {
+		return nil
 	}
 	e := exchange.AuditEntry{Action: "clerk_verify", Holder: o.holder, Purpose: "窗口核验", Outcome: "valid"}
 	if sess := sessionOf(r); sess != nil {
@@ -133,10 +208,7 @@ func (s *Server) check(r *http.Request, input string) (*outcome, error) {
 	if !o.Valid {
 		e.Outcome = "invalid: " + strings.Join(o.Reasons, ",")
 	}
-	if err := s.Shares.Ledger.Record(r.Context(), e); err != nil {
-		return nil, err
-	}
-	return o, nil
+	return s.Shares.Ledger.Record(r.Context(), e)
 }
 
 // inspect works out what the input is and verifies it.

@@ -64,8 +64,8 @@ type Server struct {
 	// check and /admin/materials).
 	Items *exchange.Resolver
 	// Files makes licence files (the wallet's downloads, the share page's
-	// PDF); the API server's Maker, shared so fonts load once. Nil: the
-	// download pages answer 503.
+	// PDF) and verifies uploaded ones at /verify; the API server's Maker,
+	// shared so fonts load once. Nil: those pages answer 503.
 	Files *licencefile.Maker
 
 	tmpl *template.Template
@@ -92,6 +92,7 @@ var Routes = []Route{
 	{"GET", "/verify", "clerk", (*Server).verifyPage},
 	{"POST", "/verify/check", "clerk", (*Server).verifyCheck},
 	{"POST", "/verify/upload", "clerk", (*Server).verifyUpload},
+	{"POST", "/verify/file", "clerk", (*Server).verifyFile},
 	{"POST", "/verify/scan", "clerk", (*Server).verifyScan},
 	{"GET", "/verify/login", "", (*Server).clerkLoginPage},
 	{"POST", "/verify/login", "", (*Server).clerkLogin},
