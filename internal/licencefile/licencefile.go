@@ -200,7 +200,7 @@ func (m *Maker) Make(ctx context.Context, c *certificates.Certificate, f Format,
 			return nil, perr
 		}
 		err = pdf.Write(&buf, pdf.Document{LicenceID: c.ID, Title: t.Name, Author: a.Name, Created: created, Pages: pages, Font: m.pdfFont,
-			Signer: pdf.Signer{Key: key, Chain: chain, Reason: "电子证照 " + c.ID, Location: a.Name}})
+			Signer: pdf.Signer{Key: key, Chain: chain, Reason: "e-licence " + c.ID, Location: c.Authority}})
 	default:
 		return nil, errs.Field("format", "must be ofd or pdf, got %q", f)
 	}

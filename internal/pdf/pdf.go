@@ -45,7 +45,8 @@ type Document struct {
 type Signer struct {
 	Key   crypto.Signer
 	Chain []*x509.Certificate
-	// Reason and Location go in the signature dictionary; optional.
+	// Reason and Location go in the signature dictionary; optional, and
+	// printable ASCII only (other text is left out: see signPDF).
 	Reason   string
 	Location string
 }

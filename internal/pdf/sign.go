@@ -25,18 +25,19 @@ func signPDF(w io.Writer, unsigned []byte, doc *Document) error {
 	}
 	leaf := doc.Signer.Chain[0]
 	chain := append([]*x509.Certificate(nil), doc.Signer.Chain...)
-	name := leaf.Subject.CommonName
-	if name == "" {
-		name = doc.Author
-	}
+	// pdfsign writes these strings without escaping the bytes of their
+	// UTF-16 form, and a CJK character can hold 0x5C (局 does): the
+	// dictionary would be malformed. So they are ASCII: the signer's name
+	// is its USCC (the certificate names the authority in full).
+	name := ascii(leaf.Subject.SerialNumber, ascii(leaf.Subject.CommonName, "certhub"))
 	data := pdfsign.SignData{
 		Signature: pdfsign.SignDataSignature{
 			CertType:   pdfsign.CertificationSignature,
 			DocMDPPerm: pdfsign.DoNotAllowAnyChangesPerms,
 			Info: pdfsign.SignDataSignatureInfo{
 				Name:     name,
-				Reason:   doc.Signer.Reason,
-				Location: doc.Signer.Location,
+				Reason:   ascii(doc.Signer.Reason, ""),
+				Location: ascii(doc.Signer.Location, ""),
 				Date:     doc.Created,
 			},
 		},
@@ -49,4 +50,18 @@ func signPDF(w io.Writer, unsigned []byte, doc *Document) error {
 		return errs.Wrap(err, "sign PDF")
 	}
 	return nil
+}
+
+// ascii is s when it is printable ASCII without backslashes or
+// parentheses (safe unescaped in a PDF string), else fallback.
+func ascii(s, fallback string) string {
+	if s == "" {
+		return fallback
+	}
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c > 0x7e || c == '\\' || c == '(' || c == ')' {
+			return fallback
+		}
+	}
+	return s
 }
