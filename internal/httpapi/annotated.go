@@ -173,14 +173,6 @@ func (s *Server) consumerAnnotatedFile(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	if err := s.Annotations.Usable(a); err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	if err := s.agreementStillActive(r, a); err != nil {
-		s.fail(w, r, err)
-		return
-	}
 	s.annotatedFile(w, r, a)
 }
 
@@ -220,14 +212,19 @@ func (s *Server) myAnnotation(w http.ResponseWriter, r *http.Request) (*exchange
 	return a, true
 }
 
-// annotatedFile writes a usable copy's file (410 once expired or revoked),
-// recorded in the ledger.
+// annotatedFile writes a usable copy's file (410 once expired or revoked;
+// 403 to a department whose agreement is no longer active), recorded in
+// the ledger.
 func (s *Server) annotatedFile(w http.ResponseWriter, r *http.Request, a *exchange.Annotation) {
 	f, ok := s.fileFormat(w, r)
 	if !ok {
 		return
 	}
 	if err := s.Annotations.Usable(a); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	if err := s.agreementStillActive(r, a); err != nil {
 		s.fail(w, r, err)
 		return
 	}
