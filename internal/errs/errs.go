@@ -18,6 +18,7 @@ const (
 	Invalid      Code = "invalid"      // the request is malformed; Field names what
 	NotFound     Code = "not_found"    // the named thing does not exist (or is not visible)
 	Conflict     Code = "conflict"     // the request contradicts current state
+	Gone         Code = "gone"         // the thing existed but may no longer be used (expired, revoked)
 	Unauthorized Code = "unauthorized" // no or bad credentials
 	Forbidden    Code = "forbidden"    // credentials fine, permission missing
 	TooLarge     Code = "too_large"    // body or upload over the limit

@@ -50,6 +50,9 @@ type Server struct {
 	AccessTokens *exchange.AccessTokens
 	// Files makes licence files (OFD, PDF); nil answers 503.
 	Files *licencefile.Maker
+	// Annotations keeps annotated copies (加注件); nil (or Files nil)
+	// answers 503.
+	Annotations *exchange.Annotations
 	// Items is the service item catalog and its resolver (nil: 503).
 	Items *exchange.Resolver
 	// Webhooks runs subscriptions and event deliveries (nil: 503).
@@ -142,6 +145,8 @@ var Routes = []Route{
 	{"GET", "/api/v1/certificates/{id}", readers, "Read a certificate version", (*Server).getCertificate},
 	{"GET", "/api/v1/certificates/{id}/document", readers, "Download the signed document", (*Server).getDocument},
 	{"GET", "/api/v1/certificates/{id}/file", readers, "The licence as a file: OFD sealed with the authority's SM2 e-seal, or signed PDF (?format=ofd|pdf)", (*Server).certificateFile},
+	{"POST", "/api/v1/certificates/{id}/annotated", askers, "An annotated copy (加注件) for one purpose and case, under an agreement granting the document", (*Server).certificateAnnotate},
+	{"GET", "/api/v1/annotated/{aid}/file", askers, "An annotated copy's file, for the department that asked for it (?format=ofd|pdf; 410 once expired or revoked)", (*Server).consumerAnnotatedFile},
 	{"POST", "/api/v1/certificates/{id}/revisions", issuers, "Issue the next version", (*Server).revise},
 	{"POST", "/api/v1/certificates/{id}/suspend", issuers, "Suspend", lifecycle(certificates.Suspend)},
 	{"POST", "/api/v1/certificates/{id}/reinstate", issuers, "Reinstate a suspended certificate", lifecycle(certificates.Reinstate)},
@@ -149,6 +154,10 @@ var Routes = []Route{
 
 	{"GET", "/api/v1/me/certificates", holder, "The signed-in holder's certificates", (*Server).myCertificates},
 	{"GET", "/api/v1/me/certificates/{id}/file", holder, "One of my licences as a file (?format=ofd|pdf)", (*Server).myCertificateFile},
+	{"POST", "/api/v1/me/certificates/{id}/annotated", holder, "An annotated copy (加注件) of my licence for one purpose, until a date", (*Server).myAnnotate},
+	{"GET", "/api/v1/me/annotated", holder, "The annotated copies of my certificates, whoever asked for them", (*Server).myAnnotated},
+	{"GET", "/api/v1/me/annotated/{aid}/file", holder, "An annotated copy of my licence as a file (?format=ofd|pdf; 410 once expired or revoked)", (*Server).myAnnotatedFile},
+	{"DELETE", "/api/v1/me/annotated/{aid}", holder, "Revoke an annotated copy at once", (*Server).revokeAnnotated},
 	{"POST", "/api/v1/me/shares", holder, "Share a certificate by link and QR code", (*Server).createShare},
 	{"GET", "/api/v1/me/shares", holder, "The holder's shares and who viewed them", (*Server).listShares},
 	{"GET", "/api/v1/me/accesses", holder, "Who used my certificates, when, for what purpose and case", (*Server).myAccesses},
@@ -303,6 +312,8 @@ var consumerScopes = map[string]string{
 	"GET /api/v1/certificates/{id}":             exchange.ScopeRead,
 	"GET /api/v1/certificates/{id}/document":    exchange.ScopeRead,
 	"GET /api/v1/certificates/{id}/file":        exchange.ScopeRead,
+	"POST /api/v1/certificates/{id}/annotated":  exchange.ScopeRead,
+	"GET /api/v1/annotated/{aid}/file":          exchange.ScopeRead,
 	"POST /api/v1/match":                        exchange.ScopeMatch,
 	"POST /api/v1/subscriptions":                exchange.ScopeEvents,
 	"GET /api/v1/subscriptions":                 exchange.ScopeEvents,
@@ -380,6 +391,7 @@ var statusOf = map[errs.Code]int{
 	errs.Forbidden:    http.StatusForbidden,
 	errs.NotFound:     http.StatusNotFound,
 	errs.Conflict:     http.StatusConflict,
+	errs.Gone:         http.StatusGone,
 	errs.TooLarge:     http.StatusRequestEntityTooLarge,
 	errs.RateLimited:  http.StatusTooManyRequests,
 	errs.Unavailable:  http.StatusServiceUnavailable,

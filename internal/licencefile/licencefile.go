@@ -101,6 +101,11 @@ type Options struct {
 	// Shared, when set, prints only what a share grants (the share page's
 	// PDF). Nil prints the whole licence.
 	Shared *SharedView
+
+	// AnnotationID is an annotated copy's id, written beside licenceId as
+	// annotationId (OFD.xml CustomData, PDF custom information), under
+	// the seal; verification looks the copy up by it.
+	AnnotationID string
 }
 
 // SharedView is what a share lets a file show: the type fields it grants
@@ -190,7 +195,11 @@ func (m *Maker) Make(ctx context.Context, c *certificates.Certificate, f Format,
 	var buf bytes.Buffer
 	switch f {
 	case OFD:
-		err = ofd.Write(&buf, ofd.Document{LicenceID: c.ID, Title: t.Name, Created: created, Pages: pages, Font: m.ofdFont,
+		var custom []ofd.CustomData
+		if o.AnnotationID != "" {
+			custom = []ofd.CustomData{{Name: ofd.AnnotationIDName, Value: o.AnnotationID}}
+		}
+		err = ofd.Write(&buf, ofd.Document{LicenceID: c.ID, Title: t.Name, Created: created, Pages: pages, Font: m.ofdFont, CustomData: custom,
 			Sealer: func(signatureXML []byte) ([]byte, error) {
 				return m.Certs.ESeal(ctx, c.Authority, signatureXML, ofd.SignaturePath)
 			}})
@@ -199,7 +208,11 @@ func (m *Maker) Make(ctx context.Context, c *certificates.Certificate, f Format,
 		if perr != nil {
 			return nil, perr
 		}
-		err = pdf.Write(&buf, pdf.Document{LicenceID: c.ID, Title: t.Name, Author: a.Name, Created: created, Pages: pages, Font: m.pdfFont,
+		var custom []pdf.Info
+		if o.AnnotationID != "" {
+			custom = []pdf.Info{{Name: ofd.AnnotationIDName, Value: o.AnnotationID}}
+		}
+		err = pdf.Write(&buf, pdf.Document{LicenceID: c.ID, Title: t.Name, Author: a.Name, Created: created, Pages: pages, Font: m.pdfFont, Custom: custom,
 			Signer: pdf.Signer{Key: key, Chain: chain, Reason: "e-licence " + c.ID, Location: c.Authority}})
 	default:
 		return nil, errs.Field("format", "must be ofd or pdf, got %q", f)
@@ -207,5 +220,9 @@ func (m *Maker) Make(ctx context.Context, c *certificates.Certificate, f Format,
 	if err != nil {
 		return nil, err
 	}
-	return &File{Format: f, Name: fmt.Sprintf("%s.%s", c.ID, f), ContentType: f.ContentType(), Data: buf.Bytes()}, nil
+	name := fmt.Sprintf("%s.%s", c.ID, f)
+	if o.AnnotationID != "" {
+		name = fmt.Sprintf("%s.%s.%s", c.ID, o.AnnotationID, f)
+	}
+	return &File{Format: f, Name: name, ContentType: f.ContentType(), Data: buf.Bytes()}, nil
 }

@@ -29,11 +29,14 @@ const (
 // Report is what Verify found. Valid is true only when every reference
 // matches, every file is referenced and the seal verifies.
 type Report struct {
-	Valid     bool               `json:"valid"`
-	LicenceID string             `json:"licenceId,omitempty"`
-	Problems  []string           `json:"problems,omitempty"` // each names the file and the reason
-	Files     int                `json:"files"`              // files checked against their references
-	SES       *signing.SESReport `json:"seal,omitempty"`
+	Valid     bool   `json:"valid"`
+	LicenceID string `json:"licenceId,omitempty"`
+	// AnnotationID is an annotated copy's annotationId, "" for a plain
+	// licence file; exchange.Annotations.Check says if the copy is usable.
+	AnnotationID string             `json:"annotationId,omitempty"`
+	Problems     []string           `json:"problems,omitempty"` // each names the file and the reason
+	Files        int                `json:"files"`              // files checked against their references
+	SES          *signing.SESReport `json:"seal,omitempty"`
 }
 
 func (r *Report) problem(format string, args ...any) {
@@ -74,8 +77,11 @@ func Verify(r io.ReaderAt, size int64, verifySES VerifySES) (*Report, error) {
 	}
 	body := ofd.DocBody[0]
 	for _, c := range body.CustomData {
-		if c.Name == LicenceIDName {
+		switch c.Name {
+		case LicenceIDName:
 			rep.LicenceID = strings.TrimSpace(c.Value)
+		case AnnotationIDName:
+			rep.AnnotationID = strings.TrimSpace(c.Value)
 		}
 	}
 	if body.Signatures == "" {

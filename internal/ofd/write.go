@@ -34,7 +34,8 @@ const (
 	SignaturePath     = "Doc_0/Signs/Sign_0/Signature.xml"
 	SignedValuePath   = "Doc_0/Signs/Sign_0/SignedValue.dat"
 	SealPath          = "Doc_0/Signs/Sign_0/Seal.esl"
-	LicenceIDName     = "licenceId" // the CustomData in OFD.xml's DocInfo
+	LicenceIDName     = "licenceId"    // the CustomData in OFD.xml's DocInfo
+	AnnotationIDName  = "annotationId" // an annotated copy's id, CustomData beside licenceId
 	SM3MethodOID      = "1.2.156.10197.1.401"
 	SM2SignMethodOID  = "1.2.156.10197.1.501"
 	defaultCreator    = "certhub"
@@ -60,6 +61,10 @@ type Document struct {
 	// Font is the CJK TrueType font every text is set in; the package
 	// embeds the subset of it the pages use.
 	Font *Font
+	// CustomData are more entries of OFD.xml's CustomDatas after licenceId
+	// (an annotated copy's annotationId), in order; the seal covers them
+	// like every file's content.
+	CustomData []CustomData
 	// Sealer makes the electronic signature. The seal is stamped in the
 	// box of the first image whose Role is layout.Seal: the reader draws
 	// the seal's own picture there (Signature.xml's StampAnnot), so that
@@ -67,11 +72,22 @@ type Document struct {
 	Sealer Sealer
 }
 
+// CustomData is one named entry of OFD.xml's DocInfo/CustomDatas.
+type CustomData struct {
+	Name  string
+	Value string
+}
+
 // Validate checks what Write needs.
 func (d *Document) Validate() error {
 	var l errs.List
 	if strings.TrimSpace(d.LicenceID) == "" {
 		l.Add("licenceId", "is required")
+	}
+	for i, c := range d.CustomData {
+		if c.Name == "" || c.Name == LicenceIDName {
+			l.Add(fmt.Sprintf("customData[%d].name", i), "must be set and not %s", LicenceIDName)
+		}
 	}
 	if d.Font == nil {
 		l.Add("font", "is required (a CJK TrueType font: FindFont)")
@@ -247,7 +263,11 @@ func (p *pkg) ofdXML() []byte {
 	}
 	b.WriteString("<ofd:CreationDate>" + p.doc.Created.UTC().Format("2006-01-02") + "</ofd:CreationDate>")
 	b.WriteString("<ofd:Creator>" + esc(p.doc.Creator) + "</ofd:Creator>")
-	b.WriteString(`<ofd:CustomDatas><ofd:CustomData Name="` + LicenceIDName + `">` + esc(p.doc.LicenceID) + "</ofd:CustomData></ofd:CustomDatas>")
+	b.WriteString(`<ofd:CustomDatas><ofd:CustomData Name="` + LicenceIDName + `">` + esc(p.doc.LicenceID) + "</ofd:CustomData>")
+	for _, c := range p.doc.CustomData {
+		b.WriteString(`<ofd:CustomData Name="` + esc(c.Name) + `">` + esc(c.Value) + "</ofd:CustomData>")
+	}
+	b.WriteString("</ofd:CustomDatas>")
 	b.WriteString("</ofd:DocInfo>")
 	b.WriteString("<ofd:DocRoot>" + DocumentPath + "</ofd:DocRoot>")
 	b.WriteString("<ofd:Signatures>" + SignaturesPath + "</ofd:Signatures>")

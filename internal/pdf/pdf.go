@@ -37,6 +37,16 @@ type Document struct {
 	Pages     []layout.Page
 	Font      *Font
 	Signer    Signer
+	// Custom are more custom entries of the document information after
+	// licenceId (an annotated copy's annotationId), in order; inside the
+	// signed range like the rest of the file.
+	Custom []Info
+}
+
+// Info is one custom entry of the document information dictionary.
+type Info struct {
+	Name  string // a PDF name: ASCII letters, digits, '_' and '-'
+	Value string
 }
 
 // Signer is who signs the file: an ECDSA P-256 (or RSA) key behind a
@@ -93,6 +103,11 @@ func (d *Document) Validate() error {
 			l.Add(fmt.Sprintf("pages[%d]", i), "%v", err)
 		}
 	}
+	for i, c := range d.Custom {
+		if !infoName(c.Name) || c.Name == "licenceId" {
+			l.Add(fmt.Sprintf("custom[%d].name", i), "must be ASCII letters, digits, _ or - and not licenceId, got %q", c.Name)
+		}
+	}
 	if d.Font == nil {
 		l.Add("font", "is required (a CJK TrueType font)")
 	}
@@ -146,7 +161,7 @@ func render(doc *Document) ([]byte, error) {
 	if err := gp.Write(&b); err != nil {
 		return nil, errs.Wrap(err, "write PDF")
 	}
-	return withLicenceID(b.Bytes(), doc.LicenceID)
+	return withInfo(b.Bytes(), append([]Info{{"licenceId", doc.LicenceID}}, doc.Custom...))
 }
 
 // drawPage draws, bottom to top: background pictures, the watermark, the
@@ -262,20 +277,36 @@ func watermark(gp *gopdf.GoPdf, family string, p *layout.Page) error {
 	return nil
 }
 
-// withLicenceID adds the custom entry licenceId to the document
+// withInfo adds custom entries (licenceId first) to the document
 // information dictionary, which gopdf writes inline in the trailer (after
 // the cross-reference table, so no offset moves) and has no field for.
-func withLicenceID(pdf []byte, id string) ([]byte, error) {
+func withInfo(pdf []byte, entries []Info) ([]byte, error) {
 	i := bytes.LastIndex(pdf, []byte("/Info <<\n"))
 	if i < 0 {
 		return nil, errs.E(errs.Internal, "PDF writer wrote no information dictionary")
 	}
 	i += len("/Info <<\n")
-	entry := fmt.Sprintf("/licenceId %s\n", pdfText(id))
-	out := make([]byte, 0, len(pdf)+len(entry))
+	var add bytes.Buffer
+	for _, e := range entries {
+		fmt.Fprintf(&add, "/%s %s\n", e.Name, pdfText(e.Value))
+	}
+	out := make([]byte, 0, len(pdf)+add.Len())
 	out = append(out, pdf[:i]...)
-	out = append(out, entry...)
+	out = append(out, add.Bytes()...)
 	return append(out, pdf[i:]...), nil
+}
+
+// infoName reports whether s may be written as a PDF name unescaped.
+func infoName(s string) bool {
+	if s == "" {
+		return false
+	}
+	for _, r := range s {
+		if !(r < 0x80 && (unicode.IsLetter(r) || unicode.IsDigit(r) || r == '_' || r == '-')) {
+			return false
+		}
+	}
+	return true
 }
 
 // pdfText is a PDF text string: UTF-16BE with a byte order mark, in hex.

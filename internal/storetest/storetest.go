@@ -51,6 +51,7 @@ func RunTests(t *testing.T, newStore func(t *testing.T) *sqlstore.Store) {
 		{"SealImages", testSeals},
 		{"SealCA", testSealCA}, {"SealCAReplicas", testSealCAReplicas},
 		{"TypeTemplates", testTemplates},
+		{"AnnotatedCopies", testAnnotations},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
