@@ -139,7 +139,8 @@ func (c *ServeCmd) serve(ctx context.Context, a *app, demoHolders []web.DemoHold
 	}
 	shares := &exchange.Shares{Store: a.store, Certs: a.certs, Now: time.Now, Ledger: a.ledger}
 	// One Maker for the API and the pages: its fonts load once.
-	files := &licencefile.Maker{Certs: a.certs, PublicURL: public, Font: c.LicenceFont}
+	annotations := &exchange.Annotations{Store: a.store, Certs: a.certs, Now: time.Now}
+	files := &licencefile.Maker{Certs: a.certs, PublicURL: public, Font: c.LicenceFont, Annotations: annotations}
 	pages := &web.Server{Certs: a.certs, Shares: shares, Tokens: a.store, OIDC: holders, Box: signing.NewBox(a.master, "web session v1"),
 		Log: a.log, Now: time.Now, PublicURL: public, ShareRatePerMinute: c.ShareRate, Demo: demoHolders,
 		AdminTokenHash: adminHash, Registry: a.registry, Items: a.items, Files: files}
@@ -160,7 +161,7 @@ func (c *ServeCmd) serve(ctx context.Context, a *app, demoHolders []web.DemoHold
 		TrustedProxies: c.TrustedProxies, Pages: pages, Connectors: engine, Registry: reg, Ledger: a.ledger,
 		LedgerKey: a.ledgerKey.VerifierKey, Consumers: a.registry, Webhooks: hooks, Items: a.items,
 		Files:        files,
-		Annotations:  &exchange.Annotations{Store: a.store, Certs: a.certs, Now: time.Now},
+		Annotations:  annotations,
 		AccessTokens: &exchange.AccessTokens{Registry: a.registry, Key: a.hubKey, Issuer: public, TokenURL: public + "/api/v1/oauth/token", Now: time.Now}}
 	ce, err := time.ParseDuration(c.CheckpointEvery)
 	if err != nil {

@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -150,7 +151,8 @@ func TestAnnotatedCopies(t *testing.T) {
 	if st, _, _ := h.fetch(c.PDF, h.token(exchange.RoleConsumer, "")); st != 404 {
 		t.Fatalf("another consumer's copy: %d, want 404", st)
 	}
-	if st, _, _ := h.fetch(c.PDF, h.Admin); st != 200 {
+	st, _, consumerPDF := h.fetch(c.PDF, h.Admin)
+	if st != 200 {
 		t.Fatalf("admin: %d", st)
 	}
 	found := false
@@ -179,9 +181,24 @@ func TestAnnotatedCopies(t *testing.T) {
 		t.Fatalf("my annotated: %d %+v", st, list)
 	}
 
+	// The copy verifies when uploaded, as the copy it is.
+	_, _, copyPDF := h.fetch(a.PDF, holder)
+	_, _, copyOFD := h.fetch(*a.OFD, holder)
+	for _, f := range [][]byte{copyPDF, copyOFD} {
+		if st, v := h.upload("file", f); st != 200 || !v.Valid {
+			t.Fatalf("uploaded copy: %d %+v", st, v)
+		}
+	}
+
 	// Revoked: files 410 with the reason, Check says revoked.
 	if st := h.call("DELETE", "/api/v1/me/annotated/"+a.ID, holder, nil, nil); st != 204 {
 		t.Fatalf("revoke: %d", st)
+	}
+	// Verification refuses the copy from now on, the licence itself valid.
+	for _, f := range [][]byte{copyPDF, copyOFD} {
+		if st, v := h.upload("file", f); st != 200 || v.Valid || !slices.Contains(v.Reasons, exchange.AnnotationRevoked) {
+			t.Fatalf("uploaded revoked copy: %d %+v", st, v)
+		}
 	}
 	var gone errorAnswer
 	if st := h.call("GET", a.PDF, holder, nil, &gone); st != 410 || !strings.Contains(gone.Error.Message, exchange.AnnotationRevoked) {
@@ -203,6 +220,9 @@ func TestAnnotatedCopies(t *testing.T) {
 	}
 	if st := h.call("GET", c.PDF, h.Admin, nil, &gone); st != 410 || !strings.Contains(gone.Error.Message, exchange.AnnotationExpired) {
 		t.Fatalf("expired PDF: %d %+v", st, gone.Error)
+	}
+	if st, v := h.upload("file", consumerPDF); st != 200 || v.Valid || !slices.Contains(v.Reasons, exchange.AnnotationExpired) {
+		t.Fatalf("uploaded expired copy: %d %+v", st, v)
 	}
 }
 

@@ -131,13 +131,14 @@ func New(t testing.TB, opts ...Option) *Hub {
 		Guard:   &exchange.WebhookGuard{HubURL: srv.URL, Allow: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}},
 		Backoff: 20 * time.Millisecond, MaxBackoff: 200 * time.Millisecond, MaxAttempts: 5, Timeout: 2 * time.Second}
 	items := &exchange.Resolver{Store: store, Registry: reg, Certs: certs, Ledger: ledger, Now: clk.Now}
-	files := &licencefile.Maker{Certs: certs, PublicURL: srv.URL}
+	annotations := &exchange.Annotations{Store: store, Certs: certs, Now: clk.Now}
+	files := &licencefile.Maker{Certs: certs, PublicURL: srv.URL, Annotations: annotations}
 	pages := &web.Server{Certs: certs, Shares: shares, Tokens: store, OIDC: holders, Box: signing.NewBox(master, "web session v1"),
 		Log: log, Now: clk.Now, PublicURL: srv.URL, AdminTokenHash: adminHash, Registry: reg, Items: items, Files: files}
 	api := &httpapi.Server{Certs: certs, Keys: keys, Tokens: store, Shares: shares, Holders: holders, PublicURL: srv.URL, Log: log,
 		Now: clk.Now, AdminTokenHash: adminHash, VerifyRatePerMinute: 10000, Pages: pages, Ledger: ledger, LedgerKey: lk.VerifierKey,
 		Consumers: reg, Webhooks: hooks, Items: items, Files: files,
-		Annotations:  &exchange.Annotations{Store: store, Certs: certs, Now: clk.Now},
+		Annotations:  annotations,
 		AccessTokens: &exchange.AccessTokens{Registry: reg, Key: hk, Issuer: srv.URL, TokenURL: srv.URL + "/api/v1/oauth/token", Now: clk.Now}}
 	api.Connectors = &connectors.Engine{Store: store, Certs: certs, Kinds: connectors.Kinds{"file": filesource.Kind{}, "http": httpsource.Kind{}, "sql": sqlsource.Kind{}},
 		Now: clk.Now, Log: log, Owner: "hubtest", Ledger: ledger}

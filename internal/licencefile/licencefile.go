@@ -68,6 +68,13 @@ type Maker struct {
 	// installed one (fonts-arphic-gbsn00lp, fonts-lxgw-wenkai).
 	Font string
 
+	// Annotations says whether an annotated copy (加注件) may still be
+	// used; Verify asks it about a file that is one. Nil: such a file is
+	// refused as unknown.
+	Annotations interface {
+		Check(ctx context.Context, id string) (reason string, err error)
+	}
+
 	once    sync.Once
 	ofdFont *ofd.Font
 	pdfFont *pdf.Font

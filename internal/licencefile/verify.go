@@ -46,6 +46,9 @@ type Verification struct {
 	// LicenceID is the identifier the file carries (OFD licenceId, PDF
 	// licenceId or Subject).
 	LicenceID string
+	// AnnotationID is the annotated copy (加注件) the file is, if any: it
+	// is usable only while the copy is neither expired nor revoked.
+	AnnotationID string
 	// Problems say, for a person, what is wrong with the file itself.
 	Problems []string
 	// Reasons are the file's reasons (Reason*) then the identifier's.
@@ -114,6 +117,18 @@ func (m *Maker) Verify(ctx context.Context, data []byte) (*Verification, error) 
 		v.Reasons = appendOnce(v.Reasons, r)
 	}
 	v.Valid = v.SealValid && st.Valid
+	if v.AnnotationID != "" {
+		reason := "annotated_copy_unknown"
+		if m.Annotations != nil {
+			if reason, err = m.Annotations.Check(ctx, v.AnnotationID); err != nil {
+				return nil, err
+			}
+		}
+		if reason != "" {
+			v.Valid = false
+			v.Reasons = appendOnce(v.Reasons, reason)
+		}
+	}
 	return v, nil
 }
 
@@ -150,7 +165,7 @@ func (m *Maker) verifyOFD(ctx context.Context, data []byte) (*Verification, erro
 		// else (the trusted roots unreadable) is the hub's, not the caller's.
 		return nil, err
 	}
-	v := &Verification{Form: OFD, LicenceID: rep.LicenceID, Problems: rep.Problems}
+	v := &Verification{Form: OFD, LicenceID: rep.LicenceID, AnnotationID: rep.AnnotationID, Problems: rep.Problems}
 	if rep.SES != nil {
 		v.signer = rep.SES.SignerCert
 	}
@@ -181,13 +196,15 @@ func (m *Maker) verifyOFD(ctx context.Context, data []byte) (*Verification, erro
 
 // pdfSignature is the last signature of a PDF, as found.
 type pdfSignature struct {
-	byteRange []int64 // nil: no signature
-	id        string
+	byteRange  []int64 // nil: no signature
+	id         string
+	annotation string
 }
 
 var (
-	byteRangeRE = regexp.MustCompile(`/ByteRange\s*\[\s*(\d{1,10})\s+(\d{1,10})\s+(\d{1,10})\s+(\d{1,10})\s*\]`)
-	licenceIDRE = regexp.MustCompile(`/licenceId\s*<([0-9A-Fa-f]{0,800})>`)
+	byteRangeRE    = regexp.MustCompile(`/ByteRange\s*\[\s*(\d{1,10})\s+(\d{1,10})\s+(\d{1,10})\s+(\d{1,10})\s*\]`)
+	licenceIDRE    = regexp.MustCompile(`/licenceId\s*<([0-9A-Fa-f]{0,800})>`)
+	annotationIDRE = regexp.MustCompile(`/annotationId\s*<([0-9A-Fa-f]{0,800})>`)
 )
 
 // readPDF finds the last signature's ByteRange and the licence identifier
@@ -214,6 +231,9 @@ func readPDF(data []byte) (*pdfSignature, error) {
 	var id string
 	if all := licenceIDRE.FindAllSubmatch(extent, -1); len(all) > 0 {
 		id = utf16Hex(all[len(all)-1][1])
+	}
+	if all := annotationIDRE.FindAllSubmatch(extent, -1); len(all) > 0 {
+		sig.annotation = strings.TrimSpace(utf16Hex(all[len(all)-1][1]))
 	}
 	subject, err := pdfSubject(data)
 	if err != nil && len(extent) < len(data) {
@@ -272,7 +292,7 @@ func (m *Maker) verifyPDF(ctx context.Context, data []byte) (*Verification, erro
 	if err != nil {
 		return nil, err
 	}
-	v := &Verification{Form: PDF, LicenceID: sig.id}
+	v := &Verification{Form: PDF, LicenceID: sig.id, AnnotationID: sig.annotation}
 	bad := func(reason, format string, args ...any) (*Verification, error) {
 		v.Reasons = appendOnce(v.Reasons, reason)
 		v.Problems = append(v.Problems, fmt.Sprintf(format, args...))
