@@ -448,3 +448,29 @@ func TestAdminImportItems(t *testing.T) {
 		t.Fatalf("anonymous import: %d", st)
 	}
 }
+
+// TestVerifyPageOpensOnTheQRsLicence: the QR printed on a licence file
+// holds /verify?id=<identifier>; the clerk's page opens on that licence's
+// live status, and after a revocation says so.
+func TestVerifyPageOpensOnTheQRsLicence(t *testing.T) {
+	h, _ := demoHub(t)
+	ctx := context.Background()
+	res, err := h.Certs.Issue(ctx, certificates.Scope{}, demo.NewGenerator(9, h.Certs.Today()).Property(demo.NewPerson(rand.New(rand.NewPCG(5, 6)), 4444)), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	clerk := sessions(t, h)["clerk"]
+	path := "/verify?id=" + url.QueryEscape(res.Certificate.ID)
+	if st, body, _ := clerk.get(path); st != 200 || !strings.Contains(body, "有效") || !strings.Contains(body, res.Certificate.ID) {
+		t.Fatalf("verify?id=: %d", st)
+	}
+	if _, err := h.Certs.Lifecycle(ctx, certificates.Scope{}, res.Certificate.ID, certificates.Revoke, "以欺骗手段取得"); err != nil {
+		t.Fatal(err)
+	}
+	if st, body, _ := clerk.get(path); st != 200 || !strings.Contains(body, "撤销") {
+		t.Fatalf("verify?id= after revocation: %d", st)
+	}
+	if st, body, _ := clerk.get("/verify"); st != 200 || strings.Contains(body, res.Certificate.ID) {
+		t.Fatalf("plain /verify: %d", st)
+	}
+}

@@ -46,8 +46,22 @@ type verifyData struct {
 	Input  string
 }
 
+// verifyPage is the clerk's page. /verify?id=<identifier>, what the QR
+// code printed on a licence file holds, opens it on that licence's live
+// verification (identifiers are public; the check is recorded like a
+// typed one).
 func (s *Server) verifyPage(w http.ResponseWriter, r *http.Request) {
-	s.render(w, r, http.StatusOK, "verify", "verify_title", verifyData{})
+	id := strings.TrimSpace(r.URL.Query().Get("id"))
+	if id == "" {
+		s.render(w, r, http.StatusOK, "verify", "verify_title", verifyData{})
+		return
+	}
+	res, err := s.check(r, id)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	s.render(w, r, http.StatusOK, "verify", "verify_title", verifyData{Result: res, Input: id})
 }
 
 // verifyCheck verifies typed or pasted input: a share link, a document or
