@@ -31,22 +31,6 @@ type annotated struct {
 	Status        string  `json:"status"`
 }
 
-// annotatedHub is a hub whose market bureau seals with SM2 beside ES256,
-// with one issued licence of the company.
-func annotatedHub(t *testing.T) (h *hub, certID, holder string) {
-	t.Helper()
-	h = newHub(t)
-	h.seed()
-	if st := h.call("POST", "/api/v1/authorities/"+marketCode+"/keys", h.Admin, map[string]string{"algorithm": "SM2"}, nil); st != 201 {
-		t.Fatalf("add SM2 key: %d", st)
-	}
-	var issued struct{ ID string }
-	if st := h.call("POST", "/api/v1/certificates", h.Admin, issueBody(), &issued); st != 201 {
-		t.Fatalf("issue: %d", st)
-	}
-	return h, issued.ID, h.holderToken(companyID, "福建某某科技有限公司")
-}
-
 // TestAnnotatedCopies: the holder asks for an annotated copy; its PDF
 // carries the watermark on the page (pdftotext), annotationId in its
 // custom information (pdfinfo -custom) and a signature pdfsig still calls
@@ -58,7 +42,7 @@ func annotatedHub(t *testing.T) (h *hub, certID, holder string) {
 // expiry makes Check say expired and the files 410.
 func TestAnnotatedCopies(t *testing.T) {
 	t.Parallel()
-	h, id, holder := annotatedHub(t)
+	h, id, holder := sealingHub(t)
 	ctx := context.Background()
 	today := h.Certs.Today()
 	expires := today.AddDays(30)
@@ -231,7 +215,7 @@ func TestAnnotatedCopies(t *testing.T) {
 // naming the field, and nothing is stored.
 func TestAnnotatedCopyBadInput(t *testing.T) {
 	t.Parallel()
-	h, id, holder := annotatedHub(t)
+	h, id, holder := sealingHub(t)
 	today := h.Certs.Today()
 	ok := today.AddDays(7).String()
 	for _, tc := range []struct {

@@ -3,8 +3,6 @@ package httpapi_test
 import (
 	"bytes"
 	"context"
-	"io"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -16,25 +14,6 @@ import (
 	"github.com/certhub/certhub/signing"
 )
 
-// fetch GETs a path and returns status, content type and body.
-func (h *hub) fetch(path, token string, headers ...string) (int, string, []byte) {
-	h.t.Helper()
-	req, _ := http.NewRequest("GET", h.Srv.URL+path, nil)
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	for i := 0; i+1 < len(headers); i += 2 {
-		req.Header.Set(headers[i], headers[i+1])
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		h.t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, resp.Header.Get("Content-Type"), b
-}
-
 // TestLicenceFiles: GET …/file?format=ofd|pdf gives the licence as a sealed
 // OFD (its references and SM2 e-seal verify, unzip accepts it) and a signed
 // PDF (poppler's pdfsig says valid and trusted with the hub's seal CA root,
@@ -44,15 +23,8 @@ func (h *hub) fetch(path, token string, headers ...string) (int, string, []byte)
 // needs gets 409 saying what to configure.
 func TestLicenceFiles(t *testing.T) {
 	t.Parallel()
-	h := newHub(t)
-	h.seed()
-	if st := h.call("POST", "/api/v1/authorities/"+marketCode+"/keys", h.Admin, map[string]string{"algorithm": "SM2"}, nil); st != 201 {
-		t.Fatalf("add SM2 key: %d", st)
-	}
-	var issued struct{ ID string }
-	if st := h.call("POST", "/api/v1/certificates", h.Admin, issueBody(), &issued); st != 201 {
-		t.Fatalf("issue: %d", st)
-	}
+	h, id, holder := sealingHub(t)
+	issued := struct{ ID string }{id}
 	ctx := context.Background()
 	path := "/api/v1/certificates/" + issued.ID + "/file?format="
 
@@ -122,7 +94,7 @@ func TestLicenceFiles(t *testing.T) {
 		t.Fatal("the consumer's file is not in the ledger")
 	}
 	// The holder gets their own, and another holder nothing.
-	if st, ct, _ := h.fetch("/api/v1/me/certificates/"+issued.ID+"/file?format=ofd", h.holderToken(companyID, "福建某某科技有限公司")); st != 200 || ct != "application/ofd" {
+	if st, ct, _ := h.fetch("/api/v1/me/certificates/"+issued.ID+"/file?format=ofd", holder); st != 200 || ct != "application/ofd" {
 		t.Fatalf("holder: %d %s", st, ct)
 	}
 	if st, _, _ := h.fetch("/api/v1/me/certificates/"+issued.ID+"/file?format=pdf", h.holderToken(personID, "张三")); st != 404 {

@@ -213,3 +213,50 @@ func (h *hub) ledger() []exchange.AuditEntry {
 	}
 	return out
 }
+
+// raw sends a request with a raw body and returns the status, headers and
+// body of the answer.
+func (h *hub) raw(method, path, token, contentType string, body []byte, headers ...string) (int, http.Header, []byte) {
+	h.t.Helper()
+	req, _ := http.NewRequest(method, h.Srv.URL+path, bytes.NewReader(body))
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
+	}
+	for i := 0; i+1 < len(headers); i += 2 {
+		req.Header.Set(headers[i], headers[i+1])
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	out, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, resp.Header, out
+}
+
+// fetch GETs a path and returns status, content type and body.
+func (h *hub) fetch(path, token string, headers ...string) (int, string, []byte) {
+	h.t.Helper()
+	st, hdr, body := h.raw("GET", path, token, "", nil, headers...)
+	return st, hdr.Get("Content-Type"), body
+}
+
+// sealingHub is a hub whose market bureau holds an SM2 key beside its
+// ES256 one (OFD and PDF files), with one issued licence of the company,
+// and that company's holder token.
+func sealingHub(t *testing.T) (h *hub, certID, holder string) {
+	t.Helper()
+	h = newHub(t)
+	h.seed()
+	if st := h.call("POST", "/api/v1/authorities/"+marketCode+"/keys", h.Admin, map[string]string{"algorithm": "SM2"}, nil); st != 201 {
+		t.Fatalf("add SM2 key: %d", st)
+	}
+	var issued struct{ ID string }
+	if st := h.call("POST", "/api/v1/certificates", h.Admin, issueBody(), &issued); st != 201 {
+		t.Fatalf("issue: %d", st)
+	}
+	return h, issued.ID, h.holderToken(companyID, "福建某某科技有限公司")
+}

@@ -11,9 +11,7 @@ import (
 	"image"
 	"image/color"
 	"image/png"
-	"io"
 	"math"
-	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -24,29 +22,6 @@ import (
 	"github.com/certhub/certhub/internal/hubtest"
 	"github.com/certhub/certhub/internal/sealimage"
 )
-
-// raw sends a request with a raw body and returns the status, headers and
-// body of the answer.
-func (h *hub) raw(method, path, token, contentType string, body []byte, headers ...string) (int, http.Header, []byte) {
-	h.t.Helper()
-	req, _ := http.NewRequest(method, h.Srv.URL+path, bytes.NewReader(body))
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	if contentType != "" {
-		req.Header.Set("Content-Type", contentType)
-	}
-	for i := 0; i+1 < len(headers); i += 2 {
-		req.Header.Set(headers[i], headers[i+1])
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		h.t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	out, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, resp.Header, out
-}
 
 // testPNG encodes a w×h picture.
 func testPNG(t *testing.T, w, h int, c color.Color) []byte {

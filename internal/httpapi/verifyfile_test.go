@@ -73,15 +73,8 @@ func (h *hub) upload(field string, data []byte) (int, fileAnswer) {
 // keep working.
 func TestVerifyUploadedFile(t *testing.T) {
 	t.Parallel()
-	h := newHub(t)
-	h.seed()
-	if st := h.call("POST", "/api/v1/authorities/"+marketCode+"/keys", h.Admin, map[string]string{"algorithm": "SM2"}, nil); st != 201 {
-		t.Fatalf("add SM2 key: %d", st)
-	}
-	var issued struct{ ID string }
-	if st := h.call("POST", "/api/v1/certificates", h.Admin, issueBody(), &issued); st != 201 {
-		t.Fatalf("issue: %d", st)
-	}
+	h, id, _ := sealingHub(t)
+	issued := struct{ ID string }{id}
 	files := map[string][]byte{}
 	for _, f := range []string{"ofd", "pdf"} {
 		st, _, body := h.fetch("/api/v1/certificates/"+issued.ID+"/file?format="+f, h.Admin)
