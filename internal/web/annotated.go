@@ -174,6 +174,10 @@ func (s *Server) recordAnnotation(r *http.Request, action string, a *exchange.An
 	if s.Shares.Ledger == nil {
 		return nil
 	}
-	return s.Shares.Ledger.Record(r.Context(), exchange.AuditEntry{Action: action, Actor: "holder:" + a.HolderIndex[:16],
-		Certificates: []string{a.CertificateID}, Holder: a.HolderIndex, Purpose: a.Purpose, Outcome: outcome})
+	e := exchange.AuditEntry{Action: action, Actor: "holder:" + a.HolderIndex[:16],
+		Certificates: []string{a.CertificateID}, Holder: a.HolderIndex, Purpose: a.Purpose, Outcome: outcome}
+	if sess := sessionOf(r); sess != nil {
+		e.ActorName = sess.Name
+	}
+	return s.Shares.Ledger.Record(r.Context(), e)
 }
