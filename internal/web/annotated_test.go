@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/certhub/certhub/certificates"
 	"github.com/certhub/certhub/exchange"
@@ -131,5 +132,25 @@ func TestWalletAnnotated(t *testing.T) {
 		if !slices.Contains(actions, want) {
 			t.Fatalf("ledger actions %q lack %s", actions, want)
 		}
+	}
+}
+
+// TestWalletAnnotatedExpired: after its last day a copy is listed as
+// expired, offers no files, and its file link is a 410 page saying it
+// expired, in the page's language.
+func TestWalletAnnotatedExpired(t *testing.T) {
+	fh := newFileHub(t)
+	aid := makeAnnotated(t, fh.holder(t), fh.mine.ID, "办理落户", fh.Certs.Today().AddDays(1).String())
+	fh.Clock.Advance(72 * time.Hour)
+	c := fh.holder(t) // a new session: the old one may have lapsed
+	if st, body, _ := c.get("/wallet"); st != 200 || !strings.Contains(body, `data-status="expired"`) || !strings.Contains(body, "已过期") ||
+		strings.Contains(body, `href="/wallet/annotated/`+aid) {
+		t.Fatalf("wallet after expiry: %d\n%.6000s", st, body)
+	}
+	if st, body, _ := c.get("/wallet/annotated/" + aid + "/file?format=pdf"); st != 410 || !strings.Contains(body, "加注件已过期") {
+		t.Fatalf("expired copy's PDF: %d\n%.2000s", st, body)
+	}
+	if st, body, _ := c.get("/wallet/annotated/" + aid + "/file?format=pdf&lang=en"); st != 410 || !strings.Contains(body, "the annotated copy has expired") {
+		t.Fatalf("expired copy's PDF in English: %d\n%.2000s", st, body)
 	}
 }
