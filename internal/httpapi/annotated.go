@@ -233,7 +233,7 @@ func (s *Server) annotatedFile(w http.ResponseWriter, r *http.Request, a *exchan
 		s.fail(w, r, err)
 		return
 	}
-	file, err := s.Files.Make(r.Context(), c, f, licencefile.Options{Watermark: a.Watermark(), AnnotationID: a.ID})
+	file, err := s.Files.Make(r.Context(), c, f, licencefile.Annotated(a))
 	if err != nil {
 		s.fail(w, r, err)
 		return

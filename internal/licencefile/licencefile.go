@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/certhub/certhub/certificates"
+	"github.com/certhub/certhub/exchange"
 	"github.com/certhub/certhub/internal/errs"
 	"github.com/certhub/certhub/internal/ofd"
 	"github.com/certhub/certhub/internal/pdf"
@@ -113,6 +114,13 @@ type Options struct {
 	// annotationId (OFD.xml CustomData, PDF custom information), under
 	// the seal; verification looks the copy up by it.
 	AnnotationID string
+}
+
+// Annotated is what an annotated copy's file prints and carries: its
+// watermark and its id. The API and the wallet both make copies with it,
+// so a copy reads the same whichever way it was downloaded.
+func Annotated(a *exchange.Annotation) Options {
+	return Options{Watermark: a.Watermark(), AnnotationID: a.ID}
 }
 
 // SharedView is what a share lets a file show: the type fields it grants

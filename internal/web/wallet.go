@@ -45,9 +45,26 @@ type walletData struct {
 	Check *exchange.ResolveAnswer
 	// PurposeNames names the catalog codes departments gave as purpose.
 	PurposeNames map[string]string
+	// Annotations are the annotated copies (加注件) of the holder's
+	// certificates, newest first; Annotated is the one just made.
+	Annotations []walletAnnotation
+	Annotated   string
+	// Annotate is the 加注件 form refused with problems, shown open again.
+	Annotate *annotateForm
+	// Today, DefaultExpiry and LastExpiry bound the 加注件 form's date.
+	Today, DefaultExpiry, LastExpiry certificates.Date
+	// AnnotationsOn is whether the hub makes annotated copies.
+	AnnotationsOn bool
 }
 
 func (s *Server) wallet(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	s.showWallet(w, r, http.StatusOK, walletData{Created: q.Get("created"), Annotated: q.Get("annotated")})
+}
+
+// showWallet fills d with the holder's certificates, shares, copies and
+// history and renders the wallet with status.
+func (s *Server) showWallet(w http.ResponseWriter, r *http.Request, status int, d walletData) {
 	ctx := r.Context()
 	h := holderOf(r)
 	certs, err := s.Shares.MyCertificates(ctx, h)
@@ -55,8 +72,9 @@ func (s *Server) wallet(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	d := walletData{Created: r.URL.Query().Get("created")}
 	today := s.Certs.Today()
+	d.Today, d.DefaultExpiry, d.LastExpiry = today, today.AddDays(annotationDefaultDays), today.AddDays(exchange.MaxAnnotationDays)
+	d.AnnotationsOn = s.Annotations != nil && s.Files != nil
 	typeOf := map[string]*certificates.Type{}
 	for _, c := range certs {
 		t, err := s.Certs.Type(ctx, c.Type)
@@ -94,6 +112,20 @@ func (s *Server) wallet(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 		d.Shares = append(d.Shares, ws)
+	}
+	if d.AnnotationsOn {
+		list, err := s.Annotations.List(ctx, h)
+		if err != nil {
+			s.fail(w, r, err)
+			return
+		}
+		for _, a := range list {
+			wa := walletAnnotation{A: a, Status: annotationStatus(a, today)}
+			if t := typeOf[a.CertificateID]; t != nil {
+				wa.TypeName = t.Name
+			}
+			d.Annotations = append(d.Annotations, wa)
+		}
 	}
 	if d.Views, err = s.Shares.Views(ctx, h); err != nil {
 		s.fail(w, r, err)
@@ -133,7 +165,7 @@ func (s *Server) wallet(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 	}
-	s.render(w, r, http.StatusOK, "wallet", "wallet", d)
+	s.render(w, r, status, "wallet", "wallet", d)
 }
 
 func (s *Server) createShare(w http.ResponseWriter, r *http.Request) {

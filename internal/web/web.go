@@ -67,6 +67,9 @@ type Server struct {
 	// PDF) and verifies uploaded ones at /verify; the API server's Maker,
 	// shared so fonts load once. Nil: those pages answer 503.
 	Files *licencefile.Maker
+	// Annotations makes the wallet's annotated copies (加注件); the API
+	// server's, so both see the same copies. Nil: those pages answer 503.
+	Annotations *exchange.Annotations
 
 	tmpl *template.Template
 }
@@ -84,6 +87,9 @@ var Routes = []Route{
 	{"GET", "/s/{token}/file", "", (*Server).shareFile},
 	{"GET", "/wallet", "holder", (*Server).wallet},
 	{"GET", "/wallet/certificates/{id}/file", "holder", (*Server).walletFile},
+	{"POST", "/wallet/certificates/{id}/annotated", "holder", (*Server).createAnnotated},
+	{"GET", "/wallet/annotated/{aid}/file", "holder", (*Server).annotatedFile},
+	{"POST", "/wallet/annotated/{aid}/revoke", "holder", (*Server).revokeAnnotated},
 	{"POST", "/wallet/shares", "holder", (*Server).createShare},
 	{"POST", "/wallet/shares/{id}/revoke", "holder", (*Server).revokeShare},
 	{"GET", "/wallet/shares/{id}/qr.svg", "holder", (*Server).shareQR},
