@@ -14,8 +14,6 @@ import (
 	_ "github.com/jackc/pgx/v5/stdlib"
 	"golang.org/x/mod/sumdb/note"
 	_ "modernc.org/sqlite"
-
-	"github.com/certhub/certhub/internal/testenv"
 )
 
 // ledgerJourney makes audited traffic on a hub, then checks that `certhub
@@ -206,14 +204,8 @@ func certhubEnv(t *testing.T, env []string, args ...string) (string, int) {
 
 func TestAuditLedgerSQLite(t *testing.T) {
 	t.Parallel()
-	data := t.TempDir()
-	env := []string{"CERTHUB_ADMIN_TOKEN=" + admin, "CERTHUB_DATABASE_URL=", "CERTHUB_S3_ENDPOINT="}
-	db, err := sql.Open("sqlite", "file:"+filepath.Join(data, "certhub.db")+"?_pragma=busy_timeout(10000)")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	ledgerJourney(t, env, []string{"--data", data}, db,
+	env, args, db := embeddedStore(t)
+	ledgerJourney(t, env, args, db,
 		`CREATE TABLE audit_log_free (seq integer PRIMARY KEY, body text NOT NULL, hash text NOT NULL, holder text)`,
 		`INSERT INTO audit_log_free SELECT seq, body, hash, holder FROM audit_log`,
 		`DROP TABLE audit_log`, `ALTER TABLE audit_log_free RENAME TO audit_log`)
@@ -221,14 +213,8 @@ func TestAuditLedgerSQLite(t *testing.T) {
 
 func TestAuditLedgerPostgres(t *testing.T) {
 	t.Parallel()
-	url := testenv.PostgresURL(t)
-	env := []string{"CERTHUB_ADMIN_TOKEN=" + admin, "CERTHUB_DATABASE_URL=" + url, "CERTHUB_S3_ENDPOINT="}
-	db, err := sql.Open("pgx", url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	ledgerJourney(t, env, []string{"--data", t.TempDir()}, db, `ALTER TABLE audit_log ALTER COLUMN holder DROP EXPRESSION`)
+	env, args, db := postgresStore(t)
+	ledgerJourney(t, env, args, db, `ALTER TABLE audit_log ALTER COLUMN holder DROP EXPRESSION`)
 }
 
 // checkpointOnShutdown: a hub stopped with SIGTERM signs a checkpoint that
@@ -270,24 +256,12 @@ func checkpointOnShutdown(t *testing.T, env []string, store []string, db *sql.DB
 
 func TestCheckpointOnShutdownSQLite(t *testing.T) {
 	t.Parallel()
-	data := t.TempDir()
-	env := []string{"CERTHUB_ADMIN_TOKEN=" + admin, "CERTHUB_DATABASE_URL=", "CERTHUB_S3_ENDPOINT="}
-	db, err := sql.Open("sqlite", "file:"+filepath.Join(data, "certhub.db")+"?_pragma=busy_timeout(10000)")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	checkpointOnShutdown(t, env, []string{"--data", data}, db)
+	env, args, db := embeddedStore(t)
+	checkpointOnShutdown(t, env, args, db)
 }
 
 func TestCheckpointOnShutdownPostgres(t *testing.T) {
 	t.Parallel()
-	url := testenv.PostgresURL(t)
-	env := []string{"CERTHUB_ADMIN_TOKEN=" + admin, "CERTHUB_DATABASE_URL=" + url, "CERTHUB_S3_ENDPOINT="}
-	db, err := sql.Open("pgx", url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	checkpointOnShutdown(t, env, []string{"--data", t.TempDir()}, db)
+	env, args, db := postgresStore(t)
+	checkpointOnShutdown(t, env, args, db)
 }

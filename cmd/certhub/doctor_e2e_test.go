@@ -7,7 +7,6 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"fmt"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -134,27 +133,15 @@ func doctorJourney(t *testing.T, env []string, store []string, db *sql.DB) {
 
 func TestDoctorSQLite(t *testing.T) {
 	t.Parallel()
-	data := t.TempDir()
-	env := []string{"CERTHUB_ADMIN_TOKEN=" + admin, "CERTHUB_DATABASE_URL=", "CERTHUB_S3_ENDPOINT="}
-	db, err := sql.Open("sqlite", "file:"+filepath.Join(data, "certhub.db")+"?_pragma=busy_timeout(10000)")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	doctorJourney(t, env, []string{"--data", data}, db)
+	env, args, db := embeddedStore(t)
+	doctorJourney(t, env, args, db)
 }
 
 func TestDoctorPostgresS3(t *testing.T) {
 	t.Parallel()
-	url := testenv.PostgresURL(t)
+	env, args, db := postgresStore(t)
 	s3 := testenv.S3Server(t)
-	env := []string{"CERTHUB_ADMIN_TOKEN=" + admin, "CERTHUB_DATABASE_URL=" + url, "CERTHUB_S3_ENDPOINT=" + s3.Endpoint,
-		"CERTHUB_S3_ACCESS_KEY=" + s3.AccessKey, "CERTHUB_S3_SECRET_KEY=" + s3.SecretKey, "CERTHUB_S3_BUCKET=" + testenv.RandomName("doctor-"),
-		"CERTHUB_MASTER_KEY=" + base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{9}, 32))}
-	db, err := sql.Open("pgx", url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	doctorJourney(t, env, []string{"--data", t.TempDir()}, db)
+	env = append(env, "CERTHUB_S3_ENDPOINT="+s3.Endpoint, "CERTHUB_S3_ACCESS_KEY="+s3.AccessKey, "CERTHUB_S3_SECRET_KEY="+s3.SecretKey,
+		"CERTHUB_S3_BUCKET="+testenv.RandomName("doctor-"), "CERTHUB_MASTER_KEY="+base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{9}, 32)))
+	doctorJourney(t, env, args, db)
 }
