@@ -7,8 +7,17 @@ import (
 
 // The signed document's payload follows the W3C Verifiable Credentials 2.0
 // data model. It is sealed as a compact JWS (typ "vc+jwt", cty "vc"), the
-// kid naming the authority's seal key.
+// kid naming the authority's seal key. Since issue 13 it also carries the
+// JWT registered claims, which generic VC-JWT verifiers (did-jwt-vc,
+// trustbloc/vc-go, jose) require; they repeat the VC properties and
+// verification checks that they agree (registeredClaimReasons).
 type credential struct {
+	ISS       string `json:"iss"`
+	JTI       string `json:"jti"`
+	IssuedAt  int64  `json:"iat"`
+	NotBefore int64  `json:"nbf"`
+	Expires   int64  `json:"exp,omitempty"`
+
 	Context           []string         `json:"@context"`
 	ID                string           `json:"id"`
 	Type              []string         `json:"type"`
@@ -53,14 +62,35 @@ func buildCredential(c *Certificate, t *Type, a *Authority, loc *time.Location) 
 		Licence: licenceMeta{Type: t.Code, TypeName: t.Name, Serial: c.Serial, Version: c.Version,
 			IssuedAt: c.IssuedAt.Format(time.RFC3339Nano)},
 	}
+	vc.ISS, vc.JTI = vc.Issuer.ID, vc.ID
+	vc.IssuedAt = c.IssuedAt.Unix()
+	vc.NotBefore = notBefore(c.ValidFrom, loc)
 	if !c.ValidUntil.IsZero() {
 		vc.ValidUntil = c.ValidUntil.AddDays(1).Start(loc).Add(-time.Second).Format(time.RFC3339)
+		vc.Expires = expires(c.ValidUntil, loc)
 	}
 	return json.Marshal(vc)
 }
 
+// notBefore is the nbf of a licence valid from the civil date from: the
+// first second of that day in the hub's zone.
+func notBefore(from Date, loc *time.Location) int64 { return from.Start(loc).Unix() }
+
+// expires is the exp of a licence valid until the civil date until: the
+// first second after that day in the hub's zone (JWT exp is exclusive, so
+// the licence is valid through the whole of its last day, as StatusOn says).
+func expires(until Date, loc *time.Location) int64 { return until.AddDays(1).Start(loc).Unix() }
+
 // DocumentClaims is what verification reads from a document's payload.
+// The registered claims are pointers: documents sealed before issue 13 do
+// not carry them, and they stay valid. iat is not read: no VC property
+// states it (licence.issuedAt is certhub's own, at full precision).
 type DocumentClaims struct {
+	Iss *string `json:"iss"`
+	JTI *string `json:"jti"`
+	NBF *int64  `json:"nbf"`
+	EXP *int64  `json:"exp"`
+
 	ID     string `json:"id"`
 	Issuer struct {
 		ID   string `json:"id"`

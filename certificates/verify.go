@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"time"
 
 	"github.com/certhub/certhub/internal/errs"
 	"github.com/certhub/certhub/signing"
@@ -23,6 +24,15 @@ const (
 	ReasonExpired             = "expired"
 	ReasonSuperseded          = "superseded"
 	ReasonNotYetValid         = "not_yet_valid"
+	// The JWT registered claims of a document disagree with its VC
+	// properties: iss with issuer.id, jti with id, nbf with validFrom, exp
+	// with validUntil (exp present without validUntil, or missing with it,
+	// disagrees too). Documents without the claims (before issue 13) are
+	// not checked for them.
+	ReasonISSMismatch = "iss_mismatch"
+	ReasonJTIMismatch = "jti_mismatch"
+	ReasonNBFMismatch = "nbf_mismatch"
+	ReasonEXPMismatch = "exp_mismatch"
 )
 
 // Verification is the answer to "is this genuine and current?".
@@ -74,6 +84,7 @@ func (s *Service) VerifyDocument(ctx context.Context, document []byte) (*Verific
 	if claims.Issuer.ID != IssuerURN(ver.Authority) {
 		v.Reasons = append(v.Reasons, ReasonIssuerMismatch)
 	}
+	v.Reasons = append(v.Reasons, claims.registeredClaimReasons()...)
 	if _, err := ParseIdentifier(claims.ID); err != nil {
 		v.Reasons = append(v.Reasons, ReasonMalformedIdentifier)
 		return v, nil
@@ -92,6 +103,37 @@ func (s *Service) VerifyDocument(ctx context.Context, document []byte) (*Verific
 	}
 	s.judge(v, c)
 	return v, nil
+}
+
+// registeredClaimReasons checks the JWT registered claims a document
+// carries against its VC properties; an absent claim is not checked, so
+// documents sealed before the claims existed stay valid. nbf is the first
+// second of validFrom's day and exp the first second after validUntil's
+// (validUntil being the last second of its day), as buildCredential makes
+// them: RFC 3339 times name an instant whatever their offset.
+func (c *DocumentClaims) registeredClaimReasons() []string {
+	var r []string
+	if c.Iss != nil && *c.Iss != c.Issuer.ID {
+		r = append(r, ReasonISSMismatch)
+	}
+	if c.JTI != nil && *c.JTI != c.ID {
+		r = append(r, ReasonJTIMismatch)
+	}
+	if c.NBF != nil {
+		from, err := time.Parse(time.RFC3339, c.ValidFrom)
+		if err != nil || from.Unix() != *c.NBF {
+			r = append(r, ReasonNBFMismatch)
+		}
+	}
+	// A document that carries the claims (nbf is always among them) must
+	// have exp exactly when it has validUntil.
+	if c.EXP != nil || (c.NBF != nil && c.ValidUntil != "") {
+		until, err := time.Parse(time.RFC3339, c.ValidUntil)
+		if c.EXP == nil || c.ValidUntil == "" || err != nil || until.Unix()+1 != *c.EXP {
+			r = append(r, ReasonEXPMismatch)
+		}
+	}
+	return r
 }
 
 // VerifyID checks a bare identifier: does it exist, and what is its status.
