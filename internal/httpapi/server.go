@@ -121,6 +121,7 @@ var Routes = []Route{
 	{"GET", "/.well-known/jwks.json", nil, "Public keys: every seal key that signed a stored document, and the hub key (access tokens, webhooks)", (*Server).jwks},
 	{"POST", "/api/v1/verify", nil, "Verify a document or an identifier", (*Server).verify},
 	{"GET", "/.well-known/certhub-seal-ca.pem", nil, "Every root the hub trusts for seal certificates, as PEM", (*Server).sealCA},
+	{"GET", "/.well-known/certhub-trust-list", nil, "The seal keys and their validity, signed by the hub key", (*Server).trustList},
 	{"GET", "/.well-known/ledger-key", nil, "The key that signs the audit ledger's checkpoints", (*Server).ledgerKey},
 
 	{"POST", "/api/v1/authorities", admin, "Create an issuing authority and its first seal key", (*Server).createAuthority},
