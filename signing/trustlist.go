@@ -20,7 +20,8 @@ const TrustListType = "certhub-trust-list+jwt"
 // exp): a verifier that holds one older than that fetches a new one.
 const TrustListTTL = 24 * time.Hour
 
-// TrustedKey is one seal key as the trust list states it. ValidUntil is
+// TrustedKey is one seal key as the trust list states it. State is the
+// key's status, or KeyCompromised once marked. ValidUntil is
 // when the key was retired: it sealed nothing after, so a document that
 // claims a later seal time is not trusted.
 type TrustedKey struct {
@@ -32,6 +33,9 @@ type TrustedKey struct {
 	ValidFrom     int64           `json:"valid_from"`
 	ValidUntil    *int64          `json:"valid_until,omitempty"`
 	State         KeyStatus       `json:"state"`
+	// CompromisedFrom is set with State KeyCompromised: documents the key
+	// sealed at or after it are not trusted.
+	CompromisedFrom *int64 `json:"compromised_from,omitempty"`
 }
 
 // TrustList is the trust list's payload.
@@ -65,6 +69,10 @@ func (m *Manager) TrustList(ctx context.Context, hub *HubKey, iss string, names 
 		if k.RetiredAt != nil {
 			u := k.RetiredAt.Unix()
 			e.ValidUntil = &u
+		}
+		if k.CompromisedFrom != nil {
+			c := k.CompromisedFrom.Unix()
+			e.State, e.CompromisedFrom = KeyCompromised, &c
 		}
 		tl.Keys = append(tl.Keys, e)
 	}

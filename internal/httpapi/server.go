@@ -133,6 +133,7 @@ var Routes = []Route{
 	{"POST", "/api/v1/authorities/{code}/keys/rotate", admin, "Make a new seal key current", (*Server).rotateKey},
 	{"PUT", "/api/v1/authorities/{code}/seal", admin, "Upload the authority's seal picture (印章图片, PNG up to 1 MiB), replacing the current one", (*Server).putSeal},
 	{"GET", "/api/v1/authorities/{code}/seal", nil, "The authority's seal picture (PNG; the default round red seal unless one was uploaded). Public: it is printed on the authority's public licence files and share pages, and reveals nothing else", (*Server).getSeal},
+	{"POST", "/api/v1/authorities/{code}/keys/{kid}/compromise", admin, "Mark a seal key compromised from an instant", (*Server).compromiseKey},
 	{"POST", "/api/v1/authorities/{code}/keys/{kid}/certificate", admin, "Attach a certificate from an external CA to a seal key", (*Server).importKeyCertificate},
 
 	{"POST", "/api/v1/types", admin, "Create a certificate type", (*Server).createType},

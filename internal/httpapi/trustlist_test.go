@@ -25,14 +25,15 @@ type trustListPayload struct {
 	Iat  int64  `json:"iat"`
 	Exp  int64  `json:"exp"`
 	Keys []struct {
-		KID           string          `json:"kid"`
-		Alg           string          `json:"alg"`
-		JWK           json.RawMessage `json:"jwk"`
-		Authority     string          `json:"authority"`
-		AuthorityName string          `json:"authority_name"`
-		ValidFrom     int64           `json:"valid_from"`
-		ValidUntil    *int64          `json:"valid_until"`
-		State         string          `json:"state"`
+		KID             string          `json:"kid"`
+		Alg             string          `json:"alg"`
+		JWK             json.RawMessage `json:"jwk"`
+		Authority       string          `json:"authority"`
+		AuthorityName   string          `json:"authority_name"`
+		ValidFrom       int64           `json:"valid_from"`
+		ValidUntil      *int64          `json:"valid_until"`
+		State           string          `json:"state"`
+		CompromisedFrom *int64          `json:"compromised_from"`
 	} `json:"keys"`
 }
 
