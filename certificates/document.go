@@ -83,11 +83,13 @@ func expires(until Date, loc *time.Location) int64 { return until.AddDays(1).Sta
 
 // DocumentClaims is what verification reads from a document's payload.
 // The registered claims are pointers: documents sealed before issue 13 do
-// not carry them, and they stay valid. iat is not read: no VC property
-// states it (licence.issuedAt is certhub's own, at full precision).
+// not carry them, and they stay valid. iat is not checked against a VC
+// property (none states it); it is the document's seal time, which decides
+// whether a key compromised from some instant still vouches for it.
 type DocumentClaims struct {
 	Iss *string `json:"iss"`
 	JTI *string `json:"jti"`
+	IAT *int64  `json:"iat"`
 	NBF *int64  `json:"nbf"`
 	EXP *int64  `json:"exp"`
 

@@ -24,6 +24,9 @@ const (
 	ReasonExpired             = "expired"
 	ReasonSuperseded          = "superseded"
 	ReasonNotYetValid         = "not_yet_valid"
+	// ReasonKeyCompromised: the document was sealed at or after the
+	// instant from which its key is marked compromised.
+	ReasonKeyCompromised = signing.ReasonKeyCompromised
 	// The JWT registered claims of a document disagree with its VC
 	// properties: iss with issuer.id, jti with id, nbf with validFrom, exp
 	// with validUntil (exp present without validUntil, or missing with it,
@@ -100,6 +103,19 @@ func (s *Service) VerifyDocument(ctx context.Context, document []byte) (*Verific
 	sum := sha256.Sum256(document)
 	if hex.EncodeToString(sum[:]) != c.DocumentSHA256 {
 		v.Reasons = append(v.Reasons, ReasonUnknownDocument)
+	}
+	// The seal time: iat for documents that carry it, else the version's
+	// issue time as the registry recorded it.
+	sealedAt := c.IssuedAt
+	if claims.IAT != nil {
+		sealedAt = time.Unix(*claims.IAT, 0)
+	}
+	bad, err := s.Keys.Compromised(ctx, ver.KID, sealedAt)
+	if err != nil {
+		return nil, err
+	}
+	if bad {
+		v.Reasons = append(v.Reasons, ReasonKeyCompromised)
 	}
 	s.judge(v, c)
 	return v, nil

@@ -95,6 +95,11 @@ type Key struct {
 	Certificate       []byte     `json:"-"`
 	CertificateChain  []byte     `json:"-"`
 	CertificateSource CertSource `json:"certificate,omitempty"`
+	// CompromisedFrom, when set, is the instant from which the key is taken
+	// to be exposed: documents it sealed at or after it are not trusted
+	// (ReasonKeyCompromised), those sealed before stay valid.
+	CompromisedFrom  *time.Time `json:"compromised_from,omitempty"`
+	CompromiseReason string     `json:"compromise_reason,omitempty"`
 }
 
 // KeyStore keeps key records.
@@ -119,6 +124,11 @@ type KeyStore interface {
 	GetKey(ctx context.Context, kid string) (*Key, error)
 	// ListKeys lists keys, of one authority or (authority "") all, oldest first.
 	ListKeys(ctx context.Context, authority string) ([]*Key, error)
+	// MarkCompromised records that the key is exposed from the instant
+	// from on, with the operator's reason. A key already marked keeps the
+	// earlier of the two instants (an exposure cannot be undone by a later
+	// mark) and takes the new reason. errs.NotFound if kid is unknown.
+	MarkCompromised(ctx context.Context, kid string, from time.Time, reason string) error
 }
 
 // Backend creates private keys and hands out signers for them. The local

@@ -91,6 +91,21 @@ func (s *memKeys) GetKey(_ context.Context, kid string) (*Key, error) {
 	return nil, errs.E(errs.NotFound, "no key %s", kid)
 }
 
+func (s *memKeys) MarkCompromised(_ context.Context, kid string, from time.Time, reason string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, k := range s.keys {
+		if k.KID == kid {
+			if k.CompromisedFrom == nil || from.Before(*k.CompromisedFrom) {
+				k.CompromisedFrom = &from
+			}
+			k.CompromiseReason = reason
+			return nil
+		}
+	}
+	return errs.E(errs.NotFound, "no key %s", kid)
+}
+
 func (s *memKeys) ListKeys(_ context.Context, authority string) ([]*Key, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()

@@ -357,6 +357,17 @@ func TestEmbeddedJourney(t *testing.T) {
 			t.Fatalf("after rotation: %v", v)
 		}
 	}
+	// Mark the retired key compromised from now with the CLI: what it sealed
+	// before stays valid; a future instant is refused, naming --from.
+	if out, code := certhub(t, "keys", "compromise", hdr["kid"].(string), "--data", data, "--from", time.Now().Add(time.Hour).UTC().Format(time.RFC3339)); code == 0 || !strings.Contains(out, "from") {
+		t.Fatalf("keys compromise with a future --from: %d %s", code, out)
+	}
+	if out, code := certhub(t, "keys", "compromise", hdr["kid"].(string), "--data", data, "--from", time.Now().UTC().Format(time.RFC3339Nano), "--reason", "演练"); code != 0 || !strings.Contains(out, "compromised from") {
+		t.Fatalf("keys compromise: %d %s", code, out)
+	}
+	if v := p.verify(map[string]string{"document": doc2}); v["valid"] != true {
+		t.Fatalf("sealed before the compromise: %v", v)
+	}
 	rotated := p.must(201, "POST", "/api/v1/authorities/"+market+"/keys/rotate", admin, map[string]string{"algorithm": "EdDSA"})
 	if rotated["alg"] != "EdDSA" {
 		t.Fatalf("API rotation: %v", rotated)

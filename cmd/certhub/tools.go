@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"text/tabwriter"
+	"time"
 
 	"github.com/certhub/certhub/certificates"
 	"github.com/certhub/certhub/internal/errs"
@@ -53,6 +54,36 @@ type KeysCmd struct {
 	DocumentKey KeysDocumentKeyCmd `cmd:"" name:"document-key" help:"Make an authority's active key of an algorithm the one that seals its JWS documents."`
 	CSR         KeysCSRCmd         `cmd:"" name:"csr" help:"Print a PEM certificate signing request for a seal key, for an external CA."`
 	ImportCert  KeysImportCertCmd  `cmd:"" name:"import-cert" help:"Attach a certificate from an external CA to a seal key (it must certify the key and be valid now)."`
+	Compromise  KeysCompromiseCmd  `cmd:"" help:"Mark a seal key compromised from an instant: documents it sealed from then on no longer verify."`
+}
+
+// KeysCompromiseCmd marks a seal key compromised (docs/operations.md).
+type KeysCompromiseCmd struct {
+	StoreConfig
+	KID    string `arg:"" help:"The seal key's kid."`
+	From   string `required:"" help:"RFC 3339 instant from which the key is taken to be exposed: now or earlier, never later."`
+	Reason string `help:"Why (kept with the key, up to 500 characters)."`
+}
+
+// Run marks the key.
+func (c *KeysCompromiseCmd) Run() error {
+	from, err := time.Parse(time.RFC3339, c.From)
+	if err != nil {
+		return errs.Field("from", "%q is not an RFC 3339 time", c.From)
+	}
+	ctx := context.Background()
+	a, err := c.open(ctx)
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	k, err := a.keys.Compromise(ctx, c.KID, from, c.Reason)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("seal key %s of %s is compromised from %s: documents it sealed from then on fail with key_compromised\n",
+		k.KID, k.Authority, k.CompromisedFrom.UTC().Format(time.RFC3339))
+	return nil
 }
 
 // KeysCSRCmd prints a CSR for a seal key; the private key never leaves

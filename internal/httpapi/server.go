@@ -121,6 +121,7 @@ var Routes = []Route{
 	{"GET", "/.well-known/jwks.json", nil, "Public keys: every seal key that signed a stored document, and the hub key (access tokens, webhooks)", (*Server).jwks},
 	{"POST", "/api/v1/verify", nil, "Verify a document or an identifier", (*Server).verify},
 	{"GET", "/.well-known/certhub-seal-ca.pem", nil, "Every root the hub trusts for seal certificates, as PEM", (*Server).sealCA},
+	{"GET", "/.well-known/certhub-trust-list", nil, "The seal keys and their validity, signed by the hub key", (*Server).trustList},
 	{"GET", "/.well-known/ledger-key", nil, "The key that signs the audit ledger's checkpoints", (*Server).ledgerKey},
 
 	{"POST", "/api/v1/authorities", admin, "Create an issuing authority and its first seal key", (*Server).createAuthority},
@@ -132,6 +133,7 @@ var Routes = []Route{
 	{"POST", "/api/v1/authorities/{code}/keys/rotate", admin, "Make a new seal key current", (*Server).rotateKey},
 	{"PUT", "/api/v1/authorities/{code}/seal", admin, "Upload the authority's seal picture (印章图片, PNG up to 1 MiB), replacing the current one", (*Server).putSeal},
 	{"GET", "/api/v1/authorities/{code}/seal", nil, "The authority's seal picture (PNG; the default round red seal unless one was uploaded). Public: it is printed on the authority's public licence files and share pages, and reveals nothing else", (*Server).getSeal},
+	{"POST", "/api/v1/authorities/{code}/keys/{kid}/compromise", admin, "Mark a seal key compromised from an instant", (*Server).compromiseKey},
 	{"POST", "/api/v1/authorities/{code}/keys/{kid}/certificate", admin, "Attach a certificate from an external CA to a seal key", (*Server).importKeyCertificate},
 
 	{"POST", "/api/v1/types", admin, "Create a certificate type", (*Server).createType},

@@ -9,12 +9,12 @@ import (
 )
 
 const keyColumns = `kid, authority, algorithm, public_jwk, backend, sealed, status, documents, created_at, retired_at,
-	certificate, certificate_chain, certificate_source`
+	certificate, certificate_chain, certificate_source, compromised_from, compromise_reason`
 
 func insertKey(ctx context.Context, q Querier, k *signing.Key) error {
-	_, err := q.Exec(ctx, `INSERT INTO seal_keys (`+keyColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`,
+	_, err := q.Exec(ctx, `INSERT INTO seal_keys (`+keyColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)`,
 		k.KID, k.Authority, string(k.Algorithm), string(k.PublicJWK), k.Backend, k.Sealed, string(k.Status), boolInt(k.Documents), k.CreatedAt, k.RetiredAt,
-		nilIfEmpty(k.Certificate), nilIfEmpty(k.CertificateChain), string(k.CertificateSource))
+		nilIfEmpty(k.Certificate), nilIfEmpty(k.CertificateChain), string(k.CertificateSource), k.CompromisedFrom, k.CompromiseReason)
 	return conflict(err, "authority %s already has an active %s seal key (or the key exists)", k.Authority, k.Algorithm)
 }
 
@@ -103,7 +103,7 @@ func scanKey(r Row) (*signing.Key, error) {
 	var alg, jwk, status, source string
 	var docs int
 	err := r.Scan(&k.KID, &k.Authority, &alg, &jwk, &k.Backend, &k.Sealed, &status, &docs, Time{&k.CreatedAt}, NullTime{&k.RetiredAt},
-		&k.Certificate, &k.CertificateChain, &source)
+		&k.Certificate, &k.CertificateChain, &source, NullTime{&k.CompromisedFrom}, &k.CompromiseReason)
 	k.Algorithm, k.PublicJWK, k.Status, k.Documents = signing.Algorithm(alg), []byte(jwk), signing.KeyStatus(status), docs == 1
 	k.CertificateSource = signing.CertSource(source)
 	return k, err
@@ -143,4 +143,19 @@ func (s *Store) ListKeys(ctx context.Context, authority string) ([]*signing.Key,
 		out = append(out, k)
 	}
 	return out, rows.Err()
+}
+
+// MarkCompromised implements signing.KeyStore.
+func (s *Store) MarkCompromised(ctx context.Context, kid string, from time.Time, reason string) error {
+	return s.db.InTx(ctx, func(q Querier) error {
+		k, err := scanKey(q.QueryRow(ctx, `SELECT `+keyColumns+` FROM seal_keys WHERE kid = $1`, kid))
+		if err != nil {
+			return notFound(err, "seal key %s does not exist", kid)
+		}
+		if k.CompromisedFrom != nil && k.CompromisedFrom.Before(from) {
+			from = *k.CompromisedFrom
+		}
+		_, err = q.Exec(ctx, `UPDATE seal_keys SET compromised_from = $2, compromise_reason = $3 WHERE kid = $1`, kid, from, reason)
+		return err
+	})
 }

@@ -52,6 +52,7 @@ func RunTests(t *testing.T, newStore func(t *testing.T) *sqlstore.Store) {
 		{"SealCA", testSealCA}, {"SealCAReplicas", testSealCAReplicas},
 		{"TypeTemplates", testTemplates},
 		{"AnnotatedCopies", testAnnotations},
+		{"KeyCompromise", testKeyCompromise},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
