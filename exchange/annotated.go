@@ -160,6 +160,16 @@ func (s *Annotations) Get(ctx context.Context, id string) (*Annotation, error) {
 	return s.Store.GetAnnotation(ctx, id)
 }
 
+// Mine reads a copy of one of the holder's certificates, whoever asked for
+// it; errs.NotFound for another holder's copy, the same as for none.
+func (s *Annotations) Mine(ctx context.Context, h Holder, id string) (*Annotation, error) {
+	a, err := s.Store.GetAnnotation(ctx, id)
+	if err == nil && a.HolderIndex != s.Certs.Vault.Index(string(h.Kind), h.ID) {
+		err = errs.E(errs.NotFound, "no annotated copy %s of yours", id)
+	}
+	return a, err
+}
+
 // Check says whether the copy id may be used now: "" when it may, else
 // AnnotationExpired, AnnotationRevoked or AnnotationUnknown. Verification
 // of an uploaded file calls it with the file's annotationId; the status

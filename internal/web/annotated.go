@@ -103,12 +103,7 @@ func (s *Server) myAnnotation(w http.ResponseWriter, r *http.Request) (*exchange
 	if !s.annotationsOn(w, r) {
 		return nil, false
 	}
-	id := chi.URLParam(r, "aid")
-	h := holderOf(r)
-	a, err := s.Annotations.Get(r.Context(), id)
-	if err == nil && a.HolderIndex != s.Certs.Vault.Index(string(h.Kind), h.ID) {
-		err = errs.E(errs.NotFound, "no annotated copy %s of yours", id)
-	}
+	a, err := s.Annotations.Mine(r.Context(), holderOf(r), chi.URLParam(r, "aid"))
 	if err != nil {
 		s.fail(w, r, err)
 		return nil, false
