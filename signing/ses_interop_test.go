@@ -142,11 +142,7 @@ console.log(JSON.stringify(out));
 // and refuse an altered TBS_Sign and a signature without Z.
 func TestSESSmCrypto(t *testing.T) {
 	t.Parallel()
-	node, npm := testenv.Tool(t, "node", "Debian package nodejs"), testenv.Tool(t, "npm", "Debian package npm")
-	dir := t.TempDir()
-	if out, err := exec.Command(npm, "install", "--no-save", "--no-audit", "--no-fund", "--prefix", dir, "sm-crypto@0.5.8").CombinedOutput(); err != nil {
-		testenv.Unavailable(t, "npm sm-crypto@0.5.8", string(out))
-	}
+	node, dir := testenv.NPM(t, "sm-crypto@0.5.8")
 	f := newSESFixture(t)
 	p := sesSplit(t, f.ses)
 	noZ := sesSplit(t, sesResign(t, f.ses, f.signer.Key, func(*SESSignature) {}, sesWithoutZ(t, f.signer.Key)))

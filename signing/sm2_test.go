@@ -309,12 +309,7 @@ console.log(JSON.stringify(cases.map(c =>
 // tampered payload and a signature made without Z.
 func TestSM2SmCrypto(t *testing.T) {
 	t.Parallel()
-	node := testenv.Tool(t, "node", "Debian package nodejs")
-	npm := testenv.Tool(t, "npm", "Debian package npm")
-	dir := t.TempDir()
-	if out, err := exec.Command(npm, "install", "--no-save", "--no-audit", "--no-fund", "--prefix", dir, "sm-crypto@0.5.8").CombinedOutput(); err != nil {
-		testenv.Unavailable(t, "npm sm-crypto@0.5.8", err.Error()+"\n"+string(out))
-	}
+	node, dir := testenv.NPM(t, "sm-crypto@0.5.8")
 	f := newSM2Fixture(t)
 	x, _ := base64.RawURLEncoding.DecodeString(f.jwk["x"])
 	y, _ := base64.RawURLEncoding.DecodeString(f.jwk["y"])

@@ -160,12 +160,7 @@ func TestPythonVerifies(t *testing.T) {
 // TestNodeVerifies checks the profile with npm base45@3.0.0, cbor2@2.3.0
 // and node:crypto.
 func TestNodeVerifies(t *testing.T) {
-	node := testenv.Tool(t, "node", "Debian nodejs")
-	npm := testenv.Tool(t, "npm", "Debian npm")
-	dir := t.TempDir()
-	if out, err := exec.Command(npm, "install", "--no-save", "--no-audit", "--no-fund", "--prefix", dir, "base45@3.0.0", "cbor2@2.3.0").CombinedOutput(); err != nil {
-		testenv.Unavailable(t, "npm base45 and cbor2", "npm install failed: "+string(out))
-	}
+	node, dir := testenv.NPM(t, "base45@3.0.0", "cbor2@2.3.0")
 	script := filepath.Join(dir, "verify.mjs")
 	if err := os.WriteFile(script, []byte(verifyMjs), 0o600); err != nil {
 		t.Fatal(err)

@@ -179,14 +179,9 @@ func jsonEqual(t *testing.T, a, b any) bool {
 // typ, and tampered.
 func TestTrustListJose(t *testing.T) {
 	t.Parallel()
-	node := testenv.Tool(t, "node", "Debian package nodejs")
-	npm := testenv.Tool(t, "npm", "Debian package npm")
-	dir := t.TempDir()
+	node, dir := testenv.NPM(t, "jose@6")
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	if out, err := exec.CommandContext(ctx, npm, "install", "--no-save", "--no-audit", "--no-fund", "--prefix", dir, "jose@6").CombinedOutput(); err != nil {
-		testenv.Unavailable(t, "npm package jose", err.Error()+": "+string(out))
-	}
 	script, err := os.ReadFile("testdata/trustlist-jose.mjs")
 	if err != nil {
 		t.Fatal(err)

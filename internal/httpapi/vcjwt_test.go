@@ -24,15 +24,9 @@ import (
 // is why the claims exist (issue 13).
 func TestVCJWTPeers(t *testing.T) {
 	t.Parallel()
-	node := testenv.Tool(t, "node", "Debian package nodejs")
-	npm := testenv.Tool(t, "npm", "Debian package npm")
-	dir := t.TempDir()
+	node, dir := testenv.NPM(t, "did-jwt-vc@4.0.16", "did-jwt@8", "jose@6")
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	if out, err := exec.CommandContext(ctx, npm, "install", "--no-save", "--no-audit", "--no-fund", "--prefix", dir,
-		"did-jwt-vc@4.0.16", "did-jwt@8", "jose@6").CombinedOutput(); err != nil {
-		testenv.Unavailable(t, "npm packages did-jwt-vc, did-jwt, jose", err.Error()+": "+string(out))
-	}
 	script, err := os.ReadFile("testdata/vcjwt-peers.mjs")
 	if err != nil {
 		t.Fatal(err)

@@ -145,3 +145,21 @@ func Unavailable(t testing.TB, what, why string) {
 	}
 	t.Skipf("%s unavailable: %s", what, why)
 }
+
+// NPM installs npm packages (name@version) into a new temporary directory
+// for an independent verifier written in JavaScript, and returns the node
+// binary and that directory (scripts placed there import the packages).
+// Without node, npm or the registry it skips locally and fails in CI.
+func NPM(t testing.TB, packages ...string) (node, dir string) {
+	t.Helper()
+	node = Tool(t, "node", "Debian package nodejs")
+	npm := Tool(t, "npm", "Debian package npm")
+	dir = t.TempDir()
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	args := append([]string{"install", "--no-save", "--no-audit", "--no-fund", "--prefix", dir}, packages...)
+	if out, err := exec.CommandContext(ctx, npm, args...).CombinedOutput(); err != nil {
+		Unavailable(t, "npm "+strings.Join(packages, " "), err.Error()+": "+string(out))
+	}
+	return node, dir
+}
