@@ -311,6 +311,17 @@ type Certificate struct {
 	// HolderIndex and HolderSealed protect Holder.ID at rest.
 	HolderIndex  string
 	HolderSealed []byte
+	// Status is the version's entry in the status lists; nil for versions
+	// issued before status lists existed (issue 13).
+	Status *StatusRef
+}
+
+// StatusRef is a certificate version's entry in the status lists: list
+// number and index within it (internal/statuslist). The same index is used
+// in the W3C bitstrings (one per purpose) and the IETF Token Status List.
+type StatusRef struct {
+	List  int
+	Index int
 }
 
 // StatusOn returns the certificate's status on a given date.
