@@ -191,7 +191,7 @@ func TestStatusListEndpoints(t *testing.T) {
 	payloadOf(t, docs["a"].Document, &ref)
 	list := strings.TrimPrefix(ref.Status.StatusList.URI, h.Srv.URL+"/status/tsl/")
 	paths := map[string]string{
-		"/status/tsl/" + list:                statuslist.TSLMediaType,
+		"/status/tsl/" + list:                 statuslist.TSLMediaType,
 		"/status/bsl/" + list + "-revocation": statuslist.BSLMediaType,
 		"/status/bsl/" + list + "-suspension": statuslist.BSLMediaType,
 	}
