@@ -48,7 +48,12 @@ else:
     assert hdr[1] == -8, "alg"
     ed25519.Ed25519PublicKey.from_public_bytes(b64u(jwk["x"])).verify(sig, tbs)
 claims = cbor2.loads(payload)
-print(hdr[4].hex(), claims[-65537][1])
+lic = claims[-65537]
+import datetime
+def day(v):  # RFC 8943: tag 100, days since 1970-01-01
+    assert isinstance(v, cbor2.CBORTag) and v.tag == 100, "date is not tag 100"
+    return (datetime.date(1970, 1, 1) + datetime.timedelta(days=v.value)).isoformat()
+print(hdr[4].hex(), lic[1], day(lic[7]), day(lic[8]), lic[9][1])
 `
 
 // verifyMjs is the same verifier on npm base45 + cbor2 and node:crypto.
@@ -77,7 +82,11 @@ const ok = jwk.kty === 'EC'
   : hdr.get(1) === -8 && verify(null, tbs, key, sig);
 if (!ok) { console.error('bad signature'); process.exit(1); }
 const claims = decode(payload, { preferMap: true });
-console.log(Buffer.from(hdr.get(4)).toString('hex'), claims.get(-65537).get(1));
+const lic = claims.get(-65537);
+// RFC 8943: tag 100 around days since 1970-01-01 (cbor2 may already make it a Date).
+const day = (v) => v instanceof Date ? v.toISOString().slice(0, 10)
+  : (v.tag === 100 ? new Date(Number(v.contents) * 86400000).toISOString().slice(0, 10) : (() => { throw new Error('date is not tag 100'); })());
+console.log(Buffer.from(hdr.get(4)).toString('hex'), lic.get(1), day(lic.get(7)), day(lic.get(8)), lic.get(9).get(1));
 `
 
 // tamper changes one payload character of text and re-encodes it, keeping
@@ -121,7 +130,8 @@ func independentCases(t *testing.T, run func(t *testing.T, textFile string, jwk 
 			_ = os.WriteFile(good, []byte(text), 0o600)
 			_ = os.WriteFile(bad, []byte(tamper(t, text)), 0o600)
 			out, ok := run(t, good, j)
-			want := strings.ToLower(hexString(k.thumb[:KidSize])) + " " + in.Licence.ID
+			want := strings.Join([]string{hexString(k.thumb[:KidSize]), in.Licence.ID, in.Licence.ValidFrom.String(),
+				in.Licence.ValidUntil.String(), in.Licence.Fields[foodPermitNo].(string)}, " ")
 			if !ok || out != want {
 				t.Fatalf("valid code refused or misread: %q, want %q", out, want)
 			}
