@@ -18,8 +18,6 @@ import (
 
 	"github.com/fxamacker/cbor/v2"
 	"github.com/veraison/go-cose"
-
-	"github.com/certhub/certhub/certificates"
 )
 
 var now = time.Date(2026, 12, 2, 10, 0, 0, 0, time.UTC)
@@ -101,13 +99,15 @@ func typical() Input {
 	return Input{
 		Issuer: "https://zwfw.hangzhou.gov.cn",
 		Licence: Licence{
-			ID: certificates.Identifier{
-				TypeCode: "11330100MB1D6543XK002", Issuer: "11330106MB0F2207XL", Serial: "2026000731", Version: 1,
-			}.String(),
+			// certificates.Identifier{TypeCode: "11330100MB1D6543XK002",
+			// Issuer: "11330106MB0F2207XL", Serial: "2026000731", Version: 1}
+			// (not imported: certificates depends on signing, which uses this
+			// package).
+			ID:         "1.2.156.3005.2.11330100MB1D6543XK002.11330106MB0F2207XL.2026000731.001.W",
 			TypeCode:   "11330100MB1D6543XK002",
 			TypeName:   "食品经营许可证",
 			IssuerUSCC: "11330106MB0F2207XL",
-			Holder:     certificates.MaskName(certificates.Organisation, "杭州湖畔居餐饮管理有限公司"),
+			Holder:     "杭州*********公司", // certificates.MaskName of 杭州湖畔居餐饮管理有限公司
 			ValidFrom:  Date{2026, 3, 15},
 			ValidUntil: Date{2031, 3, 14},
 			Fields: map[uint64]any{
