@@ -112,6 +112,9 @@ func (s *Server) serveStatus(w http.ResponseWriter, r *http.Request, f statusFor
 		s.fail(w, r, err)
 		return
 	}
+	// Public, signed and the same for everyone: a verifier's web app on
+	// another origin may read it (no credentials are involved).
+	w.Header().Set("Access-Control-Allow-Origin", "*")
 	serveSigned(w, r, body, etag, mediaType, statusMaxAge)
 }
 
