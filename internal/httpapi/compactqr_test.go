@@ -336,6 +336,19 @@ func TestLicenceTypesCatalogue(t *testing.T) {
 	if st, _, _ := h.raw("GET", "/.well-known/certhub-licence-types", "", "", nil, "If-None-Match", hdr.Get("ETag")); st != 304 {
 		t.Fatalf("If-None-Match: %d, want 304", st)
 	}
+	// Field numbers never move: a type cannot be defined again with its
+	// fields reordered (or fewer), so the catalogue stays as it was.
+	again := map[string]any{"code": licence, "name": "营业执照", "defining_authority": marketCode, "holder_kind": "organisation",
+		"fields": []map[string]any{
+			{"name": "capital", "label": "注册资本（万元）", "type": "number", "shareable": true},
+			{"name": "legal_representative", "label": "法定代表人", "type": "string", "required": true, "shareable": true},
+		}}
+	if st := h.call("POST", "/api/v1/types", h.Admin, again, nil); st != 409 {
+		t.Fatalf("redefining a type: %d, want 409", st)
+	}
+	if _, hdr2, _ := h.raw("GET", "/.well-known/certhub-licence-types", "", "", nil); hdr2.Get("ETag") != hdr.Get("ETag") {
+		t.Fatal("the catalogue changed after a refused redefinition")
+	}
 }
 
 func hexOf(b []byte) string {
