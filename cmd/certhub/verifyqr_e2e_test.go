@@ -2,9 +2,13 @@ package main_test
 
 import (
 	"bytes"
+	"crypto"
+	"encoding/base64"
 	"encoding/json"
 	"image"
 	"image/png"
+	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -12,9 +16,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/lestrrat-go/jwx/v3/jwk"
+
 	"github.com/certhub/certhub/internal/compactqr"
+	"github.com/certhub/certhub/internal/hubtest"
 	"github.com/certhub/certhub/internal/qr"
 	"github.com/certhub/certhub/internal/statuslist"
+	"github.com/certhub/certhub/internal/testenv"
 	"github.com/certhub/certhub/internal/verifyqr/verifyqrtest"
 )
 
@@ -196,5 +204,97 @@ func TestVerifyQRCLI(t *testing.T) {
 		if out, stderr, code := verifyQR(t, "", args...); code != 1 || out != "" || stderr == "" {
 			t.Fatalf("%v: exit %d, want 1 and a message:\n%s%s", args, code, out, stderr)
 		}
+	}
+}
+
+// fetchScript is how docs/verify-qr.md tells an operator to fetch the
+// files (with the status list added once the hub serves it).
+const fetchScript = `set -euo pipefail
+curl -fsS "$HUB/.well-known/certhub-trust-list" -o trust-list.jwt
+KID=$(jq -R -r 'split(".")[0] | gsub("-";"+") | gsub("_";"/") | @base64d | fromjson | .kid' trust-list.jwt)
+curl -fsS "$HUB/.well-known/jwks.json" | jq --arg kid "$KID" '.keys[] | select(.kid == $kid)' > hub.jwk
+`
+
+// TestVerifyQRAgainstLiveHub fetches the trust list and the hub key from a
+// running hub over HTTP with curl and jq as docs/verify-qr.md says, then
+// verifies offline with the built binary a compact QR sealed by the
+// authority's real ES256 seal key; after the key is marked compromised
+// through the API, a fresh trust list makes a QR sealed since fail.
+func TestVerifyQRAgainstLiveHub(t *testing.T) {
+	t.Parallel()
+	testenv.Tool(t, "curl", "Debian package curl")
+	testenv.Tool(t, "jq", "Debian package jq")
+	h := hubtest.New(t)
+	call := func(method, path string, body any) {
+		t.Helper()
+		b, _ := json.Marshal(body)
+		req, _ := http.NewRequest(method, h.Srv.URL+path, bytes.NewReader(b))
+		req.Header.Set("Authorization", "Bearer "+h.Admin)
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		if resp.StatusCode/100 != 2 {
+			msg, _ := io.ReadAll(resp.Body)
+			t.Fatalf("%s %s: %d %s", method, path, resp.StatusCode, msg)
+		}
+	}
+	call("POST", "/api/v1/authorities", map[string]string{"code": verifyqrtest.Market, "name": verifyqrtest.MarketName, "algorithm": "ES256"})
+	signer, _, err := h.API.Keys.PDFSigner(t.Context(), verifyqrtest.Market)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pub, err := jwk.Import(signer.Public())
+	if err != nil {
+		t.Fatal(err)
+	}
+	thumb, err := pub.Thumbprint(crypto.SHA256)
+	if err != nil {
+		t.Fatal(err)
+	}
+	seal := func(at time.Time) string {
+		text, err := compactqr.Encode(signer, thumb, compactqr.Input{Issuer: h.Srv.URL, Licence: verifyqrtest.Licence("000001", "2029-12-31"), Now: at,
+			Status: &compactqr.StatusRef{Idx: 9, URI: statuslist.TSLURL(h.Srv.URL, 0)}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return text
+	}
+	dir := t.TempDir()
+	fetch := func() {
+		t.Helper()
+		cmd := exec.Command("bash", "-c", fetchScript)
+		cmd.Dir, cmd.Env = dir, append(os.Environ(), "HUB="+h.Srv.URL)
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("fetch: %v\n%s", err, out)
+		}
+	}
+	// An hour on, by the hub's clock (and the verifier's --now).
+	h.Clock.Advance(time.Hour)
+	now := h.Clock.Now().Truncate(time.Second)
+	fetch()
+	// The hub serves no status list yet (branch status): one signed by the
+	// hub's own key, encoded per the specification.
+	tsl := filepath.Join(dir, "tsl-0.jwt")
+	if err := os.WriteFile(tsl, verifyqrtest.TSL(t, h.API.AccessTokens.Key, statuslist.TSLURL(h.Srv.URL, 0), statuslist.MinSize, nil,
+		now, now.Add(24*time.Hour), 5*time.Minute), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	files := []string{"--now=" + now.Format(time.RFC3339), "--trust-list", filepath.Join(dir, "trust-list.jwt"), "--status-list", tsl, "--hub-key", filepath.Join(dir, "hub.jwk")}
+	before := seal(now.Add(-30 * time.Minute))
+	if out, stderr, code := verifyQR(t, "", append([]string{before}, files...)...); code != 0 || reportLine(out, "compact QR") != "valid" {
+		t.Fatalf("exit %d\n%s%s", code, out, stderr)
+	}
+
+	kid := base64.RawURLEncoding.EncodeToString(thumb)
+	call("POST", "/api/v1/authorities/"+verifyqrtest.Market+"/keys/"+kid+"/compromise", map[string]string{"from": now.Add(-10 * time.Minute).Format(time.RFC3339)})
+	fetch()
+	if out, stderr, code := verifyQR(t, "", append([]string{before}, files...)...); code != 0 || !strings.Contains(reportLine(out, "signed by"), "compromised from") {
+		t.Fatalf("sealed before the compromise: exit %d\n%s%s", code, out, stderr)
+	}
+	if out, stderr, code := verifyQR(t, "", append([]string{seal(now)}, files...)...); code != 1 || reportLine(out, "compact QR") != "NOT VALID: key_compromised" {
+		t.Fatalf("sealed after the compromise: exit %d\n%s%s", code, out, stderr)
 	}
 }
