@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"time"
 
@@ -40,6 +41,9 @@ func (c *DemoCmd) Run() error {
 		return err
 	}
 	defer a.Close()
+	// Seeded documents reference the status lists when the public URL is
+	// known before the server listens.
+	a.certs.PublicURL = strings.TrimRight(c.PublicURL, "/")
 
 	marker := filepath.Join(c.Data, "demo-tokens.json")
 	var seeded *demo.Seeded

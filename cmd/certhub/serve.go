@@ -132,6 +132,8 @@ func (c *ServeCmd) serve(ctx context.Context, a *app, demoHolders []web.DemoHold
 	if public == "" {
 		public = "http://" + ln.Addr().String()
 	}
+	// New documents reference the status lists under the public URL.
+	a.certs.PublicURL = strings.TrimRight(public, "/")
 	holders, err := c.provider(ctx, public)
 	if err != nil {
 		ln.Close()

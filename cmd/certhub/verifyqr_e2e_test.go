@@ -73,10 +73,10 @@ func TestVerifyQRCLI(t *testing.T) {
 	}
 	hubKey := write("hub.jwk", f.HubJWK())
 	trust := write("trust-list.jwt", f.TrustList(t, at))
-	tsl := write("tsl-0.jwt", verifyqrtest.TSL(t, f.Hub, verifyqrtest.StatusURI(0), statuslist.MinSize,
+	tsl := write("tsl-0.jwt", verifyqrtest.TSL(t, f.Hub, verifyqrtest.StatusURI(1), statuslist.MinSize,
 		map[int]statuslist.Status{revoked: statuslist.Invalid, suspended: statuslist.Suspended}, at, at.Add(24*time.Hour), 5*time.Minute))
-	otherTSL := write("tsl-1.jwt", verifyqrtest.TSL(t, f.Hub, verifyqrtest.StatusURI(1), statuslist.MinSize, nil, at, at.Add(24*time.Hour), 5*time.Minute))
-	forgedTSL := write("tsl-forged.jwt", verifyqrtest.TSL(t, f.Other, verifyqrtest.StatusURI(0), statuslist.MinSize, nil, at, at.Add(24*time.Hour), 5*time.Minute))
+	otherTSL := write("tsl-1.jwt", verifyqrtest.TSL(t, f.Hub, verifyqrtest.StatusURI(2), statuslist.MinSize, nil, at, at.Add(24*time.Hour), 5*time.Minute))
+	forgedTSL := write("tsl-forged.jwt", verifyqrtest.TSL(t, f.Other, verifyqrtest.StatusURI(1), statuslist.MinSize, nil, at, at.Add(24*time.Hour), 5*time.Minute))
 	forgedTrust := write("trust-forged.jwt", func() []byte {
 		b, err := f.Keys.TrustList(t.Context(), f.Other, verifyqrtest.Hub, nil, at)
 		if err != nil {
@@ -109,7 +109,7 @@ func TestVerifyQRCLI(t *testing.T) {
 	compromised.IssuerUSCC, compromised.IssuerName = verifyqrtest.Health, verifyqrtest.HealthName
 	// Signed by the retired key under the active key's kid.
 	forged, err := compactqr.Encode(f.Retired.Signer, f.ES256.Thumbprint, compactqr.Input{Issuer: verifyqrtest.Hub, Licence: lic, Now: f.Now,
-		Status: &compactqr.StatusRef{Idx: good, URI: verifyqrtest.StatusURI(0)}})
+		Status: &compactqr.StatusRef{Idx: good, URI: verifyqrtest.StatusURI(1)}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -146,7 +146,7 @@ func TestVerifyQRCLI(t *testing.T) {
 				if code != 0 || reportLine(out, "compact QR") != "valid" || reportLine(out, "licence") != lic.ID ||
 					!strings.HasPrefix(reportLine(out, "signed by"), verifyqrtest.MarketName) ||
 					!strings.HasPrefix(reportLine(out, "trust list"), verifyqrtest.Hub+", issued "+at.Format(time.RFC3339)+" (1h0m0s ago)") ||
-					reportLine(out, "status") != "valid (index 4242 of "+verifyqrtest.StatusURI(0)+")" {
+					reportLine(out, "status") != "valid (index 4242 of "+verifyqrtest.StatusURI(1)+")" {
 					t.Fatalf("exit %d\n%s%s", code, out, stderr)
 				}
 				return
@@ -192,7 +192,7 @@ func TestVerifyQRCLI(t *testing.T) {
 	}
 	if code != 1 || r.Valid || r.Reason != "revoked" || len(r.Reasons) != 1 || r.Licence.ID != lic.ID || r.Licence.Fields["permit_no"] != lic.Fields["permit_no"] ||
 		r.SignedBy.KID != f.ES256.Key.KID || r.SignedBy.Authority != verifyqrtest.Market || r.SignedBy.State != "active" ||
-		r.Status.URI != verifyqrtest.StatusURI(0) || r.Status.Idx != revoked || r.Status.Value != 1 ||
+		r.Status.URI != verifyqrtest.StatusURI(1) || r.Status.Idx != revoked || r.Status.Value != 1 ||
 		r.TrustList.URI != verifyqrtest.Hub || r.TrustList.AgeSeconds != 3600 || r.TrustList.Stale ||
 		len(r.StatusLists) != 2 || r.StatusLists[0].AgeSeconds != 3600 || r.StatusLists[0].TTL != 300 || !r.StatusLists[0].RefreshDue {
 		t.Fatalf("--json, exit %d:\n%s", code, out)
@@ -256,7 +256,7 @@ func TestVerifyQRAgainstLiveHub(t *testing.T) {
 	}
 	seal := func(at time.Time) string {
 		text, err := compactqr.Encode(signer, thumb, compactqr.Input{Issuer: h.Srv.URL, Licence: verifyqrtest.Licence("000001", "2029-12-31"), Now: at,
-			Status: &compactqr.StatusRef{Idx: 9, URI: statuslist.TSLURL(h.Srv.URL, 0)}})
+			Status: &compactqr.StatusRef{Idx: 9, URI: statuslist.TSLURL(h.Srv.URL, 1)}})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -278,7 +278,7 @@ func TestVerifyQRAgainstLiveHub(t *testing.T) {
 	// The hub serves no status list yet (branch status): one signed by the
 	// hub's own key, encoded per the specification.
 	tsl := filepath.Join(dir, "tsl-0.jwt")
-	if err := os.WriteFile(tsl, verifyqrtest.TSL(t, h.API.AccessTokens.Key, statuslist.TSLURL(h.Srv.URL, 0), statuslist.MinSize, nil,
+	if err := os.WriteFile(tsl, verifyqrtest.TSL(t, h.API.AccessTokens.Key, statuslist.TSLURL(h.Srv.URL, 1), statuslist.MinSize, nil,
 		now, now.Add(24*time.Hour), 5*time.Minute), 0o600); err != nil {
 		t.Fatal(err)
 	}

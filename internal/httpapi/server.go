@@ -86,6 +86,7 @@ type Server struct {
 	Pages interface{ Register(chi.Router) }
 
 	agreementLimit *httprate.RateLimiter
+	statuses       statusCache
 }
 
 // Route is one API endpoint and the roles that may call it. Roles nil means
@@ -122,6 +123,8 @@ var Routes = []Route{
 	{"POST", "/api/v1/verify", nil, "Verify a document or an identifier", (*Server).verify},
 	{"GET", "/.well-known/certhub-seal-ca.pem", nil, "Every root the hub trusts for seal certificates, as PEM", (*Server).sealCA},
 	{"GET", "/.well-known/certhub-trust-list", nil, "The seal keys and their validity, signed by the hub key", (*Server).trustList},
+	{"GET", "/status/tsl/{list}", nil, "Public (no token): IETF Token Status List {list} (statuslist+jwt, 2 bits an entry) signed by the hub key; reveals only the bits, not whose they are", (*Server).tokenStatusList},
+	{"GET", "/status/bsl/{list}", nil, "Public (no token): W3C BitstringStatusListCredential {list} = <n>-revocation or <n>-suspension (vc+jwt) signed by the hub key", (*Server).bitstringStatusList},
 	{"GET", "/.well-known/ledger-key", nil, "The key that signs the audit ledger's checkpoints", (*Server).ledgerKey},
 
 	{"POST", "/api/v1/authorities", admin, "Create an issuing authority and its first seal key", (*Server).createAuthority},

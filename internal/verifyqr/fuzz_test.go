@@ -43,7 +43,7 @@ func FuzzParseLists(f *testing.F) {
 		f.Fatal(err)
 	}
 	for _, seed := range [][]byte{tl, tsl, fx.HubJWK(), nil, []byte("a.b.c"),
-		verifyqrtest.TSL(f, fx.Hub, verifyqrtest.StatusURI(0), 4, map[int]statuslist.Status{1: 3}, fx.Now, fx.Now.Add(time.Hour), 0)} {
+		verifyqrtest.TSL(f, fx.Hub, verifyqrtest.StatusURI(1), 4, map[int]statuslist.Status{1: 3}, fx.Now, fx.Now.Add(time.Hour), 0)} {
 		f.Add(seed)
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
@@ -53,7 +53,7 @@ func FuzzParseLists(f *testing.F) {
 		if sl, err := verifyqr.ParseStatusList(b, hub); err != nil && verifyqr.ReasonOf(err) != verifyqr.BadStatusList {
 			t.Fatalf("status list: %v", err)
 		} else if err == nil {
-			sl.Status(sl.Len())
+			sl.Status(uint64(sl.Len()))
 			sl.Status(0)
 		}
 		if _, err := verifyqr.ParseHubKey(b); err != nil && verifyqr.ReasonOf(err) != verifyqr.BadHubKey {

@@ -18,7 +18,7 @@ import (
 	"github.com/certhub/certhub/internal/verifyqr/verifyqrtest"
 )
 
-// The status list entries of the fixture's list 0.
+// The status list entries of the fixture's list 1.
 const (
 	idxValid     = 70001
 	idxRevoked   = 3
@@ -26,12 +26,12 @@ const (
 )
 
 // lists are the fixture's cached files, fetched an hour ago: the trust
-// list and status list 0 (revoked and suspended entries set, exp in a
+// list and status list 1 (revoked and suspended entries set, exp in a
 // day, ttl 5 minutes).
 func lists(t testing.TB, f *verifyqrtest.Fixture) (tl []byte, tsl []byte) {
 	t.Helper()
 	at := f.Now.Add(-time.Hour)
-	return f.TrustList(t, at), verifyqrtest.TSL(t, f.Hub, verifyqrtest.StatusURI(0), statuslist.MinSize,
+	return f.TrustList(t, at), verifyqrtest.TSL(t, f.Hub, verifyqrtest.StatusURI(1), statuslist.MinSize,
 		map[int]statuslist.Status{idxRevoked: statuslist.Invalid, idxSuspended: statuslist.Suspended}, at, at.Add(24*time.Hour), 5*time.Minute)
 }
 
@@ -131,7 +131,7 @@ func TestVerify(t *testing.T) {
 	// Signed by a key the trust list does not have.
 	stranger, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	strangerQR, err := compactqr.Encode(stranger, bytes.Repeat([]byte{7}, 32), compactqr.Input{Issuer: verifyqrtest.Hub, Licence: lic, Now: now,
-		Status: &compactqr.StatusRef{Idx: idxValid, URI: verifyqrtest.StatusURI(0)}})
+		Status: &compactqr.StatusRef{Idx: idxValid, URI: verifyqrtest.StatusURI(1)}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -183,7 +183,7 @@ func TestVerify(t *testing.T) {
 		{"no status reference", f.QR(t, f.ES256, lic, now, -1), now, []verifyqr.Reason{verifyqr.NoStatus}},
 		{"another status list", func() string {
 			text, err := compactqr.Encode(f.ES256.Signer, f.ES256.Thumbprint, compactqr.Input{Issuer: verifyqrtest.Hub, Licence: lic, Now: now,
-				Status: &compactqr.StatusRef{Idx: 1, URI: verifyqrtest.StatusURI(1)}})
+				Status: &compactqr.StatusRef{Idx: 1, URI: verifyqrtest.StatusURI(2)}})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -204,7 +204,7 @@ func TestVerify(t *testing.T) {
 		{"key of another authority", otherAuthority, now, []verifyqr.Reason{verifyqr.IssuerMismatch}},
 		{"another hub's QR", func() string {
 			text, err := compactqr.Encode(f.ES256.Signer, f.ES256.Thumbprint, compactqr.Input{Issuer: "https://zwfw.example.gov.cn", Licence: lic, Now: now,
-				Status: &compactqr.StatusRef{Idx: idxValid, URI: verifyqrtest.StatusURI(0)}})
+				Status: &compactqr.StatusRef{Idx: idxValid, URI: verifyqrtest.StatusURI(1)}})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -224,7 +224,7 @@ func TestVerify(t *testing.T) {
 				t.Fatalf("reason %q, want %q", r.Reason, tc.want[0])
 			}
 			if r.TrustList == nil || r.TrustList.URI != verifyqrtest.Hub || r.TrustList.AgeSeconds != int64(tc.now.Sub(f.Now.Add(-time.Hour))/time.Second) ||
-				len(r.StatusLists) != 1 || r.StatusLists[0].URI != verifyqrtest.StatusURI(0) || !r.StatusLists[0].RefreshDue {
+				len(r.StatusLists) != 1 || r.StatusLists[0].URI != verifyqrtest.StatusURI(1) || !r.StatusLists[0].RefreshDue {
 				t.Fatalf("list ages: %+v %+v", r.TrustList, r.StatusLists)
 			}
 		})
@@ -289,9 +289,9 @@ func TestLoad(t *testing.T) {
 		name string
 		b    []byte
 	}{
-		{"signed by another hub key", verifyqrtest.TSL(t, f.Other, verifyqrtest.StatusURI(0), 8, nil, f.Now, f.Now.Add(time.Hour), 0)},
+		{"signed by another hub key", verifyqrtest.TSL(t, f.Other, verifyqrtest.StatusURI(1), 8, nil, f.Now, f.Now.Add(time.Hour), 0)},
 		{"the trust list", tl},
-		{"no exp, no ttl", verifyqrtest.TSL(t, f.Hub, verifyqrtest.StatusURI(0), 8, nil, f.Now, time.Unix(0, 0), 0)},
+		{"no exp, no ttl", verifyqrtest.TSL(t, f.Hub, verifyqrtest.StatusURI(1), 8, nil, f.Now, time.Unix(0, 0), 0)},
 		{"not a JWS", []byte("a.b")},
 	} {
 		if _, err := verifyqr.ParseStatusList(tc.b, hub); verifyqr.ReasonOf(err) != verifyqr.BadStatusList {

@@ -13,13 +13,13 @@ import (
 	"context"
 	"crypto"
 	"encoding/base64"
+	"encoding/json"
 	"path/filepath"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/lestrrat-go/jwx/v3/jwk"
-	"github.com/lestrrat-go/jwx/v3/jwt"
 
 	"github.com/certhub/certhub/certificates"
 	"github.com/certhub/certhub/internal/compactqr"
@@ -161,13 +161,13 @@ func Licence(serial, validUntil string) compactqr.Licence {
 // StatusURI is the URL of the fixture hub's Token Status List n.
 func StatusURI(n int) string { return statuslist.TSLURL(Hub, n) }
 
-// QR seals l with k at iat, pointing at entry idx of status list 0 (no
+// QR seals l with k at iat, pointing at entry idx of status list 1 (no
 // status reference when idx < 0).
 func (f *Fixture) QR(t testing.TB, k *SealKey, l compactqr.Licence, iat time.Time, idx int) string {
 	t.Helper()
 	in := compactqr.Input{Issuer: Hub, Licence: l, Now: iat}
 	if idx >= 0 {
-		in.Status = &compactqr.StatusRef{Idx: uint64(idx), URI: StatusURI(0)}
+		in.Status = &compactqr.StatusRef{Idx: uint64(idx), URI: StatusURI(1)}
 	}
 	text, err := compactqr.Encode(k.Signer, k.Thumbprint, in)
 	if err != nil {
@@ -180,8 +180,9 @@ func (f *Fixture) QR(t testing.TB, k *SealKey, l compactqr.Licence, iat time.Tim
 // size entries, two bits each, encoded here from the specification with
 // the standard library: entry i is bits 2(i mod 4)…2(i mod 4)+1 of byte
 // i/4 (least significant first), the bytes ZLIB'd and base64url'd into
-// status_list.lst. It is signed by key (the hub key, or another) as a JWT
-// with typ statuslist+jwt, sub uri, iat, exp and ttl.
+// status_list.lst; the claims sub uri, iat, exp (none when exp is the
+// epoch) and ttl are written with encoding/json. It is signed by key (the
+// hub key, or another) with typ statuslist+jwt.
 func TSL(t testing.TB, key *signing.HubKey, uri string, size int, set map[int]statuslist.Status, iat, exp time.Time, ttl time.Duration) []byte {
 	t.Helper()
 	b := make([]byte, size/4)
@@ -192,16 +193,18 @@ func TSL(t testing.TB, key *signing.HubKey, uri string, size int, set map[int]st
 	zw, _ := zlib.NewWriterLevel(&z, zlib.BestCompression)
 	zw.Write(b)
 	zw.Close()
-	tok := jwt.New()
-	for k, v := range map[string]any{"sub": uri, "iat": iat, "exp": exp, "ttl": int64(ttl / time.Second),
-		"status_list": map[string]any{"bits": 2, "lst": base64.RawURLEncoding.EncodeToString(z.Bytes())}} {
-		if err := tok.Set(k, v); err != nil {
-			t.Fatal(err)
-		}
+	claims := map[string]any{"sub": uri, "iat": iat.Unix(), "exp": exp.Unix(), "ttl": int64(ttl / time.Second),
+		"status_list": map[string]any{"bits": 2, "lst": base64.RawURLEncoding.EncodeToString(z.Bytes())}}
+	if exp.Unix() == 0 {
+		delete(claims, "exp")
 	}
-	s, err := key.SignJWT(tok, "statuslist+jwt")
+	payload, err := json.Marshal(claims)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return []byte(s)
+	tok, err := key.Sign(payload, "statuslist+jwt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tok
 }
