@@ -8,7 +8,6 @@ import (
 	"image"
 	"io"
 	"os"
-	"sort"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -21,13 +20,14 @@ import (
 // docs/verify-qr.md): no store, no network, only the files a verifier
 // cached from the hub.
 type VerifyQRCmd struct {
-	Text       string   `arg:"" optional:"" help:"The QR's text (CH1:…); - reads it from standard input."`
-	Image      string   `type:"existingfile" placeholder:"FILE" help:"Read the QR from a PNG, JPEG, GIF or WebP image instead."`
-	TrustList  string   `required:"" type:"existingfile" placeholder:"FILE" help:"The trust list (GET /.well-known/certhub-trust-list)."`
-	StatusList []string `required:"" type:"existingfile" sep:"none" placeholder:"FILE" help:"A Token Status List (GET /status/tsl/{n}); repeat for several."`
-	HubKey     string   `required:"" type:"existingfile" placeholder:"FILE" help:"The hub's public key as a JWK (its entry in /.well-known/jwks.json)."`
-	Now        string   `placeholder:"RFC3339" help:"Check as of this RFC 3339 instant instead of now (reproducible checks)."`
-	JSON       bool     `help:"Print the report as JSON."`
+	Text         string   `arg:"" optional:"" help:"The QR's text (CH1:…); - reads it from standard input."`
+	Image        string   `type:"existingfile" placeholder:"FILE" help:"Read the QR from a PNG, JPEG, GIF or WebP image instead."`
+	TrustList    string   `required:"" type:"existingfile" placeholder:"FILE" help:"The trust list (GET /.well-known/certhub-trust-list)."`
+	StatusList   []string `required:"" type:"existingfile" sep:"none" placeholder:"FILE" help:"A Token Status List (GET /status/tsl/{n}); repeat for several."`
+	HubKey       string   `required:"" type:"existingfile" placeholder:"FILE" help:"The hub's public key as a JWK (its entry in /.well-known/jwks.json)."`
+	LicenceTypes string   `type:"existingfile" placeholder:"FILE" help:"The licence type catalogue (GET /.well-known/certhub-licence-types), to show shared fields by name; without it they show by number."`
+	Now          string   `placeholder:"RFC3339" help:"Check as of this RFC 3339 instant instead of now (reproducible checks)."`
+	JSON         bool     `help:"Print the report as JSON."`
 }
 
 // Bounds for files read: a trust list of thousands of keys with
@@ -104,11 +104,20 @@ func (c *VerifyQRCmd) verify(now time.Time) *verifyqr.Report {
 		}
 		lists = append(lists, l)
 	}
+	var types *verifyqr.Catalogue
+	if c.LicenceTypes != "" {
+		if b, err = readFileMax(c.LicenceTypes, maxListFile); err != nil {
+			return failed(err, c.LicenceTypes)
+		}
+		if types, err = verifyqr.ParseCatalogue(b); err != nil {
+			return failed(err, c.LicenceTypes)
+		}
+	}
 	text, err := c.text()
 	if err != nil {
 		return failed(err, c.Image+c.Text)
 	}
-	return verifyqr.NewVerifier(tl, lists).Verify(text, now)
+	return verifyqr.NewVerifier(tl, lists, types).Verify(text, now)
 }
 
 // text is the QR's text: the argument, standard input, or the image's QR.
@@ -180,13 +189,15 @@ func printQRReport(out io.Writer, r *verifyqr.Report) {
 			until = "no expiry"
 		}
 		fmt.Fprintf(w, "valid\t%s – %s\n", l.ValidFrom, until)
-		names := make([]string, 0, len(l.Fields))
-		for n := range l.Fields {
-			names = append(names, n)
-		}
-		sort.Strings(names)
-		for _, n := range names {
-			fmt.Fprintf(w, "  %s\t%s\n", n, l.Fields[n])
+		for _, f := range l.Fields {
+			name := fmt.Sprintf("field %d", f.Number)
+			if f.Name != "" {
+				name = f.Name
+				if zh := f.Label["zh-CN"]; zh != "" {
+					name += " " + zh
+				}
+			}
+			fmt.Fprintf(w, "  %s\t%v\n", name, f.Value)
 		}
 	}
 	if q := r.QR; q != nil {

@@ -104,9 +104,10 @@ func TestVerifyQRCLI(t *testing.T) {
 		return b.Bytes()
 	}())
 	now := "--now=" + f.Now.Format(time.RFC3339)
-	files := []string{"--trust-list", trust, "--status-list", tsl, "--status-list", otherTSL, "--hub-key", hubKey}
+	types := write("licence-types.json", []byte(verifyqrtest.Types))
+	files := []string{"--trust-list", trust, "--status-list", tsl, "--status-list", otherTSL, "--hub-key", hubKey, "--licence-types", types}
 	compromised := verifyqrtest.Licence("000009", "2029-12-31")
-	compromised.IssuerUSCC, compromised.IssuerName = verifyqrtest.Health, verifyqrtest.HealthName
+	compromised.IssuerUSCC = verifyqrtest.Health
 	// Signed by the retired key under the active key's kid.
 	forged, err := compactqr.Encode(f.Retired.Signer, f.ES256.Thumbprint, compactqr.Input{Issuer: verifyqrtest.Hub, Licence: lic, Now: f.Now,
 		Status: &compactqr.StatusRef{Idx: good, URI: verifyqrtest.StatusURI(1)}})
@@ -164,8 +165,12 @@ func TestVerifyQRCLI(t *testing.T) {
 		Reason  string
 		Reasons []string
 		Licence struct {
-			ID     string
-			Fields map[string]string
+			ID         string
+			IssuerName string `json:"issuer_name"`
+			Fields     []struct {
+				Number      uint64
+				Name, Value string
+			}
 		}
 		SignedBy struct {
 			KID, Authority, State string
@@ -190,7 +195,8 @@ func TestVerifyQRCLI(t *testing.T) {
 	if err := json.Unmarshal([]byte(out), &r); err != nil {
 		t.Fatalf("--json: %v\n%s", err, out)
 	}
-	if code != 1 || r.Valid || r.Reason != "revoked" || len(r.Reasons) != 1 || r.Licence.ID != lic.ID || r.Licence.Fields["permit_no"] != lic.Fields["permit_no"] ||
+	if code != 1 || r.Valid || r.Reason != "revoked" || len(r.Reasons) != 1 || r.Licence.ID != lic.ID || r.Licence.IssuerName != verifyqrtest.MarketName ||
+		len(r.Licence.Fields) != 2 || r.Licence.Fields[0].Number != 1 || r.Licence.Fields[0].Name != "permit_no" || r.Licence.Fields[0].Value != lic.Fields[1] ||
 		r.SignedBy.KID != f.ES256.Key.KID || r.SignedBy.Authority != verifyqrtest.Market || r.SignedBy.State != "active" ||
 		r.Status.URI != verifyqrtest.StatusURI(1) || r.Status.Idx != revoked || r.Status.Value != 1 ||
 		r.TrustList.URI != verifyqrtest.Hub || r.TrustList.AgeSeconds != 3600 || r.TrustList.Stale ||

@@ -98,6 +98,21 @@ func SVG(text string) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
+	return renderSVG(code), nil
+}
+
+// AlphanumericSVG is AlphanumericPNG's code (alphanumeric mode, error
+// correction Q) as an SVG.
+func AlphanumericSVG(text string) ([]byte, error) {
+	code, err := encodeWith(text, bqr.Q, bqr.AlphaNumeric)
+	if err != nil {
+		return nil, err
+	}
+	return renderSVG(code), nil
+}
+
+// renderSVG draws code's modules with the quiet zone, one unit a module.
+func renderSVG(code barcode.Barcode) []byte {
 	n := code.Bounds().Dx()
 	side := n + 2*quiet
 	var b strings.Builder
@@ -111,7 +126,7 @@ func SVG(text string) ([]byte, error) {
 		}
 	}
 	b.WriteString(`"/></svg>`)
-	return []byte(b.String()), nil
+	return []byte(b.String())
 }
 
 // Decode finds a QR code in an image (PNG, JPEG, GIF or WebP) and returns

@@ -1,9 +1,11 @@
 package verifyqr
 
 import (
+	"cmp"
 	"crypto"
 	"encoding/base64"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/certhub/certhub/internal/compactqr"
@@ -14,15 +16,17 @@ import (
 // Verifier checks compact QR codes against one set of cached lists. It is
 // safe for concurrent use.
 type Verifier struct {
+	types  *Catalogue
 	trust  *TrustList
 	status map[string]*StatusList // by URI
 	lists  []*StatusList          // as given, for the report
 }
 
 // NewVerifier verifies against tl and lists. Of several lists with the same
-// URI the newest (iat) is used.
-func NewVerifier(tl *TrustList, lists []*StatusList) *Verifier {
-	v := &Verifier{trust: tl, status: make(map[string]*StatusList, len(lists)), lists: lists}
+// URI the newest (iat) is used. types, which may be nil, names the fields
+// in reports.
+func NewVerifier(tl *TrustList, lists []*StatusList, types *Catalogue) *Verifier {
+	v := &Verifier{trust: tl, status: make(map[string]*StatusList, len(lists)), lists: lists, types: types}
 	for _, l := range lists {
 		if old, ok := v.status[l.URI]; !ok || l.IssuedAt.After(old.IssuedAt) {
 			v.status[l.URI] = l
@@ -47,17 +51,29 @@ type Report struct {
 	StatusLists []ListAge `json:"status_lists,omitempty"`
 }
 
-// Licence is what the QR says about the licence.
+// Licence is what the QR says about the licence. IssuerName is the
+// authority's name as the trust list states it (the QR carries only the
+// USCC).
 type Licence struct {
-	ID         string            `json:"id"`
-	TypeCode   string            `json:"type_code"`
-	TypeName   string            `json:"type_name"`
-	IssuerUSCC string            `json:"issuer_uscc"`
-	IssuerName string            `json:"issuer_name"`
-	Holder     string            `json:"holder"`
-	ValidFrom  string            `json:"valid_from"`
-	ValidUntil string            `json:"valid_until,omitempty"`
-	Fields     map[string]string `json:"fields,omitempty"`
+	ID         string  `json:"id"`
+	TypeCode   string  `json:"type_code"`
+	TypeName   string  `json:"type_name"`
+	IssuerUSCC string  `json:"issuer_uscc"`
+	IssuerName string  `json:"issuer_name,omitempty"`
+	Holder     string  `json:"holder"`
+	ValidFrom  string  `json:"valid_from"`
+	ValidUntil string  `json:"valid_until,omitempty"`
+	Fields     []Field `json:"fields,omitempty"`
+}
+
+// Field is one shared field: its number in the licence type, its name and
+// labels when the licence type catalogue knows them, and its value (a
+// string, a YYYY-MM-DD date, a number or a boolean).
+type Field struct {
+	Number uint64            `json:"number"`
+	Name   string            `json:"name,omitempty"`
+	Label  map[string]string `json:"label,omitempty"`
+	Value  any               `json:"value"`
 }
 
 // QR is the CWT around the licence.
@@ -148,7 +164,7 @@ func (v *Verifier) Verify(text string, now time.Time) *Report {
 		}
 		return r.settle()
 	}
-	r.describe(res, signer)
+	r.describe(res, signer, v.types)
 	if trustStale {
 		r.fail(StaleLists, "the trust list expired at %s: fetch a new one", stamp(v.trust.Expires))
 	}
@@ -156,10 +172,8 @@ func (v *Verifier) Verify(text string, now time.Time) *Report {
 	if err != nil { // expired
 		r.fail(compactqr.Expired, "the licence expired at %s", stamp(res.Expires))
 	}
-	if d, err := compactqr.ParseDate(res.Licence.ValidFrom); err == nil {
-		if from := time.Date(d.Year, d.Month, d.Day, 0, 0, 0, 0, chinaTime); now.Before(from) {
-			r.fail(NotYetValid, "the licence is valid from %s", res.Licence.ValidFrom)
-		}
+	if d := res.Licence.ValidFrom; now.Before(time.Date(d.Year, d.Month, d.Day, 0, 0, 0, 0, chinaTime)) {
+		r.fail(NotYetValid, "the licence is valid from %s", d)
 	}
 	v.checkStatus(r, res, now)
 	return r.settle()
@@ -231,10 +245,27 @@ func (v *Verifier) checkStatus(r *Report, res *compactqr.Result, now time.Time) 
 }
 
 // describe fills in what the QR says and who sealed it.
-func (r *Report) describe(res *compactqr.Result, k *trustedKey) {
+func (r *Report) describe(res *compactqr.Result, k *trustedKey, types *Catalogue) {
 	l := res.Licence
-	r.Licence = &Licence{ID: l.ID, TypeCode: l.TypeCode, TypeName: l.TypeName, IssuerUSCC: l.IssuerUSCC, IssuerName: l.IssuerName,
-		Holder: l.Holder, ValidFrom: l.ValidFrom, ValidUntil: l.ValidUntil, Fields: l.Fields}
+	r.Licence = &Licence{ID: l.ID, TypeCode: l.TypeCode, TypeName: l.TypeName, IssuerUSCC: l.IssuerUSCC,
+		Holder: l.Holder, ValidFrom: l.ValidFrom.String()}
+	if k.Authority == l.IssuerUSCC {
+		r.Licence.IssuerName = k.AuthorityName
+	}
+	if !l.ValidUntil.IsZero() {
+		r.Licence.ValidUntil = l.ValidUntil.String()
+	}
+	for n, v := range l.Fields {
+		f := Field{Number: n, Value: v}
+		if d, ok := v.(compactqr.Date); ok {
+			f.Value = d.String()
+		}
+		if cf, ok := types.field(l.TypeCode, n); ok {
+			f.Name, f.Label = cf.Name, cf.Label
+		}
+		r.Licence.Fields = append(r.Licence.Fields, f)
+	}
+	slices.SortFunc(r.Licence.Fields, func(a, b Field) int { return cmp.Compare(a.Number, b.Number) })
 	r.QR = &QR{Issuer: res.Issuer, IssuedAt: res.IssuedAt.UTC(), Alg: res.Alg, Kid: base64.RawURLEncoding.EncodeToString(res.Kid)}
 	if !res.Expires.IsZero() {
 		e := res.Expires.UTC()

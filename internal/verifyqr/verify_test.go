@@ -53,7 +53,11 @@ func verifier(t testing.TB, f *verifyqrtest.Fixture, tl []byte, tsls ...[]byte) 
 		}
 		sls = append(sls, sl)
 	}
-	return verifyqr.NewVerifier(trust, sls)
+	types, err := verifyqr.ParseCatalogue([]byte(verifyqrtest.Types))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return verifyqr.NewVerifier(trust, sls, types)
 }
 
 // base45 is RFC 9285 written here, to build hostile QR texts.
@@ -176,7 +180,7 @@ func TestVerify(t *testing.T) {
 		{"expired", f.QR(t, f.ES256, verifyqrtest.Licence("000003", "2025-12-31"), now, idxValid), now, []verifyqr.Reason{compactqr.Expired}},
 		{"not yet valid", f.QR(t, f.ES256, func() compactqr.Licence {
 			l := verifyqrtest.Licence("000004", "2099-12-31")
-			l.ValidFrom = "2098-01-01"
+			l.ValidFrom = compactqr.Date{Year: 2098, Month: 1, Day: 1}
 			return l
 		}(), now, idxValid), now, []verifyqr.Reason{verifyqr.NotYetValid}},
 		{"status index out of range", f.QR(t, f.ES256, lic, now, statuslist.MinSize), now, []verifyqr.Reason{verifyqr.BadStatusIndex}},
@@ -191,12 +195,12 @@ func TestVerify(t *testing.T) {
 		}(), now, []verifyqr.Reason{verifyqr.UnknownStatusList}},
 		{"compromised key, sealed after compromised_from", func() string {
 			l := lic
-			l.IssuerUSCC, l.IssuerName = verifyqrtest.Health, verifyqrtest.HealthName
+			l.IssuerUSCC = verifyqrtest.Health
 			return f.QR(t, f.Compromised, l, f.CompromisedFrom.Add(time.Minute), idxValid)
 		}(), now, []verifyqr.Reason{verifyqr.KeyCompromised}},
 		{"compromised key, sealed before compromised_from", func() string {
 			l := lic
-			l.IssuerUSCC, l.IssuerName = verifyqrtest.Health, verifyqrtest.HealthName
+			l.IssuerUSCC = verifyqrtest.Health
 			return f.QR(t, f.Compromised, l, f.CompromisedFrom.Add(-time.Minute), idxValid)
 		}(), now, nil},
 		{"retired key, sealed after it retired", f.QR(t, f.Retired, lic, f.RetiredAt.Add(time.Hour), idxValid), now, []verifyqr.Reason{verifyqr.KeyRetired}},
@@ -231,7 +235,9 @@ func TestVerify(t *testing.T) {
 	}
 
 	r := v.Verify(valid, now)
-	if r.Licence == nil || r.Licence.ID != lic.ID || r.Licence.Fields["address"] != lic.Fields["address"] ||
+	if r.Licence == nil || r.Licence.ID != lic.ID || r.Licence.IssuerName != verifyqrtest.MarketName || r.Licence.ValidUntil != "2029-12-31" ||
+		len(r.Licence.Fields) != 2 || r.Licence.Fields[1].Number != 4 || r.Licence.Fields[1].Name != "address" ||
+		r.Licence.Fields[1].Label["zh-CN"] != "经营场所" || r.Licence.Fields[1].Value != lic.Fields[4] ||
 		r.SignedBy == nil || r.SignedBy.KID != f.ES256.Key.KID || r.SignedBy.Authority != verifyqrtest.Market ||
 		r.SignedBy.AuthorityName != verifyqrtest.MarketName || r.SignedBy.State != "active" ||
 		r.Status == nil || r.Status.Index != idxValid || r.Status.Value == nil || *r.Status.Value != statuslist.Valid ||

@@ -148,15 +148,30 @@ func (f *Fixture) TrustList(t testing.TB, iat time.Time) []byte {
 }
 
 // Licence is a food business licence of the market bureau, valid until
-// validUntil ("" for none).
+// validUntil ("" for none), with fields 1 (permit_no) and 4 (address) of
+// Types.
 func Licence(serial, validUntil string) compactqr.Licence {
-	return compactqr.Licence{
+	l := compactqr.Licence{
 		ID:       "1.2.156.3005.2." + FoodLicence + "." + Market + "." + serial + ".001.X",
-		TypeCode: FoodLicence, TypeName: "食品经营许可证", IssuerUSCC: Market, IssuerName: MarketName,
-		Holder: "福建某某餐饮有限公司", ValidFrom: "2025-01-01", ValidUntil: validUntil,
-		Fields: map[string]string{"permit_no": "JY13301000000001", "address": "杭州市上城区解放路1号"},
+		TypeCode: FoodLicence, TypeName: "食品经营许可证", IssuerUSCC: Market,
+		Holder: "福建某某餐饮有限公司", ValidFrom: compactqr.Date{Year: 2025, Month: 1, Day: 1},
+		Fields: map[uint64]any{1: "JY13301000000001", 4: "杭州市上城区解放路1号"},
 	}
+	if validUntil != "" {
+		d, err := compactqr.ParseDate(validUntil)
+		if err != nil {
+			panic(err)
+		}
+		l.ValidUntil = d
+	}
+	return l
 }
+
+// Types is the licence type catalogue as the hub serves it
+// (GET /.well-known/certhub-licence-types) for the food licence.
+const Types = `{"profile":"CH1","types":{"` + FoodLicence + `":{"name":"食品经营许可证","holder_kind":"organisation","fields":{` +
+	`"1":{"name":"permit_no","type":"string","label":{"en":"Permit number","zh-CN":"许可证编号"}},` +
+	`"4":{"name":"address","type":"string","label":{"en":"Premises","zh-CN":"经营场所"}}}}}}`
 
 // StatusURI is the URL of the fixture hub's Token Status List n.
 func StatusURI(n int) string { return statuslist.TSLURL(Hub, n) }
