@@ -2,8 +2,6 @@ package main_test
 
 import (
 	"bytes"
-	"crypto"
-	"encoding/base64"
 	"encoding/json"
 	"image"
 	"image/png"
@@ -15,8 +13,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/lestrrat-go/jwx/v3/jwk"
 
 	"github.com/certhub/certhub/internal/compactqr"
 	"github.com/certhub/certhub/internal/hubtest"
@@ -214,24 +210,27 @@ func TestVerifyQRCLI(t *testing.T) {
 }
 
 // fetchScript is how docs/verify-qr.md tells an operator to fetch the
-// files (with the status list added once the hub serves it).
+// files.
 const fetchScript = `set -euo pipefail
 curl -fsS "$HUB/.well-known/certhub-trust-list" -o trust-list.jwt
 KID=$(jq -R -r 'split(".")[0] | gsub("-";"+") | gsub("_";"/") | @base64d | fromjson | .kid' trust-list.jwt)
 curl -fsS "$HUB/.well-known/jwks.json" | jq --arg kid "$KID" '.keys[] | select(.kid == $kid)' > hub.jwk
+curl -fsS "$HUB/status/tsl/1" -o tsl-1.jwt
+curl -fsS "$HUB/.well-known/certhub-licence-types" -o licence-types.json
 `
 
-// TestVerifyQRAgainstLiveHub fetches the trust list and the hub key from a
-// running hub over HTTP with curl and jq as docs/verify-qr.md says, then
-// verifies offline with the built binary a compact QR sealed by the
-// authority's real ES256 seal key; after the key is marked compromised
-// through the API, a fresh trust list makes a QR sealed since fail.
+// TestVerifyQRAgainstLiveHub runs a hub on a random port, issues licences
+// and takes their compact QR from GET …/qr?form=compact&format=text,
+// fetches the files with curl and jq as docs/verify-qr.md says, and
+// verifies offline with the built binary: valid; a key marked compromised
+// through the API fails the QR sealed since and not the one sealed before;
+// a revocation shows in the next status list.
 func TestVerifyQRAgainstLiveHub(t *testing.T) {
 	t.Parallel()
 	testenv.Tool(t, "curl", "Debian package curl")
 	testenv.Tool(t, "jq", "Debian package jq")
 	h := hubtest.New(t)
-	call := func(method, path string, body any) {
+	call := func(method, path string, body any) []byte {
 		t.Helper()
 		b, _ := json.Marshal(body)
 		req, _ := http.NewRequest(method, h.Srv.URL+path, bytes.NewReader(b))
@@ -242,32 +241,31 @@ func TestVerifyQRAgainstLiveHub(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer resp.Body.Close()
+		out, _ := io.ReadAll(resp.Body)
 		if resp.StatusCode/100 != 2 {
-			msg, _ := io.ReadAll(resp.Body)
-			t.Fatalf("%s %s: %d %s", method, path, resp.StatusCode, msg)
+			t.Fatalf("%s %s: %d %s", method, path, resp.StatusCode, out)
 		}
+		return out
 	}
 	call("POST", "/api/v1/authorities", map[string]string{"code": verifyqrtest.Market, "name": verifyqrtest.MarketName, "algorithm": "ES256"})
-	signer, _, err := h.API.Keys.PDFSigner(t.Context(), verifyqrtest.Market)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pub, err := jwk.Import(signer.Public())
-	if err != nil {
-		t.Fatal(err)
-	}
-	thumb, err := pub.Thumbprint(crypto.SHA256)
-	if err != nil {
-		t.Fatal(err)
-	}
-	seal := func(at time.Time) string {
-		text, err := compactqr.Encode(signer, thumb, compactqr.Input{Issuer: h.Srv.URL, Licence: verifyqrtest.Licence("000001", "2029-12-31"), Now: at,
-			Status: &compactqr.StatusRef{Idx: 9, URI: statuslist.TSLURL(h.Srv.URL, 1)}})
-		if err != nil {
+	call("POST", "/api/v1/types", map[string]any{"code": verifyqrtest.FoodLicence, "name": "食品经营许可证", "defining_authority": verifyqrtest.Market,
+		"holder_kind": "organisation", "max_validity_days": 1827, "fields": []map[string]any{
+			{"name": "permit_no", "label": "许可证编号", "type": "string", "required": true, "shareable": true},
+			{"name": "address", "label": "经营场所", "type": "string", "required": true, "shareable": true}}})
+	issue := func(no string) (id, text string) {
+		t.Helper()
+		var c struct{ ID string }
+		if err := json.Unmarshal(call("POST", "/api/v1/certificates", map[string]any{"type": verifyqrtest.FoodLicence, "authority": verifyqrtest.Market,
+			"holder": map[string]string{"kind": "organisation", "id": "91350100M000100Y43", "name": "福建某某餐饮有限公司"},
+			"data":   map[string]any{"permit_no": no, "address": "杭州市上城区解放路1号"}, "valid_from": "2025-01-01", "valid_until": "2029-12-31"}), &c); err != nil {
 			t.Fatal(err)
 		}
-		return text
+		return c.ID, string(call("GET", "/api/v1/certificates/"+c.ID+"/qr?form=compact&format=text", nil))
 	}
+	first, firstQR := issue("JY13301000000001")
+	h.Clock.Advance(time.Hour)
+	_, secondQR := issue("JY13301000000002")
+
 	dir := t.TempDir()
 	fetch := func() {
 		t.Helper()
@@ -277,30 +275,41 @@ func TestVerifyQRAgainstLiveHub(t *testing.T) {
 			t.Fatalf("fetch: %v\n%s", err, out)
 		}
 	}
-	// An hour on, by the hub's clock (and the verifier's --now).
-	h.Clock.Advance(time.Hour)
-	now := h.Clock.Now().Truncate(time.Second)
-	fetch()
-	// The hub serves no status list yet (branch status): one signed by the
-	// hub's own key, encoded per the specification.
-	tsl := filepath.Join(dir, "tsl-0.jwt")
-	if err := os.WriteFile(tsl, verifyqrtest.TSL(t, h.API.AccessTokens.Key, statuslist.TSLURL(h.Srv.URL, 1), statuslist.MinSize, nil,
-		now, now.Add(24*time.Hour), 5*time.Minute), 0o600); err != nil {
-		t.Fatal(err)
+	run := func(text string) (string, string, int) {
+		t.Helper()
+		return verifyQR(t, "", text, "--now="+h.Clock.Now().Format(time.RFC3339), "--trust-list", filepath.Join(dir, "trust-list.jwt"),
+			"--status-list", filepath.Join(dir, "tsl-1.jwt"), "--hub-key", filepath.Join(dir, "hub.jwk"),
+			"--licence-types", filepath.Join(dir, "licence-types.json"))
 	}
-	files := []string{"--now=" + now.Format(time.RFC3339), "--trust-list", filepath.Join(dir, "trust-list.jwt"), "--status-list", tsl, "--hub-key", filepath.Join(dir, "hub.jwk")}
-	before := seal(now.Add(-30 * time.Minute))
-	if out, stderr, code := verifyQR(t, "", append([]string{before}, files...)...); code != 0 || reportLine(out, "compact QR") != "valid" {
-		t.Fatalf("exit %d\n%s%s", code, out, stderr)
+	fetch()
+	for _, text := range []string{firstQR, secondQR} {
+		if out, stderr, code := run(text); code != 0 || reportLine(out, "compact QR") != "valid" ||
+			!strings.Contains(out, "  permit_no 许可证编号  ") || !strings.HasPrefix(reportLine(out, "issuer"), verifyqrtest.MarketName) ||
+			!strings.HasPrefix(reportLine(out, "status"), "valid (index ") {
+			t.Fatalf("exit %d\n%s%s", code, out, stderr)
+		}
 	}
 
-	kid := base64.RawURLEncoding.EncodeToString(thumb)
-	call("POST", "/api/v1/authorities/"+verifyqrtest.Market+"/keys/"+kid+"/compromise", map[string]string{"from": now.Add(-10 * time.Minute).Format(time.RFC3339)})
+	// The key is marked compromised from a minute before the second QR.
+	var keys struct{ Keys []struct{ KID string } }
+	if err := json.Unmarshal(call("GET", "/api/v1/authorities/"+verifyqrtest.Market+"/keys", nil), &keys); err != nil || len(keys.Keys) != 1 {
+		t.Fatalf("keys: %v %+v", err, keys)
+	}
+	call("POST", "/api/v1/authorities/"+verifyqrtest.Market+"/keys/"+keys.Keys[0].KID+"/compromise",
+		map[string]string{"from": h.Clock.Now().Add(-time.Minute).Format(time.RFC3339)})
 	fetch()
-	if out, stderr, code := verifyQR(t, "", append([]string{before}, files...)...); code != 0 || !strings.Contains(reportLine(out, "signed by"), "compromised from") {
+	if out, stderr, code := run(firstQR); code != 0 || !strings.Contains(reportLine(out, "signed by"), "compromised from") {
 		t.Fatalf("sealed before the compromise: exit %d\n%s%s", code, out, stderr)
 	}
-	if out, stderr, code := verifyQR(t, "", append([]string{seal(now)}, files...)...); code != 1 || reportLine(out, "compact QR") != "NOT VALID: key_compromised" {
+	if out, stderr, code := run(secondQR); code != 1 || reportLine(out, "compact QR") != "NOT VALID: key_compromised" {
 		t.Fatalf("sealed after the compromise: exit %d\n%s%s", code, out, stderr)
+	}
+
+	// Revoked: the next list the hub serves says so.
+	call("POST", "/api/v1/certificates/"+first+"/revoke", map[string]string{"reason": "吊销"})
+	h.Clock.Advance(10 * time.Second)
+	fetch()
+	if out, stderr, code := run(firstQR); code != 1 || reportLine(out, "compact QR") != "NOT VALID: revoked" {
+		t.Fatalf("revoked: exit %d\n%s%s", code, out, stderr)
 	}
 }
