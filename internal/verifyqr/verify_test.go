@@ -6,6 +6,7 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"encoding/json"
 	"strings"
 	"testing"
 	"time"
@@ -315,5 +316,61 @@ func TestLoad(t *testing.T) {
 		if _, err := verifyqr.ParseHubKey(tc.b); verifyqr.ReasonOf(err) != verifyqr.BadHubKey {
 			t.Errorf("hub key %s: %v, want bad_hub_key", tc.name, err)
 		}
+	}
+}
+
+// TestStatusListsAgree: a Token Status List encoded by the hub's own
+// package (statuslist.NewTSLClaims) and one encoded here from the
+// specification with the standard library read the same.
+func TestStatusListsAgree(t *testing.T) {
+	t.Parallel()
+	f := verifyqrtest.New(t)
+	hub, err := verifyqr.ParseHubKey(f.HubJWK())
+	if err != nil {
+		t.Fatal(err)
+	}
+	set := map[int]statuslist.Status{0: statuslist.Invalid, 5: statuslist.Suspended, 77_777: statuslist.Invalid, statuslist.MinSize - 1: statuslist.Suspended}
+	l, err := statuslist.New(statuslist.MinSize)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, s := range set {
+		if err := l.Set(i, s); err != nil {
+			t.Fatal(err)
+		}
+	}
+	claims, err := statuslist.NewTSLClaims(verifyqrtest.StatusURI(1), l, f.Now, 24*time.Hour, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	payload, err := json.Marshal(claims)
+	if err != nil {
+		t.Fatal(err)
+	}
+	theirs, err := f.Hub.Sign(payload, statuslist.TSLType)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ours := verifyqrtest.TSL(t, f.Hub, verifyqrtest.StatusURI(1), statuslist.MinSize, set, f.Now, f.Now.Add(24*time.Hour), time.Hour)
+	a, err := verifyqr.ParseStatusList(theirs, hub)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := verifyqr.ParseStatusList(ours, hub)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a.Len() != statuslist.MinSize || b.Len() != a.Len() || a.URI != b.URI || !a.Expires.Equal(b.Expires) || a.TTL != b.TTL {
+		t.Fatalf("lists differ: %+v / %+v", a, b)
+	}
+	for i := range uint64(statuslist.MinSize) {
+		x, _ := a.Status(i)
+		y, _ := b.Status(i)
+		if x != y || x != set[int(i)] {
+			t.Fatalf("entry %d: package %d, stdlib %d, set %d", i, x, y, set[int(i)])
+		}
+	}
+	if _, ok := a.Status(statuslist.MinSize); ok {
+		t.Fatal("an index past the end was read")
 	}
 }
