@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -282,6 +283,16 @@ func TestVerifyQRAgainstLiveHub(t *testing.T) {
 			"--licence-types", filepath.Join(dir, "licence-types.json"))
 	}
 	fetch()
+	// The PNG the hub serves for the same licence reads to a valid code too.
+	pngFile := filepath.Join(dir, "first.png")
+	if err := os.WriteFile(pngFile, call("GET", "/api/v1/certificates/"+first+"/qr?form=compact&format=png", nil), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if out, stderr, code := verifyQR(t, "", "--image", pngFile, "--now="+h.Clock.Now().Format(time.RFC3339), "--trust-list", filepath.Join(dir, "trust-list.jwt"),
+		"--status-list", filepath.Join(dir, "tsl-1.jwt"), "--hub-key", filepath.Join(dir, "hub.jwk")); code != 0 || reportLine(out, "compact QR") != "valid" ||
+		!regexp.MustCompile(`(?m)^  field 1 +JY13301000000001$`).MatchString(out) {
+		t.Fatalf("the hub's PNG: exit %d\n%s%s", code, out, stderr)
+	}
 	for _, text := range []string{firstQR, secondQR} {
 		if out, stderr, code := run(text); code != 0 || reportLine(out, "compact QR") != "valid" ||
 			!strings.Contains(out, "  permit_no 许可证编号  ") || !strings.HasPrefix(reportLine(out, "issuer"), verifyqrtest.MarketName) ||
