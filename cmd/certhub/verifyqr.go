@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"image"
 	"io"
+	"io/fs"
 	"os"
 	"strings"
 	"text/tabwriter"
@@ -21,14 +22,19 @@ import (
 // cached from the hub.
 type VerifyQRCmd struct {
 	Text         string   `arg:"" optional:"" help:"The QR's text (CH1:…); - reads it from standard input."`
-	Image        string   `type:"existingfile" placeholder:"FILE" help:"Read the QR from a PNG, JPEG, GIF or WebP image instead."`
-	TrustList    string   `required:"" type:"existingfile" placeholder:"FILE" help:"The trust list (GET /.well-known/certhub-trust-list)."`
-	StatusList   []string `required:"" type:"existingfile" sep:"none" placeholder:"FILE" help:"A Token Status List (GET /status/tsl/{n}); repeat for several."`
-	HubKey       string   `required:"" type:"existingfile" placeholder:"FILE" help:"The hub's public key as a JWK (its entry in /.well-known/jwks.json)."`
-	LicenceTypes string   `type:"existingfile" placeholder:"FILE" help:"The licence type catalogue (GET /.well-known/certhub-licence-types), to show shared fields by name; without it they show by number."`
+	Image        string   `type:"path" placeholder:"FILE" help:"Read the QR from a PNG, JPEG, GIF or WebP image instead."`
+	TrustList    string   `required:"" type:"path" placeholder:"FILE" help:"The trust list (GET /.well-known/certhub-trust-list)."`
+	StatusList   []string `required:"" type:"path" sep:"none" placeholder:"FILE" help:"A Token Status List (GET /status/tsl/{n}); repeat for several."`
+	HubKey       string   `required:"" type:"path" placeholder:"FILE" help:"The hub's public key as a JWK (its entry in /.well-known/jwks.json)."`
+	LicenceTypes string   `type:"path" placeholder:"FILE" help:"The licence type catalogue (GET /.well-known/certhub-licence-types), to show shared fields by name; without it they show by number."`
 	Now          string   `placeholder:"RFC3339" help:"Check as of this RFC 3339 instant instead of now (reproducible checks)."`
 	JSON         bool     `help:"Print the report as JSON."`
 }
+
+// unreadableFile: a file named on the command line cannot be read (missing,
+// unreadable, too large). It is a verdict like the others, exit 1, so a
+// script whose cron fetch failed learns "not valid" and why.
+const unreadableFile verifyqr.Reason = "unreadable_file"
 
 // Bounds for files read: a trust list of thousands of keys with
 // certificates and a status list of millions of entries fit easily; an
@@ -74,9 +80,13 @@ func (c *VerifyQRCmd) verify(now time.Time) *verifyqr.Report {
 	failed := func(err error, file string) *verifyqr.Report {
 		reason := verifyqr.ReasonOf(err)
 		if reason == "" {
-			reason = "unreadable_file"
+			reason = unreadableFile
 		}
-		return &verifyqr.Report{Reason: reason, Reasons: []verifyqr.Reason{reason}, Details: []string{file + ": " + err.Error()}, CheckedAt: now.UTC()}
+		detail := file + ": " + err.Error()
+		if pe := (*fs.PathError)(nil); errors.As(err, &pe) {
+			detail = err.Error() // names the file already
+		}
+		return &verifyqr.Report{Reason: reason, Reasons: []verifyqr.Reason{reason}, Details: []string{detail}, CheckedAt: now.UTC()}
 	}
 	b, err := readFileMax(c.HubKey, maxListFile)
 	if err != nil {

@@ -134,6 +134,7 @@ func TestVerifyQRCLI(t *testing.T) {
 		{"status list with a bad signature", []string{valid, now, "--trust-list", trust, "--status-list", forgedTSL, "--hub-key", hubKey}, "", "bad_status_list"},
 		{"the QR's status list not given", []string{valid, now, "--trust-list", trust, "--status-list", otherTSL, "--hub-key", hubKey}, "", "unknown_status_list"},
 		{"hub key is the trust list", []string{valid, now, "--trust-list", trust, "--status-list", tsl, "--hub-key", trust}, "", "bad_hub_key"},
+		{"trust list file missing", []string{valid, now, "--trust-list", filepath.Join(dir, "nope.jwt"), "--status-list", tsl, "--hub-key", hubKey}, "", "unreadable_file"},
 		{"not an image", append([]string{"--image", notImage, now}, files...), "", "no_qr"},
 		{"no QR in the image", append([]string{"--image", blank, now}, files...), "", "no_qr"},
 	} {
