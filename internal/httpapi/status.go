@@ -76,6 +76,12 @@ func (c *statusCache) entry(f statusForm) *signedList {
 	return e
 }
 
+func (c *statusCache) drop(f statusForm) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	delete(c.forms, f)
+}
+
 // tokenStatusList serves GET /status/tsl/{list}.
 func (s *Server) tokenStatusList(w http.ResponseWriter, r *http.Request) {
 	n, err := statuslist.ParseTSLName(chi.URLParam(r, "list"))
@@ -106,6 +112,9 @@ func (s *Server) serveStatus(w http.ResponseWriter, r *http.Request, f statusFor
 		s.fail(w, r, err)
 		return
 	}
+	// Public, signed and the same for everyone: a verifier's web app on
+	// another origin may read it (no credentials are involved).
+	w.Header().Set("Access-Control-Allow-Origin", "*")
 	serveSigned(w, r, body, etag, mediaType, statusMaxAge)
 }
 
@@ -122,6 +131,8 @@ func (s *Server) statusList(ctx context.Context, f statusForm) ([]byte, string, 
 	}
 	l, err := s.Certs.StatusList(ctx, f.list)
 	if errs.Is(err, errs.NotFound) {
+		// Forget it, so asking for lists that do not exist costs no memory.
+		s.statuses.drop(f)
 		return nil, "", &errs.Error{Code: errs.NotFound, Field: "list", Message: "status list " + chiName(f) + " does not exist"}
 	}
 	if err != nil {
@@ -162,7 +173,7 @@ func (s *Server) signStatus(f statusForm, l *statuslist.List, iat time.Time) ([]
 		}
 		payload = c
 	} else {
-		c, err := statuslist.NewBSLCredential(statuslist.BSLURL(public, f.list, f.purpose), public, l, f.purpose, iat, statusExp)
+		c, err := statuslist.NewBSLCredential(statuslist.BSLURL(public, f.list, f.purpose), public, l, f.purpose, iat, statusExp, statusTTL)
 		if err != nil {
 			return nil, err
 		}

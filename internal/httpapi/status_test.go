@@ -203,7 +203,7 @@ func TestStatusListEndpoints(t *testing.T) {
 	for path, media := range paths {
 		st, hdr, body := h.raw("GET", path, "", "", nil)
 		if st != 200 || hdr.Get("Content-Type") != media || !strings.HasPrefix(hdr.Get("ETag"), `"`) ||
-			hdr.Get("Cache-Control") != "public, max-age=60" {
+			hdr.Get("Cache-Control") != "public, max-age=60" || hdr.Get("Access-Control-Allow-Origin") != "*" {
 			t.Fatalf("GET %s: %d %v %s", path, st, hdr, body)
 		}
 		// With a token the answer is the same bytes: nothing more leaks.

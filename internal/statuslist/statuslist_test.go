@@ -320,7 +320,7 @@ func TestClaims(t *testing.T) {
 		t.Fatalf("%v %d", err, s)
 	}
 	u := BSLURL("https://hub.example/", 1, Revocation)
-	cred, err := NewBSLCredential(u, "https://hub.example", l, Revocation, iat, 24*time.Hour)
+	cred, err := NewBSLCredential(u, "https://hub.example", l, Revocation, iat, 24*time.Hour, time.Hour)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -331,6 +331,7 @@ func TestClaims(t *testing.T) {
 		`"type":["VerifiableCredential","BitstringStatusListCredential"]`,
 		`"validFrom":"2026-12-03T01:00:00Z","validUntil":"2026-12-04T01:00:00Z"`,
 		`"credentialSubject":{"id":"https://hub.example/status/bsl/1-revocation#list","type":"BitstringStatusList","statusPurpose":"revocation","encodedList":"u`,
+		`"ttl":3600000}`,
 	} {
 		if !strings.Contains(string(b), s) {
 			t.Errorf("credential lacks %s: %s", s, b)

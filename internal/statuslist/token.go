@@ -81,11 +81,14 @@ type BSLSubject struct {
 	Type          string  `json:"type"`
 	StatusPurpose Purpose `json:"statusPurpose"`
 	EncodedList   string  `json:"encodedList"`
+	// TTL is the W3C ttl: milliseconds a verifier may cache the list.
+	TTL int64 `json:"ttl,omitempty"`
 }
 
 // NewBSLCredential builds the BSL credential of purpose p published at uri
-// by issuer, valid from validFrom for exp.
-func NewBSLCredential(uri, issuer string, l *List, p Purpose, validFrom time.Time, exp time.Duration) (BSLCredential, error) {
+// by issuer, valid from validFrom for exp, to be re-fetched ttl after it
+// was fetched.
+func NewBSLCredential(uri, issuer string, l *List, p Purpose, validFrom time.Time, exp, ttl time.Duration) (BSLCredential, error) {
 	enc, err := l.EncodeBSL(p)
 	if err != nil {
 		return BSLCredential{}, err
@@ -100,7 +103,7 @@ func NewBSLCredential(uri, issuer string, l *List, p Purpose, validFrom time.Tim
 		ValidFrom:  from.Format(time.RFC3339),
 		ValidUntil: until.Format(time.RFC3339),
 		CredentialSubject: BSLSubject{
-			ID: uri + "#list", Type: BSLSubjectType, StatusPurpose: p, EncodedList: enc,
+			ID: uri + "#list", Type: BSLSubjectType, StatusPurpose: p, EncodedList: enc, TTL: ttl.Milliseconds(),
 		},
 		IssuedAt: from.Unix(),
 		Expires:  until.Unix(),
