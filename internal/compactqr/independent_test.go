@@ -41,7 +41,7 @@ func independentCases(t *testing.T, run compactqrtest.Verifier) {
 			_ = os.WriteFile(bad, []byte(tamper(t, text)), 0o600)
 			out, ok := run(t, good, j)
 			want := strings.Join([]string{hexString(k.thumb[:KidSize]), in.Licence.ID, in.Licence.ValidFrom.String(),
-				in.Licence.ValidUntil.String(), in.Licence.Fields[foodPermitNo].(string)}, " ")
+				in.Licence.ValidUntil.String(), in.Licence.Fields[foodPermitNo].(string), "93172", in.Status.URI}, " ")
 			if !ok || out != want {
 				t.Fatalf("valid code refused or misread: %q, want %q", out, want)
 			}

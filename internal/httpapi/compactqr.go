@@ -68,7 +68,7 @@ func (s *Server) writeCompactQR(w http.ResponseWriter, r *http.Request, c *excha
 		body = []byte(c.Text)
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	case "svg":
-		body, err = qr.AlphanumericSVG(c.Text)
+		body, err = qr.AlphanumericSVG(c.Text, CompactQRScale)
 		w.Header().Set("Content-Type", "image/svg+xml")
 	default:
 		body, err = qr.AlphanumericPNG(c.Text, CompactQRScale)

@@ -1,9 +1,13 @@
 package httpapi_test
 
 import (
+	"bytes"
+	"compress/zlib"
 	"context"
 	"crypto"
+	"encoding/base64"
 	"encoding/json"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -98,14 +102,18 @@ func TestCompactQR(t *testing.T) {
 	if l.Fields[1] != "张三" || l.Fields[2] != (compactqr.Date{Year: 2020, Month: 5, Day: 1}) || l.Fields[3] != int64(100) || len(l.Fields) != 3 {
 		t.Fatalf("fields %#v", l.Fields)
 	}
-	// The status reference is the version's entry in its Token Status List.
-	stored, err := h.Store.GetCertificate(context.Background(), issued.ID)
-	if err != nil || stored.Status == nil {
-		t.Fatalf("stored certificate: %v %+v", err, stored)
+	// The status reference is the version's entry in the Token Status List.
+	c, err := h.Certs.Get(context.Background(), issued.ID)
+	if err != nil || c.Status == nil {
+		t.Fatalf("the certificate has no status list entry: %v", err)
 	}
-	if res.Alg != "ES256" || res.Issuer != h.Srv.URL || res.Status == nil ||
-		*res.Status != (compactqr.StatusRef{Idx: uint64(stored.Status.Index), URI: statuslist.TSLURL(h.Srv.URL, stored.Status.List)}) {
-		t.Fatalf("alg %s iss %s status %+v", res.Alg, res.Issuer, res.Status)
+	want := compactqr.StatusRef{Idx: uint64(c.Status.Index), URI: statuslist.TSLURL(h.Srv.URL, c.Status.List)}
+	if res.Alg != "ES256" || res.Issuer != h.Srv.URL || res.Status == nil || *res.Status != want {
+		t.Fatalf("alg %s iss %s status %+v, want %+v", res.Alg, res.Issuer, res.Status, want)
+	}
+	// …and the public list says valid there (two bits, LSB first).
+	if got := tslStatus(t, h, c.Status.List, c.Status.Index); got != 0 {
+		t.Fatalf("the Token Status List says %d at the QR's index, want 0 (valid)", got)
 	}
 
 	// The independent verifiers, with the key from the JWKS.
@@ -114,8 +122,9 @@ func TestCompactQR(t *testing.T) {
 	_ = os.WriteFile(file, []byte(text), 0o600)
 	for name, v := range map[string]compactqrtest.Verifier{"python": compactqrtest.Python(t), "node": compactqrtest.Node(t)} {
 		out, ok := v(t, file, jwkJSON)
-		if want := res.Kid; !ok || !strings.HasPrefix(out, hexOf(want)+" "+issued.ID+" 2020-05-01 2030-04-27 张三") {
-			t.Fatalf("%s: %q (accepted %v)", name, out, ok)
+		want := strings.Join([]string{hexOf(res.Kid), issued.ID, "2020-05-01 2030-04-27 张三", strconv.Itoa(c.Status.Index), statuslist.TSLURL(h.Srv.URL, c.Status.List)}, " ")
+		if !ok || out != want {
+			t.Fatalf("%s: %q (accepted %v), want %q", name, out, ok, want)
 		}
 	}
 
@@ -210,11 +219,11 @@ func TestCompactQR(t *testing.T) {
 		t.Fatal("the consumer's compact QR is not in the ledger with its fields")
 	}
 	// A consumer whose agreement grants fields but not the document: 403.
-	var c struct{ ID string }
-	h.call("POST", "/api/v1/consumers", h.Admin, map[string]string{"name": "只读字段", "uscc": companyID}, &c)
-	h.agreement(c.ID, exchange.Grant{Type: licence, Fields: []string{"legal_representative"}}, testPurposes...)
+	var fieldsOnly struct{ ID string }
+	h.call("POST", "/api/v1/consumers", h.Admin, map[string]string{"name": "只读字段", "uscc": companyID}, &fieldsOnly)
+	h.agreement(fieldsOnly.ID, exchange.Grant{Type: licence, Fields: []string{"legal_representative"}}, testPurposes...)
 	var key struct{ Token string }
-	h.call("POST", "/api/v1/consumers/"+c.ID+"/keys", h.Admin, map[string]string{"name": "key"}, &key)
+	h.call("POST", "/api/v1/consumers/"+fieldsOnly.ID+"/keys", h.Admin, map[string]string{"name": "key"}, &key)
 	if st, _, _ := h.fetch(path+"&format=text", key.Token, "X-Purpose", "SX-001", "X-Case-Id", "2026-Q-2"); st != 403 {
 		t.Errorf("consumer without the document: %d, want 403", st)
 	}
@@ -345,4 +354,30 @@ func mustAtoi(t *testing.T, s string) int {
 		t.Fatal(err)
 	}
 	return n
+}
+
+// tslStatus reads entry idx of Token Status List list as the public
+// endpoint serves it: two bits an entry, ZLIB, least-significant first.
+func tslStatus(t *testing.T, h *hub, list, idx int) int {
+	t.Helper()
+	var p struct {
+		StatusList struct {
+			Bits int    `json:"bits"`
+			Lst  string `json:"lst"`
+		} `json:"status_list"`
+	}
+	payloadOf(t, string(h.getPublic(statuslist.TSLPath(list))), &p)
+	z, err := base64.RawURLEncoding.DecodeString(p.StatusList.Lst)
+	if err != nil || p.StatusList.Bits != 2 {
+		t.Fatalf("lst %v, bits %d", err, p.StatusList.Bits)
+	}
+	zr, err := zlib.NewReader(bytes.NewReader(z))
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, err := io.ReadAll(zr)
+	if err != nil || idx/4 >= len(raw) {
+		t.Fatalf("list of %d bytes (%v), index %d", len(raw), err, idx)
+	}
+	return int(raw[idx/4]>>(2*(idx%4))) & 3
 }

@@ -56,15 +56,18 @@ func TestAlphanumericPNG(t *testing.T) {
 func TestAlphanumericSVG(t *testing.T) {
 	t.Parallel()
 	text := "CH1:" + strings.Repeat("6BF+XN%TS3DH0YOJ58S S-F2", 30)
-	svg, err := qr.AlphanumericSVG(text)
+	svg, err := qr.AlphanumericSVG(text, 4)
 	if err != nil {
 		t.Fatal(err)
 	}
-	m := regexp.MustCompile(`viewBox="0 0 (\d+) (\d+)"`).FindSubmatch(svg)
+	m := regexp.MustCompile(`width="(\d+)" height="(\d+)" viewBox="0 0 (\d+) (\d+)"`).FindSubmatch(svg)
 	if m == nil {
-		t.Fatalf("no viewBox in %.100s", svg)
+		t.Fatalf("no size and viewBox in %.150s", svg)
 	}
-	side, _ := strconv.Atoi(string(m[1]))
+	side, _ := strconv.Atoi(string(m[3]))
+	if w, _ := strconv.Atoi(string(m[1])); w != 4*side {
+		t.Fatalf("width %d for %d modules, want 4 px a module", w, side)
+	}
 	img := image.NewGray(image.Rect(0, 0, side*4, side*4))
 	for i := range img.Pix {
 		img.Pix[i] = 0xff
@@ -105,7 +108,7 @@ func TestAlphanumericSVG(t *testing.T) {
 	if ecl := res.GetResultMetadata()[gozxing.ResultMetadataType_ERROR_CORRECTION_LEVEL]; ecl != "Q" {
 		t.Fatalf("error correction %v, want Q", ecl)
 	}
-	if _, err := qr.AlphanumericSVG("ch1:lower case"); err == nil {
+	if _, err := qr.AlphanumericSVG("ch1:lower case", 4); err == nil {
 		t.Fatal("lower case accepted in alphanumeric mode")
 	}
 }

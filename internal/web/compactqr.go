@@ -40,7 +40,7 @@ func (s *Server) compactQR(ctx context.Context, c *certificates.Certificate, t *
 	if err != nil {
 		return nil, err
 	}
-	svg, err := qr.AlphanumericSVG(code.Text)
+	svg, err := qr.AlphanumericSVG(code.Text, 4) // 4 px a module, as printed
 	if err != nil {
 		return nil, err
 	}

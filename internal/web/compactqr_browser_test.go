@@ -6,6 +6,7 @@ import (
 	"crypto"
 	"encoding/base64"
 	"errors"
+	"fmt"
 	"strconv"
 	"strings"
 	"testing"
@@ -47,6 +48,23 @@ func verifyCompactText(t *testing.T, h *hubtest.Hub, text string) *compactqr.Res
 		t.Fatalf("%v\n%s", err, text)
 	}
 	return res
+}
+
+// submitAndWait clicks what submits a form and waits for the page the
+// form leads to (not the one it was on, which may already show the same
+// element) to show want.
+func submitAndWait(t *testing.T, ctx context.Context, button, want string) {
+	t.Helper()
+	run(t, ctx, chromedp.Evaluate[chromedp.Void](`window.certhubOldPage = true`), chromedp.Click(chromedp.CSS(button)))
+	js := fmt.Sprintf(`!window.certhubOldPage && document.readyState === 'complete' && !!document.querySelector(%q)`, want)
+	for deadline := time.Now().Add(15 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		if ok, err := chromedp.Run(ctx, chromedp.Evaluate[bool](js)); err == nil && ok {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after clicking %s, %s did not appear on a new page", button, want)
+		}
+	}
 }
 
 // readCompact screenshots the compact QR picture matching sel, decodes
@@ -105,9 +123,8 @@ func TestBrowserWalletCompactQR(t *testing.T) {
 		chromedp.Click(chromedp.CSS(`button[data-holder="`+strconv.Itoa(holderIdx)+`"]`)),
 		chromedp.WaitVisible(chromedp.CSS(card)),
 		chromedp.Click(chromedp.CSS(card+` details.compact-form summary`)),
-		chromedp.Click(chromedp.CSS(card+` details.compact-form button.show-compact`)),
-		chromedp.WaitVisible(chromedp.CSS(card+` figure.compact-qr img.compact-img`)),
 	)
+	submitAndWait(t, ctx, card+` details.compact-form button.show-compact`, card+` figure.compact-qr img.compact-img`)
 	shot(t, ctx, "60-wallet-compact-qr")
 	full, res := readCompact(t, ctx, h, card+` img.compact-img`, card+` .compact-chars`)
 	if res.Licence.ID != food.ID || len(res.Licence.Fields) != 5 || !strings.Contains(res.Licence.Holder, "*") {
@@ -115,13 +132,12 @@ func TestBrowserWalletCompactQR(t *testing.T) {
 	}
 	t.Logf("food licence, 5 fields: %d characters", len(full))
 
-	// Fewer fields, a smaller code.
-	run(t, ctx,
-		chromedp.Click(chromedp.CSS(card+` details.compact-form input[value="business_items"]`)),
-		chromedp.Click(chromedp.CSS(card+` details.compact-form input[value="operator_type"]`)),
-		chromedp.Click(chromedp.CSS(card+` details.compact-form button.show-compact`)),
-		chromedp.WaitVisible(chromedp.CSS(card+` figure.compact-qr img.compact-img`)),
-	)
+	// Fewer fields, a smaller code: unticking shows the new code at once.
+	submitAndWait(t, ctx, card+` details.compact-form input[value="business_items"]`, card+` figure.compact-qr img.compact-img`)
+	if n, _ := strconv.Atoi(attr(t, ctx, card+` .compact-chars`, "data-chars")); n >= len(full) {
+		t.Fatalf("4 fields: %d characters, 5 fields: %d", n, len(full))
+	}
+	submitAndWait(t, ctx, card+` details.compact-form input[value="operator_type"]`, card+` figure.compact-qr img.compact-img`)
 	small, res := readCompact(t, ctx, h, card+` img.compact-img`, card+` .compact-chars`)
 	if len(res.Licence.Fields) != 3 || len(small) >= len(full) {
 		t.Fatalf("3 fields: %d characters (5 fields: %d), fields %v", len(small), len(full), res.Licence.Fields)

@@ -1,8 +1,9 @@
 // Package compactqrtest runs the independent compact QR verifiers (Debian
 // python3-cbor2 + python3-cryptography; npm base45 + cbor2 + node:crypto)
 // on a text and a public JWK, for the codec's tests and the endpoint's.
-// Each prints "kid identifier validFrom validUntil field1" for a code it
-// accepts and exits non-zero otherwise.
+// Each prints "kid identifier validFrom validUntil field1 statusIdx
+// statusURI" ("-" for no status claim) for a code it accepts and exits
+// non-zero otherwise.
 package compactqrtest
 
 import (
@@ -56,7 +57,8 @@ import datetime
 def day(v):  # RFC 8943: tag 100, days since 1970-01-01
     assert isinstance(v, cbor2.CBORTag) and v.tag == 100, "date is not tag 100"
     return (datetime.date(1970, 1, 1) + datetime.timedelta(days=v.value)).isoformat()
-print(hdr[4].hex(), lic[1], day(lic[7]), day(lic[8]), lic[9][1])
+st = claims.get(65535, {}).get("status_list", {})
+print(hdr[4].hex(), lic[1], day(lic[7]), day(lic[8]), lic[9][1], st.get("idx", "-"), st.get("uri", "-"))
 `
 
 // verifyMjs is the same verifier on npm base45 + cbor2 and node:crypto.
@@ -89,7 +91,9 @@ const lic = claims.get(-65537);
 // RFC 8943: tag 100 around days since 1970-01-01 (cbor2 may already make it a Date).
 const day = (v) => v instanceof Date ? v.toISOString().slice(0, 10)
   : (v.tag === 100 ? new Date(Number(v.contents) * 86400000).toISOString().slice(0, 10) : (() => { throw new Error('date is not tag 100'); })());
-console.log(Buffer.from(hdr.get(4)).toString('hex'), lic.get(1), day(lic.get(7)), day(lic.get(8)), lic.get(9).get(1));
+const st = claims.get(65535)?.get('status_list');
+console.log(Buffer.from(hdr.get(4)).toString('hex'), lic.get(1), day(lic.get(7)), day(lic.get(8)), lic.get(9).get(1),
+  String(st?.get('idx') ?? '-'), st?.get('uri') ?? '-');
 `
 
 // Verifier runs one independent verifier on a text file and a JWK; it
