@@ -189,6 +189,9 @@ func printQRReport(out io.Writer, r *verifyqr.Report) {
 	for i, reason := range r.Reasons {
 		fmt.Fprintf(w, "  %s\t%s\n", reason, r.Details[i])
 	}
+	for _, warn := range r.Warnings {
+		fmt.Fprintf(w, "  warning %s\t%s\n", warn.Reason, warn.Detail)
+	}
 	if l := r.Licence; l != nil {
 		fmt.Fprintf(w, "licence\t%s\n", l.ID)
 		fmt.Fprintf(w, "type\t%s (%s)\n", l.TypeName, l.TypeCode)

@@ -132,7 +132,7 @@ func TestVerifyQRCLI(t *testing.T) {
 		{"stale trust list", append([]string{valid, "--now=" + at.Add(24*time.Hour).Format(time.RFC3339)}, files...), "", "stale_lists"},
 		{"trust list with a bad signature", []string{valid, now, "--trust-list", forgedTrust, "--status-list", tsl, "--hub-key", hubKey}, "", "bad_trust_list"},
 		{"status list with a bad signature", []string{valid, now, "--trust-list", trust, "--status-list", forgedTSL, "--hub-key", hubKey}, "", "bad_status_list"},
-		{"the QR's status list not given", []string{valid, now, "--trust-list", trust, "--status-list", otherTSL, "--hub-key", hubKey}, "", "unknown_status_list"},
+		{"the QR's status list not given", []string{valid, now, "--trust-list", trust, "--status-list", otherTSL, "--hub-key", hubKey}, "", "status_unavailable"},
 		{"hub key is the trust list", []string{valid, now, "--trust-list", trust, "--status-list", tsl, "--hub-key", trust}, "", "bad_hub_key"},
 		{"trust list file missing", []string{valid, now, "--trust-list", filepath.Join(dir, "nope.jwt"), "--status-list", tsl, "--hub-key", hubKey}, "", "unreadable_file"},
 		{"not an image", append([]string{"--image", notImage, now}, files...), "", "no_qr"},
@@ -154,6 +154,12 @@ func TestVerifyQRCLI(t *testing.T) {
 				t.Fatalf("exit %d, want 1 and %s:\n%s%s", code, tc.want, out, stderr)
 			}
 		})
+	}
+
+	// A version from before status lists: valid, with a warning.
+	if out, stderr, code := verifyQR(t, "", append([]string{f.QR(t, f.ES256, lic, f.Now, -1), now}, files...)...); code != 0 ||
+		reportLine(out, "compact QR") != "valid" || !strings.HasPrefix(reportLine(out, "  warning no_status"), "the QR names no status list entry") {
+		t.Fatalf("no status reference: exit %d\n%s%s", code, out, stderr)
 	}
 
 	// --json: what it found, who signed it, how old the lists are.

@@ -24,23 +24,22 @@ type Reason = compactqr.Reason
 
 // The reasons this package adds to the codec's (docs/verify-qr.md).
 const (
-	BadHubKey         Reason = "bad_hub_key"         // the hub key file is not an Ed25519 public JWK
-	BadTrustList      Reason = "bad_trust_list"      // not a trust list signed by the hub key
-	BadStatusList     Reason = "bad_status_list"     // not a Token Status List signed by the hub key
-	StaleLists        Reason = "stale_lists"         // the trust list or the QR's status list is past its exp
-	NoQR              Reason = "no_qr"               // the image is not an image, or holds no QR code
-	HubMismatch       Reason = "hub_mismatch"        // the QR's iss is not the trust list's hub
-	IssuerMismatch    Reason = "issuer_mismatch"     // the seal key belongs to another authority than the licence's issuer
-	KeyNotYetValid    Reason = "key_not_yet_valid"   // sealed (iat) before the key existed
-	KeyRetired        Reason = "key_retired"         // sealed (iat) after the key was retired
-	KeyCompromised    Reason = "key_compromised"     // sealed (iat) at or after the key's compromised_from
-	NotYetValid       Reason = "not_yet_valid"       // the licence's first valid day is still to come
-	NoStatus          Reason = "no_status"           // the QR names no status list entry
-	UnknownStatusList Reason = "unknown_status_list" // no status list given is the one the QR names
-	BadStatusIndex    Reason = "bad_status_index"    // the QR's index is past the end of its status list
-	Revoked           Reason = "revoked"             // status 1 (INVALID)
-	Suspended         Reason = "suspended"           // status 2 (SUSPENDED)
-	UnknownStatus     Reason = "unknown_status"      // status 3 (application-specific, not used by certhub)
+	BadHubKey         Reason = "bad_hub_key"        // the hub key file is not an Ed25519 public JWK
+	BadTrustList      Reason = "bad_trust_list"     // not a trust list signed by the hub key
+	BadStatusList     Reason = "bad_status_list"    // not a Token Status List signed by the hub key
+	StaleLists        Reason = "stale_lists"        // the trust list or the QR's status list is past its exp
+	NoQR              Reason = "no_qr"              // the image is not an image, or holds no QR code
+	IssuerMismatch    Reason = "issuer_mismatch"    // the QR's iss is not the trust list's hub, or its key is another authority's
+	KeyNotYetValid    Reason = "key_not_yet_valid"  // sealed (iat) before the key existed
+	KeyRetired        Reason = "key_retired"        // sealed (iat) after the key was retired
+	KeyCompromised    Reason = "key_compromised"    // sealed (iat) at or after the key's compromised_from
+	NotYetValid       Reason = "not_yet_valid"      // the licence's first valid day is still to come
+	NoStatus          Reason = "no_status"          // a warning, not a failure: the QR names no status list entry
+	StatusUnavailable Reason = "status_unavailable" // no status list given is the one the QR names
+	BadStatusIndex    Reason = "bad_status_index"   // the QR's index is past the end of its status list
+	Revoked           Reason = "revoked"            // status 1 (INVALID)
+	Suspended         Reason = "suspended"          // status 2 (SUSPENDED)
+	BadStatus         Reason = "bad_status"         // status 3 (application-specific, not used by certhub)
 )
 
 // Error is a cached file that cannot be used.

@@ -42,6 +42,7 @@ type Report struct {
 	Reason      Reason    `json:"reason,omitempty"` // the first of Reasons
 	Reasons     []Reason  `json:"reasons,omitempty"`
 	Details     []string  `json:"details,omitempty"`
+	Warnings    []Warning `json:"warnings,omitempty"`
 	CheckedAt   time.Time `json:"checked_at"`
 	Licence     *Licence  `json:"licence,omitempty"`
 	QR          *QR       `json:"qr,omitempty"`
@@ -49,6 +50,12 @@ type Report struct {
 	Status      *Status   `json:"status,omitempty"`
 	TrustList   *ListAge  `json:"trust_list,omitempty"`
 	StatusLists []ListAge `json:"status_lists,omitempty"`
+}
+
+// Warning is something a valid QR's reader should know.
+type Warning struct {
+	Reason Reason `json:"reason"`
+	Detail string `json:"detail"`
 }
 
 // Licence is what the QR says about the licence. IssuerName is the
@@ -139,10 +146,12 @@ var chinaTime = time.FixedZone("CST", 8*3600)
 // Verify checks text at now. Format and signature failures (bad_base45 …
 // bad_signature) end the check with that one reason; once the signature
 // verifies every other check runs, and Reasons lists all that failed, in
-// this order: stale_lists (trust list), hub_mismatch, issuer_mismatch,
-// key_not_yet_valid, key_retired, key_compromised, expired, not_yet_valid,
-// then the status: no_status, unknown_status_list, stale_lists (status
-// list), bad_status_index, revoked, suspended, unknown_status.
+// this order: stale_lists (trust list), issuer_mismatch (hub, then
+// authority), key_not_yet_valid, key_retired, key_compromised, expired,
+// not_yet_valid, then the status: status_unavailable, stale_lists (status
+// list), bad_status_index, revoked, suspended, bad_status. A QR without a
+// status reference (a version issued before status lists existed) is not
+// refused for it: Warnings says no_status.
 func (v *Verifier) Verify(text string, now time.Time) *Report {
 	r := &Report{CheckedAt: now.UTC(), TrustList: v.trustAge(now)}
 	for _, l := range v.lists {
@@ -191,7 +200,7 @@ func (r *Report) settle() *Report {
 // time, the QR's iat.
 func (v *Verifier) checkKey(r *Report, res *compactqr.Result, k *trustedKey) {
 	if res.Issuer != v.trust.Issuer {
-		r.fail(HubMismatch, "the QR was issued by %q, the trust list is %q's", res.Issuer, v.trust.Issuer)
+		r.fail(IssuerMismatch, "the QR was issued by hub %q, the trust list is %q's", res.Issuer, v.trust.Issuer)
 	}
 	if k.Authority != res.Licence.IssuerUSCC {
 		r.fail(IssuerMismatch, "the seal key belongs to %s, the licence names issuer %s", k.Authority, res.Licence.IssuerUSCC)
@@ -215,13 +224,14 @@ func (v *Verifier) checkKey(r *Report, res *compactqr.Result, k *trustedKey) {
 // names.
 func (v *Verifier) checkStatus(r *Report, res *compactqr.Result, now time.Time) {
 	if res.Status == nil {
-		r.fail(NoStatus, "the QR names no status list entry, so its revocation cannot be checked")
+		r.Warnings = append(r.Warnings, Warning{NoStatus, "the QR names no status list entry (a licence version from before status lists): " +
+			"whether it was revoked or suspended since the code was made cannot be checked offline"})
 		return
 	}
 	r.Status = &Status{URI: res.Status.URI, Index: res.Status.Idx}
 	l := v.status[res.Status.URI]
 	if l == nil {
-		r.fail(UnknownStatusList, "no status list given is %s: fetch it", res.Status.URI)
+		r.fail(StatusUnavailable, "no status list given is %s: fetch it", res.Status.URI)
 		return
 	}
 	if at := l.staleAt(); !now.Before(at) {
@@ -240,7 +250,7 @@ func (v *Verifier) checkStatus(r *Report, res *compactqr.Result, now time.Time) 
 	case statuslist.Suspended:
 		r.fail(Suspended, "the status list says suspended at index %d", res.Status.Idx)
 	default:
-		r.fail(UnknownStatus, "the status list has value %d at index %d, which certhub does not use", st, res.Status.Idx)
+		r.fail(BadStatus, "the status list has value %d at index %d, which certhub does not use", st, res.Status.Idx)
 	}
 }
 

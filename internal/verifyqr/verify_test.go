@@ -185,7 +185,7 @@ func TestVerify(t *testing.T) {
 			return l
 		}(), now, idxValid), now, []verifyqr.Reason{verifyqr.NotYetValid}},
 		{"status index out of range", f.QR(t, f.ES256, lic, now, statuslist.MinSize), now, []verifyqr.Reason{verifyqr.BadStatusIndex}},
-		{"no status reference", f.QR(t, f.ES256, lic, now, -1), now, []verifyqr.Reason{verifyqr.NoStatus}},
+		{"no status reference (valid, with a warning)", f.QR(t, f.ES256, lic, now, -1), now, nil},
 		{"another status list", func() string {
 			text, err := compactqr.Encode(f.ES256.Signer, f.ES256.Thumbprint, compactqr.Input{Issuer: verifyqrtest.Hub, Licence: lic, Now: now,
 				Status: &compactqr.StatusRef{Idx: 1, URI: verifyqrtest.StatusURI(2)}})
@@ -193,7 +193,7 @@ func TestVerify(t *testing.T) {
 				t.Fatal(err)
 			}
 			return text
-		}(), now, []verifyqr.Reason{verifyqr.UnknownStatusList}},
+		}(), now, []verifyqr.Reason{verifyqr.StatusUnavailable}},
 		{"compromised key, sealed after compromised_from", func() string {
 			l := lic
 			l.IssuerUSCC = verifyqrtest.Health
@@ -214,7 +214,7 @@ func TestVerify(t *testing.T) {
 				t.Fatal(err)
 			}
 			return text
-		}(), now, []verifyqr.Reason{verifyqr.HubMismatch}},
+		}(), now, []verifyqr.Reason{verifyqr.IssuerMismatch}},
 		{"stale trust list", valid, f.Now.Add(23*time.Hour + time.Second), []verifyqr.Reason{verifyqr.StaleLists}},
 		{"stale lists, revoked", f.QR(t, f.ES256, lic, now, idxRevoked), f.Now.Add(30 * time.Hour),
 			[]verifyqr.Reason{verifyqr.StaleLists, verifyqr.Revoked}},
@@ -235,6 +235,12 @@ func TestVerify(t *testing.T) {
 		})
 	}
 
+	if r := v.Verify(f.QR(t, f.ES256, lic, now, -1), now); !r.Valid || len(r.Warnings) != 1 || r.Warnings[0].Reason != verifyqr.NoStatus || r.Status != nil {
+		t.Fatalf("no status reference: %+v", r)
+	}
+	if r := v.Verify(valid, now); len(r.Warnings) != 0 {
+		t.Fatalf("warnings on a QR with a status reference: %+v", r.Warnings)
+	}
 	r := v.Verify(valid, now)
 	if r.Licence == nil || r.Licence.ID != lic.ID || r.Licence.IssuerName != verifyqrtest.MarketName || r.Licence.ValidUntil != "2029-12-31" ||
 		len(r.Licence.Fields) != 2 || r.Licence.Fields[1].Number != 4 || r.Licence.Fields[1].Name != "address" ||
