@@ -75,6 +75,7 @@ func BenchmarkVerify(b *testing.B) {
 		key  *verifyqrtest.SealKey
 	}{{"ES256", fx.ES256}, {"EdDSA", fx.EdDSA}} {
 		text := fx.QR(b, k.key, verifyqrtest.Licence("000001", "2029-12-31"), fx.Now, idxValid)
+		b.Logf("%s: %d characters", k.name, len(text))
 		b.Run(k.name, func(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {
