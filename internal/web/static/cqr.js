@@ -166,9 +166,9 @@
           }
           return out;
         case 6:
-          if (depth + 1 > LIMITS.depth) { fail("bad_cbor", "nested deeper than " + LIMITS.depth); }
+          // A tag is no level of its own (as in the Go codec's decoder).
           n = arg(ai);
-          return new Tagged(n, item(depth + 1));
+          return new Tagged(n, item(depth));
         case 7:
           switch (ai) {
             case 20: return false;
@@ -369,7 +369,7 @@
     var c = decodeCBOR(s[2]);
     if (!(c instanceof Map)) { fail("bad_cbor", "claims are not a map"); }
     var out = { kid: hex(kid), alg: alg, key: k };
-    var iss = c.get(CLAIM.iss), iat = int(c.get(CLAIM.iat)), exp = c.get(CLAIM.exp);
+    var iss = c.get(CLAIM.iss), iat = c.has(CLAIM.iat) ? int(c.get(CLAIM.iat)) : 0, exp = c.get(CLAIM.exp);
     if (iss !== undefined && typeof iss !== "string") { fail("bad_cbor", "iss is not text"); }
     if (!Number.isSafeInteger(iat)) { fail("bad_cbor", "iat is not a number"); }
     if (exp !== undefined && !Number.isSafeInteger(int(exp))) { fail("bad_cbor", "exp is not a number"); }
