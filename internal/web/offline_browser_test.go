@@ -31,6 +31,7 @@ import (
 	"github.com/certhub/certhub/internal/hubtest"
 	"github.com/certhub/certhub/internal/qr"
 	"github.com/certhub/certhub/internal/statuslist"
+	"github.com/certhub/certhub/internal/web"
 	"github.com/certhub/certhub/signing"
 )
 
@@ -87,9 +88,30 @@ func (s *tslServer) token(t testing.TB) string {
 	return signed
 }
 
+// withTSL serves the test's Token Status List on h and names it to the
+// offline page; seen, if set, sees every request to the hub first.
+func withTSL(t testing.TB, h *hubtest.Hub, seen func(*http.Request)) *tslServer {
+	tsl := &tslServer{h: h, entries: map[int]string{}, ttl: time.Hour, exp: 12 * time.Hour}
+	inner := h.Srv.Config.Handler
+	h.Srv.Config.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if seen != nil {
+			seen(r)
+		}
+		if r.URL.Path == statuslist.TSLPath(tslList) {
+			w.Header().Set("Content-Type", "application/statuslist+jwt")
+			_, _ = w.Write([]byte(tsl.token(t)))
+			return
+		}
+		inner.ServeHTTP(w, r)
+	})
+	h.Pages.StatusLists = func(context.Context) ([]int, error) { return []int{tslList}, nil }
+	return tsl
+}
+
 // compactQR makes the compact QR of an issued certificate, signed by
-// signer (thumbprint: its RFC 7638 thumbprint), with status entry idx.
-func compactQR(t *testing.T, h *hubtest.Hub, c *certificates.Certificate, signer crypto.Signer, thumbprint []byte, idx int) string {
+// signer (thumbprint: its RFC 7638 thumbprint), with status entry idx
+// (none when idx is negative).
+func compactQR(t testing.TB, h *hubtest.Hub, c *certificates.Certificate, signer crypto.Signer, thumbprint []byte, idx int) string {
 	t.Helper()
 	ctx := context.Background()
 	typ, err := h.Certs.Type(ctx, c.Type)
@@ -110,8 +132,11 @@ func compactQR(t *testing.T, h *hubtest.Hub, c *certificates.Certificate, signer
 			l.Fields[f.Name] = v
 		}
 	}
-	text, err := compactqr.Encode(signer, thumbprint, compactqr.Input{Issuer: h.Srv.URL, Licence: l, Now: h.Clock.Now(),
-		Status: &compactqr.StatusRef{Idx: uint64(idx), URI: statuslist.TSLURL(h.Srv.URL, tslList)}})
+	in := compactqr.Input{Issuer: h.Srv.URL, Licence: l, Now: h.Clock.Now()}
+	if idx >= 0 {
+		in.Status = &compactqr.StatusRef{Idx: uint64(idx), URI: statuslist.TSLURL(h.Srv.URL, tslList)}
+	}
+	text, err := compactqr.Encode(signer, thumbprint, in)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -120,7 +145,7 @@ func compactQR(t *testing.T, h *hubtest.Hub, c *certificates.Certificate, signer
 
 // sealKey is an authority's active ES256 seal key: its signer and the
 // thumbprint behind its kid.
-func sealKey(t *testing.T, h *hubtest.Hub, authority string) (crypto.Signer, []byte) {
+func sealKey(t testing.TB, h *hubtest.Hub, authority string) (crypto.Signer, []byte) {
 	t.Helper()
 	ctx := context.Background()
 	signer, _, err := h.API.Keys.PDFSigner(ctx, authority)
@@ -256,7 +281,7 @@ func offline(t *testing.T, ctx context.Context, off bool) {
 }
 
 // waitJS polls a JavaScript condition.
-func waitJS(t *testing.T, ctx context.Context, what, js string) {
+func waitJS(t testing.TB, ctx context.Context, what, js string) {
 	t.Helper()
 	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(100 * time.Millisecond) {
 		ok, err := chromedp.Run(ctx, chromedp.Evaluate[bool](js, chromedp.EvalAwaitPromise))
@@ -294,25 +319,16 @@ func scanImage(t *testing.T, ctx context.Context, file, want string) string {
 func TestBrowserOfflineVerify(t *testing.T) {
 	h, _ := demoHub(t)
 	bg := context.Background()
-	tsl := &tslServer{h: h, entries: map[int]string{}, ttl: time.Hour, exp: 12 * time.Hour}
 	var cut atomic.Bool
 	var leakMu sync.Mutex
 	var leaked []string
-	inner := h.Srv.Config.Handler
-	h.Srv.Config.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	tsl := withTSL(t, h, func(r *http.Request) {
 		if cut.Load() {
 			leakMu.Lock()
-			leaked = append(leaked, r.Method+" "+r.URL.Path+" dest="+r.Header.Get("Sec-Fetch-Dest")+" mode="+r.Header.Get("Sec-Fetch-Mode")+" t="+time.Now().Format("05.000"))
+			leaked = append(leaked, r.Method+" "+r.URL.Path+" (Sec-Fetch-Mode "+r.Header.Get("Sec-Fetch-Mode")+")")
 			leakMu.Unlock()
 		}
-		if r.URL.Path == statuslist.TSLPath(tslList) {
-			w.Header().Set("Content-Type", "application/statuslist+jwt")
-			_, _ = w.Write([]byte(tsl.token(t)))
-			return
-		}
-		inner.ServeHTTP(w, r)
 	})
-	h.Pages.StatusLists = func(context.Context) ([]int, error) { return []int{tslList}, nil }
 
 	// Three food permits of one company: one stays valid, one is revoked and
 	// one suspended before the page ever sees the lists.
@@ -444,4 +460,95 @@ func TestBrowserOfflineVerify(t *testing.T) {
 	if len(leaked) > 0 {
 		t.Fatalf("requests reached the hub while offline: %v", leaked)
 	}
+}
+
+// TestBrowserOfflineWithoutDecoder: a hub built without the vendored QR
+// decoder still verifies the text a scanner gun types, and says that images
+// cannot be read.
+func TestBrowserOfflineWithoutDecoder(t *testing.T) {
+	web.WithoutDecoder(t)
+	h, _ := demoHub(t)
+	bg := context.Background()
+	res, err := h.Certs.Issue(bg, certificates.Scope{}, demo.NewGenerator(14, h.Certs.Today()).FoodPermit(demo.NewOrg(rand.New(rand.NewPCG(14, 14)), 4712), false), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	signer, thumb := sealKey(t, h, res.Certificate.Authority)
+	code := compactQR(t, h, res.Certificate, signer, thumb, -1)
+	if r, err := http.Get(h.Srv.URL + "/verify/jsqr.js"); err != nil || r.StatusCode != http.StatusNotFound {
+		t.Fatalf("decoder without the vendored file: %v %v", r, err)
+	}
+	ctx := browser(t, "")
+	clerkSignIn(t, ctx, h.Srv.URL)
+	waitJS(t, ctx, "the service worker to control the page", `!!navigator.serviceWorker.controller`)
+	waitJS(t, ctx, "the trust list to be kept", `!!CertHubOffline.lists().trustList`)
+	if msg := text(t, ctx, `#decoder-missing`); !strings.Contains(msg, "无法读取图片") {
+		t.Fatalf("decoder missing note: %q", msg)
+	}
+	if disabled, _ := chromedp.Run(ctx, chromedp.Evaluate[bool](`document.getElementById('qr-image').disabled`)); !disabled {
+		t.Fatal("the image input is enabled without a decoder")
+	}
+	// The scanner gun types the text and ends it with Enter.
+	run(t, ctx, chromedp.SendKeys(chromedp.CSS(`#qr-text`), code+"\r"))
+	waitJS(t, ctx, "the typed code's verdict", `document.getElementById('offline-verdict').dataset.reason === 'valid'`)
+	shot(t, ctx, "45-offline-no-decoder-typed")
+}
+
+// BenchmarkBrowserOfflineVerify measures, in Chromium, what a scan costs the
+// offline page once the lists are kept: jsQR reading the QR image, then
+// decode + verify of the text (Base45, ZLIB, CBOR, ES256 by WebCrypto,
+// trust list and status list lookups), each timed with performance.now()
+// over 200 scans; reported as medians and 95th percentiles in ms.
+func BenchmarkBrowserOfflineVerify(b *testing.B) {
+	h, _ := demoHub(b)
+	tsl := withTSL(b, h, nil)
+	res, err := h.Certs.Issue(context.Background(), certificates.Scope{}, demo.NewGenerator(15, h.Certs.Today()).FoodPermit(demo.NewOrg(rand.New(rand.NewPCG(15, 15)), 4713), false), nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	tsl.entries[123] = res.Certificate.ID
+	signer, thumb := sealKey(b, h, res.Certificate.Authority)
+	code := compactQR(b, h, res.Certificate, signer, thumb, 123)
+	png, err := qr.AlphanumericPNG(code, 4)
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx := browser(b, "")
+	clerkSignIn(b, ctx, h.Srv.URL)
+	waitJS(b, ctx, "the lists to be kept", `document.getElementById('lists-state').dataset.ready === 'true'`)
+	type timing struct {
+		Median, P95, ImageMedian, ImageP95 float64
+		Chars                              int
+	}
+	var last timing
+	b.ResetTimer()
+	for b.Loop() {
+		last, err = chromedp.Run(ctx, chromedp.Evaluate[timing](`(async (text, png, n) => {
+			const pct = (a, p) => { a.sort((x, y) => x - y); return a[Math.min(a.length - 1, Math.floor(a.length * p))]; };
+			const lists = CertHubOffline.lists(), verify = [], image = [];
+			const bytes = Uint8Array.from(atob(png), c => c.charCodeAt(0));
+			for (let i = 0; i < n; i++) {
+				let t0 = performance.now();
+				const bmp = await createImageBitmap(new Blob([bytes], {type: 'image/png'}));
+				const c = new OffscreenCanvas(bmp.width, bmp.height), g = c.getContext('2d', {willReadFrequently: true});
+				g.drawImage(bmp, 0, 0);
+				const found = jsQR(g.getImageData(0, 0, c.width, c.height).data, c.width, c.height);
+				image.push(performance.now() - t0);
+				if (!found || found.data !== text) { throw new Error('jsQR read ' + (found && found.data)); }
+				t0 = performance.now();
+				const r = await CertHubQR.verify(text, lists, Math.floor(Date.now() / 1000));
+				verify.push(performance.now() - t0);
+				if (!r.valid) { throw new Error(r.reason + ' ' + r.detail); }
+			}
+			return {Median: pct(verify, 0.5), P95: pct(verify, 0.95), ImageMedian: pct(image, 0.5), ImageP95: pct(image, 0.95), Chars: text.length};
+		})(`+jsonString(code)+`, `+jsonString(base64.StdEncoding.EncodeToString(png))+`, 200)`, chromedp.EvalAwaitPromise))
+		if err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(last.Median, "verify-ms-median")
+	b.ReportMetric(last.P95, "verify-ms-p95")
+	b.ReportMetric(last.ImageMedian, "jsqr-ms-median")
+	b.ReportMetric(last.ImageP95, "jsqr-ms-p95")
+	b.ReportMetric(float64(last.Chars), "chars")
 }
