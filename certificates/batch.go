@@ -77,6 +77,9 @@ func (s *Service) IssueBatch(ctx context.Context, sc Scope, reqs []*IssueRequest
 				IssuedAt: now, UpdatedAt: now, Origin: r.Origin}
 			results[i].Certificate = batch[n]
 		}
+		if err := s.allocateStatus(ctx, batch); err != nil {
+			return nil, err
+		}
 		// Sealing is independent per document: spread it over the cores,
 		// all with the key that is active now.
 		seal, err := s.Keys.Sealer(ctx, g.a.Code)
@@ -91,7 +94,7 @@ func (s *Service) IssueBatch(ctx context.Context, sc Scope, reqs []*IssueRequest
 					c := batch[n]
 					c.HolderIndex = s.Vault.Index(string(c.Holder.Kind), c.Holder.ID)
 					c.HolderSealed = s.Vault.Seal(string(c.Holder.Kind), c.Holder.ID)
-					payload, err := buildCredential(c, g.t, g.a, s.Location)
+					payload, err := buildCredential(c, g.t, g.a, s.Location, s.PublicURL)
 					if err != nil {
 						errc <- err
 						return

@@ -3,6 +3,8 @@ package certificates
 import (
 	"encoding/json"
 	"time"
+
+	"github.com/certhub/certhub/internal/statuslist"
 )
 
 // The signed document's payload follows the W3C Verifiable Credentials 2.0
@@ -26,6 +28,11 @@ type credential struct {
 	ValidUntil        string           `json:"validUntil,omitempty"`
 	CredentialSubject credentialSubj   `json:"credentialSubject"`
 	Licence           licenceMeta      `json:"licence"`
+
+	// Status references (issue 13): the W3C entries, one per purpose,
+	// and the IETF Token Status List claim, both at the same index.
+	CredentialStatus []statuslist.BSLEntry `json:"credentialStatus,omitempty"`
+	Status           *statuslist.Claim     `json:"status,omitempty"`
 }
 
 type credentialIssuer struct {
@@ -49,7 +56,7 @@ type licenceMeta struct {
 // IssuerURN is the issuer id used in documents for an authority.
 func IssuerURN(uscc string) string { return "urn:uscc:" + uscc }
 
-func buildCredential(c *Certificate, t *Type, a *Authority, loc *time.Location) ([]byte, error) {
+func buildCredential(c *Certificate, t *Type, a *Authority, loc *time.Location, public string) ([]byte, error) {
 	vc := credential{
 		Context: []string{"https://www.w3.org/ns/credentials/v2"},
 		ID:      c.ID,
@@ -68,6 +75,11 @@ func buildCredential(c *Certificate, t *Type, a *Authority, loc *time.Location) 
 	if !c.ValidUntil.IsZero() {
 		vc.ValidUntil = c.ValidUntil.AddDays(1).Start(loc).Add(-time.Second).Format(time.RFC3339)
 		vc.Expires = expires(c.ValidUntil, loc)
+	}
+	if c.Status != nil && public != "" {
+		vc.CredentialStatus = statuslist.Entries(public, c.Status.List, c.Status.Index)
+		claim := statuslist.NewClaim(public, c.Status.List, c.Status.Index)
+		vc.Status = &claim
 	}
 	return json.Marshal(vc)
 }

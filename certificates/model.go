@@ -67,16 +67,25 @@ const (
 	FieldBoolean FieldType = "boolean"
 )
 
-// Field is one entry of a type's data schema.
+// Field is one entry of a type's data schema. Label is the Chinese label;
+// LabelEN, optional, the English one (the licence type catalogue falls back
+// to the field's name).
 type Field struct {
 	Name      string    `json:"name"`
 	Label     string    `json:"label"`
+	LabelEN   string    `json:"label_en,omitempty"`
 	Type      FieldType `json:"type"`
 	Required  bool      `json:"required"`
 	Shareable bool      `json:"shareable"`
 }
 
 // Type is a certificate type (证照类型): a catalog entry with a field schema.
+//
+// A type is immutable once created (the store has no update): in particular
+// its field list never changes order and never loses a field, because a
+// field's number (FieldNumber, its 1-based position) is what compact QR
+// codes carry instead of its name (docs/compact-qr.md). Should types ever
+// become editable, fields may only be appended.
 type Type struct {
 	Code              string     `json:"code"`
 	Name              string     `json:"name"`
@@ -120,6 +129,9 @@ func (t *Type) Validate() error {
 		}
 		seen[f.Name] = true
 		checkText(&l, p+".label", f.Label, 100)
+		if f.LabelEN != "" {
+			checkText(&l, p+".label_en", f.LabelEN, 100)
+		}
 		switch f.Type {
 		case FieldString, FieldDate, FieldNumber, FieldBoolean:
 		default:
@@ -140,6 +152,18 @@ func (t *Type) Field(name string) (Field, bool) {
 		}
 	}
 	return Field{}, false
+}
+
+// FieldNumber is the named field's number: its 1-based position in the
+// type's field list, stable for the life of the type (see Type). 0 and
+// false if the type has no such field.
+func (t *Type) FieldNumber(name string) (uint64, bool) {
+	for i, f := range t.Fields {
+		if f.Name == name {
+			return uint64(i + 1), true
+		}
+	}
+	return 0, false
 }
 
 // ValidateData checks certificate data against the schema: no unknown

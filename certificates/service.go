@@ -30,6 +30,13 @@ type Service struct {
 	// uploaded; nil draws none (then an authority has a seal picture only
 	// once one is uploaded).
 	Seals SealDrawer
+	// PublicURL is how verifiers reach the hub: new documents reference
+	// the status lists under it (docs/status-lists.md). Empty (tools that
+	// issue without serving) writes documents without status references.
+	PublicURL string
+	// StatusListSize is the size of status lists opened from now on;
+	// 0 means statuslist.MinSize. Smaller lists are for tests only.
+	StatusListSize int
 
 	types       sync.Map // code -> *Type; types cannot change once created
 	authorities sync.Map // code -> *Authority; likewise
@@ -301,7 +308,12 @@ func (s *Service) replay(ctx context.Context, rec *Idempotency) (*Issued, error)
 func (s *Service) seal(ctx context.Context, c *Certificate, t *Type, a *Authority) ([]byte, error) {
 	c.HolderIndex = s.Vault.Index(string(c.Holder.Kind), c.Holder.ID)
 	c.HolderSealed = s.Vault.Seal(string(c.Holder.Kind), c.Holder.ID)
-	payload, err := buildCredential(c, t, a, s.Location)
+	if c.Status == nil {
+		if err := s.allocateStatus(ctx, []*Certificate{c}); err != nil {
+			return nil, err
+		}
+	}
+	payload, err := buildCredential(c, t, a, s.Location, s.PublicURL)
 	if err != nil {
 		return nil, errs.Wrap(err, "build credential")
 	}
@@ -389,6 +401,7 @@ func (s *Service) Revise(ctx context.Context, sc Scope, id string, r *ReviseRequ
 	next.ID = next.Ident.String()
 	next.IssuedAt, next.UpdatedAt = s.now(), s.now()
 	next.SupersededBy = ""
+	next.Status = nil // each version has its own status list entry
 	next.Origin = r.Origin
 	doc, err := s.seal(ctx, &next, t, a)
 	if err != nil {

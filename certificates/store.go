@@ -42,6 +42,18 @@ type Store interface {
 	NextSerial(ctx context.Context, typeCode, issuer string) (int64, error)
 	// NextSerials allocates n consecutive serials and returns the first.
 	NextSerials(ctx context.Context, typeCode, issuer string, n int) (int64, error)
+	// AllocateStatus hands out n status list entries for new versions, in
+	// order: from the lowest-numbered list that is not full, opening a new
+	// list of size entries (a random permutation key) when none has room.
+	// An entry is never handed out twice, even when the version it was for
+	// is never written (like serials). Each version's entry is unique
+	// (errs.Conflict on insert otherwise).
+	AllocateStatus(ctx context.Context, size, n int, at time.Time) ([]StatusRef, error)
+	// StatusEntries returns a list's size and every version in it that is
+	// not valid (suspended, revoked or superseded), in index order;
+	// errs.NotFound if there is no such list.
+	StatusEntries(ctx context.Context, list int) (int, []StatusEntry, error)
+
 	// InsertCertificates stores first versions (with their origins) in one
 	// transaction: all or none.
 	InsertCertificates(ctx context.Context, cs []*Certificate) error

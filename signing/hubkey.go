@@ -58,6 +58,17 @@ func (h *HubKey) headers(typ string) (jws.Headers, error) {
 	return hdr, nil
 }
 
+// Sign signs a JSON payload as a compact JWS (alg EdDSA, kid the hub key's,
+// typ when not empty): the trust list and the status lists. Ed25519 is
+// deterministic, so the same payload always gives the same bytes.
+func (h *HubKey) Sign(payload []byte, typ string) ([]byte, error) {
+	hdr, err := h.headers(typ)
+	if err != nil {
+		return nil, err
+	}
+	return jws.Sign(payload, jws.WithKey(jwa.EdDSA(), h.priv, jws.WithProtectedHeaders(hdr)))
+}
+
 // SignJWT signs a token's claims, with typ set (for access tokens
 // "at+jwt", RFC 9068).
 func (h *HubKey) SignJWT(t jwt.Token, typ string) (string, error) {

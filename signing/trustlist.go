@@ -5,9 +5,6 @@ import (
 	"encoding/json"
 	"time"
 
-	"github.com/lestrrat-go/jwx/v3/jwa"
-	"github.com/lestrrat-go/jwx/v3/jws"
-
 	"github.com/certhub/certhub/internal/errs"
 )
 
@@ -80,9 +77,5 @@ func (m *Manager) TrustList(ctx context.Context, hub *HubKey, iss string, names 
 	if err != nil {
 		return nil, err
 	}
-	hdr, err := hub.headers(TrustListType)
-	if err != nil {
-		return nil, err
-	}
-	return jws.Sign(payload, jws.WithKey(jwa.EdDSA(), hub.priv, jws.WithProtectedHeaders(hdr)))
+	return hub.Sign(payload, TrustListType)
 }

@@ -41,6 +41,7 @@ type StoreConfig struct {
 	LogFormat   string `name:"log-format" env:"CERTHUB_LOG_FORMAT" default:"json" enum:"json,text" help:"Log format (json, text)."`
 	LedgerName  string `name:"ledger-name" env:"CERTHUB_LEDGER_NAME" default:"certhub/ledger" help:"The audit ledger's name in its signed checkpoints (the hub's host and /ledger is a good choice)."`
 	LicenceFont string `name:"licence-font" env:"CERTHUB_LICENCE_FONT" help:"CJK TrueType font (.ttf with Chinese, Latin and digits) embedded, as a subset, in licence files (OFD, PDF); empty looks for an installed one (fonts-arphic-gbsn00lp, fonts-lxgw-wenkai). Without one the hub starts, and asking for a file answers 503 saying what to install."`
+	PublicURL   string `name:"public-url" env:"CERTHUB_PUBLIC_URL" help:"How people reach the hub (share links, QR codes, sign-in redirect, the status list URLs new documents carry); serve defaults to http://<addr>, other commands then issue documents without status references."`
 	SealFont    string `name:"seal-font" env:"CERTHUB_SEAL_FONT" help:"CJK font (.ttf, .otf or .ttc) for drawing authorities' default seal pictures; empty looks for an installed one (fonts-noto-cjk and others), and without one seals are drawn without text (a warning is logged)."`
 }
 
@@ -219,7 +220,8 @@ func (c *StoreConfig) open(ctx context.Context, mode ...openMode) (*app, error) 
 		store.Close()
 		return nil, err
 	}
-	svc := &certificates.Service{Store: store, Documents: docs, Keys: keys, Vault: vault, Now: time.Now, Location: loc, Log: log, Seals: seals}
+	svc := &certificates.Service{Store: store, Documents: docs, Keys: keys, Vault: vault, Now: time.Now, Location: loc, Log: log, Seals: seals,
+		PublicURL: strings.TrimRight(c.PublicURL, "/")}
 	lk, err := signing.NewLedgerKey(master, c.LedgerName)
 	if err != nil {
 		store.Close()

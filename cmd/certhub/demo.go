@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"net"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -40,6 +41,11 @@ func (c *DemoCmd) Run() error {
 		return err
 	}
 	defer a.Close()
+	// The seeded documents reference the status lists under the address
+	// serve will use, when it is known before listening.
+	if host, port, err := net.SplitHostPort(c.Addr); a.certs.PublicURL == "" && err == nil && host != "" && port != "0" {
+		a.certs.PublicURL = "http://" + c.Addr
+	}
 
 	marker := filepath.Join(c.Data, "demo-tokens.json")
 	var seeded *demo.Seeded

@@ -504,7 +504,7 @@ func TestReplicasSharePostgresAndS3(t *testing.T) {
 	if got := b.do("GET", "/api/v1/certificates/"+id+"/document", consumer, nil, purpose...); got.status != 200 || string(got.body) != doc {
 		t.Fatalf("replica b reads the document from S3: %d", got.status)
 	}
-	a.must(200, "POST", "/api/v1/certificates/"+id+"/revoke", issuer, map[string]string{"reason": "吊销"})
+	statusAcrossReplicas(t, a, b, issuer, doc, id)
 	if v := b.verify(map[string]string{"document": doc}); reasons(v) != "[revoked]" {
 		t.Fatalf("replica b after revocation on a: %v", v)
 	}

@@ -32,7 +32,6 @@ type ServeCmd struct {
 	VerifyRate      int      `name:"verify-rate" env:"CERTHUB_VERIFY_RATE" default:"1200" help:"POST /api/v1/verify requests per minute per client IP (0 disables the limit)."`
 	TrustedProxies  []string `name:"trusted-proxies" env:"CERTHUB_TRUSTED_PROXIES" help:"CIDRs of reverse proxies whose X-Forwarded-For is trusted (comma-separated)."`
 	MaxBodyBytes    int64    `name:"max-body-bytes" env:"CERTHUB_MAX_BODY_BYTES" default:"1048576" help:"Largest accepted request body."`
-	PublicURL       string   `name:"public-url" env:"CERTHUB_PUBLIC_URL" help:"How people reach the hub (share links, QR codes, sign-in redirect); default http://<addr>."`
 	ShareRate       int      `name:"share-rate" env:"CERTHUB_SHARE_RATE" default:"600" help:"GET /s/<token> requests per minute per client IP (0 disables the limit)."`
 	ConnectorLease  string   `name:"connector-lease" env:"CERTHUB_CONNECTOR_LEASE" default:"2m" help:"How long a connector run holds its lease without renewing it (a crashed run's connector is free after this)."`
 	CheckpointEvery string   `name:"checkpoint-every" env:"CERTHUB_CHECKPOINT_EVERY" default:"1m" help:"How often to sign a checkpoint of the audit ledger when it has grown, and once more on shutdown (0: never; certhub audit checkpoint signs one)."`
@@ -132,6 +131,8 @@ func (c *ServeCmd) serve(ctx context.Context, a *app, demoHolders []web.DemoHold
 	if public == "" {
 		public = "http://" + ln.Addr().String()
 	}
+	// New documents reference the status lists under the public URL.
+	a.certs.PublicURL = strings.TrimRight(public, "/")
 	holders, err := c.provider(ctx, public)
 	if err != nil {
 		ln.Close()

@@ -43,17 +43,25 @@ const MaxDecompressed = 64 << 10
 // 2030-12-31 is valid through that day in China Standard Time.
 var chinaTime = time.FixedZone("CST", 8*3600)
 
-// Date is a civil date (no time, no zone), encoded as "YYYY-MM-DD".
+// Date is a civil date (no time, no zone). In CBOR it is an RFC 8943 day
+// number: tag 100 around the count of days since 1970-01-01 (5 bytes for
+// any date from 1970 to 2149, where "YYYY-MM-DD" takes 11).
 type Date struct {
 	Year  int
 	Month time.Month
 	Day   int
 }
 
+// DateTag is the CBOR tag of an RFC 8943 day number.
+const DateTag = 100
+
 // IsZero reports whether d is unset.
 func (d Date) IsZero() bool { return d == Date{} }
 
 func (d Date) String() string { return fmt.Sprintf("%04d-%02d-%02d", d.Year, d.Month, d.Day) }
+
+// MarshalText writes "YYYY-MM-DD" (JSON views of a Result).
+func (d Date) MarshalText() ([]byte, error) { return []byte(d.String()), nil }
 
 // ParseDate parses "YYYY-MM-DD".
 func ParseDate(s string) (Date, error) {
@@ -62,6 +70,48 @@ func ParseDate(s string) (Date, error) {
 		return Date{}, err
 	}
 	return Date{t.Year(), t.Month(), t.Day()}, nil
+}
+
+// DayNumber is d's RFC 8943 day number: days since 1970-01-01.
+func (d Date) DayNumber() int64 {
+	return time.Date(d.Year, d.Month, d.Day, 0, 0, 0, 0, time.UTC).Unix() / 86400
+}
+
+// DateOfDay is the date of an RFC 8943 day number.
+func DateOfDay(n int64) Date {
+	t := time.Unix(n*86400, 0).UTC()
+	return Date{t.Year(), t.Month(), t.Day()}
+}
+
+// Day numbers a licence may carry: 0001-01-01 to 9999-12-31.
+const (
+	minDay = -719162
+	maxDay = 2932896
+)
+
+// MarshalCBOR writes d as tag 100 around its day number.
+func (d Date) MarshalCBOR() ([]byte, error) {
+	return encMode.Marshal(cbor.Tag{Number: DateTag, Content: d.DayNumber()})
+}
+
+// UnmarshalCBOR reads tag 100 around a day number of years 1 to 9999.
+func (d *Date) UnmarshalCBOR(b []byte) error {
+	var t cbor.RawTag
+	if err := decMode.Unmarshal(b, &t); err != nil {
+		return err
+	}
+	if t.Number != DateTag {
+		return fmt.Errorf("date: tag %d, want %d (RFC 8943 day number)", t.Number, DateTag)
+	}
+	var n int64
+	if err := decMode.Unmarshal(t.Content, &n); err != nil {
+		return fmt.Errorf("date: %w", err)
+	}
+	if n < minDay || n > maxDay {
+		return fmt.Errorf("date: day %d is outside years 1 to 9999", n)
+	}
+	*d = DateOfDay(n)
+	return nil
 }
 
 // end is the first instant after d in China Standard Time.
@@ -77,16 +127,24 @@ type StatusRef struct {
 
 // Licence is what the compact QR says about a licence. The CBOR keys are
 // part of the profile (docs/compact-qr.md) and never change meaning.
+//
+// Fields maps a field's number in its type (certificates.Type.FieldNumber:
+// its 1-based position in the type's field list, which never changes) to
+// its value: a string, a Date, an int64, a float64 or a bool. A verifier
+// finds the field's name and label in the licence type catalogue
+// (GET /.well-known/certhub-licence-types).
 type Licence struct {
-	ID         string            `cbor:"1,keyasint"`           // certificate identifier
-	TypeCode   string            `cbor:"2,keyasint"`           // licence type code
-	TypeName   string            `cbor:"3,keyasint"`           // licence type name
-	IssuerUSCC string            `cbor:"4,keyasint"`           // issuing authority's unified social credit code
-	IssuerName string            `cbor:"5,keyasint"`           // issuing authority's name
-	Holder     string            `cbor:"6,keyasint"`           // holder name, masked as on the share page
-	ValidFrom  string            `cbor:"7,keyasint"`           // YYYY-MM-DD
-	ValidUntil string            `cbor:"8,keyasint,omitempty"` // YYYY-MM-DD; absent for a licence that does not expire
-	Fields     map[string]string `cbor:"9,keyasint,omitempty"` // shareable fields the holder chose
+	ID         string `cbor:"1,keyasint"` // certificate identifier
+	TypeCode   string `cbor:"2,keyasint"` // licence type code
+	TypeName   string `cbor:"3,keyasint"` // licence type name
+	IssuerUSCC string `cbor:"4,keyasint"` // issuing authority's unified social credit code
+	// Key 5 (the authority's name) is retired, never to be reused: the
+	// signed trust list names the authority of every seal key, and a
+	// verifier needs that list to verify at all; it cost 40 characters.
+	Holder     string         `cbor:"6,keyasint"`           // holder name, masked as on the share page
+	ValidFrom  Date           `cbor:"7,keyasint"`           // RFC 8943 day number
+	ValidUntil Date           `cbor:"8,keyasint,omitzero"`  // RFC 8943 day number; absent for a licence that does not expire
+	Fields     map[uint64]any `cbor:"9,keyasint,omitempty"` // field number → value, the shareable fields the holder chose
 }
 
 // Validate checks what Encode needs.
@@ -96,13 +154,56 @@ func (l *Licence) Validate() error {
 		return errors.New("licence: identifier is required")
 	case l.IssuerUSCC == "":
 		return errors.New("licence: issuer USCC is required")
+	case l.ValidFrom.IsZero():
+		return errors.New("licence: validFrom is required")
 	}
-	if _, err := ParseDate(l.ValidFrom); err != nil {
-		return fmt.Errorf("licence: validFrom: %w", err)
+	for _, d := range []Date{l.ValidFrom, l.ValidUntil} {
+		if n := d.DayNumber(); !d.IsZero() && (n < minDay || n > maxDay || DateOfDay(n) != d) {
+			return fmt.Errorf("licence: %s is not a date of years 1 to 9999", d)
+		}
 	}
-	if l.ValidUntil != "" {
-		if _, err := ParseDate(l.ValidUntil); err != nil {
-			return fmt.Errorf("licence: validUntil: %w", err)
+	for k, v := range l.Fields {
+		if k == 0 {
+			return errors.New("licence: field numbers start at 1")
+		}
+		switch v.(type) {
+		case string, Date, int64, float64, bool:
+		default:
+			return fmt.Errorf("licence: field %d is a %T; want a string, Date, int64, float64 or bool", k, v)
+		}
+	}
+	return nil
+}
+
+// normalise turns decoded field values into the types Licence documents:
+// tag 100 → Date, integers → int64. Anything else is not this profile's.
+func (l *Licence) normalise() error {
+	for k, v := range l.Fields {
+		switch x := v.(type) {
+		case string, float64, bool, int64:
+		case uint64:
+			if x > 1<<63-1 {
+				return fmt.Errorf("field %d: integer out of range", k)
+			}
+			l.Fields[k] = int64(x)
+		case cbor.Tag:
+			n, ok := x.Content.(uint64)
+			m, okNeg := x.Content.(int64)
+			switch {
+			case x.Number != DateTag:
+				return fmt.Errorf("field %d: tag %d", k, x.Number)
+			case ok && n <= maxDay:
+				l.Fields[k] = DateOfDay(int64(n))
+			case okNeg && m >= minDay:
+				l.Fields[k] = DateOfDay(m)
+			default:
+				return fmt.Errorf("field %d: not a day number of years 1 to 9999", k)
+			}
+		default:
+			return fmt.Errorf("field %d: a %T is not a field value", k, v)
+		}
+		if k == 0 {
+			return errors.New("field number 0")
 		}
 	}
 	return nil
@@ -150,9 +251,8 @@ func Encode(signer crypto.Signer, thumbprint []byte, in Input) (string, error) {
 		return "", err
 	}
 	c := claims{Iss: in.Issuer, Iat: in.Now.Unix(), Licence: &in.Licence}
-	if in.Licence.ValidUntil != "" {
-		d, _ := ParseDate(in.Licence.ValidUntil)
-		exp := d.end().Unix()
+	if !in.Licence.ValidUntil.IsZero() {
+		exp := in.Licence.ValidUntil.end().Unix()
 		c.Exp = &exp
 	}
 	if in.Status != nil {

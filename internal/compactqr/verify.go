@@ -168,6 +168,9 @@ func Verify(text string, keys func(kid []byte) (crypto.PublicKey, error), now ti
 	if c.Licence == nil {
 		return nil, fail(BadCBOR, errors.New("no licence claim"))
 	}
+	if err := c.Licence.normalise(); err != nil {
+		return nil, fail(BadCBOR, fmt.Errorf("licence: %w", err))
+	}
 	res := &Result{
 		Kid:      kid,
 		Alg:      alg.String(),

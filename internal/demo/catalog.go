@@ -33,8 +33,8 @@ var (
 	OfficeUSCC = Code("11330100MB0000005")
 )
 
-func f(name, label string, t certificates.FieldType, required, shareable bool) certificates.Field {
-	return certificates.Field{Name: name, Label: label, Type: t, Required: required, Shareable: shareable}
+func f(name, label, labelEN string, t certificates.FieldType, required, shareable bool) certificates.Field {
+	return certificates.Field{Name: name, Label: label, LabelEN: labelEN, Type: t, Required: required, Shareable: shareable}
 }
 
 const (
@@ -49,44 +49,44 @@ func days(n int) *int { return &n }
 func Types() []*certificates.Type {
 	return []*certificates.Type{
 		{Code: Market + "001", Name: "营业执照", DefiningAuthority: Market, HolderKind: certificates.Organisation, Fields: []certificates.Field{
-			f("legal_representative", "法定代表人", str, true, true),
-			f("enterprise_type", "类型", str, true, true),
-			f("registered_capital", "注册资本", str, false, true),
-			f("established_on", "成立日期", date, true, true),
-			f("address", "住所", str, true, true),
-			f("business_scope", "经营范围", str, true, false),
+			f("legal_representative", "法定代表人", "Legal representative", str, true, true),
+			f("enterprise_type", "类型", "Type", str, true, true),
+			f("registered_capital", "注册资本", "Registered capital", str, false, true),
+			f("established_on", "成立日期", "Date of establishment", date, true, true),
+			f("address", "住所", "Domicile", str, true, true),
+			f("business_scope", "经营范围", "Business scope", str, true, false),
 		}},
 		{Code: Market + "002", Name: "食品经营许可证", DefiningAuthority: Market, HolderKind: certificates.Organisation, MaxValidityDays: days(1827), Fields: []certificates.Field{
-			f("permit_no", "许可证编号", str, true, true),
-			f("legal_representative", "法定代表人（负责人）", str, true, true),
-			f("operator_type", "主体业态", str, true, true),
-			f("business_items", "经营项目", str, true, true),
-			f("address", "经营场所", str, true, true),
-			f("supervising_agency", "日常监督管理机构", str, false, false),
+			f("permit_no", "许可证编号", "Permit number", str, true, true),
+			f("legal_representative", "法定代表人（负责人）", "Legal representative (person in charge)", str, true, true),
+			f("operator_type", "主体业态", "Operator type", str, true, true),
+			f("business_items", "经营项目", "Business items", str, true, true),
+			f("address", "经营场所", "Business premises", str, true, true),
+			f("supervising_agency", "日常监督管理机构", "Supervising agency", str, false, false),
 		}},
 		{Code: Resources + "001", Name: "不动产权证书", DefiningAuthority: Resources, HolderKind: certificates.Person, Fields: []certificates.Field{
-			f("certificate_no", "证书编号", str, true, true),
-			f("unit_no", "不动产单元号", str, true, true),
-			f("location", "坐落", str, true, true),
-			f("right_type", "权利类型", str, true, true),
-			f("usage", "用途", str, true, true),
-			f("area", "面积（平方米）", num, true, true),
-			f("co_ownership", "共有情况", str, true, false),
+			f("certificate_no", "证书编号", "Certificate number", str, true, true),
+			f("unit_no", "不动产单元号", "Real estate unit number", str, true, true),
+			f("location", "坐落", "Location", str, true, true),
+			f("right_type", "权利类型", "Type of right", str, true, true),
+			f("usage", "用途", "Usage", str, true, true),
+			f("area", "面积（平方米）", "Area (m²)", num, true, true),
+			f("co_ownership", "共有情况", "Co-ownership", str, true, false),
 		}},
 		{Code: Civil + "001", Name: "结婚证", DefiningAuthority: Civil, HolderKind: certificates.Person, Fields: []certificates.Field{
-			f("registration_no", "字号", str, true, true),
-			f("spouse_name", "配偶姓名", str, true, false),
-			f("registered_on", "登记日期", date, true, true),
-			f("registry", "登记机关", str, true, true),
+			f("registration_no", "字号", "Registration number", str, true, true),
+			f("spouse_name", "配偶姓名", "Spouse's name", str, true, false),
+			f("registered_on", "登记日期", "Date of registration", date, true, true),
+			f("registry", "登记机关", "Registration authority", str, true, true),
 		}},
 		{Code: Health + "001", Name: "出生医学证明", DefiningAuthority: Health, HolderKind: certificates.Person, Fields: []certificates.Field{
-			f("certificate_no", "出生医学证明编号", str, true, true),
-			f("sex", "性别", str, true, true),
-			f("born_on", "出生日期", date, true, true),
-			f("birthplace", "出生地点", str, true, true),
-			f("mother_name", "母亲姓名", str, true, false),
-			f("father_name", "父亲姓名", str, false, false),
-			f("institution", "接生机构", str, true, false),
+			f("certificate_no", "出生医学证明编号", "Birth certificate number", str, true, true),
+			f("sex", "性别", "Sex", str, true, true),
+			f("born_on", "出生日期", "Date of birth", date, true, true),
+			f("birthplace", "出生地点", "Place of birth", str, true, true),
+			f("mother_name", "母亲姓名", "Mother's name", str, true, false),
+			f("father_name", "父亲姓名", "Father's name", str, false, false),
+			f("institution", "接生机构", "Delivering institution", str, true, false),
 		}},
 	}
 }

@@ -43,7 +43,7 @@ func TestAuthorization(t *testing.T) {
 			kid = k.KID
 		}
 	}
-	params := strings.NewReplacer("{code}", marketCode, "{id}", issued.ID, "{kid}", kid)
+	params := strings.NewReplacer("{code}", marketCode, "{id}", issued.ID, "{kid}", kid, "{list}", "1")
 	for _, rt := range httpapi.Routes {
 		path := params.Replace(rt.Pattern)
 		if rt.Pattern == "/api/v1/tokens/{id}" {

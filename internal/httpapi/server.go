@@ -86,6 +86,7 @@ type Server struct {
 	Pages interface{ Register(chi.Router) }
 
 	agreementLimit *httprate.RateLimiter
+	statuses       statusCache
 }
 
 // Route is one API endpoint and the roles that may call it. Roles nil means
@@ -122,6 +123,9 @@ var Routes = []Route{
 	{"POST", "/api/v1/verify", nil, "Verify a document or an identifier", (*Server).verify},
 	{"GET", "/.well-known/certhub-seal-ca.pem", nil, "Every root the hub trusts for seal certificates, as PEM", (*Server).sealCA},
 	{"GET", "/.well-known/certhub-trust-list", nil, "The seal keys and their validity, signed by the hub key", (*Server).trustList},
+	{"GET", "/.well-known/certhub-licence-types", nil, "The licence type catalogue for offline verifiers: type names, and each shareable field's number, name and labels", (*Server).licenceTypes},
+	{"GET", "/status/tsl/{list}", nil, "Public (no token): IETF Token Status List {list} (statuslist+jwt, 2 bits an entry) signed by the hub key; reveals only the bits, not whose they are", (*Server).tokenStatusList},
+	{"GET", "/status/bsl/{list}", nil, "Public (no token): W3C BitstringStatusListCredential {list} = <n>-revocation or <n>-suspension (vc+jwt) signed by the hub key", (*Server).bitstringStatusList},
 	{"GET", "/.well-known/ledger-key", nil, "The key that signs the audit ledger's checkpoints", (*Server).ledgerKey},
 
 	{"POST", "/api/v1/authorities", admin, "Create an issuing authority and its first seal key", (*Server).createAuthority},
@@ -147,6 +151,7 @@ var Routes = []Route{
 	{"GET", "/api/v1/certificates/{id}", readers, "Read a certificate version", (*Server).getCertificate},
 	{"GET", "/api/v1/certificates/{id}/document", readers, "Download the signed document", (*Server).getDocument},
 	{"GET", "/api/v1/certificates/{id}/file", readers, "The licence as a file: OFD sealed with the authority's SM2 e-seal, or signed PDF (?format=ofd|pdf)", (*Server).certificateFile},
+	{"GET", "/api/v1/certificates/{id}/qr", readers, "A compact signed QR of the licence (?form=compact; PNG, or ?format=text|svg; ?fields=a,b of the shareable fields)", (*Server).certificateQR},
 	{"POST", "/api/v1/certificates/{id}/annotated", askers, "An annotated copy (加注件) for one purpose and case, under an agreement granting the document", (*Server).certificateAnnotate},
 	{"GET", "/api/v1/annotated/{aid}/file", askers, "An annotated copy's file, for the department that asked for it (?format=ofd|pdf; 410 once expired or revoked)", (*Server).consumerAnnotatedFile},
 	{"POST", "/api/v1/certificates/{id}/revisions", issuers, "Issue the next version", (*Server).revise},
@@ -156,6 +161,7 @@ var Routes = []Route{
 
 	{"GET", "/api/v1/me/certificates", holder, "The signed-in holder's certificates", (*Server).myCertificates},
 	{"GET", "/api/v1/me/certificates/{id}/file", holder, "One of my licences as a file (?format=ofd|pdf)", (*Server).myCertificateFile},
+	{"GET", "/api/v1/me/certificates/{id}/qr", holder, "A compact signed QR of my licence with the fields I pick (?form=compact&fields=a,b; PNG, or ?format=text|svg)", (*Server).myCertificateQR},
 	{"POST", "/api/v1/me/certificates/{id}/annotated", holder, "An annotated copy (加注件) of my licence for one purpose, until a date", (*Server).myAnnotate},
 	{"GET", "/api/v1/me/annotated", holder, "The annotated copies of my certificates, whoever asked for them", (*Server).myAnnotated},
 	{"GET", "/api/v1/me/annotated/{aid}/file", holder, "An annotated copy of my licence as a file (?format=ofd|pdf; 410 once expired or revoked)", (*Server).myAnnotatedFile},

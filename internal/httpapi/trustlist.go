@@ -38,12 +38,5 @@ func (s *Server) trustList(w http.ResponseWriter, r *http.Request) {
 	}
 	sum := sha256.Sum256(b)
 	etag := `"` + base64.RawURLEncoding.EncodeToString(sum[:16]) + `"`
-	w.Header().Set("ETag", etag)
-	w.Header().Set("Cache-Control", "public, max-age=300")
-	if r.Header.Get("If-None-Match") == etag {
-		w.WriteHeader(http.StatusNotModified)
-		return
-	}
-	w.Header().Set("Content-Type", "application/jwt")
-	_, _ = w.Write(b)
+	serveSigned(w, r, b, etag, "application/jwt", "public, max-age=300")
 }

@@ -108,6 +108,7 @@ func New(t testing.TB, opts ...Option) *Hub {
 	srv := httptest.NewUnstartedServer(nil)
 	srv.Start()
 	t.Cleanup(srv.Close)
+	certs.PublicURL = srv.URL
 	idp := oidctest.New(t)
 	holders, err := oidc.New(context.Background(), idp.Config(srv.URL+"/auth/callback"))
 	if err != nil {

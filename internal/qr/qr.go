@@ -98,10 +98,31 @@ func SVG(text string) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
+	return renderSVG(code, 0), nil
+}
+
+// AlphanumericSVG is AlphanumericPNG's code (alphanumeric mode, error
+// correction Q) as an SVG whose natural size is scale pixels a module (a
+// page shows it at whole pixels a module, which scanners read best).
+func AlphanumericSVG(text string, scale int) ([]byte, error) {
+	code, err := encodeWith(text, bqr.Q, bqr.AlphaNumeric)
+	if err != nil {
+		return nil, err
+	}
+	return renderSVG(code, scale), nil
+}
+
+// renderSVG draws code's modules with the quiet zone, one unit a module;
+// scale > 0 gives it a natural size of scale pixels a module.
+func renderSVG(code barcode.Barcode, scale int) []byte {
 	n := code.Bounds().Dx()
 	side := n + 2*quiet
 	var b strings.Builder
-	fmt.Fprintf(&b, `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 %d %d" shape-rendering="crispEdges" role="img" aria-label="QR code">`, side, side)
+	size := ""
+	if scale > 0 {
+		size = fmt.Sprintf(` width="%d" height="%d"`, side*scale, side*scale)
+	}
+	fmt.Fprintf(&b, `<svg xmlns="http://www.w3.org/2000/svg"%s viewBox="0 0 %d %d" shape-rendering="crispEdges" role="img" aria-label="QR code">`, size, side, side)
 	fmt.Fprintf(&b, `<rect width="%d" height="%d" fill="#fff"/><path fill="#000" d="`, side, side)
 	for y := 0; y < n; y++ {
 		for x := 0; x < n; x++ {
@@ -111,7 +132,7 @@ func SVG(text string) ([]byte, error) {
 		}
 	}
 	b.WriteString(`"/></svg>`)
-	return []byte(b.String()), nil
+	return []byte(b.String())
 }
 
 // Decode finds a QR code in an image (PNG, JPEG, GIF or WebP) and returns

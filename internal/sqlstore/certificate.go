@@ -63,7 +63,7 @@ func (s *Store) InsertCertificates(ctx context.Context, cs []*certificates.Certi
 func copyCertificates(ctx context.Context, cp Copier, cs []*certificates.Certificate) error {
 	cols := []string{"id", "lineage", "type_code", "authority", "serial", "version", "holder_kind", "holder_index", "holder_sealed",
 		"holder_name", "data", "valid_from", "valid_until", "state", "state_reason", "superseded_by", "document_key", "document_sha256",
-		"kid", "issued_at", "updated_at", "document_offset", "document_length"}
+		"kid", "issued_at", "updated_at", "document_offset", "document_length", "status_list", "status_index"}
 	rows := make([][]any, 0, len(cs))
 	events := make([][]any, 0, len(cs))
 	var origins [][]any
@@ -81,7 +81,7 @@ func copyCertificates(ctx context.Context, cp Copier, cs []*certificates.Certifi
 		rows = append(rows, []any{c.ID, c.Ident.Lineage(), c.Type, c.Authority, c.Serial, int32(c.Version), string(c.Holder.Kind),
 			c.HolderIndex, c.HolderSealed, c.Holder.Name, string(data), date(c.ValidFrom), date(c.ValidUntil), string(c.State),
 			c.StateReason, nullString(c.SupersededBy), c.DocumentKey, c.DocumentSHA256, c.KID, c.IssuedAt, c.UpdatedAt,
-			c.DocumentOffset, c.DocumentLength})
+			c.DocumentOffset, c.DocumentLength, statusList(c), statusIndex(c)})
 		events = append(events, eventArgs(c, issuedKind(c), "", c.UpdatedAt))
 		if o := c.Origin; o != nil {
 			origins = append(origins, []any{o.Connector, o.SourceKey, c.Ident.Lineage(), c.ID, o.ContentHash, o.SourceStatus, c.UpdatedAt})
@@ -135,12 +135,13 @@ func (s *Store) GetOrigins(ctx context.Context, connector string, keys []string)
 
 const certColumns = `seq, id, type_code, authority, serial, version, holder_kind, holder_index, holder_sealed, holder_name,
 	data, valid_from, valid_until, state, state_reason, superseded_by, document_key, document_sha256, kid, issued_at, updated_at,
-	document_offset, document_length`
+	document_offset, document_length, status_list, status_index`
 
 const insertCertificateSQL = `INSERT INTO certificates (id, lineage, type_code, authority, serial, version,
 		holder_kind, holder_index, holder_sealed, holder_name, data, valid_from, valid_until,
-		state, state_reason, superseded_by, document_key, document_sha256, kid, issued_at, updated_at, document_offset, document_length)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23)`
+		state, state_reason, superseded_by, document_key, document_sha256, kid, issued_at, updated_at, document_offset, document_length,
+		status_list, status_index)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25)`
 
 func certificateArgs(c *certificates.Certificate) ([]any, error) {
 	data, err := json.Marshal(c.Data)
@@ -150,7 +151,7 @@ func certificateArgs(c *certificates.Certificate) ([]any, error) {
 	return []any{c.ID, c.Ident.Lineage(), c.Type, c.Authority, c.Serial, c.Version,
 		string(c.Holder.Kind), c.HolderIndex, c.HolderSealed, c.Holder.Name, string(data), c.ValidFrom, c.ValidUntil,
 		string(c.State), c.StateReason, nullString(c.SupersededBy), c.DocumentKey, c.DocumentSHA256, c.KID, c.IssuedAt, c.UpdatedAt,
-		c.DocumentOffset, c.DocumentLength}, nil
+		c.DocumentOffset, c.DocumentLength, statusList(c), statusIndex(c)}, nil
 }
 
 func insertCertificate(ctx context.Context, q Querier, c *certificates.Certificate) error {
@@ -294,11 +295,15 @@ func scanCertificate(r Row) (*certificates.Certificate, error) {
 	c := &certificates.Certificate{}
 	var kind, state, data string
 	var superseded *string
+	var list, index *int64
 	err := r.Scan(&c.Seq, &c.ID, &c.Type, &c.Authority, &c.Serial, &c.Version, &kind, &c.HolderIndex, &c.HolderSealed, &c.Holder.Name,
 		&data, &c.ValidFrom, &c.ValidUntil, &state, &c.StateReason, &superseded, &c.DocumentKey, &c.DocumentSHA256, &c.KID,
-		Time{&c.IssuedAt}, Time{&c.UpdatedAt}, &c.DocumentOffset, &c.DocumentLength)
+		Time{&c.IssuedAt}, Time{&c.UpdatedAt}, &c.DocumentOffset, &c.DocumentLength, &list, &index)
 	if err != nil {
 		return nil, err
+	}
+	if list != nil && index != nil {
+		c.Status = &certificates.StatusRef{List: int(*list), Index: int(*index)}
 	}
 	c.Holder.Kind, c.State = certificates.HolderKind(kind), certificates.State(state)
 	if superseded != nil {

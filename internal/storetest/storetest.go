@@ -53,6 +53,8 @@ func RunTests(t *testing.T, newStore func(t *testing.T) *sqlstore.Store) {
 		{"TypeTemplates", testTemplates},
 		{"AnnotatedCopies", testAnnotations},
 		{"KeyCompromise", testKeyCompromise},
+		{"StatusAllocation", testStatusAllocation}, {"StatusReplicas", testStatusReplicas},
+		{"StatusEntries", testStatusEntries}, {"StatusIssuance", testStatusIssuance},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -75,6 +75,9 @@ type shareAnswer struct {
 	ExpiresAt     time.Time             `json:"expires_at"`
 	Views         int                   `json:"views"`
 	MaxViews      *int                  `json:"max_views,omitempty"`
+	// CompactQR is the compact signed QR text of exactly the shared
+	// fields, for a valid licence while the share is live.
+	CompactQR string `json:"compact_qr,omitempty"`
 }
 
 func wantsJSON(r *http.Request) bool {
@@ -109,6 +112,17 @@ func (s *Server) sharePage(w http.ResponseWriter, r *http.Request) {
 	if a.Fields == nil {
 		a.Fields = []exchange.ShownField{}
 	}
+	// The offline form of exactly what is shared, under the share page's
+	// holder name; the page is only reached while the share is live.
+	var compact *compactView
+	if a.Valid {
+		req := exchange.CompactRequest{Fields: append([]string{}, shown.Share.Fields...), HolderName: shown.HolderName}
+		if compact, err = s.compactQR(r.Context(), c, shown.Type, req); err != nil {
+			s.fail(w, r, err)
+			return
+		}
+		a.CompactQR = compact.Text
+	}
 	if wantsJSON(r) {
 		w.Header().Set("Content-Type", "application/json; charset=utf-8")
 		_ = json.NewEncoder(w).Encode(a)
@@ -119,7 +133,8 @@ func (s *Server) sharePage(w http.ResponseWriter, r *http.Request) {
 		Reasons   []string
 		ViewsLeft int
 		Token     string // for the PDF link
-	}{A: a, Reasons: reasonsOf(shown.Status, shown.SealValid), ViewsLeft: viewsLeft(shown.Share), Token: chi.URLParam(r, "token")})
+		Compact   *compactView
+	}{A: a, Reasons: reasonsOf(shown.Status, shown.SealValid), ViewsLeft: viewsLeft(shown.Share), Token: chi.URLParam(r, "token"), Compact: compact})
 }
 
 func viewsLeft(sh *exchange.Share) int {

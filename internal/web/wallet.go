@@ -55,6 +55,9 @@ type walletData struct {
 	Today, DefaultExpiry, LastExpiry certificates.Date
 	// AnnotationsOn is whether the hub makes annotated copies.
 	AnnotationsOn bool
+	// Compact is the compact signed QR the holder asked to see
+	// (?compact=<certificate id>&fields=…), shown in that certificate's card.
+	Compact *compactView
 }
 
 func (s *Server) wallet(w http.ResponseWriter, r *http.Request) {
@@ -89,6 +92,14 @@ func (s *Server) showWallet(w http.ResponseWriter, r *http.Request, status int, 
 		}
 		typeOf[c.ID] = t
 		wc := walletCert{C: c, TypeName: t.Name, AuthName: a.Name, Status: c.StatusOn(today)}
+		if q := r.URL.Query(); q.Get("compact") == c.ID {
+			// The fields the holder ticked; none ticked is none.
+			req := exchange.CompactRequest{Fields: append([]string{}, q["fields"]...)}
+			if d.Compact, err = s.compactQR(ctx, c, t, req); err != nil {
+				s.fail(w, r, err)
+				return
+			}
+		}
 		for _, f := range t.Fields {
 			if f.Shareable {
 				wc.Shareable = append(wc.Shareable, f)

@@ -12,6 +12,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -140,6 +141,7 @@ func (s *Server) Register(r chi.Router) {
 	s.tmpl = template.Must(template.New("").Funcs(template.FuncMap{
 		"date": func(t time.Time) string { return t.In(s.Certs.Location).Format("2006-01-02 15:04") },
 		"join": strings.Join,
+		"has":  func(list []string, s string) bool { return slices.Contains(list, s) },
 		"list": func(v ...string) []string { return v },
 		"add":  func(d, v float64) float64 { return v + d },
 		"pct":  func(v float64) float64 { return 100 * v },
