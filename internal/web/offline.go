@@ -1,7 +1,6 @@
 package web
 
 import (
-	"context"
 	"crypto/sha256"
 	"embed"
 	"encoding/hex"
@@ -9,8 +8,6 @@ import (
 	"io/fs"
 	"net/http"
 	"text/template"
-
-	"github.com/certhub/certhub/internal/statuslist"
 )
 
 // The browser QR decoder, vendored at build time by jsqrgen (go generate)
@@ -30,6 +27,7 @@ const (
 	appScope     = "/verify"
 	workerPath   = "/verify/sw.js"
 	trustListURL = "/.well-known/certhub-trust-list"
+	catalogueURL = "/.well-known/certhub-licence-types"
 )
 
 // shellAssets are what the service worker keeps so the page opens offline.
@@ -110,52 +108,25 @@ var offlineMessages = []string{
 	"q_bad_algorithm", "q_bad_signature", "q_expired", "q_revoked", "q_suspended", "q_stale_lists",
 	"q_bad_trust_list", "q_bad_status_list", "q_bad_status_index", "q_bad_status", "q_status_unavailable",
 	"q_issuer_mismatch", "q_key_compromised", "q_needs_connection", "q_decoder_missing", "q_no_qr",
-	"q_not_an_image", "q_error", "q_seal_key", "q_detail", "q_checked_in", "q_local",
+	"q_not_an_image", "q_error", "q_key_not_yet_valid", "q_key_retired", "q_not_yet_valid", "q_no_status", "q_warning", "q_field", "q_seal_key", "q_detail", "q_checked_in", "q_local",
 }
 
 // offlineConfig is what offline.js needs, as JSON for a data attribute:
 // the hub's public key (which signs the trust list and the status lists),
-// the lists to keep, the words to show.
-func (s *Server) offlineConfig(r *http.Request, lang string) string {
-	cfg := map[string]any{"lang": lang, "trustList": trustListURL, "worker": workerPath, "scope": appScope, "statusLists": []string{}}
+// where the lists are, the words to show.
+func (s *Server) offlineConfig(lang string) string {
+	cfg := map[string]any{"lang": lang, "trustList": trustListURL, "statusList": "/status/tsl/", "catalogue": catalogueURL,
+		"worker": workerPath, "scope": appScope}
 	if s.HubKey != nil {
 		cfg["hubKey"] = s.HubKey.PublicJWK()
-	}
-	if s.StatusLists != nil {
-		if ns, err := s.StatusLists(r.Context()); err == nil {
-			paths := make([]string, 0, len(ns))
-			for _, n := range ns {
-				paths = append(paths, statuslist.TSLPath(n))
-			}
-			cfg["statusLists"] = paths
-		} else {
-			s.Log.WarnContext(r.Context(), "offline page: status lists unknown", "err", err)
-		}
 	}
 	msgs := make(map[string][2]string, len(offlineMessages))
 	for _, k := range offlineMessages {
 		msgs[k] = [2]string{T("zh", k), T("en", k)}
 	}
 	cfg["messages"] = msgs
-	cfg["fieldLabels"] = s.fieldLabels(r.Context())
 	b, _ := json.Marshal(cfg)
 	return string(b)
-}
-
-// fieldLabels maps the catalogue's field names to their labels, so a
-// compact QR's shared fields show as on the share page.
-func (s *Server) fieldLabels(ctx context.Context) map[string]string {
-	out := map[string]string{}
-	types, err := s.Certs.Store.ListTypes(ctx)
-	if err != nil {
-		return out
-	}
-	for _, t := range types {
-		for _, f := range t.Fields {
-			out[f.Name] = f.Label
-		}
-	}
-	return out
 }
 
 // isApp reports whether a page is the offline app's (gets the manifest).

@@ -1,14 +1,12 @@
 package web_test
 
 import (
-	"bytes"
-	"compress/zlib"
 	"context"
-	"crypto"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	crand "crypto/rand"
 	"encoding/base64"
+	"io"
 	"math/rand/v2"
 	"net/http"
 	"os"
@@ -23,7 +21,6 @@ import (
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
-	"github.com/lestrrat-go/jwx/v3/jwt"
 
 	"github.com/certhub/certhub/certificates"
 	"github.com/certhub/certhub/internal/compactqr"
@@ -32,141 +29,48 @@ import (
 	"github.com/certhub/certhub/internal/qr"
 	"github.com/certhub/certhub/internal/statuslist"
 	"github.com/certhub/certhub/internal/web"
-	"github.com/certhub/certhub/signing"
 )
 
-// tslList is the Token Status List the offline test serves, until the
-// status lists of issue 13 are built (branch status): entries are assigned
-// here and the list is made per the spec from the hub's live statuses.
-const tslList = 1
-
-// tslServer serves /status/tsl/1 on the test hub: each entry's status is the
-// certificate's status at request time, signed by the hub key.
-type tslServer struct {
-	h       *hubtest.Hub
-	mu      sync.Mutex
-	entries map[int]string // index → certificate identifier
-	ttl     time.Duration
-	exp     time.Duration
-}
-
-func (s *tslServer) token(t testing.TB) string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	ctx := context.Background()
-	bits := make([]byte, statuslist.MinSize/4) // 2 bits an entry
-	for idx, id := range s.entries {
-		v, err := s.h.Certs.VerifyID(ctx, id)
-		if err != nil {
-			t.Error(err)
-			continue
-		}
-		var st statuslist.Status
-		switch v.Status {
-		case certificates.StatusRevoked:
-			st = statuslist.Invalid
-		case certificates.StatusSuspended:
-			st = statuslist.Suspended
-		}
-		bits[idx/4] |= byte(st) << ((idx % 4) * 2) // least-significant bits first
-	}
-	var z bytes.Buffer
-	zw, _ := zlib.NewWriterLevel(&z, zlib.BestCompression)
-	_, _ = zw.Write(bits)
-	_ = zw.Close()
-	now := s.h.Clock.Now()
-	tok, err := jwt.NewBuilder().Subject(statuslist.TSLURL(s.h.Srv.URL, tslList)).IssuedAt(now).Expiration(now.Add(s.exp)).
-		Claim("ttl", int(s.ttl.Seconds())).
-		Claim("status_list", map[string]any{"bits": 2, "lst": base64.RawURLEncoding.EncodeToString(z.Bytes())}).Build()
-	if err != nil {
-		t.Fatal(err)
-	}
-	signed, err := s.h.Pages.HubKey.SignJWT(tok, "statuslist+jwt")
-	if err != nil {
-		t.Fatal(err)
-	}
-	return signed
-}
-
-// withTSL serves the test's Token Status List on h and names it to the
-// offline page; seen, if set, sees every request to the hub first.
-func withTSL(t testing.TB, h *hubtest.Hub, seen func(*http.Request)) *tslServer {
-	tsl := &tslServer{h: h, entries: map[int]string{}, ttl: time.Hour, exp: 12 * time.Hour}
-	inner := h.Srv.Config.Handler
-	h.Srv.Config.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if seen != nil {
-			seen(r)
-		}
-		if r.URL.Path == statuslist.TSLPath(tslList) {
-			w.Header().Set("Content-Type", "application/statuslist+jwt")
-			_, _ = w.Write([]byte(tsl.token(t)))
-			return
-		}
-		inner.ServeHTTP(w, r)
-	})
-	h.Pages.StatusLists = func(context.Context) ([]int, error) { return []int{tslList}, nil }
-	return tsl
-}
-
-// compactQR makes the compact QR of an issued certificate, signed by
-// signer (thumbprint: its RFC 7638 thumbprint), with status entry idx
-// (none when idx is negative).
-func compactQR(t testing.TB, h *hubtest.Hub, c *certificates.Certificate, signer crypto.Signer, thumbprint []byte, idx int) string {
+// compactCode fetches a certificate's compact QR from the hub's endpoint
+// (GET /api/v1/certificates/{id}/qr?form=compact) as an administrator:
+// format "text" or "png".
+func compactCode(t testing.TB, h *hubtest.Hub, id, format string) []byte {
 	t.Helper()
-	ctx := context.Background()
-	typ, err := h.Certs.Type(ctx, c.Type)
+	req, _ := http.NewRequest("GET", h.Srv.URL+"/api/v1/certificates/"+id+"/qr?form=compact&format="+format, nil)
+	req.Header.Set("Authorization", "Bearer "+h.Admin)
+	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
-	auth, err := h.Store.GetAuthority(ctx, c.Authority)
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("compact QR of %s: %d %s %v", id, resp.StatusCode, b, err)
+	}
+	return b
+}
+
+// strangerCode is the compact QR of c sealed by a key no trust list names,
+// with c's real status reference.
+func strangerCode(t testing.TB, h *hubtest.Hub, c *certificates.Certificate) string {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), crand.Reader)
 	if err != nil {
 		t.Fatal(err)
 	}
-	l := compactqr.Licence{ID: c.ID, TypeCode: c.Type, TypeName: typ.Name, IssuerUSCC: c.Authority, IssuerName: auth.Name,
-		Holder: certificates.MaskName(c.Holder.Kind, c.Holder.Name), ValidFrom: c.ValidFrom.String(), Fields: map[string]string{}}
-	if !c.ValidUntil.IsZero() {
-		l.ValidUntil = c.ValidUntil.String()
+	thumb := make([]byte, 32)
+	_, _ = crand.Read(thumb)
+	from, _ := compactqr.ParseDate(c.ValidFrom.String())
+	in := compactqr.Input{Issuer: h.Srv.URL, Now: h.Clock.Now(), Licence: compactqr.Licence{ID: c.ID, TypeCode: c.Type, IssuerUSCC: c.Authority,
+		Holder: certificates.MaskName(c.Holder.Kind, c.Holder.Name), ValidFrom: from}}
+	if c.Status != nil {
+		in.Status = &compactqr.StatusRef{Idx: uint64(c.Status.Index), URI: statuslist.TSLURL(h.Srv.URL, c.Status.List)}
 	}
-	for _, f := range typ.Fields {
-		if v, ok := c.Data[f.Name].(string); ok && f.Shareable && len(l.Fields) < 2 {
-			l.Fields[f.Name] = v
-		}
-	}
-	in := compactqr.Input{Issuer: h.Srv.URL, Licence: l, Now: h.Clock.Now()}
-	if idx >= 0 {
-		in.Status = &compactqr.StatusRef{Idx: uint64(idx), URI: statuslist.TSLURL(h.Srv.URL, tslList)}
-	}
-	text, err := compactqr.Encode(signer, thumbprint, in)
+	text, err := compactqr.Encode(key, thumb, in)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return text
-}
-
-// sealKey is an authority's active ES256 seal key: its signer and the
-// thumbprint behind its kid.
-func sealKey(t testing.TB, h *hubtest.Hub, authority string) (crypto.Signer, []byte) {
-	t.Helper()
-	ctx := context.Background()
-	signer, _, err := h.API.Keys.PDFSigner(ctx, authority)
-	if err != nil {
-		t.Fatal(err)
-	}
-	keys, err := h.API.Keys.Keys(ctx, authority)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, k := range keys {
-		if k.Status == signing.KeyActive && k.Algorithm == signing.ES256 {
-			thumb, err := base64.RawURLEncoding.DecodeString(k.KID)
-			if err != nil {
-				t.Fatal(err)
-			}
-			return signer, thumb
-		}
-	}
-	t.Fatal("no active ES256 key")
-	return nil, nil
 }
 
 // requestLog records what the page asks for over the network, as DevTools
@@ -322,58 +226,53 @@ func TestBrowserOfflineVerify(t *testing.T) {
 	var cut atomic.Bool
 	var leakMu sync.Mutex
 	var leaked []string
-	tsl := withTSL(t, h, func(r *http.Request) {
+	inner := h.Srv.Config.Handler
+	h.Srv.Config.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if cut.Load() {
 			leakMu.Lock()
 			leaked = append(leaked, r.Method+" "+r.URL.Path+" (Sec-Fetch-Mode "+r.Header.Get("Sec-Fetch-Mode")+")")
 			leakMu.Unlock()
 		}
+		inner.ServeHTTP(w, r)
 	})
 
-	// Three food permits of one company: one stays valid, one is revoked and
-	// one suspended before the page ever sees the lists.
+	// Three food permits of one company, with their compact QR codes from
+	// the hub: one stays valid, one is revoked and one suspended before the
+	// page ever sees the lists.
 	gen := demo.NewGenerator(13, h.Certs.Today())
 	org := demo.NewOrg(rand.New(rand.NewPCG(13, 13)), 4711)
-	issue := func() *certificates.Certificate {
+	dir := t.TempDir()
+	issue := func(name string) (*certificates.Certificate, string, string) {
 		res, err := h.Certs.Issue(bg, certificates.Scope{}, gen.FoodPermit(org, false), nil)
 		if err != nil {
 			t.Fatal(err)
 		}
-		return res.Certificate
+		if res.Certificate.Status == nil {
+			t.Fatal("a new certificate has no status list entry")
+		}
+		p := filepath.Join(dir, name+".png")
+		if err := os.WriteFile(p, compactCode(t, h, res.Certificate.ID, "png"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return res.Certificate, string(compactCode(t, h, res.Certificate.ID, "text")), p
 	}
-	valid, revoked, suspended := issue(), issue(), issue()
+	valid, validText, validPNG := issue("valid")
+	revoked, _, revokedPNG := issue("revoked")
+	suspended, _, suspendedPNG := issue("suspended")
 	if _, err := h.Certs.Lifecycle(bg, certificates.Scope{}, revoked.ID, certificates.Revoke, "以欺骗手段取得"); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := h.Certs.Lifecycle(bg, certificates.Scope{}, suspended.ID, certificates.Suspend, "停业整顿"); err != nil {
 		t.Fatal(err)
 	}
-	tsl.entries[70001], tsl.entries[4242], tsl.entries[99] = valid.ID, revoked.ID, suspended.ID
-
-	signer, thumb := sealKey(t, h, valid.Authority)
-	stranger, err := ecdsa.GenerateKey(elliptic.P256(), crand.Reader)
+	png, err := qr.AlphanumericPNG(strangerCode(t, h, valid), 4)
 	if err != nil {
 		t.Fatal(err)
 	}
-	strangerThumb := make([]byte, 32)
-	_, _ = crand.Read(strangerThumb)
-	dir := t.TempDir()
-	image := func(name, text string) string {
-		png, err := qr.AlphanumericPNG(text, 4)
-		if err != nil {
-			t.Fatal(err)
-		}
-		p := filepath.Join(dir, name+".png")
-		if err := os.WriteFile(p, png, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return p
+	unknownPNG := filepath.Join(dir, "unknown-key.png")
+	if err := os.WriteFile(unknownPNG, png, 0o644); err != nil {
+		t.Fatal(err)
 	}
-	validText := compactQR(t, h, valid, signer, thumb, 70001)
-	validPNG := image("valid", validText)
-	revokedPNG := image("revoked", compactQR(t, h, revoked, signer, thumb, 4242))
-	suspendedPNG := image("suspended", compactQR(t, h, suspended, signer, thumb, 99))
-	unknownPNG := image("unknown-key", compactQR(t, h, valid, stranger, strangerThumb, 70001))
 
 	ctx := browser(t, "")
 	reqs := &requestLog{}
@@ -473,8 +372,7 @@ func TestBrowserOfflineWithoutDecoder(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	signer, thumb := sealKey(t, h, res.Certificate.Authority)
-	code := compactQR(t, h, res.Certificate, signer, thumb, -1)
+	code := string(compactCode(t, h, res.Certificate.ID, "text"))
 	if r, err := http.Get(h.Srv.URL + "/verify/jsqr.js"); err != nil || r.StatusCode != http.StatusNotFound {
 		t.Fatalf("decoder without the vendored file: %v %v", r, err)
 	}
@@ -501,18 +399,11 @@ func TestBrowserOfflineWithoutDecoder(t *testing.T) {
 // over 200 scans; reported as medians and 95th percentiles in ms.
 func BenchmarkBrowserOfflineVerify(b *testing.B) {
 	h, _ := demoHub(b)
-	tsl := withTSL(b, h, nil)
 	res, err := h.Certs.Issue(context.Background(), certificates.Scope{}, demo.NewGenerator(15, h.Certs.Today()).FoodPermit(demo.NewOrg(rand.New(rand.NewPCG(15, 15)), 4713), false), nil)
 	if err != nil {
 		b.Fatal(err)
 	}
-	tsl.entries[123] = res.Certificate.ID
-	signer, thumb := sealKey(b, h, res.Certificate.Authority)
-	code := compactQR(b, h, res.Certificate, signer, thumb, 123)
-	png, err := qr.AlphanumericPNG(code, 4)
-	if err != nil {
-		b.Fatal(err)
-	}
+	code, png := string(compactCode(b, h, res.Certificate.ID, "text")), compactCode(b, h, res.Certificate.ID, "png")
 	ctx := browser(b, "")
 	clerkSignIn(b, ctx, h.Srv.URL)
 	waitJS(b, ctx, "the lists to be kept", `document.getElementById('lists-state').dataset.ready === 'true'`)

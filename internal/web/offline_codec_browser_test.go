@@ -115,9 +115,21 @@ func TestBrowserOfflineCodecAgrees(t *testing.T) {
 		return nil, errors.New("no such kid")
 	}
 	now := time.Now()
+	edSign := func(tbs []byte) []byte { return ed25519.Sign(ed.signer.(ed25519.PrivateKey), tbs) }
+	protEd, _ := cbor.Marshal(map[int]any{1: -8, 4: ed.thumb[:8]})
+	day := func(s string) compactqr.Date { d, _ := compactqr.ParseDate(s); return d }
 	in := compactqr.Input{Issuer: h.Srv.URL, Now: now, Licence: compactqr.Licence{ID: "1.2.156.3005.2.x", TypeCode: "11330100MB0000001R002",
-		TypeName: "食品经营许可证", IssuerUSCC: "11330100MB0000001R", IssuerName: "杭州市市场监督管理局", Holder: "杭州*******公司",
-		ValidFrom: "2026-01-01", ValidUntil: "2030-12-31", Fields: map[string]string{"permit_no": "JY13301020000001"}}}
+		TypeName: "食品经营许可证", IssuerUSCC: "11330100MB0000001R", Holder: "杭州*******公司",
+		ValidFrom: day("2026-01-01"), ValidUntil: day("2030-12-31"),
+		Fields: map[uint64]any{1: "JY13301020000001", 2: day("2026-01-01"), 3: int64(-42), 4: 3.5, 5: true}}}
+	signedClaims := func(claims any) string {
+		b, err := cbor.Marshal(claims)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return wrapCOSE(sign1(t, protEd, map[any]any{}, b, edSign))
+	}
+	days := func(n int64) cbor.Tag { return cbor.Tag{Number: 100, Content: n} }
 	good := func(k testKey) string {
 		s, err := compactqr.Encode(k.signer, k.thumb, in)
 		if err != nil {
@@ -127,8 +139,6 @@ func TestBrowserOfflineCodecAgrees(t *testing.T) {
 	}
 	goodES, goodEd := good(es), good(ed)
 	stranger := newTestKey(t, true)
-	edSign := func(tbs []byte) []byte { return ed25519.Sign(ed.signer.(ed25519.PrivateKey), tbs) }
-	protEd, _ := cbor.Marshal(map[int]any{1: -8, 4: ed.thumb[:8]})
 	// Nesting in the unprotected header, at the Go codec's limit and one
 	// past it (found by asking it), so both sides agree on where it is.
 	nested := func(n int) string {
@@ -188,6 +198,14 @@ func TestBrowserOfflineCodecAgrees(t *testing.T) {
 		{"signed duplicate claim", wrapCOSE(sign1(t, protEd, map[any]any{}, []byte{0xa2, 0x06, 0x01, 0x06, 0x02}, edSign)), "bad_cbor"},
 		{"signed without licence", wrapCOSE(sign1(t, protEd, map[any]any{}, []byte{0xa1, 0x06, 0x01}, edSign)), "bad_cbor"},
 		{"signed invalid UTF-8", wrapCOSE(sign1(t, protEd, map[any]any{}, []byte{0xa2, 0x06, 0x01, 0x3a, 0x00, 0x01, 0x00, 0x00, 0xa1, 0x01, 0x62, 0xff, 0xfe}, edSign)), "bad_cbor"},
+		{"date as text", signedClaims(map[int]any{6: 1, -65537: map[int]any{1: "x", 7: "2026-01-01"}}), "bad_cbor"},
+		{"date tag out of range", signedClaims(map[int]any{6: 1, -65537: map[int]any{1: "x", 7: days(2932897)}}), "bad_cbor"},
+		{"date at the end of year 9999", signedClaims(map[int]any{6: 1, -65537: map[int]any{1: "x", 7: days(2932896)}}), ""},
+		{"field number 0", signedClaims(map[int]any{6: 1, -65537: map[int]any{1: "x", 7: days(0), 9: map[int]any{0: "a"}}}), "bad_cbor"},
+		{"field named, not numbered", signedClaims(map[int]any{6: 1, -65537: map[int]any{1: "x", 7: days(0), 9: map[string]any{"address": "a"}}}), "bad_cbor"},
+		{"field value an array", signedClaims(map[int]any{6: 1, -65537: map[int]any{1: "x", 7: days(0), 9: map[int]any{1: []any{"a"}}}}), "bad_cbor"},
+		{"field value another tag", signedClaims(map[int]any{6: 1, -65537: map[int]any{1: "x", 7: days(0), 9: map[int]any{1: cbor.Tag{Number: 1, Content: 0}}}}), "bad_cbor"},
+		{"retired key 5 ignored", signedClaims(map[int]any{6: 1, -65537: map[int]any{1: "x", 5: "杭州市市场监督管理局", 7: days(0)}}), ""},
 	}
 	if t2 := string(tampered); strings.HasPrefix(t2, "CH1:") {
 		vectors = append(vectors, struct{ name, text, want string }{"tampered", t2, ""})

@@ -75,9 +75,6 @@ type Server struct {
 	// given to the offline verify page, which checks both with it. Nil: the
 	// page verifies nothing offline.
 	HubKey *signing.HubKey
-	// StatusLists names the Token Status Lists (/status/tsl/{n}) the offline
-	// verify page keeps. Nil: none.
-	StatusLists func(context.Context) ([]int, error)
 
 	tmpl *template.Template
 }
@@ -279,7 +276,7 @@ func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, name
 	}
 	p := page{Lang: lang, CSRF: s.csrfToken(w, r), Session: sessionOf(r), Title: T(lang, title), Data: data, Path: r.URL.Path}
 	if isApp(name) {
-		p.App, p.Offline, p.Decoder = true, s.offlineConfig(r, lang), jsQR != nil
+		p.App, p.Offline, p.Decoder = true, s.offlineConfig(lang), jsQR != nil
 	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.Header().Set("Content-Language", T(lang, "lang"))

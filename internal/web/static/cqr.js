@@ -18,12 +18,16 @@
   var ALG = { "-7": "ES256", "-8": "EdDSA" };
   var TAG_DAYS = 100; // RFC 8943: days since 1970-01-01
 
-  // Licence map keys (docs/compact-qr.md). A new key is one more line.
+  // Licence map keys (docs/compact-qr.md). Key 5 (the authority's name) is
+  // retired: the trust list names each key's authority. A new key is one
+  // more line; a key this page does not know is ignored, as in Go.
   var LICENCE_KEYS = {
-    1: "id", 2: "typeCode", 3: "typeName", 4: "issuerUSCC", 5: "issuerName",
+    1: "id", 2: "typeCode", 3: "typeName", 4: "issuerUSCC",
     6: "holder", 7: "validFrom", 8: "validUntil", 9: "fields"
   };
   var DATE_FIELDS = { validFrom: true, validUntil: true };
+  var MIN_DAY = -719162, MAX_DAY = 2932896; // 0001-01-01 … 9999-12-31
+  var CST = 8 * 3600; // licence dates are China Standard Time days
 
   function VerifyError(reason, detail) {
     this.name = "VerifyError";
@@ -305,37 +309,56 @@
   function get(m, k) { return m instanceof Map ? m.get(k) : undefined; }
   function int(v) { return typeof v === "bigint" ? Number(v) : v; }
 
-  function civilDate(v, name) {
-    if (v instanceof Tagged && int(v.tag) === TAG_DAYS && Number.isSafeInteger(int(v.value))) {
-      return new Date(int(v.value) * 86400000).toISOString().slice(0, 10);
-    }
-    if (typeof v === "string" && /^\d{4}-\d{2}-\d{2}$/.test(v)) { return v; }
-    fail("bad_cbor", name + " is not a date");
+  // dayNumber reads an RFC 8943 day number (tag 100), or gives -Infinity.
+  function dayNumber(v) {
+    if (!(v instanceof Tagged) || int(v.tag) !== TAG_DAYS) { return -Infinity; }
+    var n = int(v.value);
+    return Number.isSafeInteger(n) && n >= MIN_DAY && n <= MAX_DAY ? n : -Infinity;
+  }
+  function dayString(n) { return new Date(n * 86400000).toISOString().slice(0, 10); }
+
+  // fieldValue is a shared field's value as text: a string, a number, a
+  // boolean or a tag-100 date; anything else is not this profile's.
+  function fieldValue(v, k) {
+    if (typeof v === "string") { return v; }
+    if (typeof v === "number" || typeof v === "bigint") { return String(v); }
+    if (typeof v === "boolean") { return v ? "✓" : "✗"; }
+    var d = dayNumber(v);
+    if (d !== -Infinity) { return dayString(d); }
+    fail("bad_cbor", "field " + k + " is not a field value");
   }
 
-  // parseLicence reads the licence map; catalogue maps an integer field
-  // key to its name (the type catalogue), when keys are integers.
+  // parseLicence reads the licence map. Shared fields travel by number;
+  // catalogue (GET /.well-known/certhub-licence-types, unsigned: it only
+  // names them) gives each its name and labels within its type.
   function parseLicence(m, catalogue) {
     if (!(m instanceof Map)) { fail("bad_cbor", "no licence claim"); }
-    var l = { fields: [] };
+    var l = { fields: [] }, rawFields = null;
     m.forEach(function (v, k) {
       var name = LICENCE_KEYS[int(k)];
-      if (!name) { return; } // a later field this page does not know
+      if (!name) { return; }
       if (name === "fields") {
         if (!(v instanceof Map)) { fail("bad_cbor", "licence fields are not a map"); }
-        v.forEach(function (fv, fk) {
-          var fname = typeof fk === "string" ? fk : (catalogue && catalogue[int(fk)]) || "#" + String(fk);
-          if (typeof fv !== "string" && typeof fv !== "number") { fail("bad_cbor", "field " + fname + " is not text"); }
-          l.fields.push({ name: fname, value: String(fv) });
-        });
+        rawFields = v;
       } else if (DATE_FIELDS[name]) {
-        l[name] = civilDate(v, name);
+        var d = dayNumber(v);
+        if (d === -Infinity) { fail("bad_cbor", name + " is not an RFC 8943 day number (tag 100)"); }
+        l[name] = dayString(d); l[name + "Day"] = d;
       } else {
         if (typeof v !== "string") { fail("bad_cbor", "licence " + name + " is not text"); }
         l[name] = v;
       }
     });
-    if (!l.id) { fail("bad_cbor", "licence without identifier"); }
+    var type = catalogue && catalogue.types && catalogue.types[l.typeCode];
+    if (rawFields) {
+      rawFields.forEach(function (fv, fk) {
+        var n = int(fk);
+        if (!Number.isSafeInteger(n) || n < 1) { fail("bad_cbor", "field number " + String(fk)); }
+        var def = type && type.fields && type.fields[String(n)];
+        l.fields.push({ number: n, name: def ? def.name : "", label: def && def.label ? def.label : null, value: fieldValue(fv, n) });
+      });
+      l.fields.sort(function (a, b) { return a.number - b.number; });
+    }
     return l;
   }
 
@@ -400,17 +423,20 @@
       var e = r.key.entry;
       if (tl.iss && r.iss && tl.iss !== r.iss) { fail("issuer_mismatch", "issued by " + r.iss + ", the trust list is " + tl.iss + "'s"); }
       if (e.authority && r.licence.issuerUSCC && e.authority !== r.licence.issuerUSCC) { fail("issuer_mismatch", "the key is " + e.authority + "'s"); }
+      if (e.valid_from !== undefined && r.iat < e.valid_from) { fail("key_not_yet_valid", "sealed before its key existed"); }
+      if (e.valid_until !== undefined && r.iat > e.valid_until) { fail("key_retired", "sealed after its key was retired"); }
       if (e.state === "compromised" && (e.compromised_from === undefined || r.iat >= e.compromised_from)) { fail("key_compromised"); }
-      if (e.valid_until !== undefined && r.iat > e.valid_until) { fail("unknown_key", "made after its key was retired"); }
-      if (e.valid_from !== undefined && r.iat < e.valid_from) { fail("unknown_key", "made before its key existed"); }
+      if (r.licence.validFromDay !== undefined && now < r.licence.validFromDay * 86400 - CST) { fail("not_yet_valid", "valid from " + r.licence.validFrom); }
       if (now >= tl.exp) { fail("stale_lists", "the trust list expired at " + new Date(tl.exp * 1000).toISOString()); }
+      if (!r.status) { res.warning = "no_status"; }
       if (r.status) {
         var path;
         try { path = new URL(r.status.uri).pathname; } catch (x) { fail("bad_cbor", "status uri"); }
         var sl = lists.statusLists[path];
         if (!sl) { fail("status_unavailable", "no cached status list " + r.status.uri); }
         if (sl.sub && sl.sub !== r.status.uri) { fail("bad_status_list", "the list is " + sl.sub); }
-        if (typeof sl.exp === "number" && now >= sl.exp) { fail("stale_lists", "the status list expired at " + new Date(sl.exp * 1000).toISOString()); }
+        var slEnd = typeof sl.exp === "number" ? sl.exp : sl.iat + sl.ttl;
+        if (now >= slEnd) { fail("stale_lists", "the status list expired at " + new Date(slEnd * 1000).toISOString()); }
         var v = statusAt(sl, r.status.idx);
         if (v < 0) { fail("bad_status_index", "index " + r.status.idx + " is outside the list"); }
         if (v === 1) { fail("revoked"); }

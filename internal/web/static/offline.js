@@ -13,7 +13,10 @@
   var REFRESH_MS = 5 * 60 * 1000;
   var $ = function (id) { return document.getElementById(id); };
   var lists = { trustList: null, statusLists: {} };
+  var catalogue = null;
   var hub = null;
+  var MAX_LISTS = 64; // status lists are numbered from 1; each holds ≥ 131,072 entries
+  var KNOWN = "certhub-status-lists"; // localStorage: how many lists the last refresh found
 
   function msg(key) {
     var m = cfg.messages[key];
@@ -54,8 +57,23 @@
         next.statusLists[path] = await Q.loadStatusList(await (await cache.match(reqs[i])).text(), k);
       } catch (e) { next.errors.push(e.reason || "bad_status_list"); }
     }
+    var cat = await cache.match(cfg.catalogue);
+    if (cat) {
+      try { catalogue = JSON.parse(await cat.text()); } catch (e) { catalogue = null; }
+    }
     lists = next;
     showLists();
+  }
+
+  // keep fetches one list and keeps it if check accepts it.
+  async function keep(cache, url, check) {
+    var r = await fetch(url, { cache: "no-store", credentials: "same-origin" });
+    if (r.status === 404) { return 404; }
+    if (!r.ok) { return r.status; }
+    var body = await r.text();
+    await check(body);
+    await cache.put(url, new Response(body, { headers: { "Content-Type": r.headers.get("Content-Type") || "application/octet-stream" } }));
+    return 200;
   }
 
   // refresh fetches the lists while online, and keeps each only if it
@@ -66,15 +84,15 @@
     refreshing = (async function () {
       var cache = await caches.open(LISTS);
       var k = await hubKey();
-      var urls = [cfg.trustList].concat(cfg.statusLists || []);
-      for (var i = 0; i < urls.length; i++) {
-        try {
-          var r = await fetch(urls[i], { cache: "no-store", credentials: "same-origin" });
-          if (!r.ok) { continue; }
-          var body = await r.text();
-          if (urls[i] === cfg.trustList) { await Q.loadTrustList(body, k); } else { await Q.loadStatusList(body, k); }
-          await cache.put(urls[i], new Response(body, { headers: { "Content-Type": "application/jwt", "Date": new Date().toUTCString() } }));
-        } catch (e) { /* offline, or a bad list: keep what is cached */ }
+      var verified = function (load) { return function (body) { return load(body, k); }; };
+      try { await keep(cache, cfg.trustList, verified(Q.loadTrustList)); } catch (e) { /* offline or bad: keep the cached one */ }
+      try { await keep(cache, cfg.catalogue, function (body) { if (JSON.parse(body).profile !== "CH1") { throw new Error("not CH1"); } }); } catch (e) { /* optional */ }
+      // Status lists: /status/tsl/1, 2, … until the hub says 404.
+      for (var n = 1; n <= MAX_LISTS; n++) {
+        var st;
+        try { st = await keep(cache, cfg.statusList + n, verified(Q.loadStatusList)); } catch (e) { st = 0; }
+        if (st === 404) { localStorage.setItem(KNOWN, String(n - 1)); break; }
+        if (st !== 200) { break; } // offline or a bad answer: try again later
       }
       await loadCached();
     })().finally(function () { refreshing = null; });
@@ -84,7 +102,7 @@
   function showLists() {
     var st = $("lists-state");
     var n = Object.keys(lists.statusLists).length;
-    var want = (cfg.statusLists || []).every(function (p) { return !!lists.statusLists[p]; });
+    var want = n >= Number(localStorage.getItem(KNOWN) || "1");
     st.dataset.ready = String(!!lists.trustList && want);
     st.dataset.statusLists = String(n);
     st.textContent = lists.trustList
@@ -134,14 +152,18 @@
     if (r && r.licence) {
       var l = r.licence;
       row(dl, msg("type"), l.typeName || l.typeCode || "");
-      row(dl, msg("authority"), (l.issuerName || "") + " " + (l.issuerUSCC || ""));
+      row(dl, msg("authority"), (r.key.entry.authority_name || "") + " " + (l.issuerUSCC || ""));
       if (l.holder) { row(dl, msg("holder"), l.holder); }
       row(dl, msg("validity"), (l.validFrom || "") + " — " + (l.validUntil || msg("no_end")));
-      l.fields.forEach(function (f) { row(dl, (cfg.fieldLabels && cfg.fieldLabels[f.name]) || f.name, f.value); });
+      l.fields.forEach(function (f) {
+        var label = f.label && (f.label[cfg.lang === "en" ? "en" : "zh-CN"] || f.label["zh-CN"]);
+        row(dl, label || f.name || msg("q_field").replace("{n}", String(f.number)), f.value);
+      });
       row(dl, msg("identifier"), l.id, "mono");
       row(dl, msg("q_seal_key"), r.alg + " · " + r.kid, "mono");
     }
     if (!res.valid && res.detail) { row(dl, msg("q_detail"), res.detail, "mono"); }
+    if (res.warning) { row(dl, msg("q_warning"), msg("q_" + res.warning) + " · " + other("q_" + res.warning)); }
     row(dl, msg("q_checked_in"), ms.toFixed(1) + " ms · " + msg("q_local"));
     showFreshness();
     sec.scrollIntoView({ block: "nearest" });
@@ -163,7 +185,7 @@
       return none;
     }
     var t0 = performance.now();
-    var res = await Q.verify(text, lists, nowSeconds(), cfg.catalogue);
+    var res = await Q.verify(text, lists, nowSeconds(), catalogue);
     var ms = performance.now() - t0;
     show(res, ms);
     return res;
@@ -199,7 +221,7 @@
 
   self.CertHubOffline = {
     verifyText: verifyText, refresh: refresh, reload: loadCached, freshness: showFreshness,
-    lists: function () { return lists; }
+    lists: function () { return lists; }, catalogue: function () { return catalogue; }
   };
 
   // --- the service worker and the refresh schedule ---
