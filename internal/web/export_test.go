@@ -9,3 +9,6 @@ func WithoutDecoder(t testing.TB) {
 	jsQR = nil
 	t.Cleanup(func() { jsQR = old })
 }
+
+// HasDecoder reports whether the vendored QR decoder was generated.
+func HasDecoder() bool { return jsQR != nil }
