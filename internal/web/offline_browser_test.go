@@ -6,6 +6,7 @@ import (
 	"crypto/elliptic"
 	crand "crypto/rand"
 	"encoding/base64"
+	"fmt"
 	"io"
 	"math/rand/v2"
 	"net/http"
@@ -30,6 +31,26 @@ import (
 	"github.com/certhub/certhub/internal/statuslist"
 	"github.com/certhub/certhub/internal/web"
 )
+
+// shiftClock makes every page opened from now on see the clock d ahead
+// (Date and Date.now), replacing the shift installed as previous.
+func shiftClock(t *testing.T, ctx context.Context, d time.Duration, previous page.ScriptIdentifier) page.ScriptIdentifier {
+	t.Helper()
+	if previous != "" {
+		if _, err := chromedp.Call(ctx, page.RemoveScriptToEvaluateOnNewDocument, page.RemoveScriptToEvaluateOnNewDocumentParams{Identifier: previous}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	res, err := chromedp.Call(ctx, page.AddScriptToEvaluateOnNewDocument, page.AddScriptToEvaluateOnNewDocumentParams{Source: fmt.Sprintf(`(() => {
+		const shift = %d, RealDate = Date, realNow = Date.now.bind(Date);
+		class Later extends RealDate { constructor(...a) { if (a.length === 0) { super(realNow() + shift); } else { super(...a); } } static now() { return realNow() + shift; } }
+		globalThis.Date = Later;
+	})()`, d.Milliseconds())})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res.Identifier
+}
 
 // needDecoder fails a test that reads QR images in the page when the hub
 // was built without the vendored decoder, saying how to get it.
@@ -342,15 +363,19 @@ func TestBrowserOfflineVerify(t *testing.T) {
 		t.Fatalf("verifying offline made requests: %v", all)
 	}
 
-	// Later: the page's clock is past the lists' expiry (the trust list
-	// lives 24 h). Opened again, offline, it says so and trusts nothing.
-	if _, err := chromedp.Call(ctx, page.AddScriptToEvaluateOnNewDocument, page.AddScriptToEvaluateOnNewDocumentParams{Source: `(() => {
-		const shift = 25 * 3600 * 1000, RealDate = Date, realNow = Date.now.bind(Date);
-		class Later extends RealDate { constructor(...a) { if (a.length === 0) { super(realNow() + shift); } else { super(...a); } } static now() { return realNow() + shift; } }
-		globalThis.Date = Later;
-	})()`}); err != nil {
-		t.Fatal(err)
-	}
+	// Two hours on (the page's clock shifted, the page opened again, still
+	// offline): the status list is past its ttl, so the banner asks for a
+	// refresh, and verdicts still stand.
+	later := shiftClock(t, ctx, 2*time.Hour, "")
+	reqs.start()
+	run(t, ctx, chromedp.Navigate(h.Srv.URL+"/verify"), chromedp.WaitVisible(chromedp.CSS(`#qr-image`)))
+	waitJS(t, ctx, "the refresh banner", `(() => { const b = document.getElementById('stale-banner'); return !b.hidden && b.dataset.state === 'old'; })()`)
+	scanImage(t, ctx, validPNG, "valid")
+	shot(t, ctx, "44-offline-lists-old")
+
+	// A day later: past the lists' expiry (the trust list and the status
+	// lists live 24 h). The page says so and trusts nothing.
+	shiftClock(t, ctx, 25*time.Hour, later)
 	reqs.start()
 	run(t, ctx, chromedp.Navigate(h.Srv.URL+"/verify"), chromedp.WaitVisible(chromedp.CSS(`#qr-image`)))
 	waitJS(t, ctx, "the stale banner", `(() => { const b = document.getElementById('stale-banner'); return !b.hidden && b.dataset.state === 'expired'; })()`)
@@ -359,7 +384,7 @@ func TestBrowserOfflineVerify(t *testing.T) {
 		t.Fatalf("stale banner: %q", banner)
 	}
 	scanImage(t, ctx, validPNG, "stale_lists")
-	shot(t, ctx, "44-offline-stale-lists")
+	shot(t, ctx, "45-offline-lists-expired")
 	if _, notFromSW := reqs.report(); len(notFromSW) > 0 {
 		t.Fatalf("offline, later: requests not answered by the service worker: %v", notFromSW)
 	}
@@ -398,7 +423,7 @@ func TestBrowserOfflineWithoutDecoder(t *testing.T) {
 	// The scanner gun types the text and ends it with Enter.
 	run(t, ctx, chromedp.SendKeys(chromedp.CSS(`#qr-text`), code+"\r"))
 	waitJS(t, ctx, "the typed code's verdict", `document.getElementById('offline-verdict').dataset.reason === 'valid'`)
-	shot(t, ctx, "45-offline-no-decoder-typed")
+	shot(t, ctx, "46-offline-no-decoder-typed")
 }
 
 // BenchmarkBrowserOfflineVerify measures, in Chromium, what a scan costs the

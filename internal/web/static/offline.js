@@ -231,5 +231,9 @@
   loadCached().then(refresh);
   setInterval(refresh, REFRESH_MS);
   setInterval(showFreshness, 30 * 1000);
-  addEventListener("online", refresh);
+  // Back online: refresh after a second, once the connection has settled
+  // (and not from a page that is being left).
+  var leaving = false;
+  addEventListener("pagehide", function () { leaving = true; });
+  addEventListener("online", function () { setTimeout(function () { if (!leaving) { refresh(); } }, 1000); });
 })();
