@@ -7,7 +7,7 @@
   "use strict";
   var box = document.getElementById("offline-config");
   if (!box || !self.CertHubQR) { return; }
-  var cfg = JSON.parse(box.dataset.config);
+  var cfg = JSON.parse(new TextDecoder().decode(Uint8Array.from(atob(box.dataset.config), function (c) { return c.charCodeAt(0); })));
   var Q = self.CertHubQR;
   var LISTS = "certhub-lists-v1";
   var REFRESH_MS = 5 * 60 * 1000;
