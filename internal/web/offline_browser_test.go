@@ -316,6 +316,14 @@ func TestBrowserOfflineVerify(t *testing.T) {
 	waitJS(t, ctx, "the lists to be kept", `document.getElementById('lists-state').dataset.ready === 'true'`)
 	waitJS(t, ctx, "the page to be kept", `caches.match('/verify').then(r => !!r)`)
 	shot(t, ctx, "40-offline-verify-online")
+	// Chromium finds nothing that keeps the page from being installed.
+	inst, err := chromedp.Call(ctx, page.GetInstallabilityErrors, cdp.Empty{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range inst.InstallabilityErrors {
+		t.Errorf("not installable: %s %v", e.ErrorID, e.ErrorArguments)
+	}
 
 	// Offline.
 	offline(t, ctx, true)
