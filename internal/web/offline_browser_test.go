@@ -490,3 +490,28 @@ func BenchmarkBrowserOfflineVerify(b *testing.B) {
 	b.ReportMetric(last.ImageP95, "jsqr-ms-p95")
 	b.ReportMetric(float64(last.Chars), "chars")
 }
+
+// TestBrowserOfflineCamera: offline, the camera (Chromium's fake camera
+// playing a compact QR) is read in the page by the vendored decoder and the
+// code verified there.
+func TestBrowserOfflineCamera(t *testing.T) {
+	needDecoder(t)
+	h, _ := demoHub(t)
+	res, err := h.Certs.Issue(context.Background(), certificates.Scope{}, demo.NewGenerator(17, h.Certs.Today()).FoodPermit(demo.NewOrg(rand.New(rand.NewPCG(17, 17)), 4715), false), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	video := filepath.Join(t.TempDir(), "camera.y4m")
+	writeY4M(t, video, compactCode(t, h, res.Certificate.ID, "png"))
+	ctx := browser(t, video)
+	clerkSignIn(t, ctx, h.Srv.URL)
+	waitJS(t, ctx, "the service worker to control the page", `!!navigator.serviceWorker.controller`)
+	waitJS(t, ctx, "the lists to be kept", `document.getElementById('lists-state').dataset.ready === 'true'`)
+	offline(t, ctx, true)
+	run(t, ctx, chromedp.Click(chromedp.CSS(`#start-camera`)))
+	waitJS(t, ctx, "the camera's verdict", `document.getElementById('offline-verdict').dataset.reason === 'valid'`)
+	shot(t, ctx, "47-offline-camera")
+	if id := text(t, ctx, `#offline-details`); !strings.Contains(id, res.Certificate.ID) {
+		t.Fatalf("camera result: %q", id)
+	}
+}
