@@ -13,12 +13,14 @@ import (
 	"io"
 	"mime/multipart"
 	"net/http"
+	"os"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/certhub/certhub/internal/layout"
+	"github.com/certhub/certhub/internal/ofd"
 	"github.com/certhub/certhub/internal/pdf"
 	"github.com/certhub/certhub/internal/testenv"
 	"github.com/certhub/certhub/signing"
@@ -289,7 +291,11 @@ func foreignPDF(t *testing.T, id string) []byte {
 // signedPDF is a one-page licence PDF for id signed by key and its chain.
 func signedPDF(t *testing.T, id string, key crypto.Signer, chain []*x509.Certificate) []byte {
 	t.Helper()
-	font, err := pdf.LoadFont("")
+	path, err := ofd.FindFont(os.Getenv(ofd.FontEnv))
+	if err != nil {
+		testenv.Unavailable(t, "a CJK TrueType font", "apt-get install fonts-arphic-gbsn00lp")
+	}
+	font, err := pdf.LoadFont(path)
 	if err != nil {
 		testenv.Unavailable(t, "a CJK TrueType font", "apt-get install fonts-arphic-gbsn00lp")
 	}

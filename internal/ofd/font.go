@@ -12,10 +12,10 @@ import (
 	"golang.org/x/image/font/sfnt"
 )
 
-// FontEnv is the environment variable (read in cmd) that names the
-// TrueType font licence files are written in; FindFont documents the
-// lookup.
-const FontEnv = "CERTHUB_OFD_FONT"
+// FontEnv is the one setting (the environment variable cmd reads, flag
+// --licence-font) that names the TrueType font licence files are written
+// in, OFD and PDF alike; FindFont documents the lookup and is the only one.
+const FontEnv = "CERTHUB_LICENCE_FONT"
 
 // FontCandidates are the fonts FindFont looks for when none is configured:
 // TrueType (.ttf, glyf outlines, not a .ttc collection) CJK fonts that also
@@ -23,10 +23,11 @@ const FontEnv = "CERTHUB_OFD_FONT"
 var FontCandidates = []string{
 	"/usr/share/fonts/truetype/arphic-gbsn00lp/gbsn00lp.ttf",
 	"/usr/share/fonts/truetype/lxgw-wenkai/LXGWWenKai-Regular.ttf",
+	"/usr/share/fonts/truetype/arphic-gkai00mp/gkai00mp.ttf",
 }
 
 // FindFont returns the path of the font to embed in licence files: the
-// configured one (CERTHUB_OFD_FONT), which must be a usable CJK TrueType
+// configured one (FontEnv), which must be a usable CJK TrueType
 // font, or else the first of FontCandidates present on the machine
 // (Debian fonts-arphic-gbsn00lp, fonts-lxgw-wenkai). Unlike the seal
 // drawing there is no fallback without a font: a licence without its text

@@ -25,6 +25,7 @@ import (
 	"github.com/certhub/certhub/internal/errs"
 	"github.com/certhub/certhub/internal/hubtest"
 	"github.com/certhub/certhub/internal/layout"
+	"github.com/certhub/certhub/internal/ofd"
 	"github.com/certhub/certhub/internal/pdf"
 	"github.com/certhub/certhub/internal/qr"
 	"github.com/certhub/certhub/internal/testenv"
@@ -49,10 +50,11 @@ var (
 // testFont is the installed CJK font, parsed once for all tests.
 func testFont(t testing.TB) *pdf.Font {
 	t.Helper()
-	if _, err := pdf.FindFont(""); err != nil {
-		testenv.Unavailable(t, "a CJK TrueType font", "apt-get install fonts-arphic-gbsn00lp")
+	path, err := ofd.FindFont(os.Getenv(ofd.FontEnv))
+	if err != nil {
+		testenv.Unavailable(t, "a CJK TrueType font", err.Error())
 	}
-	fontOnce.Do(func() { font, fontErr = pdf.LoadFont("") })
+	fontOnce.Do(func() { font, fontErr = pdf.LoadFont(path) })
 	if fontErr != nil {
 		t.Fatal(fontErr)
 	}
@@ -432,30 +434,35 @@ func TestValidate(t *testing.T) {
 	}
 }
 
-func TestFindFont(t *testing.T) {
+// TestLoadFont: a file the writer cannot embed is refused as invalid,
+// naming the font, and nothing is looked up in its place (the lookup is
+// ofd.FindFont's alone).
+func TestLoadFont(t *testing.T) {
 	dir := t.TempDir()
 	ttf := filepath.Join(dir, "font.ttf")
 	if err := os.WriteFile(ttf, []byte("not really"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if p, err := pdf.FindFont(ttf); err != nil || p != ttf {
-		t.Errorf("configured file: got %q, %v", p, err)
-	}
 	for name, path := range map[string]string{
+		"not a font": ttf,
 		"missing":    filepath.Join(dir, "absent.ttf"),
 		"collection": "/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc",
 		"directory":  dir,
 	} {
 		t.Run(name, func(t *testing.T) {
-			_, err := pdf.FindFont(path)
+			_, err := pdf.LoadFont(path)
 			var e *errs.Error
-			if !asError(err, &e) || !hasField(e, pdf.FontSetting) {
-				t.Errorf("want invalid naming %s, got %v", pdf.FontSetting, err)
+			if !asError(err, &e) {
+				t.Fatalf("want an *errs.Error, got %v", err)
+			}
+			if name == "not a font" || name == "collection" {
+				if !hasField(e, "font") {
+					t.Errorf("want invalid naming font, got %v", err)
+				}
+			} else if err == nil {
+				t.Error("want an error")
 			}
 		})
-	}
-	if _, err := pdf.LoadFont(ttf); !errs.Is(err, errs.Invalid) {
-		t.Errorf("a file that is not a font: want invalid, got %v", err)
 	}
 }
 
