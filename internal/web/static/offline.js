@@ -225,10 +225,17 @@
   };
 
   // --- the service worker and the refresh schedule ---
-  if ("serviceWorker" in navigator) {
-    navigator.serviceWorker.register(cfg.worker, { scope: cfg.scope }).catch(function () {});
+  // The worker and the refresh wait for the page to finish loading, so
+  // they never compete with it.
+  function start() {
+    if ("serviceWorker" in navigator) {
+      navigator.serviceWorker.register(cfg.worker, { scope: cfg.scope }).catch(function () {});
+    }
+    refresh();
   }
-  loadCached().then(refresh);
+  loadCached().then(function () {
+    if (document.readyState === "complete") { start(); } else { addEventListener("load", start); }
+  });
   setInterval(refresh, REFRESH_MS);
   setInterval(showFreshness, 30 * 1000);
   // Back online: refresh after a second, once the connection has settled
