@@ -432,6 +432,18 @@ func TestBrowserOfflineWithoutDecoder(t *testing.T) {
 	run(t, ctx, chromedp.SendKeys(chromedp.CSS(`#qr-text`), code+"\r"))
 	waitJS(t, ctx, "the typed code's verdict", `document.getElementById('offline-verdict').dataset.reason === 'valid'`)
 	shot(t, ctx, "46-offline-no-decoder-typed")
+
+	// In English, the verdict is English first, Chinese beside it.
+	run(t, ctx, chromedp.Navigate(h.Srv.URL+"/verify?lang=en"), chromedp.WaitVisible(chromedp.CSS(`#qr-text`)))
+	waitJS(t, ctx, "the trust list to be kept", `!!CertHubOffline.lists().trustList`)
+	run(t, ctx, chromedp.SendKeys(chromedp.CSS(`#qr-text`), code+"\r"))
+	waitJS(t, ctx, "the typed code's verdict", `document.getElementById('offline-verdict').dataset.reason === 'valid'`)
+	if v := text(t, ctx, `#offline-verdict`); !strings.HasPrefix(strings.TrimSpace(v), "VALID") || !strings.Contains(v, "签章有效") {
+		t.Fatalf("English verdict: %q", v)
+	}
+	if msg := text(t, ctx, `#decoder-missing`); !strings.Contains(msg, "images cannot be read") {
+		t.Fatalf("English decoder note: %q", msg)
+	}
 }
 
 // BenchmarkBrowserOfflineVerify measures, in Chromium, what a scan costs the
