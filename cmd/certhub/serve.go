@@ -144,7 +144,7 @@ func (c *ServeCmd) serve(ctx context.Context, a *app, demoHolders []web.DemoHold
 	files := &licencefile.Maker{Certs: a.certs, PublicURL: public, Font: c.LicenceFont, Annotations: annotations}
 	pages := &web.Server{Certs: a.certs, Shares: shares, Tokens: a.store, OIDC: holders, Box: signing.NewBox(a.master, "web session v1"),
 		Log: a.log, Now: time.Now, PublicURL: public, ShareRatePerMinute: c.ShareRate, Demo: demoHolders,
-		AdminTokenHash: adminHash, Registry: a.registry, Items: a.items, Files: files, Annotations: annotations}
+		AdminTokenHash: adminHash, Registry: a.registry, Items: a.items, Files: files, Annotations: annotations, HubKey: a.hubKey}
 	reg := prometheus.NewRegistry()
 	engine := a.engine()
 	engine.OnRun = connectors.NewMetrics(reg).Observe

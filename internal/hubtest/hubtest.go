@@ -135,7 +135,8 @@ func New(t testing.TB, opts ...Option) *Hub {
 	annotations := &exchange.Annotations{Store: store, Certs: certs, Now: clk.Now}
 	files := &licencefile.Maker{Certs: certs, PublicURL: srv.URL, Annotations: annotations}
 	pages := &web.Server{Certs: certs, Shares: shares, Tokens: store, OIDC: holders, Box: signing.NewBox(master, "web session v1"),
-		Log: log, Now: clk.Now, PublicURL: srv.URL, AdminTokenHash: adminHash, Registry: reg, Items: items, Files: files, Annotations: annotations}
+		Log: log, Now: clk.Now, PublicURL: srv.URL, AdminTokenHash: adminHash, Registry: reg, Items: items, Files: files, Annotations: annotations,
+		HubKey: hk}
 	api := &httpapi.Server{Certs: certs, Keys: keys, Tokens: store, Shares: shares, Holders: holders, PublicURL: srv.URL, Log: log,
 		Now: clk.Now, AdminTokenHash: adminHash, VerifyRatePerMinute: 10000, Pages: pages, Ledger: ledger, LedgerKey: lk.VerifierKey,
 		Consumers: reg, Webhooks: hooks, Items: items, Files: files,

@@ -25,7 +25,7 @@ import (
 )
 
 // artifacts is where the browser tests leave their screenshots.
-func artifacts(t *testing.T) string {
+func artifacts(t testing.TB) string {
 	dir := os.Getenv("CERTHUB_ARTIFACTS")
 	if dir == "" {
 		dir = filepath.Join("..", "..", "artifacts", "screenshots")
@@ -36,7 +36,7 @@ func artifacts(t *testing.T) string {
 	return dir
 }
 
-func chromium(t *testing.T) string {
+func chromium(t testing.TB) string {
 	for _, p := range []string{os.Getenv("CERTHUB_CHROMIUM"), "/usr/bin/chromium", "/usr/bin/chromium-browser"} {
 		if p != "" {
 			if _, err := exec.LookPath(p); err == nil {
@@ -53,7 +53,7 @@ func chromium(t *testing.T) string {
 
 // browser starts headless Chromium; fakeVideo, if set, is a Y4M file the
 // fake camera plays.
-func browser(t *testing.T, fakeVideo string) context.Context {
+func browser(t testing.TB, fakeVideo string) context.Context {
 	t.Helper()
 	opts := []chromedp.ExecAllocatorOption{
 		chromedp.ExecPath(chromium(t)),
@@ -91,7 +91,7 @@ func shot(t *testing.T, ctx context.Context, name string) {
 	t.Logf("screenshot: %s", path)
 }
 
-func run(t *testing.T, ctx context.Context, actions ...chromedp.Action[chromedp.Void]) {
+func run(t testing.TB, ctx context.Context, actions ...chromedp.Action[chromedp.Void]) {
 	t.Helper()
 	if err := chromedp.Do(ctx, actions...); err != nil {
 		html, _ := chromedp.Run(ctx, chromedp.OuterHTML(chromedp.CSS("body")))
@@ -137,7 +137,7 @@ func attr(t *testing.T, ctx context.Context, sel, name string) string {
 }
 
 // demoHub is a hub with the demo data set and the demo sign-in.
-func demoHub(t *testing.T) (*hubtest.Hub, *demo.Seeded) {
+func demoHub(t testing.TB) (*hubtest.Hub, *demo.Seeded) {
 	t.Helper()
 	h := hubtest.New(t)
 	seeded, err := demo.Seed(context.Background(), h.Certs, h.API.Items, time.Now())
@@ -271,7 +271,7 @@ func validShareQR(t *testing.T, h *hubtest.Hub, seeded *demo.Seeded) (string, []
 	return "", nil
 }
 
-func clerkSignIn(t *testing.T, ctx context.Context, base string) {
+func clerkSignIn(t testing.TB, ctx context.Context, base string) {
 	t.Helper()
 	run(t, ctx, chromedp.Navigate(base+"/verify"), chromedp.WaitVisible(chromedp.CSS(`#demo-clerk`)), chromedp.Click(chromedp.CSS(`#demo-clerk`)), chromedp.WaitVisible(chromedp.CSS(`#upload-submit`)))
 }

@@ -71,6 +71,10 @@ type Server struct {
 	// Annotations makes the wallet's annotated copies (加注件); the API
 	// server's, so both see the same copies. Nil: those pages answer 503.
 	Annotations *exchange.Annotations
+	// HubKey signs the trust list and the status lists; its public JWK is
+	// given to the offline verify page, which checks both with it. Nil: the
+	// page verifies nothing offline.
+	HubKey *signing.HubKey
 
 	tmpl *template.Template
 }
@@ -101,6 +105,10 @@ var Routes = []Route{
 	{"POST", "/verify/upload", "clerk", (*Server).verifyUpload},
 	{"POST", "/verify/file", "clerk", (*Server).verifyFile},
 	{"POST", "/verify/scan", "clerk", (*Server).verifyScan},
+	{"GET", "/verify/sw.js", "", (*Server).serviceWorker},
+	{"GET", "/verify/manifest.webmanifest", "", (*Server).manifest},
+	{"GET", "/verify/icon.svg", "", (*Server).icon},
+	{"GET", "/verify/jsqr.js", "", (*Server).jsqr},
 	{"GET", "/verify/login", "", (*Server).clerkLoginPage},
 	{"POST", "/verify/login", "", (*Server).clerkLogin},
 	{"POST", "/verify/demo-login", "", (*Server).demoClerkLogin},
@@ -252,6 +260,11 @@ type page struct {
 	Title   string
 	Data    any
 	Path    string
+	// App is set on the offline clerk page: it links the web app manifest
+	// and carries Offline, offline.js's configuration (JSON).
+	App     bool
+	Offline string
+	Decoder bool // the vendored QR decoder is there
 }
 
 func (p page) T(key string) string { return T(p.Lang, key) }
@@ -262,6 +275,9 @@ func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, name
 		http.SetCookie(w, &http.Cookie{Name: "lang", Value: lang, Path: "/", MaxAge: 365 * 24 * 3600, SameSite: http.SameSiteLaxMode})
 	}
 	p := page{Lang: lang, CSRF: s.csrfToken(w, r), Session: sessionOf(r), Title: T(lang, title), Data: data, Path: r.URL.Path}
+	if isApp(name) {
+		p.App, p.Offline, p.Decoder = true, s.offlineConfig(lang), jsQR != nil
+	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.Header().Set("Content-Language", T(lang, "lang"))
 	w.WriteHeader(status)

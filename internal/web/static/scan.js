@@ -1,6 +1,8 @@
-// Camera scanning for the clerk's verify page. Frames go to the hub, which
-// decodes QR codes server-side (no decoder from a CDN: the page works on an
-// intranet). When a frame holds a code, its text is submitted for checking.
+// Camera scanning for the clerk's verify page. With the vendored decoder
+// (jsQR, served by the hub) frames are decoded here and the text goes to the
+// offline verifier, which checks a compact QR locally and sends anything
+// else for the online check. Without it, frames go to the hub, which decodes
+// them server-side (no decoder from a CDN: the page works on an intranet).
 (function () {
   "use strict";
   var start = document.getElementById("start-camera");
@@ -24,7 +26,14 @@
     var scale = Math.min(1, 960 / video.videoWidth);
     canvas.width = Math.round(video.videoWidth * scale);
     canvas.height = Math.round(video.videoHeight * scale);
-    canvas.getContext("2d").drawImage(video, 0, 0, canvas.width, canvas.height);
+    var g = canvas.getContext("2d", { willReadFrequently: true });
+    g.drawImage(video, 0, 0, canvas.width, canvas.height);
+    if (self.jsQR && self.CertHubOffline) {
+      var code = self.jsQR(g.getImageData(0, 0, canvas.width, canvas.height).data, canvas.width, canvas.height);
+      busy = false;
+      if (code && code.data) { halt(); self.CertHubOffline.verifyText(code.data); }
+      return;
+    }
     canvas.toBlob(function (blob) {
       fetch("/verify/scan", { method: "POST", headers: { "X-CSRF-Token": csrf, "Content-Type": "image/jpeg" }, body: blob, credentials: "same-origin" })
         .then(function (r) { return r.json(); })
