@@ -41,7 +41,9 @@ func TSLPath(list int) string { return "/status/tsl/" + strconv.Itoa(list) }
 
 // BSLPath is the path of list's W3C Bitstring Status List credential for
 // purpose: one path segment, "<list>-<purpose>".
-func BSLPath(list int, p Purpose) string { return "/status/bsl/" + strconv.Itoa(list) + "-" + string(p) }
+func BSLPath(list int, p Purpose) string {
+	return "/status/bsl/" + strconv.Itoa(list) + "-" + string(p)
+}
 
 // TSLURL and BSLURL are the absolute URLs under the hub's public URL, as
 // documents and compact QR codes carry them.
