@@ -74,9 +74,13 @@ func (s *Store) AllocateStatus(ctx context.Context, size, n int, at time.Time) (
 	return out, nil
 }
 
-// openStatusList opens the next list with a fresh permutation key. Two
-// writers opening one at once collide on the number; the loser's insert
-// does nothing and it takes entries from the winner's list.
+// openStatusList opens the next list with a fresh permutation key, unless
+// a list with room exists by the time the insert runs: another writer may
+// have opened and committed one since this one looked (on PostgreSQL each
+// statement sees what was committed before it started), and a second list
+// would leave the first one's room unused. Two writers opening one at once
+// collide on the number; the loser's insert does nothing and it takes
+// entries from the winner's list.
 func openStatusList(ctx context.Context, q Querier, size int, at time.Time) error {
 	seed := make([]byte, statuslist.SeedSize)
 	if _, err := rand.Read(seed); err != nil {
@@ -84,6 +88,7 @@ func openStatusList(ctx context.Context, q Querier, size int, at time.Time) erro
 	}
 	_, err := q.Exec(ctx, `INSERT INTO status_lists (number, size, counter, seed, created_at)
 		SELECT COALESCE(MAX(number), 0) + 1, $1, 0, $2, $3 FROM status_lists WHERE true
+		HAVING NOT EXISTS (SELECT 1 FROM status_lists WHERE counter < size)
 		ON CONFLICT (number) DO NOTHING`, size, seed, at)
 	return err
 }
