@@ -1,10 +1,14 @@
 package signing
 
 import (
+	"bytes"
 	"crypto/ed25519"
 	"encoding/json"
+	"errors"
+	"fmt"
 
 	"github.com/lestrrat-go/jwx/v3/jwa"
+	"github.com/lestrrat-go/jwx/v3/jwk"
 	"github.com/lestrrat-go/jwx/v3/jws"
 	"github.com/lestrrat-go/jwx/v3/jwt"
 )
@@ -107,4 +111,54 @@ func (h *HubKey) SignDetached(body []byte) (string, error) {
 	}
 	b, err := jws.Sign(nil, jws.WithKey(jwa.EdDSA(), h.priv, jws.WithProtectedHeaders(hdr)), jws.WithDetachedPayload(body))
 	return string(b), err
+}
+
+// ParseHubPublicKey reads a hub's public key from a JWK (as in a hub's
+// /.well-known/jwks.json, a trust list or a federation directory): an
+// Ed25519 public key. A private JWK is refused: no one but the hub itself
+// should hold its private key.
+func ParseHubPublicKey(b []byte) (ed25519.PublicKey, error) {
+	k, err := jwk.ParseKey(bytes.TrimSpace(b))
+	if err != nil {
+		return nil, fmt.Errorf("not a JWK: %w", err)
+	}
+	var raw any
+	if err := jwk.Export(k, &raw); err != nil {
+		return nil, err
+	}
+	pub, ok := raw.(ed25519.PublicKey)
+	if !ok {
+		return nil, fmt.Errorf("a %T, want an Ed25519 public key (kty OKP, crv Ed25519)", raw)
+	}
+	return pub, nil
+}
+
+// VerifyHubSigned checks a compact JWS that a hub key signed (alg EdDSA,
+// one signature, typ in the protected header equal to typ, so one kind of
+// statement never passes for another) and returns its payload and kid.
+func VerifyHubSigned(token []byte, pub ed25519.PublicKey, typ string) (payload []byte, kid string, err error) {
+	token = bytes.TrimSpace(token)
+	if bytes.Count(token, []byte(".")) != 2 {
+		return nil, "", errors.New("not a compact JWS (three base64url parts)")
+	}
+	msg, err := jws.Parse(token)
+	if err != nil {
+		return nil, "", err
+	}
+	if len(msg.Signatures()) != 1 {
+		return nil, "", errors.New("not one signature")
+	}
+	h := msg.Signatures()[0].ProtectedHeaders()
+	if alg, _ := h.Algorithm(); alg != jwa.EdDSA() {
+		return nil, "", fmt.Errorf("alg %q, want EdDSA", alg)
+	}
+	if got, _ := h.Type(); got != typ {
+		return nil, "", fmt.Errorf("typ %q, want %q", got, typ)
+	}
+	kid, _ = h.KeyID()
+	payload, err = jws.Verify(token, jws.WithKey(jwa.EdDSA(), pub))
+	if err != nil {
+		return nil, "", fmt.Errorf("signature: %w", err)
+	}
+	return payload, kid, nil
 }

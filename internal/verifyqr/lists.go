@@ -1,7 +1,6 @@
 package verifyqr
 
 import (
-	"bytes"
 	"crypto"
 	"crypto/ed25519"
 	"encoding/json"
@@ -9,9 +8,7 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/lestrrat-go/jwx/v3/jwa"
 	"github.com/lestrrat-go/jwx/v3/jwk"
-	"github.com/lestrrat-go/jwx/v3/jws"
 
 	"github.com/certhub/certhub/internal/compactqr"
 	"github.com/certhub/certhub/internal/statuslist"
@@ -70,51 +67,20 @@ func failf(r Reason, format string, args ...any) *Error {
 // at two bits an entry, so a zlib bomb in a cached file stops there.
 const maxStatusEntries = 64 << 20
 
-// ParseHubKey reads the hub's public key: a JWK (as in the hub's
-// /.well-known/jwks.json) of an Ed25519 key. A private JWK is refused: the
-// verifier never needs, and should never hold, the hub's private key.
+// ParseHubKey reads the hub's public key (signing.ParseHubPublicKey).
 func ParseHubKey(b []byte) (ed25519.PublicKey, error) {
-	k, err := jwk.ParseKey(bytes.TrimSpace(b))
+	pub, err := signing.ParseHubPublicKey(b)
 	if err != nil {
-		return nil, failf(BadHubKey, "not a JWK: %v", err)
-	}
-	var raw any
-	if err := jwk.Export(k, &raw); err != nil {
-		return nil, failf(BadHubKey, "%v", err)
-	}
-	pub, ok := raw.(ed25519.PublicKey)
-	if !ok {
-		return nil, failf(BadHubKey, "a %T, want an Ed25519 public key (kty OKP, crv Ed25519)", raw)
+		return nil, &Error{Reason: BadHubKey, Err: err}
 	}
 	return pub, nil
 }
 
-// verifyJWS checks a compact JWS signed with EdDSA by hub whose protected
-// header has typ, and returns its payload.
+// verifyJWS checks a compact JWS signed by hub with typ
+// (signing.VerifyHubSigned) and returns its payload.
 func verifyJWS(token []byte, hub ed25519.PublicKey, typ string) ([]byte, error) {
-	token = bytes.TrimSpace(token)
-	if bytes.Count(token, []byte(".")) != 2 {
-		return nil, errors.New("not a compact JWS (three base64url parts)")
-	}
-	msg, err := jws.Parse(token)
-	if err != nil {
-		return nil, err
-	}
-	if len(msg.Signatures()) != 1 {
-		return nil, errors.New("not one signature")
-	}
-	h := msg.Signatures()[0].ProtectedHeaders()
-	if alg, _ := h.Algorithm(); alg != jwa.EdDSA() {
-		return nil, fmt.Errorf("alg %q, want EdDSA", alg)
-	}
-	if got, _ := h.Type(); got != typ {
-		return nil, fmt.Errorf("typ %q, want %q", got, typ)
-	}
-	payload, err := jws.Verify(token, jws.WithKey(jwa.EdDSA(), hub))
-	if err != nil {
-		return nil, fmt.Errorf("signature: %w", err)
-	}
-	return payload, nil
+	payload, _, err := signing.VerifyHubSigned(token, hub, typ)
+	return payload, err
 }
 
 // TrustList is a verified trust list.
