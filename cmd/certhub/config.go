@@ -14,6 +14,7 @@ import (
 
 	"github.com/certhub/certhub/certificates"
 	"github.com/certhub/certhub/exchange"
+	"github.com/certhub/certhub/exchange/federation"
 	"github.com/certhub/certhub/internal/filestore"
 	"github.com/certhub/certhub/internal/postgres"
 	"github.com/certhub/certhub/internal/s3store"
@@ -59,6 +60,9 @@ type app struct {
 	keys      *signing.Manager
 	vault     *signing.Vault
 	certs     *certificates.Service
+	// federation is this hub's part in a federation of hubs (its
+	// endpoints answer 404 until certhub federation init).
+	federation *federation.Service
 }
 
 func (c *StoreConfig) logger() *slog.Logger {
@@ -235,8 +239,9 @@ func (c *StoreConfig) open(ctx context.Context, mode ...openMode) (*app, error) 
 	ledger := &exchange.Ledger{Store: store, Key: exchange.Keys{Signer: lk.Signer, Verifier: lk.Verifier}, Origin: c.LedgerName, Now: time.Now, Location: loc}
 	reg := &exchange.Registry{Store: store, Tokens: store, Certs: svc, Ledger: ledger, Now: time.Now}
 	items := &exchange.Resolver{Store: store, Registry: reg, Certs: svc, Ledger: ledger, Now: time.Now}
+	fed := &federation.Service{Store: store, Catalog: store, Key: hk, Ledger: ledger, Log: log, Now: time.Now}
 	return &app{log: log, master: master, ledger: ledger, ledgerKey: lk, hubKey: hk, registry: reg, items: items, store: store, docs: docs,
-		keys: keys, vault: vault, certs: svc}, nil
+		keys: keys, vault: vault, certs: svc, federation: fed}, nil
 }
 
 func (a *app) Close() { a.store.Close() }

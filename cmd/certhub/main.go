@@ -31,6 +31,7 @@ type CLI struct {
 	Doctor     DoctorCmd     `cmd:"" help:"Check that every certificate's document reads back; repair rows pointing at the wrong bytes (--dry-run to only report)."`
 	Seals      SealsCmd      `cmd:"" help:"GB/T 38540 electronic seals (电子印章): verify an SES_Signature offline."`
 	Types      TypesCmd      `cmd:"" help:"Certificate types: their licence templates (电子化模板)."`
+	Federation FederationCmd `cmd:"" help:"Federation with other hubs (county, city, province): identity, admission, the signed directory."`
 	VerifyQR   VerifyQRCmd   `cmd:"" name:"verify-qr" help:"Check a compact signed QR (CH1:…) offline against a cached trust list and status lists; exit 1 with the reason when not valid."`
 }
 

@@ -36,6 +36,7 @@ type ServeCmd struct {
 	ConnectorLease  string   `name:"connector-lease" env:"CERTHUB_CONNECTOR_LEASE" default:"2m" help:"How long a connector run holds its lease without renewing it (a crashed run's connector is free after this)."`
 	CheckpointEvery string   `name:"checkpoint-every" env:"CERTHUB_CHECKPOINT_EVERY" default:"1m" help:"How often to sign a checkpoint of the audit ledger when it has grown, and once more on shutdown (0: never; certhub audit checkpoint signs one)."`
 	ScheduleEvery   string   `name:"schedule-every" env:"CERTHUB_SCHEDULE_EVERY" default:"15s" help:"How often to look for connectors that are due (0 turns scheduled runs off on this replica)."`
+	FederationEvery string   `name:"federation-every" env:"CERTHUB_FEDERATION_EVERY" default:"1m" help:"How often to fetch the parent's and children's directories and re-sign this hub's (0: never; only for tests)."`
 	WebhookConfig
 	OIDCConfig
 }
@@ -163,6 +164,7 @@ func (c *ServeCmd) serve(ctx context.Context, a *app, demoHolders []web.DemoHold
 		LedgerKey: a.ledgerKey.VerifierKey, Consumers: a.registry, Webhooks: hooks, Items: a.items,
 		Files:        files,
 		Annotations:  annotations,
+		Federation:   a.federation,
 		AccessTokens: &exchange.AccessTokens{Registry: a.registry, Key: a.hubKey, Issuer: public, TokenURL: public + "/api/v1/oauth/token", Now: time.Now}}
 	ce, err := time.ParseDuration(c.CheckpointEvery)
 	if err != nil {
@@ -195,6 +197,14 @@ func (c *ServeCmd) serve(ctx context.Context, a *app, demoHolders []web.DemoHold
 	}
 	if hookEvery > 0 {
 		go hooks.Run(ctx, hookEvery)
+	}
+	fedEvery, err := time.ParseDuration(c.FederationEvery)
+	if err != nil {
+		ln.Close()
+		return fmt.Errorf("--federation-every: %w", err)
+	}
+	if fedEvery > 0 {
+		go a.federation.Run(ctx, fedEvery)
 	}
 	srv := &http.Server{
 		Handler:           api.Handler(),

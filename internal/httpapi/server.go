@@ -28,6 +28,7 @@ import (
 	"github.com/certhub/certhub/certificates"
 	"github.com/certhub/certhub/connectors"
 	"github.com/certhub/certhub/exchange"
+	"github.com/certhub/certhub/exchange/federation"
 	"github.com/certhub/certhub/internal/errs"
 	"github.com/certhub/certhub/internal/licencefile"
 	"github.com/certhub/certhub/internal/oidc"
@@ -57,6 +58,9 @@ type Server struct {
 	Items *exchange.Resolver
 	// Webhooks runs subscriptions and event deliveries (nil: 503).
 	Webhooks *exchange.Webhooks
+	// Federation links this hub with its parent and children (nil: in no
+	// federation; its endpoints answer 404).
+	Federation *federation.Service
 	// Ledger records every access and change (nil: not recorded).
 	Ledger *exchange.Ledger
 	// LedgerKey is the verifier key of the ledger's signed checkpoints.
@@ -126,6 +130,8 @@ var Routes = []Route{
 	{"GET", "/.well-known/certhub-licence-types", nil, "The licence type catalogue for offline verifiers: type names, and each shareable field's number, name and labels", (*Server).licenceTypes},
 	{"GET", "/status/tsl/{list}", nil, "Public (no token): IETF Token Status List {list} (statuslist+jwt, 2 bits an entry) signed by the hub key; reveals only the bits, not whose they are", (*Server).tokenStatusList},
 	{"GET", "/status/bsl/{list}", nil, "Public (no token): W3C BitstringStatusListCredential {list} = <n>-revocation or <n>-suspension (vc+jwt) signed by the hub key", (*Server).bitstringStatusList},
+	{"GET", "/.well-known/certhub-directory", nil, "The federation directory: every hub this hub knows, each entry signed by its parent, the whole signed by this hub with iat/exp", (*Server).federationDirectory},
+	{"GET", "/.well-known/certhub-hub", nil, "This hub's description of itself (id, URL, keys, authorities and types it holds), signed by its hub key", (*Server).federationHub},
 	{"GET", "/.well-known/ledger-key", nil, "The key that signs the audit ledger's checkpoints", (*Server).ledgerKey},
 
 	{"POST", "/api/v1/authorities", admin, "Create an issuing authority and its first seal key", (*Server).createAuthority},
@@ -218,6 +224,9 @@ var Routes = []Route{
 	{"GET", "/api/v1/reports/materials", admin, "Materials avoided per item and department (材料减少), JSON or CSV", (*Server).materialsReport},
 
 	{"GET", "/api/v1/reports/usage", admin, "Usage statistics by period (月报/季报/年报), JSON or CSV", (*Server).usageReport},
+
+	{"GET", "/api/v1/federation", admin, "This hub's federation identity, its children, the hubs it knows and the last problems reaching them", (*Server).federationStatus},
+	{"POST", "/api/v1/federation/children", admin, "Admit a child hub from its signed description", (*Server).admitChild},
 
 	{"POST", "/api/v1/tokens", admin, "Create an API token", (*Server).createToken},
 	{"GET", "/api/v1/tokens", admin, "List API tokens", (*Server).listTokens},

@@ -1,0 +1,169 @@
+package main_test
+
+import (
+	"bytes"
+	"encoding/base64"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/certhub/certhub/internal/testenv"
+)
+
+// fedHub is one hub of the federation test: its settings and, once
+// started, its process.
+type fedHub struct {
+	id, addr, url string
+	env           []string
+	args          []string
+	p             *proc
+}
+
+func (h *fedHub) cli(t *testing.T, args ...string) string {
+	t.Helper()
+	cmd := append(args, h.args...)
+	out, code := certhubEnv(t, h.env, cmd...)
+	if code != 0 {
+		t.Fatalf("certhub %s (hub %s): exit %d\n%s", strings.Join(args, " "), h.id, code, out)
+	}
+	return out
+}
+
+// TestFederationDirectory runs three hubs (a province on PostgreSQL + S3,
+// a city and a county embedded) as separate processes on loopback: the
+// province is the root, admits the city from its signed description by
+// the CLI, the city admits the county by the API, and within a few
+// refreshes every hub serves a directory that the root key alone verifies
+// (certhub federation verify-directory), with each entry signed by the
+// hub's parent. A county that takes on an authority of another region is
+// refused by its parent, which keeps what it admitted; a tampered and an
+// expired directory are refused with their reasons.
+func TestFederationDirectory(t *testing.T) {
+	t.Parallel()
+	s3 := testenv.S3Server(t)
+	prov := &fedHub{id: "330000", addr: fmt.Sprintf("127.0.0.1:%d", freePort(t)), env: []string{"CERTHUB_ADMIN_TOKEN=" + admin,
+		"CERTHUB_DATABASE_URL=" + testenv.PostgresURL(t), "CERTHUB_S3_ENDPOINT=" + s3.Endpoint, "CERTHUB_S3_ACCESS_KEY=" + s3.AccessKey,
+		"CERTHUB_S3_SECRET_KEY=" + s3.SecretKey, "CERTHUB_S3_BUCKET=" + testenv.RandomName("fed-"),
+		"CERTHUB_MASTER_KEY=" + base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{9}, 32))}}
+	city := &fedHub{id: "330100", addr: fmt.Sprintf("127.0.0.1:%d", freePort(t)), env: []string{"CERTHUB_ADMIN_TOKEN=" + admin}}
+	county := &fedHub{id: "330102", addr: fmt.Sprintf("127.0.0.1:%d", freePort(t)), env: []string{"CERTHUB_ADMIN_TOKEN=" + admin}}
+	for _, h := range []*fedHub{prov, city, county} {
+		h.url = "http://" + h.addr
+		h.args = []string{"--data", t.TempDir()}
+		h.cli(t, "init")
+	}
+	dir := t.TempDir()
+	rootKey := filepath.Join(dir, "root.json")
+	prov.cli(t, "federation", "init", "--root", "--hub-id", "330000", "--name", "浙江省电子证照库", "--url", prov.url)
+	prov.cli(t, "federation", "root-key", "--out", rootKey)
+	city.cli(t, "federation", "init", "--hub-id", "330100", "--name", "杭州市电子证照库", "--url", city.url,
+		"--parent", "330000", "--parent-url", prov.url, "--root-key", rootKey)
+	county.cli(t, "federation", "init", "--hub-id", "330102", "--name", "上城区电子证照库", "--url", county.url,
+		"--parent", "330100", "--parent-url", city.url, "--root-key", rootKey)
+	// The province admits the city from the file the city's operator sent.
+	cityDesc := filepath.Join(dir, "city.jws")
+	city.cli(t, "federation", "describe", "--out", cityDesc)
+	if out := prov.cli(t, "federation", "admit", "--child", cityDesc); !strings.Contains(out, `"hub_id": "330100"`) {
+		t.Fatalf("admit: %s", out)
+	}
+	// A county description is refused by the province: it is the city's.
+	countyDesc := filepath.Join(dir, "county.jws")
+	county.cli(t, "federation", "describe", "--out", countyDesc)
+	if out, code := certhubEnv(t, prov.env, append([]string{"federation", "admit", "--child", countyDesc}, prov.args...)...); code == 0 ||
+		!strings.Contains(out, "not_parent") {
+		t.Fatalf("the province admits the city's county: exit %d: %s", code, out)
+	}
+
+	for _, h := range []*fedHub{prov, city, county} {
+		h.p = start(t, h.env, append([]string{"--addr", h.addr, "--federation-every", "1s"}, h.args...)...)
+	}
+	// The city admits the county by the API.
+	desc, err := os.ReadFile(countyDesc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	city.p.must(401, "POST", "/api/v1/federation/children", "", map[string]string{"description": string(desc)})
+	if c := city.p.must(201, "POST", "/api/v1/federation/children", admin, map[string]string{"description": string(desc)}); c["hub_id"] != "330102" {
+		t.Fatalf("admitted %v", c)
+	}
+
+	// Every hub's directory, fetched over HTTP, verifies with the root key
+	// alone and holds the three hubs, each signed by its parent.
+	for _, h := range []*fedHub{prov, city, county} {
+		waitFor(t, 60*time.Second, "the directory of "+h.id+" holds 3 hubs", func() (bool, string) {
+			out, code := certhubEnv(t, nil, "federation", "verify-directory", h.url, "--root-key", rootKey)
+			return code == 0 && strings.Contains(out, ": 3 hubs") &&
+				strings.Contains(out, "330102 上城区电子证照库 "+county.url+" parent=330100 signer=330100") &&
+				strings.Contains(out, "330100 杭州市电子证照库 "+city.url+" parent=330000 signer=330000") &&
+				strings.Contains(out, "330000 浙江省电子证照库 "+prov.url+" parent=- signer=330000"), out
+		})
+	}
+	// A tampered directory and one past its exp are refused, with why.
+	got := county.p.do("GET", "/.well-known/certhub-directory", "", nil)
+	if got.status != 200 || got.header.Get("Content-Type") != "application/jwt" || got.header.Get("ETag") == "" {
+		t.Fatalf("GET the directory: %d %v", got.status, got.header)
+	}
+	parts := strings.Split(string(got.body), ".")
+	raw, _ := base64.RawURLEncoding.DecodeString(parts[1])
+	forged := strings.Replace(string(raw), `"iss":"330102"`, `"iss":"330100"`, 1)
+	tampered := filepath.Join(dir, "tampered.jws")
+	if err := os.WriteFile(tampered, []byte(parts[0]+"."+base64.RawURLEncoding.EncodeToString([]byte(forged))+"."+parts[2]), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if out, code := certhubEnv(t, nil, "federation", "verify-directory", tampered, "--root-key", rootKey); code != 1 || !strings.Contains(out, "bad_signature") {
+		t.Fatalf("a tampered directory: exit %d: %s", code, out)
+	}
+	later := time.Now().Add(11 * time.Minute).UTC().Format(time.RFC3339)
+	if out, code := certhubEnv(t, nil, "federation", "verify-directory", county.url, "--root-key", rootKey, "--now", later); code != 1 ||
+		!strings.Contains(out, "expired_directory") {
+		t.Fatalf("an expired directory: exit %d: %s", code, out)
+	}
+
+	// The county takes on an authority registered in the city's region: it
+	// cannot describe itself any more, its parent says why and keeps the
+	// entry it admitted (no authority of another region gets in).
+	county.p.must(201, "POST", "/api/v1/authorities", admin, map[string]string{"code": market, "name": "杭州市市场监督管理局", "algorithm": "ES256"})
+	if a := county.p.do("GET", "/.well-known/certhub-hub", "", nil); a.status != 400 || !strings.Contains(string(a.body), "outside_region") {
+		t.Fatalf("the county's description with another region's authority: %d %s", a.status, a.body)
+	}
+	waitFor(t, 30*time.Second, "the city reports the county's refusal", func() (bool, string) {
+		a := city.p.do("GET", "/api/v1/federation", admin, nil)
+		return a.status == 200 && strings.Contains(string(a.body), `"330102":"remote_hub 330102: GET`), string(a.body)
+	})
+	st := city.p.must(200, "GET", "/api/v1/federation", admin, nil)
+	for _, h := range st["hubs"].([]any) {
+		if e := h.(map[string]any); e["hub_id"] == "330102" && len(e["authorities"].([]any)) != 0 {
+			t.Fatalf("the city's entry for the county took the authority: %v", e)
+		}
+	}
+	if st["self"].(map[string]any)["parent"] != "330000" || len(st["children"].([]any)) != 1 {
+		t.Fatalf("the city's federation status: %v", st)
+	}
+	city.p.must(403, "GET", "/api/v1/federation", clerkToken(t, city.p), nil)
+}
+
+// clerkToken makes a window clerk's token: a role that may not see the
+// federation's state.
+func clerkToken(t *testing.T, p *proc) string {
+	t.Helper()
+	return p.must(201, "POST", "/api/v1/tokens", admin, map[string]string{"name": "审批系统", "role": "clerk"})["token"].(string)
+}
+
+// waitFor polls cond until it holds or the time is up.
+func waitFor(t *testing.T, within time.Duration, what string, cond func() (bool, string)) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for {
+		ok, last := cond()
+		if ok {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: not within %s; last: %s", what, within, last)
+		}
+		time.Sleep(300 * time.Millisecond)
+	}
+}
