@@ -131,7 +131,7 @@ func TestFederationDirectory(t *testing.T) {
 	}
 	waitFor(t, 30*time.Second, "the city reports the county's refusal", func() (bool, string) {
 		a := city.p.do("GET", "/api/v1/federation", admin, nil)
-		return a.status == 200 && strings.Contains(string(a.body), `"330102":"remote_hub 330102: GET`), string(a.body)
+		return a.status == 200 && strings.Contains(string(a.body), `"330102 description":"remote_hub 330102: GET`), string(a.body)
 	})
 	st := city.p.must(200, "GET", "/api/v1/federation", admin, nil)
 	for _, h := range st["hubs"].([]any) {
@@ -143,6 +143,21 @@ func TestFederationDirectory(t *testing.T) {
 		t.Fatalf("the city's federation status: %v", st)
 	}
 	city.p.must(403, "GET", "/api/v1/federation", clerkToken(t, city.p), nil)
+
+	// The city's ledger holds the admission and the refusal, and verifies.
+	city.p.stop()
+	city.cli(t, "audit", "verify")
+	bundle := filepath.Join(dir, "city-ledger.jsonl")
+	city.cli(t, "audit", "export", "--out", bundle)
+	b, err := os.ReadFile(bundle)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{`"action":"federation_admit"`, `ok: hub 330102 (上城区电子证照库)`, `"action":"federation_refused"`, `outside_region (hub 330102)`} {
+		if !strings.Contains(string(b), want) {
+			t.Errorf("the city's ledger lacks %s:\n%s", want, b)
+		}
+	}
 }
 
 // clerkToken makes a window clerk's token: a role that may not see the

@@ -530,25 +530,41 @@ func (s *Service) get(ctx context.Context, hub, url string) ([]byte, error) {
 		return nil, &RemoteError{Hub: hub, Unreachable: true, Err: err}
 	}
 	if resp.StatusCode != http.StatusOK {
-		return nil, &RemoteError{Hub: hub, Err: fmt.Errorf("GET %s: %s", url, resp.Status)}
+		// The far hub's error says why (certhub's JSON error message).
+		var e struct {
+			Error struct{ Message string } `json:"error"`
+		}
+		_ = json.Unmarshal(b, &e)
+		return nil, &RemoteError{Hub: hub, Err: fmt.Errorf("GET %s: %s: %.300s", url, resp.Status, e.Error.Message)}
 	}
 	return b, nil
 }
 
-func (s *Service) note(ctx context.Context, hub string, err error) {
+// note keeps the outcome of fetching what (directory, description) from
+// hub, for Status. A refusal (the hub answered, and what it answered was
+// wrong) goes into the ledger when it first happens or changes, not at
+// every refresh; a hub that does not answer is only logged.
+func (s *Service) note(ctx context.Context, hub, what string, err error) {
+	key := hub + " " + what
 	s.mu.Lock()
 	if s.problems == nil {
 		s.problems, s.fetched = map[string]string{}, map[string]time.Time{}
 	}
+	changed := false
 	if err == nil {
-		delete(s.problems, hub)
-		s.fetched[hub] = s.now()
+		delete(s.problems, key)
+		s.fetched[key] = s.now()
 	} else {
-		s.problems[hub] = err.Error()
+		changed = s.problems[key] != err.Error()
+		s.problems[key] = err.Error()
 	}
 	s.mu.Unlock()
+	var re *RemoteError
+	if changed && errors.As(err, &re) && !re.Unreachable {
+		_ = s.record(ctx, "federation_refused", "hub:"+hub, "", "refused: the "+what+" of "+hub+": "+re.Err.Error())
+	}
 	if err != nil && s.Log != nil {
-		s.Log.WarnContext(ctx, "federation", "hub", hub, "error", err.Error())
+		s.Log.WarnContext(ctx, "federation", "hub", hub, "fetching", what, "error", err.Error())
 	}
 }
 
@@ -557,12 +573,11 @@ func (s *Service) fetchDirectory(ctx context.Context, self *Self, hub, base stri
 	if err == nil {
 		if _, verr := VerifyDirectory(b, self.Root, s.now(), false); verr != nil {
 			err = &RemoteError{Hub: hub, Err: verr}
-			_ = s.record(ctx, "federation_refused", "hub:"+hub, "", "refused: the directory of "+hub+": "+verr.Error())
 		} else {
 			err = s.Store.PutDirectory(ctx, hub, b, s.now().UTC())
 		}
 	}
-	s.note(ctx, hub, err)
+	s.note(ctx, hub, "directory", err)
 	return err
 }
 
@@ -572,7 +587,7 @@ func (s *Service) fetchDirectory(ctx context.Context, self *Self, hub, base stri
 func (s *Service) refreshChild(ctx context.Context, c *Child) error {
 	b, err := s.get(ctx, c.ID, strings.TrimRight(c.URL, "/")+"/.well-known/certhub-hub")
 	if err != nil {
-		s.note(ctx, c.ID, err)
+		s.note(ctx, c.ID, "description", err)
 		return err
 	}
 	h, _, verr := VerifyDescription(b, &c.Hub, s.now())
@@ -580,11 +595,11 @@ func (s *Service) refreshChild(ctx context.Context, c *Child) error {
 		verr = fail(BadDescription, c.ID, "its parent or URL changed (%s at %s); admit it again", h.Parent, h.URL)
 	}
 	if verr != nil {
-		_ = s.record(ctx, "federation_refused", "hub:"+c.ID, c.Name, "refused: the description of "+c.ID+": "+verr.Error())
 		err := &RemoteError{Hub: c.ID, Err: verr}
-		s.note(ctx, c.ID, err)
+		s.note(ctx, c.ID, "description", err)
 		return err
 	}
+	s.note(ctx, c.ID, "description", nil)
 	if slices.Equal(h.Authorities, c.Authorities) && slices.Equal(h.Types, c.Types) && h.Name == c.Name {
 		return nil
 	}
@@ -619,6 +634,8 @@ type Status struct {
 	Children []*Child          `json:"children"`
 	Hubs     []*Entry          `json:"hubs"`
 	Dropped  []string          `json:"dropped,omitempty"`
+	// Problems and Fetched are keyed by "<hub id> directory" and
+	// "<hub id> description": the last failure, and the last success.
 	Problems map[string]string `json:"problems,omitempty"`
 	Fetched  map[string]string `json:"fetched,omitempty"`
 	// Directory is the sha-256 of the directory served now.
