@@ -630,10 +630,10 @@ func (s *Service) Run(ctx context.Context, every time.Duration) {
 
 // Status is what an operator sees of the federation.
 type Status struct {
-	Self     *Self             `json:"self"`
-	Children []*Child          `json:"children"`
-	Hubs     []*Entry          `json:"hubs"`
-	Dropped  []string          `json:"dropped,omitempty"`
+	Self     *Self    `json:"self"`
+	Children []*Child `json:"children"`
+	Hubs     []*Entry `json:"hubs"`
+	Dropped  []string `json:"dropped,omitempty"`
 	// Problems and Fetched are keyed by "<hub id> directory" and
 	// "<hub id> description": the last failure, and the last success.
 	Problems map[string]string `json:"problems,omitempty"`
