@@ -29,6 +29,12 @@ const (
 	maxSubscriptions = 20
 )
 
+// EventSettle is how long a reader of the outbox waits for a missing seq
+// (a transaction still committing) before passing it as rolled back
+// (EventStore.EventsAfter). Certificate transactions commit in
+// milliseconds; ten seconds is far beyond.
+const EventSettle = 10 * time.Second
+
 // EventKinds lists every kind.
 var EventKinds = []string{EventIssued, EventRevised, EventSuspended, EventReinstated, EventRevoked, EventExpired}
 
@@ -142,8 +148,14 @@ type EventStore interface {
 	// LeaseDispatch takes (or keeps) the dispatcher's lease and returns
 	// the cursor: the last event fanned out. false if another holds it.
 	LeaseDispatch(ctx context.Context, owner string, now, until time.Time) (int64, bool, error)
-	// EventsAfter lists events after a seq, oldest first.
-	EventsAfter(ctx context.Context, seq int64, limit int) ([]*Event, error)
+	// EventsAfter lists events after a seq, oldest first, stopping before
+	// the first gap in seq whose next event is not older than
+	// settledBefore. On PostgreSQL seqs are taken when a transaction
+	// inserts and become visible when it commits, so a reader can see
+	// seq 11 while 10 is still being committed; moving a cursor past 10
+	// then would skip it forever. A gap older than the settle time is a
+	// rolled-back transaction's, and is passed.
+	EventsAfter(ctx context.Context, seq int64, limit int, settledBefore time.Time) ([]*Event, error)
 	// Fanout stores deliveries (a delivery already stored is kept) and
 	// moves the cursor, in one transaction, if owner still holds the lease.
 	Fanout(ctx context.Context, owner string, ds []*Delivery, cursor int64) error

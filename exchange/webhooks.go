@@ -292,7 +292,7 @@ func (w *Webhooks) Dispatch(ctx context.Context) (int, error) {
 	if err != nil || !ok {
 		return 0, err
 	}
-	events, err := w.Store.EventsAfter(ctx, cursor, 1000)
+	events, err := w.Store.EventsAfter(ctx, cursor, 1000, now.Add(-EventSettle))
 	if err != nil || len(events) == 0 {
 		return 0, err
 	}

@@ -154,8 +154,19 @@ func scanEvent(r Row) (*exchange.Event, error) {
 }
 
 // EventsAfter implements exchange.EventStore.
-func (s *Store) EventsAfter(ctx context.Context, seq int64, limit int) ([]*exchange.Event, error) {
-	return list(ctx, s.db, scanEvent, `SELECT `+eventSelect+` FROM events e WHERE e.seq > $1 ORDER BY e.seq LIMIT $2`, seq, limit)
+func (s *Store) EventsAfter(ctx context.Context, seq int64, limit int, settledBefore time.Time) ([]*exchange.Event, error) {
+	evs, err := list(ctx, s.db, scanEvent, `SELECT `+eventSelect+` FROM events e WHERE e.seq > $1 ORDER BY e.seq LIMIT $2`, seq, limit)
+	if err != nil {
+		return nil, err
+	}
+	prev := seq
+	for i, e := range evs {
+		if e.Seq != prev+1 && !e.At.Before(settledBefore) {
+			return evs[:i], nil
+		}
+		prev = e.Seq
+	}
+	return evs, nil
 }
 
 // Fanout implements exchange.EventStore.

@@ -39,7 +39,7 @@ func RunTests(t *testing.T, newStore func(t *testing.T) *sqlstore.Store) {
 		{"Tokens", testTokens},
 		{"Registry", testRegistry},
 		{"AgreementSuspension", testAgreementSuspension},
-		{"Events", testEvents},
+		{"Events", testEvents}, {"EventGaps", testEventGaps},
 		{"ServiceItems", testItems},
 		{"ResolutionsByConsumer", testResolutionsByConsumer},
 		{"Shares", testShares},
@@ -578,7 +578,7 @@ func testEvents(t *testing.T, s *sqlstore.Store) {
 	must(t, s.Supersede(ctx, c1.ID, c1v2))
 	_, err := s.SetState(ctx, c2.ID, []certificates.State{certificates.StateValid}, certificates.StateRevoked, "吊销", t0.Add(time.Hour), nil)
 	must(t, err)
-	evs, err := s.EventsAfter(ctx, 0, 100)
+	evs, err := s.EventsAfter(ctx, 0, 100, t0.Add(24*time.Hour))
 	must(t, err)
 	var kinds []string
 	for _, e := range evs {
@@ -588,7 +588,6 @@ func testEvents(t *testing.T, s *sqlstore.Store) {
 		evs[2].Lineage != evs[0].Lineage || evs[3].Reason != "吊销" || evs[2].Version != 2 {
 		t.Fatalf("events = %v", kinds)
 	}
-
 	// The lease: one owner at a time, until it runs out.
 	now := time.Now().UTC()
 	cur, ok, err := s.LeaseDispatch(ctx, "a", now, now.Add(time.Minute))
@@ -1146,4 +1145,29 @@ func testLedger(t *testing.T, s *sqlstore.Store) {
 		t.Fatal(err)
 	}
 	verify(18, "removed")
+}
+
+// testEventGaps: a missing seq (a transaction not yet committed, or rolled
+// back) stops a read of the outbox until the event after it is older than
+// the settle time.
+func testEventGaps(t *testing.T, s *sqlstore.Store) {
+	ctx := context.Background()
+	seedCatalog(t, s)
+	for i := 1; i <= 3; i++ {
+		must(t, s.InsertCertificate(ctx, newCert(fmt.Sprintf("%06d", i), 1, "h"), nil))
+	}
+	evs, err := s.EventsAfter(ctx, 0, 100, t0.Add(24*time.Hour))
+	must(t, err)
+	if len(evs) != 3 {
+		t.Fatalf("%d events", len(evs))
+	}
+	_, err = s.DB().Exec(ctx, `DELETE FROM events WHERE seq = $1`, evs[1].Seq)
+	must(t, err)
+	held, err := s.EventsAfter(ctx, 0, 100, evs[2].At)
+	must(t, err)
+	passed, err := s.EventsAfter(ctx, 0, 100, evs[2].At.Add(time.Second))
+	must(t, err)
+	if len(held) != 1 || len(passed) != 2 || passed[1].Seq != evs[2].Seq {
+		t.Fatalf("across a gap: %d events before it settled, %d after", len(held), len(passed))
+	}
 }
