@@ -51,6 +51,9 @@ type Event struct {
 	Version       int       `json:"version"`
 	Reason        string    `json:"reason,omitempty"`
 	At            time.Time `json:"occurred_at"`
+	// HomeHub is the hub the certificate belongs to when it is not this
+	// hub's own: a child's, aggregated here (docs/federation.md).
+	HomeHub string `json:"home_hub,omitempty"`
 }
 
 // Subscription asks for webhooks: events of certificates matching the

@@ -239,7 +239,8 @@ func (c *StoreConfig) open(ctx context.Context, mode ...openMode) (*app, error) 
 	ledger := &exchange.Ledger{Store: store, Key: exchange.Keys{Signer: lk.Signer, Verifier: lk.Verifier}, Origin: c.LedgerName, Now: time.Now, Location: loc}
 	reg := &exchange.Registry{Store: store, Tokens: store, Certs: svc, Ledger: ledger, Now: time.Now}
 	items := &exchange.Resolver{Store: store, Registry: reg, Certs: svc, Ledger: ledger, Now: time.Now}
-	fed := &federation.Service{Store: store, Catalog: store, Key: hk, Ledger: ledger, Log: log, Now: time.Now}
+	fed := &federation.Service{Store: store, Catalog: store, Key: hk, Ledger: ledger, Log: log, Now: time.Now,
+		Vault: vault, Documents: docs, Inbox: store}
 	return &app{log: log, master: master, ledger: ledger, ledgerKey: lk, hubKey: hk, registry: reg, items: items, store: store, docs: docs,
 		keys: keys, vault: vault, certs: svc, federation: fed}, nil
 }

@@ -32,62 +32,86 @@ func (h *fedHub) cli(t *testing.T, args ...string) string {
 	return out
 }
 
-// TestFederationDirectory runs three hubs (a province on PostgreSQL + S3,
-// a city and a county embedded) as separate processes on loopback: the
-// province is the root, admits the city from its signed description by
-// the CLI, the city admits the county by the API, and within a few
-// refreshes every hub serves a directory that the root key alone verifies
-// (certhub federation verify-directory), with each entry signed by the
-// hub's parent. A county that takes on an authority of another region is
-// refused by its parent, which keeps what it admitted; a tampered and an
-// expired directory are refused with their reasons.
-func TestFederationDirectory(t *testing.T) {
-	t.Parallel()
+// start runs the hub's server on its own port (a restart keeps it).
+func (h *fedHub) start(t *testing.T) {
+	t.Helper()
+	h.p = start(t, h.env, append([]string{"--addr", h.addr, "--federation-every", "1s", "--federation-push-every", "300ms"}, h.args...)...)
+}
+
+// fed is a running federation of three hubs.
+type fed struct {
+	prov, city, county *fedHub
+	rootKey, dir       string
+}
+
+// newFederation makes three hubs, a province on PostgreSQL + S3 and a city
+// and a county embedded, as separate processes on loopback: the province
+// is the root and admits the city from its signed description by the CLI;
+// the city admits the county by the API.
+func newFederation(t *testing.T) *fed {
+	t.Helper()
 	s3 := testenv.S3Server(t)
-	prov := &fedHub{id: "330000", addr: fmt.Sprintf("127.0.0.1:%d", freePort(t)), env: []string{"CERTHUB_ADMIN_TOKEN=" + admin,
+	f := &fed{dir: t.TempDir()}
+	f.prov = &fedHub{id: "330000", addr: fmt.Sprintf("127.0.0.1:%d", freePort(t)), env: []string{"CERTHUB_ADMIN_TOKEN=" + admin,
 		"CERTHUB_DATABASE_URL=" + testenv.PostgresURL(t), "CERTHUB_S3_ENDPOINT=" + s3.Endpoint, "CERTHUB_S3_ACCESS_KEY=" + s3.AccessKey,
 		"CERTHUB_S3_SECRET_KEY=" + s3.SecretKey, "CERTHUB_S3_BUCKET=" + testenv.RandomName("fed-"),
 		"CERTHUB_MASTER_KEY=" + base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{9}, 32))}}
-	city := &fedHub{id: "330100", addr: fmt.Sprintf("127.0.0.1:%d", freePort(t)), env: []string{"CERTHUB_ADMIN_TOKEN=" + admin}}
-	county := &fedHub{id: "330102", addr: fmt.Sprintf("127.0.0.1:%d", freePort(t)), env: []string{"CERTHUB_ADMIN_TOKEN=" + admin}}
+	f.city = &fedHub{id: "330100", addr: fmt.Sprintf("127.0.0.1:%d", freePort(t)), env: []string{"CERTHUB_ADMIN_TOKEN=" + admin}}
+	f.county = &fedHub{id: "330102", addr: fmt.Sprintf("127.0.0.1:%d", freePort(t)), env: []string{"CERTHUB_ADMIN_TOKEN=" + admin}}
+	prov, city, county := f.prov, f.city, f.county
 	for _, h := range []*fedHub{prov, city, county} {
 		h.url = "http://" + h.addr
 		h.args = []string{"--data", t.TempDir()}
 		h.cli(t, "init")
 	}
-	dir := t.TempDir()
-	rootKey := filepath.Join(dir, "root.json")
+	f.rootKey = filepath.Join(f.dir, "root.json")
 	prov.cli(t, "federation", "init", "--root", "--hub-id", "330000", "--name", "浙江省电子证照库", "--url", prov.url)
-	prov.cli(t, "federation", "root-key", "--out", rootKey)
+	prov.cli(t, "federation", "root-key", "--out", f.rootKey)
 	city.cli(t, "federation", "init", "--hub-id", "330100", "--name", "杭州市电子证照库", "--url", city.url,
-		"--parent", "330000", "--parent-url", prov.url, "--root-key", rootKey)
+		"--parent", "330000", "--parent-url", prov.url, "--root-key", f.rootKey)
 	county.cli(t, "federation", "init", "--hub-id", "330102", "--name", "上城区电子证照库", "--url", county.url,
-		"--parent", "330100", "--parent-url", city.url, "--root-key", rootKey)
+		"--parent", "330100", "--parent-url", city.url, "--root-key", f.rootKey)
 	// The province admits the city from the file the city's operator sent.
-	cityDesc := filepath.Join(dir, "city.jws")
+	cityDesc := filepath.Join(f.dir, "city.jws")
 	city.cli(t, "federation", "describe", "--out", cityDesc)
 	if out := prov.cli(t, "federation", "admit", "--child", cityDesc); !strings.Contains(out, `"hub_id": "330100"`) {
 		t.Fatalf("admit: %s", out)
 	}
+	for _, h := range []*fedHub{prov, city, county} {
+		h.start(t)
+	}
+	// The city admits the county by the API.
+	countyDesc := filepath.Join(f.dir, "county-api.jws")
+	county.cli(t, "federation", "describe", "--out", countyDesc)
+	raw, err := os.ReadFile(countyDesc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	desc := string(raw)
+	city.p.must(401, "POST", "/api/v1/federation/children", "", map[string]string{"description": desc})
+	if c := city.p.must(201, "POST", "/api/v1/federation/children", admin, map[string]string{"description": desc}); c["hub_id"] != "330102" {
+		t.Fatalf("admitted %v", c)
+	}
+	return f
+}
+
+// TestFederationDirectory: within a few refreshes every hub of a new
+// federation serves a directory that the root key alone verifies
+// (certhub federation verify-directory), with each entry signed by the
+// hub's parent. A county that takes on an authority of another region is
+// refused by its parent, which keeps what it admitted; a tampered and an
+// expired directory are refused with their reasons; a parent does not
+// admit another hub's child.
+func TestFederationDirectory(t *testing.T) {
+	t.Parallel()
+	f := newFederation(t)
+	prov, city, county, rootKey, dir := f.prov, f.city, f.county, f.rootKey, f.dir
 	// A county description is refused by the province: it is the city's.
 	countyDesc := filepath.Join(dir, "county.jws")
 	county.cli(t, "federation", "describe", "--out", countyDesc)
 	if out, code := certhubEnv(t, prov.env, append([]string{"federation", "admit", "--child", countyDesc}, prov.args...)...); code == 0 ||
 		!strings.Contains(out, "not_parent") {
 		t.Fatalf("the province admits the city's county: exit %d: %s", code, out)
-	}
-
-	for _, h := range []*fedHub{prov, city, county} {
-		h.p = start(t, h.env, append([]string{"--addr", h.addr, "--federation-every", "1s"}, h.args...)...)
-	}
-	// The city admits the county by the API.
-	desc, err := os.ReadFile(countyDesc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	city.p.must(401, "POST", "/api/v1/federation/children", "", map[string]string{"description": string(desc)})
-	if c := city.p.must(201, "POST", "/api/v1/federation/children", admin, map[string]string{"description": string(desc)}); c["hub_id"] != "330102" {
-		t.Fatalf("admitted %v", c)
 	}
 
 	// Every hub's directory, fetched over HTTP, verifies with the root key

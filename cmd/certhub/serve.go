@@ -17,6 +17,7 @@ import (
 
 	"github.com/certhub/certhub/connectors"
 	"github.com/certhub/certhub/exchange"
+	"github.com/certhub/certhub/exchange/federation"
 	"github.com/certhub/certhub/internal/httpapi"
 	"github.com/certhub/certhub/internal/licencefile"
 	"github.com/certhub/certhub/internal/oidc"
@@ -36,6 +37,7 @@ type ServeCmd struct {
 	ConnectorLease  string   `name:"connector-lease" env:"CERTHUB_CONNECTOR_LEASE" default:"2m" help:"How long a connector run holds its lease without renewing it (a crashed run's connector is free after this)."`
 	CheckpointEvery string   `name:"checkpoint-every" env:"CERTHUB_CHECKPOINT_EVERY" default:"1m" help:"How often to sign a checkpoint of the audit ledger when it has grown, and once more on shutdown (0: never; certhub audit checkpoint signs one)."`
 	ScheduleEvery   string   `name:"schedule-every" env:"CERTHUB_SCHEDULE_EVERY" default:"15s" help:"How often to look for connectors that are due (0 turns scheduled runs off on this replica)."`
+	FederationPush  string   `name:"federation-push-every" env:"CERTHUB_FEDERATION_PUSH_EVERY" default:"1s" help:"How often to push new events of the outbox to the parent hub (aggregation); at once again while catching up (0: never)."`
 	FederationEvery string   `name:"federation-every" env:"CERTHUB_FEDERATION_EVERY" default:"1m" help:"How often to fetch the parent's and children's directories and re-sign this hub's (0: never; only for tests)."`
 	WebhookConfig
 	OIDCConfig
@@ -205,6 +207,17 @@ func (c *ServeCmd) serve(ctx context.Context, a *app, demoHolders []web.DemoHold
 	}
 	if fedEvery > 0 {
 		go a.federation.Run(ctx, fedEvery)
+	}
+	pushEvery, err := time.ParseDuration(c.FederationPush)
+	if err != nil {
+		ln.Close()
+		return fmt.Errorf("--federation-push-every: %w", err)
+	}
+	if pushEvery > 0 {
+		host, _ := os.Hostname()
+		agg := &federation.Aggregator{Service: a.federation, Store: a.store, Certs: a.certs, Documents: a.docs,
+			Owner: fmt.Sprintf("%s-%d", host, os.Getpid())}
+		go agg.Run(ctx, pushEvery)
 	}
 	srv := &http.Server{
 		Handler:           api.Handler(),

@@ -93,9 +93,15 @@ type Service struct {
 	Catalog Catalog
 	Key     *signing.HubKey
 	Ledger  *exchange.Ledger
-	Client  *http.Client
-	Log     *slog.Logger
-	Now     func() time.Time
+	// Vault protects the holders of certificates children push here;
+	// Documents keeps their documents.
+	Vault     *signing.Vault
+	Documents certificates.DocumentStore
+	// Inbox applies children's pushes (aggregation).
+	Inbox  AggregationStore
+	Client *http.Client
+	Log    *slog.Logger
+	Now    func() time.Time
 
 	mu       sync.Mutex
 	view     *View // merged from the cached directories and this hub's own entries
@@ -634,12 +640,15 @@ type Status struct {
 	Children []*Child `json:"children"`
 	Hubs     []*Entry `json:"hubs"`
 	Dropped  []string `json:"dropped,omitempty"`
-	// Problems and Fetched are keyed by "<hub id> directory" and
-	// "<hub id> description": the last failure, and the last success.
+	// Problems and Fetched are keyed by "<hub id> directory", "<hub id>
+	// description" and "<parent id> push": the last failure, and the last
+	// success.
 	Problems map[string]string `json:"problems,omitempty"`
 	Fetched  map[string]string `json:"fetched,omitempty"`
 	// Directory is the sha-256 of the directory served now.
 	Directory string `json:"directory_sha256,omitempty"`
+	// Inbox says how far each child's outbox is applied here.
+	Inbox map[string]int64 `json:"inbox,omitempty"`
 }
 
 // Status reports this hub's identity, its children, the hubs it knows and
@@ -663,6 +672,11 @@ func (s *Service) Status(ctx context.Context) (*Status, error) {
 	}
 	sum := sha256.Sum256(d)
 	st := &Status{Self: self, Children: children, Hubs: v.Sorted(), Dropped: v.Dropped, Directory: fmt.Sprintf("%x", sum)}
+	if s.Inbox != nil {
+		if st.Inbox, err = s.Inbox.InboxCursors(ctx); err != nil {
+			return nil, err
+		}
+	}
 	s.mu.Lock()
 	if len(s.problems) > 0 {
 		st.Problems = map[string]string{}

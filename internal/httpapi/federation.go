@@ -3,7 +3,11 @@ package httpapi
 import (
 	"crypto/sha256"
 	"encoding/base64"
+	"errors"
+	"io"
 	"net/http"
+
+	"github.com/go-chi/chi/v5"
 
 	"github.com/certhub/certhub/exchange/federation"
 	"github.com/certhub/certhub/internal/errs"
@@ -88,4 +92,89 @@ func (s *Server) admitChild(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.writeJSON(w, http.StatusCreated, c)
+}
+
+// federationPush takes a child hub's push of its outbox (aggregation). It
+// is authenticated by the child's hub signature over the body, not by a
+// bearer token.
+func (s *Server) federationPush(w http.ResponseWriter, r *http.Request) {
+	f := s.federationService(w, r)
+	if f == nil {
+		return
+	}
+	hub, sig := r.Header.Get(federation.HubHeader), r.Header.Get(federation.SignatureHeader)
+	if hub == "" || sig == "" {
+		s.fail(w, r, errs.Field(federation.SignatureHeader, "a push names its hub (%s) and is signed by it (%s: a detached JWS over the body)",
+			federation.HubHeader, federation.SignatureHeader))
+		return
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, federation.MaxAggregateBytes))
+	if err != nil {
+		s.fail(w, r, errs.E(errs.TooLarge, "a push is at most %d bytes", federation.MaxAggregateBytes))
+		return
+	}
+	ans, err := f.Receive(r.Context(), hub, sig, body)
+	var pc *federation.PushConflict
+	if errors.As(err, &pc) {
+		var b struct {
+			Error struct {
+				Code           errs.Code `json:"code"`
+				Message        string    `json:"message"`
+				AppliedThrough int64     `json:"applied_through"`
+			} `json:"error"`
+		}
+		b.Error.Code, b.Error.Message, b.Error.AppliedThrough = errs.Conflict, pc.Error(), pc.AppliedThrough
+		s.writeJSON(w, http.StatusConflict, b)
+		return
+	}
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	s.writeJSON(w, http.StatusOK, ans)
+}
+
+// federatedCertificate reads a certificate version a child pushed here.
+func (s *Server) federatedCertificate(w http.ResponseWriter, r *http.Request) {
+	f := s.federationService(w, r)
+	if f == nil {
+		return
+	}
+	if f.Inbox == nil {
+		s.fail(w, r, errs.E(errs.NotFound, "this hub keeps no aggregated certificates"))
+		return
+	}
+	v, err := f.Inbox.FederatedVersion(r.Context(), chi.URLParam(r, "id"))
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	s.writeJSON(w, http.StatusOK, v)
+}
+
+// federatedCertificates lists the certificate versions of one home hub
+// kept here.
+func (s *Server) federatedCertificates(w http.ResponseWriter, r *http.Request) {
+	f := s.federationService(w, r)
+	if f == nil {
+		return
+	}
+	hub := r.URL.Query().Get("home_hub")
+	if err := federation.ValidHubID(hub); err != nil {
+		s.fail(w, r, errs.Field("home_hub", "%v", err))
+		return
+	}
+	if f.Inbox == nil {
+		s.fail(w, r, errs.E(errs.NotFound, "this hub keeps no aggregated certificates"))
+		return
+	}
+	vs, err := f.Inbox.FederatedVersions(r.Context(), hub)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	if vs == nil {
+		vs = []*federation.Version{}
+	}
+	s.writeJSON(w, http.StatusOK, map[string]any{"certificates": vs})
 }

@@ -227,6 +227,9 @@ var Routes = []Route{
 
 	{"GET", "/api/v1/federation", admin, "This hub's federation identity, its children, the hubs it knows and the last problems reaching them", (*Server).federationStatus},
 	{"POST", "/api/v1/federation/children", admin, "Admit a child hub from its signed description", (*Server).admitChild},
+	{"POST", "/api/v1/federation/aggregate", nil, "A child hub pushes its outbox (aggregation, 归集); authenticated by the child's hub signature over the body, not a bearer token", (*Server).federationPush},
+	{"GET", "/api/v1/federation/certificates", admin, "The certificate versions of one child hub (?home_hub=) pushed here (aggregation), by id", (*Server).federatedCertificates},
+	{"GET", "/api/v1/federation/certificates/{id}", admin, "A certificate version a child hub pushed here (aggregation): its home hub and state", (*Server).federatedCertificate},
 
 	{"POST", "/api/v1/tokens", admin, "Create an API token", (*Server).createToken},
 	{"GET", "/api/v1/tokens", admin, "List API tokens", (*Server).listTokens},

@@ -146,11 +146,11 @@ func (s *Store) LeaseDispatch(ctx context.Context, owner string, now, until time
 	return seq, err == nil, err
 }
 
-const eventSelect = `e.seq, e.id, e.kind, e.certificate_id, e.lineage, e.type_code, e.authority, e.version, e.reason, e.at`
+const eventSelect = `e.seq, e.id, e.kind, e.certificate_id, e.lineage, e.type_code, e.authority, e.version, e.reason, e.at, e.home_hub`
 
 func scanEvent(r Row) (*exchange.Event, error) {
 	e := &exchange.Event{}
-	return e, r.Scan(&e.Seq, &e.ID, &e.Kind, &e.CertificateID, &e.Lineage, &e.Type, &e.Authority, &e.Version, &e.Reason, Time{&e.At})
+	return e, r.Scan(&e.Seq, &e.ID, &e.Kind, &e.CertificateID, &e.Lineage, &e.Type, &e.Authority, &e.Version, &e.Reason, Time{&e.At}, &e.HomeHub)
 }
 
 // EventsAfter implements exchange.EventStore.
@@ -240,7 +240,7 @@ func (s *Store) Prune(ctx context.Context, before time.Time) error {
 			{SQL: `DELETE FROM delivery_attempts WHERE delivery_id IN
 				(SELECT id FROM deliveries WHERE status <> 'pending' AND created_at < $1)`, Args: []any{before}},
 			{SQL: `DELETE FROM deliveries WHERE status <> 'pending' AND created_at < $1`, Args: []any{before}},
-			{SQL: `DELETE FROM events WHERE at < $1 AND seq <= (SELECT seq FROM event_cursor WHERE name = 'webhooks')
+			{SQL: `DELETE FROM events WHERE at < $1 AND seq <= (SELECT min(seq) FROM event_cursor)
 				AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.event_seq = events.seq)`, Args: []any{before}},
 			{SQL: `DELETE FROM client_assertions WHERE expires_at < $1`, Args: []any{before}},
 		} {
@@ -279,7 +279,7 @@ func (s *Store) ClaimDeliveries(ctx context.Context, now, until time.Time, limit
 		for rows.Next() {
 			e := &exchange.Event{}
 			var url string
-			d, err := scanDelivery(rows, &url, &e.Seq, &e.ID, &e.Kind, &e.CertificateID, &e.Lineage, &e.Type, &e.Authority, &e.Version, &e.Reason, Time{&e.At})
+			d, err := scanDelivery(rows, &url, &e.Seq, &e.ID, &e.Kind, &e.CertificateID, &e.Lineage, &e.Type, &e.Authority, &e.Version, &e.Reason, Time{&e.At}, &e.HomeHub)
 			if err != nil {
 				rows.Close()
 				return err
@@ -324,7 +324,7 @@ func (s *Store) FinishAttempt(ctx context.Context, d *exchange.Delivery, a excha
 func (s *Store) ListDeliveries(ctx context.Context, subscription, status string, limit int) ([]*exchange.Delivery, error) {
 	ds, err := list(ctx, s.db, func(r Row) (*exchange.Delivery, error) {
 		e := &exchange.Event{}
-		d, err := scanDelivery(r, &e.Seq, &e.ID, &e.Kind, &e.CertificateID, &e.Lineage, &e.Type, &e.Authority, &e.Version, &e.Reason, Time{&e.At})
+		d, err := scanDelivery(r, &e.Seq, &e.ID, &e.Kind, &e.CertificateID, &e.Lineage, &e.Type, &e.Authority, &e.Version, &e.Reason, Time{&e.At}, &e.HomeHub)
 		d.Event = e
 		return d, err
 	}, `SELECT `+deliverySelect+`, `+eventSelect+` FROM deliveries d JOIN events e ON e.seq = d.event_seq

@@ -3,9 +3,12 @@ package storetest
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"testing"
 	"time"
 
+	"github.com/certhub/certhub/certificates"
+	"github.com/certhub/certhub/exchange"
 	"github.com/certhub/certhub/exchange/federation"
 	"github.com/certhub/certhub/internal/errs"
 	"github.com/certhub/certhub/internal/sqlstore"
@@ -60,5 +63,105 @@ func testFederation(t *testing.T, s *sqlstore.Store) {
 	must(t, err)
 	if len(ds) != 2 || string(ds["330000"]) != "d.e.f" || string(ds["330106"]) != "g.h.i" {
 		t.Fatalf("directories read back as %q", ds)
+	}
+}
+
+// testAggregation: a push applies each change once and in order, whatever
+// was applied before; one that does not continue from the cursor is
+// refused with the cursor; versions, supersession and lifecycle states
+// land as the events say, and each event joins this hub's outbox once,
+// marked with its home hub.
+func testAggregation(t *testing.T, s *sqlstore.Store) {
+	ctx := context.Background()
+	const auth = "11330102MB0000002A"
+	const typ = auth + "002"
+	ident := func(serial string, v int) certificates.Identifier {
+		return certificates.Identifier{TypeCode: typ, Issuer: auth, Serial: serial, Version: v}
+	}
+	event := func(n int, kind string, id certificates.Identifier) federation.Change {
+		e := exchange.Event{ID: fmt.Sprintf("evt_%d", n), Kind: kind, CertificateID: id.String(), Lineage: id.Lineage(), Type: typ,
+			Authority: auth, Version: id.Version, Reason: "原因", At: t0.Add(time.Duration(n) * time.Minute), HomeHub: "330102"}
+		ch := federation.Change{Seq: int64(n * 10), Event: e}
+		if kind == exchange.EventIssued || kind == exchange.EventRevised {
+			from, _ := certificates.ParseDate("2026-01-01")
+			ch.Version = &federation.Version{ID: id.String(), HomeHub: "330102", Lineage: id.Lineage(), Type: typ, Authority: auth,
+				Version: id.Version, HolderKind: certificates.Organisation, HolderIndex: "hx", HolderSealed: []byte("s"), HolderName: "某某公司",
+				ValidFrom: from, State: certificates.StateValid, DocumentKey: "federated/330102/" + id.String(), DocumentSHA256: "ab",
+				KID: "kid-c", IssuedAt: e.At, UpdatedAt: e.At}
+		}
+		return ch
+	}
+	a1, a2, b1 := ident("000001", 1), ident("000001", 2), ident("000002", 1)
+	batch := []federation.Change{
+		event(1, exchange.EventIssued, a1), event(2, exchange.EventIssued, b1), event(3, exchange.EventSuspended, b1),
+		event(4, exchange.EventRevised, a2), event(5, exchange.EventReinstated, b1), event(6, exchange.EventRevoked, b1),
+	}
+	// The first four, then all six again (a retry after a lost answer):
+	// the last two are applied, the first four not twice.
+	through, n, err := s.ApplyPush(ctx, "330102", 0, batch[:4], t0)
+	must(t, err)
+	if through != 40 || n != 4 {
+		t.Fatalf("first push: through %d, %d applied", through, n)
+	}
+	through, n, err = s.ApplyPush(ctx, "330102", 0, batch, t0)
+	must(t, err)
+	if through != 60 || n != 2 {
+		t.Fatalf("second push: through %d, %d applied", through, n)
+	}
+	// A push from past the cursor would skip events: refused, with it.
+	through, _, err = s.ApplyPush(ctx, "330102", 70, []federation.Change{event(8, exchange.EventRevoked, a2)}, t0)
+	mustCode(t, errs.Conflict, err)
+	if through != 60 {
+		t.Fatalf("refused push reports cursor %d", through)
+	}
+	states := map[string]certificates.State{a1.String(): certificates.StateSuperseded, a2.String(): certificates.StateValid,
+		b1.String(): certificates.StateRevoked}
+	vs, err := s.FederatedVersions(ctx, "330102")
+	must(t, err)
+	if len(vs) != 3 {
+		t.Fatalf("%d versions", len(vs))
+	}
+	for _, v := range vs {
+		if v.State != states[v.ID] || v.HomeHub != "330102" {
+			t.Errorf("%s: %s, want %s", v.ID, v.State, states[v.ID])
+		}
+	}
+	old, err := s.FederatedVersion(ctx, a1.String())
+	must(t, err)
+	if old.SupersededBy != a2.String() || old.HolderName != "某某公司" || string(old.HolderSealed) != "s" || !old.IssuedAt.Equal(t0.Add(time.Minute)) {
+		t.Fatalf("version 1 read back as %+v", old)
+	}
+	if got, _ := s.FederatedVersion(ctx, b1.String()); got.StateReason != "原因" {
+		t.Fatalf("revocation reason %q", got.StateReason)
+	}
+	_, err = s.FederatedVersion(ctx, "nope")
+	mustCode(t, errs.NotFound, err)
+	evs, err := s.EventsAfter(ctx, 0, 100, t0.Add(24*time.Hour))
+	must(t, err)
+	if len(evs) != 6 || evs[0].HomeHub != "330102" || evs[5].Kind != exchange.EventRevoked {
+		t.Fatalf("%d events in this hub's outbox", len(evs))
+	}
+	cur, err := s.InboxCursors(ctx)
+	must(t, err)
+	if cur["330102"] != 60 {
+		t.Fatalf("inbox cursors %v", cur)
+	}
+
+	// The push lease and cursor.
+	now := time.Now()
+	c, ok, err := s.LeaseAggregation(ctx, "a", now, now.Add(time.Minute))
+	must(t, err)
+	if !ok || c != 0 {
+		t.Fatalf("first lease: %v %d", ok, c)
+	}
+	if _, ok, _ := s.LeaseAggregation(ctx, "b", now, now.Add(time.Minute)); ok {
+		t.Fatal("a second replica took a held push lease")
+	}
+	must(t, s.MoveAggregation(ctx, "a", 42))
+	mustCode(t, errs.Conflict, s.MoveAggregation(ctx, "b", 43))
+	c, ok, err = s.LeaseAggregation(ctx, "b", now.Add(2*time.Minute), now.Add(3*time.Minute))
+	must(t, err)
+	if !ok || c != 42 {
+		t.Fatalf("lease after expiry: %v %d", ok, c)
 	}
 }

@@ -1,0 +1,469 @@
+package federation
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/lestrrat-go/jwx/v3/jwa"
+	"github.com/lestrrat-go/jwx/v3/jws"
+
+	"github.com/certhub/certhub/certificates"
+	"github.com/certhub/certhub/exchange"
+	"github.com/certhub/certhub/internal/errs"
+	"github.com/certhub/certhub/signing"
+)
+
+// Aggregation upward (归集): a child pushes its outbox — every version it
+// issues and every lifecycle change, its own and those its children pushed
+// to it — to its parent, in outbox order, in signed batches. The parent
+// applies a batch in one transaction that also moves its cursor for that
+// child, so a batch sent twice (a crash on either side, a lost answer) is
+// applied once; the child moves its own cursor to what the parent says it
+// applied. Documents travel as their authority signed them: the parent
+// never re-seals.
+
+// Headers of a push.
+const (
+	HubHeader       = "X-Certhub-Hub"
+	SignatureHeader = "X-Certhub-Signature"
+	// AggregatePath is where a parent takes its children's pushes.
+	AggregatePath = "/api/v1/federation/aggregate"
+	// MaxAggregateBytes bounds a push's body.
+	MaxAggregateBytes = 32 << 20
+	// aggregateBatch is how many outbox events one push carries.
+	aggregateBatch = 500
+)
+
+// PushedVersion is a certificate version as a push carries it: the
+// document as signed, and what the child's registry says of it.
+type PushedVersion struct {
+	ValidFrom  certificates.Date `json:"valid_from"`
+	ValidUntil certificates.Date `json:"valid_until"`
+	KID        string            `json:"kid"`
+	IssuedAt   time.Time         `json:"issued_at"`
+	Document   string            `json:"document"`
+}
+
+// PushedEvent is one outbox event in a push: its seq in the child's
+// outbox, the event, and for issued and revised the new version.
+type PushedEvent struct {
+	Seq     int64          `json:"seq"`
+	Event   exchange.Event `json:"event"`
+	Lineage string         `json:"lineage"`
+	Version *PushedVersion `json:"version,omitempty"`
+}
+
+// Push is a batch of a child's outbox, continuing after the child's
+// cursor After.
+type Push struct {
+	Hub    string        `json:"hub"`
+	After  int64         `json:"after"`
+	Events []PushedEvent `json:"events"`
+}
+
+// PushAnswer says how far the parent has applied the child's outbox.
+type PushAnswer struct {
+	AppliedThrough int64 `json:"applied_through"`
+	Applied        int   `json:"applied"`
+}
+
+// Version is a certificate version a child pushed, as this hub keeps it:
+// read-only, marked with its home hub, the holder protected under this
+// hub's own master key.
+type Version struct {
+	ID             string                  `json:"id"`
+	HomeHub        string                  `json:"home_hub"`
+	Lineage        string                  `json:"lineage"`
+	Type           string                  `json:"type"`
+	Authority      string                  `json:"authority"`
+	Version        int                     `json:"version"`
+	HolderKind     certificates.HolderKind `json:"holder_kind"`
+	HolderIndex    string                  `json:"-"`
+	HolderSealed   []byte                  `json:"-"`
+	HolderName     string                  `json:"holder_name"`
+	ValidFrom      certificates.Date       `json:"valid_from"`
+	ValidUntil     certificates.Date       `json:"valid_until"`
+	State          certificates.State      `json:"state"`
+	StateReason    string                  `json:"state_reason,omitempty"`
+	SupersededBy   string                  `json:"superseded_by,omitempty"`
+	DocumentKey    string                  `json:"-"`
+	DocumentSHA256 string                  `json:"document_sha256"`
+	KID            string                  `json:"kid"`
+	IssuedAt       time.Time               `json:"issued_at"`
+	UpdatedAt      time.Time               `json:"updated_at"`
+}
+
+// Change is one pushed event to apply: the event (with its home hub), and
+// for issued and revised the version.
+type Change struct {
+	Seq     int64
+	Event   exchange.Event
+	Version *Version
+}
+
+// AggregationStore keeps both halves of aggregation.
+type AggregationStore interface {
+	// LeaseAggregation takes (or keeps) the push lease and returns the
+	// cursor: the last event the parent applied. false if another holds it.
+	LeaseAggregation(ctx context.Context, owner string, now, until time.Time) (int64, bool, error)
+	// MoveAggregation sets the cursor if owner holds the lease.
+	MoveAggregation(ctx context.Context, owner string, cursor int64) error
+	// EventsAfter reads the outbox (exchange.EventStore).
+	EventsAfter(ctx context.Context, seq int64, limit int, settledBefore time.Time) ([]*exchange.Event, error)
+	// FederatedVersion reads a version a child pushed here.
+	FederatedVersion(ctx context.Context, id string) (*Version, error)
+	// ApplyPush applies the changes after this hub's cursor for hub, in
+	// order, and moves the cursor, in one transaction. after is where the
+	// push continues from: past the cursor, events would be missing, and
+	// it is refused (errs.Conflict) with the cursor. It returns the cursor
+	// and how many changes it applied.
+	ApplyPush(ctx context.Context, hub string, after int64, changes []Change, at time.Time) (int64, int, error)
+	// InboxCursors says how far each child's outbox is applied.
+	InboxCursors(ctx context.Context) (map[string]int64, error)
+	// FederatedVersions lists the versions of a home hub's certificates
+	// kept here, by id.
+	FederatedVersions(ctx context.Context, hub string) ([]*Version, error)
+}
+
+// Aggregator pushes this hub's outbox to its parent.
+type Aggregator struct {
+	Service *Service
+	Store   AggregationStore
+	// Certs reads this hub's own documents; Documents the ones children
+	// pushed (the same object store).
+	Certs     *certificates.Service
+	Documents certificates.DocumentStore
+	// Owner names this replica for the lease.
+	Owner string
+	// Lease is how long a replica holds the push to itself without
+	// renewing it (DefaultPushLease): a crashed replica's successor waits
+	// at most this long. A push takes at most the client's timeouts.
+	Lease time.Duration
+}
+
+// DefaultPushLease is Aggregator.Lease's default: over twice the longest
+// push (connect 2 s + answer 5 s).
+const DefaultPushLease = 15 * time.Second
+
+// PushOnce pushes one batch of the outbox to the parent and returns how
+// many events the parent applied. Nothing to do on the root, before
+// init, or when another replica holds the lease.
+func (a *Aggregator) PushOnce(ctx context.Context) (int, error) {
+	s := a.Service
+	self, err := s.Store.FederationSelf(ctx)
+	if errs.Is(err, errs.NotFound) {
+		return 0, nil
+	}
+	if err != nil || self.IsRoot() {
+		return 0, err
+	}
+	now := s.now()
+	lease := a.Lease
+	if lease == 0 {
+		lease = DefaultPushLease
+	}
+	cursor, ok, err := a.Store.LeaseAggregation(ctx, a.Owner, now, now.Add(lease))
+	if err != nil || !ok {
+		return 0, err
+	}
+	evs, err := a.Store.EventsAfter(ctx, cursor, aggregateBatch, now.Add(-exchange.EventSettle))
+	if err != nil || len(evs) == 0 {
+		return 0, err
+	}
+	push := Push{Hub: self.ID, After: cursor, Events: make([]PushedEvent, 0, len(evs))}
+	for _, e := range evs {
+		pe := PushedEvent{Seq: e.Seq, Event: *e, Lineage: e.Lineage}
+		if e.Kind == exchange.EventIssued || e.Kind == exchange.EventRevised {
+			if pe.Version, err = a.version(ctx, e); err != nil {
+				return 0, err
+			}
+		}
+		push.Events = append(push.Events, pe)
+	}
+	ans, err := a.send(ctx, self, push)
+	s.note(ctx, self.Parent, "push", err)
+	if err != nil {
+		return 0, err
+	}
+	if err := a.Store.MoveAggregation(ctx, a.Owner, ans.AppliedThrough); err != nil {
+		return 0, err
+	}
+	return ans.Applied, nil
+}
+
+// version reads what a push carries of an issued or revised version.
+func (a *Aggregator) version(ctx context.Context, e *exchange.Event) (*PushedVersion, error) {
+	if e.HomeHub == "" {
+		c, doc, err := a.Certs.Document(ctx, e.CertificateID)
+		if err != nil {
+			return nil, errs.Wrap(err, "certificate %s for aggregation", e.CertificateID)
+		}
+		return &PushedVersion{ValidFrom: c.ValidFrom, ValidUntil: c.ValidUntil, KID: c.KID, IssuedAt: c.IssuedAt, Document: string(doc)}, nil
+	}
+	v, err := a.Store.FederatedVersion(ctx, e.CertificateID)
+	if err != nil {
+		return nil, errs.Wrap(err, "version %s of hub %s for aggregation", e.CertificateID, e.HomeHub)
+	}
+	doc, err := a.Documents.Get(ctx, v.DocumentKey)
+	if err != nil {
+		return nil, errs.Wrap(err, "document of %s", e.CertificateID)
+	}
+	return &PushedVersion{ValidFrom: v.ValidFrom, ValidUntil: v.ValidUntil, KID: v.KID, IssuedAt: v.IssuedAt, Document: string(doc)}, nil
+}
+
+func (a *Aggregator) send(ctx context.Context, self *Self, push Push) (*PushAnswer, error) {
+	body, err := json.Marshal(push)
+	if err != nil {
+		return nil, err
+	}
+	sig, err := a.Service.Key.SignDetached(body)
+	if err != nil {
+		return nil, err
+	}
+	url := strings.TrimRight(self.ParentURL, "/") + AggregatePath
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set(HubHeader, self.ID)
+	req.Header.Set(SignatureHeader, sig)
+	resp, err := a.Service.client().Do(req)
+	if err != nil {
+		return nil, &RemoteError{Hub: self.Parent, Unreachable: true, Err: err}
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	if err != nil {
+		return nil, &RemoteError{Hub: self.Parent, Unreachable: true, Err: err}
+	}
+	var ans PushAnswer
+	switch resp.StatusCode {
+	case http.StatusOK, http.StatusConflict:
+		// 409: the parent applied up to another point (it lost its state,
+		// or this hub's cursor is behind); continue from there.
+		var wrapped struct {
+			PushAnswer
+			Error struct {
+				AppliedThrough *int64 `json:"applied_through"`
+			} `json:"error"`
+		}
+		if err := json.Unmarshal(b, &wrapped); err != nil {
+			return nil, &RemoteError{Hub: self.Parent, Err: fmt.Errorf("push answer: %w", err)}
+		}
+		ans = wrapped.PushAnswer
+		if resp.StatusCode == http.StatusConflict {
+			if wrapped.Error.AppliedThrough == nil {
+				return nil, &RemoteError{Hub: self.Parent, Err: fmt.Errorf("push refused: %s", b)}
+			}
+			ans = PushAnswer{AppliedThrough: *wrapped.Error.AppliedThrough}
+		}
+		return &ans, nil
+	}
+	var e struct {
+		Error struct{ Message string } `json:"error"`
+	}
+	_ = json.Unmarshal(b, &e)
+	return nil, &RemoteError{Hub: self.Parent, Err: fmt.Errorf("push: %s: %.300s", resp.Status, e.Error.Message)}
+}
+
+// Run pushes until ctx ends: at once again after a full batch (catching
+// up), else every interval.
+func (a *Aggregator) Run(ctx context.Context, every time.Duration) {
+	for {
+		n, err := a.PushOnce(ctx)
+		if err != nil && ctx.Err() == nil && a.Service.Log != nil {
+			a.Service.Log.WarnContext(ctx, "federation push", "error", err.Error())
+		}
+		if err == nil && n >= aggregateBatch {
+			continue
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(every):
+		}
+	}
+}
+
+// PushConflict is the answer to a push that does not continue from where
+// this hub applied that child's outbox.
+type PushConflict struct {
+	AppliedThrough int64
+}
+
+func (c *PushConflict) Error() string {
+	return fmt.Sprintf("this hub applied that outbox through %d; push from there", c.AppliedThrough)
+}
+
+// Receive checks a child's push (the signature by a key it was admitted
+// with, every event of its own region) and applies it.
+func (s *Service) Receive(ctx context.Context, hub, signature string, body []byte) (*PushAnswer, error) {
+	if s.Inbox == nil {
+		return nil, errs.E(errs.Unavailable, "this hub keeps no aggregated certificates")
+	}
+	children, err := s.Store.Children(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var child *Child
+	for _, c := range children {
+		if c.ID == hub {
+			child = c
+		}
+	}
+	if child == nil {
+		return nil, errs.E(errs.Forbidden, "hub %q is not a child of this hub", hub)
+	}
+	if err := verifyDetached(signature, body, &child.Hub); err != nil {
+		_ = s.record(ctx, "federation_push", "hub:"+hub, child.Name, "refused: "+err.Error())
+		return nil, errs.E(errs.Unauthorized, "the push is not signed by hub %s: %v", hub, err)
+	}
+	var p Push
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&p); err != nil {
+		return nil, errs.Field("body", "not a push: %v", err)
+	}
+	if p.Hub != hub {
+		return nil, errs.Field("hub", "the push names hub %q, its signature is hub %s's", p.Hub, hub)
+	}
+	now := s.now().UTC()
+	changes := make([]Change, 0, len(p.Events))
+	prev := p.After
+	for i, pe := range p.Events {
+		if pe.Seq <= prev {
+			return nil, errs.Field(fmt.Sprintf("events[%d].seq", i), "%d is not after %d: a push is in outbox order", pe.Seq, prev)
+		}
+		prev = pe.Seq
+		ch, err := s.change(ctx, child, pe, now)
+		if err != nil {
+			_ = s.record(ctx, "federation_push", "hub:"+hub, child.Name, fmt.Sprintf("refused: event %d: %v", pe.Seq, err))
+			return nil, errs.Field(fmt.Sprintf("events[%d]", i), "%v", err)
+		}
+		changes = append(changes, ch)
+	}
+	through, n, err := s.Inbox.ApplyPush(ctx, hub, p.After, changes, now)
+	if errs.Is(err, errs.Conflict) {
+		return nil, &PushConflict{AppliedThrough: through}
+	}
+	if err != nil {
+		return nil, err
+	}
+	return &PushAnswer{AppliedThrough: through, Applied: n}, nil
+}
+
+// change turns a pushed event into what is stored: checked against the
+// child's region, the version's document parsed for the holder (whose id
+// is indexed and sealed under this hub's own key) and put in the object
+// store.
+func (s *Service) change(ctx context.Context, child *Child, pe PushedEvent, now time.Time) (Change, error) {
+	e := pe.Event
+	e.Seq, e.Lineage = 0, pe.Lineage
+	if e.HomeHub == "" {
+		e.HomeHub = child.ID
+	}
+	if e.HomeHub != child.ID && !(Within(e.HomeHub, child.ID) && ValidHubID(e.HomeHub) == nil) {
+		return Change{}, fail(OutsideRegion, child.ID, "event of hub %s, which is not hub %s nor under it", e.HomeHub, child.ID)
+	}
+	r, err := AuthorityRegion(e.Authority)
+	if err != nil || !Within(r, e.HomeHub) {
+		return Change{}, fail(OutsideRegion, e.HomeHub, "authority %q is not of hub %s's region", e.Authority, e.HomeHub)
+	}
+	id, err := certificates.ParseIdentifier(e.CertificateID)
+	if err != nil || id.Issuer != e.Authority || id.TypeCode != e.Type || id.Version != e.Version || id.Lineage() != pe.Lineage {
+		return Change{}, fmt.Errorf("certificate_id %q does not agree with the event's type, authority, version and lineage", e.CertificateID)
+	}
+	if e.ID == "" || e.At.IsZero() {
+		return Change{}, fmt.Errorf("an event needs its id and occurred_at")
+	}
+	ch := Change{Seq: pe.Seq, Event: e}
+	wantVersion := e.Kind == exchange.EventIssued || e.Kind == exchange.EventRevised
+	if wantVersion != (pe.Version != nil) {
+		return Change{}, fmt.Errorf("a %s event carries a version exactly when it is issued or revised", e.Kind)
+	}
+	if !wantVersion {
+		return ch, nil
+	}
+	v, doc := pe.Version, []byte(pe.Version.Document)
+	holder, err := documentHolder(doc, e.CertificateID)
+	if err != nil {
+		return Change{}, err
+	}
+	if s.Vault == nil || s.Documents == nil {
+		return Change{}, errs.E(errs.Unavailable, "this hub cannot keep aggregated certificates (no vault or document store)")
+	}
+	sum := sha256.Sum256(doc)
+	key := "federated/" + e.HomeHub + "/" + e.CertificateID + ".jws"
+	if err := s.Documents.Put(ctx, key, doc); err != nil && !errs.Is(err, errs.Conflict) {
+		return Change{}, err
+	}
+	ch.Version = &Version{ID: e.CertificateID, HomeHub: e.HomeHub, Lineage: pe.Lineage, Type: e.Type, Authority: e.Authority, Version: e.Version,
+		HolderKind: holder.Kind, HolderIndex: s.Vault.Index(string(holder.Kind), holder.ID), HolderSealed: s.Vault.Seal(string(holder.Kind), holder.ID),
+		HolderName: holder.Name, ValidFrom: v.ValidFrom, ValidUntil: v.ValidUntil, State: certificates.StateValid, DocumentKey: key,
+		DocumentSHA256: hex.EncodeToString(sum[:]), KID: v.KID, IssuedAt: v.IssuedAt.UTC(), UpdatedAt: now}
+	return ch, nil
+}
+
+// documentHolder reads the holder from a document's payload and checks
+// that the document is the version it is pushed as. The push is signed by
+// the child; the document's own seal is the issuing authority's, checked
+// with the child's trust list wherever it is verified.
+func documentHolder(doc []byte, id string) (certificates.Holder, error) {
+	parts := strings.Split(string(doc), ".")
+	if len(parts) != 3 {
+		return certificates.Holder{}, fmt.Errorf("the document of %s is not a compact JWS", id)
+	}
+	raw, err := base64.RawURLEncoding.DecodeString(parts[1])
+	if err != nil {
+		return certificates.Holder{}, fmt.Errorf("the document of %s: payload: %v", id, err)
+	}
+	var c struct {
+		ID                string `json:"id"`
+		CredentialSubject struct {
+			Holder certificates.Holder `json:"holder"`
+		} `json:"credentialSubject"`
+	}
+	if err := json.Unmarshal(raw, &c); err != nil {
+		return certificates.Holder{}, fmt.Errorf("the document of %s: payload: %v", id, err)
+	}
+	if c.ID != id {
+		return certificates.Holder{}, fmt.Errorf("the document pushed as %s is %q", id, c.ID)
+	}
+	h := c.CredentialSubject.Holder
+	if h.ID == "" || h.Name == "" || (h.Kind != certificates.Person && h.Kind != certificates.Organisation) {
+		return certificates.Holder{}, fmt.Errorf("the document of %s names no holder", id)
+	}
+	return h, nil
+}
+
+// verifyDetached checks a detached-payload JWS (HubKey.SignDetached) over
+// body by an active key of h.
+func verifyDetached(sig string, body []byte, h *Hub) error {
+	msg, err := jws.Parse([]byte(sig), jws.WithCompact())
+	if err != nil || len(msg.Signatures()) != 1 {
+		return fmt.Errorf("the signature is not a compact JWS")
+	}
+	kid, _ := msg.Signatures()[0].ProtectedHeaders().KeyID()
+	for _, k := range h.Keys {
+		if k.KID != kid || k.State != KeyActive {
+			continue
+		}
+		pub, err := signing.ParseHubPublicKey(k.JWK)
+		if err != nil {
+			return err
+		}
+		_, err = jws.Verify([]byte(sig), jws.WithKey(jwa.EdDSA(), pub), jws.WithDetachedPayload(body))
+		return err
+	}
+	return fmt.Errorf("no active key %q", kid)
+}

@@ -1,0 +1,133 @@
+package federation_test
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/certhub/certhub/certificates"
+	"github.com/certhub/certhub/exchange"
+	"github.com/certhub/certhub/exchange/federation"
+	"github.com/certhub/certhub/internal/errs"
+	"github.com/certhub/certhub/internal/filestore"
+	"github.com/certhub/certhub/signing"
+)
+
+// countyUSCC is an authority registered in 330102.
+var countyUSCC = func() string {
+	f := "11330102MB0000002"
+	return f + string(certificates.USCCCheck(f))
+}()
+
+// fakeDocument is a compact JWS-shaped document with the claims a push is
+// checked against (the parent does not re-verify the authority's seal on
+// arrival: the push is signed by the child, and the document is verified
+// with the home hub's trust list wherever it is verified).
+func fakeDocument(id string) string {
+	p, _ := json.Marshal(map[string]any{"id": id, "credentialSubject": map[string]any{
+		"holder": map[string]string{"kind": "organisation", "id": "91330102MA0000001X", "name": "杭州某某餐饮有限公司"}}})
+	return "eyJhbGciOiJFUzI1NiJ9." + base64.RawURLEncoding.EncodeToString(p) + ".c2ln"
+}
+
+func pushed(seq int64, kind string, serial string, version int) federation.PushedEvent {
+	id := certificates.Identifier{TypeCode: countyUSCC + "002", Issuer: countyUSCC, Serial: serial, Version: version}
+	pe := federation.PushedEvent{Seq: seq, Lineage: id.Lineage(), Event: exchange.Event{ID: "evt_" + serial + kind, Kind: kind,
+		CertificateID: id.String(), Type: id.TypeCode, Authority: countyUSCC, Version: version, At: time.Now().UTC()}}
+	if kind == exchange.EventIssued || kind == exchange.EventRevised {
+		from, _ := certificates.ParseDate("2026-01-01")
+		pe.Version = &federation.PushedVersion{ValidFrom: from, KID: "kid-county", IssuedAt: time.Now().UTC(), Document: fakeDocument(id.String())}
+	}
+	return pe
+}
+
+// TestPushRefused: the city refuses a push that is not its child's, not
+// signed by the child's admitted key, out of order, of another region, or
+// inconsistent, and stores nothing of it; a good push is applied once.
+func TestPushRefused(t *testing.T) {
+	c := &clock{time.Now()}
+	_, city, county, _ := federation3(t, c)
+	ctx := context.Background()
+	docs, err := filestore.Open(filepath.Join(t.TempDir(), "docs"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, _ := signing.GenerateMasterKey()
+	city.svc.Vault, city.svc.Documents, city.svc.Inbox = signing.NewVault(m), docs, city.store
+
+	send := func(hub string, key *signing.HubKey, p federation.Push) (*federation.PushAnswer, error) {
+		body := must(json.Marshal(p))
+		sig := must(key.SignDetached(body))
+		return city.svc.Receive(ctx, hub, sig, body)
+	}
+	good := federation.Push{Hub: "330102", Events: []federation.PushedEvent{pushed(1, exchange.EventIssued, "000001", 1),
+		pushed(2, exchange.EventRevoked, "000001", 1)}}
+	stranger := newNode(t, c)
+	check := func(name string, err error, code errs.Code, reason string) {
+		t.Helper()
+		if !errs.Is(err, code) || !strings.Contains(err.Error(), reason) {
+			t.Errorf("%s: %v, want %s with %q", name, err, code, reason)
+		}
+	}
+	_, err = send("330106", stranger.key, good)
+	check("not a child", err, errs.Forbidden, "not a child")
+	_, err = send("330102", stranger.key, good)
+	check("another key", err, errs.Unauthorized, "not signed by hub 330102")
+	body := must(json.Marshal(good))
+	_, err = city.svc.Receive(ctx, "330102", must(county.key.SignDetached(append(body, ' '))), body)
+	check("signature over another body", err, errs.Unauthorized, "not signed")
+
+	bad := good
+	bad.Events = []federation.PushedEvent{pushed(2, exchange.EventIssued, "000001", 1), pushed(1, exchange.EventIssued, "000002", 1)}
+	_, err = send("330102", county.key, bad)
+	check("out of order", err, errs.Invalid, "outbox order")
+	other := pushed(1, exchange.EventIssued, "000003", 1)
+	other.Event.HomeHub = "330106"
+	bad.Events = []federation.PushedEvent{other}
+	_, err = send("330102", county.key, bad)
+	check("another county's event", err, errs.Invalid, "outside_region")
+	foreign := pushed(1, exchange.EventIssued, "000004", 1)
+	foreign.Event.Authority = "11330100MB0000001R"
+	bad.Events = []federation.PushedEvent{foreign}
+	_, err = send("330102", county.key, bad)
+	check("the city's authority", err, errs.Invalid, "outside_region")
+	wrongDoc := pushed(1, exchange.EventIssued, "000005", 1)
+	wrongDoc.Version.Document = fakeDocument(strings.Replace(wrongDoc.Event.CertificateID, "000005", "000006", 1))
+	bad.Events = []federation.PushedEvent{wrongDoc}
+	_, err = send("330102", county.key, bad)
+	check("a document pushed as another version", err, errs.Invalid, "pushed as")
+	noVersion := pushed(1, exchange.EventIssued, "000007", 1)
+	noVersion.Version = nil
+	bad.Events = []federation.PushedEvent{noVersion}
+	_, err = send("330102", county.key, bad)
+	check("an issuance without its version", err, errs.Invalid, "carries a version")
+	if vs := must(city.store.FederatedVersions(ctx, "330102")); len(vs) != 0 {
+		t.Fatalf("refused pushes stored %d versions", len(vs))
+	}
+
+	ans, err := send("330102", county.key, good)
+	if err != nil || ans.AppliedThrough != 2 || ans.Applied != 2 {
+		t.Fatalf("good push: %+v %v", ans, err)
+	}
+	ans, err = send("330102", county.key, good)
+	if err != nil || ans.AppliedThrough != 2 || ans.Applied != 0 {
+		t.Fatalf("the same push again: %+v %v", ans, err)
+	}
+	v := must(city.store.FederatedVersion(ctx, good.Events[0].Event.CertificateID))
+	if v.State != certificates.StateRevoked || v.HolderIndex != city.svc.Vault.Index("organisation", "91330102MA0000001X") {
+		t.Fatalf("stored as %+v", v)
+	}
+	if doc := must(docs.Get(ctx, v.DocumentKey)); string(doc) != good.Events[0].Version.Document {
+		t.Fatal("the document is not kept as pushed")
+	}
+	later := federation.Push{Hub: "330102", After: 5, Events: []federation.PushedEvent{pushed(6, exchange.EventIssued, "000008", 1)}}
+	_, err = send("330102", county.key, later)
+	var pc *federation.PushConflict
+	if !errors.As(err, &pc) || pc.AppliedThrough != 2 {
+		t.Fatalf("a push after a gap: %v", err)
+	}
+}
