@@ -6,6 +6,7 @@ import (
 	"crypto/ecdsa"
 	"crypto/ed25519"
 	"encoding/base64"
+	"encoding/json"
 	"fmt"
 	"time"
 
@@ -54,7 +55,19 @@ func (k *TrustedKey) PublicKey() (crypto.PublicKey, Algorithm, error) {
 	default:
 		return nil, "", fmt.Errorf("key %s: alg %q is not ES256, EdDSA or SM2SM3", k.KID, k.Alg)
 	}
-	jk, err := jwk.ParseKey(k.JWK)
+	// The key is trusted because the hub's signed trust list states it,
+	// not by its certificate chain; x5c is left out of parsing, which
+	// crypto/x509 (used by jwx) cannot read for SM2 certificates.
+	var members map[string]json.RawMessage
+	if err := json.Unmarshal(k.JWK, &members); err != nil {
+		return nil, "", fmt.Errorf("key %s: not a JWK: %w", k.KID, err)
+	}
+	delete(members, "x5c")
+	bare, err := json.Marshal(members)
+	if err != nil {
+		return nil, "", fmt.Errorf("key %s: %w", k.KID, err)
+	}
+	jk, err := jwk.ParseKey(bare)
 	if err != nil {
 		return nil, "", fmt.Errorf("key %s: not a JWK: %w", k.KID, err)
 	}
