@@ -37,7 +37,12 @@ const (
 func (s *Server) verifyElsewhere(r *http.Request, b verifyBody, v *certificates.Verification, local verifyAnswer) (verifyAnswer, error) {
 	ctx := r.Context()
 	held := !(len(v.Reasons) == 1 && v.Reasons[0] == certificates.ReasonNotFound)
-	forwarded := r.Header.Get(federation.ForwardedBy) != ""
+	by := r.Header.Get(federation.ForwardedBy)
+	forwarded := by != ""
+	if forwarded {
+		// Unsigned: it only stops a second hop; the answer is public anyway.
+		s.Log.InfoContext(ctx, "verify forwarded by another hub", "by", by[:min(len(by), 16)])
+	}
 	home := v.Home
 	var body []byte
 	if b.Document != "" {
@@ -93,6 +98,7 @@ func (s *Server) verifyElsewhere(r *http.Request, b verifyBody, v *certificates.
 		return remoteFailed(local, reasonRemoteHub), nil
 	}
 	far.Hub = local.Hub
+	s.Log.InfoContext(ctx, "verify forwarded", "hub", home, "valid", far.Valid)
 	return far, nil
 }
 
