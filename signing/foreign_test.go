@@ -103,7 +103,9 @@ func TestForeignKeys(t *testing.T) {
 		if k.Alg == "EdDSA" {
 			bad.Alg = "ES256"
 		}
-		province.SetForeign(func(context.Context, string) (*ForeignKey, error) { return &ForeignKey{Hub: "330102", TrustedKey: bad}, nil })
+		province.SetForeign(func(context.Context, string) (*ForeignKey, error) {
+			return &ForeignKey{Hub: "330102", TrustedKey: bad}, nil
+		})
 		if _, err := province.Verify(ctx, docs[ES256]); !isReason(err, ReasonUnknownKey) && !isReason(err, ReasonBadSignature) {
 			t.Fatalf("key %s stated with alg %s: %v", kid, bad.Alg, err)
 		}
