@@ -180,4 +180,16 @@ func TestFederationVerify(t *testing.T) {
 	if v := prov.p.verify(map[string]string{"document": doc}); reasons(v) != "[remote_unreachable]" {
 		t.Fatalf("the province later with the county down: %v", v)
 	}
+
+	// The county comes back, allowing one verification a minute: the
+	// province's first call gets the county's verdict again, the next the
+	// county's refusal (429), which the province reports as remote_hub.
+	county.p = start(t, county.env, append([]string{"--addr", county.addr, "--federation-every", "1s", "--verify-rate", "1"}, county.args...)...)
+	if v := prov.p.verify(map[string]string{"document": doc}); reasons(v) != "[revoked]" || hubOf(v) != countyHub {
+		t.Fatalf("the province with the county back: %v", v)
+	}
+	v = prov.p.verify(map[string]string{"id": id})
+	if v["valid"] != false || reasons(v) != "[remote_hub]" || hubOf(v) != countyHub || v["status"] != nil {
+		t.Fatalf("the province when the county refuses: %v", v)
+	}
 }
