@@ -150,6 +150,32 @@ func TestFederationVerify(t *testing.T) {
 		}
 	}
 
+	// The county marks its key compromised from now on and seals another
+	// licence with it: the province refuses that one by the county's trust
+	// list alone, and still asks the county about the one sealed before.
+	time.Sleep(1100 * time.Millisecond) // the first licence's iat is a whole second before
+	from := time.Now().UTC().Format(time.RFC3339)
+	county.p.must(200, "POST", "/api/v1/authorities/"+countyMarket+"/keys/"+issued["kid"].(string)+"/compromise", admin,
+		map[string]string{"from": from, "reason": "签章服务器被入侵"})
+	later := county.p.must(201, "POST", "/api/v1/certificates", issuer, map[string]any{"type": countyLicence, "authority": countyMarket,
+		"holder":     map[string]string{"kind": "organisation", "id": company, "name": "杭州某某餐饮有限公司"},
+		"data":       map[string]any{"permit_no": "JY13301020000010"},
+		"valid_from": "2025-01-01", "valid_until": "2029-12-31"})["document"].(string)
+	waitFor(t, 30*time.Second, "the province refuses the licence sealed after the compromise", func() (bool, string) {
+		v := prov.p.verify(map[string]string{"document": later})
+		// Without the county's registry record (status, certificate):
+		// judged here, from the trust list the province now holds.
+		return reasons(v) == "[key_compromised]" && hubOf(v) == countyHub && v["certificate"] == nil && v["status"] == nil, fmt.Sprint(v)
+	})
+	noCallBetween(t, county, prov, marker, func() {
+		if v := prov.p.verify(map[string]string{"document": later}); reasons(v) != "[key_compromised]" || v["kid"] != issued["kid"] || v["certificate"] != nil {
+			t.Fatalf("the licence sealed after the compromise: %v", v)
+		}
+	})
+	if v := prov.p.verify(map[string]string{"document": doc}); reasons(v) != "[revoked]" {
+		t.Fatalf("the licence sealed before the compromise: %v", v)
+	}
+
 	// A tampered document fails at the province, which asks no one.
 	parts := strings.Split(doc, ".")
 	payload, _ := base64.RawURLEncoding.DecodeString(parts[1])

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"slices"
 	"strings"
 
 	"github.com/certhub/certhub/certificates"
@@ -36,7 +37,8 @@ const (
 // nothing from a failed call is kept.
 func (s *Server) verifyElsewhere(r *http.Request, b verifyBody, v *certificates.Verification, local verifyAnswer) (verifyAnswer, error) {
 	ctx := r.Context()
-	held := !(len(v.Reasons) == 1 && v.Reasons[0] == certificates.ReasonNotFound)
+	notHere := slices.Contains(v.Reasons, certificates.ReasonNotFound)
+	held := !(notHere && len(v.Reasons) == 1)
 	by := r.Header.Get(federation.ForwardedBy)
 	forwarded := by != ""
 	if forwarded {
@@ -50,6 +52,13 @@ func (s *Server) verifyElsewhere(r *http.Request, b verifyBody, v *certificates.
 			return local, nil
 		}
 		local.Hub = s.hubOf(ctx, home)
+		if notHere && held {
+			// The document fails here on its own (its key's window by the
+			// home hub's trust list, its claims): that is final whatever
+			// the home hub's registry says, so it is not asked, and that
+			// this hub holds no copy is beside the point.
+			local.Reasons = slices.DeleteFunc(slices.Clone(local.Reasons), func(r string) bool { return r == certificates.ReasonNotFound })
+		}
 		if held || forwarded {
 			return local, nil
 		}
