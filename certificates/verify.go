@@ -27,6 +27,10 @@ const (
 	// ReasonKeyCompromised: the document was sealed at or after the
 	// instant from which its key is marked compromised.
 	ReasonKeyCompromised = signing.ReasonKeyCompromised
+	// ReasonKeyNotYetValid and ReasonKeyRetired: another hub's key, by its
+	// trust list, did not exist yet or was retired at the seal time.
+	ReasonKeyNotYetValid = signing.ReasonKeyNotYetValid
+	ReasonKeyRetired     = signing.ReasonKeyRetired
 	// The JWT registered claims of a document disagree with its VC
 	// properties: iss with issuer.id, jti with id, nbf with validFrom, exp
 	// with validUntil (exp present without validUntil, or missing with it,
@@ -53,6 +57,9 @@ type Verification struct {
 	CurrentID string
 	// Subject is the credentialSubject the document carries (documents only).
 	Subject json.RawMessage
+	// Home is the hub whose trust list states the document's key, when it
+	// is another hub's (documents only): that hub holds the certificate.
+	Home string
 }
 
 // VerifyDocument checks a sealed document: signature against the key its
@@ -73,6 +80,9 @@ func (s *Service) VerifyDocument(ctx context.Context, document []byte) (*Verific
 		return nil, err
 	}
 	v.KID = ver.KID
+	if ver.Foreign != nil {
+		v.Home = ver.Foreign.Hub
+	}
 	var claims DocumentClaims
 	if err := json.Unmarshal(ver.Payload, &claims); err != nil || claims.ID == "" {
 		v.Reasons = []string{signing.ReasonMalformed}
@@ -83,6 +93,8 @@ func (s *Service) VerifyDocument(ctx context.Context, document []byte) (*Verific
 		v.Authority = a
 	} else if !errs.Is(err, errs.NotFound) {
 		return nil, err
+	} else if ver.Foreign != nil {
+		v.Authority = &Authority{Code: ver.Authority, Name: ver.Foreign.AuthorityName}
 	}
 	if claims.Issuer.ID != IssuerURN(ver.Authority) {
 		v.Reasons = append(v.Reasons, ReasonIssuerMismatch)
@@ -91,6 +103,11 @@ func (s *Service) VerifyDocument(ctx context.Context, document []byte) (*Verific
 	if _, err := ParseIdentifier(claims.ID); err != nil {
 		v.Reasons = append(v.Reasons, ReasonMalformedIdentifier)
 		return v, nil
+	}
+	// Another hub's key is judged by its trust list against the seal time
+	// the document states; without iat, against the registry's below.
+	if ver.Foreign != nil && claims.IAT != nil {
+		v.Reasons = append(v.Reasons, ver.Foreign.Problems(time.Unix(*claims.IAT, 0))...)
 	}
 	c, err := s.Store.GetCertificate(ctx, claims.ID)
 	if errs.Is(err, errs.NotFound) {
@@ -110,14 +127,19 @@ func (s *Service) VerifyDocument(ctx context.Context, document []byte) (*Verific
 	if claims.IAT != nil {
 		sealedAt = time.Unix(*claims.IAT, 0)
 	}
-	bad, err := s.Keys.Compromised(ctx, ver.KID, sealedAt)
-	if err != nil {
-		return nil, err
+	switch {
+	case ver.Foreign == nil:
+		bad, err := s.Keys.Compromised(ctx, ver.KID, sealedAt)
+		if err != nil {
+			return nil, err
+		}
+		if bad {
+			v.Reasons = append(v.Reasons, ReasonKeyCompromised)
+		}
+	case claims.IAT == nil:
+		v.Reasons = append(v.Reasons, ver.Foreign.Problems(sealedAt)...)
 	}
-	if bad {
-		v.Reasons = append(v.Reasons, ReasonKeyCompromised)
-	}
-	s.judge(v, c)
+	s.Judge(v, c)
 	return v, nil
 }
 
@@ -174,12 +196,15 @@ func (s *Service) VerifyID(ctx context.Context, id string) (*Verification, error
 		return nil, err
 	}
 	v.Authority, v.KID = a, c.KID
-	s.judge(v, c)
+	s.Judge(v, c)
 	return v, nil
 }
 
 // judge adds the status reasons of a found certificate and settles Valid.
-func (s *Service) judge(v *Verification, c *Certificate) {
+// Judge sets v's status, currency and reasons from a registry record as of
+// today: this hub's own certificates, and the copies its children pushed
+// (aggregation) when their home hub cannot be asked.
+func (s *Service) Judge(v *Verification, c *Certificate) {
 	today := s.Today()
 	v.Certificate = c
 	v.Status = c.StatusOn(today)

@@ -39,12 +39,17 @@ type Manager struct {
 	CAName  string
 	caMu    sync.Mutex
 	caRoots map[string]*caRoot // family -> opened root
+
+	// foreign finds the keys of other hubs (SetForeign); nil outside a
+	// federation.
+	foreign ForeignKeys
 }
 
 type verifyKey struct {
 	key       any // *ecdsa.PublicKey or ed25519.PublicKey
 	alg       Algorithm
 	authority string
+	foreign   *ForeignKey // set for another hub's key
 }
 
 // NewManager returns a manager using the named default backend for new keys.
@@ -263,6 +268,9 @@ type Verified struct {
 	KID       string
 	Authority string
 	Algorithm Algorithm
+	// Foreign is set when the key is another hub's, as its trust list
+	// states it: the caller judges the key's window from it.
+	Foreign *ForeignKey
 }
 
 // VerifyError says why a document does not verify; Reason is one of the
@@ -325,7 +333,7 @@ func (m *Manager) Verify(ctx context.Context, document []byte) (*Verified, error
 		}
 		return nil, ve
 	}
-	return &Verified{Payload: payload, KID: h.Kid, Authority: vk.authority, Algorithm: vk.alg}, nil
+	return &Verified{Payload: payload, KID: h.Kid, Authority: vk.authority, Algorithm: vk.alg, Foreign: vk.foreign}, nil
 }
 
 // diagnoseSM2Document splits a compact JWS whose SM2SM3 signature failed
@@ -351,6 +359,11 @@ func (m *Manager) verifyKey(ctx context.Context, kid string) (*verifyKey, error)
 	}
 	k, err := m.store.GetKey(ctx, kid)
 	if errs.Is(err, errs.NotFound) {
+		// Another hub's key is looked up each time, never cached in
+		// publics: its trust list may mark it compromised later.
+		if v, ferr := m.foreignKey(ctx, kid); v != nil || ferr != nil {
+			return v, ferr
+		}
 		return nil, &VerifyError{Reason: ReasonUnknownKey, KID: kid, Detail: "no seal key has this kid"}
 	}
 	if err != nil {

@@ -81,10 +81,14 @@ func TestFederationAggregation(t *testing.T) {
 
 	want := map[string]string{}
 	var ids []string
+	var firstDoc string
 	for i := range 3 {
 		c := county.p.must(201, "POST", "/api/v1/certificates", issuer, countyPermit(typ, fmt.Sprintf("JY3301020%03d", i)))
 		ids = append(ids, c["id"].(string))
 		want[c["id"].(string)] = "valid"
+		if i == 0 {
+			firstDoc = c["document"].(string)
+		}
 	}
 	rev := county.p.must(201, "POST", "/api/v1/certificates/"+ids[0]+"/revisions", issuer, map[string]any{
 		"data": map[string]any{"permit_no": "JY3301020999"}, "reason": "许可事项变更"})
@@ -130,6 +134,24 @@ func TestFederationAggregation(t *testing.T) {
 	// Nothing is read-write at the parent: the county's certificates are
 	// not the city's own.
 	city.p.must(404, "GET", "/api/v1/certificates/"+more["id"].(string), admin, nil)
+
+	// The county goes down: the province and the city still verify its
+	// licences (the signature with the county's last good trust list), and
+	// answer the status from the copies the county pushed, saying so.
+	county.p.stop()
+	for _, h := range []*fedHub{prov, city} {
+		v := h.p.verify(map[string]string{"document": rev["document"].(string)})
+		if v["valid"] != true || v["source"] != "aggregated" || v["unanswered"] != "remote_unreachable" ||
+			v["hub"].(map[string]any)["id"] != "330102" || v["as_of"] == nil {
+			t.Fatalf("hub %s verifies the county's licence with the county down: %v", h.id, v)
+		}
+		if v := h.p.verify(map[string]string{"id": ids[2]}); reasons(v) != "[revoked]" || v["source"] != "aggregated" {
+			t.Fatalf("hub %s verifies the county's revoked licence by id with the county down: %v", h.id, v)
+		}
+		if v := h.p.verify(map[string]string{"document": firstDoc}); reasons(v) != "[superseded]" || v["current_id"] != rev["id"] {
+			t.Fatalf("hub %s verifies the county's superseded version: %v", h.id, v)
+		}
+	}
 	for _, h := range []*fedHub{county, city, prov} {
 		if strings.Contains(h.p.log(), company) {
 			t.Fatalf("hub %s logged the holder id", h.id)

@@ -241,6 +241,9 @@ func (c *StoreConfig) open(ctx context.Context, mode ...openMode) (*app, error) 
 	items := &exchange.Resolver{Store: store, Registry: reg, Certs: svc, Ledger: ledger, Now: time.Now}
 	fed := &federation.Service{Store: store, Catalog: store, Key: hk, Ledger: ledger, Log: log, Now: time.Now,
 		Vault: vault, Documents: docs, Inbox: store}
+	// Documents sealed in other hubs verify with the keys of their trust
+	// lists (docs/federation.md, Verifying across hubs).
+	keys.SetForeign(fed.ForeignKey)
 	return &app{log: log, master: master, ledger: ledger, ledgerKey: lk, hubKey: hk, registry: reg, items: items, store: store, docs: docs,
 		keys: keys, vault: vault, certs: svc, federation: fed}, nil
 }

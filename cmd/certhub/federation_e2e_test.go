@@ -19,7 +19,9 @@ type fedHub struct {
 	id, addr, url string
 	env           []string
 	args          []string
-	p             *proc
+	// extra are serve's flags besides the address and the cadences.
+	extra []string
+	p     *proc
 }
 
 func (h *fedHub) cli(t *testing.T, args ...string) string {
@@ -35,7 +37,8 @@ func (h *fedHub) cli(t *testing.T, args ...string) string {
 // start runs the hub's server on its own port (a restart keeps it).
 func (h *fedHub) start(t *testing.T) {
 	t.Helper()
-	h.p = start(t, h.env, append([]string{"--addr", h.addr, "--federation-every", "1s", "--federation-push-every", "300ms"}, h.args...)...)
+	args := append([]string{"--addr", h.addr, "--federation-every", "1s", "--federation-push-every", "300ms"}, h.extra...)
+	h.p = start(t, h.env, append(args, h.args...)...)
 }
 
 // fed is a running federation of three hubs.
@@ -47,8 +50,8 @@ type fed struct {
 // newFederation makes three hubs, a province on PostgreSQL + S3 and a city
 // and a county embedded, as separate processes on loopback: the province
 // is the root and admits the city from its signed description by the CLI;
-// the city admits the county by the API.
-func newFederation(t *testing.T) *fed {
+// the city admits the county by the API. extra are serve flags for all.
+func newFederation(t *testing.T, extra ...string) *fed {
 	t.Helper()
 	s3 := testenv.S3Server(t)
 	f := &fed{dir: t.TempDir()}
@@ -62,6 +65,7 @@ func newFederation(t *testing.T) *fed {
 	for _, h := range []*fedHub{prov, city, county} {
 		h.url = "http://" + h.addr
 		h.args = []string{"--data", t.TempDir()}
+		h.extra = extra
 		h.cli(t, "init")
 	}
 	f.rootKey = filepath.Join(f.dir, "root.json")

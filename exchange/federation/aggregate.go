@@ -102,6 +102,16 @@ type Version struct {
 	UpdatedAt      time.Time               `json:"updated_at"`
 }
 
+// Record is the copy as a registry record, for judging its status
+// (certificates.Service.Judge).
+func (v *Version) Record() *certificates.Certificate {
+	id, _ := certificates.ParseIdentifier(v.ID)
+	return &certificates.Certificate{ID: v.ID, Ident: id, Type: v.Type, Authority: v.Authority, Serial: id.Serial, Version: v.Version,
+		Holder: certificates.Holder{Kind: v.HolderKind, Name: v.HolderName}, ValidFrom: v.ValidFrom, ValidUntil: v.ValidUntil,
+		State: v.State, StateReason: v.StateReason, SupersededBy: v.SupersededBy, DocumentSHA256: v.DocumentSHA256, KID: v.KID,
+		IssuedAt: v.IssuedAt, UpdatedAt: v.UpdatedAt}
+}
+
 // Change is one pushed event to apply: the event (with its home hub), and
 // for issued and revised the version.
 type Change struct {

@@ -110,6 +110,7 @@ type Service struct {
 	servedAt time.Time
 	problems map[string]string // by hub fetched from: the last refusal
 	fetched  map[string]time.Time
+	trust    trustCache // the other hubs' seal keys (trust.go)
 }
 
 func (s *Service) now() time.Time {
@@ -419,6 +420,9 @@ func (s *Service) merged(ctx context.Context, self *Self, now time.Time) (*View,
 		}
 	}
 	for from, tok := range cached {
+		if strings.HasPrefix(from, trustSource) {
+			continue // a hub's trust list, kept beside the directories
+		}
 		dv, err := VerifyDirectory(tok, self.Root, now, true)
 		if err != nil {
 			v.Dropped = append(v.Dropped, fmt.Sprintf("the cached directory of %s: %v", from, err))
@@ -499,6 +503,9 @@ func (s *Service) Refresh(ctx context.Context) error {
 		}
 	}
 	s.forget()
+	if err := s.refreshTrustLists(ctx); err != nil {
+		problems = append(problems, err)
+	}
 	return errors.Join(problems...)
 }
 
@@ -641,8 +648,8 @@ type Status struct {
 	Hubs     []*Entry `json:"hubs"`
 	Dropped  []string `json:"dropped,omitempty"`
 	// Problems and Fetched are keyed by "<hub id> directory", "<hub id>
-	// description" and "<parent id> push": the last failure, and the last
-	// success.
+	// description", "<hub id> trust list" and "<parent id> push": the last
+	// failure, and the last success.
 	Problems map[string]string `json:"problems,omitempty"`
 	Fetched  map[string]string `json:"fetched,omitempty"`
 	// Directory is the sha-256 of the directory served now.

@@ -399,6 +399,20 @@ type verifyAnswer struct {
 	// Form and FileProblems answer an uploaded licence file.
 	Form         string   `json:"form,omitempty"`
 	FileProblems []string `json:"file_problems,omitempty"`
+	// Hub is the hub of the federation that holds the certificate, when it
+	// is another one: the answer is that hub's, or says why it is missing.
+	Hub *verifyHub `json:"hub,omitempty"`
+	// Source is "aggregated" when the home hub could not be asked and the
+	// status is that of the copy it pushed here, as of AsOf (its last
+	// change here); Unanswered then says why the home hub was not.
+	Source     string     `json:"source,omitempty"`
+	AsOf       *time.Time `json:"as_of,omitempty"`
+	Unanswered string     `json:"unanswered,omitempty"`
+}
+
+type verifyHub struct {
+	ID   string `json:"id"`
+	Name string `json:"name,omitempty"`
 }
 
 func (s *Server) verify(w http.ResponseWriter, r *http.Request) {
@@ -426,7 +440,14 @@ func (s *Server) verify(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	s.writeJSON(w, http.StatusOK, s.verifyAnswer(r, v, b.Document != ""))
+	a := s.verifyAnswer(r, v, b.Document != "")
+	if s.Federation != nil {
+		if a, err = s.verifyElsewhere(r, b, v, a); err != nil {
+			s.fail(w, r, err)
+			return
+		}
+	}
+	s.writeJSON(w, http.StatusOK, a)
 }
 
 func (s *Server) verifyAnswer(r *http.Request, v *certificates.Verification, document bool) verifyAnswer {

@@ -1,0 +1,114 @@
+package federation
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"slices"
+	"strings"
+	"time"
+)
+
+// ForwardedBy is the header a forwarded request carries, naming the hub
+// that forwarded it. A hub never forwards a request that carries it, so a
+// request crosses at most one hop and never loops.
+const ForwardedBy = "X-Certhub-Forwarded-By"
+
+// NoRoute is the reason no call is made to another hub: the hub to ask
+// has no live entry in this hub's directory (none at all, or only one past
+// its exp, from a directory kept while its signer was unreachable).
+const NoRoute Reason = "no_route"
+
+// maxAnswer bounds a forwarded call's answer.
+const maxAnswer = 1 << 20
+
+// Live returns hub id's entry for a live call: it must be in the directory
+// and not stale. The error has Reason NoRoute otherwise.
+func (s *Service) Live(ctx context.Context, id string) (*Entry, error) {
+	v, err := s.View(ctx)
+	if err != nil {
+		return nil, err
+	}
+	e := v.Hub(id)
+	switch {
+	case e == nil:
+		return nil, fail(NoRoute, id, "no chain of entries from the root vouches for hub %s", id)
+	case e.Stale:
+		return nil, fail(NoRoute, id, "the entry %s signed for hub %s expired at %s; live calls wait for a fresh directory",
+			e.Signer, id, e.Expires.UTC().Format(time.RFC3339))
+	}
+	return e, nil
+}
+
+// Route names the hub that holds the certificates of an authority (a
+// USCC): the hub whose entry lists it, the one of the deepest level when
+// several do (its own region's), else this hub's parent. It returns ""
+// when the certificates are this hub's to answer for: it lists the
+// authority itself, or it is the root and no hub lists it.
+func (s *Service) Route(ctx context.Context, authority string) (string, error) {
+	self, err := s.Self(ctx)
+	if err != nil {
+		return "", err
+	}
+	v, err := s.merged(ctx, self, s.now())
+	if err != nil {
+		return "", err
+	}
+	best := ""
+	for _, e := range v.Sorted() {
+		if !slices.Contains(e.Authorities, authority) {
+			continue
+		}
+		if e.ID == self.ID {
+			return "", nil
+		}
+		if best == "" || level(e.ID) > level(best) {
+			best = e.ID
+		}
+	}
+	if best == "" && !self.IsRoot() {
+		best = self.Parent
+	}
+	return best, nil
+}
+
+// Forward posts a JSON body to path on hub e (a live entry), marked as
+// forwarded by this hub, and returns the answer's body. A hub that does
+// not answer gives a RemoteError that is Unreachable; an answer other than
+// 200 one that is not, with the far hub's message.
+func (s *Service) Forward(ctx context.Context, e *Entry, path string, body []byte) ([]byte, error) {
+	self, err := s.Self(ctx)
+	if err != nil {
+		return nil, err
+	}
+	url := strings.TrimRight(e.URL, "/") + path
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
+	if err != nil {
+		return nil, &RemoteError{Hub: e.ID, Err: err}
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set(ForwardedBy, self.ID)
+	resp, err := s.client().Do(req)
+	if err != nil {
+		return nil, &RemoteError{Hub: e.ID, Unreachable: true, Err: err}
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(io.LimitReader(resp.Body, maxAnswer+1))
+	if err != nil {
+		return nil, &RemoteError{Hub: e.ID, Unreachable: true, Err: err}
+	}
+	if len(b) > maxAnswer {
+		return nil, &RemoteError{Hub: e.ID, Err: fmt.Errorf("POST %s: the answer is over %d bytes", url, maxAnswer)}
+	}
+	if resp.StatusCode != http.StatusOK {
+		var m struct {
+			Error struct{ Message string } `json:"error"`
+		}
+		_ = json.Unmarshal(b, &m)
+		return nil, &RemoteError{Hub: e.ID, Err: fmt.Errorf("POST %s: %s: %.300s", url, resp.Status, m.Error.Message)}
+	}
+	return b, nil
+}
