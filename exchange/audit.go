@@ -33,6 +33,10 @@ type AuditEntry struct {
 	CaseID       string    `json:"case_id,omitempty"`
 	Agreement    string    `json:"agreement,omitempty"`
 	Outcome      string    `json:"outcome"`
+	// RequestID links the entries two hubs write for one forwarded call
+	// (docs/federation.md): the same id in the requesting hub's ledger and
+	// in the far hub's.
+	RequestID string `json:"request_id,omitempty"`
 
 	// Day is the entry's date in the hub's time zone, for the usage
 	// counters; not part of the hashed body.

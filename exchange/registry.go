@@ -102,15 +102,36 @@ func (r *Registry) CreateConsumer(ctx context.Context, by *Principal, c *Consume
 			l.Add("jwks", "%v", err)
 		}
 	}
+	id := NewID("csm_")
+	if c.ID != "" {
+		// A consumer of another hub of the federation, whose calls that hub
+		// forwards here: its id is hub:<hub id>/<its id there>, and this
+		// hub's agreements name it so.
+		if !FederatedConsumerID(c.ID) {
+			l.Add("id", "is given by this hub; set it only for a department system of another hub of the federation, as hub:<hub id>/<its consumer id there> (hub:330102/csm_…)")
+		}
+		id = c.ID
+	}
 	if err := l.Err(); err != nil {
 		return err
 	}
-	c.ID, c.Status, c.CreatedAt, c.RevokedAt = NewID("csm_"), ConsumerActive, r.Now().UTC().Truncate(time.Microsecond), nil
+	c.ID, c.Status, c.CreatedAt, c.RevokedAt = id, ConsumerActive, r.Now().UTC().Truncate(time.Microsecond), nil
 	if err := r.Store.CreateConsumer(ctx, c); err != nil {
 		return err
 	}
 	return r.record(ctx, by, "consumer_create", "ok: "+c.ID+" "+c.Name, "")
 }
+
+// FederatedConsumerID reports whether id names a consumer of another hub:
+// hub:<six-digit hub id>/<its consumer id there>.
+func FederatedConsumerID(id string) bool {
+	hub, local, ok := strings.Cut(strings.TrimPrefix(id, "hub:"), "/")
+	return ok && strings.HasPrefix(id, "hub:") && len(hub) == 6 && strings.Trim(hub, "0123456789") == "" &&
+		local != "" && len(local) <= 64 && strings.Trim(local, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-") == ""
+}
+
+// FederatedConsumer is the id under which this hub knows consumer of hub.
+func FederatedConsumer(hub, consumer string) string { return "hub:" + hub + "/" + consumer }
 
 // SetJWKS replaces a consumer's registered public keys.
 func (r *Registry) SetJWKS(ctx context.Context, by *Principal, id string, jwks json.RawMessage) error {

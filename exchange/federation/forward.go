@@ -49,6 +49,13 @@ func (s *Service) Live(ctx context.Context, id string) (*Entry, error) {
 // when the certificates are this hub's to answer for: it lists the
 // authority itself, or it is the root and no hub lists it.
 func (s *Service) Route(ctx context.Context, authority string) (string, error) {
+	return s.route(ctx, func(e *Entry) bool { return slices.Contains(e.Authorities, authority) })
+}
+
+// route names the hub whose entry holds (the deepest level when several
+// do), else this hub's parent; "" when this hub holds, or it is the root
+// and no hub does.
+func (s *Service) route(ctx context.Context, holds func(*Entry) bool) (string, error) {
 	self, err := s.Self(ctx)
 	if err != nil {
 		return "", err
@@ -59,7 +66,7 @@ func (s *Service) Route(ctx context.Context, authority string) (string, error) {
 	}
 	best := ""
 	for _, e := range v.Sorted() {
-		if !slices.Contains(e.Authorities, authority) {
+		if !holds(e) {
 			continue
 		}
 		if e.ID == self.ID {

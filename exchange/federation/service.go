@@ -63,6 +63,11 @@ type Store interface {
 	// Directories returns the last good directory of each hub fetched
 	// from, by hub id.
 	Directories(ctx context.Context) (map[string][]byte, error)
+	// RememberRequest keeps a forwarded request's id; errs.Conflict when
+	// it was kept before (a replay).
+	RememberRequest(ctx context.Context, id, from string, at time.Time) error
+	// PruneRequests forgets the request ids kept before a time.
+	PruneRequests(ctx context.Context, before time.Time) error
 }
 
 // Catalog says what this hub holds.
@@ -485,6 +490,9 @@ func (s *Service) Refresh(ctx context.Context) error {
 		return err
 	}
 	var problems []error
+	if err := s.Store.PruneRequests(ctx, s.now().Add(-24*time.Hour)); err != nil {
+		problems = append(problems, err)
+	}
 	if !self.IsRoot() {
 		if err := s.fetchDirectory(ctx, self, self.Parent, self.ParentURL); err != nil {
 			problems = append(problems, err)

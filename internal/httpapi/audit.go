@@ -28,6 +28,9 @@ func (s *Server) record(r *http.Request, action string, e exchange.AuditEntry) e
 	if e.Purpose == "" {
 		e.Purpose, e.CaseID = r.Header.Get("X-Purpose"), r.Header.Get("X-Case-Id")
 	}
+	if e.RequestID == "" {
+		e.RequestID = federationRequestID(r.Context())
+	}
 	return s.Ledger.Record(r.Context(), e)
 }
 

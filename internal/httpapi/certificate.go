@@ -262,6 +262,12 @@ func (s *Server) getDocument(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) findCertificates(w http.ResponseWriter, r *http.Request) {
+	if fed, err := scopeOf(r.URL.Query()); err != nil {
+		s.fail(w, r, err)
+		return
+	} else if fed && s.forward(w, r, r.URL.Query().Get("type"), nil) {
+		return
+	}
 	cov, err := s.coverage(r)
 	if err != nil {
 		s.fail(w, r, err)

@@ -60,6 +60,23 @@ type matchAnswer struct {
 // certificate of a type and says, per field, whether they match — without
 // returning any value.
 func (s *Server) match(w http.ResponseWriter, r *http.Request) {
+	if fed, err := scopeOf(r.URL.Query()); err != nil {
+		s.fail(w, r, err)
+		return
+	} else if fed {
+		raw, err := readForForward(w, r, maxMatchBytes)
+		if err != nil {
+			s.fail(w, r, err)
+			return
+		}
+		var t struct {
+			Type string `json:"type"`
+		}
+		_ = json.Unmarshal(raw, &t)
+		if s.forward(w, r, t.Type, raw) {
+			return
+		}
+	}
 	r.Body = http.MaxBytesReader(w, r.Body, maxMatchBytes)
 	var b matchBody
 	if err := s.decode(w, r, &b); err != nil {

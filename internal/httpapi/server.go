@@ -91,6 +91,9 @@ type Server struct {
 
 	agreementLimit *httprate.RateLimiter
 	statuses       statusCache
+	// router is the handler Handler built: calls other hubs forward are
+	// run through it (federated.go).
+	router http.Handler
 }
 
 // Route is one API endpoint and the roles that may call it. Roles nil means
@@ -228,6 +231,7 @@ var Routes = []Route{
 	{"GET", "/api/v1/federation", admin, "This hub's federation identity, its children, the hubs it knows and the last problems reaching them", (*Server).federationStatus},
 	{"POST", "/api/v1/federation/children", admin, "Admit a child hub from its signed description", (*Server).admitChild},
 	{"POST", "/api/v1/federation/aggregate", nil, "A child hub pushes its outbox (aggregation, 归集); authenticated by the child's hub signature over the body, not a bearer token", (*Server).federationPush},
+	{"POST", "/api/v1/federation/requests", nil, "Another hub forwards one of its consumers' calls (lookup, match), signed by that hub; run here under this hub's agreements, answered signed with the request's hash", (*Server).federationRequests},
 	{"GET", "/api/v1/federation/certificates", admin, "The certificate versions of one child hub (?home_hub=) pushed here (aggregation), by id", (*Server).federatedCertificates},
 	{"GET", "/api/v1/federation/certificates/{id}", admin, "A certificate version a child hub pushed here (aggregation): its home hub and state", (*Server).federatedCertificate},
 
@@ -288,6 +292,7 @@ func (s *Server) Handler() http.Handler {
 		}
 		r.Method(rt.Method, rt.Pattern, h)
 	}
+	s.router = r
 	return r
 }
 
@@ -303,7 +308,15 @@ func principalOf(ctx context.Context) *exchange.Principal {
 // authorize authenticates the bearer token and checks its role.
 func (s *Server) authorize(roles []exchange.Role, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		p, err := s.authenticate(r)
+		var p *exchange.Principal
+		var err error
+		if fc := fedCallOf(r.Context()); fc != nil {
+			// A call another hub forwarded, checked by its signature: its
+			// consumer as this hub registered it (federated.go).
+			p = fc.principal
+		} else {
+			p, err = s.authenticate(r)
+		}
 		if err != nil {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="certhub"`)
 			s.fail(w, r, err)

@@ -112,3 +112,15 @@ func (s *Store) Directories(ctx context.Context) (map[string][]byte, error) {
 	}
 	return out, rows.Err()
 }
+
+// RememberRequest implements federation.Store.
+func (s *Store) RememberRequest(ctx context.Context, id, from string, at time.Time) error {
+	_, err := s.db.Exec(ctx, `INSERT INTO federation_requests (request_id, from_hub, received_at) VALUES ($1, $2, $3)`, id, from, at)
+	return conflict(err, "request %s was presented before", id)
+}
+
+// PruneRequests implements federation.Store.
+func (s *Store) PruneRequests(ctx context.Context, before time.Time) error {
+	_, err := s.db.Exec(ctx, `DELETE FROM federation_requests WHERE received_at < $1`, before)
+	return err
+}
