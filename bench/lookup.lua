@@ -3,7 +3,9 @@
 -- writes), as a consumer naming purpose and case.
 local holders = {}
 for line in io.lines(os.getenv("HOLDERS")) do holders[#holders + 1] = line end
-local path = "/api/v1/certificates?type=" .. os.getenv("TYPE") .. "&holder_id="
+-- SCOPE=federation asks the hub to forward the lookup (docs/federation.md).
+local scope = os.getenv("SCOPE") and ("scope=" .. os.getenv("SCOPE") .. "&") or ""
+local path = "/api/v1/certificates?" .. scope .. "type=" .. os.getenv("TYPE") .. "&holder_id="
 local headers = {["Authorization"] = "Bearer " .. os.getenv("TOKEN"), ["X-Purpose"] = "bench", ["X-Case-Id"] = "bench-1"}
 local misses = 0
 
