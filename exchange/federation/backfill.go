@@ -61,7 +61,7 @@ func (a *Aggregator) backfill(ctx context.Context, self *Self, cursor int64) (in
 	if b.Done {
 		return 0, true, nil
 	}
-	if now.Before(b.MarkedAt.Add(exchange.EventSettle)) {
+	if b.EventsMark > 0 && now.Before(b.MarkedAt.Add(exchange.EventSettle)) {
 		return 0, false, nil // the events up to the mark settle first
 	}
 	own, seqs, err := a.Store.OwnVersionsAfter(ctx, b.OwnAfter, backfillBatch)
