@@ -244,9 +244,13 @@ func (a *Aggregator) PushOnce(ctx context.Context) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	k := 0
+	k, size := 0, 0
 	for i := range push.Events {
 		if pv := push.Events[i].Version; pv != nil {
+			if size += len(docs[k]); size > backfillBytes && i > 0 {
+				push.Events = push.Events[:i] // the rest goes in the next push
+				break
+			}
 			pv.Document, k = string(docs[k]), k+1
 		}
 	}

@@ -44,8 +44,9 @@ type Backfill struct {
 const (
 	// backfillBatch is how many versions a page of the backfill carries.
 	backfillBatch = 2000
-	// backfillBytes bounds a page's documents (documents are 2–4 KB; a
-	// push's body is at most MaxAggregateBytes).
+	// backfillBytes bounds the documents of a push, a page of the backfill
+	// or a batch of events (documents are 2–4 KB; a push's body is at most
+	// MaxAggregateBytes).
 	backfillBytes = 24 << 20
 )
 
