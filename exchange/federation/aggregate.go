@@ -11,6 +11,7 @@ import (
 	"io"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/lestrrat-go/jwx/v3/jwa"
@@ -191,6 +192,10 @@ type Aggregator struct {
 	// renewing it (DefaultPushLease): a crashed replica's successor waits
 	// at most this long. A push takes at most the client's timeouts.
 	Lease time.Duration
+
+	// backfilled is set once the backfill is seen done: it never starts
+	// over, so it is not read again.
+	backfilled atomic.Bool
 }
 
 // DefaultPushLease is Aggregator.Lease's default: over twice the longest

@@ -53,6 +53,9 @@ const (
 // backfill pushes the next page of the backfill and returns its size, or
 // done once the backfill is over.
 func (a *Aggregator) backfill(ctx context.Context, self *Self, cursor int64) (int, bool, error) {
+	if a.backfilled.Load() {
+		return 0, true, nil
+	}
 	s := a.Service
 	now := s.now()
 	b, err := a.Store.StartBackfill(ctx, now)
@@ -60,6 +63,7 @@ func (a *Aggregator) backfill(ctx context.Context, self *Self, cursor int64) (in
 		return 0, false, err
 	}
 	if b.Done {
+		a.backfilled.Store(true)
 		return 0, true, nil
 	}
 	if b.EventsMark > 0 && now.Before(b.MarkedAt.Add(exchange.EventSettle)) {
