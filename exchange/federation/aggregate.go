@@ -192,6 +192,9 @@ type Aggregator struct {
 	// renewing it (DefaultPushLease): a crashed replica's successor waits
 	// at most this long. A push takes at most the client's timeouts.
 	Lease time.Duration
+	// Page is how many versions a page of the backfill carries at most
+	// (0: 2,000).
+	Page int
 
 	// backfilled is set once the backfill is seen done: it never starts
 	// over, so it is not read again.
@@ -373,8 +376,8 @@ func (a *Aggregator) Run(ctx context.Context, every time.Duration) {
 		if err != nil && ctx.Err() == nil && a.Service.Log != nil {
 			a.Service.Log.WarnContext(ctx, "federation push", "error", err.Error())
 		}
-		if err == nil && n >= aggregateBatch {
-			continue
+		if err == nil && (n >= aggregateBatch || n > 0 && !a.backfilled.Load()) {
+			continue // catching up, or a page of the backfill pushed
 		}
 		select {
 		case <-ctx.Done():

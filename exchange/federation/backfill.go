@@ -42,7 +42,8 @@ type Backfill struct {
 }
 
 const (
-	// backfillBatch is how many versions a page of the backfill carries.
+	// backfillBatch is how many versions a page of the backfill carries by
+	// default (Aggregator.Page).
 	backfillBatch = 2000
 	// backfillBytes bounds the documents of a push, a page of the backfill
 	// or a batch of events (documents are 2–4 KB; a push's body is at most
@@ -69,17 +70,21 @@ func (a *Aggregator) backfill(ctx context.Context, self *Self, cursor int64) (in
 	if b.EventsMark > 0 && now.Before(b.MarkedAt.Add(exchange.EventSettle)) {
 		return 0, false, nil // the events up to the mark settle first
 	}
-	own, seqs, err := a.Store.OwnVersionsAfter(ctx, b.OwnAfter, backfillBatch)
+	page := a.Page
+	if page <= 0 {
+		page = backfillBatch
+	}
+	own, seqs, err := a.Store.OwnVersionsAfter(ctx, b.OwnAfter, page)
 	if err != nil {
 		return 0, false, err
 	}
-	vs, more := own, len(own) == backfillBatch
+	vs, more := own, len(own) == page
 	if !more {
-		copies, err := a.Store.CopiesAfter(ctx, b.CopiesAfter, backfillBatch-len(own))
+		copies, err := a.Store.CopiesAfter(ctx, b.CopiesAfter, page-len(own))
 		if err != nil {
 			return 0, false, err
 		}
-		vs, more = append(vs, copies...), len(copies) == backfillBatch-len(own)
+		vs, more = append(vs, copies...), len(copies) == page-len(own)
 	}
 	refs := make([]docRef, len(vs))
 	for i, v := range vs {

@@ -71,32 +71,10 @@ func TestBackfillConverges(t *testing.T) {
 
 	// The county's registry: four certificates and a revision, issued
 	// before it pushed anything.
-	docs, err := filestore.Open(filepath.Join(t.TempDir(), "county-docs"))
-	noErr(t, err)
-	m, _ := signing.GenerateMasterKey()
-	vault := signing.NewVault(m)
-	typ := countyUSCC + "002"
-	noErr(t, county.store.CreateAuthority(ctx, &certificates.Authority{Code: countyUSCC, Name: "上城区市场监督管理局", CreatedAt: c.now()}))
-	days := 1825
-	noErr(t, county.store.CreateType(ctx, &certificates.Type{Code: typ, Name: "食品经营许可证", DefiningAuthority: countyUSCC,
-		HolderKind: certificates.Organisation, MaxValidityDays: &days, CreatedAt: c.now(),
-		Fields: []certificates.Field{{Name: "permit_no", Label: "许可证编号", Type: certificates.FieldString, Required: true}}}))
-	noErr(t, county.store.InsertKey(ctx, &signing.Key{KID: "kid-county", Authority: countyUSCC, Algorithm: signing.ES256,
-		PublicJWK: []byte(`{"kty":"EC"}`), Backend: "local", Sealed: []byte{1}, Status: signing.KeyActive, CreatedAt: c.now()}))
-	// The first four share one batch object, as the bulk path writes them.
+	docs, vault, cert := countyRegistry(t, county, c)
 	var batch []*certificates.Certificate
 	var object bytes.Buffer
-	cert := func(serial string, version int) *certificates.Certificate {
-		ident := certificates.Identifier{TypeCode: typ, Issuer: countyUSCC, Serial: serial, Version: version}
-		from, _ := certificates.ParseDate("2026-01-01")
-		holder := certificates.Holder{Kind: certificates.Organisation, ID: "91330102MA0000001X", Name: "杭州某某餐饮有限公司"}
-		doc := []byte(fakeDocument(ident.String()))
-		sum := sha256.Sum256(doc)
-		return &certificates.Certificate{ID: ident.String(), Ident: ident, Type: typ, Authority: countyUSCC, Serial: serial, Version: version,
-			Holder: holder, HolderIndex: vault.Index("organisation", holder.ID), HolderSealed: vault.Seal("organisation", holder.ID),
-			Data: map[string]any{"permit_no": "JY" + serial}, ValidFrom: from, State: certificates.StateValid,
-			DocumentSHA256: hex.EncodeToString(sum[:]), KID: "kid-county", IssuedAt: c.now(), UpdatedAt: c.now()}
-	}
+	// The first four share one batch object, as the bulk path writes them.
 	for i := 1; i <= 4; i++ {
 		ct := cert(fmt.Sprintf("%06d", i), 1)
 		doc := fakeDocument(ct.ID)
@@ -142,7 +120,7 @@ func TestBackfillConverges(t *testing.T) {
 		t.Fatalf("pushed %d before the mark settled", n)
 	}
 	// Revoked before the scan reads it.
-	_, err = county.store.SetState(ctx, d.ID, []certificates.State{certificates.StateValid}, certificates.StateRevoked, "吊销", c.now(), nil)
+	_, err := county.store.SetState(ctx, d.ID, []certificates.State{certificates.StateValid}, certificates.StateRevoked, "吊销", c.now(), nil)
 	noErr(t, err)
 	c.t = c.t.Add(exchange.EventSettle + time.Second)
 	if n := push(agg); n != 5 {
@@ -212,6 +190,117 @@ func TestBackfillConverges(t *testing.T) {
 	}
 	if after := must(city.store.FederatedVersions(ctx, "330102")); len(after) != len(before) || must(city.store.FederatedVersion(ctx, b.ID)).State != certificates.StateRevoked {
 		t.Fatal("a version backfilled again changed the copy")
+	}
+}
+
+// countyRegistry gives the county an authority, a licence type and a
+// document key, and returns its document store, vault and a maker of
+// certificate versions (whose document is fakeDocument).
+func countyRegistry(t *testing.T, county *node, c *clock) (*filestore.Store, *signing.Vault, func(serial string, version int) *certificates.Certificate) {
+	t.Helper()
+	ctx := context.Background()
+	docs, err := filestore.Open(filepath.Join(t.TempDir(), "county-docs"))
+	noErr(t, err)
+	m, _ := signing.GenerateMasterKey()
+	vault := signing.NewVault(m)
+	typ := countyUSCC + "002"
+	noErr(t, county.store.CreateAuthority(ctx, &certificates.Authority{Code: countyUSCC, Name: "上城区市场监督管理局", CreatedAt: c.now()}))
+	days := 1825
+	noErr(t, county.store.CreateType(ctx, &certificates.Type{Code: typ, Name: "食品经营许可证", DefiningAuthority: countyUSCC,
+		HolderKind: certificates.Organisation, MaxValidityDays: &days, CreatedAt: c.now(),
+		Fields: []certificates.Field{{Name: "permit_no", Label: "许可证编号", Type: certificates.FieldString, Required: true}}}))
+	noErr(t, county.store.InsertKey(ctx, &signing.Key{KID: "kid-county", Authority: countyUSCC, Algorithm: signing.ES256,
+		PublicJWK: []byte(`{"kty":"EC"}`), Backend: "local", Sealed: []byte{1}, Status: signing.KeyActive, CreatedAt: c.now()}))
+	return docs, vault, func(serial string, version int) *certificates.Certificate {
+		ident := certificates.Identifier{TypeCode: typ, Issuer: countyUSCC, Serial: serial, Version: version}
+		from, _ := certificates.ParseDate("2026-01-01")
+		holder := certificates.Holder{Kind: certificates.Organisation, ID: "91330102MA0000001X", Name: "杭州某某餐饮有限公司"}
+		doc := []byte(fakeDocument(ident.String()))
+		sum := sha256.Sum256(doc)
+		return &certificates.Certificate{ID: ident.String(), Ident: ident, Type: typ, Authority: countyUSCC, Serial: serial, Version: version,
+			Holder: holder, HolderIndex: vault.Index("organisation", holder.ID), HolderSealed: vault.Seal("organisation", holder.ID),
+			Data: map[string]any{"permit_no": "JY" + serial}, ValidFrom: from, State: certificates.StateValid,
+			DocumentSHA256: hex.EncodeToString(sum[:]), KID: "kid-county", IssuedAt: c.now(), UpdatedAt: c.now()}
+	}
+}
+
+// TestBackfillResumes: the backfill's place survives its replica: a
+// successor takes the push lease once it runs out and goes on from the
+// last page the parent applied; a page sent again (the parent applied
+// it, the child did not record so) keeps nothing twice; the last page
+// moves the parent's cursor past the events it covers.
+func TestBackfillResumes(t *testing.T) {
+	c := &clock{time.Now().UTC()}
+	_, city, county, _ := federation3(t, c)
+	ctx := context.Background()
+	keeper(t, city)
+	county.svc.Client = &http.Client{Transport: hubs{"city.example": city}}
+	docs, vault, cert := countyRegistry(t, county, c)
+	var all []*certificates.Certificate
+	for i := 1; i <= 5; i++ {
+		ct := cert(fmt.Sprintf("%06d", i), 1)
+		ct.DocumentKey = "documents/" + ct.ID // one object each, as single issuance writes them
+		noErr(t, docs.Put(ctx, ct.DocumentKey, []byte(fakeDocument(ct.ID))))
+		all = append(all, ct)
+	}
+	noErr(t, county.store.InsertCertificates(ctx, all))
+	certs := &certificates.Service{Store: county.store, Vault: vault, Documents: docs}
+	replica := func(owner string) *federation.Aggregator {
+		return &federation.Aggregator{Service: county.svc, Store: county.store, Certs: certs, Documents: docs, Owner: owner, Page: 2}
+	}
+	push := func(a *federation.Aggregator) int {
+		t.Helper()
+		n, err := a.PushOnce(ctx)
+		noErr(t, err)
+		return n
+	}
+	held := func() int { return len(must(city.store.FederatedVersions(ctx, "330102"))) }
+	r1, r2 := replica("r1"), replica("r2")
+	push(r1) // marks the outbox
+	c.t = c.t.Add(exchange.EventSettle + time.Second)
+	if n := push(r1); n != 2 || held() != 2 {
+		t.Fatalf("first page: %d pushed, the city holds %d", n, held())
+	}
+	// r1 dies. r2 waits for its lease, then goes on from the next page.
+	if n := push(r2); n != 0 {
+		t.Fatalf("a second replica pushed %d under the first one's lease", n)
+	}
+	c.t = c.t.Add(federation.DefaultPushLease + time.Second)
+	if n := push(r2); n != 2 || held() != 4 {
+		t.Fatalf("second page, by the successor: %d pushed, the city holds %d", n, held())
+	}
+	// The child loses its record of the second page: it is sent again and
+	// the city keeps nothing twice.
+	_, seqs, err := county.store.OwnVersionsAfter(ctx, 0, 2)
+	noErr(t, err)
+	b := must(county.store.StartBackfill(ctx, c.now()))
+	b.OwnAfter = seqs[1]
+	noErr(t, county.store.MoveBackfill(ctx, "r2", b))
+	if n := push(r2); n != 2 || held() != 4 {
+		t.Fatalf("the second page again: %d pushed, the city holds %d", n, held())
+	}
+	if n := push(r2); n != 1 || held() != 5 {
+		t.Fatalf("last page: %d pushed, the city holds %d", n, held())
+	}
+	kept := 0
+	for _, e := range must(city.store.EventsAfter(ctx, 0, 100, c.now().Add(time.Hour))) {
+		if e.Kind == exchange.EventBackfilled {
+			kept++
+		}
+	}
+	if kept != 5 {
+		t.Fatalf("the city's outbox holds %d backfilled events, want 5", kept)
+	}
+	// Done: the parent's cursor is at the mark, and the issuance events the
+	// backfill covered are not pushed.
+	if cur := must(city.store.InboxCursors(ctx)); cur["330102"] != b.EventsMark || b.EventsMark != 5 {
+		t.Fatalf("the city's cursor for the county: %d, the mark %d", cur["330102"], b.EventsMark)
+	}
+	if n := push(r2); n != 0 {
+		t.Fatalf("after the backfill, %d events pushed", n)
+	}
+	if b := must(county.store.StartBackfill(ctx, c.now())); !b.Done {
+		t.Fatal("the backfill is not recorded done")
 	}
 }
 
