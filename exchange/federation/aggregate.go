@@ -300,45 +300,31 @@ func (a *Aggregator) version(ctx context.Context, e *exchange.Event) (*PushedVer
 // send pushes and returns the parent's answer, and whether it applied the
 // push (false: it refused it with 409 and says where its cursor is).
 func (a *Aggregator) send(ctx context.Context, self *Self, push Push) (*PushAnswer, bool, error) {
-	ans, err := a.post(ctx, self, push)
+	body, err := json.Marshal(push)
 	if err != nil {
 		return nil, false, err
 	}
-	return &ans.PushAnswer, !ans.refused, nil
-}
-
-type pushReply struct {
-	PushAnswer
-	refused bool
-}
-
-func (a *Aggregator) post(ctx context.Context, self *Self, push Push) (*pushReply, error) {
-	body, err := json.Marshal(push)
-	if err != nil {
-		return nil, err
-	}
 	sig, err := a.Service.Key.SignDetached(body)
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	url := strings.TrimRight(self.ParentURL, "/") + AggregatePath
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set(HubHeader, self.ID)
 	req.Header.Set(SignatureHeader, sig)
 	resp, err := a.Service.client().Do(req)
 	if err != nil {
-		return nil, &RemoteError{Hub: self.Parent, Unreachable: true, Err: err}
+		return nil, false, &RemoteError{Hub: self.Parent, Unreachable: true, Err: err}
 	}
 	defer resp.Body.Close()
 	b, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
 	if err != nil {
-		return nil, &RemoteError{Hub: self.Parent, Unreachable: true, Err: err}
+		return nil, false, &RemoteError{Hub: self.Parent, Unreachable: true, Err: err}
 	}
-	var ans pushReply
 	switch resp.StatusCode {
 	case http.StatusOK, http.StatusConflict:
 		// 409: the parent applied up to another point (it lost its state,
@@ -350,22 +336,21 @@ func (a *Aggregator) post(ctx context.Context, self *Self, push Push) (*pushRepl
 			} `json:"error"`
 		}
 		if err := json.Unmarshal(b, &wrapped); err != nil {
-			return nil, &RemoteError{Hub: self.Parent, Err: fmt.Errorf("push answer: %w", err)}
+			return nil, false, &RemoteError{Hub: self.Parent, Err: fmt.Errorf("push answer: %w", err)}
 		}
-		ans.PushAnswer = wrapped.PushAnswer
-		if resp.StatusCode == http.StatusConflict {
-			if wrapped.Error.AppliedThrough == nil {
-				return nil, &RemoteError{Hub: self.Parent, Err: fmt.Errorf("push refused: %s", b)}
-			}
-			ans = pushReply{PushAnswer: PushAnswer{AppliedThrough: *wrapped.Error.AppliedThrough}, refused: true}
+		if resp.StatusCode == http.StatusOK {
+			return &wrapped.PushAnswer, true, nil
 		}
-		return &ans, nil
+		if wrapped.Error.AppliedThrough == nil {
+			return nil, false, &RemoteError{Hub: self.Parent, Err: fmt.Errorf("push refused: %s", b)}
+		}
+		return &PushAnswer{AppliedThrough: *wrapped.Error.AppliedThrough}, false, nil
 	}
 	var e struct {
 		Error struct{ Message string } `json:"error"`
 	}
 	_ = json.Unmarshal(b, &e)
-	return nil, &RemoteError{Hub: self.Parent, Err: fmt.Errorf("push: %s: %.300s", resp.Status, e.Error.Message)}
+	return nil, false, &RemoteError{Hub: self.Parent, Err: fmt.Errorf("push: %s: %.300s", resp.Status, e.Error.Message)}
 }
 
 // Run pushes until ctx ends: at once again after a full batch (catching
