@@ -18,12 +18,17 @@ import (
 
 // Event kinds: what happened to a certificate.
 const (
-	EventIssued      = "issued"
-	EventRevised     = "revised"
-	EventSuspended   = "suspended"
-	EventReinstated  = "reinstated"
-	EventRevoked     = "revoked"
-	EventExpired     = "expired"
+	EventIssued     = "issued"
+	EventRevised    = "revised"
+	EventSuspended  = "suspended"
+	EventReinstated = "reinstated"
+	EventRevoked    = "revoked"
+	EventExpired    = "expired"
+	// EventBackfilled is a child's version that reached this hub by the
+	// child's backfill (docs/federation.md), with its state then. It
+	// travels on to this hub's parent but is never a webhook: the
+	// certificate was not issued now. Not in EventKinds.
+	EventBackfilled  = "backfilled"
 	eventTypePrefix  = "certificate."
 	maxFollowDays    = 366
 	maxSubscriptions = 20

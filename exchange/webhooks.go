@@ -311,6 +311,9 @@ func (w *Webhooks) Dispatch(ctx context.Context) (int, error) {
 	covers := map[string]map[string]bool{} // consumer → types its agreements cover
 	var ds []*Delivery
 	for _, e := range events {
+		if e.Kind == EventBackfilled {
+			continue // an old version arriving from a child: nothing happened to it now
+		}
 		for _, s := range subs {
 			caseID, follows := followers[e.Lineage][s.Consumer]
 			follows = follows && s.FollowDays > 0

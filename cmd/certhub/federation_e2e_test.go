@@ -53,6 +53,15 @@ type fed struct {
 // the city admits the county by the API. extra are serve flags for all.
 func newFederation(t *testing.T, extra ...string) *fed {
 	t.Helper()
+	return newFederationJoining(t, nil, extra...)
+}
+
+// newFederationJoining is newFederation with a county that runs on its
+// own first: before is called with it started but not yet part of the
+// federation, which it joins (federation init, while it runs) right
+// after.
+func newFederationJoining(t *testing.T, before func(county *fedHub), extra ...string) *fed {
+	t.Helper()
 	s3 := testenv.S3Server(t)
 	f := &fed{dir: t.TempDir()}
 	f.prov = &fedHub{id: "330000", addr: fmt.Sprintf("127.0.0.1:%d", freePort(t)), env: []string{"CERTHUB_ADMIN_TOKEN=" + admin,
@@ -73,8 +82,13 @@ func newFederation(t *testing.T, extra ...string) *fed {
 	prov.cli(t, "federation", "root-key", "--out", f.rootKey)
 	city.cli(t, "federation", "init", "--hub-id", "330100", "--name", "杭州市电子证照库", "--url", city.url,
 		"--parent", "330000", "--parent-url", prov.url, "--root-key", f.rootKey)
-	county.cli(t, "federation", "init", "--hub-id", "330102", "--name", "上城区电子证照库", "--url", county.url,
-		"--parent", "330100", "--parent-url", city.url, "--root-key", f.rootKey)
+	joinCounty := func() {
+		county.cli(t, "federation", "init", "--hub-id", "330102", "--name", "上城区电子证照库", "--url", county.url,
+			"--parent", "330100", "--parent-url", city.url, "--root-key", f.rootKey)
+	}
+	if before == nil {
+		joinCounty()
+	}
 	// The province admits the city from the file the city's operator sent.
 	cityDesc := filepath.Join(f.dir, "city.jws")
 	city.cli(t, "federation", "describe", "--out", cityDesc)
@@ -83,6 +97,10 @@ func newFederation(t *testing.T, extra ...string) *fed {
 	}
 	for _, h := range []*fedHub{prov, city, county} {
 		h.start(t)
+	}
+	if before != nil {
+		before(county)
+		joinCounty()
 	}
 	// The city admits the county by the API.
 	countyDesc := filepath.Join(f.dir, "county-api.jws")

@@ -11,6 +11,7 @@ import (
 	"io"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/lestrrat-go/jwx/v3/jwa"
@@ -44,13 +45,18 @@ const (
 )
 
 // PushedVersion is a certificate version as a push carries it: the
-// document as signed, and what the child's registry says of it.
+// document as signed, and what the child's registry says of it. A
+// backfilled version also carries its state then; an issued or revised
+// one is valid by its event.
 type PushedVersion struct {
-	ValidFrom  certificates.Date `json:"valid_from"`
-	ValidUntil certificates.Date `json:"valid_until"`
-	KID        string            `json:"kid"`
-	IssuedAt   time.Time         `json:"issued_at"`
-	Document   string            `json:"document"`
+	ValidFrom    certificates.Date  `json:"valid_from"`
+	ValidUntil   certificates.Date  `json:"valid_until"`
+	KID          string             `json:"kid"`
+	IssuedAt     time.Time          `json:"issued_at"`
+	Document     string             `json:"document"`
+	State        certificates.State `json:"state,omitempty"`
+	StateReason  string             `json:"state_reason,omitempty"`
+	SupersededBy string             `json:"superseded_by,omitempty"`
 }
 
 // PushedEvent is one outbox event in a push: its seq in the child's
@@ -63,11 +69,17 @@ type PushedEvent struct {
 }
 
 // Push is a batch of a child's outbox, continuing after the child's
-// cursor After.
+// cursor After; or a page of the child's backfill (docs/federation.md):
+// versions of its registry with their state, each an event of kind
+// backfilled without a seq. The backfill's last page says through which
+// seq of the child's outbox the backfill holds everything
+// (BackfillThrough): the parent's cursor moves there.
 type Push struct {
-	Hub    string        `json:"hub"`
-	After  int64         `json:"after"`
-	Events []PushedEvent `json:"events"`
+	Hub             string        `json:"hub"`
+	After           int64         `json:"after"`
+	Events          []PushedEvent `json:"events"`
+	Backfill        []PushedEvent `json:"backfill,omitempty"`
+	BackfillThrough int64         `json:"backfill_through,omitempty"`
 }
 
 // PushAnswer says how far the parent has applied the child's outbox.
@@ -96,6 +108,8 @@ type Version struct {
 	StateReason    string                  `json:"state_reason,omitempty"`
 	SupersededBy   string                  `json:"superseded_by,omitempty"`
 	DocumentKey    string                  `json:"-"`
+	DocumentOffset int64                   `json:"-"`
+	DocumentLength int64                   `json:"-"` // 0: the whole object
 	DocumentSHA256 string                  `json:"document_sha256"`
 	KID            string                  `json:"kid"`
 	IssuedAt       time.Time               `json:"issued_at"`
@@ -142,6 +156,26 @@ type AggregationStore interface {
 	// FederatedVersions lists the versions of a home hub's certificates
 	// kept here, by id.
 	FederatedVersions(ctx context.Context, hub string) ([]*Version, error)
+
+	// StartBackfill records that the backfill begins at, with the
+	// outbox's last seq as its mark, unless it began before; it returns
+	// where the backfill stands.
+	StartBackfill(ctx context.Context, at time.Time) (*Backfill, error)
+	// MoveBackfill records how far the backfill went if owner holds the
+	// push lease (errs.Conflict otherwise).
+	MoveBackfill(ctx context.Context, owner string, b *Backfill) error
+	// OwnVersionsAfter reads up to limit of this hub's own certificate
+	// versions after seq, in seq order (HomeHub empty, no holder), and
+	// the seq of each.
+	OwnVersionsAfter(ctx context.Context, seq int64, limit int) ([]*Version, []int64, error)
+	// CopiesAfter reads up to limit versions children pushed here, after
+	// id in id order.
+	CopiesAfter(ctx context.Context, id string, limit int) ([]*Version, error)
+	// ApplyBackfill keeps each backfilled version that is not here yet, with
+	// its event in this hub's outbox, and moves the cursor for hub to
+	// through if that is past it, in one transaction. after is as for
+	// ApplyPush. It returns the cursor and how many versions it kept.
+	ApplyBackfill(ctx context.Context, hub string, after int64, versions []Change, through int64, at time.Time) (int64, int, error)
 }
 
 // Aggregator pushes this hub's outbox to its parent.
@@ -158,6 +192,13 @@ type Aggregator struct {
 	// renewing it (DefaultPushLease): a crashed replica's successor waits
 	// at most this long. A push takes at most the client's timeouts.
 	Lease time.Duration
+	// Page is how many versions a page of the backfill carries at most
+	// (0: 2,000).
+	Page int
+
+	// backfilled is set once the backfill is seen done: it never starts
+	// over, so it is not read again.
+	backfilled atomic.Bool
 }
 
 // DefaultPushLease is Aggregator.Lease's default: over twice the longest
@@ -165,8 +206,9 @@ type Aggregator struct {
 const DefaultPushLease = 15 * time.Second
 
 // PushOnce pushes one batch of the outbox to the parent and returns how
-// many events the parent applied. Nothing to do on the root, before
-// init, or when another replica holds the lease.
+// many events the parent applied; until the backfill is done it pushes a
+// page of the backfill instead (backfill.go) and returns its size. Nothing
+// to do on the root, before init, or when another replica holds the lease.
 func (a *Aggregator) PushOnce(ctx context.Context) (int, error) {
 	s := a.Service
 	self, err := s.Store.FederationSelf(ctx)
@@ -185,21 +227,42 @@ func (a *Aggregator) PushOnce(ctx context.Context) (int, error) {
 	if err != nil || !ok {
 		return 0, err
 	}
+	if n, done, err := a.backfill(ctx, self, cursor); err != nil || !done {
+		return n, err
+	}
 	evs, err := a.Store.EventsAfter(ctx, cursor, aggregateBatch, now.Add(-exchange.EventSettle))
 	if err != nil || len(evs) == 0 {
 		return 0, err
 	}
 	push := Push{Hub: self.ID, After: cursor, Events: make([]PushedEvent, 0, len(evs))}
+	var refs []docRef
 	for _, e := range evs {
 		pe := PushedEvent{Seq: e.Seq, Event: *e, Lineage: e.Lineage}
-		if e.Kind == exchange.EventIssued || e.Kind == exchange.EventRevised {
-			if pe.Version, err = a.version(ctx, e); err != nil {
+		switch e.Kind {
+		case exchange.EventIssued, exchange.EventRevised, exchange.EventBackfilled:
+			var ref docRef
+			if pe.Version, ref, err = a.version(ctx, e); err != nil {
 				return 0, err
 			}
+			refs = append(refs, ref)
 		}
 		push.Events = append(push.Events, pe)
 	}
-	ans, err := a.send(ctx, self, push)
+	docs, err := a.documents(ctx, refs)
+	if err != nil {
+		return 0, err
+	}
+	k, size := 0, 0
+	for i := range push.Events {
+		if pv := push.Events[i].Version; pv != nil {
+			if size += len(docs[k]); size > backfillBytes && i > 0 {
+				push.Events = push.Events[:i] // the rest goes in the next push
+				break
+			}
+			pv.Document, k = string(docs[k]), k+1
+		}
+	}
+	ans, _, err := a.send(ctx, self, push)
 	s.note(ctx, self.Parent, "push", err)
 	if err != nil {
 		return 0, err
@@ -210,53 +273,58 @@ func (a *Aggregator) PushOnce(ctx context.Context) (int, error) {
 	return ans.Applied, nil
 }
 
-// version reads what a push carries of an issued or revised version.
-func (a *Aggregator) version(ctx context.Context, e *exchange.Event) (*PushedVersion, error) {
+// version reads what a push carries of an issued, revised or backfilled
+// version, but its document: where that is.
+func (a *Aggregator) version(ctx context.Context, e *exchange.Event) (*PushedVersion, docRef, error) {
 	if e.HomeHub == "" {
-		c, doc, err := a.Certs.Document(ctx, e.CertificateID)
+		c, err := a.Certs.Get(ctx, e.CertificateID)
 		if err != nil {
-			return nil, errs.Wrap(err, "certificate %s for aggregation", e.CertificateID)
+			return nil, docRef{}, errs.Wrap(err, "certificate %s for aggregation", e.CertificateID)
 		}
-		return &PushedVersion{ValidFrom: c.ValidFrom, ValidUntil: c.ValidUntil, KID: c.KID, IssuedAt: c.IssuedAt, Document: string(doc)}, nil
+		return &PushedVersion{ValidFrom: c.ValidFrom, ValidUntil: c.ValidUntil, KID: c.KID, IssuedAt: c.IssuedAt},
+			docRef{id: c.ID, key: c.DocumentKey, offset: c.DocumentOffset, length: c.DocumentLength, sha256: c.DocumentSHA256}, nil
 	}
 	v, err := a.Store.FederatedVersion(ctx, e.CertificateID)
 	if err != nil {
-		return nil, errs.Wrap(err, "version %s of hub %s for aggregation", e.CertificateID, e.HomeHub)
+		return nil, docRef{}, errs.Wrap(err, "version %s of hub %s for aggregation", e.CertificateID, e.HomeHub)
 	}
-	doc, err := a.Documents.Get(ctx, v.DocumentKey)
-	if err != nil {
-		return nil, errs.Wrap(err, "document of %s", e.CertificateID)
+	pv := &PushedVersion{ValidFrom: v.ValidFrom, ValidUntil: v.ValidUntil, KID: v.KID, IssuedAt: v.IssuedAt}
+	if e.Kind == exchange.EventBackfilled {
+		// Its state as this hub holds it now: any later change is an event
+		// after this one in the outbox, and is applied after it.
+		pv.State, pv.StateReason, pv.SupersededBy = v.State, v.StateReason, v.SupersededBy
 	}
-	return &PushedVersion{ValidFrom: v.ValidFrom, ValidUntil: v.ValidUntil, KID: v.KID, IssuedAt: v.IssuedAt, Document: string(doc)}, nil
+	return pv, v.documentRef(), nil
 }
 
-func (a *Aggregator) send(ctx context.Context, self *Self, push Push) (*PushAnswer, error) {
+// send pushes and returns the parent's answer, and whether it applied the
+// push (false: it refused it with 409 and says where its cursor is).
+func (a *Aggregator) send(ctx context.Context, self *Self, push Push) (*PushAnswer, bool, error) {
 	body, err := json.Marshal(push)
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	sig, err := a.Service.Key.SignDetached(body)
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	url := strings.TrimRight(self.ParentURL, "/") + AggregatePath
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set(HubHeader, self.ID)
 	req.Header.Set(SignatureHeader, sig)
 	resp, err := a.Service.client().Do(req)
 	if err != nil {
-		return nil, &RemoteError{Hub: self.Parent, Unreachable: true, Err: err}
+		return nil, false, &RemoteError{Hub: self.Parent, Unreachable: true, Err: err}
 	}
 	defer resp.Body.Close()
 	b, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
 	if err != nil {
-		return nil, &RemoteError{Hub: self.Parent, Unreachable: true, Err: err}
+		return nil, false, &RemoteError{Hub: self.Parent, Unreachable: true, Err: err}
 	}
-	var ans PushAnswer
 	switch resp.StatusCode {
 	case http.StatusOK, http.StatusConflict:
 		// 409: the parent applied up to another point (it lost its state,
@@ -268,22 +336,21 @@ func (a *Aggregator) send(ctx context.Context, self *Self, push Push) (*PushAnsw
 			} `json:"error"`
 		}
 		if err := json.Unmarshal(b, &wrapped); err != nil {
-			return nil, &RemoteError{Hub: self.Parent, Err: fmt.Errorf("push answer: %w", err)}
+			return nil, false, &RemoteError{Hub: self.Parent, Err: fmt.Errorf("push answer: %w", err)}
 		}
-		ans = wrapped.PushAnswer
-		if resp.StatusCode == http.StatusConflict {
-			if wrapped.Error.AppliedThrough == nil {
-				return nil, &RemoteError{Hub: self.Parent, Err: fmt.Errorf("push refused: %s", b)}
-			}
-			ans = PushAnswer{AppliedThrough: *wrapped.Error.AppliedThrough}
+		if resp.StatusCode == http.StatusOK {
+			return &wrapped.PushAnswer, true, nil
 		}
-		return &ans, nil
+		if wrapped.Error.AppliedThrough == nil {
+			return nil, false, &RemoteError{Hub: self.Parent, Err: fmt.Errorf("push refused: %s", b)}
+		}
+		return &PushAnswer{AppliedThrough: *wrapped.Error.AppliedThrough}, false, nil
 	}
 	var e struct {
 		Error struct{ Message string } `json:"error"`
 	}
 	_ = json.Unmarshal(b, &e)
-	return nil, &RemoteError{Hub: self.Parent, Err: fmt.Errorf("push: %s: %.300s", resp.Status, e.Error.Message)}
+	return nil, false, &RemoteError{Hub: self.Parent, Err: fmt.Errorf("push: %s: %.300s", resp.Status, e.Error.Message)}
 }
 
 // Run pushes until ctx ends: at once again after a full batch (catching
@@ -294,8 +361,8 @@ func (a *Aggregator) Run(ctx context.Context, every time.Duration) {
 		if err != nil && ctx.Err() == nil && a.Service.Log != nil {
 			a.Service.Log.WarnContext(ctx, "federation push", "error", err.Error())
 		}
-		if err == nil && n >= aggregateBatch {
-			continue
+		if err == nil && (n >= aggregateBatch || n > 0 && !a.backfilled.Load()) {
+			continue // catching up, or a page of the backfill pushed
 		}
 		select {
 		case <-ctx.Done():
@@ -347,22 +414,60 @@ func (s *Service) Receive(ctx context.Context, hub, signature string, body []byt
 	if p.Hub != hub {
 		return nil, errs.Field("hub", "the push names hub %q, its signature is hub %s's", p.Hub, hub)
 	}
+	backfill := len(p.Backfill) > 0 || p.BackfillThrough != 0
+	if backfill && len(p.Events) > 0 {
+		return nil, errs.Field("backfill", "a push carries events or a page of the backfill, not both")
+	}
+	if p.BackfillThrough < 0 {
+		return nil, errs.Field("backfill_through", "%d is not a seq of the outbox", p.BackfillThrough)
+	}
 	now := s.now().UTC()
-	changes := make([]Change, 0, len(p.Events))
+	refuse := func(field string, seq int64, err error) error {
+		_ = s.record(ctx, "federation_push", "hub:"+hub, child.Name, fmt.Sprintf("refused: %s (seq %d): %v", field, seq, err))
+		return errs.Field(field, "%v", err)
+	}
+	changes := make([]Change, 0, len(p.Events)+len(p.Backfill))
+	var docs [][]byte
 	prev := p.After
 	for i, pe := range p.Events {
 		if pe.Seq <= prev {
 			return nil, errs.Field(fmt.Sprintf("events[%d].seq", i), "%d is not after %d: a push is in outbox order", pe.Seq, prev)
 		}
 		prev = pe.Seq
-		ch, err := s.change(ctx, child, pe, now)
+		ch, doc, err := s.change(child, pe, now)
 		if err != nil {
-			_ = s.record(ctx, "federation_push", "hub:"+hub, child.Name, fmt.Sprintf("refused: event %d: %v", pe.Seq, err))
-			return nil, errs.Field(fmt.Sprintf("events[%d]", i), "%v", err)
+			return nil, refuse(fmt.Sprintf("events[%d]", i), pe.Seq, err)
 		}
-		changes = append(changes, ch)
+		changes, docs = append(changes, ch), append(docs, doc)
 	}
-	through, n, err := s.Inbox.ApplyPush(ctx, hub, p.After, changes, now)
+	for i, pe := range p.Backfill {
+		var err error
+		switch {
+		case pe.Seq != 0:
+			err = fmt.Errorf("seq: a backfilled version is not an event of the outbox and has none")
+		case pe.Event.Kind != exchange.EventBackfilled:
+			err = fmt.Errorf("event.kind: %q, a page of the backfill holds %s versions only", pe.Event.Kind, exchange.EventBackfilled)
+		}
+		var ch Change
+		var doc []byte
+		if err == nil {
+			ch, doc, err = s.change(child, pe, now)
+		}
+		if err != nil {
+			return nil, refuse(fmt.Sprintf("backfill[%d]", i), 0, err)
+		}
+		changes, docs = append(changes, ch), append(docs, doc)
+	}
+	if err := s.keepDocuments(ctx, hub, changes, docs); err != nil {
+		return nil, err
+	}
+	var through int64
+	var n int
+	if backfill {
+		through, n, err = s.Inbox.ApplyBackfill(ctx, hub, p.After, changes, p.BackfillThrough, now)
+	} else {
+		through, n, err = s.Inbox.ApplyPush(ctx, hub, p.After, changes, now)
+	}
 	if errs.Is(err, errs.Conflict) {
 		return nil, &PushConflict{AppliedThrough: through}
 	}
@@ -372,56 +477,114 @@ func (s *Service) Receive(ctx context.Context, hub, signature string, body []byt
 	return &PushAnswer{AppliedThrough: through, Applied: n}, nil
 }
 
-// change turns a pushed event into what is stored: checked against the
-// child's region, the version's document parsed for the holder (whose id
-// is indexed and sealed under this hub's own key) and put in the object
-// store.
-func (s *Service) change(ctx context.Context, child *Child, pe PushedEvent, now time.Time) (Change, error) {
+// keepDocuments writes a push's documents as one object, each the byte
+// range its version records (as the bulk path's batch objects), before
+// the rows that point at it are committed: a failure between leaves only
+// an unreachable object. The key is the object's hash, so a push sent
+// again writes nothing new.
+func (s *Service) keepDocuments(ctx context.Context, hub string, changes []Change, docs [][]byte) error {
+	var object bytes.Buffer
+	for i, ch := range changes {
+		if ch.Version == nil {
+			continue
+		}
+		ch.Version.DocumentOffset, ch.Version.DocumentLength = int64(object.Len()), int64(len(docs[i]))
+		object.Write(docs[i])
+		object.WriteByte('\n')
+	}
+	if object.Len() == 0 {
+		return nil
+	}
+	sum := sha256.Sum256(object.Bytes())
+	key := "federated/" + hub + "/batches/" + hex.EncodeToString(sum[:16]) + ".jwsl"
+	for _, ch := range changes {
+		if ch.Version != nil {
+			ch.Version.DocumentKey = key
+		}
+	}
+	if err := s.Documents.Put(ctx, key, object.Bytes()); err != nil && !errs.Is(err, errs.Conflict) {
+		return err
+	}
+	return nil
+}
+
+// change turns a pushed event into what is stored, and the version's
+// document: checked against the child's region, the version's document
+// parsed for the holder (whose id is indexed and sealed under this hub's
+// own key). A backfilled version keeps the state it was pushed with.
+func (s *Service) change(child *Child, pe PushedEvent, now time.Time) (Change, []byte, error) {
 	e := pe.Event
 	e.Seq, e.Lineage = 0, pe.Lineage
 	if e.HomeHub == "" {
 		e.HomeHub = child.ID
 	}
 	if e.HomeHub != child.ID && !(Within(e.HomeHub, child.ID) && ValidHubID(e.HomeHub) == nil) {
-		return Change{}, fail(OutsideRegion, child.ID, "event of hub %s, which is not hub %s nor under it", e.HomeHub, child.ID)
+		return Change{}, nil, fail(OutsideRegion, child.ID, "event of hub %s, which is not hub %s nor under it", e.HomeHub, child.ID)
 	}
 	r, err := AuthorityRegion(e.Authority)
 	if err != nil || !Within(r, e.HomeHub) {
-		return Change{}, fail(OutsideRegion, e.HomeHub, "authority %q is not of hub %s's region", e.Authority, e.HomeHub)
+		return Change{}, nil, fail(OutsideRegion, e.HomeHub, "authority %q is not of hub %s's region", e.Authority, e.HomeHub)
 	}
 	id, err := certificates.ParseIdentifier(e.CertificateID)
 	if err != nil || id.Issuer != e.Authority || id.TypeCode != e.Type || id.Version != e.Version || id.Lineage() != pe.Lineage {
-		return Change{}, fmt.Errorf("certificate_id %q does not agree with the event's type, authority, version and lineage", e.CertificateID)
+		return Change{}, nil, fmt.Errorf("certificate_id %q does not agree with the event's type, authority, version and lineage", e.CertificateID)
 	}
 	if e.ID == "" || e.At.IsZero() {
-		return Change{}, fmt.Errorf("an event needs its id and occurred_at")
+		return Change{}, nil, fmt.Errorf("an event needs its id and occurred_at")
 	}
 	ch := Change{Seq: pe.Seq, Event: e}
-	wantVersion := e.Kind == exchange.EventIssued || e.Kind == exchange.EventRevised
+	wantVersion := e.Kind == exchange.EventIssued || e.Kind == exchange.EventRevised || e.Kind == exchange.EventBackfilled
 	if wantVersion != (pe.Version != nil) {
-		return Change{}, fmt.Errorf("a %s event carries a version exactly when it is issued or revised", e.Kind)
+		return Change{}, nil, fmt.Errorf("a %s event carries a version exactly when it is issued, revised or backfilled", e.Kind)
 	}
 	if !wantVersion {
-		return ch, nil
+		return ch, nil, nil
 	}
 	v, doc := pe.Version, []byte(pe.Version.Document)
+	state, err := pushedState(e, id, v)
+	if err != nil {
+		return Change{}, nil, err
+	}
 	holder, err := documentHolder(doc, e.CertificateID)
 	if err != nil {
-		return Change{}, err
+		return Change{}, nil, err
 	}
 	if s.Vault == nil || s.Documents == nil {
-		return Change{}, errs.E(errs.Unavailable, "this hub cannot keep aggregated certificates (no vault or document store)")
+		return Change{}, nil, errs.E(errs.Unavailable, "this hub cannot keep aggregated certificates (no vault or document store)")
 	}
 	sum := sha256.Sum256(doc)
-	key := "federated/" + e.HomeHub + "/" + e.CertificateID + ".jws"
-	if err := s.Documents.Put(ctx, key, doc); err != nil && !errs.Is(err, errs.Conflict) {
-		return Change{}, err
-	}
 	ch.Version = &Version{ID: e.CertificateID, HomeHub: e.HomeHub, Lineage: pe.Lineage, Type: e.Type, Authority: e.Authority, Version: e.Version,
 		HolderKind: holder.Kind, HolderIndex: s.Vault.Index(string(holder.Kind), holder.ID), HolderSealed: s.Vault.Seal(string(holder.Kind), holder.ID),
-		HolderName: holder.Name, ValidFrom: v.ValidFrom, ValidUntil: v.ValidUntil, State: certificates.StateValid, DocumentKey: key,
-		DocumentSHA256: hex.EncodeToString(sum[:]), KID: v.KID, IssuedAt: v.IssuedAt.UTC(), UpdatedAt: now}
-	return ch, nil
+		HolderName: holder.Name, ValidFrom: v.ValidFrom, ValidUntil: v.ValidUntil, State: state, StateReason: v.StateReason,
+		SupersededBy: v.SupersededBy, DocumentSHA256: hex.EncodeToString(sum[:]), KID: v.KID, IssuedAt: v.IssuedAt.UTC(), UpdatedAt: now}
+	return ch, doc, nil
+}
+
+// pushedState checks the state a pushed version carries: only a
+// backfilled one has one (an issued or revised version is valid), and a
+// superseded one names the later version of its lineage that superseded
+// it.
+func pushedState(e exchange.Event, id certificates.Identifier, v *PushedVersion) (certificates.State, error) {
+	if e.Kind != exchange.EventBackfilled {
+		if v.State != "" || v.StateReason != "" || v.SupersededBy != "" {
+			return "", fmt.Errorf("version.state: only a backfilled version carries its state; a %s one is valid", e.Kind)
+		}
+		return certificates.StateValid, nil
+	}
+	switch v.State {
+	case certificates.StateValid, certificates.StateSuspended, certificates.StateRevoked:
+		if v.SupersededBy != "" {
+			return "", fmt.Errorf("version.superseded_by: a %s version is superseded by nothing", v.State)
+		}
+	case certificates.StateSuperseded:
+		next, err := certificates.ParseIdentifier(v.SupersededBy)
+		if err != nil || next.Lineage() != id.Lineage() || next.Version <= id.Version {
+			return "", fmt.Errorf("version.superseded_by: %q is not a later version of %s", v.SupersededBy, e.CertificateID)
+		}
+	default:
+		return "", fmt.Errorf("version.state: %q is not valid, suspended, revoked or superseded", v.State)
+	}
+	return v.State, nil
 }
 
 // documentHolder reads the holder from a document's payload and checks

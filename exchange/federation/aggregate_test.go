@@ -105,6 +105,41 @@ func TestPushRefused(t *testing.T) {
 	bad.Events = []federation.PushedEvent{noVersion}
 	_, err = send("330102", county.key, bad)
 	check("an issuance without its version", err, errs.Invalid, "carries a version")
+	stated := pushed(1, exchange.EventIssued, "000009", 1)
+	stated.Version.State = certificates.StateRevoked
+	bad.Events = []federation.PushedEvent{stated}
+	_, err = send("330102", county.key, bad)
+	check("an issuance with a state", err, errs.Invalid, "only a backfilled version carries its state")
+
+	// Pages of the backfill.
+	bf := func(serial string, st certificates.State, by string) federation.PushedEvent {
+		pe := pushed(0, exchange.EventBackfilled, serial, 1)
+		pe.Version = &federation.PushedVersion{KID: "kid-county", IssuedAt: time.Now().UTC(), Document: fakeDocument(pe.Event.CertificateID),
+			State: st, SupersededBy: by}
+		return pe
+	}
+	both := federation.Push{Hub: "330102", Events: good.Events, Backfill: []federation.PushedEvent{bf("000010", certificates.StateValid, "")}}
+	_, err = send("330102", county.key, both)
+	check("events and a backfill", err, errs.Invalid, "backfill: a push carries events or a page of the backfill, not both")
+	withSeq := bf("000011", certificates.StateValid, "")
+	withSeq.Seq = 4
+	_, err = send("330102", county.key, federation.Push{Hub: "330102", Backfill: []federation.PushedEvent{withSeq}})
+	check("a backfilled version with a seq", err, errs.Invalid, "backfill[0]: seq")
+	issuedInPage := pushed(0, exchange.EventIssued, "000012", 1)
+	_, err = send("330102", county.key, federation.Push{Hub: "330102", Backfill: []federation.PushedEvent{issuedInPage}})
+	check("an issuance in a page of the backfill", err, errs.Invalid, "backfill[0]: event.kind")
+	for name, pe := range map[string]federation.PushedEvent{
+		"version.state: \"\" is not":                 bf("000013", "", ""),
+		"version.state: \"lost\" is not":             bf("000013", "lost", ""),
+		"version.superseded_by: a revoked version":   bf("000013", certificates.StateRevoked, "x"),
+		"version.superseded_by: \"\" is not a later": bf("000013", certificates.StateSuperseded, ""),
+		"is not a later version of":                  bf("000013", certificates.StateSuperseded, pushed(0, "", "000013", 1).Event.CertificateID),
+	} {
+		_, err = send("330102", county.key, federation.Push{Hub: "330102", Backfill: []federation.PushedEvent{pe}})
+		check(name, err, errs.Invalid, name)
+	}
+	_, err = send("330102", county.key, federation.Push{Hub: "330102", BackfillThrough: -1})
+	check("a negative mark", err, errs.Invalid, "backfill_through")
 	if vs := must(city.store.FederatedVersions(ctx, "330102")); len(vs) != 0 {
 		t.Fatalf("refused pushes stored %d versions", len(vs))
 	}
@@ -121,7 +156,9 @@ func TestPushRefused(t *testing.T) {
 	if v.State != certificates.StateRevoked || v.HolderIndex != city.svc.Vault.Index("organisation", "91330102MA0000001X") {
 		t.Fatalf("stored as %+v", v)
 	}
-	if doc := must(docs.Get(ctx, v.DocumentKey)); string(doc) != good.Events[0].Version.Document {
+	// Kept in one object for the push, each document its byte range.
+	if doc := must(docs.GetRange(ctx, v.DocumentKey, v.DocumentOffset, v.DocumentLength)); string(doc) != good.Events[0].Version.Document ||
+		v.DocumentLength == 0 {
 		t.Fatal("the document is not kept as pushed")
 	}
 	later := federation.Push{Hub: "330102", After: 5, Events: []federation.PushedEvent{pushed(6, exchange.EventIssued, "000008", 1)}}

@@ -17,6 +17,7 @@ import (
 
 	"github.com/certhub/certhub/certificates"
 	"github.com/certhub/certhub/exchange"
+	"github.com/certhub/certhub/exchange/federation"
 )
 
 // receiver is a webhook endpoint whose behaviour the test scripts: it
@@ -395,5 +396,49 @@ func TestFollowHonoursEventFilter(t *testing.T) {
 			seen = append(seen, d.Type+" "+d.Event.CertificateID)
 		}
 		t.Fatalf("received %v, want only certificate.revoked of %s with its case id", seen, followed.ID)
+	}
+}
+
+// TestWebhooksSkipBackfilled: a child's version that reached this hub by
+// the child's backfill joins the outbox (to travel on to this hub's
+// parent) but is not told to subscribers: nothing happened to it now. The
+// child's issuance that came through its outbox is told.
+func TestWebhooksSkipBackfilled(t *testing.T) {
+	t.Parallel()
+	h := newHub(t)
+	h.seed()
+	consumer, key := h.newConsumer("监管平台")
+	h.agreement(consumer, exchange.Grant{Type: licence, Fields: []string{"capital"}}, "SX-001")
+	rc := newReceiver(t)
+	rc.keys = h.jwks()
+	if st := h.call("POST", "/api/v1/subscriptions", key, map[string]any{"url": rc.srv.URL + "/hook", "types": []string{licence}}, nil); st != 201 {
+		t.Fatalf("subscribe: %d", st)
+	}
+	ctx := context.Background()
+	change := func(serial, kind string, seq int64) federation.Change {
+		id := certificates.Identifier{TypeCode: licence, Issuer: marketCode, Serial: serial, Version: 1}
+		from, _ := certificates.ParseDate("2026-01-01")
+		at := time.Now().UTC()
+		return federation.Change{Seq: seq, Event: exchange.Event{ID: "evt_" + kind + serial, Kind: kind, CertificateID: id.String(), Lineage: id.Lineage(),
+			Type: licence, Authority: marketCode, Version: 1, At: at, HomeHub: "330102"},
+			Version: &federation.Version{ID: id.String(), HomeHub: "330102", Lineage: id.Lineage(), Type: licence, Authority: marketCode, Version: 1,
+				HolderKind: certificates.Organisation, HolderIndex: "hx", HolderSealed: []byte("s"), HolderName: "某公司", ValidFrom: from,
+				State: certificates.StateValid, DocumentKey: "federated/330102/batches/x", DocumentLength: 5, DocumentSHA256: "ab", KID: "kid-c",
+				IssuedAt: at, UpdatedAt: at}}
+	}
+	if _, n, err := h.Store.ApplyBackfill(ctx, "330102", 0, []federation.Change{change("900001", exchange.EventBackfilled, 0)}, 0, time.Now()); err != nil || n != 1 {
+		t.Fatalf("backfill: %d %v", n, err)
+	}
+	if _, _, err := h.Store.ApplyPush(ctx, "330102", 0, []federation.Change{change("900002", exchange.EventIssued, 1)}, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	h.waitFor("the child's issuance", func() bool { return len(rc.received()) > 0 })
+	h.waitFor("the outbox dispatched", func() bool { n, _ := h.Webhooks.Dispatch(ctx); return n == 0 })
+	if _, err := h.Webhooks.Deliver(ctx); err != nil {
+		t.Fatal(err)
+	}
+	got := rc.received()
+	if len(got) != 1 || got[0].Event.ID != "evt_issued900002" || got[0].Type != "certificate.issued" || !got[0].SigOK {
+		t.Fatalf("delivered %+v", got)
 	}
 }

@@ -2,6 +2,7 @@ package sqlstore
 
 import (
 	"context"
+	"strings"
 	"time"
 
 	"github.com/certhub/certhub/certificates"
@@ -43,14 +44,26 @@ func (s *Store) MoveAggregation(ctx context.Context, owner string, cursor int64)
 }
 
 const federatedColumns = `id, home_hub, lineage, type_code, authority, version, holder_kind, holder_index, holder_sealed, holder_name,
-	valid_from, valid_until, state, state_reason, superseded_by, document_key, document_sha256, kid, issued_at, updated_at`
+	valid_from, valid_until, state, state_reason, superseded_by, document_key, document_offset, document_length, document_sha256, kid,
+	issued_at, updated_at`
+
+// federatedArgs are a version's values for federatedColumns.
+func federatedArgs(v *federation.Version) []any {
+	return []any{v.ID, v.HomeHub, v.Lineage, v.Type, v.Authority, v.Version, string(v.HolderKind), v.HolderIndex, v.HolderSealed, v.HolderName,
+		v.ValidFrom, v.ValidUntil, string(v.State), v.StateReason, nullString(v.SupersededBy), v.DocumentKey, v.DocumentOffset, v.DocumentLength,
+		v.DocumentSHA256, v.KID, v.IssuedAt, v.UpdatedAt}
+}
+
+const insertFederatedSQL = `INSERT INTO federated_certificates (` + federatedColumns + `)
+	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22)
+	ON CONFLICT (id) DO NOTHING`
 
 func scanFederated(r Row) (*federation.Version, error) {
 	v := &federation.Version{}
 	var kind, state string
 	var superseded *string
 	err := r.Scan(&v.ID, &v.HomeHub, &v.Lineage, &v.Type, &v.Authority, &v.Version, &kind, &v.HolderIndex, &v.HolderSealed, &v.HolderName,
-		&v.ValidFrom, &v.ValidUntil, &state, &v.StateReason, &superseded, &v.DocumentKey, &v.DocumentSHA256, &v.KID,
+		&v.ValidFrom, &v.ValidUntil, &state, &v.StateReason, &superseded, &v.DocumentKey, &v.DocumentOffset, &v.DocumentLength, &v.DocumentSHA256, &v.KID,
 		Time{&v.IssuedAt}, Time{&v.UpdatedAt})
 	if err != nil {
 		return nil, err
@@ -106,51 +119,80 @@ var stateAfter = map[string]certificates.State{
 // ApplyPush implements federation.AggregationStore. The inbox row is
 // updated first, which holds its lock (on PostgreSQL) until commit: two
 // replicas given the same push apply it one after the other, and the
-// second finds the cursor already past it.
+// second finds the cursor already past it. The changes' statements go in
+// one round trip where the adapter pipelines.
 func (s *Store) ApplyPush(ctx context.Context, hub string, after int64, changes []federation.Change, at time.Time) (int64, int, error) {
 	var cursor int64
 	applied := 0
 	err := s.db.InTx(ctx, func(q Querier) error {
-		if _, err := q.Exec(ctx, `INSERT INTO federation_inbox (hub_id, seq, updated_at) VALUES ($1, 0, $2) ON CONFLICT (hub_id) DO NOTHING`, hub, at); err != nil {
+		var err error
+		if cursor, err = lockInbox(ctx, q, hub, after, at); err != nil {
 			return err
 		}
-		if err := q.QueryRow(ctx, `UPDATE federation_inbox SET updated_at = $2 WHERE hub_id = $1 RETURNING seq`, hub, at).Scan(&cursor); err != nil {
-			return err
-		}
-		if after > cursor {
-			return errs.E(errs.Conflict, "hub %s's outbox is applied here through %d, the push continues after %d", hub, cursor, after)
-		}
+		var stmts []Stmt
 		for _, ch := range changes {
 			if ch.Seq <= cursor {
 				continue // applied by an earlier push
 			}
-			if err := applyChange(ctx, q, ch); err != nil {
-				return err
-			}
+			stmts = append(stmts, changeStmts(ch)...)
 			cursor = ch.Seq
 			applied++
 		}
-		_, err := q.Exec(ctx, `UPDATE federation_inbox SET seq = $2 WHERE hub_id = $1`, hub, cursor)
-		return err
+		stmts = append(stmts, Stmt{SQL: `UPDATE federation_inbox SET seq = $2 WHERE hub_id = $1`, Args: []any{hub, cursor}})
+		return execStmts(ctx, q, stmts)
 	})
 	return cursor, applied, err
 }
 
-func applyChange(ctx context.Context, q Querier, ch federation.Change) error {
-	e := ch.Event
-	if v := ch.Version; v != nil {
-		if _, err := q.Exec(ctx, `INSERT INTO federated_certificates (`+federatedColumns+`)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)
-			ON CONFLICT (id) DO NOTHING`,
-			v.ID, v.HomeHub, v.Lineage, v.Type, v.Authority, v.Version, string(v.HolderKind), v.HolderIndex, v.HolderSealed, v.HolderName,
-			v.ValidFrom, v.ValidUntil, string(v.State), v.StateReason, nil, v.DocumentKey, v.DocumentSHA256, v.KID, v.IssuedAt, v.UpdatedAt); err != nil {
+// lockInbox takes the inbox row of hub (made if new) and returns its
+// cursor; errs.Conflict, with the cursor, if the push continues past it.
+func lockInbox(ctx context.Context, q Querier, hub string, after int64, at time.Time) (int64, error) {
+	if _, err := q.Exec(ctx, `INSERT INTO federation_inbox (hub_id, seq, updated_at) VALUES ($1, 0, $2) ON CONFLICT (hub_id) DO NOTHING`, hub, at); err != nil {
+		return 0, err
+	}
+	var cursor int64
+	if err := q.QueryRow(ctx, `UPDATE federation_inbox SET updated_at = $2 WHERE hub_id = $1 RETURNING seq`, hub, at).Scan(&cursor); err != nil {
+		return 0, err
+	}
+	if after > cursor {
+		return cursor, errs.E(errs.Conflict, "hub %s's outbox is applied here through %d, the push continues after %d", hub, cursor, after)
+	}
+	return cursor, nil
+}
+
+// execStmts runs statements in order, in one round trip where the adapter
+// pipelines.
+func execStmts(ctx context.Context, q Querier, stmts []Stmt) error {
+	if b, ok := q.(Batcher); ok {
+		return b.ExecBatch(ctx, stmts)
+	}
+	for _, st := range stmts {
+		if _, err := q.Exec(ctx, st.SQL, st.Args...); err != nil {
 			return err
 		}
+	}
+	return nil
+}
+
+const insertFederatedEventSQL = `INSERT INTO events (id, kind, certificate_id, lineage, type_code, authority, version, reason, at, home_hub)
+	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT (id) DO NOTHING`
+
+func federatedEventArgs(e exchange.Event) []any {
+	return []any{e.ID, e.Kind, e.CertificateID, e.Lineage, e.Type, e.Authority, e.Version, e.Reason, e.At, e.HomeHub}
+}
+
+// changeStmts are the statements that apply one pushed event: its version
+// kept (one already here is left as it is), the older versions of a
+// revised one superseded, a lifecycle state set; and the event joins this
+// hub's outbox, for its own parent and webhooks.
+func changeStmts(ch federation.Change) []Stmt {
+	e := ch.Event
+	var out []Stmt
+	if v := ch.Version; v != nil {
+		out = append(out, Stmt{SQL: insertFederatedSQL, Args: federatedArgs(v)})
 		if e.Kind == exchange.EventRevised {
-			if _, err := q.Exec(ctx, `UPDATE federated_certificates SET state = 'superseded', superseded_by = $1, updated_at = $2
-				WHERE lineage = $3 AND version < $4 AND state <> 'superseded'`, v.ID, e.At, v.Lineage, v.Version); err != nil {
-				return err
-			}
+			out = append(out, Stmt{SQL: `UPDATE federated_certificates SET state = 'superseded', superseded_by = $1, updated_at = $2
+				WHERE lineage = $3 AND version < $4 AND state <> 'superseded'`, Args: []any{v.ID, e.At, v.Lineage, v.Version}})
 		}
 	}
 	if st, ok := stateAfter[e.Kind]; ok {
@@ -158,14 +200,143 @@ func applyChange(ctx context.Context, q Querier, ch federation.Change) error {
 		if st == certificates.StateValid {
 			reason = ""
 		}
-		if _, err := q.Exec(ctx, `UPDATE federated_certificates SET state = $1, state_reason = $2, updated_at = $3
-			WHERE id = $4 AND home_hub = $5`, string(st), reason, e.At, e.CertificateID, e.HomeHub); err != nil {
+		out = append(out, Stmt{SQL: `UPDATE federated_certificates SET state = $1, state_reason = $2, updated_at = $3
+			WHERE id = $4 AND home_hub = $5`, Args: []any{string(st), reason, e.At, e.CertificateID, e.HomeHub}})
+	}
+	return append(out, Stmt{SQL: insertFederatedEventSQL, Args: federatedEventArgs(e)})
+}
+
+// ApplyBackfill implements federation.AggregationStore. On PostgreSQL the
+// versions are streamed by COPY into a staging table and kept, with their
+// events, by one statement; elsewhere one at a time.
+func (s *Store) ApplyBackfill(ctx context.Context, hub string, after int64, versions []federation.Change, through int64, at time.Time) (int64, int, error) {
+	var cursor int64
+	kept := 0
+	err := s.db.InTx(ctx, func(q Querier) error {
+		var err error
+		if cursor, err = lockInbox(ctx, q, hub, after, at); err != nil {
 			return err
 		}
+		if cp, ok := q.(Copier); ok && len(versions) > 0 {
+			kept, err = copyBackfill(ctx, q, cp, versions)
+		} else {
+			for _, ch := range versions {
+				n, err := q.Exec(ctx, insertFederatedSQL, federatedArgs(ch.Version)...)
+				if err != nil {
+					return err
+				}
+				if n == 1 {
+					if _, err := q.Exec(ctx, insertFederatedEventSQL, federatedEventArgs(ch.Event)...); err != nil {
+						return err
+					}
+					kept++
+				}
+			}
+		}
+		if err != nil {
+			return err
+		}
+		if through > cursor {
+			cursor = through
+			_, err = q.Exec(ctx, `UPDATE federation_inbox SET seq = $2 WHERE hub_id = $1`, hub, cursor)
+		}
+		return err
+	})
+	return cursor, kept, err
+}
+
+// copyBackfill keeps the versions not here yet and writes an event for each
+// it kept: COPY into a staging table dropped at commit, then one insert
+// of both.
+func copyBackfill(ctx context.Context, q Querier, cp Copier, versions []federation.Change) (int, error) {
+	if _, err := q.Exec(ctx, `CREATE TEMP TABLE federated_staging ON COMMIT DROP AS
+		SELECT `+federatedColumns+`, ''::text AS event_id, now() AS event_at FROM federated_certificates WITH NO DATA`); err != nil {
+		return 0, err
 	}
-	// The event joins this hub's outbox, for its own parent and webhooks.
-	_, err := q.Exec(ctx, `INSERT INTO events (id, kind, certificate_id, lineage, type_code, authority, version, reason, at, home_hub)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT (id) DO NOTHING`,
-		e.ID, e.Kind, e.CertificateID, e.Lineage, e.Type, e.Authority, e.Version, e.Reason, e.At, e.HomeHub)
-	return err
+	cols := strings.Split(strings.Join(strings.Fields(federatedColumns), ""), ",")
+	cols = append(cols, "event_id", "event_at")
+	rows := make([][]any, len(versions))
+	for i, ch := range versions {
+		v := ch.Version
+		rows[i] = []any{v.ID, v.HomeHub, v.Lineage, v.Type, v.Authority, int32(v.Version), string(v.HolderKind), v.HolderIndex, v.HolderSealed,
+			v.HolderName, copyDate(v.ValidFrom), copyDate(v.ValidUntil), string(v.State), v.StateReason, nullString(v.SupersededBy), v.DocumentKey,
+			v.DocumentOffset, v.DocumentLength, v.DocumentSHA256, v.KID, v.IssuedAt, v.UpdatedAt, ch.Event.ID, ch.Event.At}
+	}
+	if err := cp.CopyInto(ctx, "federated_staging", cols, rows); err != nil {
+		return 0, err
+	}
+	n, err := q.Exec(ctx, `WITH kept AS (
+			INSERT INTO federated_certificates (`+federatedColumns+`)
+			SELECT `+federatedColumns+` FROM federated_staging ORDER BY id
+			ON CONFLICT (id) DO NOTHING RETURNING id)
+		INSERT INTO events (id, kind, certificate_id, lineage, type_code, authority, version, reason, at, home_hub)
+		SELECT s.event_id, '`+exchange.EventBackfilled+`', s.id, s.lineage, s.type_code, s.authority, s.version, s.state_reason, s.event_at, s.home_hub
+		FROM federated_staging s JOIN kept USING (id) ORDER BY s.id`)
+	return int(n), err
+}
+
+// StartBackfill implements federation.AggregationStore.
+func (s *Store) StartBackfill(ctx context.Context, at time.Time) (*federation.Backfill, error) {
+	if _, err := s.db.Exec(ctx, `INSERT INTO aggregation_backfill (name, events_mark, marked_at)
+		VALUES ($1, (SELECT COALESCE(MAX(seq), 0) FROM events), $2) ON CONFLICT (name) DO NOTHING`, aggregationCursor, at); err != nil {
+		return nil, err
+	}
+	b := &federation.Backfill{}
+	var done *time.Time
+	err := s.db.QueryRow(ctx, `SELECT events_mark, marked_at, own_after, copies_after, done_at FROM aggregation_backfill WHERE name = $1`,
+		aggregationCursor).Scan(&b.EventsMark, Time{&b.MarkedAt}, &b.OwnAfter, &b.CopiesAfter, NullTime{&done})
+	b.Done = done != nil
+	return b, err
+}
+
+// MoveBackfill implements federation.AggregationStore.
+func (s *Store) MoveBackfill(ctx context.Context, owner string, b *federation.Backfill) error {
+	var done any
+	if b.Done {
+		done = time.Now().UTC()
+	}
+	n, err := s.db.Exec(ctx, `UPDATE aggregation_backfill SET own_after = $2, copies_after = $3, done_at = $4
+		WHERE name = $1 AND EXISTS (SELECT 1 FROM event_cursor WHERE name = $1 AND lease_owner = $5)`,
+		aggregationCursor, b.OwnAfter, b.CopiesAfter, done, owner)
+	if err != nil {
+		return err
+	}
+	if n == 0 {
+		return errs.E(errs.Conflict, "the push lease was lost; another replica pushes to the parent")
+	}
+	return nil
+}
+
+// OwnVersionsAfter implements federation.AggregationStore. It reads only
+// what a push carries, through the unique index on seq.
+func (s *Store) OwnVersionsAfter(ctx context.Context, after int64, limit int) ([]*federation.Version, []int64, error) {
+	rows, err := s.db.Query(ctx, `SELECT seq, id, lineage, type_code, authority, version, valid_from, valid_until, state, state_reason,
+		superseded_by, document_key, document_offset, document_length, document_sha256, kid, issued_at, updated_at
+		FROM certificates WHERE seq > $1 ORDER BY seq LIMIT $2`, after, limit)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer rows.Close()
+	out, seqs := make([]*federation.Version, 0, limit), make([]int64, 0, limit)
+	for rows.Next() {
+		v := &federation.Version{}
+		var seq int64
+		var state string
+		var superseded *string
+		if err := rows.Scan(&seq, &v.ID, &v.Lineage, &v.Type, &v.Authority, &v.Version, &v.ValidFrom, &v.ValidUntil, &state, &v.StateReason,
+			&superseded, &v.DocumentKey, &v.DocumentOffset, &v.DocumentLength, &v.DocumentSHA256, &v.KID, Time{&v.IssuedAt}, Time{&v.UpdatedAt}); err != nil {
+			return nil, nil, err
+		}
+		v.State = certificates.State(state)
+		if superseded != nil {
+			v.SupersededBy = *superseded
+		}
+		out, seqs = append(out, v), append(seqs, seq)
+	}
+	return out, seqs, rows.Err()
+}
+
+// CopiesAfter implements federation.AggregationStore.
+func (s *Store) CopiesAfter(ctx context.Context, after string, limit int) ([]*federation.Version, error) {
+	return list(ctx, s.db, scanFederated, `SELECT `+federatedColumns+` FROM federated_certificates WHERE id > $1 ORDER BY id LIMIT $2`, after, limit)
 }

@@ -67,12 +67,7 @@ func copyCertificates(ctx context.Context, cp Copier, cs []*certificates.Certifi
 	rows := make([][]any, 0, len(cs))
 	events := make([][]any, 0, len(cs))
 	var origins [][]any
-	date := func(d certificates.Date) any {
-		if d.IsZero() {
-			return nil
-		}
-		return d.Start(time.UTC)
-	}
+	date := copyDate
 	for _, c := range cs {
 		data, err := json.Marshal(c.Data)
 		if err != nil {
@@ -99,6 +94,14 @@ func copyCertificates(ctx context.Context, cp Copier, cs []*certificates.Certifi
 	err := cp.CopyInto(ctx, "certificate_origins", []string{"connector", "source_key", "lineage", "certificate_id", "content_hash",
 		"source_status", "updated_at"}, origins)
 	return conflict(err, "a source record of the batch is already known")
+}
+
+// copyDate is a date as COPY takes it.
+func copyDate(d certificates.Date) any {
+	if d.IsZero() {
+		return nil
+	}
+	return d.Start(time.UTC)
 }
 
 // GetOrigins implements certificates.Store.

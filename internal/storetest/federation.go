@@ -165,3 +165,160 @@ func testAggregation(t *testing.T, s *sqlstore.Store) {
 		t.Fatalf("lease after expiry: %v %d", ok, c)
 	}
 }
+
+// testAggregationBackfill: the child's side reads its registry in order
+// (its own versions by seq with their state and document location, then
+// its children's copies by id) and keeps its place under the push lease;
+// the parent keeps each backfilled version it does not hold, with the
+// state it was pushed with and an event of kind backfilled in its outbox,
+// leaves one it holds as it is, and moves its cursor to where the backfill
+// says its events are held, in one transaction.
+func testAggregationBackfill(t *testing.T, s *sqlstore.Store) {
+	ctx := context.Background()
+	seedCatalog(t, s)
+
+	// The child's side: its own versions, in seq order.
+	c1, c2 := newCert("000001", 1, "h1"), newCert("000002", 1, "h2")
+	c2.DocumentKey, c2.DocumentOffset, c2.DocumentLength = "batches/b1", 120, 99
+	must(t, s.InsertCertificates(ctx, []*certificates.Certificate{c1, c2}))
+	c1b := newCert("000001", 2, "h1")
+	c1b.IssuedAt, c1b.UpdatedAt = t0.Add(time.Hour), t0.Add(time.Hour)
+	must(t, s.Supersede(ctx, c1.ID, c1b))
+	_, err := s.SetState(ctx, c2.ID, []certificates.State{certificates.StateValid}, certificates.StateRevoked, "吊销", t0.Add(2*time.Hour), nil)
+	must(t, err)
+	own, seqs, err := s.OwnVersionsAfter(ctx, 0, 10)
+	must(t, err)
+	if len(own) != 3 || len(seqs) != 3 || own[0].ID != c1.ID || own[1].ID != c2.ID || own[2].ID != c1b.ID || seqs[0] >= seqs[1] || seqs[1] >= seqs[2] {
+		t.Fatalf("own versions: %d, seqs %v", len(own), seqs)
+	}
+	if v := own[0]; v.State != certificates.StateSuperseded || v.SupersededBy != c1b.ID || v.Lineage != c1.Ident.Lineage() || v.HomeHub != "" ||
+		v.ValidFrom.String() != "2026-01-01" || v.KID != "kid-1" || v.Type != typeCode || v.Authority != authCode {
+		t.Fatalf("version 1 read for the backfill as %+v", v)
+	}
+	if v := own[1]; v.State != certificates.StateRevoked || v.StateReason != "吊销" || v.DocumentKey != "batches/b1" ||
+		v.DocumentOffset != 120 || v.DocumentLength != 99 || !v.UpdatedAt.Equal(t0.Add(2*time.Hour)) {
+		t.Fatalf("the revoked version read for the backfill as %+v", v)
+	}
+	rest, restSeqs, err := s.OwnVersionsAfter(ctx, seqs[1], 10)
+	must(t, err)
+	if len(rest) != 1 || rest[0].ID != c1b.ID || restSeqs[0] != seqs[2] {
+		t.Fatalf("after seq %d: %d versions", seqs[1], len(rest))
+	}
+
+	// The backfill's place: marked once, at the outbox's end; moved only
+	// under the push lease.
+	now := time.Now().UTC().Truncate(time.Millisecond)
+	b, err := s.StartBackfill(ctx, now)
+	must(t, err)
+	evs, err := s.EventsAfter(ctx, 0, 100, now.Add(time.Hour))
+	must(t, err)
+	if b.Done || b.EventsMark != evs[len(evs)-1].Seq || !b.MarkedAt.Equal(now) || b.OwnAfter != 0 || b.CopiesAfter != "" {
+		t.Fatalf("backfill started as %+v (outbox ends at %d)", b, evs[len(evs)-1].Seq)
+	}
+	if _, ok, err := s.LeaseAggregation(ctx, "a", now, now.Add(time.Minute)); err != nil || !ok {
+		t.Fatalf("lease: %v %v", ok, err)
+	}
+	mustCode(t, errs.Conflict, s.MoveBackfill(ctx, "b", &federation.Backfill{OwnAfter: 5}))
+	must(t, s.MoveBackfill(ctx, "a", &federation.Backfill{OwnAfter: seqs[2], CopiesAfter: "x"}))
+	again, err := s.StartBackfill(ctx, now.Add(time.Hour))
+	must(t, err)
+	if again.EventsMark != b.EventsMark || !again.MarkedAt.Equal(now) || again.OwnAfter != seqs[2] || again.CopiesAfter != "x" || again.Done {
+		t.Fatalf("backfill after a move: %+v", again)
+	}
+	must(t, s.MoveBackfill(ctx, "a", &federation.Backfill{OwnAfter: seqs[2], CopiesAfter: "y", Done: true}))
+	if again, _ = s.StartBackfill(ctx, now); !again.Done || again.CopiesAfter != "y" {
+		t.Fatalf("finished backfill reads %+v", again)
+	}
+
+	// The parent's side.
+	const auth = "11330102MB0000002A"
+	const typ = auth + "002"
+	ident := func(serial string, v int) certificates.Identifier {
+		return certificates.Identifier{TypeCode: typ, Issuer: auth, Serial: serial, Version: v}
+	}
+	version := func(id certificates.Identifier, st certificates.State, reason, by string, off int64) federation.Change {
+		from, _ := certificates.ParseDate("2026-01-01")
+		e := exchange.Event{ID: "evt_bf_" + id.String(), Kind: exchange.EventBackfilled, CertificateID: id.String(), Lineage: id.Lineage(),
+			Type: typ, Authority: auth, Version: id.Version, Reason: reason, At: t0.Add(time.Minute), HomeHub: "330102"}
+		return federation.Change{Event: e, Version: &federation.Version{ID: id.String(), HomeHub: "330102", Lineage: id.Lineage(), Type: typ,
+			Authority: auth, Version: id.Version, HolderKind: certificates.Organisation, HolderIndex: "hx", HolderSealed: []byte("s"),
+			HolderName: "某某公司", ValidFrom: from, State: st, StateReason: reason, SupersededBy: by, DocumentKey: "federated/330102/batches/o1",
+			DocumentOffset: off, DocumentLength: 10, DocumentSHA256: "ab", KID: "kid-c", IssuedAt: t0, UpdatedAt: t0.Add(time.Hour)}}
+	}
+	a1, a2, b1, d1 := ident("000001", 1), ident("000001", 2), ident("000002", 1), ident("000004", 1)
+	// d1 arrived by an event first (valid); the backfill says revoked: the
+	// copy here is kept as it is, and the later event will say.
+	issued := version(d1, certificates.StateValid, "", "", 0)
+	issued.Seq, issued.Event.Kind, issued.Event.ID = 3, exchange.EventIssued, "evt_issued_d1"
+	_, _, err = s.ApplyPush(ctx, "330102", 0, []federation.Change{issued}, t0)
+	must(t, err)
+	page := []federation.Change{version(a1, certificates.StateSuperseded, "", a2.String(), 0), version(a2, certificates.StateValid, "", "", 11),
+		version(b1, certificates.StateRevoked, "吊销", "", 22), version(d1, certificates.StateRevoked, "吊销", "", 33)}
+	// Past the cursor: refused, nothing kept.
+	through, _, err := s.ApplyBackfill(ctx, "330102", 4, page, 0, t0)
+	mustCode(t, errs.Conflict, err)
+	if through != 3 {
+		t.Fatalf("refused backfill reports cursor %d", through)
+	}
+	through, n, err := s.ApplyBackfill(ctx, "330102", 3, page[:2], 0, t0)
+	must(t, err)
+	if through != 3 || n != 2 {
+		t.Fatalf("first page: through %d, %d kept", through, n)
+	}
+	// The whole page again (a retry) and the last: only what is new is
+	// kept, and the cursor moves to the backfill's mark.
+	through, n, err = s.ApplyBackfill(ctx, "330102", 3, page, 50, t0)
+	must(t, err)
+	if through != 50 || n != 1 {
+		t.Fatalf("second page: through %d, %d kept", through, n)
+	}
+	// A mark behind the cursor does not move it back.
+	if through, _, err = s.ApplyBackfill(ctx, "330102", 50, nil, 20, t0); err != nil || through != 50 {
+		t.Fatalf("an old mark: through %d, %v", through, err)
+	}
+	want := map[string]struct {
+		st     certificates.State
+		reason string
+		by     string
+		off    int64
+	}{a1.String(): {certificates.StateSuperseded, "", a2.String(), 0}, a2.String(): {certificates.StateValid, "", "", 11},
+		b1.String(): {certificates.StateRevoked, "吊销", "", 22}, d1.String(): {certificates.StateValid, "", "", 0}}
+	vs, err := s.FederatedVersions(ctx, "330102")
+	must(t, err)
+	if len(vs) != 4 {
+		t.Fatalf("%d versions kept", len(vs))
+	}
+	for _, v := range vs {
+		w := want[v.ID]
+		if v.State != w.st || v.StateReason != w.reason || v.SupersededBy != w.by || v.DocumentOffset != w.off ||
+			v.DocumentKey != "federated/330102/batches/o1" || (v.ID != d1.String() && v.DocumentLength != 10) || v.HolderName != "某某公司" ||
+			!v.IssuedAt.Equal(t0) || v.ValidFrom.String() != "2026-01-01" {
+			t.Errorf("%s kept as %+v, want %+v", v.ID, v, w)
+		}
+	}
+	// One event per kept version, of kind backfilled, marked with its hub.
+	evs, err = s.EventsAfter(ctx, b.EventsMark, 100, now.Add(time.Hour))
+	must(t, err)
+	kinds := map[string]string{}
+	for _, e := range evs {
+		kinds[e.CertificateID] += e.Kind + " "
+		if e.HomeHub != "330102" || e.Lineage == "" {
+			t.Errorf("event %+v", e)
+		}
+	}
+	if len(evs) != 4 || kinds[a1.String()] != "backfilled " || kinds[b1.String()] != "backfilled " || kinds[d1.String()] != "issued " {
+		t.Fatalf("this hub's outbox after the backfill: %v", kinds)
+	}
+
+	// The copies, read by a backfill of this hub's own, in id order.
+	copies, err := s.CopiesAfter(ctx, "", 2)
+	must(t, err)
+	if len(copies) != 2 || copies[0].ID != a1.String() || copies[1].ID != a2.String() {
+		t.Fatalf("first copies: %v", copies)
+	}
+	copies, err = s.CopiesAfter(ctx, copies[1].ID, 10)
+	must(t, err)
+	if len(copies) != 2 || copies[0].ID != b1.String() || copies[1].ID != d1.String() || copies[0].State != certificates.StateRevoked {
+		t.Fatalf("next copies: %d", len(copies))
+	}
+}

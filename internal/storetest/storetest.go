@@ -55,7 +55,7 @@ func RunTests(t *testing.T, newStore func(t *testing.T) *sqlstore.Store) {
 		{"KeyCompromise", testKeyCompromise},
 		{"StatusAllocation", testStatusAllocation}, {"StatusReplicas", testStatusReplicas},
 		{"StatusEntries", testStatusEntries}, {"StatusIssuance", testStatusIssuance},
-		{"Federation", testFederation}, {"Aggregation", testAggregation},
+		{"Federation", testFederation}, {"Aggregation", testAggregation}, {"AggregationBackfill", testAggregationBackfill},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

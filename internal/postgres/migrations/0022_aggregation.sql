@@ -23,6 +23,10 @@ CREATE TABLE federated_certificates (
     state_reason    text NOT NULL DEFAULT '',
     superseded_by   text,
     document_key    text NOT NULL,
+    -- A push's documents are one object (federated/<hub>/batches/…): each
+    -- is the byte range offset, length of it; length 0 is a whole object.
+    document_offset bigint NOT NULL DEFAULT 0,
+    document_length bigint NOT NULL DEFAULT 0,
     document_sha256 text NOT NULL,
     kid             text NOT NULL,
     issued_at       timestamptz NOT NULL,
@@ -38,11 +42,26 @@ CREATE TABLE federation_inbox (
     seq        bigint NOT NULL,
     updated_at timestamptz NOT NULL
 );
+-- The backfill of the push to the parent (one row, 'aggregation'): every
+-- version of the registry, this hub's own certificates in seq order and
+-- then its children's copies in id order, pushed with its current state,
+-- before the outbox is pushed on from events_mark (the outbox's last seq
+-- when the backfill began: the scan, which starts once those events have
+-- settled, holds all they say).
+CREATE TABLE aggregation_backfill (
+    name         text PRIMARY KEY,
+    events_mark  bigint NOT NULL,
+    marked_at    timestamptz NOT NULL,
+    own_after    bigint NOT NULL DEFAULT 0,
+    copies_after text NOT NULL DEFAULT '',
+    done_at      timestamptz
+);
 -- The hub an event's certificate belongs to ('' for this hub's own): a
 -- parent passes its children's events on to its own parent.
 ALTER TABLE events ADD COLUMN home_hub text NOT NULL DEFAULT '';
 
 -- +goose Down
 ALTER TABLE events DROP COLUMN home_hub;
+DROP TABLE aggregation_backfill;
 DROP TABLE federation_inbox;
 DROP TABLE federated_certificates;
