@@ -17,7 +17,7 @@ bench_build
 P=127.0.0.1:18091
 C=127.0.0.1:18092
 pids=()
-trap 'kill "${pids[@]}" 2>/dev/null || true; rm -rf "$work"' EXIT
+trap 'kill "${pids[@]}" 2>/dev/null || true; wait 2>/dev/null; rm -rf "$work"' EXIT
 ch() { "$work/certhub" "$@" --log-level warn; }
 ch init --data "$work/city" --admin-token bench-admin >/dev/null
 ch gen --data "$work/city" --count "$count" --holders-file "$work/holders" >/dev/null
@@ -29,7 +29,9 @@ ch federation init --data "$work/city" --hub-id 330100 --name 杭州市电子证
 ch federation describe --data "$work/city" --out "$work/city.jws"
 ch federation admit --data "$work/prov" --child "$work/city.jws" >/dev/null
 for h in prov:$P city:$C; do
-  ch serve --data "$work/${h%%:*}" --addr "${h#*:}" --admin-token bench-admin --verify-rate 0 --federation-every 2s 2>"$work/${h%%:*}.log" &
+  # Not through ch: $! must be the hub itself, for the trap to stop it.
+  "$work/certhub" serve --data "$work/${h%%:*}" --addr "${h#*:}" --admin-token bench-admin --verify-rate 0 --federation-every 2s \
+    --log-level warn 2>"$work/${h%%:*}.log" &
   pids+=($!)
 done
 wait_up "http://$P/healthz"
@@ -39,7 +41,7 @@ json() { python3 -c "import json,sys; print(json.load(sys.stdin)$1)"; }
 post() { curl -fsS -H 'Authorization: Bearer bench-admin' -X POST -d "$2" "$1"; }
 # Department systems: one at the city, one at the province (known to the
 # city as hub:330000/<id>), each with an agreement at the city.
-post "http://$C/api/v1/purposes" '{"code":"bench","name":"benchmark","kind":"service_item"}' >/dev/null
+post "http://$C/api/v1/purposes" '{"code":"bench","name":"benchmark","kind":"service_item"}' >/dev/null 2>&1 || true # gen may have made it
 local_id=$(post "http://$C/api/v1/consumers" '{"name":"city bench","uscc":"91350100M000100Y43"}' | json '["id"]')
 prov_id=$(post "http://$P/api/v1/consumers" '{"name":"province bench","uscc":"91350100M000100Y43"}' | json '["id"]')
 post "http://$C/api/v1/consumers" "{\"id\":\"hub:330000/$prov_id\",\"name\":\"province bench\",\"uscc\":\"91350100M000100Y43\"}" >/dev/null
@@ -70,3 +72,5 @@ for run in "local at the city:$C:$local_token:" "forwarded by the province:$P:$p
   grep -E "Requests/sec|  (50|90|99)%" "$work/wrk.out"
   echo "non-200 answers: $(wc -l <"$work/errors")"; head -3 "$work/errors"
 done
+# What the hubs logged as errors, if anything.
+grep -h '"level":"ERROR"' "$work/prov.log" "$work/city.log" | head -5 || true
