@@ -26,8 +26,6 @@ type fedCall struct {
 	hub       string
 }
 
-const fedCallKey ctxKey = iota + 100
-
 func fedCallOf(ctx context.Context) *fedCall {
 	c, _ := ctx.Value(fedCallKey).(*fedCall)
 	return c

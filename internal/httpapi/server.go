@@ -298,7 +298,11 @@ func (s *Server) Handler() http.Handler {
 
 type ctxKey int
 
-const principalKey ctxKey = iota
+const (
+	principalKey ctxKey = iota
+	// fedCallKey marks a call another hub forwarded (federated.go).
+	fedCallKey
+)
 
 func principalOf(ctx context.Context) *exchange.Principal {
 	p, _ := ctx.Value(principalKey).(*exchange.Principal)
