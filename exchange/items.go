@@ -94,7 +94,12 @@ var catchAll = regexp.MustCompile(`其他(有关|相关|必要|需要)?(的)?材
 // Chinese label (有效, 暂扣, 撤销, 失效) or its national code (01, 02, 03,
 // 05); the items come back holding codes and names only. Types must exist
 // and fields must be theirs. Every text passes the hub's text rule.
-func ValidateItems(ctx context.Context, certs *certificates.Service, items []*ServiceItem) error {
+//
+// With remote set (the hub is in a federation), a type code this hub does
+// not know is accepted when another hub of the federation holds that type:
+// its certificates are looked up there when the item is resolved. Fields
+// of such a type are written by their names, as that hub's type has them.
+func ValidateItems(ctx context.Context, certs *certificates.Service, remote Remote, items []*ServiceItem) error {
 	var l errs.List
 	if len(items) == 0 {
 		l.Add("items", "the file holds no service item")
@@ -154,6 +159,11 @@ func ValidateItems(ctx context.Context, certs *certificates.Service, items []*Se
 					continue
 				}
 				t, err := byName.resolve(ctx, code)
+				if errs.Is(err, errs.Invalid) && remote != nil {
+					if hub, rerr := remote.HolderOf(ctx, code); rerr == nil && hub != "" {
+						continue // another hub's type, kept as written
+					}
+				}
 				if err != nil {
 					if errs.Is(err, errs.Invalid) {
 						l.Add(where, "%s", err.(*errs.Error).Message)

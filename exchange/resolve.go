@@ -22,6 +22,9 @@ type Resolver struct {
 	Certs    *certificates.Service
 	Ledger   *Ledger
 	Now      func() time.Time
+	// Remote finds certificates of types other hubs hold (nil: in no
+	// federation).
+	Remote Remote
 
 	mu    sync.Mutex
 	items map[string]cachedItem
@@ -37,7 +40,7 @@ const itemTTL = 10 * time.Second
 
 // Import validates a catalog and stores it whole, or nothing.
 func (r *Resolver) Import(ctx context.Context, by *Principal, items []*ServiceItem) error {
-	if err := ValidateItems(ctx, r.Certs, items); err != nil {
+	if err := ValidateItems(ctx, r.Certs, r.Remote, items); err != nil {
 		return err
 	}
 	return r.put(ctx, by, items)
@@ -72,7 +75,7 @@ func (r *Resolver) ImportFile(ctx context.Context, by *Principal, name string, d
 	if perr != nil && items == nil {
 		return nil, perr
 	}
-	verr := ValidateItems(ctx, r.Certs, items)
+	verr := ValidateItems(ctx, r.Certs, r.Remote, items)
 	var l errs.List
 	refused := map[string]bool{} // cells the reader refused
 	for k, err := range []error{perr, verr} {
@@ -142,22 +145,28 @@ const (
 	// OutcomeProvide: not a government-issued certificate, so the
 	// applicant provides it.
 	OutcomeProvide = "provide"
+	// OutcomeUnavailable: the hub that holds the type could not be asked
+	// (or could not answer); the reason says which side failed.
+	OutcomeUnavailable = "unavailable"
 	// A certificate found but not acceptable answers its status:
 	// expired, revoked or suspended.
 )
 
 // MaterialAnswer is what a resolve says of one material.
 type MaterialAnswer struct {
-	Name             string         `json:"name"`
-	Outcome          string         `json:"outcome"`
-	Reason           string         `json:"reason,omitempty"`
-	OriginalRequired bool           `json:"original_required,omitempty"`
-	LegalBasis       string         `json:"legal_basis,omitempty"`
-	Certificate      *UsedCert      `json:"certificate,omitempty"`
-	Agreement        string         `json:"agreement,omitempty"`
-	Avoided          bool           `json:"avoided"`
-	Flags            []string       `json:"flags,omitempty"`
-	fields           map[string]any // unexported: copied into Certificate
+	Name             string    `json:"name"`
+	Outcome          string    `json:"outcome"`
+	Reason           string    `json:"reason,omitempty"`
+	OriginalRequired bool      `json:"original_required,omitempty"`
+	LegalBasis       string    `json:"legal_basis,omitempty"`
+	Certificate      *UsedCert `json:"certificate,omitempty"`
+	Agreement        string    `json:"agreement,omitempty"`
+	Avoided          bool      `json:"avoided"`
+	Flags            []string  `json:"flags,omitempty"`
+	// Hub is the hub of the federation the certificate was found in, when
+	// it is another one (its agreement is then that hub's).
+	Hub    *MaterialHub   `json:"hub,omitempty"`
+	fields map[string]any // unexported: copied into Certificate
 }
 
 // UsedCert is the certificate a material answer relies on.
@@ -232,11 +241,22 @@ func (r *Resolver) Resolve(ctx context.Context, by *Principal, code string, req 
 			return nil, err
 		}
 	}
-	// Every type any material names, in one query.
+	// Every type any material names, in one query; the types other hubs
+	// hold, one forwarded lookup each.
 	var types []string
+	remote := map[string]*remoteAnswer{}
 	for _, m := range it.Materials {
 		for _, t := range m.Types {
-			if !slices.Contains(types, t) && (cov == nil || cov.ByType[t] != nil) {
+			if _, done := remote[t]; done || slices.Contains(types, t) {
+				continue
+			}
+			if ra, err := r.remoteType(ctx, by, t, kind, req); err != nil {
+				return nil, err
+			} else if ra != nil {
+				remote[t] = ra
+				continue
+			}
+			if cov == nil || cov.ByType[t] != nil {
 				types = append(types, t)
 			}
 		}
@@ -252,7 +272,7 @@ func (r *Resolver) Resolve(ctx context.Context, by *Principal, code string, req 
 	today := r.Certs.Today()
 	var entries []AuditEntry
 	for _, m := range it.Materials {
-		a := r.material(&m, cov, held, today)
+		a := r.material(&m, cov, held, remote, today)
 		ans.Materials = append(ans.Materials, a)
 		ans.Required++
 		if a.Avoided {
@@ -270,9 +290,13 @@ func (r *Resolver) Resolve(ctx context.Context, by *Principal, code string, req 
 				fields = append(fields, f)
 			}
 			slices.Sort(fields)
-			entries = append(entries, AuditEntry{Actor: by.Actor(), ActorName: by.Name, Action: "resolve", Certificates: []string{c.ID},
+			e := AuditEntry{Actor: by.Actor(), ActorName: by.Name, Action: "resolve", Certificates: []string{c.ID},
 				Holder: r.Certs.Vault.Index(string(kind), req.Applicant.ID), Fields: fields, Purpose: req.Purpose, CaseID: req.CaseID,
-				Agreement: a.Agreement, Outcome: a.Outcome + ": " + it.Code + " / " + m.Name})
+				Agreement: a.Agreement, Outcome: a.Outcome + ": " + it.Code + " / " + m.Name}
+			if a.Hub != nil {
+				e.RequestID, e.Outcome = a.Hub.RequestID, e.Outcome+" (hub "+a.Hub.ID+")"
+			}
+			entries = append(entries, e)
 		}
 	}
 	if !consumer {
@@ -292,14 +316,21 @@ func (r *Resolver) Resolve(ctx context.Context, by *Principal, code string, req 
 }
 
 // material answers one material from the applicant's certificates.
-func (r *Resolver) material(m *Material, cov *Coverage, held []*certificates.Certificate, today certificates.Date) MaterialAnswer {
+func (r *Resolver) material(m *Material, cov *Coverage, held []*certificates.Certificate, remote map[string]*remoteAnswer,
+	today certificates.Date) MaterialAnswer {
 	a := MaterialAnswer{Name: m.Name, OriginalRequired: m.OriginalRequired, LegalBasis: m.LegalBasis, Flags: m.Flags}
 	if !m.Certificate {
 		a.Outcome, a.Reason = OutcomeProvide, "not a government-issued certificate: the applicant provides it"
 		return a
 	}
+	if done := remoteMaterial(&a, m, held, remote, today); done {
+		return a
+	}
 	var covered, uncovered []string
 	for _, t := range m.Types {
+		if remote[t] != nil {
+			continue
+		}
 		if cov == nil || cov.ByType[t] != nil {
 			covered = append(covered, t)
 		} else {

@@ -244,6 +244,9 @@ func (c *StoreConfig) open(ctx context.Context, mode ...openMode) (*app, error) 
 	// Documents sealed in other hubs verify with the keys of their trust
 	// lists (docs/federation.md, Verifying across hubs).
 	keys.SetForeign(fed.ForeignKey)
+	// Service items may name types other hubs hold; their certificates
+	// are looked up there when the item is resolved.
+	items.Remote = fed
 	return &app{log: log, master: master, ledger: ledger, ledgerKey: lk, hubKey: hk, registry: reg, items: items, store: store, docs: docs,
 		keys: keys, vault: vault, certs: svc, federation: fed}, nil
 }

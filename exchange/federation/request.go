@@ -6,13 +6,16 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"slices"
 	"strings"
 	"time"
 
+	"github.com/certhub/certhub/certificates"
 	"github.com/certhub/certhub/exchange"
 	"github.com/certhub/certhub/internal/errs"
 )
@@ -243,4 +246,66 @@ func (s *Service) Answer(ctx context.Context, req *Request, hash string, status 
 // lists it.
 func (s *Service) RouteType(ctx context.Context, typ string) (string, error) {
 	return s.route(ctx, func(e *Entry) bool { return slices.Contains(e.Types, typ) })
+}
+
+// HolderOf implements exchange.Remote: the hub that holds certificates of
+// typ, when it is another hub ("" when it is this one's, or nobody's).
+func (s *Service) HolderOf(ctx context.Context, typ string) (string, error) {
+	hub, err := s.RouteType(ctx, typ)
+	if err != nil || hub == "" {
+		return "", err
+	}
+	// Only a type some hub lists: the parent fallback of RouteType is for
+	// calls, not for telling whether a type exists.
+	v, err := s.View(ctx)
+	if err != nil {
+		return "", err
+	}
+	for _, e := range v.Hubs {
+		if slices.Contains(e.Types, typ) {
+			return hub, nil
+		}
+	}
+	return "", nil
+}
+
+// FindRemote implements exchange.Remote: a forwarded lookup of holderID's
+// certificates of typ at hub, as consumer by.
+func (s *Service) FindRemote(ctx context.Context, by *exchange.Principal, hub, typ string, kind certificates.HolderKind, holderID, purpose,
+	caseID string) (*exchange.RemoteFind, error) {
+	q := url.Values{"type": {typ}, "holder_id": {holderID}}
+	if kind != "" {
+		q.Set("holder_kind", string(kind))
+	}
+	req := Request{ID: exchange.NewID("req_"), Consumer: by.Consumer, ConsumerName: by.Name, Purpose: purpose, CaseID: caseID,
+		Method: http.MethodGet, Path: "/api/v1/certificates", Query: q.Encode()}
+	find := &exchange.RemoteFind{Hub: hub, RequestID: req.ID}
+	if v, err := s.View(ctx); err == nil && v.Hub(hub) != nil {
+		find.HubName = v.Hub(hub).Name
+	}
+	resp, err := s.Ask(ctx, hub, req)
+	var re *RemoteError
+	switch {
+	case ReasonOf(err) == NoRoute:
+		return find, errs.E(errs.Unavailable, "local: %v", err)
+	case errors.As(err, &re) && re.Unreachable:
+		return find, errs.E(errs.Unavailable, "remote_unreachable: %v", re.Err)
+	case errors.As(err, &re):
+		return find, errs.E(errs.Unavailable, "remote_hub: %v", re.Err)
+	case err != nil:
+		return nil, err
+	}
+	var body struct {
+		Certificates []exchange.RemoteCertificate `json:"certificates"`
+		Error        struct{ Message string }     `json:"error"`
+	}
+	_ = json.Unmarshal(resp.Body, &body)
+	switch {
+	case resp.Status == http.StatusForbidden || resp.Status == http.StatusTooManyRequests:
+		return find, errs.E(errs.Forbidden, "not_permitted_remote: %s", body.Error.Message)
+	case resp.Status != http.StatusOK:
+		return find, errs.E(errs.Unavailable, "remote_hub: it answered %d: %s", resp.Status, body.Error.Message)
+	}
+	find.Certificates = body.Certificates
+	return find, nil
 }
