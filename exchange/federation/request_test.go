@@ -3,6 +3,10 @@ package federation_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
 
@@ -73,5 +77,59 @@ func TestRequestRefused(t *testing.T) {
 	noErr(t, json.Unmarshal(payload, &r))
 	if r.RequestID != "req_1" || r.RequestSHA256 != hash || r.Audience != "330100" || r.Issuer != "330000" || r.Status != 200 {
 		t.Fatalf("response %+v", r)
+	}
+}
+
+// roundTrip sends every request of a client to handler, in process.
+type roundTrip func(*http.Request) (*http.Response, error)
+
+func (f roundTrip) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+
+// TestAskChecksTheResponse: the city takes the county's answer only when
+// it is signed by the county, for the city, about this very request (its
+// hash); a response that answers another request, or is signed by anyone
+// else, is refused as the far hub's fault (remote_hub).
+func TestAskChecksTheResponse(t *testing.T) {
+	c := &clock{time.Now()}
+	_, city, county, _ := federation3(t, c)
+	ctx := context.Background()
+	stranger := newNode(t, c)
+	var forge func(r *federation.Response) *signing.HubKey
+	city.svc.Client = &http.Client{Transport: roundTrip(func(r *http.Request) (*http.Response, error) {
+		var body struct{ Request string }
+		noErr(t, json.NewDecoder(r.Body).Decode(&body))
+		req, hash, err := county.svc.Accept(ctx, []byte(body.Request))
+		if err != nil {
+			return nil, err
+		}
+		resp := federation.Response{Issuer: "330102", Audience: "330100", RequestID: req.ID, RequestSHA256: hash, IssuedAt: c.now().Unix(),
+			Status: 200, Body: json.RawMessage(`{"certificates":[]}`)}
+		key := forge(&resp)
+		tok := must(key.Sign(must(json.Marshal(resp)), federation.ResponseType))
+		rec := httptest.NewRecorder()
+		rec.WriteString(`{"response":"` + string(tok) + `"}`)
+		return rec.Result(), nil
+	})}
+	ask := func() error {
+		_, err := city.svc.Ask(ctx, "330102", federation.Request{Consumer: "csm_1", ConsumerName: "x", Purpose: "P", CaseID: "C",
+			Method: "GET", Path: "/api/v1/certificates", Query: "type=T&holder_id=H"})
+		return err
+	}
+	forge = func(*federation.Response) *signing.HubKey { return county.key }
+	if err := ask(); err != nil {
+		t.Fatalf("a true answer: %v", err)
+	}
+	cases := map[string]func(r *federation.Response) *signing.HubKey{
+		"another request's hash": func(r *federation.Response) *signing.HubKey { r.RequestSHA256 = strings.Repeat("0", 64); return county.key },
+		"another request id":     func(r *federation.Response) *signing.HubKey { r.RequestID = "req_other"; return county.key },
+		"for another hub":        func(r *federation.Response) *signing.HubKey { r.Audience = "330000"; return county.key },
+		"signed by a stranger":   func(r *federation.Response) *signing.HubKey { return stranger.key },
+	}
+	for name, f := range cases {
+		forge = f
+		var re *federation.RemoteError
+		if err := ask(); !errors.As(err, &re) || re.Unreachable {
+			t.Errorf("%s: %v, want a remote_hub refusal", name, err)
+		}
 	}
 }
