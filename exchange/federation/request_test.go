@@ -120,10 +120,13 @@ func TestAskChecksTheResponse(t *testing.T) {
 		t.Fatalf("a true answer: %v", err)
 	}
 	cases := map[string]func(r *federation.Response) *signing.HubKey{
-		"another request's hash": func(r *federation.Response) *signing.HubKey { r.RequestSHA256 = strings.Repeat("0", 64); return county.key },
-		"another request id":     func(r *federation.Response) *signing.HubKey { r.RequestID = "req_other"; return county.key },
-		"for another hub":        func(r *federation.Response) *signing.HubKey { r.Audience = "330000"; return county.key },
-		"signed by a stranger":   func(r *federation.Response) *signing.HubKey { return stranger.key },
+		"another request's hash": func(r *federation.Response) *signing.HubKey {
+			r.RequestSHA256 = strings.Repeat("0", 64)
+			return county.key
+		},
+		"another request id":   func(r *federation.Response) *signing.HubKey { r.RequestID = "req_other"; return county.key },
+		"for another hub":      func(r *federation.Response) *signing.HubKey { r.Audience = "330000"; return county.key },
+		"signed by a stranger": func(r *federation.Response) *signing.HubKey { return stranger.key },
 	}
 	for name, f := range cases {
 		forge = f
