@@ -382,9 +382,9 @@ func (c *PushConflict) Error() string {
 	return fmt.Sprintf("this hub applied that outbox through %d; push from there", c.AppliedThrough)
 }
 
-// Receive checks a child's push (the signature by a key it was admitted
-// with, every event of its own region) and applies it.
-func (s *Service) Receive(ctx context.Context, hub, signature string, body []byte) (*PushAnswer, error) {
+// Pusher returns the admitted child hub that may push here, before its
+// push's body is read: errs.Forbidden for any other hub.
+func (s *Service) Pusher(ctx context.Context, hub string) (*Child, error) {
 	if s.Inbox == nil {
 		return nil, errs.E(errs.Unavailable, "this hub keeps no aggregated certificates")
 	}
@@ -392,14 +392,20 @@ func (s *Service) Receive(ctx context.Context, hub, signature string, body []byt
 	if err != nil {
 		return nil, err
 	}
-	var child *Child
 	for _, c := range children {
 		if c.ID == hub {
-			child = c
+			return c, nil
 		}
 	}
-	if child == nil {
-		return nil, errs.E(errs.Forbidden, "hub %q is not a child of this hub", hub)
+	return nil, errs.E(errs.Forbidden, "hub %q is not a child of this hub", hub)
+}
+
+// Receive checks a child's push (the signature by a key it was admitted
+// with, every event of its own region) and applies it.
+func (s *Service) Receive(ctx context.Context, hub, signature string, body []byte) (*PushAnswer, error) {
+	child, err := s.Pusher(ctx, hub)
+	if err != nil {
+		return nil, err
 	}
 	if err := verifyDetached(signature, body, &child.Hub); err != nil {
 		_ = s.record(ctx, "federation_push", "hub:"+hub, child.Name, "refused: "+err.Error())

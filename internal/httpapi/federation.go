@@ -108,6 +108,11 @@ func (s *Server) federationPush(w http.ResponseWriter, r *http.Request) {
 			federation.HubHeader, federation.SignatureHeader))
 		return
 	}
+	// Only an admitted child's push is read at all.
+	if _, err := f.Pusher(r.Context(), hub); err != nil {
+		s.fail(w, r, err)
+		return
+	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, federation.MaxAggregateBytes))
 	if err != nil {
 		s.fail(w, r, errs.E(errs.TooLarge, "a push is at most %d bytes", federation.MaxAggregateBytes))
