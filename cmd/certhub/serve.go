@@ -168,6 +168,8 @@ func (c *ServeCmd) serve(ctx context.Context, a *app, demoHolders []web.DemoHold
 		Annotations:  annotations,
 		Federation:   a.federation,
 		AccessTokens: &exchange.AccessTokens{Registry: a.registry, Key: a.hubKey, Issuer: public, TokenURL: public + "/api/v1/oauth/token", Now: time.Now}}
+	// The clerk page answers for licences of other hubs as the API does.
+	pages.Elsewhere = api.VerifyElsewhere
 	ce, err := time.ParseDuration(c.CheckpointEvery)
 	if err != nil {
 		ln.Close()

@@ -188,3 +188,19 @@ func (s *Server) hubOf(ctx context.Context, id string) *verifyHub {
 	}
 	return h
 }
+
+// VerifyElsewhere is verifyElsewhere for the clerk page (internal/web): it
+// returns the answer, as POST /api/v1/verify gives it, when the
+// certificate is another hub's (the answer names that hub), and nil when
+// it is this hub's to answer.
+func (s *Server) VerifyElsewhere(r *http.Request, document, id string, v *certificates.Verification) ([]byte, error) {
+	if s.Federation == nil {
+		return nil, nil
+	}
+	b := verifyBody{Document: document, ID: id}
+	ans, err := s.verifyElsewhere(r, b, v, s.verifyAnswer(r, v, document != ""))
+	if err != nil || ans.Hub == nil {
+		return nil, err
+	}
+	return json.Marshal(ans)
+}

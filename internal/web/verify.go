@@ -5,7 +5,9 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"slices"
 	"strings"
+	"time"
 
 	"github.com/certhub/certhub/certificates"
 	"github.com/certhub/certhub/exchange"
@@ -37,6 +39,11 @@ type outcome struct {
 	CurrentID  string
 	Form       string   // an uploaded licence file's form: "ofd" or "pdf"
 	Problems   []string // what is wrong with an uploaded file itself
+	// Hub names the library of the federation that holds the licence,
+	// when it is another hub's; AsOf is set when that hub could not answer
+	// and the status is of the copy it pushed here.
+	Hub  string
+	AsOf string
 
 	holder string // the holder's index, for the ledger only
 }
@@ -251,11 +258,17 @@ func (s *Server) inspect(r *http.Request, input string) (*outcome, error) {
 		if err != nil {
 			return nil, err
 		}
+		if o, err := s.elsewhere(r, input, "", v, "document"); o != nil || err != nil {
+			return o, err
+		}
 		return s.fromVerification(r, v, "document"), nil
 	case strings.HasPrefix(input, "1.2.156."):
 		v, err := s.Certs.VerifyID(ctx, input)
 		if err != nil {
 			return nil, err
+		}
+		if o, err := s.elsewhere(r, "", input, v, "identifier"); o != nil || err != nil {
+			return o, err
 		}
 		return s.fromVerification(r, v, "identifier"), nil
 	}
@@ -297,4 +310,80 @@ func (s *Server) fromVerification(r *http.Request, v *certificates.Verification,
 		o.HolderName, o.Masked = certificates.MaskName(c.Holder.Kind, c.Holder.Name), true
 	}
 	return o
+}
+
+// elsewhere answers for a licence another hub of the federation holds:
+// that hub's verdict (or, when it cannot answer, what this hub checked and
+// the copy it holds), as the verify API gives it; nil when the licence is
+// this hub's.
+func (s *Server) elsewhere(r *http.Request, document, id string, v *certificates.Verification, source string) (*outcome, error) {
+	if s.Elsewhere == nil {
+		return nil, nil
+	}
+	b, err := s.Elsewhere(r, document, id, v)
+	if err != nil || b == nil {
+		return nil, err
+	}
+	var a struct {
+		Valid     bool     `json:"valid"`
+		Reasons   []string `json:"reasons"`
+		Authority *struct {
+			Code string `json:"code"`
+			Name string `json:"name"`
+		} `json:"authority"`
+		StatusLabel string `json:"status_label"`
+		CurrentID   string `json:"current_id"`
+		Certificate *struct {
+			ID         string              `json:"id"`
+			TypeName   string              `json:"type_name"`
+			ValidFrom  certificates.Date   `json:"valid_from"`
+			ValidUntil certificates.Date   `json:"valid_until"`
+			Holder     certificates.Holder `json:"holder"`
+			Subject    struct {
+				Holder certificates.Holder `json:"holder"`
+				Data   map[string]any      `json:"data"`
+			} `json:"subject"`
+		} `json:"certificate"`
+		Hub struct {
+			ID   string `json:"id"`
+			Name string `json:"name"`
+		} `json:"hub"`
+		AsOf *time.Time `json:"as_of"`
+	}
+	if err := json.Unmarshal(b, &a); err != nil {
+		return nil, err
+	}
+	// No seal picture: this hub has none of another hub's authorities.
+	o := &outcome{Valid: a.Valid, Source: source, Status: a.StatusLabel, CurrentID: a.CurrentID, Hub: a.Hub.Name}
+	if o.Hub == "" {
+		o.Hub = a.Hub.ID
+	}
+	for _, reason := range a.Reasons {
+		o.Reasons = append(o.Reasons, "r_"+reason)
+	}
+	if a.AsOf != nil {
+		o.AsOf = a.AsOf.In(s.Certs.Location).Format("2006-01-02 15:04:05")
+	}
+	if a.Authority != nil {
+		o.Authority = a.Authority.Name
+	}
+	if c := a.Certificate; c != nil {
+		o.ID, o.TypeName, o.ValidFrom, o.ValidUntil = c.ID, c.TypeName, c.ValidFrom, c.ValidUntil
+		if source == "document" {
+			// The clerk holds the document, so may read what it carries
+			// (that hub's field names: its type's labels are not here).
+			o.HolderName = c.Subject.Holder.Name
+			names := make([]string, 0, len(c.Subject.Data))
+			for n := range c.Subject.Data {
+				names = append(names, n)
+			}
+			slices.Sort(names)
+			for _, n := range names {
+				o.Fields = append(o.Fields, exchange.ShownField{Name: n, Label: n, Value: c.Subject.Data[n]})
+			}
+		} else {
+			o.HolderName, o.Masked = c.Holder.Name, true
+		}
+	}
+	return o, nil
 }

@@ -43,6 +43,11 @@ type DemoHolder struct {
 
 // Server holds the pages' dependencies.
 type Server struct {
+	// Elsewhere answers for a certificate another hub of the federation
+	// holds, as POST /api/v1/verify does (httpapi.Server.VerifyElsewhere):
+	// the answer's JSON when it is another hub's, nil when it is this
+	// hub's. Nil: the hub is in no federation.
+	Elsewhere func(r *http.Request, document, id string, v *certificates.Verification) ([]byte, error)
 	Certs     *certificates.Service
 	Shares    *exchange.Shares
 	Tokens    exchange.TokenStore
