@@ -1,6 +1,7 @@
 package main_test
 
 import (
+	"context"
 	"io"
 	"net/http"
 	"net/http/cookiejar"
@@ -8,6 +9,10 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/certhub/certhub/internal/testenv"
 )
 
 // clerkSession signs a window clerk in to a hub's /verify page with a clerk
@@ -91,6 +96,46 @@ func TestFederationClerkPage(t *testing.T) {
 	if _, b := clerk.post("/verify/check", url.Values{"input": {id}}); !strings.Contains(b, "有效") || strings.Contains(b, "JY3301024001") {
 		t.Fatalf("the clerk page on the county's identifier (no fields):\n%s", b)
 	}
+	// The same in a real browser: the clerk signs in at the province,
+	// pastes the county's document, and the page names the county's library.
+	ctx := testenv.Browser(t, "")
+	clerkToken := prov.p.must(201, "POST", "/api/v1/tokens", admin, map[string]string{"name": "窗口二", "role": "clerk"})["token"].(string)
+	steps := []struct {
+		name string
+		do   chromedp.Action[chromedp.Void]
+	}{
+		{"open the sign-in page", chromedp.Navigate(prov.p.base + "/verify/login")},
+		{"see the token field", chromedp.WaitVisible(chromedp.CSS(`#token`))},
+		{"type the token", chromedp.SetValue(chromedp.CSS(`#token`), clerkToken)},
+		{"sign in", chromedp.Click(chromedp.CSS(`form[action="/verify/login"] button[type=submit]`))},
+		{"see the check page", chromedp.WaitVisible(chromedp.CSS(`#document`))},
+		{"paste the document", chromedp.SetValue(chromedp.CSS(`#document`), doc)},
+		{"check it", chromedp.Click(chromedp.CSS(`#paste-submit`))},
+		{"see the holding library", chromedp.WaitVisible(chromedp.CSS(`#issuing-hub`))},
+	}
+	for _, st := range steps {
+		sctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		err := chromedp.Do(sctx, st.do)
+		cancel()
+		if err != nil {
+			testenv.Screenshot(t, ctx, "40-clerk-failed")
+			page, _ := chromedp.Run(ctx, chromedp.OuterHTML(chromedp.CSS("main")))
+			t.Fatalf("browser, %s: %v\npage: %.3000s", st.name, err, page)
+		}
+	}
+	testenv.Screenshot(t, ctx, "40-clerk-verifies-another-hubs-licence")
+	verdict, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(`#verdict`)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	libraryName, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(`#issuing-hub`)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(verdict, "有效") || !strings.Contains(libraryName, "上城区电子证照库") {
+		t.Fatalf("in the browser: verdict %q, library %q", verdict, libraryName)
+	}
+
 	county.p.must(200, "POST", "/api/v1/certificates/"+id+"/revoke", issuer, map[string]string{"reason": "吊销"})
 	if _, b := clerk.post("/verify/check", url.Values{"input": {doc}}); !strings.Contains(b, "已撤销") {
 		t.Fatalf("the clerk page after the county revoked:\n%s", b)

@@ -2,6 +2,7 @@ package web_test
 
 import (
 	"context"
+	"github.com/certhub/certhub/internal/testenv"
 	"strings"
 	"testing"
 
@@ -15,7 +16,7 @@ import (
 // resume and withdraw are offered), then resumes it; the ledger has both.
 func TestBrowserAgreementSuspension(t *testing.T) {
 	h, _ := demoHub(t)
-	ctx := browser(t, "")
+	ctx := testenv.Browser(t, "")
 	run(t, ctx,
 		chromedp.Navigate(h.Srv.URL+"/admin/agreements"),
 		chromedp.WaitVisible(chromedp.CSS(`#token`)),
@@ -42,7 +43,7 @@ func TestBrowserAgreementSuspension(t *testing.T) {
 	if err != nil || strings.Join(buttons, "|") != "resume|secondary withdraw" {
 		t.Fatalf("buttons of a suspended agreement: %v %v", buttons, err)
 	}
-	shot(t, ctx, "23b-admin-agreement-suspended")
+	testenv.Screenshot(t, ctx, "23b-admin-agreement-suspended")
 	run(t, ctx,
 		chromedp.SetValue(chromedp.CSS(row+` input[name=reason]`), "调查结束"),
 		chromedp.Click(chromedp.CSS(row+` button.resume`)),

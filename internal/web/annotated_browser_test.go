@@ -3,6 +3,7 @@ package web_test
 import (
 	"bytes"
 	"context"
+	"github.com/certhub/certhub/internal/testenv"
 	"os"
 	"path/filepath"
 	"strings"
@@ -54,7 +55,7 @@ func download(t *testing.T, ctx context.Context, dir, sel, name string) (string,
 // after the certificate is revoked the same files say 无效, 已撤销.
 func TestBrowserAnnotatedJourney(t *testing.T) {
 	fh := newFileHub(t)
-	ctx := browser(t, "")
+	ctx := testenv.Browser(t, "")
 	dir := t.TempDir()
 	card := `#cert-` + cssID(fh.mine.ID)
 	run(t, ctx,
@@ -78,7 +79,7 @@ func TestBrowserAnnotatedJourney(t *testing.T) {
 	if want := fh.Certs.Today().AddDays(30).String(); !strings.Contains(listed, "办理银行开户") || !strings.Contains(listed, want) || !strings.Contains(listed, "有效") {
 		t.Fatalf("the new copy reads %q, want its purpose, expiry %s and 有效", listed, want)
 	}
-	shot(t, ctx, "47-wallet-annotated")
+	testenv.Screenshot(t, ctx, "47-wallet-annotated")
 
 	ofdFile, ofd := download(t, ctx, dir, `li.annotated-copy.created a.download-ofd`, "copy.ofd")
 	pdfFile, pdf := download(t, ctx, dir, `li.annotated-copy.created a.download-pdf`, "copy.pdf")
@@ -116,5 +117,5 @@ func TestBrowserAnnotatedJourney(t *testing.T) {
 			t.Fatalf("uploaded %s after revocation: verdict %q class %q", filepath.Base(f), verdict, class)
 		}
 	}
-	shot(t, ctx, "48-journey-revoked")
+	testenv.Screenshot(t, ctx, "48-journey-revoked")
 }

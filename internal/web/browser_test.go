@@ -8,7 +8,6 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -21,75 +20,9 @@ import (
 	"github.com/certhub/certhub/internal/demo"
 	"github.com/certhub/certhub/internal/hubtest"
 	"github.com/certhub/certhub/internal/qr"
+	"github.com/certhub/certhub/internal/testenv"
 	"github.com/certhub/certhub/internal/web"
 )
-
-// artifacts is where the browser tests leave their screenshots.
-func artifacts(t testing.TB) string {
-	dir := os.Getenv("CERTHUB_ARTIFACTS")
-	if dir == "" {
-		dir = filepath.Join("..", "..", "artifacts", "screenshots")
-	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	return dir
-}
-
-func chromium(t testing.TB) string {
-	for _, p := range []string{os.Getenv("CERTHUB_CHROMIUM"), "/usr/bin/chromium", "/usr/bin/chromium-browser"} {
-		if p != "" {
-			if _, err := exec.LookPath(p); err == nil {
-				return p
-			}
-		}
-	}
-	if os.Getenv("CI") == "true" {
-		t.Fatal("Chromium is required in CI (Debian package chromium)")
-	}
-	t.Skip("Chromium not installed (apt-get install chromium); browser tests skipped")
-	return ""
-}
-
-// browser starts headless Chromium; fakeVideo, if set, is a Y4M file the
-// fake camera plays.
-func browser(t testing.TB, fakeVideo string) context.Context {
-	t.Helper()
-	opts := []chromedp.ExecAllocatorOption{
-		chromedp.ExecPath(chromium(t)),
-		chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU, chromedp.NoFirstRun, chromedp.NoDefaultBrowserCheck,
-		chromedp.Flag("disable-background-networking", true), chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true), chromedp.Flag("disable-quic", true), chromedp.Flag("lang", "zh-CN"), chromedp.Flag("accept-lang", "zh-CN,zh"),
-		chromedp.UserDataDir(t.TempDir()), chromedp.WindowSize(1200, 1600),
-	}
-	if fakeVideo != "" {
-		opts = append(opts, chromedp.Flag("use-fake-device-for-media-stream", true), chromedp.Flag("use-fake-ui-for-media-stream", true),
-			chromedp.Flag("use-file-for-fake-video-capture", fakeVideo))
-	}
-	actx, cancel := chromedp.NewExecAllocator(context.Background(), opts...)
-	t.Cleanup(cancel)
-	ctx, cancel2 := chromedp.NewContext(actx)
-	t.Cleanup(cancel2)
-	ctx, cancel3 := context.WithTimeout(ctx, 90*time.Second)
-	t.Cleanup(cancel3)
-	if err := chromedp.Do(ctx); err != nil {
-		t.Fatalf("start Chromium: %v", err)
-	}
-	return ctx
-}
-
-func shot(t *testing.T, ctx context.Context, name string) {
-	t.Helper()
-	buf, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
-	if err != nil {
-		t.Fatalf("screenshot %s: %v", name, err)
-	}
-	path := filepath.Join(artifacts(t), name+".png")
-	if err := os.WriteFile(path, buf, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	t.Logf("screenshot: %s", path)
-}
 
 func run(t testing.TB, ctx context.Context, actions ...chromedp.Action[chromedp.Void]) {
 	t.Helper()
@@ -154,7 +87,7 @@ func demoHub(t testing.TB) (*hubtest.Hub, *demo.Seeded) {
 // says valid → the certificate is revoked → the share page says revoked.
 func TestBrowserHolderJourney(t *testing.T) {
 	h, _ := demoHub(t)
-	ctx := browser(t, "")
+	ctx := testenv.Browser(t, "")
 	base := h.Srv.URL
 	var url, verdict, holder string
 	run(t, ctx,
@@ -163,7 +96,7 @@ func TestBrowserHolderJourney(t *testing.T) {
 		chromedp.Click(chromedp.CSS(`button[data-holder="0"]`)),
 		chromedp.WaitVisible(chromedp.CSS(`li.cert`)),
 	)
-	shot(t, ctx, "01-wallet")
+	testenv.Screenshot(t, ctx, "01-wallet")
 	run(t, ctx,
 		chromedp.Click(chromedp.CSS(`li.cert details.share-form summary`)),
 		chromedp.SetValue(chromedp.CSS(`li.cert details.share-form input[name="purpose"]`), "办理银行开户"),
@@ -171,7 +104,7 @@ func TestBrowserHolderJourney(t *testing.T) {
 		chromedp.WaitVisible(chromedp.CSS(`li.share.created img.qr`)),
 	)
 	url = text(t, ctx, `li.share.created a.share-url`)
-	shot(t, ctx, "02-share-created")
+	testenv.Screenshot(t, ctx, "02-share-created")
 	// The SVG QR as Chromium renders it decodes to exactly the share URL.
 	// Visible is not loaded: wait for the image itself before capturing it.
 	waitImage(t, ctx, `li.share.created img.qr`)
@@ -185,7 +118,7 @@ func TestBrowserHolderJourney(t *testing.T) {
 
 	run(t, ctx, chromedp.Navigate(url), chromedp.WaitVisible(chromedp.CSS(`#verdict`)))
 	verdict, holder = text(t, ctx, `#verdict`), text(t, ctx, `#holder-name`)
-	shot(t, ctx, "03-share-page-valid")
+	testenv.Screenshot(t, ctx, "03-share-page-valid")
 	if !strings.Contains(verdict, "有效") || strings.Contains(verdict, "无效") {
 		t.Fatalf("share page verdict = %q", verdict)
 	}
@@ -215,7 +148,7 @@ func TestBrowserHolderJourney(t *testing.T) {
 	}
 	run(t, ctx, chromedp.Navigate(url+"?lang=zh"), chromedp.WaitVisible(chromedp.CSS(`#verdict`)))
 	verdict = text(t, ctx, `#verdict`)
-	shot(t, ctx, "04-share-page-revoked")
+	testenv.Screenshot(t, ctx, "04-share-page-revoked")
 	if !strings.Contains(verdict, "无效") || !strings.Contains(verdict, "撤销") {
 		t.Fatalf("after revocation the verdict = %q", verdict)
 	}
@@ -226,7 +159,7 @@ func TestBrowserHolderJourney(t *testing.T) {
 	if !strings.Contains(views, "127.0.0.0/24") || strings.Contains(views, "127.0.0.1") {
 		t.Fatalf("views table = %q", views)
 	}
-	shot(t, ctx, "05-wallet-views")
+	testenv.Screenshot(t, ctx, "05-wallet-views")
 
 	// On a phone-sized screen the wallet fits: nothing scrolls sideways.
 	run(t, ctx, chromedp.EmulateViewport(390, 844, chromedp.EmulateMobile), chromedp.Navigate(base+"/wallet"), chromedp.WaitVisible(chromedp.CSS(`li.cert`)))
@@ -234,7 +167,7 @@ func TestBrowserHolderJourney(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	shot(t, ctx, "06-wallet-phone")
+	testenv.Screenshot(t, ctx, "06-wallet-phone")
 	if overflow {
 		t.Fatal("the wallet is wider than a phone screen")
 	}
@@ -286,9 +219,9 @@ func TestBrowserClerkJourney(t *testing.T) {
 	if err := os.WriteFile(qrFile, img, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	ctx := browser(t, "")
+	ctx := testenv.Browser(t, "")
 	clerkSignIn(t, ctx, h.Srv.URL)
-	shot(t, ctx, "10-verify-page")
+	testenv.Screenshot(t, ctx, "10-verify-page")
 
 	run(t, ctx,
 		chromedp.SetUploadFiles(chromedp.CSS(`#image`), []string{qrFile}),
@@ -296,7 +229,7 @@ func TestBrowserClerkJourney(t *testing.T) {
 		chromedp.WaitVisible(chromedp.CSS(`#verdict`)),
 	)
 	verdict, class := text(t, ctx, `#verdict`), attr(t, ctx, `#verdict`, "class")
-	shot(t, ctx, "11-verify-upload-valid")
+	testenv.Screenshot(t, ctx, "11-verify-upload-valid")
 	if !strings.Contains(verdict, "有效") || !strings.Contains(class, "ok") {
 		t.Fatalf("uploaded QR: verdict %q class %q", verdict, class)
 	}
@@ -316,7 +249,7 @@ func TestBrowserClerkJourney(t *testing.T) {
 		chromedp.WaitVisible(chromedp.CSS(`#verdict`)),
 	)
 	verdict, class = text(t, ctx, `#verdict`), attr(t, ctx, `#verdict`, "class")
-	shot(t, ctx, "12-verify-tampered")
+	testenv.Screenshot(t, ctx, "12-verify-tampered")
 	if !strings.Contains(verdict, "无效") || !strings.Contains(verdict, "伪造签名") || !strings.Contains(class, "bad") {
 		t.Fatalf("tampered document: verdict %q class %q", verdict, class)
 	}
@@ -337,7 +270,7 @@ func TestBrowserClerkJourney(t *testing.T) {
 		chromedp.WaitVisible(chromedp.CSS(`#verdict`)),
 	)
 	details := text(t, ctx, `.result`)
-	shot(t, ctx, "13-verify-identifier")
+	testenv.Screenshot(t, ctx, "13-verify-identifier")
 	if !strings.Contains(details, "有效") || strings.Contains(details, res.Certificate.Holder.Name) || strings.Contains(details, res.Certificate.Holder.ID) {
 		t.Fatalf("identifier result reveals the holder: %q", details)
 	}
@@ -351,7 +284,7 @@ func TestBrowserClerkJourney(t *testing.T) {
 		chromedp.WaitVisible(chromedp.CSS(`#verdict`)),
 	)
 	verdict = text(t, ctx, `#verdict`)
-	shot(t, ctx, "14-verify-not-an-image")
+	testenv.Screenshot(t, ctx, "14-verify-not-an-image")
 	if !strings.Contains(verdict, "无法读取图片") || !strings.Contains(verdict, "not an image") {
 		t.Fatalf("not an image: %q", verdict)
 	}
@@ -365,14 +298,14 @@ func TestBrowserCameraScan(t *testing.T) {
 	_, img := validShareQR(t, h, seeded)
 	video := filepath.Join(t.TempDir(), "camera.y4m")
 	writeY4M(t, video, img)
-	ctx := browser(t, video)
+	ctx := testenv.Browser(t, video)
 	clerkSignIn(t, ctx, h.Srv.URL)
 	run(t, ctx,
 		chromedp.Click(chromedp.CSS(`#start-camera`)),
 		chromedp.WaitVisible(chromedp.CSS(`#verdict`)),
 	)
 	verdict := text(t, ctx, `#verdict`)
-	shot(t, ctx, "15-verify-camera")
+	testenv.Screenshot(t, ctx, "15-verify-camera")
 	if !strings.Contains(verdict, "有效") || strings.Contains(verdict, "无效") {
 		t.Fatalf("camera scan verdict = %q", verdict)
 	}
@@ -437,7 +370,7 @@ func TestBrowserAdminReport(t *testing.T) {
 	record(4, exchange.AuditEntry{Actor: "consumer:tok_market", Action: "lookup", Certificates: cert, Purpose: "食品经营许可", CaseID: "2026-002"})
 	from, to := start.AddDate(0, 0, -1).Format("2006-01-02"), h.Clock.Now().AddDate(0, 0, 1).Format("2006-01-02")
 
-	ctx := browser(t, "")
+	ctx := testenv.Browser(t, "")
 	run(t, ctx,
 		chromedp.Navigate(h.Srv.URL+"/admin/reports"),
 		chromedp.WaitVisible(chromedp.CSS(`#token`)),
@@ -451,7 +384,7 @@ func TestBrowserAdminReport(t *testing.T) {
 		// wait for the one of the range asked for.
 		chromedp.WaitVisible(chromedp.CSS(`#usage-chart[data-range="month/`+from+`/`+to+`"]`)),
 	)
-	shot(t, ctx, "20-admin-report")
+	testenv.Screenshot(t, ctx, "20-admin-report")
 	bars, err := chromedp.Run(ctx, chromedp.Evaluate[int](`document.querySelectorAll('#usage-chart g.bar').length`))
 	if err != nil {
 		t.Fatal(err)
@@ -474,7 +407,7 @@ func TestBrowserAdminReport(t *testing.T) {
 	}
 	run(t, ctx, chromedp.Navigate(h.Srv.URL+"/admin/reports?lang=en&period=quarter&from="+from+"&to="+to),
 		chromedp.WaitVisible(chromedp.CSS(`#usage-chart[data-range="quarter/`+from+`/`+to+`"]`)))
-	shot(t, ctx, "21-admin-report-en")
+	testenv.Screenshot(t, ctx, "21-admin-report-en")
 	if title := text(t, ctx, `h1`); title != "Usage statistics" {
 		t.Fatalf("English title: %q", title)
 	}
@@ -485,7 +418,7 @@ func TestBrowserAdminReport(t *testing.T) {
 // department system can read under it at once.
 func TestBrowserAdminAgreements(t *testing.T) {
 	h, _ := demoHub(t)
-	ctx := browser(t, "")
+	ctx := testenv.Browser(t, "")
 	run(t, ctx,
 		chromedp.Navigate(h.Srv.URL+"/admin/agreements"),
 		chromedp.WaitVisible(chromedp.CSS(`#token`)),
@@ -505,7 +438,7 @@ func TestBrowserAdminAgreements(t *testing.T) {
 	if badge := text(t, ctx, `#agreements tbody tr:first-child .badge`); badge != "待审批" {
 		t.Fatalf("pending badge: %q", badge)
 	}
-	shot(t, ctx, "22-admin-agreements")
+	testenv.Screenshot(t, ctx, "22-admin-agreements")
 	id, err := chromedp.Run(ctx, chromedp.Evaluate[string](`document.querySelector('#agreements tbody tr').id`))
 	if err != nil {
 		t.Fatal(err)
@@ -523,7 +456,7 @@ func TestBrowserAdminAgreements(t *testing.T) {
 		t.Fatalf("decided: %+v", a)
 	}
 	run(t, ctx, chromedp.Navigate(h.Srv.URL+"/admin/agreements?lang=en"), chromedp.WaitVisible(chromedp.CSS(`#agreements`)))
-	shot(t, ctx, "23-admin-agreements-en")
+	testenv.Screenshot(t, ctx, "23-admin-agreements-en")
 	if title := text(t, ctx, `h1`); title != "Sharing agreements" {
 		t.Fatalf("English title: %q", title)
 	}
@@ -568,7 +501,7 @@ func TestBrowserOnceOnly(t *testing.T) {
 		t.Fatalf("report: %d cases, %d of %d avoided", cases, avoided, required)
 	}
 
-	ctx := browser(t, "")
+	ctx := testenv.Browser(t, "")
 	run(t, ctx,
 		chromedp.Navigate(h.Srv.URL+"/admin/login"),
 		chromedp.WaitVisible(chromedp.CSS(`#token`)),
@@ -578,7 +511,7 @@ func TestBrowserOnceOnly(t *testing.T) {
 		chromedp.Navigate(h.Srv.URL+"/admin/materials?period=year"),
 		chromedp.WaitVisible(chromedp.CSS(`#share-chart`)),
 	)
-	shot(t, ctx, "24-admin-materials")
+	testenv.Screenshot(t, ctx, "24-admin-materials")
 	bars, err := chromedp.Run(ctx, chromedp.Evaluate[int](`document.querySelectorAll('#share-chart g.share-bar').length`))
 	if err != nil {
 		t.Fatal(err)
@@ -588,10 +521,10 @@ func TestBrowserOnceOnly(t *testing.T) {
 		t.Fatalf("chart: %d bars, total share %q; want 2 bars, %s", bars, got, want)
 	}
 	run(t, ctx, chromedp.Navigate(h.Srv.URL+"/admin/materials?period=year&lang=en"), chromedp.WaitVisible(chromedp.CSS(`#share-chart`)))
-	shot(t, ctx, "25-admin-materials-en")
+	testenv.Screenshot(t, ctx, "25-admin-materials-en")
 	// The catalog page flags the demo's catch-all materials.
 	run(t, ctx, chromedp.Navigate(h.Srv.URL+"/admin/items?lang=zh"), chromedp.WaitVisible(chromedp.CSS(`#item-`+demo.ItemFoodNew)))
-	shot(t, ctx, "27-admin-items")
+	testenv.Screenshot(t, ctx, "27-admin-items")
 	flags, err := chromedp.Run(ctx, chromedp.Evaluate[int](`document.querySelectorAll('.flag[data-flag="catch_all"]').length`))
 	if err != nil {
 		t.Fatal(err)
@@ -610,7 +543,7 @@ func TestBrowserOnceOnly(t *testing.T) {
 	if holder < 0 {
 		t.Fatal("the sample company is not a demo holder")
 	}
-	wallet := browser(t, "")
+	wallet := testenv.Browser(t, "")
 	run(t, wallet,
 		chromedp.Navigate(h.Srv.URL+"/wallet"),
 		chromedp.WaitVisible(chromedp.CSS(fmt.Sprintf(`button[data-holder="%d"]`, holder))),
@@ -621,7 +554,7 @@ func TestBrowserOnceOnly(t *testing.T) {
 		chromedp.WaitVisible(chromedp.CSS(`#bring-answer[data-item="`+demo.ItemFoodNew+`"]`)),
 		chromedp.ScrollIntoView(chromedp.CSS(`#bring-answer`)),
 	)
-	shot(t, wallet, "26-wallet-what-to-bring")
+	testenv.Screenshot(t, wallet, "26-wallet-what-to-bring")
 	satisfied, err := chromedp.Run(wallet, chromedp.Evaluate[int](`document.querySelectorAll('#bring-answer li[data-outcome="satisfied"]').length`))
 	if err != nil {
 		t.Fatal(err)

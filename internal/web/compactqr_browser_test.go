@@ -7,6 +7,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"github.com/certhub/certhub/internal/testenv"
 	"strconv"
 	"strings"
 	"testing"
@@ -115,7 +116,7 @@ func TestBrowserWalletCompactQR(t *testing.T) {
 		t.Fatalf("the demo company %s has no valid food licence", org.Name)
 	}
 	card := `li[id="cert-` + food.ID + `"]`
-	ctx := browser(t, "")
+	ctx := testenv.Browser(t, "")
 	base := h.Srv.URL
 	run(t, ctx,
 		chromedp.Navigate(base+"/wallet"),
@@ -125,7 +126,7 @@ func TestBrowserWalletCompactQR(t *testing.T) {
 		chromedp.Click(chromedp.CSS(card+` details.compact-form summary`)),
 	)
 	submitAndWait(t, ctx, card+` details.compact-form button.show-compact`, card+` figure.compact-qr img.compact-img`)
-	shot(t, ctx, "60-wallet-compact-qr")
+	testenv.Screenshot(t, ctx, "60-wallet-compact-qr")
 	full, res := readCompact(t, ctx, h, card+` img.compact-img`, card+` .compact-chars`)
 	if res.Licence.ID != food.ID || len(res.Licence.Fields) != 5 || !strings.Contains(res.Licence.Holder, "*") {
 		t.Fatalf("all shareable fields: %+v", res.Licence)
@@ -145,7 +146,7 @@ func TestBrowserWalletCompactQR(t *testing.T) {
 	if caption := text(t, ctx, card+` figure.compact-qr figcaption`); strings.Contains(caption, "经营项目") || !strings.Contains(caption, "经营场所") {
 		t.Fatalf("caption %q", caption)
 	}
-	shot(t, ctx, "61-wallet-compact-qr-fewer")
+	testenv.Screenshot(t, ctx, "61-wallet-compact-qr-fewer")
 
 	// A share of two fields: its page offers exactly those, masked.
 	sh, token, err := h.Shares.Create(context.Background(), exchange.Holder{Kind: org.Kind, ID: org.ID},
@@ -159,7 +160,7 @@ func TestBrowserWalletCompactQR(t *testing.T) {
 		chromedp.Click(chromedp.CSS(`details#compact-share summary`)),
 		chromedp.WaitVisible(chromedp.CSS(`details#compact-share img.compact-img`)),
 	)
-	shot(t, ctx, "62-share-compact-qr")
+	testenv.Screenshot(t, ctx, "62-share-compact-qr")
 	_, res = readCompact(t, ctx, h, `details#compact-share img.compact-img`, `details#compact-share .compact-chars`)
 	if len(res.Licence.Fields) != 2 || res.Licence.Fields[1] != food.Data["permit_no"] || res.Licence.Fields[5] != food.Data["address"] ||
 		res.Licence.Holder != certificates.MaskName(org.Kind, org.Name) {

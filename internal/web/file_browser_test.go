@@ -3,6 +3,7 @@ package web_test
 import (
 	"bytes"
 	"context"
+	"github.com/certhub/certhub/internal/testenv"
 	"os"
 	"path/filepath"
 	"testing"
@@ -17,7 +18,7 @@ import (
 // saves it; it starts with %PDF-) and leaves the wallet on screen.
 func TestBrowserWalletDownloads(t *testing.T) {
 	fh := newFileHub(t)
-	ctx := browser(t, "")
+	ctx := testenv.Browser(t, "")
 	dir := t.TempDir()
 	run(t, ctx,
 		chromedp.Navigate(fh.Srv.URL+"/wallet"),
@@ -57,7 +58,7 @@ func TestBrowserWalletDownloads(t *testing.T) {
 	}
 	// The download did not replace the wallet.
 	run(t, ctx, chromedp.WaitVisible(chromedp.CSS(`li.cert a.download-ofd`)))
-	shot(t, ctx, "44-wallet-downloads")
+	testenv.Screenshot(t, ctx, "44-wallet-downloads")
 }
 
 // cssID escapes a certificate identifier (dots) for an id selector.

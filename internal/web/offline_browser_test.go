@@ -29,6 +29,7 @@ import (
 	"github.com/certhub/certhub/internal/hubtest"
 	"github.com/certhub/certhub/internal/qr"
 	"github.com/certhub/certhub/internal/statuslist"
+	"github.com/certhub/certhub/internal/testenv"
 	"github.com/certhub/certhub/internal/web"
 )
 
@@ -304,7 +305,7 @@ func TestBrowserOfflineVerify(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	ctx := browser(t, "")
+	ctx := testenv.Browser(t, "")
 	reqs := &requestLog{}
 	if err := chromedp.Listen(ctx, reqs.listen); err != nil {
 		t.Fatal(err)
@@ -315,7 +316,7 @@ func TestBrowserOfflineVerify(t *testing.T) {
 	waitJS(t, ctx, "the service worker to control the page", `!!navigator.serviceWorker.controller`)
 	waitJS(t, ctx, "the lists to be kept", `document.getElementById('lists-state').dataset.ready === 'true'`)
 	waitJS(t, ctx, "the page to be kept", `caches.match('/verify').then(r => !!r)`)
-	shot(t, ctx, "40-offline-verify-online")
+	testenv.Screenshot(t, ctx, "40-offline-verify-online")
 	// Chromium finds nothing that keeps the page from being installed.
 	inst, err := chromedp.Call(ctx, page.GetInstallabilityErrors, cdp.Empty{})
 	if err != nil {
@@ -345,7 +346,7 @@ func TestBrowserOfflineVerify(t *testing.T) {
 
 	reqs.start()
 	verdict := scanImage(t, ctx, validPNG, "valid")
-	shot(t, ctx, "41-offline-valid")
+	testenv.Screenshot(t, ctx, "41-offline-valid")
 	if !strings.Contains(verdict, "有效") || strings.Contains(verdict, "无效") {
 		t.Fatalf("valid: %q", verdict)
 	}
@@ -353,13 +354,13 @@ func TestBrowserOfflineVerify(t *testing.T) {
 		t.Fatalf("valid details: %q", details)
 	}
 	verdict = scanImage(t, ctx, revokedPNG, "revoked")
-	shot(t, ctx, "42-offline-revoked")
+	testenv.Screenshot(t, ctx, "42-offline-revoked")
 	if !strings.Contains(verdict, "已撤销") || !strings.Contains(verdict, "revoked") {
 		t.Fatalf("revoked: %q", verdict)
 	}
 	scanImage(t, ctx, suspendedPNG, "suspended")
 	verdict = scanImage(t, ctx, unknownPNG, "unknown_key")
-	shot(t, ctx, "43-offline-unknown-key")
+	testenv.Screenshot(t, ctx, "43-offline-unknown-key")
 	if !strings.Contains(verdict, "未知的签章密钥") {
 		t.Fatalf("unknown key: %q", verdict)
 	}
@@ -379,7 +380,7 @@ func TestBrowserOfflineVerify(t *testing.T) {
 	run(t, ctx, chromedp.Navigate(h.Srv.URL+"/verify"), chromedp.WaitVisible(chromedp.CSS(`#qr-image`)))
 	waitJS(t, ctx, "the refresh banner", `(() => { const b = document.getElementById('stale-banner'); return !b.hidden && b.dataset.state === 'old'; })()`)
 	scanImage(t, ctx, validPNG, "valid")
-	shot(t, ctx, "44-offline-lists-old")
+	testenv.Screenshot(t, ctx, "44-offline-lists-old")
 
 	// A day later: past the lists' expiry (the trust list and the status
 	// lists live 24 h). The page says so and trusts nothing.
@@ -392,7 +393,7 @@ func TestBrowserOfflineVerify(t *testing.T) {
 		t.Fatalf("stale banner: %q", banner)
 	}
 	scanImage(t, ctx, validPNG, "stale_lists")
-	shot(t, ctx, "45-offline-lists-expired")
+	testenv.Screenshot(t, ctx, "45-offline-lists-expired")
 	if _, notFromSW := reqs.report(); len(notFromSW) > 0 {
 		t.Fatalf("offline, later: requests not answered by the service worker: %v", notFromSW)
 	}
@@ -418,7 +419,7 @@ func TestBrowserOfflineWithoutDecoder(t *testing.T) {
 	if r, err := http.Get(h.Srv.URL + "/verify/jsqr.js"); err != nil || r.StatusCode != http.StatusNotFound {
 		t.Fatalf("decoder without the vendored file: %v %v", r, err)
 	}
-	ctx := browser(t, "")
+	ctx := testenv.Browser(t, "")
 	clerkSignIn(t, ctx, h.Srv.URL)
 	waitJS(t, ctx, "the service worker to control the page", `!!navigator.serviceWorker.controller`)
 	waitJS(t, ctx, "the trust list to be kept", `!!CertHubOffline.lists().trustList`)
@@ -431,7 +432,7 @@ func TestBrowserOfflineWithoutDecoder(t *testing.T) {
 	// The scanner gun types the text and ends it with Enter.
 	run(t, ctx, chromedp.SendKeys(chromedp.CSS(`#qr-text`), code+"\r"))
 	waitJS(t, ctx, "the typed code's verdict", `document.getElementById('offline-verdict').dataset.reason === 'valid'`)
-	shot(t, ctx, "46-offline-no-decoder-typed")
+	testenv.Screenshot(t, ctx, "46-offline-no-decoder-typed")
 
 	// In English, the verdict is English first, Chinese beside it.
 	run(t, ctx, chromedp.Navigate(h.Srv.URL+"/verify?lang=en"), chromedp.WaitVisible(chromedp.CSS(`#qr-text`)))
@@ -463,7 +464,7 @@ func BenchmarkBrowserOfflineVerify(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	ctx := browser(b, "")
+	ctx := testenv.Browser(b, "")
 	clerkSignIn(b, ctx, h.Srv.URL)
 	waitJS(b, ctx, "the lists to be kept", `document.getElementById('lists-state').dataset.ready === 'true'`)
 	type timing struct {
@@ -515,14 +516,14 @@ func TestBrowserOfflineCamera(t *testing.T) {
 	}
 	video := filepath.Join(t.TempDir(), "camera.y4m")
 	writeY4M(t, video, compactCode(t, h, res.Certificate.ID, "png"))
-	ctx := browser(t, video)
+	ctx := testenv.Browser(t, video)
 	clerkSignIn(t, ctx, h.Srv.URL)
 	waitJS(t, ctx, "the service worker to control the page", `!!navigator.serviceWorker.controller`)
 	waitJS(t, ctx, "the lists to be kept", `document.getElementById('lists-state').dataset.ready === 'true'`)
 	offline(t, ctx, true)
 	run(t, ctx, chromedp.Click(chromedp.CSS(`#start-camera`)))
 	waitJS(t, ctx, "the camera's verdict", `document.getElementById('offline-verdict').dataset.reason === 'valid'`)
-	shot(t, ctx, "47-offline-camera")
+	testenv.Screenshot(t, ctx, "47-offline-camera")
 	if id := text(t, ctx, `#offline-details`); !strings.Contains(id, res.Certificate.ID) {
 		t.Fatalf("camera result: %q", id)
 	}

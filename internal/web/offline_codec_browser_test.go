@@ -10,6 +10,7 @@ import (
 	crand "crypto/rand"
 	"encoding/json"
 	"errors"
+	"github.com/certhub/certhub/internal/testenv"
 	"strings"
 	"testing"
 	"time"
@@ -221,7 +222,7 @@ func TestBrowserOfflineCodecAgrees(t *testing.T) {
 		}
 	}
 
-	ctx := browser(t, "")
+	ctx := testenv.Browser(t, "")
 	run(t, ctx, chromedp.Navigate(h.Srv.URL+"/verify/login"), chromedp.WaitVisible(chromedp.CSS(`body`)))
 	texts, _ := json.Marshal(func() []string {
 		var s []string

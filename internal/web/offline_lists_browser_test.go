@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"github.com/certhub/certhub/internal/testenv"
 	"io"
 	"math/rand/v2"
 	"net/http"
@@ -78,7 +79,7 @@ func TestBrowserOfflineListsBadInput(t *testing.T) {
 		"otherHub": sign("https://zwfw.example.gov.cn", 5, c.Status.List), "listExp": claims.Exp,
 	}
 	arg, _ := json.Marshal(in)
-	ctx := browser(t, "")
+	ctx := testenv.Browser(t, "")
 	run(t, ctx, chromedp.Navigate(h.Srv.URL+"/verify/login"), chromedp.WaitVisible(chromedp.CSS(`body`)))
 	got, err := chromedp.Run(ctx, chromedp.Evaluate[map[string]string](`(async (a) => {
 		await new Promise((ok, bad) => { const s = document.createElement('script'); s.src = '/static/cqr.js'; s.onload = ok; s.onerror = bad; document.head.appendChild(s); });

@@ -3,6 +3,7 @@ package web_test
 import (
 	"bytes"
 	"context"
+	"github.com/certhub/certhub/internal/testenv"
 	"image"
 	_ "image/png"
 	"math/rand/v2"
@@ -54,11 +55,11 @@ func stampIsRed(t *testing.T, ctx context.Context) {
 func TestBrowserSealOnPages(t *testing.T) {
 	h, seeded := demoHub(t)
 	url, _ := validShareQR(t, h, seeded)
-	ctx := browser(t, "")
+	ctx := testenv.Browser(t, "")
 
 	run(t, ctx, chromedp.Navigate(url), chromedp.WaitVisible(chromedp.CSS(`#verdict`)))
 	stampIsRed(t, ctx)
-	shot(t, ctx, "30-share-page-seal")
+	testenv.Screenshot(t, ctx, "30-share-page-seal")
 	name := text(t, ctx, `#seal-stamp figcaption`)
 	if name == "" || !strings.Contains(text(t, ctx, `.details`), name) {
 		t.Fatalf("the stamp's caption %q is not the issuing authority", name)
@@ -78,7 +79,7 @@ func TestBrowserSealOnPages(t *testing.T) {
 		chromedp.WaitVisible(chromedp.CSS(`#verdict`)),
 	)
 	stampIsRed(t, ctx)
-	shot(t, ctx, "31-verify-seal")
+	testenv.Screenshot(t, ctx, "31-verify-seal")
 	if src := attr(t, ctx, `#seal-stamp img`, "src"); src != "/api/v1/authorities/"+res.Certificate.Authority+"/seal" {
 		t.Fatalf("seal src = %q, want the issuer %s", src, res.Certificate.Authority)
 	}
@@ -101,5 +102,5 @@ func TestBrowserSealOnPages(t *testing.T) {
 	if err != nil || n != 0 {
 		t.Fatalf("a revoked certificate's result shows %d seals (%v)", n, err)
 	}
-	shot(t, ctx, "32-verify-revoked-no-seal")
+	testenv.Screenshot(t, ctx, "32-verify-revoked-no-seal")
 }

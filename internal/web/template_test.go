@@ -3,6 +3,7 @@ package web_test
 import (
 	"bytes"
 	"context"
+	"github.com/certhub/certhub/internal/testenv"
 	"image"
 	"image/color"
 	"image/png"
@@ -112,7 +113,7 @@ func TestBrowserTemplatePreview(t *testing.T) {
 	if err := h.Certs.SetTypeTemplate(context.Background(), food, landscapeTemplate(t)); err != nil {
 		t.Fatal(err)
 	}
-	ctx := browser(t, "")
+	ctx := testenv.Browser(t, "")
 	run(t, ctx,
 		chromedp.Navigate(h.Srv.URL+"/admin/login"),
 		chromedp.WaitVisible(chromedp.CSS(`#token`)),
@@ -140,7 +141,7 @@ func TestBrowserTemplatePreview(t *testing.T) {
 	if red <= 200 {
 		t.Fatalf("the seal on the preview shows only %d red pixels: not loaded under the CSP?", red)
 	}
-	shot(t, ctx, "41-template-preview")
+	testenv.Screenshot(t, ctx, "41-template-preview")
 	// The seal box covers the authority's name, as on paper.
 	over, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`(() => {
 		const s = document.querySelector('#template-seal').getBBox();
@@ -161,7 +162,7 @@ func TestBrowserTemplatePreview(t *testing.T) {
 	if kind := attr(t, ctx, `#template-kind`, "data-default"); kind != "true" {
 		t.Fatalf("template kind of a type without one: %s", kind)
 	}
-	shot(t, ctx, "42-template-default")
+	testenv.Screenshot(t, ctx, "42-template-default")
 }
 
 func redPixels(t *testing.T, buf []byte) int {

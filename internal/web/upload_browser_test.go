@@ -2,6 +2,7 @@ package web_test
 
 import (
 	"context"
+	"github.com/certhub/certhub/internal/testenv"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -41,7 +42,7 @@ func TestBrowserVerifyUploadedFile(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	bc := browser(t, "")
+	bc := testenv.Browser(t, "")
 	upload := func(path string) (verdict, class string) {
 		t.Helper()
 		run(t, bc, chromedp.Navigate(h.Srv.URL+"/verify"), chromedp.WaitVisible(chromedp.CSS(`#licence-file`)),
@@ -53,7 +54,7 @@ func TestBrowserVerifyUploadedFile(t *testing.T) {
 	clerkSignIn(t, bc, h.Srv.URL)
 	verdict, class := upload(pdfFile)
 	details := text(t, bc, `.result`)
-	shot(t, bc, "43-verify-upload")
+	testenv.Screenshot(t, bc, "43-verify-upload")
 	if !strings.Contains(verdict, "有效") || strings.Contains(verdict, "无效") || !strings.Contains(class, "ok") ||
 		!strings.Contains(details, res.Certificate.ID) || !strings.Contains(details, "PDF") {
 		t.Fatalf("uploaded PDF: verdict %q class %q\n%s", verdict, class, details)
@@ -67,7 +68,7 @@ func TestBrowserVerifyUploadedFile(t *testing.T) {
 		t.Fatal(err)
 	}
 	verdict, class = upload(pdfFile)
-	shot(t, bc, "46-verify-upload-revoked")
+	testenv.Screenshot(t, bc, "46-verify-upload-revoked")
 	if !strings.Contains(verdict, "无效") || !strings.Contains(verdict, "撤销") || !strings.Contains(class, "bad") {
 		t.Fatalf("uploaded PDF after revocation: verdict %q class %q", verdict, class)
 	}
