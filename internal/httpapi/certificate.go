@@ -389,6 +389,9 @@ type verifyCertificate struct {
 	Holder *certificates.Holder `json:"holder,omitempty"`
 	// Subject is what the document carries: holder and data.
 	Subject json.RawMessage `json:"subject,omitempty"`
+	// Fields are the type's fields (name, label, label_en, type), in its
+	// order (document answers).
+	Fields []certificates.Field `json:"fields,omitempty"`
 }
 
 type verifyAnswer struct {
@@ -468,11 +471,20 @@ func (s *Server) verifyAnswer(r *http.Request, v *certificates.Verification, doc
 	a.Status, a.StatusCode, a.StatusLabel = string(v.Status), v.Status.Code(), v.Status.Label()
 	a.Current, a.CurrentID = &v.Current, v.CurrentID
 	vc := &verifyCertificate{ID: c.ID, Type: c.Type, Version: c.Version, ValidFrom: c.ValidFrom, ValidUntil: c.ValidUntil}
-	if t, err := s.Certs.Type(r.Context(), c.Type); err == nil {
+	t, err := s.Certs.Type(r.Context(), c.Type)
+	if err == nil {
 		vc.TypeName = t.Name
 	}
 	if document {
 		vc.Subject = v.Subject
+		if t != nil {
+			// What the document's fields are called, for a verifier that
+			// does not hold the type (another hub's clerk page).
+			vc.Fields = make([]certificates.Field, 0, len(t.Fields))
+			for _, f := range t.Fields {
+				vc.Fields = append(vc.Fields, certificates.Field{Name: f.Name, Label: f.Label, LabelEN: f.LabelEN, Type: f.Type})
+			}
+		}
 	} else {
 		vc.Holder = &certificates.Holder{Kind: c.Holder.Kind, Name: certificates.MaskName(c.Holder.Kind, c.Holder.Name)}
 	}

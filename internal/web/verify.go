@@ -5,7 +5,6 @@ import (
 	"errors"
 	"io"
 	"net/http"
-	"slices"
 	"strings"
 	"time"
 
@@ -300,7 +299,7 @@ func (s *Server) fromVerification(r *http.Request, v *certificates.Verification,
 			o.HolderName = subj.Holder.Name
 			for _, f := range t.Fields {
 				if val, ok := subj.Data[f.Name]; ok {
-					o.Fields = append(o.Fields, exchange.ShownField{Name: f.Name, Label: f.Label, Value: val})
+					o.Fields = append(o.Fields, exchange.ShownField{Name: f.Name, Label: fieldLabel(r, f), Value: val})
 				}
 			}
 		}
@@ -343,6 +342,7 @@ func (s *Server) elsewhere(r *http.Request, document, id string, v *certificates
 				Holder certificates.Holder `json:"holder"`
 				Data   map[string]any      `json:"data"`
 			} `json:"subject"`
+			Fields []certificates.Field `json:"fields"`
 		} `json:"certificate"`
 		Hub struct {
 			ID   string `json:"id"`
@@ -370,20 +370,25 @@ func (s *Server) elsewhere(r *http.Request, document, id string, v *certificates
 	if c := a.Certificate; c != nil {
 		o.ID, o.TypeName, o.ValidFrom, o.ValidUntil = c.ID, c.TypeName, c.ValidFrom, c.ValidUntil
 		if source == "document" {
-			// The clerk holds the document, so may read what it carries
-			// (that hub's field names: its type's labels are not here).
+			// The clerk holds the document, so may read what it carries,
+			// labelled as that hub's type labels its fields.
 			o.HolderName = c.Subject.Holder.Name
-			names := make([]string, 0, len(c.Subject.Data))
-			for n := range c.Subject.Data {
-				names = append(names, n)
-			}
-			slices.Sort(names)
-			for _, n := range names {
-				o.Fields = append(o.Fields, exchange.ShownField{Name: n, Label: n, Value: c.Subject.Data[n]})
+			for _, f := range c.Fields {
+				if val, ok := c.Subject.Data[f.Name]; ok {
+					o.Fields = append(o.Fields, exchange.ShownField{Name: f.Name, Label: fieldLabel(r, f), Value: val})
+				}
 			}
 		} else {
 			o.HolderName, o.Masked = c.Holder.Name, true
 		}
 	}
 	return o, nil
+}
+
+// fieldLabel is a field's label in the page's language.
+func fieldLabel(r *http.Request, f certificates.Field) string {
+	if langOf(r) == "en" && f.LabelEN != "" {
+		return f.LabelEN
+	}
+	return f.Label
 }
