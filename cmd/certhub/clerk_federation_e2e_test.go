@@ -109,10 +109,12 @@ func TestFederationClerkPage(t *testing.T) {
 		{"open the sign-in page", chromedp.Navigate(prov.p.base + "/verify/login")},
 		{"see the token field", chromedp.WaitVisible(chromedp.CSS(`#token`))},
 		{"type the token", chromedp.SetValue(chromedp.CSS(`#token`), clerkToken)},
-		{"sign in", chromedp.Click(chromedp.CSS(`form[action="/verify/login"] button[type=submit]`))},
+		// Submit, not a click at coordinates: the page's offline card fills
+		// in as it loads and moves the buttons under a click.
+		{"sign in", chromedp.Submit(chromedp.CSS(`#token`))},
 		{"see the check page", chromedp.WaitVisible(chromedp.CSS(`#document`))},
 		{"paste the document", chromedp.SetValue(chromedp.CSS(`#document`), doc)},
-		{"check it", chromedp.Click(chromedp.CSS(`#paste-submit`))},
+		{"check it", chromedp.Submit(chromedp.CSS(`#document`))},
 		{"see the holding library", chromedp.WaitVisible(chromedp.CSS(`#issuing-hub`))},
 	}
 	for _, st := range steps {
