@@ -4,11 +4,9 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
-	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"strings"
 	"sync/atomic"
@@ -309,23 +307,12 @@ func (a *Aggregator) send(ctx context.Context, self *Self, push Push) (*PushAnsw
 		return nil, false, err
 	}
 	url := strings.TrimRight(self.ParentURL, "/") + AggregatePath
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
+	st, status, b, err := a.Service.roundTrip(ctx, self.Parent, http.MethodPost, url, body,
+		http.Header{HubHeader: {self.ID}, SignatureHeader: {sig}}, 1<<20)
 	if err != nil {
 		return nil, false, err
 	}
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set(HubHeader, self.ID)
-	req.Header.Set(SignatureHeader, sig)
-	resp, err := a.Service.client().Do(req)
-	if err != nil {
-		return nil, false, &RemoteError{Hub: self.Parent, Unreachable: true, Err: err}
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-	if err != nil {
-		return nil, false, &RemoteError{Hub: self.Parent, Unreachable: true, Err: err}
-	}
-	switch resp.StatusCode {
+	switch st {
 	case http.StatusOK, http.StatusConflict:
 		// 409: the parent applied up to another point (it lost its state,
 		// or this hub's cursor is behind); continue from there.
@@ -338,7 +325,7 @@ func (a *Aggregator) send(ctx context.Context, self *Self, push Push) (*PushAnsw
 		if err := json.Unmarshal(b, &wrapped); err != nil {
 			return nil, false, &RemoteError{Hub: self.Parent, Err: fmt.Errorf("push answer: %w", err)}
 		}
-		if resp.StatusCode == http.StatusOK {
+		if st == http.StatusOK {
 			return &wrapped.PushAnswer, true, nil
 		}
 		if wrapped.Error.AppliedThrough == nil {
@@ -346,11 +333,7 @@ func (a *Aggregator) send(ctx context.Context, self *Self, push Push) (*PushAnsw
 		}
 		return &PushAnswer{AppliedThrough: *wrapped.Error.AppliedThrough}, false, nil
 	}
-	var e struct {
-		Error struct{ Message string } `json:"error"`
-	}
-	_ = json.Unmarshal(b, &e)
-	return nil, false, &RemoteError{Hub: self.Parent, Err: fmt.Errorf("push: %s: %.300s", resp.Status, e.Error.Message)}
+	return nil, false, farError(self.Parent, http.MethodPost, url, status, b)
 }
 
 // Run pushes until ctx ends: at once again after a full batch (catching
@@ -598,22 +581,14 @@ func pushedState(e exchange.Event, id certificates.Identifier, v *PushedVersion)
 // the child; the document's own seal is the issuing authority's, checked
 // with the child's trust list wherever it is verified.
 func documentHolder(doc []byte, id string) (certificates.Holder, error) {
-	parts := strings.Split(string(doc), ".")
-	if len(parts) != 3 {
-		return certificates.Holder{}, fmt.Errorf("the document of %s is not a compact JWS", id)
-	}
-	raw, err := base64.RawURLEncoding.DecodeString(parts[1])
-	if err != nil {
-		return certificates.Holder{}, fmt.Errorf("the document of %s: payload: %v", id, err)
-	}
 	var c struct {
 		ID                string `json:"id"`
 		CredentialSubject struct {
 			Holder certificates.Holder `json:"holder"`
 		} `json:"credentialSubject"`
 	}
-	if err := json.Unmarshal(raw, &c); err != nil {
-		return certificates.Holder{}, fmt.Errorf("the document of %s: payload: %v", id, err)
+	if _, err := Peek(string(doc), &c); err != nil {
+		return certificates.Holder{}, fmt.Errorf("the document of %s: %v", id, err)
 	}
 	if c.ID != id {
 		return certificates.Holder{}, fmt.Errorf("the document pushed as %s is %q", id, c.ID)

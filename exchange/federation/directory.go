@@ -3,7 +3,6 @@ package federation
 import (
 	"bytes"
 	"crypto/ed25519"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -11,6 +10,8 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/lestrrat-go/jwx/v3/jws"
 
 	"github.com/certhub/certhub/certificates"
 	"github.com/certhub/certhub/internal/errs"
@@ -173,31 +174,25 @@ func ReasonOf(err error) Reason {
 	return ""
 }
 
-// peek reads a compact JWS's payload and kid without verifying it: only to
-// find the key that will.
-func peek(token string, out any) (kid string, err error) {
-	parts := strings.Split(token, ".")
-	if len(parts) != 3 {
+// Peek reads a compact JWS's payload (into out) and kid without verifying
+// it: only to find the key that will, or to read what a document whose
+// signature was checked elsewhere says it is.
+func Peek(token string, out any) (kid string, err error) {
+	if strings.Count(token, ".") != 2 {
 		return "", errors.New("not a compact JWS (three base64url parts)")
 	}
-	h, err := base64.RawURLEncoding.DecodeString(parts[0])
+	msg, err := jws.Parse([]byte(token), jws.WithCompact())
 	if err != nil {
-		return "", fmt.Errorf("header: %w", err)
+		return "", err
 	}
-	var hdr struct {
-		KID string `json:"kid"`
+	if len(msg.Signatures()) != 1 {
+		return "", errors.New("not one signature")
 	}
-	if err := json.Unmarshal(h, &hdr); err != nil {
-		return "", fmt.Errorf("header: %w", err)
-	}
-	p, err := base64.RawURLEncoding.DecodeString(parts[1])
-	if err != nil {
+	kid, _ = msg.Signatures()[0].ProtectedHeaders().KeyID()
+	if err := json.Unmarshal(msg.Payload(), out); err != nil {
 		return "", fmt.Errorf("payload: %w", err)
 	}
-	if err := json.Unmarshal(p, out); err != nil {
-		return "", fmt.Errorf("payload: %w", err)
-	}
-	return hdr.KID, nil
+	return kid, nil
 }
 
 // verifyBy checks token (typ) against the key kid of h, which must be
@@ -329,7 +324,7 @@ func VerifyDirectory(token []byte, root RootKey, now time.Time, staleOK bool) (*
 	}
 	tok := string(bytes.TrimSpace(token))
 	var d directoryClaims
-	kid, err := peek(tok, &d)
+	kid, err := Peek(tok, &d)
 	if err != nil {
 		return nil, fail(BadDirectory, "", "%v", err)
 	}
@@ -384,7 +379,7 @@ func chain(tokens []string, root RootKey, now time.Time, staleOK bool) (map[stri
 	bySigner := map[string][]candidate{}
 	for i, t := range tokens {
 		var st statement
-		kid, err := peek(t, &st)
+		kid, err := Peek(t, &st)
 		if err != nil {
 			return nil, nil, fail(BadEntry, "", "entry %d: %v", i, err)
 		}
@@ -507,7 +502,7 @@ func VerifyDescription(token []byte, known *Hub, now time.Time) (*Hub, time.Time
 	}
 	tok := string(bytes.TrimSpace(token))
 	var st statement
-	kid, err := peek(tok, &st)
+	kid, err := Peek(tok, &st)
 	if err != nil {
 		return nil, time.Time{}, fail(BadDescription, "", "%v", err)
 	}

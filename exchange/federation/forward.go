@@ -92,30 +92,55 @@ func (s *Service) Forward(ctx context.Context, e *Entry, path string, body []byt
 		return nil, err
 	}
 	url := strings.TrimRight(e.URL, "/") + path
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
-	if err != nil {
-		return nil, &RemoteError{Hub: e.ID, Err: err}
-	}
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set(ForwardedBy, self.ID)
-	resp, err := s.client().Do(req)
-	if err != nil {
-		return nil, &RemoteError{Hub: e.ID, Unreachable: true, Err: err}
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(io.LimitReader(resp.Body, maxAnswer+1))
-	if err != nil {
-		return nil, &RemoteError{Hub: e.ID, Unreachable: true, Err: err}
-	}
-	if len(b) > maxAnswer {
+	st, status, b, err := s.roundTrip(ctx, e.ID, http.MethodPost, url, body, http.Header{ForwardedBy: {self.ID}}, maxAnswer)
+	switch {
+	case err != nil:
+		return nil, err
+	case len(b) > maxAnswer:
 		return nil, &RemoteError{Hub: e.ID, Err: fmt.Errorf("POST %s: the answer is over %d bytes", url, maxAnswer)}
-	}
-	if resp.StatusCode != http.StatusOK {
-		var m struct {
-			Error struct{ Message string } `json:"error"`
-		}
-		_ = json.Unmarshal(b, &m)
-		return nil, &RemoteError{Hub: e.ID, Err: fmt.Errorf("POST %s: %s: %.300s", url, resp.Status, m.Error.Message)}
+	case st != http.StatusOK:
+		return nil, farError(e.ID, http.MethodPost, url, status, b)
 	}
 	return b, nil
+}
+
+// roundTrip sends one call to hub (a JSON body, or none) and reads up to
+// limit+1 bytes of the answer, whatever its status: what it answered is the
+// caller's to judge. A hub that does not answer is a RemoteError that is
+// Unreachable.
+func (s *Service) roundTrip(ctx context.Context, hub, method, url string, body []byte, header http.Header, limit int64) (int, string, []byte, error) {
+	var rd io.Reader
+	if body != nil {
+		rd = bytes.NewReader(body)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, url, rd)
+	if err != nil {
+		return 0, "", nil, &RemoteError{Hub: hub, Err: err}
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	for k, v := range header {
+		req.Header[k] = v
+	}
+	resp, err := s.client().Do(req)
+	if err != nil {
+		return 0, "", nil, &RemoteError{Hub: hub, Unreachable: true, Err: err}
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(io.LimitReader(resp.Body, limit+1))
+	if err != nil {
+		return 0, "", nil, &RemoteError{Hub: hub, Unreachable: true, Err: err}
+	}
+	return resp.StatusCode, resp.Status, b, nil
+}
+
+// farError is the RemoteError of an answer that is not the one expected,
+// with the far hub's own reason (certhub's JSON error message).
+func farError(hub, method, url, status string, b []byte) *RemoteError {
+	var m struct {
+		Error struct{ Message string } `json:"error"`
+	}
+	_ = json.Unmarshal(b, &m)
+	return &RemoteError{Hub: hub, Err: fmt.Errorf("%s %s: %s: %.300s", method, url, status, m.Error.Message)}
 }

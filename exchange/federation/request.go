@@ -8,7 +8,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"slices"
@@ -109,26 +108,12 @@ func (s *Service) Ask(ctx context.Context, target string, req Request) (*Respons
 	}
 	body, _ := json.Marshal(map[string]string{"request": string(token)})
 	url := strings.TrimRight(e.URL, "/") + RequestsPath
-	hreq, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
+	st, status, b, err := s.roundTrip(ctx, target, http.MethodPost, url, body, nil, maxAnswer)
 	if err != nil {
-		return nil, &RemoteError{Hub: target, Err: err}
+		return nil, err
 	}
-	hreq.Header.Set("Content-Type", "application/json")
-	resp, err := s.client().Do(hreq)
-	if err != nil {
-		return nil, &RemoteError{Hub: target, Unreachable: true, Err: err}
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(io.LimitReader(resp.Body, maxAnswer+1))
-	if err != nil {
-		return nil, &RemoteError{Hub: target, Unreachable: true, Err: err}
-	}
-	if resp.StatusCode != http.StatusOK || len(b) > maxAnswer {
-		var m struct {
-			Error struct{ Message string } `json:"error"`
-		}
-		_ = json.Unmarshal(b, &m)
-		return nil, &RemoteError{Hub: target, Err: fmt.Errorf("POST %s: %s: %.300s", url, resp.Status, m.Error.Message)}
+	if st != http.StatusOK || len(b) > maxAnswer {
+		return nil, farError(target, http.MethodPost, url, status, b)
 	}
 	var wrapped struct {
 		Response string `json:"response"`
@@ -137,7 +122,7 @@ func (s *Service) Ask(ctx context.Context, target string, req Request) (*Respons
 		return nil, &RemoteError{Hub: target, Err: fmt.Errorf("the answer holds no signed response")}
 	}
 	var r Response
-	kid, err := peek(wrapped.Response, &r)
+	kid, err := Peek(wrapped.Response, &r)
 	if err == nil {
 		err = verifyBy(wrapped.Response, ResponseType, kid, &e.Hub, &r)
 	}
@@ -186,7 +171,7 @@ func (s *Service) accept(ctx context.Context, token []byte) (*Request, error) {
 	}
 	tok := string(bytes.TrimSpace(token))
 	var claimed Request
-	kid, err := peek(tok, &claimed)
+	kid, err := Peek(tok, &claimed)
 	if err != nil {
 		return nil, errs.Field("request", "not a signed request: %v", err)
 	}

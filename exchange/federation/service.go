@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -537,26 +536,12 @@ func (e *RemoteError) Unwrap() error { return e.Err }
 
 // get fetches a small document from another hub.
 func (s *Service) get(ctx context.Context, hub, url string) ([]byte, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	st, status, b, err := s.roundTrip(ctx, hub, http.MethodGet, url, nil, nil, maxStatement)
 	if err != nil {
-		return nil, &RemoteError{Hub: hub, Err: err}
+		return nil, err
 	}
-	resp, err := s.client().Do(req)
-	if err != nil {
-		return nil, &RemoteError{Hub: hub, Unreachable: true, Err: err}
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(io.LimitReader(resp.Body, maxStatement+1))
-	if err != nil {
-		return nil, &RemoteError{Hub: hub, Unreachable: true, Err: err}
-	}
-	if resp.StatusCode != http.StatusOK {
-		// The far hub's error says why (certhub's JSON error message).
-		var e struct {
-			Error struct{ Message string } `json:"error"`
-		}
-		_ = json.Unmarshal(b, &e)
-		return nil, &RemoteError{Hub: hub, Err: fmt.Errorf("GET %s: %s: %.300s", url, resp.Status, e.Error.Message)}
+	if st != http.StatusOK {
+		return nil, farError(hub, http.MethodGet, url, status, b)
 	}
 	return b, nil
 }

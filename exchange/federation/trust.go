@@ -111,7 +111,7 @@ func VerifyTrustList(token []byte, h *Hub, now time.Time, live bool) (*signing.T
 	}
 	tok := string(bytes.TrimSpace(token))
 	var unverified struct{}
-	kid, err := peek(tok, &unverified)
+	kid, err := Peek(tok, &unverified)
 	if err != nil {
 		return nil, fail(BadTrustList, h.ID, "%v", err)
 	}

@@ -3,7 +3,6 @@ package httpapi
 import (
 	"context"
 	"crypto/sha256"
-	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -154,18 +153,10 @@ func (s *Server) fromCopy(r *http.Request, b verifyBody, local verifyAnswer, rea
 // documentID reads the certificate id a document claims (its signature is
 // checked by then).
 func documentID(doc string) string {
-	parts := strings.Split(strings.TrimSpace(doc), ".")
-	if len(parts) != 3 {
-		return ""
-	}
-	raw, err := base64.RawURLEncoding.DecodeString(parts[1])
-	if err != nil {
-		return ""
-	}
 	var c struct {
 		ID string `json:"id"`
 	}
-	_ = json.Unmarshal(raw, &c)
+	_, _ = federation.Peek(strings.TrimSpace(doc), &c)
 	return c.ID
 }
 
