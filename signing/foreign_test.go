@@ -21,7 +21,7 @@ func trustedKeys(t *testing.T, m *Manager) map[string]TrustedKey {
 	if err != nil {
 		t.Fatal(err)
 	}
-	payload, _, err := VerifyHubSigned(tok, hub.pub, TrustListType)
+	payload, _, err := VerifyHubSigned(tok, hub.current().pub, TrustListType)
 	if err != nil {
 		t.Fatal(err)
 	}
