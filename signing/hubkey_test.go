@@ -138,7 +138,9 @@ func TestHubKeyRotation(t *testing.T) {
 		}
 		return s
 	}
-	clock := func(at time.Time) jwt.ParseOption { return jwt.WithClock(jwt.ClockFunc(func() time.Time { return at })) }
+	clock := func(at time.Time) jwt.ParseOption {
+		return jwt.WithClock(jwt.ClockFunc(func() time.Time { return at }))
+	}
 	before := token()
 
 	if _, err := h.Activate(ctx, st, t0); !errs.Is(err, errs.NotFound) {
