@@ -232,6 +232,9 @@ func (c *StoreConfig) open(ctx context.Context, mode ...openMode) (*app, error) 
 		return nil, fmt.Errorf("ledger key: %w", err)
 	}
 	hk, err := signing.NewHubKey(master)
+	if err == nil {
+		err = hk.Load(ctx, store, time.Now())
+	}
 	if err != nil {
 		store.Close()
 		return nil, fmt.Errorf("hub key: %w", err)
@@ -239,7 +242,7 @@ func (c *StoreConfig) open(ctx context.Context, mode ...openMode) (*app, error) 
 	ledger := &exchange.Ledger{Store: store, Key: exchange.Keys{Signer: lk.Signer, Verifier: lk.Verifier}, Origin: c.LedgerName, Now: time.Now, Location: loc}
 	reg := &exchange.Registry{Store: store, Tokens: store, Certs: svc, Ledger: ledger, Now: time.Now}
 	items := &exchange.Resolver{Store: store, Registry: reg, Certs: svc, Ledger: ledger, Now: time.Now}
-	fed := &federation.Service{Store: store, Catalog: store, Key: hk, Ledger: ledger, Log: log, Now: time.Now,
+	fed := &federation.Service{Store: store, Catalog: store, Key: hk, HubKeys: store, Ledger: ledger, Log: log, Now: time.Now,
 		Vault: vault, Documents: docs, Inbox: store}
 	// Documents sealed in other hubs verify with the keys of their trust
 	// lists (docs/federation.md, Verifying across hubs).

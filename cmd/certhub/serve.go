@@ -38,7 +38,8 @@ type ServeCmd struct {
 	CheckpointEvery string   `name:"checkpoint-every" env:"CERTHUB_CHECKPOINT_EVERY" default:"1m" help:"How often to sign a checkpoint of the audit ledger when it has grown, and once more on shutdown (0: never; certhub audit checkpoint signs one)."`
 	ScheduleEvery   string   `name:"schedule-every" env:"CERTHUB_SCHEDULE_EVERY" default:"15s" help:"How often to look for connectors that are due (0 turns scheduled runs off on this replica)."`
 	FederationPush  string   `name:"federation-push-every" env:"CERTHUB_FEDERATION_PUSH_EVERY" default:"1s" help:"How often to push new events of the outbox to the parent hub (aggregation); at once again while catching up (0: never)."`
-	FederationEvery string   `name:"federation-every" env:"CERTHUB_FEDERATION_EVERY" default:"1m" help:"How often to fetch the parent's and children's directories and re-sign this hub's (0: never; only for tests)."`
+	FederationEvery string   `name:"federation-every" env:"CERTHUB_FEDERATION_EVERY" default:"1m" help:"How often to fetch the parent's and children's directories and re-sign this hub's, and to move a hub key rotation on (0: never; only for tests)."`
+	HubKeyAfter     string   `name:"hub-key-activate-after" env:"CERTHUB_HUB_KEY_ACTIVATE_AFTER" default:"10m" help:"The least time a hub key published by certhub hub-key rotate waits before it is activated (relying parties cache the JWKS)."`
 	WebhookConfig
 	OIDCConfig
 }
@@ -206,6 +207,10 @@ func (c *ServeCmd) serve(ctx context.Context, a *app, demoHolders []web.DemoHold
 	if err != nil {
 		ln.Close()
 		return fmt.Errorf("--federation-every: %w", err)
+	}
+	if a.federation.ActivateAfter, err = time.ParseDuration(c.HubKeyAfter); err != nil || a.federation.ActivateAfter <= 0 {
+		ln.Close()
+		return fmt.Errorf("--hub-key-activate-after: %q is not a positive duration", c.HubKeyAfter)
 	}
 	if fedEvery > 0 {
 		go a.federation.Run(ctx, fedEvery)

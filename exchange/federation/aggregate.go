@@ -209,7 +209,7 @@ const DefaultPushLease = 15 * time.Second
 // to do on the root, before init, or when another replica holds the lease.
 func (a *Aggregator) PushOnce(ctx context.Context) (int, error) {
 	s := a.Service
-	self, err := s.Store.FederationSelf(ctx)
+	self, err := s.loadSelf(ctx)
 	if errs.Is(err, errs.NotFound) {
 		return 0, nil
 	}
@@ -601,7 +601,7 @@ func documentHolder(doc []byte, id string) (certificates.Holder, error) {
 }
 
 // verifyDetached checks a detached-payload JWS (HubKey.SignDetached) over
-// body by an active key of h.
+// body by a key h lists.
 func verifyDetached(sig string, body []byte, h *Hub) error {
 	msg, err := jws.Parse([]byte(sig), jws.WithCompact())
 	if err != nil || len(msg.Signatures()) != 1 {
@@ -609,7 +609,7 @@ func verifyDetached(sig string, body []byte, h *Hub) error {
 	}
 	kid, _ := msg.Signatures()[0].ProtectedHeaders().KeyID()
 	for _, k := range h.Keys {
-		if k.KID != kid || k.State != KeyActive {
+		if k.KID != kid || !verifies(k.State) {
 			continue
 		}
 		pub, err := signing.ParseHubPublicKey(k.JWK)
@@ -619,5 +619,5 @@ func verifyDetached(sig string, body []byte, h *Hub) error {
 		_, err = jws.Verify([]byte(sig), jws.WithKey(jwa.EdDSA(), pub), jws.WithDetachedPayload(body))
 		return err
 	}
-	return fmt.Errorf("no active key %q", kid)
+	return fmt.Errorf("no key %q", kid)
 }

@@ -44,14 +44,26 @@ const (
 	maxStatement = 4 << 20
 )
 
-// Key states in a hub's key list (two-phase rotation: a new key is
-// published inactive, becomes active after two refresh cycles, and the
-// old one is retired). Only an active key signs.
+// Key states in a hub's key list (two-phase rotation, signing.HubKey: a
+// new key is published inactive, becomes active once every hub can have
+// learned it, and the old one is retired). The state tells the hub itself
+// which key signs: only the active one. A verifier accepts a signature by
+// any key the entry lists: an inactive key is there so that every hub
+// holds it before it signs (a hub that learns of the activation a refresh
+// later still verifies), a retired one so that what it signed stays good
+// while it lives (a statement lives minutes; a retired key is listed for
+// days). A key no longer listed verifies nothing.
 const (
-	KeyActive   = "active"
-	KeyInactive = "inactive"
-	KeyRetired  = "retired"
+	KeyActive   = signing.HubKeyActive
+	KeyInactive = signing.HubKeyInactive
+	KeyRetired  = signing.HubKeyRetired
 )
+
+// verifies reports whether a key in state may verify a statement: any
+// state a key can be listed in.
+func verifies(state string) bool {
+	return state == KeyActive || state == KeyRetired || state == KeyInactive
+}
 
 // Key is one of a hub's keys.
 type Key struct {
@@ -94,11 +106,32 @@ type directoryClaims struct {
 }
 
 // RootKey is the federation's trust anchor, configured out of band on
-// every hub (certhub federation root-key writes it on the root).
+// every hub (certhub federation root-key writes it on the root): the
+// root's active key, and while the root rotates its key, in Keys every key
+// it publishes (the file given out before the new key is activated lists
+// both, so hubs holding it follow the rotation).
 type RootKey struct {
 	HubID string          `json:"hub_id"`
 	KID   string          `json:"kid"`
 	JWK   json.RawMessage `json:"jwk"`
+	Keys  []RootKeyEntry  `json:"keys,omitempty"`
+}
+
+// RootKeyEntry is one key of a root key file.
+type RootKeyEntry struct {
+	KID string          `json:"kid"`
+	JWK json.RawMessage `json:"jwk"`
+}
+
+// entries lists every key of the file.
+func (r RootKey) entries() []RootKeyEntry {
+	out := []RootKeyEntry{{KID: r.KID, JWK: r.JWK}}
+	for _, k := range r.Keys {
+		if k.KID != r.KID {
+			out = append(out, k)
+		}
+	}
+	return out
 }
 
 // ParseRootKey reads a root key file.
@@ -110,11 +143,17 @@ func ParseRootKey(b []byte) (RootKey, error) {
 	if err := ValidHubID(r.HubID); err != nil {
 		return r, fail(BadRootKey, "", "hub_id: %v", err)
 	}
-	if _, err := signing.ParseHubPublicKey(r.JWK); err != nil {
-		return r, fail(BadRootKey, "", "jwk: %v", err)
-	}
-	if r.KID == "" {
-		return r, fail(BadRootKey, "", "kid is required")
+	for i, k := range r.entries() {
+		at := "jwk"
+		if i > 0 {
+			at = fmt.Sprintf("keys[%d]", i-1)
+		}
+		if _, err := signing.ParseHubPublicKey(k.JWK); err != nil {
+			return r, fail(BadRootKey, "", "%s: %v", at, err)
+		}
+		if k.KID == "" {
+			return r, fail(BadRootKey, "", "%s: kid is required", at)
+		}
 	}
 	return r, nil
 }
@@ -195,14 +234,14 @@ func Peek(token string, out any) (kid string, err error) {
 	return kid, nil
 }
 
-// verifyBy checks token (typ) against the key kid of h, which must be
-// active, and unmarshals its payload into out.
+// verifyBy checks token (typ) against the key kid of h and unmarshals its
+// payload into out.
 func verifyBy(token, typ, kid string, h *Hub, out any) error {
 	for _, k := range h.Keys {
 		if k.KID != kid {
 			continue
 		}
-		if k.State != KeyActive {
+		if !verifies(k.State) {
 			return fmt.Errorf("signed by hub %s's key %s, which is %s", h.ID, kid, k.State)
 		}
 		pub, err := signing.ParseHubPublicKey(k.JWK)
@@ -419,22 +458,28 @@ func chain(tokens []string, root RootKey, now time.Time, staleOK bool) (map[stri
 		return nil
 	}
 	// The root's own entry, signed by the configured root key.
-	rootPub, err := signing.ParseHubPublicKey(root.JWK)
-	if err != nil {
-		return nil, nil, fail(BadRootKey, root.HubID, "%v", err)
+	rootKeys := root.entries()
+	rootPubs := make([]ed25519.PublicKey, len(rootKeys))
+	for i, k := range rootKeys {
+		pub, err := signing.ParseHubPublicKey(k.JWK)
+		if err != nil {
+			return nil, nil, fail(BadRootKey, root.HubID, "%v", err)
+		}
+		rootPubs[i] = pub
 	}
 	for _, c := range bySigner[root.HubID] {
 		if c.st.Subject != root.HubID {
 			continue
 		}
-		if c.kid != root.KID {
-			return nil, nil, fail(BadEntry, root.HubID, "the root's entry is signed by key %q, the configured root key is %s", c.kid, root.KID)
+		i := slices.IndexFunc(rootKeys, func(k RootKeyEntry) bool { return k.KID == c.kid })
+		if i < 0 {
+			return nil, nil, fail(BadEntry, root.HubID, "the root's entry is signed by key %q, which the configured root key file does not list (%s)", c.kid, root.KID)
 		}
-		if err := accept(c, nil, rootPub); err != nil {
+		if err := accept(c, nil, rootPubs[i]); err != nil {
 			return nil, nil, err
 		}
-		if r := hubs[root.HubID]; r != nil && (r.Parent != "" || !slices.ContainsFunc(r.Keys, func(k Key) bool { return k.KID == root.KID && k.State == KeyActive })) {
-			return nil, nil, fail(BadEntry, root.HubID, "the root's entry must have no parent and list the root key as active")
+		if r := hubs[root.HubID]; r != nil && (r.Parent != "" || !slices.ContainsFunc(r.Keys, func(k Key) bool { return k.KID == c.kid && verifies(k.State) })) {
+			return nil, nil, fail(BadEntry, root.HubID, "the root's entry must have no parent and list the key that signed it")
 		}
 	}
 	// Then each trusted hub's children, level by level.
@@ -495,7 +540,8 @@ func signDirectory(key *signing.HubKey, issuer, root string, entries []string, i
 // active key it lists, not expired at now, and consistent (a valid id, the
 // hub inside its parent's region, its authorities inside its own). For a
 // hub already admitted, known holds its admitted keys, and the description
-// must be signed by one of them: a new key comes in only beside an old one.
+// must be signed by one of them: a new key comes in only beside an old one
+// (listed inactive in a description the old one signed).
 func VerifyDescription(token []byte, known *Hub, now time.Time) (*Hub, time.Time, error) {
 	if len(token) > maxStatement {
 		return nil, time.Time{}, fail(BadDescription, "", "%d bytes, over the %d a description may have", len(token), maxStatement)

@@ -43,7 +43,7 @@ func newNode(t *testing.T, c *clock) *node {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &node{svc: &federation.Service{Store: st, Catalog: st, Key: k, Now: c.now}, store: st, key: k}
+	return &node{svc: &federation.Service{Store: st, Catalog: st, Key: k, HubKeys: st, Now: c.now}, store: st, key: k}
 }
 
 func (n *node) authority(t *testing.T, code string) {

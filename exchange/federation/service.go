@@ -96,7 +96,13 @@ type Service struct {
 	Store   Store
 	Catalog Catalog
 	Key     *signing.HubKey
-	Ledger  *exchange.Ledger
+	// HubKeys keeps the generations of Key; with it Run activates a
+	// published key when every hub can have learned it (hubkey.go).
+	HubKeys signing.HubKeyStore
+	// ActivateAfter is the least time a published key waits before it is
+	// activated (HubKeyActivateAfter when 0).
+	ActivateAfter time.Duration
+	Ledger        *exchange.Ledger
 	// Vault protects the holders of certificates children push here;
 	// Documents keeps their documents.
 	Vault     *signing.Vault
@@ -131,9 +137,36 @@ func (s *Service) client() *http.Client {
 	return s.Client
 }
 
-// ownKey is this hub's key as a directory lists it.
-func (s *Service) ownKey() Key {
-	return Key{KID: s.Key.KID(), JWK: s.Key.PublicJWK(), State: KeyActive}
+// ownKeys are this hub's published keys as a directory lists them.
+func (s *Service) ownKeys() []Key {
+	pub := s.Key.Published()
+	out := make([]Key, len(pub))
+	for i, k := range pub {
+		out[i] = Key{KID: k.KID, JWK: k.JWK, State: k.State}
+	}
+	return out
+}
+
+// rootKey is the root key file of a root hub: its published keys now,
+// the active one first.
+func (s *Service) rootKey(id string) RootKey {
+	r := RootKey{HubID: id, KID: s.Key.KID(), JWK: s.Key.PublicJWK()}
+	if pub := s.Key.Published(); len(pub) > 1 {
+		for _, k := range pub {
+			r.Keys = append(r.Keys, RootKeyEntry{KID: k.KID, JWK: k.JWK})
+		}
+	}
+	return r
+}
+
+// loadSelf reads this hub's identity. On the root, the root key is its
+// own keys as they are now, so its rotation is followed at once.
+func (s *Service) loadSelf(ctx context.Context) (*Self, error) {
+	self, err := s.Store.FederationSelf(ctx)
+	if err == nil && self.IsRoot() {
+		self.Root = s.rootKey(self.ID)
+	}
+	return self, err
 }
 
 // Init sets this hub's identity. A root's root key is its own hub key;
@@ -156,7 +189,7 @@ func (s *Service) Init(ctx context.Context, self Self) (*Self, error) {
 		if self.ParentURL != "" {
 			l.Add("parent", "a parent URL without the parent's hub id")
 		}
-		self.Root = RootKey{HubID: self.ID, KID: s.Key.KID(), JWK: s.Key.PublicJWK()}
+		self.Root = s.rootKey(self.ID)
 	} else {
 		if err := ValidHubID(self.Parent); err != nil {
 			l.Add("parent", "%v", err)
@@ -224,7 +257,7 @@ func (s *Service) forget() {
 
 // Self returns this hub's identity, errs.NotFound before init.
 func (s *Service) Self(ctx context.Context) (*Self, error) {
-	self, err := s.Store.FederationSelf(ctx)
+	self, err := s.loadSelf(ctx)
 	if errs.Is(err, errs.NotFound) {
 		return nil, errs.E(errs.NotFound, "this hub is in no federation (certhub federation init)")
 	}
@@ -233,7 +266,7 @@ func (s *Service) Self(ctx context.Context) (*Self, error) {
 
 // hub is this hub as its description and its entry state it.
 func (s *Service) hub(ctx context.Context, self *Self) (Hub, error) {
-	h := Hub{ID: self.ID, Name: self.Name, URL: strings.TrimRight(self.URL, "/"), Parent: self.Parent, Keys: []Key{s.ownKey()},
+	h := Hub{ID: self.ID, Name: self.Name, URL: strings.TrimRight(self.URL, "/"), Parent: self.Parent, Keys: s.ownKeys(),
 		Authorities: []string{}, Types: []string{}}
 	h.TrustList = h.URL + "/.well-known/certhub-trust-list"
 	as, err := s.Catalog.ListAuthorities(ctx)
@@ -481,7 +514,7 @@ func (s *Service) View(ctx context.Context) (*View, error) {
 // ones. A refusal is logged and recorded in the ledger; the last good
 // directory stays in use.
 func (s *Service) Refresh(ctx context.Context) error {
-	self, err := s.Store.FederationSelf(ctx)
+	self, err := s.loadSelf(ctx)
 	if errs.Is(err, errs.NotFound) {
 		return nil
 	}
@@ -587,9 +620,11 @@ func (s *Service) fetchDirectory(ctx context.Context, self *Self, hub, base stri
 	return err
 }
 
-// refreshChild reads a child's live description: what it holds now.
-// Authorities outside its region, or a description not signed by a key it
-// was admitted with, are refused and the entry keeps what it said before.
+// refreshChild reads a child's live description: what it holds now, and
+// its keys (a rotation: a key it publishes beside one it was admitted
+// with, then activates). Authorities outside its region, or a description
+// not signed by a key this hub holds for it, are refused and the entry
+// keeps what it said before.
 func (s *Service) refreshChild(ctx context.Context, c *Child) error {
 	b, err := s.get(ctx, c.ID, strings.TrimRight(c.URL, "/")+"/.well-known/certhub-hub")
 	if err != nil {
@@ -606,13 +641,20 @@ func (s *Service) refreshChild(ctx context.Context, c *Child) error {
 		return err
 	}
 	s.note(ctx, c.ID, "description", nil)
-	if slices.Equal(h.Authorities, c.Authorities) && slices.Equal(h.Types, c.Types) && h.Name == c.Name {
+	sameKeys := slices.EqualFunc(h.Keys, c.Keys, func(a, b Key) bool { return a.KID == b.KID && a.State == b.State })
+	if slices.Equal(h.Authorities, c.Authorities) && slices.Equal(h.Types, c.Types) && h.Name == c.Name && sameKeys {
 		return nil
 	}
 	next := *c
-	next.Name, next.Authorities, next.Types, next.TrustList = h.Name, h.Authorities, h.Types, h.TrustList
+	next.Name, next.Authorities, next.Types, next.TrustList, next.Keys = h.Name, h.Authorities, h.Types, h.TrustList, h.Keys
 	next.Description, next.UpdatedAt = strings.TrimSpace(string(b)), s.now().UTC()
-	return s.Store.PutChild(ctx, &next)
+	if err := s.Store.PutChild(ctx, &next); err != nil {
+		return err
+	}
+	if !sameKeys {
+		return s.record(ctx, "federation_hub_keys", "hub:"+c.ID, c.Name, "ok: "+describeKeys(h.Keys))
+	}
+	return nil
 }
 
 // Run refreshes every interval until ctx ends.
@@ -625,6 +667,9 @@ func (s *Service) Run(ctx context.Context, every time.Duration) {
 	for {
 		if err := s.Refresh(ctx); err != nil && ctx.Err() == nil && s.Log != nil {
 			s.Log.WarnContext(ctx, "federation refresh", "error", err.Error())
+		}
+		if _, err := s.StepHubKey(ctx, every); err != nil && ctx.Err() == nil && s.Log != nil {
+			s.Log.WarnContext(ctx, "hub key rotation", "error", err.Error())
 		}
 		select {
 		case <-ctx.Done():

@@ -44,7 +44,7 @@ func (c *trustCache) reset() {
 // like a refused directory; the last good trust list stays in use, stale
 // or not: verification of what a hub sealed keeps working while it is down.
 func (s *Service) refreshTrustLists(ctx context.Context) error {
-	self, err := s.Store.FederationSelf(ctx)
+	self, err := s.loadSelf(ctx)
 	if err != nil {
 		return err
 	}
@@ -166,7 +166,7 @@ func (s *Service) trustedKeys(ctx context.Context) (map[string]*signing.ForeignK
 	if c.keys != nil && now.Sub(c.at) < RefreshEvery && !now.Before(c.at) {
 		return c.keys, nil
 	}
-	self, err := s.Store.FederationSelf(ctx)
+	self, err := s.loadSelf(ctx)
 	if errs.Is(err, errs.NotFound) {
 		return nil, nil
 	}

@@ -254,9 +254,13 @@ func (s *Server) getType(w http.ResponseWriter, r *http.Request) {
 func (s *Server) jwks(w http.ResponseWriter, r *http.Request) {
 	var hub []json.RawMessage
 	if s.AccessTokens != nil {
-		// The hub's own key (access tokens, webhook signatures) joins the
+		// The hub's own keys (access tokens, webhook signatures, its
+		// lists): every generation it publishes, inactive, active and
+		// retired (docs/federation.md, Rotating the hub key), join the
 		// authorities' seal keys.
-		hub = append(hub, s.AccessTokens.Key.PublicJWK())
+		for _, k := range s.AccessTokens.Key.Published() {
+			hub = append(hub, k.JWK)
+		}
 	}
 	b, err := s.Keys.JWKS(r.Context(), hub...)
 	if err != nil {

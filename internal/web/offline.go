@@ -113,13 +113,20 @@ var offlineMessages = []string{
 }
 
 // offlineConfig is what offline.js needs, as base64 JSON for a data attribute:
-// the hub's public key (which signs the trust list and the status lists),
+// the hub's public keys (which sign the trust list and the status lists),
 // where the lists are, the words to show.
 func (s *Server) offlineConfig(lang string) string {
 	cfg := map[string]any{"lang": lang, "trustList": trustListURL, "statusList": "/status/tsl/", "catalogue": catalogueURL,
 		"worker": workerPath, "scope": appScope}
 	if s.HubKey != nil {
+		// The active key, and every key the hub publishes: lists signed
+		// before a rotation keep verifying until they are fetched again.
 		cfg["hubKey"] = s.HubKey.PublicJWK()
+		var keys []json.RawMessage
+		for _, k := range s.HubKey.Published() {
+			keys = append(keys, k.JWK)
+		}
+		cfg["hubKeys"] = keys
 	}
 	msgs := make(map[string][2]string, len(offlineMessages))
 	for _, k := range offlineMessages {

@@ -255,11 +255,18 @@
   }
 
   // verifyJWS checks a compact JWS with the hub key (EdDSA or ES256, the
-  // typ given) and returns its payload and header.
+  // typ given) and returns its payload and header. hub is one imported key,
+  // or the hub's published keys (while it rotates), of which the one the
+  // header's kid names verifies.
   async function verifyJWS(token, hub, typ) {
     var parts = String(token).trim().split(".");
     if (parts.length !== 3) { throw new Error("not a compact JWS"); }
     var header = JSON.parse(new TextDecoder().decode(b64urlDecode(parts[0])));
+    if (Array.isArray(hub)) {
+      var named = hub.filter(function (h) { return h && b64urlEncode(h.thumbprint) === header.kid; });
+      if (named.length !== 1) { throw new Error("kid " + header.kid + " is not a key of this hub"); }
+      hub = named[0];
+    }
     if (header.alg !== hub.alg) { throw new Error("alg " + header.alg + ", the hub key is " + hub.alg); }
     if (header.typ !== typ) { throw new Error("typ " + header.typ + ", want " + typ); }
     var ok = await verifyRaw(hub.alg, hub.key, b64urlDecode(parts[2]), new TextEncoder().encode(parts[0] + "." + parts[1]));

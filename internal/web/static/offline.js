@@ -36,7 +36,7 @@
 
   // --- the lists ---
   async function hubKey() {
-    if (!hub) { hub = await Q.importJWK(cfg.hubKey); }
+    if (!hub) { hub = await Promise.all((cfg.hubKeys || [cfg.hubKey]).map(Q.importJWK)); }
     return hub;
   }
 
