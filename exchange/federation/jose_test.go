@@ -16,6 +16,7 @@ import (
 
 	"github.com/certhub/certhub/exchange/federation"
 	"github.com/certhub/certhub/internal/testenv"
+	"github.com/certhub/certhub/signing"
 )
 
 // TestDirectoryJose proves the federation directory format with an
@@ -129,5 +130,67 @@ func TestDirectoryJose(t *testing.T) {
 	}
 	if !strings.Contains(res.Expired, "ERR_JWT_EXPIRED") {
 		t.Errorf("after exp: %s", res.Expired)
+	}
+}
+
+// TestFederationTrustListJose proves the federation trust list with jose
+// 6: given only the province's hub key, it verifies the list, and inside
+// it the county's trust list with the county key the list names; a list
+// changed without re-signing is refused.
+func TestFederationTrustListJose(t *testing.T) {
+	t.Parallel()
+	node, dir := testenv.NPM(t, "jose@6")
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	script, err := os.ReadFile("testdata/federation-trust-list-jose.mjs")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "ftl.mjs"), script, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c := &clock{time.Now()}
+	prov, _, county, _ := federation3(t, c)
+	keys := sealKeys(t, county)
+	must(keys.CreateKey(ctx, "11330102MB0000001K", signing.ES256))
+	tl := must(keys.TrustList(ctx, county.key, "https://county.example", nil, c.now()))
+	noErr(t, prov.store.PutDirectory(ctx, "trust-list:330102", tl, c.now()))
+	noErr(t, prov.store.PutDirectory(ctx, "licence-types:330102", []byte(`{"profile":"CH1","types":{"11330102MB0000001K002":{"name":"食品经营许可证"}}}`), c.now()))
+	c.t = c.t.Add(2 * time.Second) // past the cached view
+	list := string(must(prov.svc.FederationTrustList(ctx)))
+	tampered := tamper(t, list, func(m map[string]any) { m["exp"] = m["exp"].(float64) + 86400 })
+
+	in := must(json.Marshal(map[string]any{"hubKey": json.RawMessage(prov.key.PublicJWK()), "list": list, "tampered": tampered}))
+	cmd := exec.CommandContext(ctx, node, "ftl.mjs")
+	cmd.Dir, cmd.Stdin = dir, bytes.NewReader(in)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("node: %v: %s", err, stderr.String())
+	}
+	var res struct {
+		OK struct {
+			Iss   string `json:"iss"`
+			Error string `json:"error"`
+			Hubs  []struct {
+				ID    string   `json:"id"`
+				Iss   string   `json:"iss"`
+				Keys  int      `json:"keys"`
+				Types []string `json:"types"`
+			} `json:"hubs"`
+		} `json:"ok"`
+		Tampered string `json:"tampered"`
+	}
+	if err := json.Unmarshal(out, &res); err != nil {
+		t.Fatalf("%v: %s", err, out)
+	}
+	t.Logf("jose: %s", out)
+	if res.OK.Error != "" || res.OK.Iss != "https://prov.example" || len(res.OK.Hubs) != 1 || res.OK.Hubs[0].ID != "330102" ||
+		res.OK.Hubs[0].Iss != "https://county.example" || res.OK.Hubs[0].Keys != 1 || len(res.OK.Hubs[0].Types) != 1 {
+		t.Errorf("jose reads the federation trust list wrong: %s", out)
+	}
+	if !strings.Contains(res.Tampered, "ERR_JWS_SIGNATURE_VERIFICATION_FAILED") {
+		t.Errorf("tampered: %s", res.Tampered)
 	}
 }

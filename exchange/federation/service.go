@@ -121,6 +121,7 @@ type Service struct {
 	problems map[string]string // by hub fetched from: the last refusal
 	fetched  map[string]time.Time
 	trust    trustCache // the other hubs' seal keys (trust.go)
+	relay    relay      // the federation trust list and other hubs' status lists (offline.go)
 }
 
 func (s *Service) now() time.Time {
@@ -253,6 +254,9 @@ func (s *Service) forget() {
 	s.mu.Lock()
 	s.view, s.served = nil, nil
 	s.mu.Unlock()
+	s.relay.mu.Lock()
+	s.relay.fedTL = nil
+	s.relay.mu.Unlock()
 }
 
 // Self returns this hub's identity, errs.NotFound before init.
@@ -457,8 +461,8 @@ func (s *Service) merged(ctx context.Context, self *Self, now time.Time) (*View,
 		}
 	}
 	for from, tok := range cached {
-		if strings.HasPrefix(from, trustSource) {
-			continue // a hub's trust list, kept beside the directories
+		if !isDirectory(from) {
+			continue // a hub's trust list or licence types, kept beside the directories
 		}
 		dv, err := VerifyDirectory(tok, self.Root, now, true)
 		if err != nil {

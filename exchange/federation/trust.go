@@ -3,7 +3,10 @@ package federation
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
+	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -20,8 +23,18 @@ import (
 const BadTrustList Reason = "bad_trust_list"
 
 // trustSource prefixes the store's source key of a hub's last good trust
-// list ("trust-list:330102"), kept beside the directories.
-const trustSource = "trust-list:"
+// list ("trust-list:330102"), kept beside the directories; typesSource
+// that of its licence type catalogue ("licence-types:330102").
+const (
+	trustSource = "trust-list:"
+	typesSource = "licence-types:"
+)
+
+// isDirectory reports whether a source key of the store is a hub's
+// directory (not one of the lists kept beside them).
+func isDirectory(from string) bool {
+	return !strings.HasPrefix(from, trustSource) && !strings.HasPrefix(from, typesSource)
+}
 
 // trustCache indexes the seal keys of the other hubs by kid, from the last
 // good trust lists in the store. It is rebuilt after every refresh, and at
@@ -65,6 +78,9 @@ func (s *Service) refreshTrustLists(ctx context.Context) error {
 		if err := s.fetchTrustList(ctx, e, held[trustSource+e.ID]); err != nil {
 			problems = append(problems, err)
 		}
+		if err := s.fetchLicenceTypes(ctx, e); err != nil {
+			problems = append(problems, err)
+		}
 	}
 	s.trust.reset()
 	return errors.Join(problems...)
@@ -95,6 +111,43 @@ func (s *Service) fetchTrustList(ctx context.Context, e *Entry, held []byte) err
 		}
 	}
 	s.note(ctx, e.ID, "trust list", err)
+	return err
+}
+
+// maxLicenceTypes bounds a hub's licence type catalogue.
+const maxLicenceTypes = 1 << 20
+
+// fetchLicenceTypes keeps the licence type catalogue of hub e
+// (/.well-known/certhub-licence-types: names and labels of the fields of
+// its compact QR codes), limited to the types its entry lists, so that an
+// offline page labels another hub's licences (the federation trust list
+// carries it, under this hub's signature). The catalogue names things and
+// decides nothing; a hub that does not serve one is left without labels.
+func (s *Service) fetchLicenceTypes(ctx context.Context, e *Entry) error {
+	url := strings.TrimRight(e.URL, "/") + "/.well-known/certhub-licence-types"
+	b, err := s.get(ctx, e.ID, url)
+	if err == nil {
+		var cat struct {
+			Profile string                     `json:"profile"`
+			Types   map[string]json.RawMessage `json:"types"`
+		}
+		switch {
+		case len(b) > maxLicenceTypes:
+			err = &RemoteError{Hub: e.ID, Err: fmt.Errorf("licence types: %d bytes, over %d", len(b), maxLicenceTypes)}
+		case json.Unmarshal(b, &cat) != nil || cat.Profile != "CH1":
+			err = &RemoteError{Hub: e.ID, Err: errors.New("licence types: not a CH1 licence type catalogue")}
+		default:
+			for code, def := range cat.Types {
+				var obj map[string]json.RawMessage
+				if !slices.Contains(e.Types, code) || json.Unmarshal(def, &obj) != nil {
+					delete(cat.Types, code) // not its type to name, or not an entry
+				}
+			}
+			kept, _ := json.Marshal(cat)
+			err = s.Store.PutDirectory(ctx, typesSource+e.ID, kept, s.now().UTC())
+		}
+	}
+	s.note(ctx, e.ID, "licence types", err)
 	return err
 }
 

@@ -11,6 +11,7 @@ import (
 
 	"github.com/certhub/certhub/exchange/federation"
 	"github.com/certhub/certhub/internal/errs"
+	"github.com/certhub/certhub/internal/statuslist"
 )
 
 // federationService answers 404 while the hub is in no federation.
@@ -34,6 +35,52 @@ func (s *Server) federationDirectory(w http.ResponseWriter, r *http.Request) {
 	}
 	sum := sha256.Sum256(b)
 	serveSigned(w, r, b, `"`+base64.RawURLEncoding.EncodeToString(sum[:16])+`"`, "application/jwt", "public, max-age=30")
+}
+
+// federationTrustList serves the other hubs' keys and trust lists, signed
+// by this hub (docs/federation.md, Offline across hubs).
+func (s *Server) federationTrustList(w http.ResponseWriter, r *http.Request) {
+	f := s.federationService(w, r)
+	if f == nil {
+		return
+	}
+	b, err := f.FederationTrustList(r.Context())
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	sum := sha256.Sum256(b)
+	serveSigned(w, r, b, `"`+base64.RawURLEncoding.EncodeToString(sum[:16])+`"`, "application/jwt", "public, max-age=60")
+}
+
+// relayedStatusList passes on another hub's status list.
+func (s *Server) relayedStatusList(w http.ResponseWriter, r *http.Request) {
+	f := s.federationService(w, r)
+	if f == nil {
+		return
+	}
+	n, err := statuslist.ParseTSLName(chi.URLParam(r, "list"))
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	hub := chi.URLParam(r, "hub")
+	b, err := f.StatusList(r.Context(), hub, n)
+	var re *federation.RemoteError
+	switch {
+	case errors.As(err, &re) && re.Unreachable:
+		s.failSide(w, r, http.StatusServiceUnavailable, errs.Unavailable, "hub "+hub+" did not answer: "+re.Err.Error(), sideRemoteUnreachable, s.hubOf(r.Context(), hub), "")
+		return
+	case errors.As(err, &re):
+		s.failSide(w, r, http.StatusBadGateway, errs.Unavailable, "hub "+hub+": "+re.Err.Error(), sideRemoteHub, s.hubOf(r.Context(), hub), "")
+		return
+	case err != nil:
+		s.fail(w, r, err)
+		return
+	}
+	sum := sha256.Sum256(b)
+	w.Header().Set("Access-Control-Allow-Origin", "*")
+	serveSigned(w, r, b, `"`+base64.RawURLEncoding.EncodeToString(sum[:16])+`"`, statuslist.TSLMediaType, "public, max-age=60")
 }
 
 // federationHub serves this hub's live description, signed by its key:

@@ -134,6 +134,8 @@ var Routes = []Route{
 	{"GET", "/status/tsl/{list}", nil, "Public (no token): IETF Token Status List {list} (statuslist+jwt, 2 bits an entry) signed by the hub key; reveals only the bits, not whose they are", (*Server).tokenStatusList},
 	{"GET", "/status/bsl/{list}", nil, "Public (no token): W3C BitstringStatusListCredential {list} = <n>-revocation or <n>-suspension (vc+jwt) signed by the hub key", (*Server).bitstringStatusList},
 	{"GET", "/.well-known/certhub-directory", nil, "The federation directory: every hub this hub knows, each entry signed by its parent, the whole signed by this hub with iat/exp", (*Server).federationDirectory},
+	{"GET", "/.well-known/certhub-federation-trust-list", nil, "The other hubs of the federation for offline verifiers: each hub's keys and its trust list as it signed it, the whole signed by this hub's key", (*Server).federationTrustList},
+	{"GET", "/status/federation/{hub}/tsl/{list}", nil, "Public (no token): another hub's IETF Token Status List {list} as that hub signed it, passed on for offline pages that reach only this hub", (*Server).relayedStatusList},
 	{"GET", "/.well-known/certhub-hub", nil, "This hub's description of itself (id, URL, keys, authorities and types it holds), signed by its hub key", (*Server).federationHub},
 	{"GET", "/.well-known/ledger-key", nil, "The key that signs the audit ledger's checkpoints", (*Server).ledgerKey},
 

@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
 )
 
@@ -81,4 +83,76 @@ func Screenshot(t testing.TB, ctx context.Context, name string) {
 		t.Fatal(err)
 	}
 	t.Logf("screenshot: %s", path)
+}
+
+// emulateNetworkConditions is Network.emulateNetworkConditions, deprecated
+// in the protocol but still what switches navigator.onLine for good.
+var emulateNetworkConditions = cdp.Command[emulateNetworkConditionsParams, cdp.Empty]{Method: "Network.emulateNetworkConditions"}
+
+type emulateNetworkConditionsParams struct {
+	Offline            bool    `json:"offline"`
+	Latency            float64 `json:"latency"`
+	DownloadThroughput float64 `json:"downloadThroughput"`
+	UploadThroughput   float64 `json:"uploadThroughput"`
+}
+
+// Offline switches the page and its service worker off the network and
+// navigator.onLine to false, as the DevTools "Offline" switch does: it sets
+// the conditions on every target, the service worker's too (whose fetches
+// the page's conditions do not cover).
+func Offline(t testing.TB, ctx context.Context, off bool) {
+	t.Helper()
+	conditions := func(ctx context.Context) error {
+		// The older command (what the DevTools switch sends) also sets
+		// navigator.onLine, for good across navigations, so it goes first:
+		// nothing sees "online" once requests fail.
+		if _, err := chromedp.Call(ctx, emulateNetworkConditions, emulateNetworkConditionsParams{Offline: off, DownloadThroughput: -1, UploadThroughput: -1}); err != nil {
+			return err
+		}
+		_, err := chromedp.Call(ctx, network.EmulateNetworkConditionsByRule, network.EmulateNetworkConditionsByRuleParams{
+			EmulateOfflineServiceWorker: &off,
+			MatchedNetworkConditions:    []*network.Conditions{{Offline: off, DownloadThroughput: -1, UploadThroughput: -1}},
+		})
+		return err
+	}
+	if err := conditions(ctx); err != nil {
+		t.Fatal(err)
+	}
+	targets, err := chromedp.Targets(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	workers := 0
+	for _, ti := range targets {
+		if ti.Type != "service_worker" {
+			continue
+		}
+		wctx, cancel := chromedp.NewContext(ctx, chromedp.WithTargetID(ti.TargetID))
+		t.Cleanup(cancel)
+		if err := conditions(wctx); err != nil {
+			t.Fatalf("service worker %s: %v", ti.URL, err)
+		}
+		workers++
+	}
+	if workers == 0 {
+		t.Fatal("no service worker target to take offline")
+	}
+	if _, err := chromedp.Call(ctx, network.OverrideNetworkState, network.OverrideNetworkStateParams{Offline: off, DownloadThroughput: -1, UploadThroughput: -1}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// WaitJS polls a JavaScript condition (30 s at most).
+func WaitJS(t testing.TB, ctx context.Context, what, js string) {
+	t.Helper()
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		ok, err := chromedp.Run(ctx, chromedp.Evaluate[bool](js, chromedp.EvalAwaitPromise))
+		if err == nil && ok {
+			return
+		}
+		if time.Now().After(deadline) {
+			html, _ := chromedp.Run(ctx, chromedp.OuterHTML(chromedp.CSS("main")))
+			t.Fatalf("waiting for %s: %v\npage: %.3000s", what, err, html)
+		}
+	}
 }

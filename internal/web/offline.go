@@ -104,12 +104,12 @@ func (s *Server) jsqr(w http.ResponseWriter, r *http.Request) {
 // both languages (the page shows the page's language and the other below).
 var offlineMessages = []string{
 	"valid", "invalid", "type", "authority", "holder", "validity", "no_end", "identifier",
-	"lists_cached", "lists_missing", "lists_from", "stale_old", "stale_expired",
+	"lists_cached", "lists_hubs", "lists_missing", "lists_from", "stale_old", "stale_expired",
 	"q_valid", "q_bad_prefix", "q_bad_base45", "q_bad_zlib", "q_too_large", "q_bad_cbor", "q_unknown_key",
 	"q_bad_algorithm", "q_bad_signature", "q_expired", "q_revoked", "q_suspended", "q_stale_lists",
 	"q_bad_trust_list", "q_bad_status_list", "q_bad_status_index", "q_bad_status", "q_status_unavailable",
 	"q_issuer_mismatch", "q_key_compromised", "q_needs_connection", "q_decoder_missing", "q_no_qr",
-	"q_not_an_image", "q_error", "q_key_not_yet_valid", "q_key_retired", "q_not_yet_valid", "q_no_status", "q_warning", "q_field", "q_seal_key", "q_detail", "q_checked_in", "q_local",
+	"q_not_an_image", "q_error", "q_key_not_yet_valid", "q_key_retired", "q_not_yet_valid", "q_no_status", "q_warning", "q_field", "q_seal_key", "q_detail", "q_checked_in", "q_local", "q_hub",
 }
 
 // offlineConfig is what offline.js needs, as base64 JSON for a data attribute:
@@ -117,6 +117,7 @@ var offlineMessages = []string{
 // where the lists are, the words to show.
 func (s *Server) offlineConfig(lang string) string {
 	cfg := map[string]any{"lang": lang, "trustList": trustListURL, "statusList": "/status/tsl/", "catalogue": catalogueURL,
+		"federationTrustList": "/.well-known/certhub-federation-trust-list", "federationStatus": "/status/federation/",
 		"worker": workerPath, "scope": appScope}
 	if s.HubKey != nil {
 		// The active key, and every key the hub publishes: lists signed

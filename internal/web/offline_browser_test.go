@@ -157,78 +157,6 @@ func (l *requestLog) report() (all, notFromSW []string) {
 	return all, notFromSW
 }
 
-// emulateNetworkConditions is Network.emulateNetworkConditions, deprecated
-// in the protocol but still what switches navigator.onLine for good.
-var emulateNetworkConditions = cdp.Command[emulateNetworkConditionsParams, cdp.Empty]{Method: "Network.emulateNetworkConditions"}
-
-type emulateNetworkConditionsParams struct {
-	Offline            bool    `json:"offline"`
-	Latency            float64 `json:"latency"`
-	DownloadThroughput float64 `json:"downloadThroughput"`
-	UploadThroughput   float64 `json:"uploadThroughput"`
-}
-
-// offline switches the page and its service worker off the network and
-// navigator.onLine to false, as the DevTools "Offline" switch does: it sets
-// the conditions on every target, the service worker's too (whose fetches
-// the page's conditions do not cover).
-func offline(t *testing.T, ctx context.Context, off bool) {
-	t.Helper()
-	conditions := func(ctx context.Context) error {
-		// The older command (what the DevTools switch sends) also sets
-		// navigator.onLine, for good across navigations, so it goes first:
-		// nothing sees "online" once requests fail.
-		if _, err := chromedp.Call(ctx, emulateNetworkConditions, emulateNetworkConditionsParams{Offline: off, DownloadThroughput: -1, UploadThroughput: -1}); err != nil {
-			return err
-		}
-		_, err := chromedp.Call(ctx, network.EmulateNetworkConditionsByRule, network.EmulateNetworkConditionsByRuleParams{
-			EmulateOfflineServiceWorker: &off,
-			MatchedNetworkConditions:    []*network.Conditions{{Offline: off, DownloadThroughput: -1, UploadThroughput: -1}},
-		})
-		return err
-	}
-	if err := conditions(ctx); err != nil {
-		t.Fatal(err)
-	}
-	targets, err := chromedp.Targets(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	workers := 0
-	for _, ti := range targets {
-		if ti.Type != "service_worker" {
-			continue
-		}
-		wctx, cancel := chromedp.NewContext(ctx, chromedp.WithTargetID(ti.TargetID))
-		t.Cleanup(cancel)
-		if err := conditions(wctx); err != nil {
-			t.Fatalf("service worker %s: %v", ti.URL, err)
-		}
-		workers++
-	}
-	if workers == 0 {
-		t.Fatal("no service worker target to take offline")
-	}
-	if _, err := chromedp.Call(ctx, network.OverrideNetworkState, network.OverrideNetworkStateParams{Offline: off, DownloadThroughput: -1, UploadThroughput: -1}); err != nil {
-		t.Fatal(err)
-	}
-}
-
-// waitJS polls a JavaScript condition.
-func waitJS(t testing.TB, ctx context.Context, what, js string) {
-	t.Helper()
-	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(100 * time.Millisecond) {
-		ok, err := chromedp.Run(ctx, chromedp.Evaluate[bool](js, chromedp.EvalAwaitPromise))
-		if err == nil && ok {
-			return
-		}
-		if time.Now().After(deadline) {
-			html, _ := chromedp.Run(ctx, chromedp.OuterHTML(chromedp.CSS("main")))
-			t.Fatalf("waiting for %s: %v\npage: %.3000s", what, err, html)
-		}
-	}
-}
-
 // scanImage uploads a QR image to the offline card and waits for the verdict.
 func scanImage(t *testing.T, ctx context.Context, file, want string) string {
 	t.Helper()
@@ -236,7 +164,7 @@ func scanImage(t *testing.T, ctx context.Context, file, want string) string {
 		chromedp.Evaluate[chromedp.Void](`document.getElementById('offline-verdict').dataset.reason = ''`),
 		chromedp.SetUploadFiles(chromedp.CSS(`#qr-image`), []string{file}),
 	)
-	waitJS(t, ctx, "verdict "+want, `document.getElementById('offline-verdict').dataset.reason !== ''`)
+	testenv.WaitJS(t, ctx, "verdict "+want, `document.getElementById('offline-verdict').dataset.reason !== ''`)
 	got := attr(t, ctx, `#offline-verdict`, "data-reason")
 	if got != want {
 		t.Fatalf("%s: verdict %q (%s), want %q", filepath.Base(file), got, text(t, ctx, `#offline-result`), want)
@@ -313,9 +241,9 @@ func TestBrowserOfflineVerify(t *testing.T) {
 	clerkSignIn(t, ctx, h.Srv.URL)
 	// Online: the service worker installs and takes the page, the page keeps
 	// the trust list and the status list.
-	waitJS(t, ctx, "the service worker to control the page", `!!navigator.serviceWorker.controller`)
-	waitJS(t, ctx, "the lists to be kept", `document.getElementById('lists-state').dataset.ready === 'true'`)
-	waitJS(t, ctx, "the page to be kept", `caches.match('/verify').then(r => !!r)`)
+	testenv.WaitJS(t, ctx, "the service worker to control the page", `!!navigator.serviceWorker.controller`)
+	testenv.WaitJS(t, ctx, "the lists to be kept", `document.getElementById('lists-state').dataset.ready === 'true'`)
+	testenv.WaitJS(t, ctx, "the page to be kept", `caches.match('/verify').then(r => !!r)`)
 	testenv.Screenshot(t, ctx, "40-offline-verify-online")
 	// Chromium finds nothing that keeps the page from being installed.
 	inst, err := chromedp.Call(ctx, page.GetInstallabilityErrors, cdp.Empty{})
@@ -327,7 +255,7 @@ func TestBrowserOfflineVerify(t *testing.T) {
 	}
 
 	// Offline.
-	offline(t, ctx, true)
+	testenv.Offline(t, ctx, true)
 	cut.Store(true)
 	t.Logf("offline at %s", time.Now().Format("05.000"))
 	reqs.start()
@@ -338,7 +266,7 @@ func TestBrowserOfflineVerify(t *testing.T) {
 	if on, _ := chromedp.Run(ctx, chromedp.Evaluate[bool](`navigator.onLine`)); on {
 		t.Fatal("navigator.onLine is true again after the navigation")
 	}
-	waitJS(t, ctx, "the kept lists offline", `document.getElementById('lists-state').dataset.ready === 'true'`)
+	testenv.WaitJS(t, ctx, "the kept lists offline", `document.getElementById('lists-state').dataset.ready === 'true'`)
 	loads, notFromSW := reqs.report()
 	if len(loads) == 0 || len(notFromSW) > 0 {
 		t.Fatalf("offline page load: requests %v; not answered by the service worker: %v", loads, notFromSW)
@@ -367,7 +295,7 @@ func TestBrowserOfflineVerify(t *testing.T) {
 	// A scanner gun types the text; a damaged one is refused with its reason
 	// (a lower-case letter is outside the Base45 alphabet).
 	run(t, ctx, chromedp.SetValue(chromedp.CSS(`#qr-text`), validText[:20]+"a"+validText[21:]), chromedp.Click(chromedp.CSS(`#qr-text-check`)))
-	waitJS(t, ctx, "typed text", `document.getElementById('offline-verdict').dataset.reason === 'bad_base45'`)
+	testenv.WaitJS(t, ctx, "typed text", `document.getElementById('offline-verdict').dataset.reason === 'bad_base45'`)
 	if all, _ := reqs.report(); len(all) > 0 {
 		t.Fatalf("verifying offline made requests: %v", all)
 	}
@@ -378,7 +306,7 @@ func TestBrowserOfflineVerify(t *testing.T) {
 	later := shiftClock(t, ctx, 2*time.Hour, "")
 	reqs.start()
 	run(t, ctx, chromedp.Navigate(h.Srv.URL+"/verify"), chromedp.WaitVisible(chromedp.CSS(`#qr-image`)))
-	waitJS(t, ctx, "the refresh banner", `(() => { const b = document.getElementById('stale-banner'); return !b.hidden && b.dataset.state === 'old'; })()`)
+	testenv.WaitJS(t, ctx, "the refresh banner", `(() => { const b = document.getElementById('stale-banner'); return !b.hidden && b.dataset.state === 'old'; })()`)
 	scanImage(t, ctx, validPNG, "valid")
 	testenv.Screenshot(t, ctx, "44-offline-lists-old")
 
@@ -387,7 +315,7 @@ func TestBrowserOfflineVerify(t *testing.T) {
 	shiftClock(t, ctx, 25*time.Hour, later)
 	reqs.start()
 	run(t, ctx, chromedp.Navigate(h.Srv.URL+"/verify"), chromedp.WaitVisible(chromedp.CSS(`#qr-image`)))
-	waitJS(t, ctx, "the stale banner", `(() => { const b = document.getElementById('stale-banner'); return !b.hidden && b.dataset.state === 'expired'; })()`)
+	testenv.WaitJS(t, ctx, "the stale banner", `(() => { const b = document.getElementById('stale-banner'); return !b.hidden && b.dataset.state === 'expired'; })()`)
 	banner := text(t, ctx, `#stale-banner`)
 	if !strings.Contains(banner, "已过期") || !strings.Contains(banner, "EXPIRED") {
 		t.Fatalf("stale banner: %q", banner)
@@ -421,8 +349,8 @@ func TestBrowserOfflineWithoutDecoder(t *testing.T) {
 	}
 	ctx := testenv.Browser(t, "")
 	clerkSignIn(t, ctx, h.Srv.URL)
-	waitJS(t, ctx, "the service worker to control the page", `!!navigator.serviceWorker.controller`)
-	waitJS(t, ctx, "the trust list to be kept", `!!CertHubOffline.lists().trustList`)
+	testenv.WaitJS(t, ctx, "the service worker to control the page", `!!navigator.serviceWorker.controller`)
+	testenv.WaitJS(t, ctx, "the trust list to be kept", `!!CertHubOffline.lists().trustList`)
 	if msg := text(t, ctx, `#decoder-missing`); !strings.Contains(msg, "无法读取图片") {
 		t.Fatalf("decoder missing note: %q", msg)
 	}
@@ -431,14 +359,14 @@ func TestBrowserOfflineWithoutDecoder(t *testing.T) {
 	}
 	// The scanner gun types the text and ends it with Enter.
 	run(t, ctx, chromedp.SendKeys(chromedp.CSS(`#qr-text`), code+"\r"))
-	waitJS(t, ctx, "the typed code's verdict", `document.getElementById('offline-verdict').dataset.reason === 'valid'`)
+	testenv.WaitJS(t, ctx, "the typed code's verdict", `document.getElementById('offline-verdict').dataset.reason === 'valid'`)
 	testenv.Screenshot(t, ctx, "46-offline-no-decoder-typed")
 
 	// In English, the verdict is English first, Chinese beside it.
 	run(t, ctx, chromedp.Navigate(h.Srv.URL+"/verify?lang=en"), chromedp.WaitVisible(chromedp.CSS(`#qr-text`)))
-	waitJS(t, ctx, "the trust list to be kept", `!!CertHubOffline.lists().trustList`)
+	testenv.WaitJS(t, ctx, "the trust list to be kept", `!!CertHubOffline.lists().trustList`)
 	run(t, ctx, chromedp.SendKeys(chromedp.CSS(`#qr-text`), code+"\r"))
-	waitJS(t, ctx, "the typed code's verdict", `document.getElementById('offline-verdict').dataset.reason === 'valid'`)
+	testenv.WaitJS(t, ctx, "the typed code's verdict", `document.getElementById('offline-verdict').dataset.reason === 'valid'`)
 	if v := text(t, ctx, `#offline-verdict`); !strings.HasPrefix(strings.TrimSpace(v), "VALID") || !strings.Contains(v, "签章有效") {
 		t.Fatalf("English verdict: %q", v)
 	}
@@ -466,7 +394,7 @@ func BenchmarkBrowserOfflineVerify(b *testing.B) {
 	}
 	ctx := testenv.Browser(b, "")
 	clerkSignIn(b, ctx, h.Srv.URL)
-	waitJS(b, ctx, "the lists to be kept", `document.getElementById('lists-state').dataset.ready === 'true'`)
+	testenv.WaitJS(b, ctx, "the lists to be kept", `document.getElementById('lists-state').dataset.ready === 'true'`)
 	type timing struct {
 		Median, P95, ImageMedian, ImageP95 float64
 		Chars                              int
@@ -518,11 +446,11 @@ func TestBrowserOfflineCamera(t *testing.T) {
 	writeY4M(t, video, compactCode(t, h, res.Certificate.ID, "png"))
 	ctx := testenv.Browser(t, video)
 	clerkSignIn(t, ctx, h.Srv.URL)
-	waitJS(t, ctx, "the service worker to control the page", `!!navigator.serviceWorker.controller`)
-	waitJS(t, ctx, "the lists to be kept", `document.getElementById('lists-state').dataset.ready === 'true'`)
-	offline(t, ctx, true)
+	testenv.WaitJS(t, ctx, "the service worker to control the page", `!!navigator.serviceWorker.controller`)
+	testenv.WaitJS(t, ctx, "the lists to be kept", `document.getElementById('lists-state').dataset.ready === 'true'`)
+	testenv.Offline(t, ctx, true)
 	run(t, ctx, chromedp.Click(chromedp.CSS(`#start-camera`)))
-	waitJS(t, ctx, "the camera's verdict", `document.getElementById('offline-verdict').dataset.reason === 'valid'`)
+	testenv.WaitJS(t, ctx, "the camera's verdict", `document.getElementById('offline-verdict').dataset.reason === 'valid'`)
 	testenv.Screenshot(t, ctx, "47-offline-camera")
 	if id := text(t, ctx, `#offline-details`); !strings.Contains(id, res.Certificate.ID) {
 		t.Fatalf("camera result: %q", id)

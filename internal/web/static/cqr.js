@@ -304,6 +304,29 @@
     return { sub: p.sub, iat: p.iat, exp: p.exp, ttl: p.ttl, bits: sl.bits, bytes: bytes };
   }
 
+  // loadFederation verifies the federation trust list (typ
+  // certhub-federation-trust-list+jwt, docs/federation.md) with this hub's
+  // keys and, for each other hub in it, that hub's trust list with the keys
+  // it lists for the hub. A hub whose trust list fails is left out (and
+  // named in errors); the whole fails only when this hub's signature does.
+  async function loadFederation(token, hub) {
+    var jws;
+    try { jws = await verifyJWS(token, hub, "certhub-federation-trust-list+jwt"); } catch (e) { fail("bad_trust_list", e.message); }
+    var p = jws.payload;
+    if (typeof p.iat !== "number" || typeof p.exp !== "number" || !Array.isArray(p.hubs)) { fail("bad_trust_list", "iat, exp or hubs missing"); }
+    var out = { iat: p.iat, exp: p.exp, hubs: [], errors: [] };
+    for (var i = 0; i < p.hubs.length; i++) {
+      var h = p.hubs[i];
+      try {
+        var keys = await Promise.all((h.keys || []).map(function (k) { return importJWK(k.jwk).catch(function () { return null; }); }));
+        var tl = await loadTrustList(h.trust_list, keys);
+        out.hubs.push({ id: String(h.hub_id), name: String(h.name || ""), url: String(h.url || ""), keys: keys, trustList: tl, statusLists: {},
+          catalogue: h.licence_types && typeof h.licence_types === "object" ? h.licence_types : null });
+      } catch (e) { out.errors.push(String(h.hub_id) + ": " + (e.reason || e.message)); }
+    }
+    return out;
+  }
+
   // statusAt reads entry idx: bits per entry, least-significant bit first.
   function statusAt(list, idx) {
     var per = 8 / list.bits;
@@ -412,20 +435,36 @@
       }
       out.status = { idx: int(ref.get("idx")), uri: ref.get("uri") };
     }
-    out.licence = parseLicence(c.get(CLAIM.licence), catalogue);
+    out.rawLicence = c.get(CLAIM.licence);
+    out.licence = parseLicence(out.rawLicence, catalogue);
     return out;
   }
 
   // verify is the whole offline check: the compact QR against the cached,
-  // verified trust list and status lists (by URL path), at now (seconds).
-  // It resolves to {valid, reason, detail, result, stale}; it never throws.
+  // verified trust lists and status lists (by URL path), at now (seconds):
+  // this hub's, and those of the other hubs of the federation
+  // (lists.foreign), whichever states the code's key. It resolves to
+  // {valid, reason, detail, result, hub}; it never throws.
   async function verify(text, lists, now, catalogue) {
-    var res = { valid: false, reason: "", detail: "", result: null };
+    var res = { valid: false, reason: "", detail: "", result: null, hub: null };
     try {
-      var tl = lists.trustList;
-      if (!tl) { fail("bad_trust_list", "no trust list cached yet"); }
-      var r = await decode(String(text).trim(), function (kidHex) { return tl.keys.get(kidHex) || null; }, catalogue);
+      var sources = [];
+      if (lists.trustList) { sources.push({ tl: lists.trustList, statusLists: lists.statusLists, hub: null }); }
+      (lists.foreign || []).forEach(function (h) { sources.push({ tl: h.trustList, statusLists: h.statusLists, hub: h }); });
+      if (!sources.length) { fail("bad_trust_list", "no trust list cached yet"); }
+      var src = null;
+      var r = await decode(String(text).trim(), function (kidHex) {
+        var found = sources.filter(function (s) { return s.tl.keys.has(kidHex); });
+        // A kid two hubs state is believed for neither.
+        if (found.length !== 1) { return null; }
+        src = found[0];
+        return src.tl.keys.get(kidHex);
+      }, catalogue);
       res.result = r;
+      res.hub = src.hub ? { id: src.hub.id, name: src.hub.name } : null;
+      // Another hub's licence: its fields are named by its catalogue.
+      if (src.hub && src.hub.catalogue) { r.licence = parseLicence(r.rawLicence, src.hub.catalogue); }
+      var tl = src.tl;
       if (r.exp !== undefined && now >= r.exp) { fail("expired", "expired at " + new Date(r.exp * 1000).toISOString()); }
       var e = r.key.entry;
       if (tl.iss && r.iss && tl.iss !== r.iss) { fail("issuer_mismatch", "issued by " + r.iss + ", the trust list is " + tl.iss + "'s"); }
@@ -439,7 +478,7 @@
       if (r.status) {
         var path;
         try { path = new URL(r.status.uri).pathname; } catch (x) { fail("bad_cbor", "status uri"); }
-        var sl = lists.statusLists[path];
+        var sl = src.statusLists[path];
         if (!sl) { fail("status_unavailable", "no cached status list " + r.status.uri); }
         if (sl.sub && sl.sub !== r.status.uri) { fail("bad_status_list", "the list is " + sl.sub); }
         var slEnd = typeof sl.exp === "number" ? sl.exp : sl.iat + sl.ttl;
@@ -479,6 +518,6 @@
 
   root.CertHubQR = {
     verify: verify, decode: decode, freshness: freshness, loadTrustList: loadTrustList, loadStatusList: loadStatusList,
-    importJWK: importJWK, base45Decode: base45Decode, decodeCBOR: decodeCBOR, statusAt: statusAt, VerifyError: VerifyError
+    importJWK: importJWK, loadFederation: loadFederation, base45Decode: base45Decode, decodeCBOR: decodeCBOR, statusAt: statusAt, VerifyError: VerifyError
   };
 })(self);

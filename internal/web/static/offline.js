@@ -12,7 +12,7 @@
   var LISTS = "certhub-lists-v1";
   var REFRESH_MS = 5 * 60 * 1000;
   var $ = function (id) { return document.getElementById(id); };
-  var lists = { trustList: null, statusLists: {} };
+  var lists = { trustList: null, statusLists: {}, foreign: [] };
   var catalogue = null;
   var hub = null;
   var MAX_LISTS = 64; // status lists are numbered from 1; each holds ≥ 131,072 entries
@@ -43,15 +43,37 @@
   // loadCached reads and verifies what Cache Storage holds; no request.
   async function loadCached() {
     var cache = await caches.open(LISTS);
-    var next = { trustList: null, statusLists: {}, errors: [] };
+    var next = { trustList: null, statusLists: {}, foreign: [], errors: [] };
     var k = await hubKey();
     var tl = await cache.match(cfg.trustList);
     if (tl) {
       try { next.trustList = await Q.loadTrustList(await tl.text(), k); } catch (e) { next.errors.push(e.reason || "bad_trust_list"); }
     }
+    // The other hubs of the federation: their trust lists, vouched for by
+    // this hub's signature, and their status lists as this hub passed them
+    // on (/status/federation/<hub>/tsl/<n>), each checked with its hub's keys.
+    var byHub = {};
+    var ft = await cache.match(cfg.federationTrustList);
+    if (ft) {
+      try {
+        var fed = await Q.loadFederation(await ft.text(), k);
+        next.foreign = fed.hubs;
+        fed.hubs.forEach(function (h) { byHub[h.id] = h; });
+        next.errors = next.errors.concat(fed.errors);
+      } catch (e) { next.errors.push(e.reason || "bad_trust_list"); }
+    }
     var reqs = await cache.keys();
     for (var i = 0; i < reqs.length; i++) {
       var path = new URL(reqs[i].url).pathname;
+      // Kept by the path the list has at its own hub, as its codes name it.
+      var m = /^\/status\/federation\/([0-9]+)\/tsl\/([0-9]+)$/.exec(path);
+      if (m) {
+        if (!byHub[m[1]]) { continue; }
+        try {
+          byHub[m[1]].statusLists["/status/tsl/" + m[2]] = await Q.loadStatusList(await (await cache.match(reqs[i])).text(), byHub[m[1]].keys);
+        } catch (e) { next.errors.push(m[1] + ": " + (e.reason || "bad_status_list")); }
+        continue;
+      }
       if (path.indexOf("/status/tsl/") !== 0) { continue; }
       try {
         next.statusLists[path] = await Q.loadStatusList(await (await cache.match(reqs[i])).text(), k);
@@ -94,6 +116,24 @@
         if (st === 404) { localStorage.setItem(KNOWN, String(n - 1)); break; }
         if (st !== 200) { break; } // offline or a bad answer: try again later
       }
+      // The federation: the other hubs' trust lists, then each one's status
+      // lists, passed on by this hub, kept only if they verify.
+      var fed = null;
+      try {
+        await keep(cache, cfg.federationTrustList, async function (body) { fed = await Q.loadFederation(body, k); });
+      } catch (e) { fed = null; }
+      if (fed) {
+        for (var h = 0; h < fed.hubs.length; h++) {
+          var fh = fed.hubs[h];
+          for (var j = 1; j <= MAX_LISTS; j++) {
+            var fs;
+            try {
+              fs = await keep(cache, cfg.federationStatus + fh.id + "/tsl/" + j, function (body) { return Q.loadStatusList(body, fh.keys); });
+            } catch (e) { fs = 0; }
+            if (fs !== 200) { break; } // 404: no more lists; otherwise try again later
+          }
+        }
+      }
       await loadCached();
     })().finally(function () { refreshing = null; });
     return refreshing;
@@ -105,8 +145,11 @@
     var want = n >= Number(localStorage.getItem(KNOWN) || "1");
     st.dataset.ready = String(!!lists.trustList && want);
     st.dataset.statusLists = String(n);
+    st.dataset.hubs = String(lists.foreign.length);
+    st.dataset.hubStatusLists = String(lists.foreign.reduce(function (a, h) { return a + Object.keys(h.statusLists).length; }, 0));
     st.textContent = lists.trustList
-      ? msg("lists_cached").replace("{keys}", String(lists.trustList.keys.size)).replace("{lists}", String(n)).replace("{at}", when(lists.trustList.iat))
+      ? msg("lists_cached").replace("{keys}", String(lists.trustList.keys.size)).replace("{lists}", String(n)).replace("{at}", when(lists.trustList.iat)) +
+        (lists.foreign.length ? " " + msg("lists_hubs").replace("{hubs}", String(lists.foreign.length)) : "")
       : msg("lists_missing");
     showFreshness();
   }
@@ -153,6 +196,7 @@
       var l = r.licence;
       row(dl, msg("type"), l.typeName || l.typeCode || "");
       row(dl, msg("authority"), (r.key.entry.authority_name || "") + " " + (l.issuerUSCC || ""));
+      if (res.hub) { row(dl, msg("q_hub"), res.hub.name + " (" + res.hub.id + ")"); }
       if (l.holder) { row(dl, msg("holder"), l.holder); }
       row(dl, msg("validity"), (l.validFrom || "") + " — " + (l.validUntil || msg("no_end")));
       l.fields.forEach(function (f) {
