@@ -44,7 +44,7 @@ const itemTTL = 10 * time.Second
 
 // Import validates a catalog and stores it whole, or nothing.
 func (r *Resolver) Import(ctx context.Context, by *Principal, items []*ServiceItem) error {
-	if err := ValidateItems(ctx, r.Certs, r.Remote, items); err != nil {
+	if err := ValidateItems(ctx, r.Certs, r.Remote, r.Copies, items); err != nil {
 		return err
 	}
 	return r.put(ctx, by, items)
@@ -79,7 +79,7 @@ func (r *Resolver) ImportFile(ctx context.Context, by *Principal, name string, d
 	if perr != nil && items == nil {
 		return nil, perr
 	}
-	verr := ValidateItems(ctx, r.Certs, r.Remote, items)
+	verr := ValidateItems(ctx, r.Certs, r.Remote, r.Copies, items)
 	var l errs.List
 	refused := map[string]bool{} // cells the reader refused
 	for k, err := range []error{perr, verr} {
@@ -328,8 +328,8 @@ func (r *Resolver) Resolve(ctx context.Context, by *Principal, code string, req 
 
 // material answers one material from the applicant's certificates.
 func (r *Resolver) material(ctx context.Context, m *Material, cov *Coverage, held []*certificates.Certificate, remote map[string]*remoteAnswer,
-	today certificates.Date) MaterialAnswer {
-	a := MaterialAnswer{Name: m.Name, OriginalRequired: m.OriginalRequired, LegalBasis: m.LegalBasis, Flags: m.Flags}
+	today certificates.Date) (a MaterialAnswer) {
+	a = MaterialAnswer{Name: m.Name, OriginalRequired: m.OriginalRequired, LegalBasis: m.LegalBasis, Flags: m.Flags}
 	defer func() {
 		// A copy another hub pushed here names its home hub; this hub's
 		// agreement answered for it.
