@@ -298,7 +298,9 @@ func TestCopiesReadOnly(t *testing.T) {
 		{"/revoke", h.Admin}, {"/suspend", h.Admin}, {"/reinstate", issuer}, {"/revoke", issuer},
 		{"/revisions", h.Admin},
 	} {
-		var out struct{ Error struct{ Code, Message string } }
+		var out struct {
+			Error struct{ Code, Message string }
+		}
 		body := map[string]any{"reason": "测试"}
 		if tc.path == "/revisions" {
 			body = map[string]any{"data": map[string]any{"permit_no": "X"}, "reason": "变更"}
