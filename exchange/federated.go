@@ -26,8 +26,9 @@ type Copies interface {
 	// FederatedType returns a federated type's definition; errs.NotFound
 	// when no child pushed one.
 	FederatedType(ctx context.Context, code string) (*FederatedType, error)
-	// FindCopies returns the copies of the holder with this index (this
-	// hub's vault's index) of any of types (of every type when none).
+	// FindCopies returns the current (not superseded) copies of the
+	// holder with this index (this hub's vault's index) of any of types
+	// (of every type when none).
 	FindCopies(ctx context.Context, holderIndex string, types []string) ([]*certificates.Certificate, error)
 	// Copy returns one copy; errs.NotFound when this hub holds none by
 	// that id.

@@ -42,7 +42,8 @@ func (c *Copies) FederatedType(ctx context.Context, code string) (*exchange.Fede
 }
 
 // FindCopies implements exchange.Copies. A holder has a handful of
-// copies; each one's data is read from its document.
+// copies; each one's data is read from its document. Superseded versions
+// are left out, as a lookup of own certificates leaves them out.
 func (c *Copies) FindCopies(ctx context.Context, holderIndex string, types []string) ([]*certificates.Certificate, error) {
 	vs, err := c.Store.FederatedByHolder(ctx, holderIndex)
 	if err != nil {
@@ -50,8 +51,8 @@ func (c *Copies) FindCopies(ctx context.Context, holderIndex string, types []str
 	}
 	var out []*certificates.Certificate
 	for _, v := range vs {
-		if len(types) > 0 && !slices.Contains(types, v.Type) {
-			continue
+		if (len(types) > 0 && !slices.Contains(types, v.Type)) || v.State == certificates.StateSuperseded {
+			continue // of another type, or not current (as a lookup of own certificates)
 		}
 		ct, err := c.certificate(ctx, v)
 		if err != nil {

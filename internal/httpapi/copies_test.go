@@ -53,6 +53,28 @@ func (f *copyFixture) issue(t *testing.T, holder, permitNo string) string {
 	if st := f.county.call("POST", "/api/v1/certificates", f.county.Admin, body, &c); st != 201 {
 		t.Fatalf("county issue: %d", st)
 	}
+	f.pushVersion(t, c.ID, c.Document, holder, exchange.EventIssued)
+	return c.ID
+}
+
+// revise revises a permit at the county and pushes the new version; it
+// returns its id.
+func (f *copyFixture) revise(t *testing.T, id, holder, permitNo string) string {
+	t.Helper()
+	var c struct{ ID, Document string }
+	body := map[string]any{"data": map[string]any{"permit_no": permitNo, "business_scope": "热食类食品制售"}, "reason": "换证"}
+	if st := f.county.call("POST", "/api/v1/certificates/"+id+"/revisions", f.county.Admin, body, &c); st != 201 {
+		t.Fatalf("county revise: %d", st)
+	}
+	f.pushVersion(t, c.ID, c.Document, holder, exchange.EventRevised)
+	return c.ID
+}
+
+// pushVersion pushes an issued or revised version with its document, as
+// the county's aggregation would.
+func (f *copyFixture) pushVersion(t *testing.T, certID, document, holder, kind string) {
+	t.Helper()
+	c := struct{ ID, Document string }{certID, document}
 	ctx := context.Background()
 	id, _ := certificates.ParseIdentifier(c.ID)
 	key := "federated/330102/batches/" + c.ID + ".jwsl"
@@ -67,14 +89,13 @@ func (f *copyFixture) issue(t *testing.T, holder, permitNo string) string {
 	now := time.Now().UTC()
 	from, _ := certificates.ParseDate("2026-01-01")
 	until, _ := certificates.ParseDate("2031-12-31")
-	f.push(t, federation.Change{Event: exchange.Event{ID: "evt_" + c.ID, Kind: exchange.EventIssued, CertificateID: c.ID, Lineage: id.Lineage(),
-		Type: permitType, Authority: otherCode, Version: 1, At: now, HomeHub: "330102"},
-		Version: &federation.Version{ID: c.ID, HomeHub: "330102", Lineage: id.Lineage(), Type: permitType, Authority: otherCode, Version: 1,
+	f.push(t, federation.Change{Event: exchange.Event{ID: "evt_" + c.ID, Kind: kind, CertificateID: c.ID, Lineage: id.Lineage(),
+		Type: permitType, Authority: otherCode, Version: id.Version, At: now, HomeHub: "330102"},
+		Version: &federation.Version{ID: c.ID, HomeHub: "330102", Lineage: id.Lineage(), Type: permitType, Authority: otherCode, Version: id.Version,
 			HolderKind: certificates.Organisation, HolderIndex: f.city.Certs.Vault.Index("organisation", holder), HolderSealed: []byte("sealed"),
 			HolderName: "杭州某某餐饮有限公司", ValidFrom: from, ValidUntil: until, State: certificates.StateValid, DocumentKey: key,
 			DocumentSHA256: hex.EncodeToString(sum[:]), KID: "kid", IssuedAt: now, UpdatedAt: now}},
 		&exchange.FederatedType{HomeHub: "330102", Type: *def, UpdatedAt: now})
-	return c.ID
 }
 
 // push applies one change (and a type definition) at the city after the
@@ -242,6 +263,15 @@ func TestCopiesServed(t *testing.T) {
 	resolve(otherKey, companyID)
 	if r := res.Materials[0]; r.Outcome != "not_permitted" {
 		t.Fatalf("resolve without the agreement: %+v", r)
+	}
+
+	// A revision at the county supersedes the revoked copy (this test
+	// revoked it at the city only): the lookup shows the current version
+	// only.
+	revised := f.revise(t, revoked, org(7), "JY3301020009")
+	if st := h.call("GET", "/api/v1/certificates?holder_id="+org(7), key, nil, &found, hdr...); st != 200 || len(found.Certificates) != 1 ||
+		found.Certificates[0].ID != revised || found.Certificates[0].Data["permit_no"] != "JY3301020009" || found.Certificates[0].Status != "valid" {
+		t.Fatalf("after a revision: %d %+v", st, found)
 	}
 }
 
