@@ -338,6 +338,10 @@ type Certificate struct {
 	// Status is the version's entry in the status lists; nil for versions
 	// issued before status lists existed (issue 13).
 	Status *StatusRef
+	// HomeHub is set on a read-only copy of another hub's certificate that
+	// this hub keeps (federation, aggregation): the hub that holds it and
+	// decides its lifecycle. Never stored with this hub's own.
+	HomeHub string
 }
 
 // StatusRef is a certificate version's entry in the status lists: list

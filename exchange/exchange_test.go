@@ -57,7 +57,7 @@ func TestCatchAllAndAccepts(t *testing.T) {
 		{Name: "其他有关材料", LegalBasis: "x"}, {Name: "公安机关认为需要提供的其他材料", LegalBasis: "x"},
 		{Name: "申请书等材料", LegalBasis: "x"}, {Name: "营业执照复印件", LegalBasis: "x"}, {Name: "无依据的材料"},
 	}}}
-	if err := exchange.ValidateItems(context.Background(), nil, nil, items); err != nil {
+	if err := exchange.ValidateItems(context.Background(), nil, nil, nil, items); err != nil {
 		t.Fatal(err)
 	}
 	want := [][]string{{"catch_all"}, {"catch_all"}, {"catch_all"}, nil, {"no_legal_basis"}}

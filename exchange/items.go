@@ -99,7 +99,9 @@ var catchAll = regexp.MustCompile(`其他(有关|相关|必要|需要)?(的)?材
 // not know is accepted when another hub of the federation holds that type:
 // its certificates are looked up there when the item is resolved. Fields
 // of such a type are written by their names, as that hub's type has them.
-func ValidateItems(ctx context.Context, certs *certificates.Service, remote Remote, items []*ServiceItem) error {
+// With copies set, a type whose copies a child pushed here is known by the
+// definition it pushed, and its fields are checked against it.
+func ValidateItems(ctx context.Context, certs *certificates.Service, remote Remote, copies Copies, items []*ServiceItem) error {
 	var l errs.List
 	if len(items) == 0 {
 		l.Add("items", "the file holds no service item")
@@ -159,6 +161,13 @@ func ValidateItems(ctx context.Context, certs *certificates.Service, remote Remo
 					continue
 				}
 				t, err := byName.resolve(ctx, code)
+				if errs.Is(err, errs.Invalid) && copies != nil {
+					if ft, ferr := copies.FederatedType(ctx, code); ferr == nil {
+						t, err = &ft.Type, nil
+					} else if !errs.Is(ferr, errs.NotFound) {
+						return ferr
+					}
+				}
 				if errs.Is(err, errs.Invalid) && remote != nil {
 					if hub, rerr := remote.HolderOf(ctx, code); rerr == nil && hub != "" {
 						continue // another hub's type, kept as written

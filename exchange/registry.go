@@ -24,6 +24,10 @@ type Registry struct {
 	Certs  *certificates.Service
 	Ledger *Ledger
 	Now    func() time.Time
+	// Copies are the copies of other hubs' certificates kept here (nil:
+	// none): an agreement may grant their types, which children pushed
+	// the definitions of.
+	Copies Copies
 
 	mu       sync.Mutex
 	purposes map[string]*Purpose
@@ -273,7 +277,7 @@ func (r *Registry) RequestAgreement(ctx context.Context, by *Principal, req *Agr
 			l.Add(at+".type", "type %s is granted twice", g.Type)
 		}
 		seen[g.Type] = true
-		t, err := r.Certs.Type(ctx, g.Type)
+		t, _, err := r.grantType(ctx, g.Type)
 		if errs.Is(err, errs.NotFound) || g.Type == "" {
 			l.Add(at+".type", "unknown certificate type %q", g.Type)
 			continue
@@ -410,9 +414,13 @@ func (r *Registry) mayDecide(ctx context.Context, by *Principal, a *Agreement, d
 		return errs.E(errs.Forbidden, "a consumer may only withdraw its own agreements; it cannot %s them", decision)
 	case RoleIssuer:
 		for _, g := range a.Grants {
-			t, err := r.Certs.Type(ctx, g.Type)
+			t, federated, err := r.grantType(ctx, g.Type)
 			if err != nil {
 				return err
+			}
+			if federated {
+				return errs.E(errs.Forbidden, "type %s is another hub's, served here from the copies it aggregated; only an administrator decides its agreements",
+					g.Type)
 			}
 			if t.DefiningAuthority != by.Authority {
 				return errs.E(errs.Forbidden, "type %s is defined by authority %s, not %s; its agreements are decided there or by an administrator",
@@ -422,6 +430,25 @@ func (r *Registry) mayDecide(ctx context.Context, by *Principal, a *Agreement, d
 		return nil
 	}
 	return errs.E(errs.Forbidden, "role %s may not decide agreements", by.Role)
+}
+
+// grantType is the definition a grant's type is checked against: this
+// hub's own type, else the definition a child pushed with its copies
+// (federated). Own types win: a code this hub defines is never read from
+// the pushed ones.
+func (r *Registry) grantType(ctx context.Context, code string) (*certificates.Type, bool, error) {
+	t, err := r.Certs.Type(ctx, code)
+	if !errs.Is(err, errs.NotFound) || r.Copies == nil {
+		return t, false, err
+	}
+	ft, ferr := r.Copies.FederatedType(ctx, code)
+	if errs.Is(ferr, errs.NotFound) {
+		return nil, false, err
+	}
+	if ferr != nil {
+		return nil, false, ferr
+	}
+	return &ft.Type, true, nil
 }
 
 // Agreements lists the agreements a principal may see: all for an

@@ -63,13 +63,24 @@ type remoteAnswer struct {
 // remoteType asks the hub that holds typ, when it is another hub's type
 // (unknown here, held by a hub of the federation); nil when it is not.
 // Only a department's resolve asks: a holder asking for themselves is not
-// a department of any hub.
-func (r *Resolver) remoteType(ctx context.Context, by *Principal, typ string, kind certificates.HolderKind, req *ResolveRequest) (*remoteAnswer, error) {
+// a department of any hub. A type whose copies a child pushed here is
+// answered from them (nil) when this hub's agreements cover it (cov nil:
+// the holder, who sees all); otherwise the hub that holds it is asked, and
+// its own agreements decide.
+func (r *Resolver) remoteType(ctx context.Context, by *Principal, typ string, kind certificates.HolderKind, req *ResolveRequest,
+	cov *Coverage) (*remoteAnswer, error) {
 	if r.Remote == nil {
 		return nil, nil
 	}
 	if _, err := r.Certs.Type(ctx, typ); !errs.Is(err, errs.NotFound) {
 		return nil, err
+	}
+	if r.Copies != nil && (cov == nil || cov.ByType[typ] != nil) {
+		if _, err := r.Copies.FederatedType(ctx, typ); err == nil {
+			return nil, nil
+		} else if !errs.Is(err, errs.NotFound) {
+			return nil, err
+		}
 	}
 	hub, err := r.Remote.HolderOf(ctx, typ)
 	if err != nil || hub == "" {

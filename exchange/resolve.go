@@ -25,6 +25,10 @@ type Resolver struct {
 	// Remote finds certificates of types other hubs hold (nil: in no
 	// federation).
 	Remote Remote
+	// Copies are the copies of other hubs' certificates kept here (nil:
+	// none): a material of their type is answered from them, under this
+	// hub's agreements, without asking their home hub.
+	Copies Copies
 
 	mu    sync.Mutex
 	items map[string]cachedItem
@@ -40,7 +44,7 @@ const itemTTL = 10 * time.Second
 
 // Import validates a catalog and stores it whole, or nothing.
 func (r *Resolver) Import(ctx context.Context, by *Principal, items []*ServiceItem) error {
-	if err := ValidateItems(ctx, r.Certs, r.Remote, items); err != nil {
+	if err := ValidateItems(ctx, r.Certs, r.Remote, r.Copies, items); err != nil {
 		return err
 	}
 	return r.put(ctx, by, items)
@@ -75,7 +79,7 @@ func (r *Resolver) ImportFile(ctx context.Context, by *Principal, name string, d
 	if perr != nil && items == nil {
 		return nil, perr
 	}
-	verr := ValidateItems(ctx, r.Certs, r.Remote, items)
+	verr := ValidateItems(ctx, r.Certs, r.Remote, r.Copies, items)
 	var l errs.List
 	refused := map[string]bool{} // cells the reader refused
 	for k, err := range []error{perr, verr} {
@@ -250,7 +254,7 @@ func (r *Resolver) Resolve(ctx context.Context, by *Principal, code string, req 
 			if _, done := remote[t]; done || slices.Contains(types, t) {
 				continue
 			}
-			if ra, err := r.remoteType(ctx, by, t, kind, req); err != nil {
+			if ra, err := r.remoteType(ctx, by, t, kind, req, cov); err != nil {
 				return nil, err
 			} else if ra != nil {
 				remote[t] = ra
@@ -267,12 +271,19 @@ func (r *Resolver) Resolve(ctx context.Context, by *Principal, code string, req 
 			Types: types, Limit: 500}); err != nil {
 			return nil, err
 		}
+		if r.Copies != nil {
+			copies, err := r.Copies.FindCopies(ctx, r.Certs.Vault.Index(string(kind), req.Applicant.ID), types)
+			if err != nil {
+				return nil, err
+			}
+			held = append(held, copies...)
+		}
 	}
 	ans := &ResolveAnswer{Item: it.Code, ItemName: it.Name, Department: it.Department, CaseID: req.CaseID, ToBring: []string{}}
 	today := r.Certs.Today()
 	var entries []AuditEntry
 	for _, m := range it.Materials {
-		a := r.material(&m, cov, held, remote, today)
+		a := r.material(ctx, &m, cov, held, remote, today)
 		ans.Materials = append(ans.Materials, a)
 		ans.Required++
 		if a.Avoided {
@@ -316,9 +327,20 @@ func (r *Resolver) Resolve(ctx context.Context, by *Principal, code string, req 
 }
 
 // material answers one material from the applicant's certificates.
-func (r *Resolver) material(m *Material, cov *Coverage, held []*certificates.Certificate, remote map[string]*remoteAnswer,
-	today certificates.Date) MaterialAnswer {
-	a := MaterialAnswer{Name: m.Name, OriginalRequired: m.OriginalRequired, LegalBasis: m.LegalBasis, Flags: m.Flags}
+func (r *Resolver) material(ctx context.Context, m *Material, cov *Coverage, held []*certificates.Certificate, remote map[string]*remoteAnswer,
+	today certificates.Date) (a MaterialAnswer) {
+	a = MaterialAnswer{Name: m.Name, OriginalRequired: m.OriginalRequired, LegalBasis: m.LegalBasis, Flags: m.Flags}
+	defer func() {
+		// A copy another hub pushed here names its home hub; this hub's
+		// agreement answered for it.
+		if c := a.Certificate; c != nil && a.Hub == nil && r.Copies != nil {
+			for _, h := range held {
+				if h.ID == c.ID && h.HomeHub != "" {
+					a.Hub = &MaterialHub{ID: h.HomeHub, Name: r.Copies.HubName(ctx, h.HomeHub)}
+				}
+			}
+		}
+	}()
 	if !m.Certificate {
 		a.Outcome, a.Reason = OutcomeProvide, "not a government-issued certificate: the applicant provides it"
 		return a

@@ -132,8 +132,13 @@ func TestFederationAggregation(t *testing.T) {
 		t.Fatalf("the city's inbox: %v", st["inbox"])
 	}
 	// Nothing is read-write at the parent: the county's certificates are
-	// not the city's own.
-	city.p.must(404, "GET", "/api/v1/certificates/"+more["id"].(string), admin, nil)
+	// not the city's own. It reads them as copies marked with their home
+	// hub, and refuses to change them.
+	if c := city.p.must(200, "GET", "/api/v1/certificates/"+more["id"].(string), admin, nil); c["source"] != "aggregated" ||
+		c["hub"].(map[string]any)["id"] != "330102" {
+		t.Fatalf("the city reads the county's licence as %v", c)
+	}
+	city.p.must(409, "POST", "/api/v1/certificates/"+more["id"].(string)+"/revoke", admin, map[string]string{"reason": "不应在此吊销"})
 
 	// The county goes down: the province and the city still verify its
 	// licences (the signature with the county's last good trust list), and

@@ -63,6 +63,9 @@ type app struct {
 	// federation is this hub's part in a federation of hubs (its
 	// endpoints answer 404 until certhub federation init).
 	federation *federation.Service
+	// copies are the copies children pushed here, served to this hub's
+	// own department systems.
+	copies *federation.Copies
 }
 
 func (c *StoreConfig) logger() *slog.Logger {
@@ -250,8 +253,13 @@ func (c *StoreConfig) open(ctx context.Context, mode ...openMode) (*app, error) 
 	// Service items may name types other hubs hold; their certificates
 	// are looked up there when the item is resolved.
 	items.Remote = fed
+	// The copies children pushed here are served to this hub's own
+	// department systems under its agreements (docs/federation.md,
+	// Serving the copies).
+	copies := &federation.Copies{Store: store, Documents: docs, Service: fed}
+	reg.Copies, items.Copies = copies, copies
 	return &app{log: log, master: master, ledger: ledger, ledgerKey: lk, hubKey: hk, registry: reg, items: items, store: store, docs: docs,
-		keys: keys, vault: vault, certs: svc, federation: fed}, nil
+		keys: keys, vault: vault, certs: svc, federation: fed, copies: copies}, nil
 }
 
 func (a *app) Close() { a.store.Close() }

@@ -168,6 +168,7 @@ func (c *ServeCmd) serve(ctx context.Context, a *app, demoHolders []web.DemoHold
 		Files:        files,
 		Annotations:  annotations,
 		Federation:   a.federation,
+		Copies:       a.copies,
 		AccessTokens: &exchange.AccessTokens{Registry: a.registry, Key: a.hubKey, Issuer: public, TokenURL: public + "/api/v1/oauth/token", Now: time.Now}}
 	// The clerk page answers for licences of other hubs as the API does.
 	pages.Elsewhere = api.VerifyElsewhere

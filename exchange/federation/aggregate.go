@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"strings"
@@ -78,12 +79,65 @@ type Push struct {
 	Events          []PushedEvent `json:"events"`
 	Backfill        []PushedEvent `json:"backfill,omitempty"`
 	BackfillThrough int64         `json:"backfill_through,omitempty"`
+	// Types are the definitions of the types the events name: the
+	// child's own, and for the copies it passes on those it received.
+	// The parent keeps them to serve the copies (write agreements for
+	// them, check their fields).
+	Types []PushedType `json:"types,omitempty"`
+}
+
+// PushedType is a certificate type's definition as a push carries it.
+type PushedType struct {
+	Code              string                  `json:"code"`
+	Name              string                  `json:"name"`
+	DefiningAuthority string                  `json:"defining_authority"`
+	HolderKind        certificates.HolderKind `json:"holder_kind"`
+	Fields            []PushedField           `json:"fields"`
+}
+
+// PushedField is one field of a pushed type.
+type PushedField struct {
+	Name    string                 `json:"name"`
+	Label   string                 `json:"label"`
+	LabelEN string                 `json:"label_en,omitempty"`
+	Type    certificates.FieldType `json:"type"`
+}
+
+// pushedType is what a push carries of a type.
+func pushedType(t *certificates.Type) PushedType {
+	pt := PushedType{Code: t.Code, Name: t.Name, DefiningAuthority: t.DefiningAuthority, HolderKind: t.HolderKind,
+		Fields: make([]PushedField, 0, len(t.Fields))}
+	for _, f := range t.Fields {
+		pt.Fields = append(pt.Fields, PushedField{Name: f.Name, Label: f.Label, LabelEN: f.LabelEN, Type: f.Type})
+	}
+	return pt
+}
+
+// definition is the pushed type as a type definition, to validate and
+// keep.
+func (pt *PushedType) definition() certificates.Type {
+	t := certificates.Type{Code: pt.Code, Name: pt.Name, DefiningAuthority: pt.DefiningAuthority, HolderKind: pt.HolderKind,
+		Fields: make([]certificates.Field, 0, len(pt.Fields))}
+	for _, f := range pt.Fields {
+		t.Fields = append(t.Fields, certificates.Field{Name: f.Name, Label: f.Label, LabelEN: f.LabelEN, Type: f.Type})
+	}
+	return t
 }
 
 // PushAnswer says how far the parent has applied the child's outbox.
 type PushAnswer struct {
 	AppliedThrough int64 `json:"applied_through"`
 	Applied        int   `json:"applied"`
+	// RefusedTypes are the pushed definitions the parent did not keep
+	// (the push itself is applied): a code that is one of the parent's
+	// own types keeps the parent's definition.
+	RefusedTypes []RefusedType `json:"refused_types,omitempty"`
+}
+
+// RefusedType is a pushed definition the parent did not keep, and why.
+type RefusedType struct {
+	Code   string `json:"code"`
+	Reason string `json:"reason"`
 }
 
 // Version is a certificate version a child pushed, as this hub keeps it:
@@ -144,11 +198,12 @@ type AggregationStore interface {
 	// FederatedVersion reads a version a child pushed here.
 	FederatedVersion(ctx context.Context, id string) (*Version, error)
 	// ApplyPush applies the changes after this hub's cursor for hub, in
-	// order, and moves the cursor, in one transaction. after is where the
-	// push continues from: past the cursor, events would be missing, and
-	// it is refused (errs.Conflict) with the cursor. It returns the cursor
-	// and how many changes it applied.
-	ApplyPush(ctx context.Context, hub string, after int64, changes []Change, at time.Time) (int64, int, error)
+	// order, keeps the definitions of their types (replacing those kept
+	// before), and moves the cursor, in one transaction. after is where
+	// the push continues from: past the cursor, events would be missing,
+	// and it is refused (errs.Conflict) with the cursor. It returns the
+	// cursor and how many changes it applied.
+	ApplyPush(ctx context.Context, hub string, after int64, changes []Change, types []*exchange.FederatedType, at time.Time) (int64, int, error)
 	// InboxCursors says how far each child's outbox is applied.
 	InboxCursors(ctx context.Context) (map[string]int64, error)
 	// FederatedVersions lists the versions of a home hub's certificates
@@ -172,8 +227,16 @@ type AggregationStore interface {
 	// ApplyBackfill keeps each backfilled version that is not here yet, with
 	// its event in this hub's outbox, and moves the cursor for hub to
 	// through if that is past it, in one transaction. after is as for
-	// ApplyPush. It returns the cursor and how many versions it kept.
-	ApplyBackfill(ctx context.Context, hub string, after int64, versions []Change, through int64, at time.Time) (int64, int, error)
+	// ApplyPush, and so are types. It returns the cursor and how many
+	// versions it kept.
+	ApplyBackfill(ctx context.Context, hub string, after int64, versions []Change, types []*exchange.FederatedType, through int64,
+		at time.Time) (int64, int, error)
+	// FederatedType reads the definition of a type a child pushed here
+	// (errs.NotFound when none did): a push passes it on with the copies.
+	FederatedType(ctx context.Context, code string) (*exchange.FederatedType, error)
+	// FederatedByHolder lists the copies of a holder kept here (by this
+	// hub's holder index), by id.
+	FederatedByHolder(ctx context.Context, holderIndex string) ([]*Version, error)
 }
 
 // Aggregator pushes this hub's outbox to its parent.
@@ -260,11 +323,15 @@ func (a *Aggregator) PushOnce(ctx context.Context) (int, error) {
 			pv.Document, k = string(docs[k]), k+1
 		}
 	}
+	if push.Types, err = a.types(ctx, push.Events); err != nil {
+		return 0, err
+	}
 	ans, _, err := a.send(ctx, self, push)
 	s.note(ctx, self.Parent, "push", err)
 	if err != nil {
 		return 0, err
 	}
+	a.refused(ctx, ans)
 	if err := a.Store.MoveAggregation(ctx, a.Owner, ans.AppliedThrough); err != nil {
 		return 0, err
 	}
@@ -293,6 +360,47 @@ func (a *Aggregator) version(ctx context.Context, e *exchange.Event) (*PushedVer
 		pv.State, pv.StateReason, pv.SupersededBy = v.State, v.StateReason, v.SupersededBy
 	}
 	return pv, v.documentRef(), nil
+}
+
+// types are the definitions of the types events name: this hub's own, or
+// for a copy it passes on the definition its child pushed. A copy
+// aggregated before definitions travelled has none here; its type is left
+// out, and the parent serves it when a later push brings it.
+func (a *Aggregator) types(ctx context.Context, events []PushedEvent) ([]PushedType, error) {
+	var out []PushedType
+	seen := map[string]bool{}
+	for _, pe := range events {
+		code := pe.Event.Type
+		if seen[code] {
+			continue
+		}
+		seen[code] = true
+		t, err := a.Certs.Type(ctx, code)
+		if errs.Is(err, errs.NotFound) {
+			var ft *exchange.FederatedType
+			if ft, err = a.Store.FederatedType(ctx, code); err == nil {
+				t = &ft.Type
+			}
+		}
+		if errs.Is(err, errs.NotFound) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, pushedType(t))
+	}
+	return out, nil
+}
+
+// refused logs the definitions the parent did not keep: its own types of
+// the same codes win, and its consumers' agreements use those.
+func (a *Aggregator) refused(ctx context.Context, ans *PushAnswer) {
+	for _, rt := range ans.RefusedTypes {
+		if a.Service.Log != nil {
+			a.Service.Log.WarnContext(ctx, "federation push: the parent did not keep a type definition", "type", rt.Code, "reason", rt.Reason)
+		}
+	}
 }
 
 // send pushes and returns the parent's answer, and whether it applied the
@@ -447,15 +555,23 @@ func (s *Service) Receive(ctx context.Context, hub, signature string, body []byt
 		}
 		changes, docs = append(changes, ch), append(docs, doc)
 	}
+	types, refused, err := s.pushedTypes(ctx, p.Types, changes, now)
+	if err != nil {
+		var fe *errs.Error
+		if errors.As(err, &fe) && fe.Code == errs.Invalid {
+			_ = s.record(ctx, "federation_push", "hub:"+hub, child.Name, "refused: "+fe.Error())
+		}
+		return nil, err
+	}
 	if err := s.keepDocuments(ctx, hub, changes, docs); err != nil {
 		return nil, err
 	}
 	var through int64
 	var n int
 	if backfill {
-		through, n, err = s.Inbox.ApplyBackfill(ctx, hub, p.After, changes, p.BackfillThrough, now)
+		through, n, err = s.Inbox.ApplyBackfill(ctx, hub, p.After, changes, types, p.BackfillThrough, now)
 	} else {
-		through, n, err = s.Inbox.ApplyPush(ctx, hub, p.After, changes, now)
+		through, n, err = s.Inbox.ApplyPush(ctx, hub, p.After, changes, types, now)
 	}
 	if errs.Is(err, errs.Conflict) {
 		return nil, &PushConflict{AppliedThrough: through}
@@ -463,7 +579,70 @@ func (s *Service) Receive(ctx context.Context, hub, signature string, body []byt
 	if err != nil {
 		return nil, err
 	}
-	return &PushAnswer{AppliedThrough: through, Applied: n}, nil
+	return &PushAnswer{AppliedThrough: through, Applied: n, RefusedTypes: refused}, nil
+}
+
+// pushedTypes checks a push's type definitions: each of a type an event
+// of the push names (so of the child or a hub under it), at most once,
+// and a valid definition (code, names, labels as text, field names and
+// types). A code that is one of this hub's own types is not kept, and is
+// answered in RefusedTypes: own types win. A definition that fails refuses
+// the push, which changes nothing.
+func (s *Service) pushedTypes(ctx context.Context, pts []PushedType, changes []Change, now time.Time) ([]*exchange.FederatedType, []RefusedType, error) {
+	if len(pts) == 0 {
+		return nil, nil, nil
+	}
+	homes := map[string]string{} // type code → the home hub of an event of it
+	for _, ch := range changes {
+		if _, ok := homes[ch.Event.Type]; !ok {
+			homes[ch.Event.Type] = ch.Event.HomeHub
+		}
+	}
+	own := map[string]bool{}
+	if s.Catalog != nil {
+		ts, err := s.Catalog.ListTypes(ctx)
+		if err != nil {
+			return nil, nil, err
+		}
+		for _, t := range ts {
+			own[t.Code] = true
+		}
+	}
+	var l errs.List
+	var out []*exchange.FederatedType
+	var refused []RefusedType
+	seen := map[string]bool{}
+	for i, pt := range pts {
+		at := fmt.Sprintf("types[%d]", i)
+		home, named := homes[pt.Code]
+		switch {
+		case seen[pt.Code]:
+			l.Add(at+".code", "type %s is defined twice in one push", pt.Code)
+			continue
+		case !named:
+			l.Add(at+".code", "no event of this push is of type %q: a push defines only the types its events name", pt.Code)
+			continue
+		}
+		seen[pt.Code] = true
+		t := pt.definition()
+		if err := t.Validate(); err != nil {
+			var fe *errs.Error
+			if !errors.As(err, &fe) {
+				return nil, nil, err
+			}
+			for _, f := range fe.Fields {
+				l.Add(at+"."+f.Field, "%s", f.Reason)
+			}
+			continue
+		}
+		if own[pt.Code] {
+			refused = append(refused, RefusedType{Code: pt.Code,
+				Reason: fmt.Sprintf("type %s is one of this hub's own types: its own definition is kept, a pushed one never replaces it", pt.Code)})
+			continue
+		}
+		out = append(out, &exchange.FederatedType{HomeHub: home, Type: t, UpdatedAt: now})
+	}
+	return out, refused, l.Err()
 }
 
 // keepDocuments writes a push's documents as one object, each the byte

@@ -168,3 +168,89 @@ func TestPushRefused(t *testing.T) {
 		t.Fatalf("a push after a gap: %v", err)
 	}
 }
+
+// countyType is the definition of the county's type pushed() events name.
+func countyType() federation.PushedType {
+	return federation.PushedType{Code: countyUSCC + "002", Name: "食品经营许可证", DefiningAuthority: countyUSCC, HolderKind: certificates.Organisation,
+		Fields: []federation.PushedField{{Name: "permit_no", Label: "许可证编号", LabelEN: "Permit no.", Type: certificates.FieldString}}}
+}
+
+// TestPushTypes: a push carries the definitions of the types its events
+// name; the parent keeps each in the push's transaction, refuses the push
+// for a definition of a type no event names or one that is not a valid
+// definition (naming the field), and keeps its own definition of a code it
+// defines itself, saying so in its answer while applying the push.
+func TestPushTypes(t *testing.T) {
+	c := &clock{time.Now()}
+	_, city, county, _ := federation3(t, c)
+	ctx := context.Background()
+	docs := must(filestore.Open(filepath.Join(t.TempDir(), "docs")))
+	m, _ := signing.GenerateMasterKey()
+	city.svc.Vault, city.svc.Documents, city.svc.Inbox = signing.NewVault(m), docs, city.store
+	send := func(p federation.Push) (*federation.PushAnswer, error) {
+		body := must(json.Marshal(p))
+		return city.svc.Receive(ctx, "330102", must(county.key.SignDetached(body)), body)
+	}
+	events := []federation.PushedEvent{pushed(1, exchange.EventIssued, "000001", 1)}
+	for name, tc := range map[string]struct {
+		mutate func(*federation.PushedType)
+		reason string
+	}{
+		"a type no event names": {func(pt *federation.PushedType) { pt.Code = countyUSCC + "009" }, `types[0].code: no event of this push is of type`},
+		"a bad field name":      {func(pt *federation.PushedType) { pt.Fields[0].Name = "Permit No" }, `types[0].fields[0].name`},
+		"a control character":   {func(pt *federation.PushedType) { pt.Fields[0].Label = "许可\u0007证" }, `types[0].fields[0].label`},
+		"invalid UTF-8":         {func(pt *federation.PushedType) { pt.Name = "食品\xff" }, `types[0].name`},
+		"no fields":             {func(pt *federation.PushedType) { pt.Fields = nil }, `types[0].fields`},
+		"an unknown field type": {func(pt *federation.PushedType) { pt.Fields[0].Type = "blob" }, `types[0].fields[0].type`},
+		"another body's code":   {func(pt *federation.PushedType) { pt.DefiningAuthority = "11330100MB0000001R" }, `types[0].code`},
+	} {
+		pt := countyType()
+		tc.mutate(&pt)
+		_, err := send(federation.Push{Hub: "330102", Events: events, Types: []federation.PushedType{pt}})
+		if !errs.Is(err, errs.Invalid) || !strings.Contains(err.Error(), tc.reason) {
+			t.Errorf("%s: %v, want invalid with %q", name, err, tc.reason)
+		}
+	}
+	if vs := must(city.store.FederatedVersions(ctx, "330102")); len(vs) != 0 {
+		t.Fatalf("a push refused for its types stored %d versions", len(vs))
+	}
+	twice := federation.Push{Hub: "330102", Events: events, Types: []federation.PushedType{countyType(), countyType()}}
+	if _, err := send(twice); !errs.Is(err, errs.Invalid) || !strings.Contains(err.Error(), "types[1].code") {
+		t.Errorf("a type defined twice: %v", err)
+	}
+
+	ans, err := send(federation.Push{Hub: "330102", Events: events, Types: []federation.PushedType{countyType()}})
+	if err != nil || ans.Applied != 1 || len(ans.RefusedTypes) != 0 {
+		t.Fatalf("good push: %+v %v", ans, err)
+	}
+	ft := must(city.store.FederatedType(ctx, countyUSCC+"002"))
+	if ft.HomeHub != "330102" || ft.Type.Fields[0].Name != "permit_no" || ft.Type.Fields[0].LabelEN != "Permit no." {
+		t.Fatalf("kept as %+v", ft)
+	}
+
+	// The city defines a type of its own; a push naming its code applies,
+	// but the city keeps its definition and says why.
+	city.authority(t, countyUSCC)
+	own := &certificates.Type{Code: countyUSCC + "005", Name: "城市自己的类型", DefiningAuthority: countyUSCC, HolderKind: certificates.Organisation,
+		Fields: []certificates.Field{{Name: "no", Label: "编号", Type: certificates.FieldString}}, CreatedAt: time.Now().UTC()}
+	if err := city.store.CreateType(ctx, own); err != nil {
+		t.Fatal(err)
+	}
+	ev := pushed(2, exchange.EventIssued, "000002", 1)
+	id := certificates.Identifier{TypeCode: own.Code, Issuer: countyUSCC, Serial: "000002", Version: 1}
+	ev.Event.Type, ev.Event.CertificateID, ev.Lineage = own.Code, id.String(), id.Lineage()
+	ev.Version.Document = fakeDocument(id.String())
+	pt := countyType()
+	pt.Code, pt.Name = own.Code, "县里改过的定义"
+	ans, err = send(federation.Push{Hub: "330102", After: 1, Events: []federation.PushedEvent{ev}, Types: []federation.PushedType{pt}})
+	if err != nil || ans.Applied != 1 || len(ans.RefusedTypes) != 1 || ans.RefusedTypes[0].Code != own.Code ||
+		!strings.Contains(ans.RefusedTypes[0].Reason, "one of this hub's own types") {
+		t.Fatalf("a push defining the city's own type: %+v %v", ans, err)
+	}
+	if _, err := city.store.FederatedType(ctx, own.Code); !errs.Is(err, errs.NotFound) {
+		t.Fatalf("the city's own type was kept as federated: %v", err)
+	}
+	if got := must(city.store.GetType(ctx, own.Code)); got.Name != "城市自己的类型" {
+		t.Fatalf("the city's own type became %q", got.Name)
+	}
+}

@@ -118,11 +118,15 @@ func (a *Aggregator) backfill(ctx context.Context, self *Self, cursor int64) (in
 		push.BackfillThrough = b.EventsMark
 	}
 	if len(push.Backfill) > 0 || push.BackfillThrough > cursor {
+		if push.Types, err = a.types(ctx, push.Backfill); err != nil {
+			return 0, false, err
+		}
 		ans, applied, err := a.send(ctx, self, push)
 		s.note(ctx, self.Parent, "push", err)
 		if err != nil {
 			return 0, false, err
 		}
+		a.refused(ctx, ans)
 		if err := a.Store.MoveAggregation(ctx, a.Owner, ans.AppliedThrough); err != nil || !applied {
 			return 0, false, err // refused: the page goes again from the parent's cursor
 		}

@@ -175,6 +175,13 @@ func TestBackfillConverges(t *testing.T) {
 	for push(cityAgg) > 0 {
 	}
 	check(prov, "the province")
+	// The county's type definition travelled with its versions, and on
+	// from the city with the copies it passed on.
+	for _, n := range []*node{city, prov} {
+		if ft, err := n.store.FederatedType(ctx, a.Type); err != nil || ft.HomeHub != "330102" || len(ft.Type.Fields) == 0 {
+			t.Errorf("the definition of %s: %+v %v", a.Type, ft, err)
+		}
+	}
 	pe := must(prov.store.EventsAfter(ctx, 0, 100, c.now().Add(time.Hour)))
 	if len(pe) != 7 || pe[1].Kind != exchange.EventBackfilled || pe[1].HomeHub != "330102" {
 		t.Fatalf("the province's outbox: %d events", len(pe))

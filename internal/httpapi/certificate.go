@@ -42,6 +42,10 @@ type certificateView struct {
 	// Agreement names the sharing agreement that authorised a consumer's
 	// read; Data then holds only the fields it grants.
 	Agreement string `json:"agreement,omitempty"`
+	// Hub and Source mark a read-only copy of another hub's certificate
+	// kept here (aggregation): the hub that holds it, and "aggregated".
+	Hub    *verifyHub `json:"hub,omitempty"`
+	Source string     `json:"source,omitempty"`
 }
 
 func (s *Server) view(c *certificates.Certificate, doc []byte) certificateView {
@@ -149,6 +153,7 @@ func (s *Server) revise(w http.ResponseWriter, r *http.Request) {
 	}
 	out, err := s.Certs.Revise(r.Context(), scope(principalOf(r.Context())), chi.URLParam(r, "id"), req)
 	if err != nil {
+		err = s.notACopy(r, err, "its revisions are issued there")
 		s.fail(w, r, err)
 		return
 	}
@@ -172,6 +177,7 @@ func lifecycle(act certificates.Action) func(*Server, http.ResponseWriter, *http
 		}
 		c, err := s.Certs.Lifecycle(r.Context(), scope(principalOf(r.Context())), chi.URLParam(r, "id"), act, b.Reason)
 		if err != nil {
+			err = s.notACopy(r, err, "it is "+string(act)+"d there")
 			s.fail(w, r, err)
 			return
 		}
@@ -190,12 +196,28 @@ func lifecycle(act certificates.Action) func(*Server, http.ResponseWriter, *http
 // authority's; consumers must name purpose and case, and an active
 // agreement must cover the certificate's type for that purpose.
 func (s *Server) readable(w http.ResponseWriter, r *http.Request, document bool) (*certificates.Certificate, *permit, bool) {
+	return s.readableAs(w, r, document, false)
+}
+
+// readableAs is readable; with copies, a copy of another hub's
+// certificate kept here is read too (under the same checks); without, a
+// copy's id is refused as one that only its home hub makes things of.
+func (s *Server) readableAs(w http.ResponseWriter, r *http.Request, document, copies bool) (*certificates.Certificate, *permit, bool) {
 	cov, err := s.coverage(r)
 	if err != nil {
 		s.fail(w, r, err)
 		return nil, nil, false
 	}
-	c, err := s.Certs.Get(r.Context(), chi.URLParam(r, "id"))
+	id := chi.URLParam(r, "id")
+	c, err := s.Certs.Get(r.Context(), id)
+	if errs.Is(err, errs.NotFound) {
+		if cp := s.copyOf(r, id); cp != nil {
+			c, err = cp, nil
+			if !copies {
+				err = s.readOnlyCopy(r, cp, "its files, QR codes and annotated copies are made there")
+			}
+		}
+	}
 	if err == nil {
 		err = scopeCheck(principalOf(r.Context()), c)
 	}
@@ -218,11 +240,11 @@ func scopeCheck(p *exchange.Principal, c *certificates.Certificate) error {
 }
 
 func (s *Server) getCertificate(w http.ResponseWriter, r *http.Request) {
-	c, pm, ok := s.readable(w, r, false)
+	c, pm, ok := s.readableAs(w, r, false, true)
 	if !ok {
 		return
 	}
-	v := s.view(c, nil)
+	v := s.viewOf(r, c)
 	pm.minimise(&v)
 	e := about(c)
 	e.Fields, e.Agreement = disclosed(&v), v.Agreement
@@ -236,11 +258,17 @@ func (s *Server) getCertificate(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) getDocument(w http.ResponseWriter, r *http.Request) {
-	c, pm, ok := s.readable(w, r, true)
+	c, pm, ok := s.readableAs(w, r, true, true)
 	if !ok {
 		return
 	}
-	_, doc, err := s.Certs.Document(r.Context(), c.ID)
+	var doc []byte
+	var err error
+	if c.HomeHub != "" {
+		doc, err = s.Copies.CopyDocument(r.Context(), c)
+	} else {
+		_, doc, err = s.Certs.Document(r.Context(), c.ID)
+	}
 	if err != nil {
 		s.fail(w, r, err)
 		return
@@ -313,6 +341,24 @@ func (s *Server) findCertificates(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
+	var holder string
+	if req.HolderID != "" {
+		kind := req.HolderKind
+		if kind == "" {
+			kind = certificates.HolderKindOf(req.HolderID)
+		}
+		holder = s.Certs.Vault.Index(string(kind), req.HolderID)
+	}
+	// The copies of other hubs' certificates kept here come with the
+	// first page of a holder's lookup.
+	if holder != "" && req.Cursor == 0 {
+		copies, err := s.holderCopies(r, holder, req)
+		if err != nil {
+			s.fail(w, r, err)
+			return
+		}
+		found = append(found, copies...)
+	}
 	// A department sees only the types its agreements cover for the
 	// purpose, and of those only the granted fields; the rate limit is
 	// spent once per agreement used.
@@ -335,7 +381,7 @@ func (s *Server) findCertificates(w http.ResponseWriter, r *http.Request) {
 				agreements = append(agreements, pm.agreement.ID)
 			}
 		}
-		v := s.view(c, nil)
+		v := s.viewOf(r, c)
 		pm.minimise(&v)
 		fields = append(fields, disclosed(&v)...)
 		cs, views = append(cs, c), append(views, v)
@@ -345,12 +391,8 @@ func (s *Server) findCertificates(w http.ResponseWriter, r *http.Request) {
 	e.Fields = slices.Compact(fields)
 	agreementHeader(w, agreements)
 	e.Agreement = w.Header().Get("X-Agreement-Id")
-	if req.HolderID != "" {
-		kind := req.HolderKind
-		if kind == "" {
-			kind = certificates.HolderKindOf(req.HolderID)
-		}
-		e.Holder = s.Certs.Vault.Index(string(kind), req.HolderID)
+	if holder != "" {
+		e.Holder = holder
 	}
 	if err := s.record(r, "lookup", e); err != nil {
 		s.fail(w, r, err)

@@ -168,6 +168,9 @@ func (s *Server) forward(w http.ResponseWriter, r *http.Request, typ string, bod
 		s.fail(w, r, errs.Field("type", "scope=federation finds the hub by the certificate type: name it"))
 		return true
 	}
+	if s.servesCopies(r, typ) {
+		return false // this hub keeps the copies, and agreed to serve them
+	}
 	target, err := s.Federation.RouteType(ctx, typ)
 	if errs.Is(err, errs.NotFound) {
 		s.fail(w, r, errs.Field("scope", "this hub is in no federation"))

@@ -50,10 +50,13 @@ type matchAnswer struct {
 	ResultLabel   string            `json:"result_label"`
 	Fields        map[string]string `json:"fields"`
 	CertificateID string            `json:"certificate_id,omitempty"`
-	Status        string            `json:"status,omitempty"`
-	StatusCode    string            `json:"status_code,omitempty"`
-	StatusLabel   string            `json:"status_label,omitempty"`
-	Agreement     string            `json:"agreement"`
+	// Hub names the home hub when the certificate compared is a copy of
+	// another hub's kept here (aggregation).
+	Hub         *verifyHub `json:"hub,omitempty"`
+	Status      string     `json:"status,omitempty"`
+	StatusCode  string     `json:"status_code,omitempty"`
+	StatusLabel string     `json:"status_label,omitempty"`
+	Agreement   string     `json:"agreement"`
 }
 
 // match compares a department's claimed values with the holder's
@@ -88,6 +91,11 @@ func (s *Server) match(w http.ResponseWriter, r *http.Request) {
 	}
 	var l errs.List
 	t, err := s.Certs.Type(r.Context(), b.Type)
+	if errs.Is(err, errs.NotFound) && b.Type != "" {
+		if ct, cerr := s.copyType(r, b.Type); !errs.Is(cerr, errs.NotFound) {
+			t, err = ct, cerr // a type of the copies kept here
+		}
+	}
 	switch {
 	case b.Type == "":
 		l.Add("type", "is required")
@@ -142,9 +150,21 @@ func (s *Server) match(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
+	holder := s.Certs.Vault.Index(string(kind), b.HolderID)
+	if s.Copies != nil {
+		copies, err := s.Copies.FindCopies(r.Context(), holder, []string{t.Code})
+		if err != nil {
+			s.fail(w, r, err)
+			return
+		}
+		found = append(found, copies...)
+	}
 	ans, best := s.compare(found, b.Fields, pm.grant)
 	ans.Agreement = pm.agreement.ID
-	e := exchange.AuditEntry{Holder: s.Certs.Vault.Index(string(kind), b.HolderID), Agreement: pm.agreement.ID, Outcome: ans.Result}
+	if best != nil && best.HomeHub != "" {
+		ans.Hub = &verifyHub{ID: best.HomeHub, Name: s.Copies.HubName(r.Context(), best.HomeHub)}
+	}
+	e := exchange.AuditEntry{Holder: holder, Agreement: pm.agreement.ID, Outcome: ans.Result}
 	if best != nil {
 		e.Certificates = []string{best.ID}
 	} else {

@@ -61,6 +61,11 @@ type Server struct {
 	// Federation links this hub with its parent and children (nil: in no
 	// federation; its endpoints answer 404).
 	Federation *federation.Service
+	// Copies are the copies of other hubs' certificates kept here
+	// (aggregation; nil: none). Lookups, reads and matches of this hub's
+	// consumers include them under this hub's agreements; they are never
+	// changed here.
+	Copies exchange.Copies
 	// Ledger records every access and change (nil: not recorded).
 	Ledger *exchange.Ledger
 	// LedgerKey is the verifier key of the ledger's signed checkpoints.

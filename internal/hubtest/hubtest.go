@@ -19,6 +19,7 @@ import (
 	"github.com/certhub/certhub/certificates"
 	"github.com/certhub/certhub/connectors"
 	"github.com/certhub/certhub/exchange"
+	"github.com/certhub/certhub/exchange/federation"
 	"github.com/certhub/certhub/internal/filesource"
 	"github.com/certhub/certhub/internal/filestore"
 	"github.com/certhub/certhub/internal/httpapi"
@@ -125,13 +126,16 @@ func New(t testing.TB, opts ...Option) *Hub {
 		t.Fatal(err)
 	}
 
-	reg := &exchange.Registry{Store: store, Tokens: store, Certs: certs, Ledger: ledger, Now: clk.Now}
+	// The copies a child would push here (aggregation): tests apply pushes
+	// to the store directly.
+	copies := &federation.Copies{Store: store, Documents: docs}
+	reg := &exchange.Registry{Store: store, Tokens: store, Certs: certs, Ledger: ledger, Now: clk.Now, Copies: copies}
 	// Test receivers listen on loopback: allowed here explicitly, as an
 	// operator would allow a co-located receiver.
 	hooks := &exchange.Webhooks{Store: store, Registry: reg, Key: hk, Certs: certs, Log: log, Now: clk.Now, Owner: "hubtest",
 		Guard:   &exchange.WebhookGuard{HubURL: srv.URL, Allow: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}},
 		Backoff: 20 * time.Millisecond, MaxBackoff: 200 * time.Millisecond, MaxAttempts: 5, Timeout: 2 * time.Second}
-	items := &exchange.Resolver{Store: store, Registry: reg, Certs: certs, Ledger: ledger, Now: clk.Now}
+	items := &exchange.Resolver{Store: store, Registry: reg, Certs: certs, Ledger: ledger, Now: clk.Now, Copies: copies}
 	annotations := &exchange.Annotations{Store: store, Certs: certs, Now: clk.Now}
 	files := &licencefile.Maker{Certs: certs, PublicURL: srv.URL, Annotations: annotations}
 	pages := &web.Server{Certs: certs, Shares: shares, Tokens: store, OIDC: holders, Box: signing.NewBox(master, "web session v1"),
@@ -139,7 +143,7 @@ func New(t testing.TB, opts ...Option) *Hub {
 		HubKey: hk}
 	api := &httpapi.Server{Certs: certs, Keys: keys, Tokens: store, Shares: shares, Holders: holders, PublicURL: srv.URL, Log: log,
 		Now: clk.Now, AdminTokenHash: adminHash, VerifyRatePerMinute: 10000, Pages: pages, Ledger: ledger, LedgerKey: lk.VerifierKey,
-		Consumers: reg, Webhooks: hooks, Items: items, Files: files,
+		Consumers: reg, Webhooks: hooks, Items: items, Files: files, Copies: copies,
 		Annotations:  annotations,
 		AccessTokens: &exchange.AccessTokens{Registry: reg, Key: hk, Issuer: srv.URL, TokenURL: srv.URL + "/api/v1/oauth/token", Now: clk.Now}}
 	api.Connectors = &connectors.Engine{Store: store, Certs: certs, Kinds: connectors.Kinds{"file": filesource.Kind{}, "http": httpsource.Kind{}, "sql": sqlsource.Kind{}},

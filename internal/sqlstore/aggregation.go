@@ -121,15 +121,20 @@ var stateAfter = map[string]certificates.State{
 // replicas given the same push apply it one after the other, and the
 // second finds the cursor already past it. The changes' statements go in
 // one round trip where the adapter pipelines.
-func (s *Store) ApplyPush(ctx context.Context, hub string, after int64, changes []federation.Change, at time.Time) (int64, int, error) {
+func (s *Store) ApplyPush(ctx context.Context, hub string, after int64, changes []federation.Change, types []*exchange.FederatedType,
+	at time.Time) (int64, int, error) {
 	var cursor int64
 	applied := 0
-	err := s.db.InTx(ctx, func(q Querier) error {
+	typeStmts, err := federatedTypeStmts(types)
+	if err != nil {
+		return 0, 0, err
+	}
+	err = s.db.InTx(ctx, func(q Querier) error {
 		var err error
 		if cursor, err = lockInbox(ctx, q, hub, after, at); err != nil {
 			return err
 		}
-		var stmts []Stmt
+		stmts := typeStmts
 		for _, ch := range changes {
 			if ch.Seq <= cursor {
 				continue // applied by an earlier push
@@ -209,12 +214,20 @@ func changeStmts(ch federation.Change) []Stmt {
 // ApplyBackfill implements federation.AggregationStore. On PostgreSQL the
 // versions are streamed by COPY into a staging table and kept, with their
 // events, by one statement; elsewhere one at a time.
-func (s *Store) ApplyBackfill(ctx context.Context, hub string, after int64, versions []federation.Change, through int64, at time.Time) (int64, int, error) {
+func (s *Store) ApplyBackfill(ctx context.Context, hub string, after int64, versions []federation.Change, types []*exchange.FederatedType,
+	through int64, at time.Time) (int64, int, error) {
 	var cursor int64
 	kept := 0
-	err := s.db.InTx(ctx, func(q Querier) error {
+	typeStmts, err := federatedTypeStmts(types)
+	if err != nil {
+		return 0, 0, err
+	}
+	err = s.db.InTx(ctx, func(q Querier) error {
 		var err error
 		if cursor, err = lockInbox(ctx, q, hub, after, at); err != nil {
+			return err
+		}
+		if err := execStmts(ctx, q, typeStmts); err != nil {
 			return err
 		}
 		if cp, ok := q.(Copier); ok && len(versions) > 0 {

@@ -98,18 +98,18 @@ func testAggregation(t *testing.T, s *sqlstore.Store) {
 	}
 	// The first four, then all six again (a retry after a lost answer):
 	// the last two are applied, the first four not twice.
-	through, n, err := s.ApplyPush(ctx, "330102", 0, batch[:4], t0)
+	through, n, err := s.ApplyPush(ctx, "330102", 0, batch[:4], nil, t0)
 	must(t, err)
 	if through != 40 || n != 4 {
 		t.Fatalf("first push: through %d, %d applied", through, n)
 	}
-	through, n, err = s.ApplyPush(ctx, "330102", 0, batch, t0)
+	through, n, err = s.ApplyPush(ctx, "330102", 0, batch, nil, t0)
 	must(t, err)
 	if through != 60 || n != 2 {
 		t.Fatalf("second push: through %d, %d applied", through, n)
 	}
 	// A push from past the cursor would skip events: refused, with it.
-	through, _, err = s.ApplyPush(ctx, "330102", 70, []federation.Change{event(8, exchange.EventRevoked, a2)}, t0)
+	through, _, err = s.ApplyPush(ctx, "330102", 70, []federation.Change{event(8, exchange.EventRevoked, a2)}, nil, t0)
 	mustCode(t, errs.Conflict, err)
 	if through != 60 {
 		t.Fatalf("refused push reports cursor %d", through)
@@ -250,30 +250,30 @@ func testAggregationBackfill(t *testing.T, s *sqlstore.Store) {
 	// copy here is kept as it is, and the later event will say.
 	issued := version(d1, certificates.StateValid, "", "", 0)
 	issued.Seq, issued.Event.Kind, issued.Event.ID = 3, exchange.EventIssued, "evt_issued_d1"
-	_, _, err = s.ApplyPush(ctx, "330102", 0, []federation.Change{issued}, t0)
+	_, _, err = s.ApplyPush(ctx, "330102", 0, []federation.Change{issued}, nil, t0)
 	must(t, err)
 	page := []federation.Change{version(a1, certificates.StateSuperseded, "", a2.String(), 0), version(a2, certificates.StateValid, "", "", 11),
 		version(b1, certificates.StateRevoked, "吊销", "", 22), version(d1, certificates.StateRevoked, "吊销", "", 33)}
 	// Past the cursor: refused, nothing kept.
-	through, _, err := s.ApplyBackfill(ctx, "330102", 4, page, 0, t0)
+	through, _, err := s.ApplyBackfill(ctx, "330102", 4, page, nil, 0, t0)
 	mustCode(t, errs.Conflict, err)
 	if through != 3 {
 		t.Fatalf("refused backfill reports cursor %d", through)
 	}
-	through, n, err := s.ApplyBackfill(ctx, "330102", 3, page[:2], 0, t0)
+	through, n, err := s.ApplyBackfill(ctx, "330102", 3, page[:2], nil, 0, t0)
 	must(t, err)
 	if through != 3 || n != 2 {
 		t.Fatalf("first page: through %d, %d kept", through, n)
 	}
 	// The whole page again (a retry) and the last: only what is new is
 	// kept, and the cursor moves to the backfill's mark.
-	through, n, err = s.ApplyBackfill(ctx, "330102", 3, page, 50, t0)
+	through, n, err = s.ApplyBackfill(ctx, "330102", 3, page, nil, 50, t0)
 	must(t, err)
 	if through != 50 || n != 1 {
 		t.Fatalf("second page: through %d, %d kept", through, n)
 	}
 	// A mark behind the cursor does not move it back.
-	if through, _, err = s.ApplyBackfill(ctx, "330102", 50, nil, 20, t0); err != nil || through != 50 {
+	if through, _, err = s.ApplyBackfill(ctx, "330102", 50, nil, nil, 20, t0); err != nil || through != 50 {
 		t.Fatalf("an old mark: through %d, %v", through, err)
 	}
 	want := map[string]struct {
@@ -320,5 +320,85 @@ func testAggregationBackfill(t *testing.T, s *sqlstore.Store) {
 	must(t, err)
 	if len(copies) != 2 || copies[0].ID != b1.String() || copies[1].ID != d1.String() || copies[0].State != certificates.StateRevoked {
 		t.Fatalf("next copies: %d", len(copies))
+	}
+}
+
+// testFederatedTypes: the definitions a push carries are kept in its
+// transaction (a refused push keeps none), one per code, the latest push's
+// replacing the one before; a backfill page keeps them too; a holder's
+// copies read back by this hub's holder index.
+func testFederatedTypes(t *testing.T, s *sqlstore.Store) {
+	ctx := context.Background()
+	const auth = "11330102MB0000002A"
+	const typ = auth + "003"
+	id := certificates.Identifier{TypeCode: typ, Issuer: auth, Serial: "000001", Version: 1}
+	from, _ := certificates.ParseDate("2026-01-01")
+	change := func(seq int64, kind string, id certificates.Identifier, holder string) federation.Change {
+		e := exchange.Event{ID: fmt.Sprintf("evt_t%d_%s", seq, id.Serial), Kind: kind, CertificateID: id.String(), Lineage: id.Lineage(), Type: typ,
+			Authority: auth, Version: id.Version, At: t0, HomeHub: "330102"}
+		return federation.Change{Seq: seq, Event: e, Version: &federation.Version{ID: id.String(), HomeHub: "330102", Lineage: id.Lineage(),
+			Type: typ, Authority: auth, Version: id.Version, HolderKind: certificates.Organisation, HolderIndex: holder, HolderSealed: []byte("s"),
+			HolderName: "某某公司", ValidFrom: from, State: certificates.StateValid, DocumentKey: "federated/330102/x", DocumentSHA256: "ab",
+			KID: "kid-c", IssuedAt: t0, UpdatedAt: t0}}
+	}
+	def := func(label string, fields ...string) *exchange.FederatedType {
+		ft := &exchange.FederatedType{HomeHub: "330102", UpdatedAt: t0, Type: certificates.Type{Code: typ, Name: "食品经营许可证",
+			DefiningAuthority: auth, HolderKind: certificates.Organisation}}
+		for _, f := range fields {
+			ft.Type.Fields = append(ft.Type.Fields, certificates.Field{Name: f, Label: label, LabelEN: "Permit no.", Type: certificates.FieldString})
+		}
+		return ft
+	}
+	_, err := s.FederatedType(ctx, typ)
+	mustCode(t, errs.NotFound, err)
+
+	_, _, err = s.ApplyPush(ctx, "330102", 0, []federation.Change{change(10, exchange.EventIssued, id, "hx")},
+		[]*exchange.FederatedType{def("许可证编号", "permit_no")}, t0)
+	must(t, err)
+	got, err := s.FederatedType(ctx, typ)
+	must(t, err)
+	if got.HomeHub != "330102" || got.Type.Name != "食品经营许可证" || len(got.Type.Fields) != 1 || got.Type.Fields[0].Label != "许可证编号" ||
+		got.Type.Fields[0].LabelEN != "Permit no." || got.Type.HolderKind != certificates.Organisation || !got.UpdatedAt.Equal(t0) {
+		t.Fatalf("definition read back as %+v", got)
+	}
+	// A refused push (past the cursor) keeps nothing of its definitions.
+	_, _, err = s.ApplyPush(ctx, "330102", 99, nil, []*exchange.FederatedType{def("改过的", "permit_no", "scope")}, t0)
+	mustCode(t, errs.Conflict, err)
+	if got, _ := s.FederatedType(ctx, typ); len(got.Type.Fields) != 1 {
+		t.Fatalf("a refused push changed the definition: %+v", got.Type.Fields)
+	}
+	// The next push's definition replaces it (the type gained a field).
+	later := def("许可证编号", "permit_no", "scope")
+	later.UpdatedAt = t0.Add(time.Hour)
+	_, _, err = s.ApplyPush(ctx, "330102", 10, nil, []*exchange.FederatedType{later}, t0)
+	must(t, err)
+	if got, _ := s.FederatedType(ctx, typ); len(got.Type.Fields) != 2 || !got.UpdatedAt.Equal(t0.Add(time.Hour)) {
+		t.Fatalf("the later definition: %+v", got)
+	}
+	// A backfill page keeps its definitions too.
+	other := def("编号", "no")
+	other.Type.Code = auth + "004"
+	other.HomeHub = "330103"
+	b := change(0, exchange.EventBackfilled, certificates.Identifier{TypeCode: typ, Issuer: auth, Serial: "000002", Version: 1}, "hy")
+	_, n, err := s.ApplyBackfill(ctx, "330102", 10, []federation.Change{b}, []*exchange.FederatedType{other}, 0, t0)
+	must(t, err)
+	if n != 1 {
+		t.Fatalf("backfill kept %d", n)
+	}
+	all, err := s.FederatedTypes(ctx)
+	must(t, err)
+	if len(all) != 2 || all[0].Type.Code != typ || all[1].Type.Code != auth+"004" || all[1].HomeHub != "330103" {
+		t.Fatalf("federated types: %+v", all)
+	}
+	// A holder's copies, by holder index.
+	byHolder, err := s.FederatedByHolder(ctx, "hx")
+	must(t, err)
+	if len(byHolder) != 1 || byHolder[0].ID != id.String() || byHolder[0].Type != typ {
+		t.Fatalf("copies of holder hx: %+v", byHolder)
+	}
+	none, err := s.FederatedByHolder(ctx, "nobody")
+	must(t, err)
+	if len(none) != 0 {
+		t.Fatalf("copies of nobody: %d", len(none))
 	}
 }

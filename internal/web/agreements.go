@@ -88,6 +88,13 @@ func (s *Server) agreementsPage(w http.ResponseWriter, r *http.Request) {
 func (s *Server) grantRow(r *http.Request, g exchange.Grant) grantRow {
 	row := grantRow{Type: g.Type, Name: g.Type, Document: g.Document}
 	t, err := s.Certs.Type(r.Context(), g.Type)
+	if err != nil && s.Registry != nil && s.Registry.Copies != nil {
+		// A type of the copies children pushed here, by its pushed
+		// definition.
+		if ft, ferr := s.Registry.Copies.FederatedType(r.Context(), g.Type); ferr == nil {
+			t, err = &ft.Type, nil
+		}
+	}
 	labels := map[string]string{exchange.FieldHolderName: T(langOf(r), "holder_name")}
 	if err == nil {
 		row.Name = t.Name
