@@ -72,8 +72,6 @@ func TestFederationLookup(t *testing.T) {
 	}
 	// Without purpose and case the province refuses itself.
 	prov.p.must(400, "GET", path, token, nil)
-	// scope=federation is for department systems, and names a type.
-	prov.p.must(400, "GET", "/api/v1/certificates?scope=federation&holder_id="+company, token, nil, purpose...)
 	prov.p.must(400, "GET", "/api/v1/certificates?scope=nowhere&type="+typ+"&holder_id="+company, token, nil, purpose...)
 
 	// Both ledgers hold the call under the same request id: the province's

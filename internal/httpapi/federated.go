@@ -165,6 +165,10 @@ func (s *Server) forward(w http.ResponseWriter, r *http.Request, typ string, bod
 		return true
 	}
 	if typ == "" {
+		if r.Method == http.MethodGet && chi.RouteContext(ctx).RoutePattern() == "/api/v1/certificates" {
+			s.findEverywhere(w, r)
+			return true
+		}
 		s.fail(w, r, errs.Field("type", "scope=federation finds the hub by the certificate type: name it"))
 		return true
 	}
@@ -183,41 +187,166 @@ func (s *Server) forward(w http.ResponseWriter, r *http.Request, typ string, bod
 	if target == "" {
 		return false
 	}
-	a, err := s.access(r)
+	out, failed, err := s.askHub(r, target, body)
+	switch {
+	case err != nil:
+		s.fail(w, r, err)
+	case failed != nil:
+		w.Header().Set("X-Certhub-Request-Id", failed.requestID)
+		s.failSide(w, r, failed.status, failed.code, failed.msg, failed.side, failed.hub, failed.requestID)
+	default:
+		w.Header().Set("X-Certhub-Request-Id", out["federation_request_id"].(string))
+		s.writeJSON(w, http.StatusOK, out)
+	}
+	return true
+}
+
+// findEverywhere answers a department's lookup of one holder in every
+// hub of the federation at once (GET /api/v1/certificates?scope=federation
+// with holder_id and no type): this hub's own answer, under its own
+// agreements, and the root's, which keeps the copies every hub aggregates
+// up to it (归集), under the root's agreements for hub:<this hub>/<the
+// department>. The root's answer adds the certificates of the other hubs
+// (each names its hub); this hub's own certificates are answered here,
+// where they are held and its agreements decide. When the root cannot be
+// asked or refuses, the answer is this hub's alone, with
+// federation_error saying which side failed: the department sees what it
+// has and that it is not everything.
+func (s *Server) findEverywhere(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	if r.URL.Query().Get("holder_id") == "" {
+		s.fail(w, r, errs.Field("holder_id", "a lookup in every hub (scope=federation without a type) is of one holder: name it"))
+		return
+	}
+	self, err := s.Federation.Self(ctx)
+	if errs.Is(err, errs.NotFound) {
+		s.fail(w, r, errs.Field("scope", "this hub is in no federation"))
+		return
+	}
 	if err != nil {
 		s.fail(w, r, err)
-		return true
+		return
+	}
+	// This hub's own answer: the lookup as if scope=local.
+	q := r.URL.Query()
+	q.Del("scope")
+	lr := r.Clone(context.WithValue(ctx, chi.RouteCtxKey, (*chi.Context)(nil)))
+	lr.URL.RawQuery = q.Encode()
+	lr.RequestURI = lr.URL.RequestURI()
+	local := &bufferedResponse{header: http.Header{}, status: http.StatusOK}
+	s.router.ServeHTTP(local, lr)
+	if local.status != http.StatusOK || self.IsRoot() {
+		for k, v := range local.header {
+			w.Header()[k] = v
+		}
+		w.WriteHeader(local.status)
+		_, _ = w.Write(local.body.Bytes())
+		return
+	}
+	var out map[string]any
+	if err := json.Unmarshal(local.body.Bytes(), &out); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	for _, k := range []string{"X-Agreement-Id"} {
+		if v := local.header.Get(k); v != "" {
+			w.Header().Set(k, v)
+		}
+	}
+	mine, _ := out["certificates"].([]any)
+	seen := map[string]bool{}
+	for _, c := range mine {
+		if id, ok := c.(map[string]any)["id"].(string); ok {
+			seen[id] = true
+		}
+	}
+	root := self.Root.HubID
+	far, failed, err := s.askHub(r, root, nil)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	out["hubs_asked"] = []string{root}
+	if failed != nil {
+		s.Log.WarnContext(ctx, "lookup in every hub: the root's part failed", "side", failed.side, "hub", root, "federation_request_id", failed.requestID)
+		out["federation_error"] = map[string]any{"code": failed.code, "message": failed.msg, "side": failed.side, "hub": failed.hub}
+		out["federation_request_id"] = failed.requestID
+		w.Header().Set("X-Certhub-Request-Id", failed.requestID)
+		s.writeJSON(w, http.StatusOK, out)
+		return
+	}
+	rootHub := s.hubOf(ctx, root)
+	theirs, _ := far["certificates"].([]any)
+	for _, c := range theirs {
+		m, ok := c.(map[string]any)
+		if !ok {
+			continue
+		}
+		id, _ := m["id"].(string)
+		h, _ := m["hub"].(map[string]any)
+		if h == nil {
+			m["hub"] = rootHub // the root's own
+		} else if h["id"] == self.ID {
+			continue // this hub's own, answered here under its agreements
+		}
+		if !seen[id] {
+			seen[id] = true
+			mine = append(mine, m)
+		}
+	}
+	out["certificates"] = nonNil(mine)
+	out["federation_request_id"] = far["federation_request_id"]
+	w.Header().Set("X-Certhub-Request-Id", far["federation_request_id"].(string))
+	s.writeJSON(w, http.StatusOK, out)
+}
+
+// fedFailure is a forwarded call that failed, and which side failed.
+type fedFailure struct {
+	status    int
+	code      errs.Code
+	msg, side string
+	hub       *verifyHub
+	requestID string
+}
+
+// askHub sends a consumer's call to hub target as a signed forwarded
+// request and returns that hub's answer, with hub and
+// federation_request_id added; or which side failed. Either way this
+// hub's ledger records the call (federated_lookup, federated_match).
+func (s *Server) askHub(r *http.Request, target string, body []byte) (map[string]any, *fedFailure, error) {
+	ctx := r.Context()
+	p := principalOf(ctx)
+	a, err := s.access(r)
+	if err != nil {
+		return nil, nil, err
 	}
 	q := r.URL.Query()
 	q.Del("scope")
 	route := chi.RouteContext(ctx).RoutePattern()
 	req := federation.Request{ID: exchange.NewID("req_"), Consumer: p.Consumer, ConsumerName: p.Name, Purpose: a.Purpose, CaseID: a.CaseID,
 		Method: r.Method, Path: route, Query: q.Encode(), Body: body}
-	w.Header().Set("X-Certhub-Request-Id", req.ID)
 	hub := s.hubOf(ctx, target)
 	entry := exchange.AuditEntry{Purpose: a.Purpose, CaseID: a.CaseID, RequestID: req.ID}
 	action := federatedActions[r.Method+" "+route]
+	failed := func(status int, code errs.Code, msg, side, outcome string) (map[string]any, *fedFailure, error) {
+		entry.Outcome = outcome
+		if err := s.record(r, action, entry); err != nil {
+			return nil, nil, err
+		}
+		return nil, &fedFailure{status: status, code: code, msg: msg, side: side, hub: hub, requestID: req.ID}, nil
+	}
 	resp, err := s.Federation.Ask(ctx, target, req)
 	var re *federation.RemoteError
 	switch {
 	case federation.ReasonOf(err) == federation.NoRoute:
-		entry.Outcome = "refused: " + sideLocal + ": " + err.Error()
-		_ = s.record(r, action, entry)
-		s.failSide(w, r, http.StatusServiceUnavailable, errs.Unavailable, err.Error(), sideLocal, hub, req.ID)
-		return true
+		return failed(http.StatusServiceUnavailable, errs.Unavailable, err.Error(), sideLocal, "refused: "+sideLocal+": "+err.Error())
 	case errors.As(err, &re) && re.Unreachable:
-		entry.Outcome = "failed: " + sideRemoteUnreachable + ": " + err.Error()
-		_ = s.record(r, action, entry)
-		s.failSide(w, r, http.StatusServiceUnavailable, errs.Unavailable, "hub "+target+" did not answer: "+re.Err.Error(), sideRemoteUnreachable, hub, req.ID)
-		return true
+		return failed(http.StatusServiceUnavailable, errs.Unavailable, "hub "+target+" did not answer: "+re.Err.Error(), sideRemoteUnreachable,
+			"failed: "+sideRemoteUnreachable+": "+err.Error())
 	case errors.As(err, &re):
-		entry.Outcome = "failed: " + sideRemoteHub + ": " + err.Error()
-		_ = s.record(r, action, entry)
-		s.failSide(w, r, http.StatusBadGateway, errs.Unavailable, "hub "+target+": "+re.Err.Error(), sideRemoteHub, hub, req.ID)
-		return true
+		return failed(http.StatusBadGateway, errs.Unavailable, "hub "+target+": "+re.Err.Error(), sideRemoteHub, "failed: "+sideRemoteHub+": "+err.Error())
 	case err != nil:
-		s.fail(w, r, err)
-		return true
+		return nil, nil, err
 	}
 	if resp.Status != http.StatusOK {
 		var far struct {
@@ -231,22 +360,17 @@ func (s *Server) forward(w http.ResponseWriter, r *http.Request, typ string, bod
 		if resp.Status == http.StatusForbidden || resp.Status == http.StatusTooManyRequests {
 			side = sideNotPermittedRemote
 		}
-		entry.Outcome = "refused: " + side + ": hub " + target + " answered " + strconv.Itoa(resp.Status) + ": " + far.Error.Message
-		if err := s.record(r, action, entry); err != nil {
-			s.fail(w, r, err)
-			return true
-		}
 		code := far.Error.Code
 		if code == "" {
 			code = errs.Internal
 		}
-		s.failSide(w, r, resp.Status, code, "hub "+target+": "+far.Error.Message, side, hub, req.ID)
-		return true
+		return failed(resp.Status, code, "hub "+target+": "+far.Error.Message, side,
+			"refused: "+side+": hub "+target+" answered "+strconv.Itoa(resp.Status)+": "+far.Error.Message)
 	}
 	var out map[string]any
 	if err := json.Unmarshal(resp.Body, &out); err != nil {
-		s.failSide(w, r, http.StatusBadGateway, errs.Unavailable, "hub "+target+" answered something that is not JSON", sideRemoteHub, hub, req.ID)
-		return true
+		return failed(http.StatusBadGateway, errs.Unavailable, "hub "+target+" answered something that is not JSON", sideRemoteHub,
+			"failed: "+sideRemoteHub+": hub "+target+" answered something that is not JSON")
 	}
 	entry.Outcome = "ok: hub " + target + " answered"
 	if cs, ok := out["certificates"].([]any); ok {
@@ -258,12 +382,10 @@ func (s *Server) forward(w http.ResponseWriter, r *http.Request, typ string, bod
 		}
 	}
 	if err := s.record(r, action, entry); err != nil {
-		s.fail(w, r, err)
-		return true
+		return nil, nil, err
 	}
 	out["hub"], out["federation_request_id"] = hub, req.ID
-	s.writeJSON(w, http.StatusOK, out)
-	return true
+	return out, nil, nil
 }
 
 // failSide writes a failed forwarded call's error, saying which side
