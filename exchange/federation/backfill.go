@@ -30,15 +30,19 @@ import (
 
 // Backfill is where the backfill of the push to the parent stands.
 type Backfill struct {
+	// Round is which backfill this is: 1 the first, one more each time it
+	// starts over (RestartBackfill); Reason why it did.
+	Round  int    `json:"round"`
+	Reason string `json:"reason,omitempty"`
 	// EventsMark is the outbox's last seq when the backfill began;
 	// MarkedAt when.
-	EventsMark int64
-	MarkedAt   time.Time
+	EventsMark int64     `json:"events_mark"`
+	MarkedAt   time.Time `json:"marked_at"`
 	// OwnAfter is the seq of the last own version pushed; CopiesAfter the
 	// id of the last copy pushed.
-	OwnAfter    int64
-	CopiesAfter string
-	Done        bool
+	OwnAfter    int64  `json:"own_after"`
+	CopiesAfter string `json:"copies_after,omitempty"`
+	Done        bool   `json:"done"`
 }
 
 const (
@@ -54,9 +58,6 @@ const (
 // backfill pushes the next page of the backfill and returns its size, or
 // done once the backfill is over.
 func (a *Aggregator) backfill(ctx context.Context, self *Self, cursor int64) (int, bool, error) {
-	if a.backfilled.Load() {
-		return 0, true, nil
-	}
 	s := a.Service
 	now := s.now()
 	b, err := a.Store.StartBackfill(ctx, now)
@@ -64,7 +65,6 @@ func (a *Aggregator) backfill(ctx context.Context, self *Self, cursor int64) (in
 		return 0, false, err
 	}
 	if b.Done {
-		a.backfilled.Store(true)
 		return 0, true, nil
 	}
 	if b.EventsMark > 0 && now.Before(b.MarkedAt.Add(exchange.EventSettle)) {
@@ -95,7 +95,7 @@ func (a *Aggregator) backfill(ctx context.Context, self *Self, cursor int64) (in
 		return 0, false, err
 	}
 	next := *b
-	push := Push{Hub: self.ID, After: cursor, Events: []PushedEvent{}}
+	push := Push{Hub: self.ID, After: cursor, Events: []PushedEvent{}, BackfillMark: b.EventsMark}
 	size := 0
 	for i, v := range vs {
 		if size += len(docs[i]); size > backfillBytes && i > 0 {
@@ -123,8 +123,13 @@ func (a *Aggregator) backfill(ctx context.Context, self *Self, cursor int64) (in
 		if err != nil {
 			return 0, false, err
 		}
-		if err := a.Store.MoveAggregation(ctx, a.Owner, ans.AppliedThrough); err != nil || !applied {
-			return 0, false, err // refused: the page goes again from the parent's cursor
+		if !applied {
+			// Refused: the page goes again from the parent's cursor, or
+			// the backfill starts over.
+			return 0, false, a.resync(ctx, self, cursor, ans.AppliedThrough, true)
+		}
+		if err := a.Store.MoveAggregation(ctx, a.Owner, ans.AppliedThrough); err != nil {
+			return 0, false, err
 		}
 	}
 	if err := a.Store.MoveBackfill(ctx, a.Owner, &next); err != nil {

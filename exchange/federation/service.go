@@ -649,6 +649,9 @@ type Status struct {
 	Directory string `json:"directory_sha256,omitempty"`
 	// Inbox says how far each child's outbox is applied here.
 	Inbox map[string]int64 `json:"inbox,omitempty"`
+	// Backfill is where the backfill of the push to the parent stands:
+	// its round (2 and more: it started over, and why).
+	Backfill *Backfill `json:"backfill,omitempty"`
 }
 
 // Status reports this hub's identity, its children, the hubs it knows and
@@ -674,6 +677,11 @@ func (s *Service) Status(ctx context.Context) (*Status, error) {
 	st := &Status{Self: self, Children: children, Hubs: v.Sorted(), Dropped: v.Dropped, Directory: fmt.Sprintf("%x", sum)}
 	if s.Inbox != nil {
 		if st.Inbox, err = s.Inbox.InboxCursors(ctx); err != nil {
+			return nil, err
+		}
+		if st.Backfill, err = s.Inbox.Backfill(ctx); errs.Is(err, errs.NotFound) {
+			st.Backfill = nil
+		} else if err != nil {
 			return nil, err
 		}
 	}

@@ -56,6 +56,7 @@ func RunTests(t *testing.T, newStore func(t *testing.T) *sqlstore.Store) {
 		{"StatusAllocation", testStatusAllocation}, {"StatusReplicas", testStatusReplicas},
 		{"StatusEntries", testStatusEntries}, {"StatusIssuance", testStatusIssuance},
 		{"Federation", testFederation}, {"Aggregation", testAggregation}, {"AggregationBackfill", testAggregationBackfill},
+		{"BackfillCorrects", testBackfillCorrects}, {"BackfillRestart", testBackfillRestart},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
