@@ -652,6 +652,9 @@ type Status struct {
 	// Backfill is where the backfill of the push to the parent stands:
 	// its round (2 and more: it started over, and why).
 	Backfill *Backfill `json:"backfill,omitempty"`
+	// PrunedThrough is the highest seq of this hub's outbox pruned: a
+	// parent behind it is caught up by a backfill, not by events.
+	PrunedThrough int64 `json:"pruned_through,omitempty"`
 }
 
 // Status reports this hub's identity, its children, the hubs it knows and
@@ -682,6 +685,9 @@ func (s *Service) Status(ctx context.Context) (*Status, error) {
 		if st.Backfill, err = s.Inbox.Backfill(ctx); errs.Is(err, errs.NotFound) {
 			st.Backfill = nil
 		} else if err != nil {
+			return nil, err
+		}
+		if st.PrunedThrough, err = s.Inbox.PrunedThrough(ctx); err != nil {
 			return nil, err
 		}
 	}
