@@ -16,7 +16,11 @@ import (
 // events were kept, so before pushing events a child pushes every version
 // of its registry — its own certificates in seq order, then the copies its
 // own children pushed to it, in id order — with its state now. The parent
-// keeps a version it does not hold yet and leaves one it holds as it is.
+// keeps a version it does not hold yet and gives one it holds the state a
+// page carries, while it has applied nothing of this hub past the page's
+// mark (AggregationStore.ApplyBackfill says why that is never older). It
+// runs once, and again in a new round when the parent lost what it brought
+// (resync.go).
 //
 // Converging: the backfill begins by marking the outbox's last seq, and
 // scans only once the events up to the mark have settled (committed or
