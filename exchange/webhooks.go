@@ -236,12 +236,18 @@ func (w *Webhooks) Run(ctx context.Context, every time.Duration) {
 			w.Log.Error("webhook dispatch", "err", err)
 		}
 		if time.Since(lastSweep) > 10*time.Minute {
-			if n, err := w.SweepExpired(ctx); err != nil && ctx.Err() == nil {
+			n, swept, err := w.sweepExpired(ctx)
+			if err != nil && ctx.Err() == nil {
 				w.Log.Error("expiry sweep", "err", err)
 			} else if n > 0 {
 				w.Log.Info("expired certificates announced", "count", n)
 			}
-			lastSweep = time.Now()
+			if swept || err != nil {
+				// Not swept for want of the lease: again at the next tick.
+				// A replica restarted in place of one that held it sweeps
+				// once that lease runs out, not ten minutes later.
+				lastSweep = time.Now()
+			}
 		}
 		for {
 			n, err := w.Deliver(ctx)
@@ -270,17 +276,23 @@ const expiryWindow = 7
 // what the retention lets go, under the dispatcher's lease (so replicas do
 // not announce one twice).
 func (w *Webhooks) SweepExpired(ctx context.Context) (int, error) {
+	n, _, err := w.sweepExpired(ctx)
+	return n, err
+}
+
+// sweepExpired is SweepExpired, and says whether it had the lease.
+func (w *Webhooks) sweepExpired(ctx context.Context) (int, bool, error) {
 	now := w.Now().UTC()
 	w.defaults()
 	if _, ok, err := w.Store.LeaseDispatch(ctx, w.Owner, now, now.Add(w.Lease)); err != nil || !ok {
-		return 0, err
+		return 0, false, err
 	}
 	today := w.Certs.Today()
 	n, err := w.Store.EmitExpired(ctx, today.AddDays(-expiryWindow), today, now.Truncate(time.Microsecond), func() string { return NewID("evt_") })
 	if err != nil {
-		return n, err
+		return n, true, err
 	}
-	return n, w.Store.Prune(ctx, now.Add(-w.Retention))
+	return n, true, w.Store.Prune(ctx, now.Add(-w.Retention))
 }
 
 // Dispatch fans the outbox's new events out into deliveries, a batch at a

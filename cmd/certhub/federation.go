@@ -20,6 +20,7 @@ type FederationCmd struct {
 	RootKey         FederationRootKeyCmd         `cmd:"" name:"root-key" help:"On the root hub: write the root key file every other hub is configured with."`
 	Admit           FederationAdmitCmd           `cmd:"" help:"Admit a child hub from its signed description (certhub federation describe on the child)."`
 	Show            FederationShowCmd            `cmd:"" help:"Print this hub's identity, its children and the hubs it knows (JSON)."`
+	Backfill        FederationBackfillCmd        `cmd:"" help:"Print where the backfill of the push to the parent stands; --restart starts it over (a parent restored from an old backup)."`
 	VerifyDirectory FederationVerifyDirectoryCmd `cmd:"" name:"verify-directory" help:"Check a directory (a file, - for stdin, or a hub's URL) against the root key; exit 1 with the reason when refused."`
 }
 
@@ -161,6 +162,38 @@ func (c *FederationShowCmd) Run() error {
 		return err
 	}
 	return printJSON(os.Stdout, st)
+}
+
+// FederationBackfillCmd shows, or starts over, the backfill of the push
+// to the parent.
+type FederationBackfillCmd struct {
+	StoreConfig
+	Restart bool `name:"restart" help:"Start the backfill over: at the next push (by whichever replica holds the push lease; safe while replicas run) every version of the registry is pushed again with its state, and the parent corrects the copies it holds."`
+}
+
+// Run prints where the backfill stands, after starting it over if asked.
+func (c *FederationBackfillCmd) Run() error {
+	ctx := context.Background()
+	a, err := c.open(ctx)
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	if c.Restart {
+		b, err := a.federation.RestartBackfill(ctx, "cli:federation-backfill")
+		if err != nil {
+			return err
+		}
+		return printJSON(os.Stdout, b)
+	}
+	st, err := a.federation.Status(ctx)
+	if err != nil {
+		return err
+	}
+	if st.Backfill == nil {
+		return fmt.Errorf("no backfill has begun: it begins at the first push to the parent")
+	}
+	return printJSON(os.Stdout, st.Backfill)
 }
 
 // FederationVerifyDirectoryCmd checks a directory offline.

@@ -51,6 +51,7 @@ type WebhookConfig struct {
 	WebhookMaxAttempts int      `name:"webhook-max-attempts" env:"CERTHUB_WEBHOOK_MAX_ATTEMPTS" default:"12" help:"Attempts before a delivery is dead (kept in the delivery log, redeliverable)."`
 	WebhookBackoff     string   `name:"webhook-backoff" env:"CERTHUB_WEBHOOK_BACKOFF" default:"5s" help:"First retry delay; doubled per attempt, at most an hour."`
 	WebhookTimeout     string   `name:"webhook-timeout" env:"CERTHUB_WEBHOOK_TIMEOUT" default:"10s" help:"How long a receiver has to answer."`
+	EventRetention     string   `name:"event-retention" env:"CERTHUB_EVENT_RETENTION" default:"720h" help:"How long events of the outbox and finished deliveries are kept; an event is kept longer while a webhook delivery or the push to the parent still needs it. Pruned at start and every 10 minutes."`
 }
 
 // webhooks builds the deliverer from the configuration.
@@ -63,8 +64,9 @@ func (c *WebhookConfig) webhooks(a *app, public string) (*exchange.Webhooks, tim
 		}
 		allow = append(allow, p)
 	}
-	var d [3]time.Duration
-	for i, v := range []struct{ name, val string }{{"webhook-every", c.WebhookEvery}, {"webhook-backoff", c.WebhookBackoff}, {"webhook-timeout", c.WebhookTimeout}} {
+	var d [4]time.Duration
+	for i, v := range []struct{ name, val string }{{"webhook-every", c.WebhookEvery}, {"webhook-backoff", c.WebhookBackoff},
+		{"webhook-timeout", c.WebhookTimeout}, {"event-retention", c.EventRetention}} {
 		var err error
 		if d[i], err = time.ParseDuration(v.val); err != nil {
 			return nil, 0, fmt.Errorf("--%s: %w", v.name, err)
@@ -73,7 +75,7 @@ func (c *WebhookConfig) webhooks(a *app, public string) (*exchange.Webhooks, tim
 	host, _ := os.Hostname()
 	return &exchange.Webhooks{Store: a.store, Registry: a.registry, Key: a.hubKey, Certs: a.certs, Log: a.log, Now: time.Now,
 		Owner: fmt.Sprintf("%s-%d", host, os.Getpid()), Guard: &exchange.WebhookGuard{HubURL: public, Allow: allow},
-		MaxAttempts: c.WebhookMaxAttempts, Backoff: d[1], Timeout: d[2]}, d[0], nil
+		MaxAttempts: c.WebhookMaxAttempts, Backoff: d[1], Timeout: d[2], Retention: d[3]}, d[0], nil
 }
 
 // OIDCConfig connects holder (and clerk) sign-in to the identity provider.

@@ -70,14 +70,16 @@ type PushedEvent struct {
 // Push is a batch of a child's outbox, continuing after the child's
 // cursor After; or a page of the child's backfill (docs/federation.md):
 // versions of its registry with their state, each an event of kind
-// backfilled without a seq. The backfill's last page says through which
-// seq of the child's outbox the backfill holds everything
-// (BackfillThrough): the parent's cursor moves there.
+// backfilled without a seq. Every page says its backfill's mark
+// (BackfillMark): the seq of the child's outbox its states hold every
+// change through. The last page says so too (BackfillThrough, the mark):
+// the parent's cursor moves there.
 type Push struct {
 	Hub             string        `json:"hub"`
 	After           int64         `json:"after"`
 	Events          []PushedEvent `json:"events"`
 	Backfill        []PushedEvent `json:"backfill,omitempty"`
+	BackfillMark    int64         `json:"backfill_mark,omitempty"`
 	BackfillThrough int64         `json:"backfill_through,omitempty"`
 	// Types are the definitions of the types the events name: the
 	// child's own, and for the copies it passes on those it received.
@@ -188,9 +190,9 @@ type Change struct {
 
 // AggregationStore keeps both halves of aggregation.
 type AggregationStore interface {
-	// LeaseAggregation takes (or keeps) the push lease and returns the
-	// cursor: the last event the parent applied. false if another holds it.
-	LeaseAggregation(ctx context.Context, owner string, now, until time.Time) (int64, bool, error)
+	// LeaseAggregation takes (or keeps) the push lease and returns where
+	// the push stands. false if another holds it.
+	LeaseAggregation(ctx context.Context, owner string, now, until time.Time) (PushPlace, bool, error)
 	// MoveAggregation sets the cursor if owner holds the lease.
 	MoveAggregation(ctx context.Context, owner string, cursor int64) error
 	// EventsAfter reads the outbox (exchange.EventStore).
@@ -214,9 +216,21 @@ type AggregationStore interface {
 	// outbox's last seq as its mark, unless it began before; it returns
 	// where the backfill stands.
 	StartBackfill(ctx context.Context, at time.Time) (*Backfill, error)
+	// RestartBackfill records that the backfill begins again at, for
+	// reason: a new round, marked with the outbox's last seq, that scans
+	// from the start. It needs no lease: the round it ends can no longer
+	// be moved (MoveBackfill).
+	RestartBackfill(ctx context.Context, at time.Time, reason string) (*Backfill, error)
 	// MoveBackfill records how far the backfill went if owner holds the
-	// push lease (errs.Conflict otherwise).
+	// push lease and b's round is still the backfill's (errs.Conflict
+	// otherwise).
 	MoveBackfill(ctx context.Context, owner string, b *Backfill) error
+	// Backfill returns where the backfill stands (errs.NotFound before it
+	// began).
+	Backfill(ctx context.Context) (*Backfill, error)
+	// PrunedThrough is the highest seq of this hub's outbox deleted by
+	// pruning: every event after it that was committed is still held.
+	PrunedThrough(ctx context.Context) (int64, error)
 	// OwnVersionsAfter reads up to limit of this hub's own certificate
 	// versions after seq, in seq order (HomeHub empty, no holder), and
 	// the seq of each.
@@ -224,12 +238,15 @@ type AggregationStore interface {
 	// CopiesAfter reads up to limit versions children pushed here, after
 	// id in id order.
 	CopiesAfter(ctx context.Context, id string, limit int) ([]*Version, error)
-	// ApplyBackfill keeps each backfilled version that is not here yet, with
-	// its event in this hub's outbox, and moves the cursor for hub to
+	// ApplyBackfill keeps each backfilled version that is not here yet and,
+	// while this hub's cursor for hub is not past mark (the seq of the
+	// child's outbox the page's states are read after), gives one held
+	// here the state it carries when that differs; each version kept or
+	// changed joins this hub's outbox as its event. It moves the cursor to
 	// through if that is past it, in one transaction. after is as for
 	// ApplyPush, and so are types. It returns the cursor and how many
-	// versions it kept.
-	ApplyBackfill(ctx context.Context, hub string, after int64, versions []Change, types []*exchange.FederatedType, through int64,
+	// versions it kept or changed.
+	ApplyBackfill(ctx context.Context, hub string, after int64, versions []Change, types []*exchange.FederatedType, mark, through int64,
 		at time.Time) (int64, int, error)
 	// FederatedType reads the definition of a type a child pushed here
 	// (errs.NotFound when none did): a push passes it on with the copies.
@@ -237,6 +254,15 @@ type AggregationStore interface {
 	// FederatedByHolder lists the copies of a holder kept here (by this
 	// hub's holder index), by id.
 	FederatedByHolder(ctx context.Context, holderIndex string) ([]*Version, error)
+}
+
+// PushPlace is where the push to the parent stands, read with its lease.
+type PushPlace struct {
+	// Cursor is the last event of this hub's outbox the parent applied.
+	Cursor int64
+	// Backfilled says the backfill is done, and was not started over
+	// since.
+	Backfilled bool
 }
 
 // Aggregator pushes this hub's outbox to its parent.
@@ -257,9 +283,9 @@ type Aggregator struct {
 	// (0: 2,000).
 	Page int
 
-	// backfilled is set once the backfill is seen done: it never starts
-	// over, so it is not read again.
-	backfilled atomic.Bool
+	// backfilling says the last push found the backfill not done: Run
+	// goes on at once after a page.
+	backfilling atomic.Bool
 }
 
 // DefaultPushLease is Aggregator.Lease's default: over twice the longest
@@ -284,12 +310,16 @@ func (a *Aggregator) PushOnce(ctx context.Context) (int, error) {
 	if lease == 0 {
 		lease = DefaultPushLease
 	}
-	cursor, ok, err := a.Store.LeaseAggregation(ctx, a.Owner, now, now.Add(lease))
+	place, ok, err := a.Store.LeaseAggregation(ctx, a.Owner, now, now.Add(lease))
 	if err != nil || !ok {
 		return 0, err
 	}
-	if n, done, err := a.backfill(ctx, self, cursor); err != nil || !done {
-		return n, err
+	cursor := place.Cursor
+	a.backfilling.Store(!place.Backfilled)
+	if !place.Backfilled {
+		if n, done, err := a.backfill(ctx, self, cursor); err != nil || !done {
+			return n, err
+		}
 	}
 	evs, err := a.Store.EventsAfter(ctx, cursor, aggregateBatch, now.Add(-exchange.EventSettle))
 	if err != nil || len(evs) == 0 {
@@ -326,12 +356,15 @@ func (a *Aggregator) PushOnce(ctx context.Context) (int, error) {
 	if push.Types, err = a.types(ctx, push.Events); err != nil {
 		return 0, err
 	}
-	ans, _, err := a.send(ctx, self, push)
+	ans, applied, err := a.send(ctx, self, push)
 	s.note(ctx, self.Parent, "push", err)
 	if err != nil {
 		return 0, err
 	}
 	a.refused(ctx, ans)
+	if !applied {
+		return 0, a.resync(ctx, self, cursor, ans.AppliedThrough, false)
+	}
 	if err := a.Store.MoveAggregation(ctx, a.Owner, ans.AppliedThrough); err != nil {
 		return 0, err
 	}
@@ -452,7 +485,7 @@ func (a *Aggregator) Run(ctx context.Context, every time.Duration) {
 		if err != nil && ctx.Err() == nil && a.Service.Log != nil {
 			a.Service.Log.WarnContext(ctx, "federation push", "error", err.Error())
 		}
-		if err == nil && (n >= aggregateBatch || n > 0 && !a.backfilled.Load()) {
+		if err == nil && (n >= aggregateBatch || n > 0 && a.backfilling.Load()) {
 			continue // catching up, or a page of the backfill pushed
 		}
 		select {
@@ -511,13 +544,21 @@ func (s *Service) Receive(ctx context.Context, hub, signature string, body []byt
 	if p.Hub != hub {
 		return nil, errs.Field("hub", "the push names hub %q, its signature is hub %s's", p.Hub, hub)
 	}
-	backfill := len(p.Backfill) > 0 || p.BackfillThrough != 0
+	backfill := len(p.Backfill) > 0 || p.BackfillThrough != 0 || p.BackfillMark != 0
 	if backfill && len(p.Events) > 0 {
 		return nil, errs.Field("backfill", "a push carries events or a page of the backfill, not both")
 	}
 	if p.BackfillThrough < 0 {
 		return nil, errs.Field("backfill_through", "%d is not a seq of the outbox", p.BackfillThrough)
 	}
+	if p.BackfillMark < 0 || p.BackfillThrough != 0 && p.BackfillMark != 0 && p.BackfillMark != p.BackfillThrough {
+		return nil, errs.Field("backfill_mark", "%d is not a seq of the outbox, or not the backfill_through of the last page", p.BackfillMark)
+	}
+	// A page without its mark (a child from before marks were sent) is
+	// taken as marked at 0, or at its backfill_through: a held version
+	// then takes its state only while nothing of the child was applied
+	// past that, which is never later than its real mark.
+	mark := max(p.BackfillMark, p.BackfillThrough)
 	now := s.now().UTC()
 	refuse := func(field string, seq int64, err error) error {
 		_ = s.record(ctx, "federation_push", "hub:"+hub, child.Name, fmt.Sprintf("refused: %s (seq %d): %v", field, seq, err))
@@ -537,9 +578,12 @@ func (s *Service) Receive(ctx context.Context, hub, signature string, body []byt
 		}
 		changes, docs = append(changes, ch), append(docs, doc)
 	}
+	inPage := make(map[string]bool, len(p.Backfill))
 	for i, pe := range p.Backfill {
 		var err error
 		switch {
+		case inPage[pe.Event.CertificateID]:
+			err = fmt.Errorf("event.certificate_id: %s is in the page twice", pe.Event.CertificateID)
 		case pe.Seq != 0:
 			err = fmt.Errorf("seq: a backfilled version is not an event of the outbox and has none")
 		case pe.Event.Kind != exchange.EventBackfilled:
@@ -553,6 +597,7 @@ func (s *Service) Receive(ctx context.Context, hub, signature string, body []byt
 		if err != nil {
 			return nil, refuse(fmt.Sprintf("backfill[%d]", i), 0, err)
 		}
+		inPage[pe.Event.CertificateID] = true
 		changes, docs = append(changes, ch), append(docs, doc)
 	}
 	types, refused, err := s.pushedTypes(ctx, p.Types, changes, now)
@@ -569,7 +614,7 @@ func (s *Service) Receive(ctx context.Context, hub, signature string, body []byt
 	var through int64
 	var n int
 	if backfill {
-		through, n, err = s.Inbox.ApplyBackfill(ctx, hub, p.After, changes, types, p.BackfillThrough, now)
+		through, n, err = s.Inbox.ApplyBackfill(ctx, hub, p.After, changes, types, mark, p.BackfillThrough, now)
 	} else {
 		through, n, err = s.Inbox.ApplyPush(ctx, hub, p.After, changes, types, now)
 	}

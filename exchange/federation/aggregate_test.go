@@ -140,6 +140,12 @@ func TestPushRefused(t *testing.T) {
 	}
 	_, err = send("330102", county.key, federation.Push{Hub: "330102", BackfillThrough: -1})
 	check("a negative mark", err, errs.Invalid, "backfill_through")
+	_, err = send("330102", county.key, federation.Push{Hub: "330102", BackfillMark: 7, BackfillThrough: 9,
+		Backfill: []federation.PushedEvent{bf("000014", certificates.StateValid, "")}})
+	check("a last page whose mark is not where it moves the cursor", err, errs.Invalid, "backfill_mark")
+	twice := bf("000015", certificates.StateValid, "")
+	_, err = send("330102", county.key, federation.Push{Hub: "330102", Backfill: []federation.PushedEvent{twice, twice}})
+	check("a version twice in a page", err, errs.Invalid, "backfill[1]: event.certificate_id")
 	if vs := must(city.store.FederatedVersions(ctx, "330102")); len(vs) != 0 {
 		t.Fatalf("refused pushes stored %d versions", len(vs))
 	}

@@ -16,7 +16,11 @@ import (
 // events were kept, so before pushing events a child pushes every version
 // of its registry — its own certificates in seq order, then the copies its
 // own children pushed to it, in id order — with its state now. The parent
-// keeps a version it does not hold yet and leaves one it holds as it is.
+// keeps a version it does not hold yet and gives one it holds the state a
+// page carries, while it has applied nothing of this hub past the page's
+// mark (AggregationStore.ApplyBackfill says why that is never older). It
+// runs once, and again in a new round when the parent lost what it brought
+// (resync.go).
 //
 // Converging: the backfill begins by marking the outbox's last seq, and
 // scans only once the events up to the mark have settled (committed or
@@ -30,15 +34,19 @@ import (
 
 // Backfill is where the backfill of the push to the parent stands.
 type Backfill struct {
+	// Round is which backfill this is: 1 the first, one more each time it
+	// starts over (RestartBackfill); Reason why it did.
+	Round  int    `json:"round"`
+	Reason string `json:"reason,omitempty"`
 	// EventsMark is the outbox's last seq when the backfill began;
 	// MarkedAt when.
-	EventsMark int64
-	MarkedAt   time.Time
+	EventsMark int64     `json:"events_mark"`
+	MarkedAt   time.Time `json:"marked_at"`
 	// OwnAfter is the seq of the last own version pushed; CopiesAfter the
 	// id of the last copy pushed.
-	OwnAfter    int64
-	CopiesAfter string
-	Done        bool
+	OwnAfter    int64  `json:"own_after"`
+	CopiesAfter string `json:"copies_after,omitempty"`
+	Done        bool   `json:"done"`
 }
 
 const (
@@ -54,9 +62,6 @@ const (
 // backfill pushes the next page of the backfill and returns its size, or
 // done once the backfill is over.
 func (a *Aggregator) backfill(ctx context.Context, self *Self, cursor int64) (int, bool, error) {
-	if a.backfilled.Load() {
-		return 0, true, nil
-	}
 	s := a.Service
 	now := s.now()
 	b, err := a.Store.StartBackfill(ctx, now)
@@ -64,7 +69,6 @@ func (a *Aggregator) backfill(ctx context.Context, self *Self, cursor int64) (in
 		return 0, false, err
 	}
 	if b.Done {
-		a.backfilled.Store(true)
 		return 0, true, nil
 	}
 	if b.EventsMark > 0 && now.Before(b.MarkedAt.Add(exchange.EventSettle)) {
@@ -95,7 +99,7 @@ func (a *Aggregator) backfill(ctx context.Context, self *Self, cursor int64) (in
 		return 0, false, err
 	}
 	next := *b
-	push := Push{Hub: self.ID, After: cursor, Events: []PushedEvent{}}
+	push := Push{Hub: self.ID, After: cursor, Events: []PushedEvent{}, BackfillMark: b.EventsMark}
 	size := 0
 	for i, v := range vs {
 		if size += len(docs[i]); size > backfillBytes && i > 0 {
@@ -127,8 +131,13 @@ func (a *Aggregator) backfill(ctx context.Context, self *Self, cursor int64) (in
 			return 0, false, err
 		}
 		a.refused(ctx, ans)
-		if err := a.Store.MoveAggregation(ctx, a.Owner, ans.AppliedThrough); err != nil || !applied {
-			return 0, false, err // refused: the page goes again from the parent's cursor
+		if !applied {
+			// Refused: the page goes again from the parent's cursor, or
+			// the backfill starts over.
+			return 0, false, a.resync(ctx, self, cursor, ans.AppliedThrough, true)
+		}
+		if err := a.Store.MoveAggregation(ctx, a.Owner, ans.AppliedThrough); err != nil {
+			return 0, false, err
 		}
 	}
 	if err := a.Store.MoveBackfill(ctx, a.Owner, &next); err != nil {

@@ -698,6 +698,12 @@ type Status struct {
 	Directory string `json:"directory_sha256,omitempty"`
 	// Inbox says how far each child's outbox is applied here.
 	Inbox map[string]int64 `json:"inbox,omitempty"`
+	// Backfill is where the backfill of the push to the parent stands:
+	// its round (2 and more: it started over, and why).
+	Backfill *Backfill `json:"backfill,omitempty"`
+	// PrunedThrough is the highest seq of this hub's outbox pruned: a
+	// parent behind it is caught up by a backfill, not by events.
+	PrunedThrough int64 `json:"pruned_through,omitempty"`
 }
 
 // Status reports this hub's identity, its children, the hubs it knows and
@@ -723,6 +729,14 @@ func (s *Service) Status(ctx context.Context) (*Status, error) {
 	st := &Status{Self: self, Children: children, Hubs: v.Sorted(), Dropped: v.Dropped, Directory: fmt.Sprintf("%x", sum)}
 	if s.Inbox != nil {
 		if st.Inbox, err = s.Inbox.InboxCursors(ctx); err != nil {
+			return nil, err
+		}
+		if st.Backfill, err = s.Inbox.Backfill(ctx); errs.Is(err, errs.NotFound) {
+			st.Backfill = nil
+		} else if err != nil {
+			return nil, err
+		}
+		if st.PrunedThrough, err = s.Inbox.PrunedThrough(ctx); err != nil {
 			return nil, err
 		}
 	}

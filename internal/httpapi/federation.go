@@ -141,6 +141,21 @@ func (s *Server) admitChild(w http.ResponseWriter, r *http.Request) {
 	s.writeJSON(w, http.StatusCreated, c)
 }
 
+// restartBackfill starts the backfill of the push to the parent over; it
+// runs at the next push, under the push lease (the body is not read).
+func (s *Server) restartBackfill(w http.ResponseWriter, r *http.Request) {
+	f := s.federationService(w, r)
+	if f == nil {
+		return
+	}
+	b, err := f.RestartBackfill(r.Context(), principalOf(r.Context()).Actor())
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	s.writeJSON(w, http.StatusOK, b)
+}
+
 // federationPush takes a child hub's push of its outbox (aggregation). It
 // is authenticated by the child's hub signature over the body, not by a
 // bearer token.

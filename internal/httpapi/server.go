@@ -237,6 +237,7 @@ var Routes = []Route{
 
 	{"GET", "/api/v1/federation", admin, "This hub's federation identity, its children, the hubs it knows and the last problems reaching them", (*Server).federationStatus},
 	{"POST", "/api/v1/federation/children", admin, "Admit a child hub from its signed description", (*Server).admitChild},
+	{"POST", "/api/v1/federation/backfill", admin, "Start the backfill of the push to the parent over, at the next push (a parent restored from an old backup)", (*Server).restartBackfill},
 	{"POST", "/api/v1/federation/aggregate", nil, "A child hub pushes its outbox (aggregation, 归集); authenticated by the child's hub signature over the body, not a bearer token", (*Server).federationPush},
 	{"POST", "/api/v1/federation/requests", nil, "Another hub forwards one of its consumers' calls (lookup, match), signed by that hub; run here under this hub's agreements, answered signed with the request's hash", (*Server).federationRequests},
 	{"GET", "/api/v1/federation/certificates", admin, "The certificate versions of one child hub (?home_hub=) pushed here (aggregation), by id", (*Server).federatedCertificates},

@@ -426,7 +426,7 @@ func TestWebhooksSkipBackfilled(t *testing.T) {
 				State: certificates.StateValid, DocumentKey: "federated/330102/batches/x", DocumentLength: 5, DocumentSHA256: "ab", KID: "kid-c",
 				IssuedAt: at, UpdatedAt: at}}
 	}
-	if _, n, err := h.Store.ApplyBackfill(ctx, "330102", 0, []federation.Change{change("900001", exchange.EventBackfilled, 0)}, nil, 0, time.Now()); err != nil || n != 1 {
+	if _, n, err := h.Store.ApplyBackfill(ctx, "330102", 0, []federation.Change{change("900001", exchange.EventBackfilled, 0)}, nil, 0, 0, time.Now()); err != nil || n != 1 {
 		t.Fatalf("backfill: %d %v", n, err)
 	}
 	if _, _, err := h.Store.ApplyPush(ctx, "330102", 0, []federation.Change{change("900002", exchange.EventIssued, 1)}, nil, time.Now()); err != nil {

@@ -16,19 +16,23 @@ import (
 // the parent has not applied.
 const aggregationCursor = "aggregation"
 
-// LeaseAggregation implements federation.AggregationStore.
-func (s *Store) LeaseAggregation(ctx context.Context, owner string, now, until time.Time) (int64, bool, error) {
+// LeaseAggregation implements federation.AggregationStore. The cursor and
+// whether the backfill is done are read in one statement: a backfill
+// started over (by the command, on another process) is seen at the next
+// push.
+func (s *Store) LeaseAggregation(ctx context.Context, owner string, now, until time.Time) (federation.PushPlace, bool, error) {
+	var p federation.PushPlace
 	if _, err := s.db.Exec(ctx, `INSERT INTO event_cursor (name, seq) VALUES ($1, 0) ON CONFLICT (name) DO NOTHING`, aggregationCursor); err != nil {
-		return 0, false, err
+		return p, false, err
 	}
 	n, err := s.db.Exec(ctx, `UPDATE event_cursor SET lease_owner = $2, lease_until = $3
 		WHERE name = $1 AND (lease_owner = $2 OR lease_until IS NULL OR lease_until < $4)`, aggregationCursor, owner, until, now)
 	if err != nil || n == 0 {
-		return 0, false, err
+		return p, false, err
 	}
-	var seq int64
-	err = s.db.QueryRow(ctx, `SELECT seq FROM event_cursor WHERE name = $1`, aggregationCursor).Scan(&seq)
-	return seq, err == nil, err
+	err = s.db.QueryRow(ctx, `SELECT c.seq, b.done_at IS NOT NULL FROM event_cursor c LEFT JOIN aggregation_backfill b ON b.name = c.name
+		WHERE c.name = $1`, aggregationCursor).Scan(&p.Cursor, &p.Backfilled)
+	return p, err == nil, err
 }
 
 // MoveAggregation implements federation.AggregationStore.
@@ -56,7 +60,22 @@ func federatedArgs(v *federation.Version) []any {
 
 const insertFederatedSQL = `INSERT INTO federated_certificates (` + federatedColumns + `)
 	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22)
-	ON CONFLICT (id) DO NOTHING`
+	` + keepHeld
+
+// keepHeld leaves a version already held as it is; correctHeld gives it
+// the state a backfill carries, when that differs (and only then, so that
+// a page sent twice changes nothing and writes no event).
+const (
+	keepHeld    = `ON CONFLICT (id) DO NOTHING`
+	correctHeld = `ON CONFLICT (id) DO UPDATE SET state = excluded.state, state_reason = excluded.state_reason,
+		superseded_by = excluded.superseded_by, updated_at = excluded.updated_at
+	WHERE federated_certificates.state <> excluded.state OR federated_certificates.state_reason <> excluded.state_reason
+		OR COALESCE(federated_certificates.superseded_by, '') <> COALESCE(excluded.superseded_by, '')`
+	// upsertFederatedSQL keeps a version, or corrects the state of one held.
+	upsertFederatedSQL = `INSERT INTO federated_certificates (` + federatedColumns + `)
+	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22)
+	` + correctHeld
+)
 
 func scanFederated(r Row) (*federation.Version, error) {
 	v := &federation.Version{}
@@ -187,14 +206,24 @@ func federatedEventArgs(e exchange.Event) []any {
 }
 
 // changeStmts are the statements that apply one pushed event: its version
-// kept (one already here is left as it is), the older versions of a
+// kept (one already here is left as it is, but for a backfilled one, which
+// carries its state: see correctBackfilled), the older versions of a
 // revised one superseded, a lifecycle state set; and the event joins this
 // hub's outbox, for its own parent and webhooks.
 func changeStmts(ch federation.Change) []Stmt {
 	e := ch.Event
 	var out []Stmt
 	if v := ch.Version; v != nil {
-		out = append(out, Stmt{SQL: insertFederatedSQL, Args: federatedArgs(v)})
+		insert := insertFederatedSQL
+		if e.Kind == exchange.EventBackfilled {
+			// A child passes on, as an event of its outbox, a version its
+			// own child backfilled, with the state it holds when it pushes
+			// it: newer than anything its earlier events said, which is
+			// all this hub applied of it (ApplyPush skips an event at or
+			// before the cursor).
+			insert = upsertFederatedSQL
+		}
+		out = append(out, Stmt{SQL: insert, Args: federatedArgs(v)})
 		if e.Kind == exchange.EventRevised {
 			out = append(out, Stmt{SQL: `UPDATE federated_certificates SET state = 'superseded', superseded_by = $1, updated_at = $2
 				WHERE lineage = $3 AND version < $4 AND state <> 'superseded'`, Args: []any{v.ID, e.At, v.Lineage, v.Version}})
@@ -214,8 +243,26 @@ func changeStmts(ch federation.Change) []Stmt {
 // ApplyBackfill implements federation.AggregationStore. On PostgreSQL the
 // versions are streamed by COPY into a staging table and kept, with their
 // events, by one statement; elsewhere one at a time.
+//
+// correctBackfilled: a version held here takes the state the page carries
+// while this hub's cursor for the child is not past the page's mark. Why
+// that never puts back an older state: the child scans its registry only
+// once the events up to its mark have settled, so a page's states hold
+// every change of those events. What this hub holds of a version is what
+// the child's events up to this hub's cursor said, and what pages said
+// (each also read after its backfill's mark). With the cursor at or
+// before the mark, the page is at least as new as all of it. A page read
+// earlier than another (a replica that lost its lease, a round started
+// over while a page was on its way) may be applied after it; that only
+// loses a change committed between the two reads, which is an event after
+// the mark, and every event after the mark is pushed again once the
+// backfill is done (the last page moves the cursor to the mark and never
+// further). The cursor is past the mark only when this hub applied events
+// after it, which the page may not know of (a page sent once more, or by a
+// replica that lost its lease, after the backfill was done and its events
+// pushed): then a held version is left as it is.
 func (s *Store) ApplyBackfill(ctx context.Context, hub string, after int64, versions []federation.Change, types []*exchange.FederatedType,
-	through int64, at time.Time) (int64, int, error) {
+	mark, through int64, at time.Time) (int64, int, error) {
 	var cursor int64
 	kept := 0
 	typeStmts, err := federatedTypeStmts(types)
@@ -230,11 +277,17 @@ func (s *Store) ApplyBackfill(ctx context.Context, hub string, after int64, vers
 		if err := execStmts(ctx, q, typeStmts); err != nil {
 			return err
 		}
+		onHeld := keepHeld
+		if cursor <= mark {
+			onHeld = correctHeld
+		}
 		if cp, ok := q.(Copier); ok && len(versions) > 0 {
-			kept, err = copyBackfill(ctx, q, cp, versions)
+			kept, err = copyBackfill(ctx, q, cp, versions, onHeld)
 		} else {
+			insert := `INSERT INTO federated_certificates (` + federatedColumns + `)
+				VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22) ` + onHeld
 			for _, ch := range versions {
-				n, err := q.Exec(ctx, insertFederatedSQL, federatedArgs(ch.Version)...)
+				n, err := q.Exec(ctx, insert, federatedArgs(ch.Version)...)
 				if err != nil {
 					return err
 				}
@@ -258,10 +311,10 @@ func (s *Store) ApplyBackfill(ctx context.Context, hub string, after int64, vers
 	return cursor, kept, err
 }
 
-// copyBackfill keeps the versions not here yet and writes an event for each
-// it kept: COPY into a staging table dropped at commit, then one insert
-// of both.
-func copyBackfill(ctx context.Context, q Querier, cp Copier, versions []federation.Change) (int, error) {
+// copyBackfill keeps the versions not here yet (and corrects those held,
+// as onHeld says) and writes an event for each it kept or corrected: COPY
+// into a staging table dropped at commit, then one insert of both.
+func copyBackfill(ctx context.Context, q Querier, cp Copier, versions []federation.Change, onHeld string) (int, error) {
 	if _, err := q.Exec(ctx, `CREATE TEMP TABLE federated_staging ON COMMIT DROP AS
 		SELECT `+federatedColumns+`, ''::text AS event_id, now() AS event_at FROM federated_certificates WITH NO DATA`); err != nil {
 		return 0, err
@@ -278,14 +331,26 @@ func copyBackfill(ctx context.Context, q Querier, cp Copier, versions []federati
 	if err := cp.CopyInto(ctx, "federated_staging", cols, rows); err != nil {
 		return 0, err
 	}
+	// RETURNING names the rows inserted and the rows updated, not those
+	// the conflict clause left alone.
 	n, err := q.Exec(ctx, `WITH kept AS (
 			INSERT INTO federated_certificates (`+federatedColumns+`)
 			SELECT `+federatedColumns+` FROM federated_staging ORDER BY id
-			ON CONFLICT (id) DO NOTHING RETURNING id)
+			`+onHeld+` RETURNING id)
 		INSERT INTO events (id, kind, certificate_id, lineage, type_code, authority, version, reason, at, home_hub)
 		SELECT s.event_id, '`+exchange.EventBackfilled+`', s.id, s.lineage, s.type_code, s.authority, s.version, s.state_reason, s.event_at, s.home_hub
 		FROM federated_staging s JOIN kept USING (id) ORDER BY s.id`)
 	return int(n), err
+}
+
+const backfillColumns = `round, reason, events_mark, marked_at, own_after, copies_after, done_at`
+
+func scanBackfill(r Row) (*federation.Backfill, error) {
+	b := &federation.Backfill{}
+	var done *time.Time
+	err := r.Scan(&b.Round, &b.Reason, &b.EventsMark, Time{&b.MarkedAt}, &b.OwnAfter, &b.CopiesAfter, NullTime{&done})
+	b.Done = done != nil
+	return b, err
 }
 
 // StartBackfill implements federation.AggregationStore.
@@ -294,12 +359,28 @@ func (s *Store) StartBackfill(ctx context.Context, at time.Time) (*federation.Ba
 		VALUES ($1, (SELECT COALESCE(MAX(seq), 0) FROM events), $2) ON CONFLICT (name) DO NOTHING`, aggregationCursor, at); err != nil {
 		return nil, err
 	}
-	b := &federation.Backfill{}
-	var done *time.Time
-	err := s.db.QueryRow(ctx, `SELECT events_mark, marked_at, own_after, copies_after, done_at FROM aggregation_backfill WHERE name = $1`,
-		aggregationCursor).Scan(&b.EventsMark, Time{&b.MarkedAt}, &b.OwnAfter, &b.CopiesAfter, NullTime{&done})
-	b.Done = done != nil
-	return b, err
+	return s.Backfill(ctx)
+}
+
+// RestartBackfill implements federation.AggregationStore.
+func (s *Store) RestartBackfill(ctx context.Context, at time.Time, reason string) (*federation.Backfill, error) {
+	if _, err := s.db.Exec(ctx, `INSERT INTO aggregation_backfill (name, events_mark, marked_at, reason)
+		VALUES ($1, (SELECT COALESCE(MAX(seq), 0) FROM events), $2, $3)
+		ON CONFLICT (name) DO UPDATE SET round = aggregation_backfill.round + 1, reason = excluded.reason,
+			events_mark = excluded.events_mark, marked_at = excluded.marked_at, own_after = 0, copies_after = '', done_at = NULL`,
+		aggregationCursor, at, reason); err != nil {
+		return nil, err
+	}
+	return s.Backfill(ctx)
+}
+
+// Backfill implements federation.AggregationStore.
+func (s *Store) Backfill(ctx context.Context) (*federation.Backfill, error) {
+	b, err := scanBackfill(s.db.QueryRow(ctx, `SELECT `+backfillColumns+` FROM aggregation_backfill WHERE name = $1`, aggregationCursor))
+	if err != nil {
+		return nil, notFound(err, "the backfill has not begun")
+	}
+	return b, nil
 }
 
 // MoveBackfill implements federation.AggregationStore.
@@ -309,15 +390,22 @@ func (s *Store) MoveBackfill(ctx context.Context, owner string, b *federation.Ba
 		done = time.Now().UTC()
 	}
 	n, err := s.db.Exec(ctx, `UPDATE aggregation_backfill SET own_after = $2, copies_after = $3, done_at = $4
-		WHERE name = $1 AND EXISTS (SELECT 1 FROM event_cursor WHERE name = $1 AND lease_owner = $5)`,
-		aggregationCursor, b.OwnAfter, b.CopiesAfter, done, owner)
+		WHERE name = $1 AND round = $6 AND EXISTS (SELECT 1 FROM event_cursor WHERE name = $1 AND lease_owner = $5)`,
+		aggregationCursor, b.OwnAfter, b.CopiesAfter, done, owner, b.Round)
 	if err != nil {
 		return err
 	}
 	if n == 0 {
-		return errs.E(errs.Conflict, "the push lease was lost; another replica pushes to the parent")
+		return errs.E(errs.Conflict, "the push lease was lost, or the backfill started over; the next push goes on from where it stands")
 	}
 	return nil
+}
+
+// PrunedThrough implements federation.AggregationStore.
+func (s *Store) PrunedThrough(ctx context.Context) (int64, error) {
+	var seq int64
+	err := s.db.QueryRow(ctx, `SELECT seq FROM events_pruned`).Scan(&seq)
+	return seq, err
 }
 
 // OwnVersionsAfter implements federation.AggregationStore. It reads only

@@ -232,16 +232,32 @@ func (s *Store) EmitExpired(ctx context.Context, since, today certificates.Date,
 	}
 }
 
-// Prune implements exchange.EventStore.
+// prunableEvents are the events Prune deletes: older than its limit, read
+// by every cursor, and needed by no delivery left.
+const prunableEvents = `at < $1 AND seq <= (SELECT min(seq) FROM event_cursor)
+	AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.event_seq = events.seq)`
+
+// Prune implements exchange.EventStore. It records the highest seq it
+// deletes (PrunedThrough): the events it deletes are bounded by a seq read
+// first, so that one committed meanwhile is neither deleted unrecorded nor
+// recorded undeleted.
 func (s *Store) Prune(ctx context.Context, before time.Time) error {
 	return s.db.InTx(ctx, func(q Querier) error {
+		var upto *int64
+		if err := q.QueryRow(ctx, `SELECT max(seq) FROM events WHERE `+prunableEvents, before).Scan(&upto); err != nil {
+			return err
+		}
+		var last int64
+		if upto != nil {
+			last = *upto
+		}
 		for _, st := range []Stmt{
 			{SQL: `DELETE FROM follows WHERE until < $1`, Args: []any{before}},
 			{SQL: `DELETE FROM delivery_attempts WHERE delivery_id IN
 				(SELECT id FROM deliveries WHERE status <> 'pending' AND created_at < $1)`, Args: []any{before}},
 			{SQL: `DELETE FROM deliveries WHERE status <> 'pending' AND created_at < $1`, Args: []any{before}},
-			{SQL: `DELETE FROM events WHERE at < $1 AND seq <= (SELECT min(seq) FROM event_cursor)
-				AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.event_seq = events.seq)`, Args: []any{before}},
+			{SQL: `DELETE FROM events WHERE ` + prunableEvents + ` AND seq <= $2`, Args: []any{before, last}},
+			{SQL: `UPDATE events_pruned SET seq = $1 WHERE seq < $1`, Args: []any{last}},
 			{SQL: `DELETE FROM client_assertions WHERE expires_at < $1`, Args: []any{before}},
 		} {
 			if _, err := q.Exec(ctx, st.SQL, st.Args...); err != nil {

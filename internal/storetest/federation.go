@@ -151,8 +151,8 @@ func testAggregation(t *testing.T, s *sqlstore.Store) {
 	now := time.Now()
 	c, ok, err := s.LeaseAggregation(ctx, "a", now, now.Add(time.Minute))
 	must(t, err)
-	if !ok || c != 0 {
-		t.Fatalf("first lease: %v %d", ok, c)
+	if !ok || c.Cursor != 0 || c.Backfilled {
+		t.Fatalf("first lease: %v %+v", ok, c)
 	}
 	if _, ok, _ := s.LeaseAggregation(ctx, "b", now, now.Add(time.Minute)); ok {
 		t.Fatal("a second replica took a held push lease")
@@ -161,8 +161,8 @@ func testAggregation(t *testing.T, s *sqlstore.Store) {
 	mustCode(t, errs.Conflict, s.MoveAggregation(ctx, "b", 43))
 	c, ok, err = s.LeaseAggregation(ctx, "b", now.Add(2*time.Minute), now.Add(3*time.Minute))
 	must(t, err)
-	if !ok || c != 42 {
-		t.Fatalf("lease after expiry: %v %d", ok, c)
+	if !ok || c.Cursor != 42 {
+		t.Fatalf("lease after expiry: %v %+v", ok, c)
 	}
 }
 
@@ -218,14 +218,15 @@ func testAggregationBackfill(t *testing.T, s *sqlstore.Store) {
 	if _, ok, err := s.LeaseAggregation(ctx, "a", now, now.Add(time.Minute)); err != nil || !ok {
 		t.Fatalf("lease: %v %v", ok, err)
 	}
-	mustCode(t, errs.Conflict, s.MoveBackfill(ctx, "b", &federation.Backfill{OwnAfter: 5}))
-	must(t, s.MoveBackfill(ctx, "a", &federation.Backfill{OwnAfter: seqs[2], CopiesAfter: "x"}))
+	mustCode(t, errs.Conflict, s.MoveBackfill(ctx, "b", &federation.Backfill{Round: 1, OwnAfter: 5}))
+	must(t, s.MoveBackfill(ctx, "a", &federation.Backfill{Round: 1, OwnAfter: seqs[2], CopiesAfter: "x"}))
 	again, err := s.StartBackfill(ctx, now.Add(time.Hour))
 	must(t, err)
-	if again.EventsMark != b.EventsMark || !again.MarkedAt.Equal(now) || again.OwnAfter != seqs[2] || again.CopiesAfter != "x" || again.Done {
+	if again.EventsMark != b.EventsMark || !again.MarkedAt.Equal(now) || again.OwnAfter != seqs[2] || again.CopiesAfter != "x" || again.Done ||
+		again.Round != 1 || again.Reason != "" {
 		t.Fatalf("backfill after a move: %+v", again)
 	}
-	must(t, s.MoveBackfill(ctx, "a", &federation.Backfill{OwnAfter: seqs[2], CopiesAfter: "y", Done: true}))
+	must(t, s.MoveBackfill(ctx, "a", &federation.Backfill{Round: 1, OwnAfter: seqs[2], CopiesAfter: "y", Done: true}))
 	if again, _ = s.StartBackfill(ctx, now); !again.Done || again.CopiesAfter != "y" {
 		t.Fatalf("finished backfill reads %+v", again)
 	}
@@ -246,8 +247,9 @@ func testAggregationBackfill(t *testing.T, s *sqlstore.Store) {
 			DocumentOffset: off, DocumentLength: 10, DocumentSHA256: "ab", KID: "kid-c", IssuedAt: t0, UpdatedAt: t0.Add(time.Hour)}}
 	}
 	a1, a2, b1, d1 := ident("000001", 1), ident("000001", 2), ident("000002", 1), ident("000004", 1)
-	// d1 arrived by an event first (valid); the backfill says revoked: the
-	// copy here is kept as it is, and the later event will say.
+	// d1 arrived by an event first (valid, seq 3); the backfill, marked
+	// at 50, says revoked: its scan read what the events up to 50 did,
+	// the revocation among them, so the copy takes that state.
 	issued := version(d1, certificates.StateValid, "", "", 0)
 	issued.Seq, issued.Event.Kind, issued.Event.ID = 3, exchange.EventIssued, "evt_issued_d1"
 	_, _, err = s.ApplyPush(ctx, "330102", 0, []federation.Change{issued}, nil, t0)
@@ -255,25 +257,26 @@ func testAggregationBackfill(t *testing.T, s *sqlstore.Store) {
 	page := []federation.Change{version(a1, certificates.StateSuperseded, "", a2.String(), 0), version(a2, certificates.StateValid, "", "", 11),
 		version(b1, certificates.StateRevoked, "吊销", "", 22), version(d1, certificates.StateRevoked, "吊销", "", 33)}
 	// Past the cursor: refused, nothing kept.
-	through, _, err := s.ApplyBackfill(ctx, "330102", 4, page, nil, 0, t0)
+	through, _, err := s.ApplyBackfill(ctx, "330102", 4, page, nil, 50, 0, t0)
 	mustCode(t, errs.Conflict, err)
 	if through != 3 {
 		t.Fatalf("refused backfill reports cursor %d", through)
 	}
-	through, n, err := s.ApplyBackfill(ctx, "330102", 3, page[:2], nil, 0, t0)
+	through, n, err := s.ApplyBackfill(ctx, "330102", 3, page[:2], nil, 50, 0, t0)
 	must(t, err)
 	if through != 3 || n != 2 {
 		t.Fatalf("first page: through %d, %d kept", through, n)
 	}
-	// The whole page again (a retry) and the last: only what is new is
-	// kept, and the cursor moves to the backfill's mark.
-	through, n, err = s.ApplyBackfill(ctx, "330102", 3, page, nil, 50, t0)
+	// The whole page again (a retry) and the last: what is new is kept,
+	// a held version whose state differs corrected, and the cursor moves
+	// to the backfill's mark.
+	through, n, err = s.ApplyBackfill(ctx, "330102", 3, page, nil, 50, 50, t0)
 	must(t, err)
-	if through != 50 || n != 1 {
+	if through != 50 || n != 2 {
 		t.Fatalf("second page: through %d, %d kept", through, n)
 	}
 	// A mark behind the cursor does not move it back.
-	if through, _, err = s.ApplyBackfill(ctx, "330102", 50, nil, nil, 20, t0); err != nil || through != 50 {
+	if through, _, err = s.ApplyBackfill(ctx, "330102", 50, nil, nil, 20, 20, t0); err != nil || through != 50 {
 		t.Fatalf("an old mark: through %d, %v", through, err)
 	}
 	want := map[string]struct {
@@ -282,7 +285,7 @@ func testAggregationBackfill(t *testing.T, s *sqlstore.Store) {
 		by     string
 		off    int64
 	}{a1.String(): {certificates.StateSuperseded, "", a2.String(), 0}, a2.String(): {certificates.StateValid, "", "", 11},
-		b1.String(): {certificates.StateRevoked, "吊销", "", 22}, d1.String(): {certificates.StateValid, "", "", 0}}
+		b1.String(): {certificates.StateRevoked, "吊销", "", 22}, d1.String(): {certificates.StateRevoked, "吊销", "", 0}}
 	vs, err := s.FederatedVersions(ctx, "330102")
 	must(t, err)
 	if len(vs) != 4 {
@@ -296,7 +299,8 @@ func testAggregationBackfill(t *testing.T, s *sqlstore.Store) {
 			t.Errorf("%s kept as %+v, want %+v", v.ID, v, w)
 		}
 	}
-	// One event per kept version, of kind backfilled, marked with its hub.
+	// One event per version kept or corrected, of kind backfilled, marked
+	// with its hub.
 	evs, err = s.EventsAfter(ctx, b.EventsMark, 100, now.Add(time.Hour))
 	must(t, err)
 	kinds := map[string]string{}
@@ -306,7 +310,7 @@ func testAggregationBackfill(t *testing.T, s *sqlstore.Store) {
 			t.Errorf("event %+v", e)
 		}
 	}
-	if len(evs) != 4 || kinds[a1.String()] != "backfilled " || kinds[b1.String()] != "backfilled " || kinds[d1.String()] != "issued " {
+	if len(evs) != 5 || kinds[a1.String()] != "backfilled " || kinds[b1.String()] != "backfilled " || kinds[d1.String()] != "issued backfilled " {
 		t.Fatalf("this hub's outbox after the backfill: %v", kinds)
 	}
 
@@ -380,7 +384,7 @@ func testFederatedTypes(t *testing.T, s *sqlstore.Store) {
 	other.Type.Code = auth + "004"
 	other.HomeHub = "330103"
 	b := change(0, exchange.EventBackfilled, certificates.Identifier{TypeCode: typ, Issuer: auth, Serial: "000002", Version: 1}, "hy")
-	_, n, err := s.ApplyBackfill(ctx, "330102", 10, []federation.Change{b}, []*exchange.FederatedType{other}, 0, t0)
+	_, n, err := s.ApplyBackfill(ctx, "330102", 10, []federation.Change{b}, []*exchange.FederatedType{other}, 0, 0, t0)
 	must(t, err)
 	if n != 1 {
 		t.Fatalf("backfill kept %d", n)

@@ -57,6 +57,7 @@ func RunTests(t *testing.T, newStore func(t *testing.T) *sqlstore.Store) {
 		{"StatusEntries", testStatusEntries}, {"StatusIssuance", testStatusIssuance},
 		{"Federation", testFederation}, {"Aggregation", testAggregation}, {"AggregationBackfill", testAggregationBackfill},
 		{"HubKeys", testHubKeys}, {"FederatedTypes", testFederatedTypes},
+		{"BackfillCorrects", testBackfillCorrects}, {"BackfillRestart", testBackfillRestart},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
