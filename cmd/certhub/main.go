@@ -33,6 +33,7 @@ type CLI struct {
 	Types      TypesCmd      `cmd:"" help:"Certificate types: their licence templates (电子化模板)."`
 	Federation FederationCmd `cmd:"" help:"Federation with other hubs (county, city, province): identity, admission, the signed directory."`
 	HubKey     HubKeyCmd     `cmd:"" name:"hub-key" help:"The hub's own signing key (tokens, webhooks, lists, federation): show, rotate in two phases."`
+	Version    VersionCmd    `cmd:"" help:"Print this binary's version, source revision and Go toolchain."`
 	VerifyQR   VerifyQRCmd   `cmd:"" name:"verify-qr" help:"Check a compact signed QR (CH1:…) offline against a cached trust list and status lists; exit 1 with the reason when not valid."`
 }
 
