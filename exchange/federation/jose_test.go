@@ -32,17 +32,7 @@ import (
 // VerifyDirectory agrees on each.
 func TestDirectoryJose(t *testing.T) {
 	t.Parallel()
-	node, dir := testenv.NPM(t, "jose@6")
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	defer cancel()
-	script, err := os.ReadFile("testdata/directory-jose.mjs")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(dir, "directory.mjs"), script, 0o600); err != nil {
-		t.Fatal(err)
-	}
-
+	ctx := context.Background()
 	c := &clock{time.Now()}
 	_, _, county, root := federation3(t, c)
 	d := string(must(county.svc.Directory(ctx)))
@@ -83,17 +73,9 @@ func TestDirectoryJose(t *testing.T) {
 		t.Errorf("certhub after exp: %v, want %s", err, federation.ExpiredDirectory)
 	}
 
-	in := must(json.Marshal(map[string]any{
+	out := runJose(t, "testdata/directory-jose.mjs", map[string]any{
 		"root": root, "directory": d, "tamperedEntry": tamperedEntry, "tamperedDirectory": tamperedDirectory, "later": later,
-	}))
-	cmd := exec.CommandContext(ctx, node, "directory.mjs")
-	cmd.Dir, cmd.Stdin = dir, bytes.NewReader(in)
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	if err != nil {
-		t.Fatalf("node: %v: %s", err, stderr.String())
-	}
+	})
 	var res struct {
 		OK struct {
 			Issuer  string            `json:"issuer"`
@@ -139,16 +121,7 @@ func TestDirectoryJose(t *testing.T) {
 // changed without re-signing is refused.
 func TestFederationTrustListJose(t *testing.T) {
 	t.Parallel()
-	node, dir := testenv.NPM(t, "jose@6")
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	defer cancel()
-	script, err := os.ReadFile("testdata/federation-trust-list-jose.mjs")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(dir, "ftl.mjs"), script, 0o600); err != nil {
-		t.Fatal(err)
-	}
+	ctx := context.Background()
 	c := &clock{time.Now()}
 	prov, _, county, _ := federation3(t, c)
 	keys := sealKeys(t, county)
@@ -160,15 +133,7 @@ func TestFederationTrustListJose(t *testing.T) {
 	list := string(must(prov.svc.FederationTrustList(ctx)))
 	tampered := tamper(t, list, func(m map[string]any) { m["exp"] = m["exp"].(float64) + 86400 })
 
-	in := must(json.Marshal(map[string]any{"hubKey": json.RawMessage(prov.key.PublicJWK()), "list": list, "tampered": tampered}))
-	cmd := exec.CommandContext(ctx, node, "ftl.mjs")
-	cmd.Dir, cmd.Stdin = dir, bytes.NewReader(in)
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	if err != nil {
-		t.Fatalf("node: %v: %s", err, stderr.String())
-	}
+	out := runJose(t, "testdata/federation-trust-list-jose.mjs", map[string]any{"hubKey": json.RawMessage(prov.key.PublicJWK()), "list": list, "tampered": tampered})
 	var res struct {
 		OK struct {
 			Iss   string `json:"iss"`
@@ -193,4 +158,30 @@ func TestFederationTrustListJose(t *testing.T) {
 	if !strings.Contains(res.Tampered, "ERR_JWS_SIGNATURE_VERIFICATION_FAILED") {
 		t.Errorf("tampered: %s", res.Tampered)
 	}
+}
+
+// runJose runs a script of testdata with jose 6 (npm), the input as JSON on
+// its stdin, and returns what it printed.
+func runJose(t *testing.T, script string, input any) []byte {
+	t.Helper()
+	node, dir := testenv.NPM(t, "jose@6")
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	b, err := os.ReadFile(script)
+	if err != nil {
+		t.Fatal(err)
+	}
+	name := filepath.Base(script)
+	if err := os.WriteFile(filepath.Join(dir, name), b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.CommandContext(ctx, node, name)
+	cmd.Dir, cmd.Stdin = dir, bytes.NewReader(must(json.Marshal(input)))
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("node %s: %v: %s", name, err, stderr.String())
+	}
+	return out
 }
