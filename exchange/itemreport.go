@@ -7,6 +7,8 @@ import (
 	"io"
 	"sort"
 	"strconv"
+
+	"github.com/certhub/certhub/certificates"
 )
 
 // MaterialsRow is one line of the materials-avoided report (材料减少): for
@@ -35,7 +37,8 @@ func (r *Resolver) MaterialsReport(ctx context.Context, period, from, to string)
 	if err := checkRange(period, from, to); err != nil {
 		return nil, err
 	}
-	rs, err := r.Store.Resolutions(ctx, from, to)
+	// A report may be a moment behind: a read replica may answer it.
+	rs, err := r.Store.Resolutions(certificates.WithStaleReads(ctx), from, to)
 	if err != nil {
 		return nil, err
 	}

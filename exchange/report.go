@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/certhub/certhub/certificates"
 	"github.com/certhub/certhub/internal/errs"
 )
 
@@ -46,7 +47,8 @@ func (l *Ledger) Report(ctx context.Context, period, from, to string) ([]ReportR
 	if err := checkRange(period, from, to); err != nil {
 		return nil, err
 	}
-	days, err := l.Store.UsageReport(ctx, from, to)
+	// A report may be a moment behind: a read replica may answer it.
+	days, err := l.Store.UsageReport(certificates.WithStaleReads(ctx), from, to)
 	if err != nil {
 		return nil, err
 	}

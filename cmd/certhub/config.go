@@ -30,6 +30,8 @@ import (
 type StoreConfig struct {
 	Data        string `name:"data" env:"CERTHUB_DATA" default:"./certhub-data" help:"Data directory: SQLite file, documents, generated master key and admin token. Only serve, demo and init create it."`
 	DatabaseURL string `name:"database-url" env:"CERTHUB_DATABASE_URL" help:"PostgreSQL URL (postgres://…); empty uses SQLite in the data directory."`
+	ReadURL     string `name:"database-read-url" env:"CERTHUB_DATABASE_READ_URL" help:"A streaming replica (hot standby) of the PostgreSQL database: lookups, lists and reports read from it while it is at most --database-read-max-lag behind; writes and every status that decides a verification read the primary."`
+	ReadMaxLag  string `name:"database-read-max-lag" env:"CERTHUB_DATABASE_READ_MAX_LAG" default:"2s" help:"How far behind the primary the read replica may be and still answer (further, or down, or promoted, and the primary answers)."`
 	S3Endpoint  string `name:"s3-endpoint" env:"CERTHUB_S3_ENDPOINT" help:"S3 server host:port; empty keeps documents in the data directory."`
 	S3Bucket    string `name:"s3-bucket" env:"CERTHUB_S3_BUCKET" default:"certhub" help:"S3 bucket for documents (created if missing)."`
 	S3AccessKey string `name:"s3-access-key" env:"CERTHUB_S3_ACCESS_KEY" help:"S3 access key."`
@@ -191,9 +193,23 @@ func (c *StoreConfig) open(ctx context.Context, mode ...openMode) (*app, error) 
 		}
 	}
 	var store *sqlstore.Store
+	if c.ReadURL != "" && c.DatabaseURL == "" {
+		return nil, fmt.Errorf("--database-read-url is a replica of --database-url, which is not set")
+	}
 	if c.DatabaseURL != "" {
 		store, err = postgres.Open(ctx, c.DatabaseURL)
 		log.Info("metadata store", "kind", "postgresql")
+		if err == nil && c.ReadURL != "" {
+			var lag time.Duration
+			if lag, err = time.ParseDuration(c.ReadMaxLag); err != nil || lag <= 0 {
+				err = fmt.Errorf("--database-read-max-lag: %q is not a positive duration", c.ReadMaxLag)
+			} else if err = postgres.UseReplica(ctx, store, c.ReadURL, lag, log); err == nil {
+				log.Info("read replica", "url", redactURL(c.ReadURL), "max_lag", lag)
+			}
+			if err != nil {
+				store.Close()
+			}
+		}
 	} else {
 		path := filepath.Join(c.Data, "certhub.db")
 		store, err = sqlite.Open(ctx, path)

@@ -347,6 +347,18 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 			w.Header().Set("Retry-After", errs.RetryAfterSeconds)
 		}
 	}
+	// A read replica that is not fit costs nothing but load on the primary,
+	// which answers in its place: it is reported, and the hub stays ready.
+	if rs, ok := s.Certs.Store.(interface {
+		ReplicaStatus() (status, detail string, ok bool)
+	}); ok {
+		if status, detail, ok := rs.ReplicaStatus(); ok {
+			if status != "ok" {
+				status += ": reads go to the primary (" + detail + ")"
+			}
+			checks["read_replica"] = status
+		}
+	}
 	s.writeJSON(w, st, checks)
 }
 

@@ -336,7 +336,9 @@ func (s *Server) findCertificates(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	found, next, err := s.Certs.Find(r.Context(), scope(principalOf(r.Context())), req)
+	// A lookup may be a moment behind (a read replica may answer it); the
+	// certificate's status that decides a verification never is.
+	found, next, err := s.Certs.Find(certificates.WithStaleReads(r.Context()), scope(principalOf(r.Context())), req)
 	if err != nil {
 		s.fail(w, r, err)
 		return

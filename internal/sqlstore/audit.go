@@ -344,7 +344,7 @@ func (s *Store) HolderAudit(ctx context.Context, holder string, limit int) ([]ex
 
 // UsageReport implements exchange.LedgerStore.
 func (s *Store) UsageReport(ctx context.Context, from, to string) ([]exchange.UsageRow, error) {
-	rows, err := s.db.Query(ctx, `SELECT day, action, actor, type_code, authority, purpose, count FROM usage_daily
+	rows, err := s.read(ctx).Query(ctx, `SELECT day, action, actor, type_code, authority, purpose, count FROM usage_daily
 		WHERE day >= $1 AND day <= $2 ORDER BY day, action, actor, type_code, authority, purpose`, from, to)
 	if err != nil {
 		return nil, err

@@ -368,7 +368,7 @@ func (s *Store) FindCertificates(ctx context.Context, qu certificates.Query) ([]
 		where = append(where, "state = 'superseded'")
 	}
 	args = append(args, qu.Limit+1)
-	rows, err := s.db.Query(ctx, `SELECT `+certColumns+` FROM certificates WHERE `+strings.Join(where, " AND ")+
+	rows, err := s.read(ctx).Query(ctx, `SELECT `+certColumns+` FROM certificates WHERE `+strings.Join(where, " AND ")+
 		` ORDER BY seq LIMIT $`+strconv.Itoa(len(args)), args...)
 	if err != nil {
 		return nil, 0, err

@@ -69,7 +69,7 @@ func (s *Store) RecordResolution(ctx context.Context, r *exchange.Resolution) er
 
 // Resolutions implements exchange.ItemStore.
 func (s *Store) Resolutions(ctx context.Context, from, to string) ([]exchange.Resolution, error) {
-	out, err := list(ctx, s.db, func(r Row) (exchange.Resolution, error) {
+	out, err := list(ctx, s.read(ctx), func(r Row) (exchange.Resolution, error) {
 		var x exchange.Resolution
 		return x, r.Scan(&x.Item, &x.Consumer, &x.CaseID, &x.Department, &x.Day, &x.Required, &x.Avoided, &x.Avoidable, Time{&x.At})
 	}, `SELECT item_code, consumer, case_id, department, day, required, avoided, avoidable, at FROM resolutions

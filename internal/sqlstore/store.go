@@ -71,6 +71,8 @@ type DB interface {
 // Store implements the domain stores over a DB.
 type Store struct {
 	db DB
+	// replica takes the reads that may be a moment behind (replica.go).
+	replica Replica
 
 	// Group-committed writers (see UseShare, AppendAudit), started on
 	// first use and stopped by Close.
@@ -99,6 +101,9 @@ func (s *Store) Ping(ctx context.Context) error { return s.db.Ping(ctx) }
 func (s *Store) Close() {
 	s.closeOnce.Do(func() {
 		close(s.quit)
+		if s.replica != nil {
+			s.replica.Close()
+		}
 		s.db.Close()
 	})
 }

@@ -63,7 +63,7 @@ func testResolutionsByConsumer(t *testing.T, s *sqlstore.Store) {
 	rec("csm_a", 0, 2) // a worse one does not undo it
 	rec("csm_b", 2, 0) // a better one replaces
 	rec("csm_b", 1, 1) // a worse one does not
-	rs, err := s.Resolutions(ctx, "2026-03-01", "2026-03-01")
+	rs, err := s.Resolutions(stale(ctx), "2026-03-01", "2026-03-01")
 	must(t, err)
 	got := map[string][2]int{}
 	for _, r := range rs {

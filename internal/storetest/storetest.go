@@ -67,6 +67,11 @@ func RunTests(t *testing.T, newStore func(t *testing.T) *sqlstore.Store) {
 	}
 }
 
+// stale marks the reads a read replica may answer (lookups, lists,
+// reports), as the API does: run over a store with a replica
+// (internal/postgres TestConformanceThroughReplica), they read from it.
+func stale(ctx context.Context) context.Context { return certificates.WithStaleReads(ctx) }
+
 // Fixed, valid codes used throughout.
 const (
 	authCode = "11100000000000000" + "2"
@@ -299,7 +304,7 @@ func testFind(t *testing.T, s *sqlstore.Store) {
 			q.Limit = 100
 		}
 		q.Today = today
-		got, _, err := s.FindCertificates(ctx, q)
+		got, _, err := s.FindCertificates(stale(ctx), q)
 		must(t, err)
 		var out []string
 		for _, c := range got {
@@ -331,7 +336,7 @@ func testFind(t *testing.T, s *sqlstore.Store) {
 	var all []string
 	var cursor int64
 	for page := 0; page < 10; page++ {
-		got, next, err := s.FindCertificates(ctx, certificates.Query{Today: today, After: cursor, Limit: 2})
+		got, next, err := s.FindCertificates(stale(ctx), certificates.Query{Today: today, After: cursor, Limit: 2})
 		must(t, err)
 		for _, c := range got {
 			all = append(all, c.Serial)
@@ -731,18 +736,18 @@ func testItems(t *testing.T, s *sqlstore.Store) {
 	must(t, s.RecordResolution(ctx, r)) // and a worse one does not undo it
 	must(t, s.RecordResolution(ctx, &exchange.Resolution{Item: "SX-1", CaseID: "c-2", Department: "某局", Consumer: "csm_1", Day: "2026-03-02",
 		Required: 2, Avoided: 1, At: t0}))
-	rs, err := s.Resolutions(ctx, "2026-03-01", "2026-03-31")
+	rs, err := s.Resolutions(stale(ctx), "2026-03-01", "2026-03-31")
 	must(t, err)
 	if len(rs) != 2 || rs[0].Avoided != 1 || rs[0].Required != 2 || rs[1].CaseID != "c-2" {
 		t.Fatalf("resolutions = %+v", rs)
 	}
-	if rs, _ := s.Resolutions(ctx, "2026-03-02", "2026-03-02"); len(rs) != 1 {
+	if rs, _ := s.Resolutions(stale(ctx), "2026-03-02", "2026-03-02"); len(rs) != 1 {
 		t.Fatalf("one day: %+v", rs)
 	}
 	// Many types, one query.
 	c := newCert("000001", 1, "h1")
 	must(t, s.InsertCertificate(ctx, c, nil))
-	found, _, err := s.FindCertificates(ctx, certificates.Query{HolderIndex: "h1", Types: []string{"11330100MB0000001R999", typeCode}, Limit: 10})
+	found, _, err := s.FindCertificates(stale(ctx), certificates.Query{HolderIndex: "h1", Types: []string{"11330100MB0000001R999", typeCode}, Limit: 10})
 	must(t, err)
 	if len(found) != 1 || found[0].ID != c.ID {
 		t.Fatalf("by types: %+v", found)
@@ -1172,4 +1177,14 @@ func testEventGaps(t *testing.T, s *sqlstore.Store) {
 	if len(held) != 1 || len(passed) != 2 || passed[1].Seq != evs[2].Seq {
 		t.Fatalf("across a gap: %d events before it settled, %d after", len(held), len(passed))
 	}
+}
+
+// SeedCertificate gives a store its catalog and one valid certificate, for
+// an adapter's own tests.
+func SeedCertificate(t *testing.T, s *sqlstore.Store) *certificates.Certificate {
+	t.Helper()
+	seedCatalog(t, s)
+	c := newCert("000001", 1, "h-seed")
+	must(t, s.InsertCertificate(context.Background(), c, nil))
+	return c
 }

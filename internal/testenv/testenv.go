@@ -78,6 +78,37 @@ func PostgresURL(t testing.TB) string {
 	return u.String()
 }
 
+// PostgresReplicaURLs gives a fresh schema, as PostgresURL does, and the
+// URLs to reach it on the primary and on its hot standby
+// (CERTHUB_TEST_DATABASE_READ_URL, started by .ci/services). The primary's
+// sessions commit with synchronous_commit=remote_apply, so whatever they
+// wrote is on the standby when the commit returns (read-your-writes through
+// the replica); a test that wants the standby behind writes with a session
+// of its own.
+func PostgresReplicaURLs(t testing.TB) (primary, replica string) {
+	t.Helper()
+	read := os.Getenv("CERTHUB_TEST_DATABASE_READ_URL")
+	if read == "" {
+		absent(t, "a PostgreSQL hot standby (CERTHUB_TEST_DATABASE_READ_URL)")
+	}
+	primary = PostgresURL(t)
+	p, err := url.Parse(primary)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := url.Parse(read)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pq := p.Query()
+	rq := r.Query()
+	rq.Set("search_path", pq.Get("search_path"))
+	r.RawQuery = rq.Encode()
+	pq.Set("synchronous_commit", "remote_apply")
+	p.RawQuery = pq.Encode()
+	return p.String(), r.String()
+}
+
 // S3 is a real S3 server's address and credentials.
 type S3 struct {
 	Endpoint, AccessKey, SecretKey string
