@@ -37,6 +37,9 @@ type Service struct {
 	// StatusListSize is the size of status lists opened from now on;
 	// 0 means statuslist.MinSize. Smaller lists are for tests only.
 	StatusListSize int
+	// Cache keeps the records verification reads (statuscache.go); nil
+	// reads every one from the store.
+	Cache *StatusCache
 
 	types       sync.Map // code -> *Type; types cannot change once created
 	authorities sync.Map // code -> *Authority; likewise
@@ -410,6 +413,7 @@ func (s *Service) Revise(ctx context.Context, sc Scope, id string, r *ReviseRequ
 	if err := s.Store.Supersede(ctx, prev.ID, &next); err != nil {
 		return nil, err
 	}
+	s.Cache.Changed(lineageOf(prev.ID))
 	return &Issued{Certificate: &next, Document: doc}, nil
 }
 
@@ -479,6 +483,7 @@ func (s *Service) LifecycleFrom(ctx context.Context, sc Scope, id string, act Ac
 	if err != nil {
 		return nil, err
 	}
+	s.Cache.Changed(lineageOf(c.ID))
 	return out, s.reveal(out)
 }
 

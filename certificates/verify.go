@@ -64,7 +64,8 @@ type Verification struct {
 
 // VerifyDocument checks a sealed document: signature against the key its
 // kid names, issuer, that the hub holds exactly this document, and the
-// certificate's current status. It never reads a status from a cache.
+// certificate's current status (from the status cache when there is one:
+// kept fresh by change notifications, statuscache.go).
 func (s *Service) VerifyDocument(ctx context.Context, document []byte) (*Verification, error) {
 	v := &Verification{}
 	ver, err := s.Keys.Verify(ctx, document)
@@ -109,7 +110,7 @@ func (s *Service) VerifyDocument(ctx context.Context, document []byte) (*Verific
 	if ver.Foreign != nil && claims.IAT != nil {
 		v.Reasons = append(v.Reasons, ver.Foreign.Problems(time.Unix(*claims.IAT, 0))...)
 	}
-	c, err := s.Store.GetCertificate(ctx, claims.ID)
+	c, err := s.record(ctx, claims.ID)
 	if errs.Is(err, errs.NotFound) {
 		v.Reasons = append(v.Reasons, ReasonNotFound)
 		return v, nil
@@ -183,7 +184,7 @@ func (s *Service) VerifyID(ctx context.Context, id string) (*Verification, error
 		v.Reasons = []string{ReasonMalformedIdentifier}
 		return v, nil
 	}
-	c, err := s.Store.GetCertificate(ctx, id)
+	c, err := s.record(ctx, id)
 	if errs.Is(err, errs.NotFound) {
 		v.Reasons = []string{ReasonNotFound}
 		return v, nil

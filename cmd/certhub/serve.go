@@ -15,12 +15,14 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/certhub/certhub/certificates"
 	"github.com/certhub/certhub/connectors"
 	"github.com/certhub/certhub/exchange"
 	"github.com/certhub/certhub/exchange/federation"
 	"github.com/certhub/certhub/internal/httpapi"
 	"github.com/certhub/certhub/internal/licencefile"
 	"github.com/certhub/certhub/internal/oidc"
+	"github.com/certhub/certhub/internal/postgres"
 	"github.com/certhub/certhub/internal/web"
 	"github.com/certhub/certhub/signing"
 )
@@ -30,6 +32,7 @@ type ServeCmd struct {
 	StoreConfig
 	Addr            string   `name:"addr" env:"CERTHUB_ADDR" default:"127.0.0.1:8080" help:"Listen address (host:port; port 0 picks a free one)."`
 	AdminToken      string   `name:"admin-token" env:"CERTHUB_ADMIN_TOKEN" help:"Bootstrap admin bearer token; generated into <data>/admin-token if unset."`
+	StatusCache     int      `name:"status-cache" env:"CERTHUB_STATUS_CACHE" default:"200000" help:"How many certificates' registry records verification keeps in memory, kept fresh by change notifications (0: read every one from the database)."`
 	VerifyRate      int      `name:"verify-rate" env:"CERTHUB_VERIFY_RATE" default:"1200" help:"POST /api/v1/verify requests per minute per client IP (0 disables the limit)."`
 	TrustedProxies  []string `name:"trusted-proxies" env:"CERTHUB_TRUSTED_PROXIES" help:"CIDRs of reverse proxies whose X-Forwarded-For is trusted (comma-separated)."`
 	MaxBodyBytes    int64    `name:"max-body-bytes" env:"CERTHUB_MAX_BODY_BYTES" default:"1048576" help:"Largest accepted request body."`
@@ -139,6 +142,21 @@ func (c *ServeCmd) serve(ctx context.Context, a *app, demoHolders []web.DemoHold
 	}
 	// New documents reference the status lists under the public URL.
 	a.certs.PublicURL = strings.TrimRight(public, "/")
+	if c.StatusCache < 0 {
+		ln.Close()
+		return fmt.Errorf("--status-cache: %d is not a number of certificates", c.StatusCache)
+	}
+	if c.StatusCache > 0 {
+		// Verification reads statuses from memory, dropped as soon as a
+		// change is noted: this process's own at once, other replicas'
+		// by PostgreSQL notifications, and any missed ones by reading the
+		// outbox every quarter second (docs/operations.md).
+		a.certs.Cache = certificates.NewStatusCache(c.StatusCache)
+		go a.certs.Cache.CatchUp(ctx, a.store, a.log)
+		if c.DatabaseURL != "" {
+			go postgres.ListenStatus(ctx, a.store, func(lin string) { a.certs.Cache.Changed(lin) }, a.certs.Cache.Reset, a.log)
+		}
+	}
 	holders, err := c.provider(ctx, public)
 	if err != nil {
 		ln.Close()
