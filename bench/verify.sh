@@ -2,7 +2,8 @@
 # Benchmark POST /api/v1/verify with a document, on the embedded default and
 # (if CERTHUB_TEST_DATABASE_URL and CERTHUB_TEST_S3_* are set, e.g. by
 # `eval "$(bash .ci/services start)"`) on PostgreSQL + S3, beside the bare
-# chi+jwx baseline, in one run. Needs wrk (Debian package).
+# chi+jwx baseline and a stock JOSE verifier (npm jose in a minimal Node
+# server, bench/jose), in one run. Needs wrk (Debian package), node and npm.
 #   bash bench/verify.sh [seconds] [connections]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -39,7 +40,17 @@ pids+=($!)
 sleep 0.5
 curl -fsS -X POST -d @"$work/body.json" http://127.0.0.1:18090/verify; echo
 
+# The stock JOSE verifier: npm jose, installed into the work directory.
+npm install --no-save --no-audit --no-fund --prefix "$work/node" jose@6 >/dev/null 2>&1
+cp bench/jose/server.mjs "$work/node/"
+(cd "$work/node" && node server.mjs 18091 "$work/jwks.json") &
+pids+=($!)
+wait_up_post() { for _ in $(seq 1 100); do curl -fsS -X POST -d @"$work/body.json" "$1" >/dev/null 2>&1 && return; sleep 0.1; done; echo "not up: $1" >&2; exit 1; }
+wait_up_post http://127.0.0.1:18091/verify
+curl -fsS -X POST -d @"$work/body.json" http://127.0.0.1:18091/verify; echo
+
 run_wrk "baseline: bare chi + jwx ES256 verify" http://127.0.0.1:18090/verify
+run_wrk "stock JOSE: npm jose in a minimal Node server" http://127.0.0.1:18091/verify
 run_wrk "hub, embedded (SQLite + directory)" http://127.0.0.1:18081/api/v1/verify
 echo "hub memory: $(rss $hub)"
 kill $hub; wait $hub 2>/dev/null || true
