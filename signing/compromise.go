@@ -35,17 +35,37 @@ func (m *Manager) Compromise(ctx context.Context, kid string, from time.Time, re
 	if err := m.store.MarkCompromised(ctx, kid, from, reason); err != nil {
 		return nil, err
 	}
+	m.marks.Delete(kid)
 	return m.store.GetKey(ctx, kid)
 }
 
+// CompromiseFresh is how long a key's compromise mark, as read from the
+// store, is believed before it is read again: a mark made on another
+// replica counts on this one within it (on this one, at once).
+const CompromiseFresh = 250 * time.Millisecond
+
+// compromiseMark is a key's compromise instant as read at a time.
+type compromiseMark struct {
+	from *time.Time
+	read time.Time
+}
+
 // Compromised reports whether a document that kid sealed at sealedAt is
-// past its key's compromise instant. The key is read from the store each
-// time (not the process's key cache), so a mark made on one replica counts
-// on every replica at once.
+// past its key's compromise instant. The mark is read from the store at
+// most every CompromiseFresh (not the process's key cache, which never
+// changes): every verification reads it, and it changes once in a key's
+// life.
 func (m *Manager) Compromised(ctx context.Context, kid string, sealedAt time.Time) (bool, error) {
+	now := time.Now()
+	if v, ok := m.marks.Load(kid); ok {
+		if mk := v.(compromiseMark); now.Sub(mk.read) < CompromiseFresh && !now.Before(mk.read) {
+			return mk.from != nil && !sealedAt.Before(*mk.from), nil
+		}
+	}
 	k, err := m.store.GetKey(ctx, kid)
 	if err != nil {
 		return false, err
 	}
+	m.marks.Store(kid, compromiseMark{from: k.CompromisedFrom, read: now})
 	return k.CompromisedFrom != nil && !sealedAt.Before(*k.CompromisedFrom), nil
 }

@@ -30,6 +30,7 @@ type Manager struct {
 
 	signers sync.Map // kid -> crypto.Signer
 	publics sync.Map // kid -> verifyKey
+	marks   sync.Map // kid -> compromiseMark (compromise.go)
 
 	// ca, when the store keeps certificates too, is the seal CA's store:
 	// every new key then gets a certificate (see sealcert.go).
