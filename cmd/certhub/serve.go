@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/certhub/certhub/connectors"
 	"github.com/certhub/certhub/exchange"
@@ -152,6 +153,9 @@ func (c *ServeCmd) serve(ctx context.Context, a *app, demoHolders []web.DemoHold
 		Log: a.log, Now: time.Now, PublicURL: public, ShareRatePerMinute: c.ShareRate, Demo: demoHolders,
 		AdminTokenHash: adminHash, Registry: a.registry, Items: a.items, Files: files, Annotations: annotations, HubKey: a.hubKey}
 	reg := prometheus.NewRegistry()
+	// The runtime and process collectors (goroutines, heap, GC, RSS, file
+	// descriptors) are what tells a leak or a stuck hub from a busy one.
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	engine := a.engine()
 	engine.OnRun = connectors.NewMetrics(reg).Observe
 	if engine.LeaseFor, err = time.ParseDuration(c.ConnectorLease); err != nil {
