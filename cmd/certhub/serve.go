@@ -167,6 +167,7 @@ func (c *ServeCmd) serve(ctx context.Context, a *app, demoHolders []web.DemoHold
 		ln.Close()
 		return err
 	}
+	hooks.OnAttempt = exchange.NewWebhookMetrics(reg).Observe
 	api := &httpapi.Server{Certs: a.certs, Keys: a.keys, Tokens: a.store, Shares: shares, Holders: holders, PublicURL: public,
 		Log: a.log, Now: time.Now, AdminTokenHash: adminHash, MaxBodyBytes: c.MaxBodyBytes, VerifyRatePerMinute: c.VerifyRate,
 		TrustedProxies: c.TrustedProxies, Pages: pages, Connectors: engine, Registry: reg, Ledger: a.ledger,
