@@ -19,8 +19,9 @@ import (
 )
 
 const (
-	metricsDoc = "../../docs/metrics.md"
-	dashboard  = "../../docs/grafana/certhub-dashboard.json"
+	metricsDoc    = "../../docs/metrics.md"
+	dashboard     = "../../docs/grafana/certhub-dashboard.json"
+	operationsDoc = "../../docs/operations.md"
 )
 
 // docMetric is one row of a table in docs/metrics.md.
@@ -235,7 +236,16 @@ mapping:
 			used[base] = true
 		}
 	}
-	for _, q := range dashboardQueries(t, readDashboard(t)) {
+	// So do the alert rules suggested in docs/operations.md; up is the
+	// one series Prometheus makes itself.
+	for _, q := range alertRules(t) {
+		for _, n := range promMetrics(q.expr) {
+			if _, ok := family(after, n); !ok && n != "up" {
+				t.Errorf("%s: %s is not exported by the hub", q.where, n)
+			}
+		}
+	}
+	for _, q := range append(dashboardQueries(t, readDashboard(t)), alertRules(t)...) {
 		for _, m := range routeMatcher.FindAllStringSubmatch(q.expr, -1) {
 			if !knownRoute(m[1], m[2]) {
 				t.Errorf("%s: no route is %s%q", q.where, m[1], m[2])
@@ -247,6 +257,25 @@ mapping:
 			t.Errorf("%s has no panel in the dashboard", d.name)
 		}
 	}
+}
+
+// alertRules are the expr: lines of docs/operations.md.
+func alertRules(t *testing.T) []promQuery {
+	t.Helper()
+	raw, err := os.ReadFile(operationsDoc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var qs []promQuery
+	for i, line := range strings.Split(string(raw), "\n") {
+		if expr, ok := strings.CutPrefix(strings.TrimSpace(line), "expr:"); ok {
+			qs = append(qs, promQuery{fmt.Sprintf("%s:%d", operationsDoc, i+1), strings.TrimSpace(expr)})
+		}
+	}
+	if len(qs) == 0 {
+		t.Fatalf("no alert rules in %s", operationsDoc)
+	}
+	return qs
 }
 
 var routeMatcher = regexp.MustCompile(`\broute(=~?)"([^"]*)"`)
