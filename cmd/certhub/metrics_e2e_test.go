@@ -334,14 +334,16 @@ type grafanaDashboard struct {
 }
 
 type grafanaPanel struct {
-	ID         int              `json:"id"`
-	Type       string           `json:"type"`
-	Title      string           `json:"title"`
-	Datasource *grafanaDS       `json:"datasource"`
-	Panels     []grafanaPanel   `json:"panels"` // a collapsed row's
-	Targets    []grafanaTarget  `json:"targets"`
-	GridPos    *json.RawMessage `json:"gridPos"`
+	ID         int             `json:"id"`
+	Type       string          `json:"type"`
+	Title      string          `json:"title"`
+	Datasource *grafanaDS      `json:"datasource"`
+	Panels     []grafanaPanel  `json:"panels"` // a collapsed row's
+	Targets    []grafanaTarget `json:"targets"`
+	GridPos    *grafanaGrid    `json:"gridPos"`
 }
+
+type grafanaGrid struct{ X, Y, W, H int }
 
 type grafanaTarget struct {
 	RefID      string     `json:"refId"`
@@ -426,8 +428,14 @@ func TestGrafanaDashboard(t *testing.T) {
 			t.Errorf("panel %q: id %d (also %q)", p.Title, p.ID, prev)
 		}
 		ids[p.ID] = p.Title
-		if p.GridPos == nil {
-			t.Errorf("panel %d %q has no gridPos", p.ID, p.Title)
+		if g := p.GridPos; g == nil || g.W <= 0 || g.H <= 0 || g.X < 0 || g.Y < 0 || g.X+g.W > 24 {
+			t.Errorf("panel %d %q: gridPos %+v; want a place within the 24 columns", p.ID, p.Title, g)
+		} else {
+			for _, o := range allPanels(d.Panels) {
+				if h := o.GridPos; o.ID < p.ID && h != nil && g.X < h.X+h.W && h.X < g.X+g.W && g.Y < h.Y+h.H && h.Y < g.Y+g.H {
+					t.Errorf("panel %d %q overlaps panel %d %q", p.ID, p.Title, o.ID, o.Title)
+				}
+			}
 		}
 		if p.Type == "row" {
 			continue // a row queries nothing
