@@ -48,6 +48,9 @@ type Webhooks struct {
 	// replica that died is replaced after it (Run sets 3 intervals + 5 s;
 	// default 30 s).
 	Lease time.Duration
+	// OnAttempt, if set, hears how every delivery attempt ended:
+	// "delivered", "failed" (to be retried) or "dead" (metrics).
+	OnAttempt func(outcome string)
 
 	clientOnce sync.Once
 	client     *http.Client
@@ -439,17 +442,23 @@ func (w *Webhooks) attempt(ctx context.Context, d *Delivery) error {
 	a.DurationMS = int(w.Now().Sub(start) / time.Millisecond)
 	d.Attempts++
 	d.LastStatus = a.StatusCode
+	outcome := "failed"
 	switch {
 	case err == nil:
 		d.Status, d.LastError = DeliveryDelivered, ""
 		at := w.Now().UTC().Truncate(time.Microsecond)
 		d.DeliveredAt = &at
+		outcome = "delivered"
 	case d.Attempts >= w.MaxAttempts:
 		a.Error, d.LastError, d.Status = err.Error(), err.Error(), DeliveryDead
 		w.Log.Warn("webhook delivery dead", "delivery", d.ID, "subscription", d.Subscription, "attempts", d.Attempts, "err", err)
+		outcome = "dead"
 	default:
 		a.Error, d.LastError = err.Error(), err.Error()
 		d.NextAt = w.Now().UTC().Add(w.backoff(d.Attempts))
+	}
+	if w.OnAttempt != nil {
+		w.OnAttempt(outcome)
 	}
 	return w.Store.FinishAttempt(ctx, d, a)
 }

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/certhub/certhub/certificates"
 	"github.com/certhub/certhub/connectors"
@@ -170,6 +171,9 @@ func (c *ServeCmd) serve(ctx context.Context, a *app, demoHolders []web.DemoHold
 		Log: a.log, Now: time.Now, PublicURL: public, ShareRatePerMinute: c.ShareRate, Demo: demoHolders,
 		AdminTokenHash: adminHash, Registry: a.registry, Items: a.items, Files: files, Annotations: annotations, HubKey: a.hubKey}
 	reg := prometheus.NewRegistry()
+	// The runtime and process collectors (goroutines, heap, GC, RSS, file
+	// descriptors) are what tells a leak or a stuck hub from a busy one.
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	engine := a.engine()
 	engine.OnRun = connectors.NewMetrics(reg).Observe
 	if engine.LeaseFor, err = time.ParseDuration(c.ConnectorLease); err != nil {
@@ -181,6 +185,7 @@ func (c *ServeCmd) serve(ctx context.Context, a *app, demoHolders []web.DemoHold
 		ln.Close()
 		return err
 	}
+	hooks.OnAttempt = exchange.NewWebhookMetrics(reg).Observe
 	api := &httpapi.Server{Certs: a.certs, Keys: a.keys, Tokens: a.store, Shares: shares, Holders: holders, PublicURL: public,
 		Log: a.log, Now: time.Now, AdminTokenHash: adminHash, MaxBodyBytes: c.MaxBodyBytes, VerifyRatePerMinute: c.VerifyRate,
 		TrustedProxies: c.TrustedProxies, Pages: pages, Connectors: engine, Registry: reg, Ledger: a.ledger,

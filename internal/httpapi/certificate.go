@@ -500,6 +500,11 @@ func (s *Server) verify(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
+	input := "id"
+	if b.Document != "" {
+		input = "document"
+	}
+	s.countVerification(input, a.Valid)
 	s.writeJSON(w, http.StatusOK, a)
 }
 

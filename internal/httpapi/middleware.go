@@ -15,8 +15,9 @@ import (
 )
 
 type metrics struct {
-	requests *prometheus.CounterVec
-	duration *prometheus.HistogramVec
+	requests      *prometheus.CounterVec
+	duration      *prometheus.HistogramVec
+	verifications *prometheus.CounterVec
 }
 
 func newMetrics(reg *prometheus.Registry) *metrics {
@@ -28,9 +29,33 @@ func newMetrics(reg *prometheus.Registry) *metrics {
 			Name: "certhub_http_request_duration_seconds", Help: "HTTP request latency by route pattern.",
 			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5},
 		}, []string{"route", "method"}),
+		// The HTTP status of POST /api/v1/verify is 200 for a forged or
+		// revoked licence too: only this counter tells the two apart.
+		verifications: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "certhub_verifications_total", Help: "Answers of POST /api/v1/verify, by what was sent (document, id, file) and outcome (valid, invalid).",
+		}, []string{"input", "outcome"}),
 	}
-	reg.MustRegister(m.requests, m.duration)
+	// Every series exists from the start, so rate() and alerts see the
+	// first invalid answer rather than a series appearing.
+	for _, input := range []string{"document", "id", "file"} {
+		for _, outcome := range []string{"valid", "invalid"} {
+			m.verifications.WithLabelValues(input, outcome)
+		}
+	}
+	reg.MustRegister(m.requests, m.duration, m.verifications)
 	return m
+}
+
+// countVerification records one answer of POST /api/v1/verify.
+func (s *Server) countVerification(input string, valid bool) {
+	if s.metrics == nil {
+		return
+	}
+	outcome := "invalid"
+	if valid {
+		outcome = "valid"
+	}
+	s.metrics.verifications.WithLabelValues(input, outcome).Inc()
 }
 
 // textHeaders are the request headers whose text the hub stores, logs or

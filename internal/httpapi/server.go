@@ -94,6 +94,7 @@ type Server struct {
 	// same request ids, access log, metrics and panic recovery.
 	Pages interface{ Register(chi.Router) }
 
+	metrics        *metrics
 	agreementLimit *httprate.RateLimiter
 	statuses       statusCache
 	// router is the handler Handler built: calls other hubs forward are
@@ -260,6 +261,7 @@ func (s *Server) Handler() http.Handler {
 		s.Registry = prometheus.NewRegistry()
 	}
 	m := newMetrics(s.Registry)
+	s.metrics = m
 	s.agreementLimit = newAgreementLimiter()
 
 	r := chi.NewRouter()

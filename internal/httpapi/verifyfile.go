@@ -38,6 +38,7 @@ func (s *Server) verifyFile(w http.ResponseWriter, r *http.Request) {
 	a := s.verifyAnswer(r, v, false)
 	a.Valid, a.Reasons = fv.Valid, nonNil(fv.Reasons)
 	a.Form, a.FileProblems = string(fv.Form), fv.Problems
+	s.countVerification("file", a.Valid)
 	s.writeJSON(w, http.StatusOK, a)
 }
 

@@ -18,6 +18,7 @@ import (
 	"github.com/certhub/certhub/certificates"
 	"github.com/certhub/certhub/exchange"
 	"github.com/certhub/certhub/exchange/federation"
+	"github.com/certhub/certhub/internal/metricstest"
 )
 
 // receiver is a webhook endpoint whose behaviour the test scripts: it
@@ -136,6 +137,7 @@ func TestWebhooks(t *testing.T) {
 	t.Parallel()
 	h := newHub(t)
 	h.Webhooks.Timeout = 300 * time.Millisecond
+	h.Webhooks.OnAttempt = exchange.NewWebhookMetrics(h.API.Registry).Observe
 	h.seed()
 	consumer, key := h.newConsumer("监管平台")
 	h.agreement(consumer, exchange.Grant{Type: licence, Fields: []string{"capital"}}, "SX-001")
@@ -252,6 +254,15 @@ func TestWebhooks(t *testing.T) {
 	})
 	if d := dead.Deliveries[0]; d.Attempts != 5 || len(d.History) != 5 || d.LastStatus != 503 || d.Event.Kind != "revoked" {
 		t.Fatalf("dead delivery: %+v", d)
+	}
+	// The attempts so far, as Prometheus sees them: the flaky receiver's
+	// four failures and eight deliveries (the last revocation reached it
+	// too), and the down receiver's four failures and dead last attempt.
+	m := metricstest.Scrape(t, h.Srv.URL)
+	for outcome, want := range map[string]float64{"delivered": 8, "failed": 8, "dead": 1} {
+		if got := metricstest.Value(m, "certhub_webhook_attempts_total", "outcome", outcome); got != want {
+			t.Errorf("certhub_webhook_attempts_total{outcome=%q} = %v, want %v", outcome, got, want)
+		}
 	}
 	down.setPlan()
 	if st := h.call("POST", "/api/v1/deliveries/"+itoa(dead.Deliveries[0].ID)+"/redeliver", key, nil, nil); st != 202 {
