@@ -5,6 +5,7 @@ import (
 	"context"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -30,7 +31,13 @@ type StatusCache struct {
 	byID      map[string]*list.Element // id -> element
 	byLineage map[string][]string      // lineage -> ids kept
 	gen       uint64                   // moved by every change noted
+
+	hits, misses atomic.Uint64
 }
+
+// Reads says how many verification reads were answered from the cache
+// (hits) and from the store (misses).
+func (sc *StatusCache) Reads() (hits, misses uint64) { return sc.hits.Load(), sc.misses.Load() }
 
 type cached struct {
 	c       *Certificate
@@ -224,9 +231,11 @@ func (s *Service) record(ctx context.Context, id string) (*Certificate, error) {
 	}
 	c, gen := s.Cache.get(id)
 	if c != nil {
+		s.Cache.hits.Add(1)
 		cp := *c // the caller's to change; the kept one is not
 		return &cp, nil
 	}
+	s.Cache.misses.Add(1)
 	c, err := s.Store.GetCertificate(ctx, id)
 	if err != nil {
 		return nil, err

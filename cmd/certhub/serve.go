@@ -174,6 +174,16 @@ func (c *ServeCmd) serve(ctx context.Context, a *app, demoHolders []web.DemoHold
 	// The runtime and process collectors (goroutines, heap, GC, RSS, file
 	// descriptors) are what tells a leak or a stuck hub from a busy one.
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	if cache := a.certs.Cache; cache != nil {
+		const help = "Verification reads of registry records: answered from the status cache (hit) or the database (miss)."
+		reg.MustRegister(
+			prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "certhub_status_cache_reads_total", Help: help, ConstLabels: prometheus.Labels{"result": "hit"}},
+				func() float64 { h, _ := cache.Reads(); return float64(h) }),
+			prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "certhub_status_cache_reads_total", Help: help, ConstLabels: prometheus.Labels{"result": "miss"}},
+				func() float64 { _, m := cache.Reads(); return float64(m) }),
+			prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "certhub_status_cache_records", Help: "Registry records the status cache keeps."},
+				func() float64 { return float64(cache.Len()) }))
+	}
 	engine := a.engine()
 	engine.OnRun = connectors.NewMetrics(reg).Observe
 	if engine.LeaseFor, err = time.ParseDuration(c.ConnectorLease); err != nil {
