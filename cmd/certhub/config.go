@@ -258,6 +258,12 @@ func (c *StoreConfig) open(ctx context.Context, mode ...openMode) (*app, error) 
 	items := &exchange.Resolver{Store: store, Registry: reg, Certs: svc, Ledger: ledger, Now: time.Now}
 	fed := &federation.Service{Store: store, Catalog: store, Key: hk, HubKeys: store, Ledger: ledger, Log: log, Now: time.Now,
 		Vault: vault, Documents: docs, Inbox: store}
+	if c.tracing != nil {
+		// A call forwarded to another hub carries the trace on, so one
+		// trace shows both hubs' parts of a federated lookup.
+		fed.Client = federation.NewClient()
+		fed.Client.Transport = tracing.Transport(fed.Client.Transport, c.tracing)
+	}
 	// Documents sealed in other hubs verify with the keys of their trust
 	// lists (docs/federation.md, Verifying across hubs).
 	keys.SetForeign(fed.ForeignKey)

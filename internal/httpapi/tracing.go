@@ -10,6 +10,8 @@ import (
 	"go.opentelemetry.io/otel/propagation"
 	semconv "go.opentelemetry.io/otel/semconv/v1.43.0"
 	"go.opentelemetry.io/otel/trace"
+
+	"github.com/certhub/certhub/internal/tracing"
 )
 
 // urlKey carries a request's URL past the tracing handler, which sees a
@@ -42,11 +44,6 @@ func (s *Server) traced(router http.Handler) http.Handler {
 	})
 }
 
-// knownMethods are the methods a span name may carry; another is named
-// HTTP, as otelhttp does, so a client cannot choose span names.
-var knownMethods = map[string]bool{"GET": true, "HEAD": true, "POST": true, "PUT": true, "PATCH": true,
-	"DELETE": true, "OPTIONS": true, "CONNECT": true, "TRACE": true}
-
 // routeSpan names the request's server span "METHOD /route/{pattern}" and
 // sets http.route, after the router has matched the route. A request no
 // route matched keeps the bare method.
@@ -59,12 +56,8 @@ func routeSpan(next http.Handler) http.Handler {
 			if !span.IsRecording() || rc == nil {
 				return
 			}
-			method := r.Method
-			if !knownMethods[method] {
-				method = "HTTP"
-			}
 			if p := rc.RoutePattern(); p != "" && p != "/*" {
-				span.SetName(method + " " + p)
+				span.SetName(tracing.SpanMethod(r.Method) + " " + p)
 				span.SetAttributes(semconv.HTTPRoute(p))
 			}
 		}()

@@ -2,6 +2,8 @@ package tracing_test
 
 import (
 	"context"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 
@@ -234,6 +236,56 @@ func TestDocuments(t *testing.T) {
 			if kv.Key == "certhub.object_kind" && kv.Value.AsString() != "documents" {
 				t.Errorf("object kind %q", kv.Value.AsString())
 			}
+		}
+	}
+}
+
+// TestTransport: a call made inside a trace carries its traceparent and is
+// a client span without the URL; outside a trace, or with tracing off, the
+// request goes out as it was.
+func TestTransport(t *testing.T) {
+	t.Parallel()
+	got := make(chan string, 3)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got <- r.Header.Get("traceparent")
+	}))
+	defer srv.Close()
+	if tracing.Transport(srv.Client().Transport, nil) != srv.Client().Transport {
+		t.Error("with tracing off Transport wrapped the transport")
+	}
+	exp := tracetest.NewInMemoryExporter()
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSyncer(exp))
+	client := &http.Client{Transport: tracing.Transport(srv.Client().Transport, tp)}
+	const secret = "holder_id=91350100M000100Y43"
+
+	call := func(ctx context.Context) string {
+		req, _ := http.NewRequestWithContext(ctx, "GET", srv.URL+"/x?"+secret, nil)
+		resp, err := client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if req.Header.Get("traceparent") != "" {
+			t.Error("the transport changed the caller's request")
+		}
+		return <-got
+	}
+	if h := call(context.Background()); h != "" || len(exp.GetSpans()) != 0 {
+		t.Errorf("outside a trace: traceparent %q, %d spans", h, len(exp.GetSpans()))
+	}
+	ctx, parent := tp.Tracer("test").Start(context.Background(), "request")
+	h := call(ctx)
+	parent.End()
+	if !strings.Contains(h, parent.SpanContext().TraceID().String()) {
+		t.Errorf("traceparent %q does not carry the trace %s", h, parent.SpanContext().TraceID())
+	}
+	spans := exp.GetSpans()
+	if len(spans) != 2 || spans[0].Name != "GET" || spans[0].Parent.SpanID() != parent.SpanContext().SpanID() {
+		t.Fatalf("spans %v; want a GET client span under the request", spans)
+	}
+	for _, kv := range spans[0].Attributes {
+		if strings.Contains(kv.Value.Emit(), "holder_id") || strings.Contains(kv.Value.Emit(), "/x") {
+			t.Errorf("client span records %s = %q", kv.Key, kv.Value.Emit())
 		}
 	}
 }
