@@ -1,7 +1,10 @@
 package httpapi_test
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -212,4 +215,31 @@ func TestTracingSQLite(t *testing.T) {
 	if db == 0 || objects == 0 {
 		t.Fatalf("the issuance's trace has %d SQLite and %d directory spans; want both", db, objects)
 	}
+}
+
+// BenchmarkVerifyHTTPTraced is BenchmarkVerifyHTTP with tracing on, every
+// request sampled, spans batched to an exporter that drops them: what
+// tracing costs a verification when it is on (docs/benchmarks.md).
+func BenchmarkVerifyHTTPTraced(b *testing.B) {
+	tp := sdktrace.NewTracerProvider(sdktrace.WithBatcher(tracetest.NewNoopExporter()))
+	b.Cleanup(func() { _ = tp.Shutdown(context.Background()) })
+	h := newHub(b, hubtest.Traced(tp))
+	h.seed()
+	var issued struct{ Document string }
+	h.call("POST", "/api/v1/certificates", h.Admin, issueBody(), &issued)
+	body, _ := json.Marshal(map[string]string{"document": issued.Document})
+	b.ReportAllocs()
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			resp, err := http.Post(h.Srv.URL+"/api/v1/verify", "application/json", bytes.NewReader(body))
+			if err != nil {
+				b.Fatal(err)
+			}
+			resp.Body.Close()
+			if resp.StatusCode != 200 {
+				b.Fatal(resp.StatusCode)
+			}
+		}
+	})
 }

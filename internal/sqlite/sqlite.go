@@ -202,9 +202,9 @@ func (q q) exec(ctx context.Context, query string, a []any) (int64, error) {
 func (q q) QueryRow(ctx context.Context, query string, a ...any) sqlstore.Row {
 	if q.t != nil {
 		ctx, span := tracing.StartQuery(ctx, q.t, tracing.SQLite, query)
-		return row{r: q.d.QueryRowContext(ctx, rebind(query), args(a)...), span: span}
+		return tracedRow{row{q.d.QueryRowContext(ctx, rebind(query), args(a)...)}, span}
 	}
-	return row{r: q.d.QueryRowContext(ctx, rebind(query), args(a)...)}
+	return row{q.d.QueryRowContext(ctx, rebind(query), args(a)...)}
 }
 
 // Query's span covers running the statement, not reading its rows.
@@ -226,16 +226,20 @@ func (q q) Query(ctx context.Context, query string, a ...any) (sqlstore.Rows, er
 	return rows{r}, nil
 }
 
-type row struct {
-	r    *sql.Row
-	span trace.Span // nil when tracing is off
+// row is one pointer, so returning it as a sqlstore.Row allocates
+// nothing; tracedRow, which does, is used only when tracing is on.
+type row struct{ r *sql.Row }
+
+func (r row) Scan(dest ...any) error { return translate(r.r.Scan(dest...)) }
+
+type tracedRow struct {
+	row
+	span trace.Span
 }
 
-func (r row) Scan(dest ...any) error {
-	err := translate(r.r.Scan(dest...))
-	if r.span != nil {
-		tracing.End(r.span, err)
-	}
+func (r tracedRow) Scan(dest ...any) error {
+	err := r.row.Scan(dest...)
+	tracing.End(r.span, err)
 	return err
 }
 
