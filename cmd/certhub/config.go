@@ -12,6 +12,8 @@ import (
 	"strings"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/certhub/certhub/certificates"
 	"github.com/certhub/certhub/exchange"
 	"github.com/certhub/certhub/exchange/federation"
@@ -21,6 +23,7 @@ import (
 	"github.com/certhub/certhub/internal/sealimage"
 	"github.com/certhub/certhub/internal/sqlite"
 	"github.com/certhub/certhub/internal/sqlstore"
+	"github.com/certhub/certhub/internal/tracing"
 	"github.com/certhub/certhub/signing"
 )
 
@@ -46,6 +49,10 @@ type StoreConfig struct {
 	LicenceFont string `name:"licence-font" env:"CERTHUB_LICENCE_FONT" help:"CJK TrueType font (.ttf with Chinese, Latin and digits) embedded, as a subset, in licence files (OFD, PDF); empty looks for an installed one (fonts-arphic-gbsn00lp, fonts-lxgw-wenkai). Without one the hub starts, and asking for a file answers 503 saying what to install."`
 	PublicURL   string `name:"public-url" env:"CERTHUB_PUBLIC_URL" help:"How people reach the hub (share links, QR codes, sign-in redirect, the status list URLs new documents carry); serve defaults to http://<addr>, other commands then issue documents without status references."`
 	SealFont    string `name:"seal-font" env:"CERTHUB_SEAL_FONT" help:"CJK font (.ttf, .otf or .ttc) for drawing authorities' default seal pictures; empty looks for an installed one (fonts-noto-cjk and others), and without one seals are drawn without text (a warning is logged)."`
+
+	// tracing is the tracer provider startTracing installed; nil (off)
+	// for the commands that do not trace.
+	tracing trace.TracerProvider
 }
 
 // app is the wired hub.
@@ -68,6 +75,8 @@ type app struct {
 	// copies are the copies children pushed here, served to this hub's
 	// own department systems.
 	copies *federation.Copies
+	// tracing is the tracer provider (nil: tracing off).
+	tracing trace.TracerProvider
 }
 
 func (c *StoreConfig) logger() *slog.Logger {
@@ -197,7 +206,7 @@ func (c *StoreConfig) open(ctx context.Context, mode ...openMode) (*app, error) 
 		return nil, fmt.Errorf("--database-read-url is a replica of --database-url, which is not set")
 	}
 	if c.DatabaseURL != "" {
-		store, err = postgres.Open(ctx, c.DatabaseURL)
+		store, err = postgres.Open(ctx, c.DatabaseURL, postgres.Traced(c.tracing))
 		log.Info("metadata store", "kind", "postgresql")
 		if err == nil && c.ReadURL != "" {
 			var lag time.Duration
@@ -212,7 +221,7 @@ func (c *StoreConfig) open(ctx context.Context, mode ...openMode) (*app, error) 
 		}
 	} else {
 		path := filepath.Join(c.Data, "certhub.db")
-		store, err = sqlite.Open(ctx, path)
+		store, err = sqlite.Open(ctx, path, sqlite.Traced(c.tracing))
 		log.Info("metadata store", "kind", "sqlite", "path", path)
 	}
 	if err != nil {
@@ -222,10 +231,12 @@ func (c *StoreConfig) open(ctx context.Context, mode ...openMode) (*app, error) 
 	if c.S3Endpoint != "" {
 		docs, err = s3store.Open(ctx, s3store.Config{Endpoint: c.S3Endpoint, Bucket: c.S3Bucket, AccessKey: c.S3AccessKey,
 			SecretKey: c.S3SecretKey, Region: c.S3Region, UseSSL: c.S3UseSSL})
+		docs = tracing.Documents(docs, c.tracing, "s3", c.S3Bucket)
 		log.Info("document store", "kind", "s3", "endpoint", c.S3Endpoint, "bucket", c.S3Bucket)
 	} else {
 		dir := filepath.Join(c.Data, "documents")
 		docs, err = filestore.Open(dir)
+		docs = tracing.Documents(docs, c.tracing, "directory", "")
 		log.Info("document store", "kind", "directory", "path", dir)
 	}
 	if err != nil {
@@ -263,6 +274,12 @@ func (c *StoreConfig) open(ctx context.Context, mode ...openMode) (*app, error) 
 	items := &exchange.Resolver{Store: store, Registry: reg, Certs: svc, Ledger: ledger, Now: time.Now}
 	fed := &federation.Service{Store: store, Catalog: store, Key: hk, HubKeys: store, Ledger: ledger, Log: log, Now: time.Now,
 		Vault: vault, Documents: docs, Inbox: store}
+	if c.tracing != nil {
+		// A call forwarded to another hub carries the trace on, so one
+		// trace shows both hubs' parts of a federated lookup.
+		fed.Client = federation.NewClient()
+		fed.Client.Transport = tracing.Transport(fed.Client.Transport, c.tracing)
+	}
 	// Documents sealed in other hubs verify with the keys of their trust
 	// lists (docs/federation.md, Verifying across hubs).
 	keys.SetForeign(fed.ForeignKey)
@@ -275,7 +292,7 @@ func (c *StoreConfig) open(ctx context.Context, mode ...openMode) (*app, error) 
 	copies := &federation.Copies{Store: store, Documents: docs, Service: fed}
 	reg.Copies, items.Copies = copies, copies
 	return &app{log: log, master: master, ledger: ledger, ledgerKey: lk, hubKey: hk, registry: reg, items: items, store: store, docs: docs,
-		keys: keys, vault: vault, certs: svc, federation: fed, copies: copies}, nil
+		keys: keys, vault: vault, certs: svc, federation: fed, copies: copies, tracing: c.tracing}, nil
 }
 
 func (a *app) Close() { a.store.Close() }

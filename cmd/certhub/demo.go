@@ -36,6 +36,11 @@ func (c *DemoCmd) Run() error {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	stopTracing, err := c.startTracing(ctx)
+	if err != nil {
+		return err
+	}
+	defer stopTracing()
 	a, err := c.open(ctx, createHub)
 	if err != nil {
 		return err

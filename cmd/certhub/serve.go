@@ -107,6 +107,12 @@ func (c *OIDCConfig) provider(ctx context.Context, publicURL string) (*oidc.Prov
 func (c *ServeCmd) Run() error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	stopTracing, err := c.startTracing(ctx)
+	if err != nil {
+		return err
+	}
+	// Deferred first, so it runs last: the spans of the shutdown too.
+	defer stopTracing()
 	a, err := c.open(ctx, createHub)
 	if err != nil {
 		return err
@@ -204,6 +210,7 @@ func (c *ServeCmd) serve(ctx context.Context, a *app, demoHolders []web.DemoHold
 		Annotations:  annotations,
 		Federation:   a.federation,
 		Copies:       a.copies,
+		Tracing:      a.tracing,
 		AccessTokens: &exchange.AccessTokens{Registry: a.registry, Key: a.hubKey, Issuer: public, TokenURL: public + "/api/v1/oauth/token", Now: time.Now}}
 	// The clerk page answers for licences of other hubs as the API does.
 	pages.Elsewhere = api.VerifyElsewhere

@@ -6,9 +6,9 @@ import (
 	"runtime/debug"
 )
 
-// version is set at link time by release builds (-ldflags "-X
-// main.version=v1.2.3"); otherwise it comes from the build information Go
-// records (the module version, or the VCS revision of a source build).
+// version is set at link time by release and image builds (-ldflags "-X
+// main.version=v1.2.3"; .ci/image sets git describe); otherwise it comes
+// from the build information Go records.
 var version = ""
 
 // VersionCmd prints what this binary is.
@@ -16,44 +16,42 @@ type VersionCmd struct{}
 
 // Run prints the version, the source revision and the Go toolchain.
 func (VersionCmd) Run() error {
-	fmt.Println(versionLine())
+	fmt.Printf("certhub %s %s %s/%s\n", buildVersion(), runtime.Version(), runtime.GOOS, runtime.GOARCH)
 	return nil
 }
 
-// versionLine is "certhub <version> (<revision>[+dirty], <time>) <go> <os>/<arch>".
-func versionLine() string {
-	v, rev, at, dirty := version, "", "", false
-	if bi, ok := debug.ReadBuildInfo(); ok {
-		if v == "" {
-			v = bi.Main.Version
-		}
-		for _, s := range bi.Settings {
-			switch s.Key {
-			case "vcs.revision":
-				rev = s.Value
-			case "vcs.time":
-				at = s.Value
-			case "vcs.modified":
-				dirty = s.Value == "true"
-			}
+// buildVersion is this binary's version: the one set at link time, else
+// the module version of a `go install …@version`, else the VCS revision
+// (-dirty for a modified tree), else "(devel)". `certhub version` prints
+// it and traces carry it as service.version.
+func buildVersion() string {
+	if version != "" {
+		return version
+	}
+	bi, ok := debug.ReadBuildInfo()
+	if !ok {
+		return "unknown"
+	}
+	if v := bi.Main.Version; v != "" && v != "(devel)" {
+		return v
+	}
+	rev, dirty := "", false
+	for _, s := range bi.Settings {
+		switch s.Key {
+		case "vcs.revision":
+			rev = s.Value
+		case "vcs.modified":
+			dirty = s.Value == "true"
 		}
 	}
-	if v == "" {
-		v = "(devel)"
+	if rev == "" {
+		return "(devel)"
 	}
-	src := ""
-	if rev != "" {
-		if len(rev) > 12 {
-			rev = rev[:12]
-		}
-		if dirty {
-			rev += "+dirty"
-		}
-		src = " (" + rev
-		if at != "" {
-			src += ", " + at
-		}
-		src += ")"
+	if len(rev) > 12 {
+		rev = rev[:12]
 	}
-	return fmt.Sprintf("certhub %s%s %s %s/%s", v, src, runtime.Version(), runtime.GOOS, runtime.GOARCH)
+	if dirty {
+		rev += "-dirty"
+	}
+	return rev
 }

@@ -24,6 +24,7 @@ import (
 	"github.com/go-chi/httprate"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/certhub/certhub/certificates"
 	"github.com/certhub/certhub/connectors"
@@ -93,6 +94,9 @@ type Server struct {
 	// Pages, if set, mounts the web pages on the same router, behind the
 	// same request ids, access log, metrics and panic recovery.
 	Pages interface{ Register(chi.Router) }
+	// Tracing, if set, makes every request a server span of this provider
+	// (tracing.go); nil (tracing off) adds nothing to a request's work.
+	Tracing trace.TracerProvider
 
 	metrics        *metrics
 	agreementLimit *httprate.RateLimiter
@@ -272,6 +276,9 @@ func (s *Server) Handler() http.Handler {
 		r.Use(middleware.ClientIPFromRemoteAddr)
 	}
 	r.Use(s.accessLog(m), s.securityHeaders)
+	if s.Tracing != nil {
+		r.Use(routeSpan)
+	}
 	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, errs.E(errs.NotFound, "no such endpoint %s %s", r.Method, r.URL.Path))
 	})
@@ -303,6 +310,9 @@ func (s *Server) Handler() http.Handler {
 		r.Method(rt.Method, rt.Pattern, h)
 	}
 	s.router = r
+	if s.Tracing != nil {
+		return s.traced(r)
+	}
 	return r
 }
 

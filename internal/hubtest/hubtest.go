@@ -16,6 +16,8 @@ import (
 	"testing"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/certhub/certhub/certificates"
 	"github.com/certhub/certhub/connectors"
 	"github.com/certhub/certhub/exchange"
@@ -28,11 +30,13 @@ import (
 	"github.com/certhub/certhub/internal/oidc"
 	"github.com/certhub/certhub/internal/oidc/oidctest"
 	"github.com/certhub/certhub/internal/postgres"
+	"github.com/certhub/certhub/internal/s3store"
 	"github.com/certhub/certhub/internal/sealimage"
 	"github.com/certhub/certhub/internal/sqlite"
 	"github.com/certhub/certhub/internal/sqlsource"
 	"github.com/certhub/certhub/internal/sqlstore"
 	"github.com/certhub/certhub/internal/testenv"
+	"github.com/certhub/certhub/internal/tracing"
 	"github.com/certhub/certhub/internal/web"
 	"github.com/certhub/certhub/signing"
 )
@@ -60,12 +64,24 @@ type Hub struct {
 // Option changes how New builds a hub.
 type Option func(*options)
 
-type options struct{ postgres bool }
+type options struct {
+	postgres, s3 bool
+	tracing      trace.TracerProvider
+}
 
 // OnPostgres keeps the hub's metadata in a fresh schema of the test
 // PostgreSQL server instead of SQLite (skipping, or failing in CI, like
 // testenv when there is none).
 func OnPostgres() Option { return func(o *options) { o.postgres = true } }
+
+// OnS3 keeps the hub's documents in a fresh bucket of the test S3 server
+// instead of a directory (skipping, or failing in CI, like testenv when
+// there is none). DocsDir is then empty.
+func OnS3() Option { return func(o *options) { o.s3 = true } }
+
+// Traced makes the hub's requests, statements and document operations
+// spans of tp, as certhub serve does when tracing is on.
+func Traced(tp trace.TracerProvider) Option { return func(o *options) { o.tracing = tp } }
 
 // New starts a hub; everything is cleaned up when the test ends.
 func New(t testing.TB, opts ...Option) *Hub {
@@ -78,16 +94,27 @@ func New(t testing.TB, opts ...Option) *Hub {
 	var store *sqlstore.Store
 	var err error
 	if o.postgres {
-		store, err = postgres.Open(context.Background(), testenv.PostgresURL(t))
+		store, err = postgres.Open(context.Background(), testenv.PostgresURL(t), postgres.Traced(o.tracing))
 	} else {
-		store, err = sqlite.Open(context.Background(), filepath.Join(dir, "certhub.db"))
+		store, err = sqlite.Open(context.Background(), filepath.Join(dir, "certhub.db"), sqlite.Traced(o.tracing))
 	}
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(store.Close)
-	docsDir := filepath.Join(dir, "documents")
-	docs, err := filestore.Open(docsDir)
+	var docs certificates.DocumentStore
+	var docsDir string
+	if o.s3 {
+		srv := testenv.S3Server(t)
+		bucket := testenv.RandomName("hub-")
+		docs, err = s3store.Open(context.Background(), s3store.Config{Endpoint: srv.Endpoint, AccessKey: srv.AccessKey,
+			SecretKey: srv.SecretKey, Bucket: bucket})
+		docs = tracing.Documents(docs, o.tracing, "s3", bucket)
+	} else {
+		docsDir = filepath.Join(dir, "documents")
+		docs, err = filestore.Open(docsDir)
+		docs = tracing.Documents(docs, o.tracing, "directory", "")
+	}
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -143,7 +170,7 @@ func New(t testing.TB, opts ...Option) *Hub {
 		HubKey: hk}
 	api := &httpapi.Server{Certs: certs, Keys: keys, Tokens: store, Shares: shares, Holders: holders, PublicURL: srv.URL, Log: log,
 		Now: clk.Now, AdminTokenHash: adminHash, VerifyRatePerMinute: 10000, Pages: pages, Ledger: ledger, LedgerKey: lk.VerifierKey,
-		Consumers: reg, Webhooks: hooks, Items: items, Files: files, Copies: copies,
+		Consumers: reg, Webhooks: hooks, Items: items, Files: files, Copies: copies, Tracing: o.tracing,
 		Annotations:  annotations,
 		AccessTokens: &exchange.AccessTokens{Registry: reg, Key: hk, Issuer: srv.URL, TokenURL: srv.URL + "/api/v1/oauth/token", Now: clk.Now}}
 	api.Connectors = &connectors.Engine{Store: store, Certs: certs, Kinds: connectors.Kinds{"file": filesource.Kind{}, "http": httpsource.Kind{}, "sql": sqlsource.Kind{}},

@@ -32,10 +32,13 @@ var migrations embed.FS
 
 // Open connects to the database at url (a postgres:// URL or DSN), applies
 // migrations, and returns the store.
-func Open(ctx context.Context, url string) (*sqlstore.Store, error) {
+func Open(ctx context.Context, url string, opts ...Option) (*sqlstore.Store, error) {
 	cfg, err := pgxpool.ParseConfig(url)
 	if err != nil {
 		return nil, fmt.Errorf("database URL: %w", err)
+	}
+	for _, o := range opts {
+		o(cfg)
 	}
 	if !strings.Contains(url, "pool_max_conns") {
 		// pgx's default (the number of CPUs, at least 4) starves a hub whose

@@ -21,12 +21,14 @@ import (
 	"time"
 
 	"github.com/pressly/goose/v3"
+	"go.opentelemetry.io/otel/trace"
 	msqlite "modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
 
 	"github.com/certhub/certhub/certificates"
 	"github.com/certhub/certhub/internal/errs"
 	"github.com/certhub/certhub/internal/sqlstore"
+	"github.com/certhub/certhub/internal/tracing"
 )
 
 //go:embed migrations/*.sql
@@ -34,16 +36,33 @@ var migrations embed.FS
 
 // Open opens (creating if needed) the database file at path, applies
 // migrations, and returns the store.
-func Open(ctx context.Context, path string) (*sqlstore.Store, error) {
+func Open(ctx context.Context, path string, opts ...Option) (*sqlstore.Store, error) {
 	db, err := open(path)
 	if err != nil {
 		return nil, err
+	}
+	for _, o := range opts {
+		o(db)
 	}
 	if err := db.migrate(ctx); err != nil {
 		db.Close()
 		return nil, err
 	}
 	return sqlstore.New(db), nil
+}
+
+// Option changes how Open opens the database.
+type Option func(*db)
+
+// Traced makes every statement a span of tp (nil: tracing off). Statements
+// are traced here, where both pools and transactions meet, since
+// database/sql has no tracer hook of its own.
+func Traced(tp trace.TracerProvider) Option {
+	return func(d *db) {
+		if tp != nil {
+			d.t = tp.Tracer(tracing.ScopeName)
+		}
+	}
 }
 
 func dsn(path string, writer bool) string {
@@ -60,6 +79,8 @@ func dsn(path string, writer bool) string {
 // db implements sqlstore.DB.
 type db struct {
 	w, r *sql.DB
+	// t traces statements; nil when tracing is off (see Traced).
+	t trace.Tracer
 }
 
 func open(path string) (*db, error) {
@@ -152,9 +173,23 @@ type querier interface {
 	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
 }
 
-type q struct{ d querier }
+type q struct {
+	d querier
+	t trace.Tracer
+}
 
 func (q q) Exec(ctx context.Context, query string, a ...any) (int64, error) {
+	if q.t != nil {
+		var span trace.Span
+		ctx, span = tracing.StartQuery(ctx, q.t, tracing.SQLite, query)
+		n, err := q.exec(ctx, query, a)
+		tracing.End(span, err)
+		return n, err
+	}
+	return q.exec(ctx, query, a)
+}
+
+func (q q) exec(ctx context.Context, query string, a []any) (int64, error) {
 	res, err := q.d.ExecContext(ctx, rebind(query), args(a)...)
 	if err != nil {
 		return 0, translate(err)
@@ -162,21 +197,51 @@ func (q q) Exec(ctx context.Context, query string, a ...any) (int64, error) {
 	return res.RowsAffected()
 }
 
+// QueryRow's span ends when the row is scanned: database/sql reports the
+// statement's error only then.
 func (q q) QueryRow(ctx context.Context, query string, a ...any) sqlstore.Row {
+	if q.t != nil {
+		ctx, span := tracing.StartQuery(ctx, q.t, tracing.SQLite, query)
+		return tracedRow{row{q.d.QueryRowContext(ctx, rebind(query), args(a)...)}, span}
+	}
 	return row{q.d.QueryRowContext(ctx, rebind(query), args(a)...)}
 }
 
+// Query's span covers running the statement, not reading its rows.
 func (q q) Query(ctx context.Context, query string, a ...any) (sqlstore.Rows, error) {
+	var span trace.Span
+	if q.t != nil {
+		ctx, span = tracing.StartQuery(ctx, q.t, tracing.SQLite, query)
+	}
 	r, err := q.d.QueryContext(ctx, rebind(query), args(a)...)
 	if err != nil {
-		return nil, translate(err)
+		err = translate(err)
+	}
+	if span != nil {
+		tracing.End(span, err)
+	}
+	if err != nil {
+		return nil, err
 	}
 	return rows{r}, nil
 }
 
+// row is one pointer, so returning it as a sqlstore.Row allocates
+// nothing; tracedRow, which does, is used only when tracing is on.
 type row struct{ r *sql.Row }
 
 func (r row) Scan(dest ...any) error { return translate(r.r.Scan(dest...)) }
+
+type tracedRow struct {
+	row
+	span trace.Span
+}
+
+func (r tracedRow) Scan(dest ...any) error {
+	err := r.row.Scan(dest...)
+	tracing.End(r.span, err)
+	return err
+}
 
 type rows struct{ r *sql.Rows }
 
@@ -189,7 +254,7 @@ func (r rows) Close()                 { r.r.Close() }
 // RETURNING) goes through QueryRow, which therefore also uses the writer
 // when the statement is not a SELECT.
 func (d *db) Exec(ctx context.Context, query string, a ...any) (int64, error) {
-	return q{d.w}.Exec(ctx, query, a...)
+	return q{d.w, d.t}.Exec(ctx, query, a...)
 }
 
 func (d *db) pick(query string) *sql.DB {
@@ -200,11 +265,11 @@ func (d *db) pick(query string) *sql.DB {
 }
 
 func (d *db) QueryRow(ctx context.Context, query string, a ...any) sqlstore.Row {
-	return q{d.pick(query)}.QueryRow(ctx, query, a...)
+	return q{d.pick(query), d.t}.QueryRow(ctx, query, a...)
 }
 
 func (d *db) Query(ctx context.Context, query string, a ...any) (sqlstore.Rows, error) {
-	return q{d.pick(query)}.Query(ctx, query, a...)
+	return q{d.pick(query), d.t}.Query(ctx, query, a...)
 }
 
 func (d *db) InTx(ctx context.Context, fn func(sqlstore.Querier) error) error {
@@ -213,7 +278,7 @@ func (d *db) InTx(ctx context.Context, fn func(sqlstore.Querier) error) error {
 		return translate(err)
 	}
 	defer tx.Rollback()
-	if err := fn(q{tx}); err != nil {
+	if err := fn(q{tx, d.t}); err != nil {
 		return err
 	}
 	return translate(tx.Commit())
