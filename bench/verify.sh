@@ -24,8 +24,8 @@ run_wrk() { # name url
 "$work/certhub" demo --data "$work/embedded" --addr 127.0.0.1:18081 --verify-rate 0 >"$work/demo.out" 2>"$work/embedded.log" &
 pids+=($!); hub=$!
 wait_up http://127.0.0.1:18081/healthz
-id=$(grep -o '"id":"[^"]*"' "$work/demo.out" | head -1 | cut -d'"' -f4)
-[ -n "$id" ] || id=$(grep -o "1\.2\.156[^\"']*" "$work/demo.out" | head -1)
+# A certificate identifier the demo printed (1.2.156.3005.2.…).
+id=$(grep -o "1\.2\.156[^\"' ]*" "$work/demo.out" | head -1)
 doc=$(curl -fsS -H 'Authorization: Bearer demo-admin-token' "http://127.0.0.1:18081/api/v1/certificates/$id/document")
 printf '{"document":"%s"}' "$doc" >"$work/body.json"
 echo "document: ${#doc} bytes"

@@ -6,6 +6,8 @@ import (
 	"encoding/json"
 	"net/http"
 	"testing"
+
+	"github.com/certhub/certhub/certificates"
 )
 
 // BenchmarkVerifyDocument measures the service's verify path (signature,
@@ -33,6 +35,7 @@ func BenchmarkVerifyDocument(b *testing.B) {
 func BenchmarkVerifyHTTP(b *testing.B) {
 	h := newHub(b)
 	h.seed()
+	h.Certs.Cache = certificates.NewStatusCache(1000) // as certhub serve has it
 	var issued struct{ Document string }
 	h.call("POST", "/api/v1/certificates", h.Admin, issueBody(), &issued)
 	body, _ := json.Marshal(map[string]string{"document": issued.Document})
