@@ -88,7 +88,7 @@ type OrphanSweep struct {
 	DryRun bool
 	Log    *slog.Logger
 	// OnOrphan is called for every orphan, deleted (or, in a dry run,
-	// found), with its age.
+	// found), with its age; also for the rare one written back afterwards.
 	OnOrphan func(o ObjectInfo, age time.Duration)
 }
 
@@ -98,7 +98,7 @@ type SweepReport struct {
 	Young    int   // unreferenced, but younger than MinAge: left alone
 	Orphans  int   // deleted (found, in a dry run)
 	Bytes    int64 // their size
-	Restored int   // deleted, then found referenced and written back
+	Restored int   // deleted, then found referenced and written back (not in Orphans)
 }
 
 // Run sweeps every object once. It returns false without sweeping when
@@ -121,9 +121,25 @@ func (w *OrphanSweep) Run(ctx context.Context) (*SweepReport, bool, error) {
 	if now == nil {
 		now = time.Now
 	}
-	t := now()
-	if ok, err := w.Store.LeaseOrphanSweep(ctx, w.Owner, t, t.Add(lease)); err != nil || !ok {
+	// A dry run deletes nothing, so it needs no lease and leaves it to
+	// whoever sweeps.
+	leased := func() (bool, error) {
+		if w.DryRun {
+			return true, nil
+		}
+		t := now()
+		return w.Store.LeaseOrphanSweep(ctx, w.Owner, t, t.Add(lease))
+	}
+	if ok, err := leased(); err != nil || !ok {
 		return nil, false, err
+	}
+	if !w.DryRun {
+		// Hand the lease back when done (it runs out at once), so that a
+		// sweep started on demand by another process need not wait.
+		defer func() {
+			t := now()
+			_, _ = w.Store.LeaseOrphanSweep(context.WithoutCancel(ctx), w.Owner, t, t)
+		}()
 	}
 	rep := &SweepReport{}
 	var batch []ObjectInfo
@@ -131,15 +147,14 @@ func (w *OrphanSweep) Run(ctx context.Context) (*SweepReport, bool, error) {
 		if len(batch) == 0 {
 			return nil
 		}
-		t := now()
-		ok, err := w.Store.LeaseOrphanSweep(ctx, w.Owner, t, t.Add(lease))
+		ok, err := leased()
 		if err != nil {
 			return err
 		}
 		if !ok {
 			return errs.E(errs.Conflict, "the orphan sweep's lease was lost; another process sweeps")
 		}
-		err = w.page(ctx, batch, t, minAge, rep)
+		err = w.page(ctx, batch, now(), minAge, rep)
 		batch = batch[:0]
 		return err
 	}
@@ -224,6 +239,8 @@ func (w *OrphanSweep) page(ctx context.Context, objs []ObjectInfo, now time.Time
 			return fmt.Errorf("write back %s, referenced since its deletion: %w", d.o.Key, err)
 		}
 		rep.Restored++
+		rep.Orphans--
+		rep.Bytes -= d.o.Size
 		if w.Log != nil {
 			w.Log.WarnContext(ctx, "object referenced while swept: written back", "key", d.o.Key)
 		}

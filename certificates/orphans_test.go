@@ -189,7 +189,7 @@ func orphanSweepJourney(t *testing.T, docs objectStore) {
 		}
 	}
 	rep := sweep(time.Now().Add(48*time.Hour), 3)
-	if rep.Orphans != 3 || rep.Restored != 1 || rep.Young != 0 {
+	if rep.Orphans != 2 || rep.Restored != 1 || rep.Young != 0 || len(found) != 3 {
 		t.Fatalf("sweep two days on: %+v %v", rep, found)
 	}
 	for _, k := range []string{crashOrphan, old.Key} {
@@ -228,10 +228,19 @@ func orphanSweepJourney(t *testing.T, docs objectStore) {
 	if rep := sweep(time.Now().Add(48*time.Hour), 1000); rep.Orphans != 0 || rep.Listed != 6 {
 		t.Fatalf("second sweep: %+v %v", rep, found)
 	}
-	// Another owner is refused while the lease runs.
-	w := &certificates.OrphanSweep{Store: store, Objects: docs, Documents: docs, Owner: "other", Now: time.Now}
+	// A sweep hands its lease back when done; while another process
+	// holds it, a sweep is refused, and a dry run is not.
+	later := time.Now().Add(49 * time.Hour)
+	if ok, err := store.LeaseOrphanSweep(ctx, "holder", later, later.Add(time.Minute)); err != nil || !ok {
+		t.Fatalf("the lease was not handed back: %v %v", ok, err)
+	}
+	w := &certificates.OrphanSweep{Store: store, Objects: docs, Documents: docs, Owner: "other", Now: func() time.Time { return later }}
 	if _, ok, err := w.Run(ctx); ok || err != nil {
 		t.Fatalf("a second owner swept while the lease ran: %v %v", ok, err)
+	}
+	w.DryRun = true
+	if rep, ok, err := w.Run(ctx); !ok || err != nil || rep.Orphans != 0 || rep.Listed != 6 {
+		t.Fatalf("a dry run under another's lease: %+v %v %v", rep, ok, err)
 	}
 }
 
