@@ -42,7 +42,9 @@ import (
 // because CI has no S3 command-line client; the procedure names mc mirror,
 // rclone or aws s3 sync, which do the same. Each step's time is logged;
 // CERTHUB_DRILL_CERTS sets how many certificates a connector issues in bulk
-// (200 by default), for measuring at a larger size.
+// (200 by default, a few batch objects) and CERTHUB_DRILL_SINGLE how many
+// the API issues one at a time (0 by default; one object each), for
+// measuring at a larger size.
 func TestBackupRestoreDrill(t *testing.T) {
 	t.Parallel()
 	pgDump, pgRestore, createdb := pgTool(t, "pg_dump"), pgTool(t, "pg_restore"), pgTool(t, "createdb")
@@ -51,14 +53,7 @@ func TestBackupRestoreDrill(t *testing.T) {
 		testenv.PostgresURL(t) // skips, or fails in CI, with the hint
 	}
 	s3 := testenv.S3Server(t)
-	bulk := 200
-	if v := os.Getenv("CERTHUB_DRILL_CERTS"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil {
-			t.Fatalf("CERTHUB_DRILL_CERTS=%q", v)
-		}
-		bulk = n
-	}
+	bulk, single := envInt(t, "CERTHUB_DRILL_CERTS", 200), envInt(t, "CERTHUB_DRILL_SINGLE", 0)
 	idp := oidctest.New(t)
 	master := base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{9}, 32))
 	hubEnv := func(db, bucket string) []string {
@@ -90,6 +85,11 @@ func TestBackupRestoreDrill(t *testing.T) {
 	started := time.Now()
 	pushRecords(t, p, bulk)
 	t.Logf("drill: %d certificates issued through a connector (bulk path) in %s", bulk, time.Since(started).Round(time.Millisecond))
+	if single > 0 {
+		started = time.Now()
+		issueMany(t, p, issuer, single)
+		t.Logf("drill: %d certificates issued one at a time in %s", single, time.Since(started).Round(time.Millisecond))
+	}
 
 	// Backup: the database first, then the bucket (objects are written
 	// before their rows commit, so a bucket copied after the dump holds
@@ -146,8 +146,8 @@ func TestBackupRestoreDrill(t *testing.T) {
 	step = time.Now()
 	certs := verifyAll(t, q, db)
 	tVerify := time.Since(step)
-	if certs != 7+bulk {
-		t.Fatalf("restored hub holds %d certificate versions, want %d", certs, 7+bulk)
+	if certs != 7+bulk+single {
+		t.Fatalf("restored hub holds %d certificate versions, want %d", certs, 7+bulk+single)
 	}
 	// What happened after the backup is gone, and says so.
 	if v := q.verify(map[string]string{"document": lost["document"].(string)}); v["valid"] == true || v["certificate"] != nil {
@@ -181,6 +181,45 @@ func TestBackupRestoreDrill(t *testing.T) {
 	t.Logf("drill: restore: createdb + pg_restore %s, bucket upload %s, hub start %s; checks: doctor %s, verify all %s; RTO (restore steps + start) %s",
 		tRestore.Round(time.Millisecond), tUpload.Round(time.Millisecond), tStart.Round(time.Millisecond),
 		tDoctor.Round(time.Millisecond), tVerify.Round(time.Millisecond), (tRestore + tUpload + tStart).Round(time.Millisecond))
+}
+
+func envInt(t *testing.T, name string, def int) int {
+	t.Helper()
+	v := os.Getenv(name)
+	if v == "" {
+		return def
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 0 {
+		t.Fatalf("%s=%q is not a count", name, v)
+	}
+	return n
+}
+
+// issueMany issues n certificates through the API, four at a time.
+func issueMany(t *testing.T, p *proc, issuer string, n int) {
+	t.Helper()
+	next := make(chan int)
+	var wg sync.WaitGroup
+	for w := 0; w < 4; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range next {
+				if a := p.do("POST", "/api/v1/certificates", issuer, permit(fmt.Sprintf("SG%08d", i))); a.status != 201 {
+					t.Errorf("issue %d: %d %s", i, a.status, a.body)
+				}
+			}
+		}()
+	}
+	for i := 1; i <= n && !t.Failed(); i++ {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+	if t.Failed() {
+		t.FailNow()
+	}
 }
 
 // pushRecords issues n certificates through a push connector: the bulk
