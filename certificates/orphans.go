@@ -34,9 +34,13 @@ type OrphanStore interface {
 	// bulk batch), a federated copy's document, an authority's seal
 	// picture.
 	ReferencedKeys(ctx context.Context, keys []string) (map[string]bool, error)
-	// LeaseOrphanSweep takes (or keeps) the sweep's lease until until;
-	// false when another owner holds it.
-	LeaseOrphanSweep(ctx context.Context, owner string, now, until time.Time) (bool, error)
+	// LeaseOrphanSweep takes (or keeps) the sweep's lease until until,
+	// and says when a sweep last finished (zero if never); false when
+	// another owner holds the lease.
+	LeaseOrphanSweep(ctx context.Context, owner string, now, until time.Time) (last time.Time, ok bool, err error)
+	// EndOrphanSweep hands owner's lease back at at (it runs out then),
+	// recording at as the last finished sweep if finished.
+	EndOrphanSweep(ctx context.Context, owner string, at time.Time, finished bool) error
 }
 
 // Defaults of OrphanSweep.
@@ -82,6 +86,10 @@ type OrphanSweep struct {
 	// lasts without renewal (renewed every page, DefaultOrphanLease).
 	Owner string
 	Lease time.Duration
+	// Every, if set, skips a run when a sweep (by any process) finished
+	// less than Every ago: replicas that each try at that interval
+	// sweep about once per interval together.
+	Every time.Duration
 	// PageSize is how many keys are checked at once (DefaultOrphanPage).
 	PageSize int
 	// DryRun reports orphans without deleting them.
@@ -102,8 +110,9 @@ type SweepReport struct {
 }
 
 // Run sweeps every object once. It returns false without sweeping when
-// another process holds the lease, and stops with an error when the lease
-// is lost half-way (what was deleted until then stays deleted).
+// another process holds the lease or, with Every, swept recently; it stops
+// with an error when the lease is lost half-way (what was deleted until
+// then stays deleted).
 func (w *OrphanSweep) Run(ctx context.Context) (*SweepReport, bool, error) {
 	page := w.PageSize
 	if page <= 0 {
@@ -123,23 +132,27 @@ func (w *OrphanSweep) Run(ctx context.Context) (*SweepReport, bool, error) {
 	}
 	// A dry run deletes nothing, so it needs no lease and leaves it to
 	// whoever sweeps.
-	leased := func() (bool, error) {
+	leased := func() (time.Time, bool, error) {
 		if w.DryRun {
-			return true, nil
+			return time.Time{}, true, nil
 		}
 		t := now()
 		return w.Store.LeaseOrphanSweep(ctx, w.Owner, t, t.Add(lease))
 	}
-	if ok, err := leased(); err != nil || !ok {
+	last, ok, err := leased()
+	if err != nil || !ok {
 		return nil, false, err
 	}
+	finished := false
 	if !w.DryRun {
 		// Hand the lease back when done (it runs out at once), so that a
 		// sweep started on demand by another process need not wait.
 		defer func() {
-			t := now()
-			_, _ = w.Store.LeaseOrphanSweep(context.WithoutCancel(ctx), w.Owner, t, t)
+			_ = w.Store.EndOrphanSweep(context.WithoutCancel(ctx), w.Owner, now(), finished)
 		}()
+		if w.Every > 0 && !last.IsZero() && now().Sub(last) < w.Every {
+			return nil, false, nil
+		}
 	}
 	rep := &SweepReport{}
 	var batch []ObjectInfo
@@ -147,7 +160,7 @@ func (w *OrphanSweep) Run(ctx context.Context) (*SweepReport, bool, error) {
 		if len(batch) == 0 {
 			return nil
 		}
-		ok, err := leased()
+		_, ok, err := leased()
 		if err != nil {
 			return err
 		}
@@ -158,7 +171,7 @@ func (w *OrphanSweep) Run(ctx context.Context) (*SweepReport, bool, error) {
 		batch = batch[:0]
 		return err
 	}
-	err := w.Objects.List(ctx, "", func(o ObjectInfo) error {
+	err = w.Objects.List(ctx, "", func(o ObjectInfo) error {
 		rep.Listed++
 		batch = append(batch, o)
 		if len(batch) == page {
@@ -169,6 +182,7 @@ func (w *OrphanSweep) Run(ctx context.Context) (*SweepReport, bool, error) {
 	if err == nil {
 		err = flush()
 	}
+	finished = err == nil
 	return rep, true, err
 }
 

@@ -228,11 +228,29 @@ func orphanSweepJourney(t *testing.T, docs objectStore) {
 	if rep := sweep(time.Now().Add(48*time.Hour), 1000); rep.Orphans != 0 || rep.Listed != 6 {
 		t.Fatalf("second sweep: %+v %v", rep, found)
 	}
+	// With Every, a run soon after a finished sweep is skipped, and one
+	// later is not.
+	every := func(at time.Time) (*certificates.SweepReport, bool) {
+		t.Helper()
+		w := &certificates.OrphanSweep{Store: store, Objects: docs, Documents: docs, Owner: "replica", Every: time.Hour,
+			Now: func() time.Time { return at }}
+		rep, ok, err := w.Run(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return rep, ok
+	}
+	if rep, ok := every(time.Now().Add(48*time.Hour + time.Minute)); ok || rep != nil {
+		t.Fatalf("a sweep a minute after the last one ran: %+v", rep)
+	}
+	if rep, ok := every(time.Now().Add(48*time.Hour + 2*time.Hour)); !ok || rep.Listed != 6 {
+		t.Fatalf("a sweep two hours after the last one: %+v %v", rep, ok)
+	}
 	// A sweep hands its lease back when done; while another process
 	// holds it, a sweep is refused, and a dry run is not.
-	later := time.Now().Add(49 * time.Hour)
-	if ok, err := store.LeaseOrphanSweep(ctx, "holder", later, later.Add(time.Minute)); err != nil || !ok {
-		t.Fatalf("the lease was not handed back: %v %v", ok, err)
+	later := time.Now().Add(51 * time.Hour)
+	if last, ok, err := store.LeaseOrphanSweep(ctx, "holder", later, later.Add(time.Minute)); err != nil || !ok || last.IsZero() {
+		t.Fatalf("the lease was not handed back, or the finished sweep not recorded: %v %v %v", ok, last, err)
 	}
 	w := &certificates.OrphanSweep{Store: store, Objects: docs, Documents: docs, Owner: "other", Now: func() time.Time { return later }}
 	if _, ok, err := w.Run(ctx); ok || err != nil {

@@ -59,15 +59,18 @@ func newOrphanMetrics(reg prometheus.Registerer) *orphanMetrics {
 	return m
 }
 
-// runOrphanSweeps sweeps a minute after start (so a replica restarted
-// more often than every still sweeps), then every every, while ctx lasts.
-// Replicas take turns through the sweep's lease.
+// runOrphanSweeps tries a minute after start (so a replica restarted more
+// often than every still sweeps), then every hour (or every, if shorter),
+// while ctx lasts; it sweeps when no sweep of any replica finished within
+// every. Replicas take turns through the sweep's lease, and together sweep
+// about once per every.
 func runOrphanSweeps(ctx context.Context, a *app, every, minAge time.Duration, m *orphanMetrics) {
 	w, err := a.orphanSweep(minAge)
 	if err != nil {
 		a.log.Error("orphan sweep is off", "err", err)
 		return
 	}
+	w.Every = every
 	w.OnOrphan = func(o certificates.ObjectInfo, _ time.Duration) {
 		m.objects.Inc()
 		m.bytes.Add(float64(o.Size))
@@ -86,7 +89,7 @@ func runOrphanSweeps(ctx context.Context, a *app, every, minAge time.Duration, m
 		case err != nil:
 			a.log.Error("orphan sweep", "err", err)
 		case !ok:
-			a.log.Debug("orphan sweep: another replica holds the lease")
+			a.log.Debug("orphan sweep: not due, or another replica sweeps")
 		default:
 			a.log.Info("orphan sweep", "listed", rep.Listed, "deleted", rep.Orphans, "bytes", rep.Bytes,
 				"young", rep.Young, "written_back", rep.Restored, "took", time.Since(started).Round(time.Millisecond).String())
@@ -96,7 +99,7 @@ func runOrphanSweeps(ctx context.Context, a *app, every, minAge time.Duration, m
 				a.log.Error("orphan sweep: audit ledger", "err", err)
 			}
 		}
-		timer.Reset(every)
+		timer.Reset(min(every, time.Hour))
 	}
 }
 

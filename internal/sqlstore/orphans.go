@@ -7,19 +7,35 @@ import (
 	"time"
 )
 
-// orphanCursor is the event_cursor row whose lease the orphan sweep holds
-// (its seq is unused): the mechanism of the webhook dispatcher and the
-// push to the parent, so one replica sweeps at a time.
-const orphanCursor = "orphan-sweep"
+// orphanJob is the job_leases row of the orphan sweep.
+const orphanJob = "orphan-sweep"
 
 // LeaseOrphanSweep implements certificates.OrphanStore.
-func (s *Store) LeaseOrphanSweep(ctx context.Context, owner string, now, until time.Time) (bool, error) {
-	if _, err := s.db.Exec(ctx, `INSERT INTO event_cursor (name, seq) VALUES ($1, 0) ON CONFLICT (name) DO NOTHING`, orphanCursor); err != nil {
-		return false, err
+func (s *Store) LeaseOrphanSweep(ctx context.Context, owner string, now, until time.Time) (time.Time, bool, error) {
+	var last time.Time
+	n, err := s.db.Exec(ctx, `UPDATE job_leases SET lease_owner = $2, lease_until = $3
+		WHERE name = $1 AND (lease_owner = $2 OR lease_until IS NULL OR lease_until < $4)`, orphanJob, owner, until, now)
+	if err != nil || n == 0 {
+		return last, false, err
 	}
-	n, err := s.db.Exec(ctx, `UPDATE event_cursor SET lease_owner = $2, lease_until = $3
-		WHERE name = $1 AND (lease_owner = $2 OR lease_until IS NULL OR lease_until < $4)`, orphanCursor, owner, until, now)
-	return err == nil && n > 0, err
+	var at *time.Time
+	if err := s.db.QueryRow(ctx, `SELECT finished_at FROM job_leases WHERE name = $1`, orphanJob).Scan(NullTime{&at}); err != nil {
+		return last, false, err
+	}
+	if at != nil {
+		last = *at
+	}
+	return last, true, nil
+}
+
+// EndOrphanSweep implements certificates.OrphanStore.
+func (s *Store) EndOrphanSweep(ctx context.Context, owner string, at time.Time, finished bool) error {
+	if finished {
+		_, err := s.db.Exec(ctx, `UPDATE job_leases SET lease_until = $3, finished_at = $3 WHERE name = $1 AND lease_owner = $2`, orphanJob, owner, at)
+		return err
+	}
+	_, err := s.db.Exec(ctx, `UPDATE job_leases SET lease_until = $3 WHERE name = $1 AND lease_owner = $2`, orphanJob, owner, at)
+	return err
 }
 
 // referencedChunk bounds the parameters of one statement (SQLite's limit

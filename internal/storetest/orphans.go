@@ -74,19 +74,57 @@ func testReferencedKeys(t *testing.T, s *sqlstore.Store) {
 }
 
 // testOrphanLease: one owner at a time, kept by renewal, free once it ran
-// out.
+// out or was handed back; a finished sweep's time is what the next lease
+// reports, a sweep that did not finish changes it not, and an owner that
+// no longer holds the lease cannot end it. The lease is not an event
+// cursor: events are pruned as before.
 func testOrphanLease(t *testing.T, s *sqlstore.Store) {
 	ctx := context.Background()
-	lease := func(owner string, at time.Time) bool {
+	lease := func(owner string, at time.Time) (time.Time, bool) {
 		t.Helper()
-		ok, err := s.LeaseOrphanSweep(ctx, owner, at, at.Add(time.Minute))
+		last, ok, err := s.LeaseOrphanSweep(ctx, owner, at, at.Add(time.Minute))
 		must(t, err)
-		return ok
+		return last, ok
 	}
-	if !lease("a", t0) || lease("b", t0.Add(time.Second)) || !lease("a", t0.Add(50*time.Second)) {
+	held := func(owner string, at time.Time) bool { _, ok := lease(owner, at); return ok }
+	if last, ok := lease("a", t0); !ok || !last.IsZero() {
+		t.Fatalf("first lease: %v, last sweep %v", ok, last)
+	}
+	if held("b", t0.Add(time.Second)) || !held("a", t0.Add(50*time.Second)) {
 		t.Fatal("a takes and renews the lease, b is refused meanwhile")
 	}
-	if lease("b", t0.Add(100*time.Second)) || !lease("b", t0.Add(111*time.Second)) || lease("a", t0.Add(112*time.Second)) {
+	if held("b", t0.Add(100*time.Second)) || !held("b", t0.Add(111*time.Second)) || held("a", t0.Add(112*time.Second)) {
 		t.Fatal("b takes the lease once a's renewal ran out, and a is refused then")
+	}
+	// a no longer holds it: its end changes nothing.
+	must(t, s.EndOrphanSweep(ctx, "a", t0.Add(113*time.Second), true))
+	if held("c", t0.Add(114*time.Second)) {
+		t.Fatal("an owner that lost the lease handed it back")
+	}
+	done := t0.Add(120 * time.Second)
+	must(t, s.EndOrphanSweep(ctx, "b", done, true))
+	if last, ok := lease("c", done.Add(time.Second)); !ok || !last.Equal(done) {
+		t.Fatalf("after b finished: %v, last sweep %v, want %v", ok, last, done)
+	}
+	must(t, s.EndOrphanSweep(ctx, "c", done.Add(2*time.Second), false))
+	if last, ok := lease("a", done.Add(3*time.Second)); !ok || !last.Equal(done) {
+		t.Fatalf("after c stopped unfinished: %v, last sweep %v, want %v", ok, last, done)
+	}
+	// Prune still deletes old events: the sweep holds no event cursor.
+	seedCatalog(t, s)
+	c := newCert("000001", 1, "h")
+	must(t, s.InsertCertificate(ctx, c, nil))
+	now := time.Now()
+	if _, ok, err := s.LeaseDispatch(ctx, "d", now, now.Add(time.Minute)); err != nil || !ok {
+		t.Fatalf("dispatch lease: %v %v", ok, err)
+	}
+	evs, err := s.EventsAfter(ctx, 0, 10, now.Add(time.Hour))
+	if err != nil || len(evs) != 1 {
+		t.Fatalf("events: %d, %v", len(evs), err)
+	}
+	must(t, s.Fanout(ctx, "d", nil, evs[0].Seq)) // every cursor is past it now
+	must(t, s.Prune(ctx, now.Add(time.Hour)))
+	if evs, err := s.EventsAfter(ctx, 0, 10, time.Now().Add(time.Hour)); err != nil || len(evs) != 0 {
+		t.Fatalf("events left after Prune: %d, %v", len(evs), err)
 	}
 }
