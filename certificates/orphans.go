@@ -71,7 +71,11 @@ const (
 //     present writes it again after its commit (PutAgain), which restores
 //     it if the sweep deleted it after that second question. Either the
 //     commit comes before the second question (the sweep restores) or after
-//     it, and so after the deletion (the writer restores).
+//     it, and so after the deletion (the writer restores). What remains is
+//     a writer that dies between its commit and that second write while
+//     the sweep deletes the same old object: a row without its object
+//     (certhub doctor reports it for certificate documents; a seal picture
+//     is uploaded again, a federated batch pushed again by its child).
 type OrphanSweep struct {
 	Store   OrphanStore
 	Objects ObjectLister
