@@ -75,7 +75,8 @@ const (
 //     a writer that dies between its commit and that second write while
 //     the sweep deletes the same old object: a row without its object
 //     (certhub doctor reports it for certificate documents; a seal picture
-//     is uploaded again, a federated batch pushed again by its child).
+//     is uploaded again; a federated batch can only come from its child
+//     again).
 type OrphanSweep struct {
 	Store   OrphanStore
 	Objects ObjectLister
