@@ -99,11 +99,20 @@ func (s *Service) storeSeal(ctx context.Context, code string, data []byte, repla
 	seal := &Seal{Authority: code, Key: SealKey(code, sha), SHA256: sha, UpdatedAt: s.now()}
 	// The same bytes were stored before (a re-upload, or two replicas
 	// drawing the same default): the object is already what we want.
-	if err := s.Documents.Put(ctx, seal.Key, data); err != nil && !errs.Is(err, errs.Conflict) {
+	err := s.Documents.Put(ctx, seal.Key, data)
+	present := errs.Is(err, errs.Conflict)
+	if err != nil && !present {
 		return nil, err
 	}
 	if err := s.Store.SetSeal(ctx, seal, replace); err != nil {
 		return nil, err
+	}
+	if present {
+		// The object may be an old orphan (a replaced seal put back)
+		// that the orphan sweep deleted before our row committed.
+		if err := PutAgain(ctx, s.Documents, seal.Key, data); err != nil {
+			return nil, err
+		}
 	}
 	return seal, nil
 }

@@ -8,11 +8,18 @@ import (
 	"github.com/certhub/certhub/exchange"
 )
 
-// DoctorCmd checks that every certificate version's document reads back
-// from where its row says, and repairs the rows that point at the wrong
-// bytes (revisions of bulk-issued certificates written before issue 10 was
-// fixed kept their batch member's offset and length).
+// DoctorCmd groups the consistency checks of documents and objects.
+// Without a subcommand it runs documents, as it did before orphans existed.
 type DoctorCmd struct {
+	Documents DoctorDocumentsCmd `cmd:"" default:"withargs" help:"Check that every certificate's document reads back; repair rows pointing at the wrong bytes (the default)."`
+	Orphans   DoctorOrphansCmd   `cmd:"" help:"Delete objects no row references that are older than --min-age (--dry-run to only list them)."`
+}
+
+// DoctorDocumentsCmd checks that every certificate version's document
+// reads back from where its row says, and repairs the rows that point at
+// the wrong bytes (revisions of bulk-issued certificates written before
+// issue 10 was fixed kept their batch member's offset and length).
+type DoctorDocumentsCmd struct {
 	StoreConfig
 	DryRun bool `name:"dry-run" help:"Report what is broken and what would be repaired; change nothing."`
 }
@@ -23,7 +30,7 @@ const ledgerChunk = 500
 // Run checks, repairs unless --dry-run, and prints every finding and a
 // summary. It fails (exit 1) when a document still does not read back
 // afterwards: one no repair can find, or any in a dry run.
-func (c *DoctorCmd) Run() error {
+func (c *DoctorDocumentsCmd) Run() error {
 	return asConsole(&c.StoreConfig, func(ctx context.Context, a *app, by *exchange.Principal) error {
 		var fixed []string
 		record := func() error {

@@ -28,7 +28,7 @@ type CLI struct {
 	Purposes   PurposesCmd   `cmd:"" help:"The purpose catalog (codes for X-Purpose)."`
 	Agreements AgreementsCmd `cmd:"" help:"Sharing agreements (共享责任清单): request, approve, reject, suspend, resume, withdraw, list."`
 	Items      ItemsCmd      `cmd:"" help:"Service items (政务服务事项) and their materials: import, list, materials-avoided report."`
-	Doctor     DoctorCmd     `cmd:"" help:"Check that every certificate's document reads back; repair rows pointing at the wrong bytes (--dry-run to only report)."`
+	Doctor     DoctorCmd     `cmd:"" help:"Check that every certificate's document reads back and repair rows pointing at the wrong bytes (--dry-run to only report); doctor orphans deletes objects no row references."`
 	Seals      SealsCmd      `cmd:"" help:"GB/T 38540 electronic seals (电子印章): verify an SES_Signature offline."`
 	Types      TypesCmd      `cmd:"" help:"Certificate types: their licence templates (电子化模板)."`
 	Federation FederationCmd `cmd:"" help:"Federation with other hubs (county, city, province): identity, admission, the signed directory."`

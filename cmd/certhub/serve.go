@@ -44,6 +44,8 @@ type ServeCmd struct {
 	FederationPush  string   `name:"federation-push-every" env:"CERTHUB_FEDERATION_PUSH_EVERY" default:"1s" help:"How often to push new events of the outbox to the parent hub (aggregation); at once again while catching up (0: never)."`
 	FederationEvery string   `name:"federation-every" env:"CERTHUB_FEDERATION_EVERY" default:"1m" help:"How often to fetch the parent's and children's directories and re-sign this hub's, and to move a hub key rotation on (0: never; only for tests)."`
 	HubKeyAfter     string   `name:"hub-key-activate-after" env:"CERTHUB_HUB_KEY_ACTIVATE_AFTER" default:"10m" help:"The least time a hub key published by certhub hub-key rotate waits before it is activated (relying parties cache the JWKS)."`
+	OrphanEvery     string   `name:"orphan-sweep-every" env:"CERTHUB_ORPHAN_SWEEP_EVERY" default:"6h" help:"How often to delete objects no row references (left by a crash between an object's write and its row's commit); replicas take turns through a lease (0: never on this replica; certhub doctor orphans sweeps on demand)."`
+	OrphanMinAge    string   `name:"orphan-min-age" env:"CERTHUB_ORPHAN_MIN_AGE" default:"24h" help:"Only objects older than this are swept (at least 1h)."`
 	WebhookConfig
 	OIDCConfig
 }
@@ -189,6 +191,19 @@ func (c *ServeCmd) serve(ctx context.Context, a *app, demoHolders []web.DemoHold
 				func() float64 { _, m := cache.Reads(); return float64(m) }),
 			prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "certhub_status_cache_records", Help: "Registry records the status cache keeps."},
 				func() float64 { return float64(cache.Len()) }))
+	}
+	orphanEvery, err := time.ParseDuration(c.OrphanEvery)
+	if err != nil || orphanEvery < 0 {
+		ln.Close()
+		return fmt.Errorf("--orphan-sweep-every: %q is not a duration (0 turns the sweep off)", c.OrphanEvery)
+	}
+	orphanMinAge, err := parseOrphanAge("orphan-min-age", c.OrphanMinAge)
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	if orphanEvery > 0 {
+		go runOrphanSweeps(ctx, a, orphanEvery, orphanMinAge, newOrphanMetrics(reg))
 	}
 	engine := a.engine()
 	engine.OnRun = connectors.NewMetrics(reg).Observe

@@ -608,7 +608,8 @@ func (s *Service) Receive(ctx context.Context, hub, signature string, body []byt
 		}
 		return nil, err
 	}
-	if err := s.keepDocuments(ctx, hub, changes, docs); err != nil {
+	batch, present, err := s.keepDocuments(ctx, hub, changes, docs)
+	if err != nil {
 		return nil, err
 	}
 	var through int64
@@ -623,6 +624,13 @@ func (s *Service) Receive(ctx context.Context, hub, signature string, body []byt
 	}
 	if err != nil {
 		return nil, err
+	}
+	if present {
+		// The batch was there already (a push sent again): it may be an
+		// orphan the sweep deleted before the rows above committed.
+		if err := certificates.PutAgain(ctx, s.Documents, batch.key, batch.data); err != nil {
+			return nil, err
+		}
 	}
 	return &PushAnswer{AppliedThrough: through, Applied: n, RefusedTypes: refused}, nil
 }
@@ -694,8 +702,8 @@ func (s *Service) pushedTypes(ctx context.Context, pts []PushedType, changes []C
 // range its version records (as the bulk path's batch objects), before
 // the rows that point at it are committed: a failure between leaves only
 // an unreachable object. The key is the object's hash, so a push sent
-// again writes nothing new.
-func (s *Service) keepDocuments(ctx context.Context, hub string, changes []Change, docs [][]byte) error {
+// again writes nothing new: present says the object was there already.
+func (s *Service) keepDocuments(ctx context.Context, hub string, changes []Change, docs [][]byte) (kept keptObject, present bool, err error) {
 	var object bytes.Buffer
 	for i, ch := range changes {
 		if ch.Version == nil {
@@ -706,7 +714,7 @@ func (s *Service) keepDocuments(ctx context.Context, hub string, changes []Chang
 		object.WriteByte('\n')
 	}
 	if object.Len() == 0 {
-		return nil
+		return kept, false, nil
 	}
 	sum := sha256.Sum256(object.Bytes())
 	key := "federated/" + hub + "/batches/" + hex.EncodeToString(sum[:16]) + ".jwsl"
@@ -715,10 +723,18 @@ func (s *Service) keepDocuments(ctx context.Context, hub string, changes []Chang
 			ch.Version.DocumentKey = key
 		}
 	}
-	if err := s.Documents.Put(ctx, key, object.Bytes()); err != nil && !errs.Is(err, errs.Conflict) {
-		return err
+	kept = keptObject{key: key, data: object.Bytes()}
+	err = s.Documents.Put(ctx, key, kept.data)
+	if errs.Is(err, errs.Conflict) {
+		return kept, true, nil
 	}
-	return nil
+	return kept, false, err
+}
+
+// keptObject is the batch object of a push.
+type keptObject struct {
+	key  string
+	data []byte
 }
 
 // change turns a pushed event into what is stored, and the version's

@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/certhub/certhub/certificates"
 	"github.com/certhub/certhub/internal/errs"
 )
 
@@ -122,4 +123,57 @@ func (s *Store) GetRange(_ context.Context, key string, offset, length int64) ([
 		return nil, errs.Wrap(err, "read object %s at %d", key, offset)
 	}
 	return buf, nil
+}
+
+// List implements certificates.ObjectLister: every object under the root
+// (the temporary directory excluded), with its file's
+// modification time.
+func (s *Store) List(ctx context.Context, prefix string, fn func(certificates.ObjectInfo) error) error {
+	return filepath.WalkDir(s.root, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return errs.Wrap(err, "list objects")
+		}
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		rel, err := filepath.Rel(s.root, p)
+		if err != nil {
+			return errs.Wrap(err, "list objects")
+		}
+		key := filepath.ToSlash(rel)
+		if d.IsDir() {
+			if key == ".tmp" {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		if !strings.HasPrefix(key, prefix) || !d.Type().IsRegular() {
+			return nil
+		}
+		info, err := d.Info()
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil // deleted since the directory was read
+		}
+		if err != nil {
+			return errs.Wrap(err, "stat object")
+		}
+		return fn(certificates.ObjectInfo{Key: key, Size: info.Size(), Modified: info.ModTime()})
+	})
+}
+
+// Delete implements certificates.ObjectLister. Emptied directories are
+// left: a later Put recreates what it needs anyway.
+func (s *Store) Delete(_ context.Context, key string) error {
+	p, err := s.path(key)
+	if err != nil {
+		return err
+	}
+	err = os.Remove(p)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return errs.Wrap(err, "delete object")
+	}
+	return syncDir(filepath.Dir(p))
 }

@@ -10,6 +10,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/certhub/certhub/certificates"
 	"github.com/certhub/certhub/internal/errs"
@@ -66,6 +67,69 @@ func RunTests(t *testing.T, newStore func(t *testing.T) certificates.DocumentSto
 		}
 		if got, _ := s.Get(ctx, "k/once"); string(got) != "first" {
 			t.Fatalf("object changed to %q", got)
+		}
+	})
+	t.Run("ListDelete", func(t *testing.T) {
+		t.Parallel()
+		s := newStore(t)
+		l, ok := s.(certificates.ObjectLister)
+		if !ok {
+			t.Fatalf("%T does not implement certificates.ObjectLister (the orphan sweep needs it)", s)
+		}
+		before := time.Now().Add(-time.Minute)
+		objects := map[string]string{"documents/a/1.jws": "one", "documents/b/2.jws": "second", "batches/t/a/1.jwsl": "x\ny\n"}
+		for k, v := range objects {
+			if err := s.Put(ctx, k, []byte(v)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		list := func(prefix string) map[string]certificates.ObjectInfo {
+			t.Helper()
+			got := map[string]certificates.ObjectInfo{}
+			if err := l.List(ctx, prefix, func(o certificates.ObjectInfo) error {
+				if _, twice := got[o.Key]; twice {
+					t.Errorf("%s listed twice", o.Key)
+				}
+				got[o.Key] = o
+				return nil
+			}); err != nil {
+				t.Fatal(err)
+			}
+			return got
+		}
+		got := list("")
+		if len(got) != len(objects) {
+			t.Fatalf("listed %v, want the %d objects put", got, len(objects))
+		}
+		for k, v := range objects {
+			o := got[k]
+			if o.Size != int64(len(v)) || o.Modified.Before(before) || o.Modified.After(time.Now().Add(time.Minute)) {
+				t.Errorf("%s listed as %+v", k, o)
+			}
+		}
+		if got := list("documents/"); len(got) != 2 {
+			t.Errorf("prefix documents/: %v", got)
+		}
+		stop := errs.E(errs.Internal, "stop")
+		if err := l.List(ctx, "", func(certificates.ObjectInfo) error { return stop }); err != stop {
+			t.Errorf("an error from fn: List = %v", err)
+		}
+		if err := l.Delete(ctx, "documents/a/1.jws"); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.Get(ctx, "documents/a/1.jws"); !errs.Is(err, errs.NotFound) {
+			t.Fatalf("after Delete: %v", err)
+		}
+		if err := l.Delete(ctx, "documents/a/1.jws"); err != nil {
+			t.Fatalf("deleting a missing object: %v", err)
+		}
+		if got := list(""); len(got) != 2 {
+			t.Fatalf("after Delete: %v", got)
+		}
+		// A deleted key may be written again (the sweep writes back an
+		// object found referenced after its deletion).
+		if err := s.Put(ctx, "documents/a/1.jws", []byte("one")); err != nil {
+			t.Fatalf("Put after Delete: %v", err)
 		}
 	})
 	t.Run("ConcurrentWritersOneWins", func(t *testing.T) {

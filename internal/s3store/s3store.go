@@ -14,6 +14,7 @@ import (
 	"github.com/minio/minio-go/v7"
 	"github.com/minio/minio-go/v7/pkg/credentials"
 
+	"github.com/certhub/certhub/certificates"
 	"github.com/certhub/certhub/internal/errs"
 )
 
@@ -136,4 +137,26 @@ func (s *Store) GetRange(ctx context.Context, key string, offset, length int64) 
 		return nil, errs.Wrap(fmt.Errorf("object %s: read %d bytes at %d, want %d", key, len(b), offset, length), "range read")
 	}
 	return b, nil
+}
+
+// List implements certificates.ObjectLister, in pages of the server's
+// (1,000 keys for S3 and MinIO), with each object's Last-Modified.
+func (s *Store) List(ctx context.Context, prefix string, fn func(certificates.ObjectInfo) error) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel() // stops minio-go's listing goroutine when fn fails
+	for o := range s.client.ListObjects(ctx, s.bucket, minio.ListObjectsOptions{Prefix: prefix, Recursive: true}) {
+		if o.Err != nil {
+			return translate(o.Err, prefix)
+		}
+		if err := fn(certificates.ObjectInfo{Key: o.Key, Size: o.Size, Modified: o.LastModified}); err != nil {
+			return err
+		}
+	}
+	return ctx.Err()
+}
+
+// Delete implements certificates.ObjectLister; S3 answers a missing
+// object's deletion with success too.
+func (s *Store) Delete(ctx context.Context, key string) error {
+	return translate(s.client.RemoveObject(ctx, s.bucket, key, minio.RemoveObjectOptions{}), key)
 }

@@ -58,6 +58,7 @@ func RunTests(t *testing.T, newStore func(t *testing.T) *sqlstore.Store) {
 		{"Federation", testFederation}, {"Aggregation", testAggregation}, {"AggregationBackfill", testAggregationBackfill},
 		{"HubKeys", testHubKeys}, {"FederatedTypes", testFederatedTypes},
 		{"BackfillCorrects", testBackfillCorrects}, {"BackfillRestart", testBackfillRestart},
+		{"ReferencedKeys", testReferencedKeys}, {"OrphanLease", testOrphanLease},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
