@@ -15,6 +15,7 @@ import (
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"go.opentelemetry.io/otel/trace"
 
+	"github.com/certhub/certhub/certificates"
 	"github.com/certhub/certhub/internal/hubtest"
 	"github.com/certhub/certhub/internal/tracing"
 )
@@ -224,22 +225,6 @@ func BenchmarkVerifyHTTPTraced(b *testing.B) {
 	tp := sdktrace.NewTracerProvider(sdktrace.WithBatcher(tracetest.NewNoopExporter()))
 	b.Cleanup(func() { _ = tp.Shutdown(context.Background()) })
 	h := newHub(b, hubtest.Traced(tp))
-	h.seed()
-	var issued struct{ Document string }
-	h.call("POST", "/api/v1/certificates", h.Admin, issueBody(), &issued)
-	body, _ := json.Marshal(map[string]string{"document": issued.Document})
-	b.ReportAllocs()
-	b.ResetTimer()
-	b.RunParallel(func(pb *testing.PB) {
-		for pb.Next() {
-			resp, err := http.Post(h.Srv.URL+"/api/v1/verify", "application/json", bytes.NewReader(body))
-			if err != nil {
-				b.Fatal(err)
-			}
-			resp.Body.Close()
-			if resp.StatusCode != 200 {
-				b.Fatal(resp.StatusCode)
-			}
-		}
-	})
+	h.Certs.Cache = certificates.NewStatusCache(1000)
+	benchVerifyHTTP(b, h)
 }
