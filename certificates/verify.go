@@ -48,7 +48,9 @@ type Verification struct {
 	Reasons   []string
 	Authority *Authority // who sealed it (document) or issued it (identifier)
 	KID       string
-	// Certificate is the registry's record, when one was found.
+	// Certificate is the registry's record, when one was found, without
+	// the certificate's data and sealed holder id (a document carries its
+	// data; Subject is what it says).
 	Certificate *Certificate
 	Status      Status
 	// Current reports whether the version is the current one; CurrentID

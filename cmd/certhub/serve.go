@@ -33,7 +33,7 @@ type ServeCmd struct {
 	StoreConfig
 	Addr            string   `name:"addr" env:"CERTHUB_ADDR" default:"127.0.0.1:8080" help:"Listen address (host:port; port 0 picks a free one)."`
 	AdminToken      string   `name:"admin-token" env:"CERTHUB_ADMIN_TOKEN" help:"Bootstrap admin bearer token; generated into <data>/admin-token if unset."`
-	StatusCache     int      `name:"status-cache" env:"CERTHUB_STATUS_CACHE" default:"200000" help:"How many certificates' registry records verification keeps in memory, kept fresh by change notifications (0: read every one from the database)."`
+	StatusCache     int      `name:"status-cache" env:"CERTHUB_STATUS_CACHE" default:"50000" help:"How many certificates' registry records verification keeps in memory (about 0.9 KB each), kept fresh by change notifications (0: read every one from the database)."`
 	VerifyRate      int      `name:"verify-rate" env:"CERTHUB_VERIFY_RATE" default:"1200" help:"POST /api/v1/verify requests per minute per client IP (0 disables the limit)."`
 	TrustedProxies  []string `name:"trusted-proxies" env:"CERTHUB_TRUSTED_PROXIES" help:"CIDRs of reverse proxies whose X-Forwarded-For is trusted (comma-separated)."`
 	MaxBodyBytes    int64    `name:"max-body-bytes" env:"CERTHUB_MAX_BODY_BYTES" default:"1048576" help:"Largest accepted request body."`
