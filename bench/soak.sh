@@ -11,7 +11,8 @@
 # Default 1800 s; results (soak.csv, soak-rss.svg, soak-p99.svg,
 # summary.json, the hubs' logs) go to outdir, or a temporary directory
 # printed at the end. SOAK_ARGS passes more flags to soakgen (rates:
-# -issue 50 -lookup 400 -verify 800 -share-views 200).
+# -issue 10 -lookup 50 -verify 100 -share-views 25 by default, half of what
+# the mix sustained on the 2-core test machine: docs/benchmarks.md).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 secs=${1:-1800}

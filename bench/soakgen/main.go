@@ -18,6 +18,7 @@ import (
 	"flag"
 	"fmt"
 	"log"
+	"math"
 	"net/http"
 	"net/url"
 	"os"
@@ -66,15 +67,15 @@ func main() {
 	every := flag.Duration("every", 5*time.Second, "sampling window")
 	warm := flag.Duration("warmup", 0, "samples before this are not judged for growth (0: 10 % of the duration, at least two windows)")
 	drain := flag.Duration("drain", 90*time.Second, "after the load, how long webhooks may take to arrive")
-	issueRate := flag.Float64("issue", 50, "issuances a second")
-	lookupRate := flag.Float64("lookup", 400, "consumer lookups a second")
-	verifyRate := flag.Float64("verify", 800, "verifications a second")
-	shareRate := flag.Float64("share-views", 200, "share views a second")
+	issueRate := flag.Float64("issue", 10, "issuances a second")
+	lookupRate := flag.Float64("lookup", 50, "consumer lookups a second")
+	verifyRate := flag.Float64("verify", 100, "verifications a second")
+	shareRate := flag.Float64("share-views", 25, "share views a second")
 	maxInFlight := flag.Int64("max-in-flight", 2000, "requests waiting at once beyond which a request is not sent (an error)")
 	holders := flag.Int("holders", 5000, "organisations the issuances are spread over")
 	prefix := flag.String("prefix", "", "permit number prefix of the run (default SK + the start time)")
 	rssGrowth := flag.Float64("rss-growth", 0.25, "largest allowed RSS growth, first to last quarter median")
-	gorGrowth := flag.Float64("goroutine-growth", 0.20, "largest allowed goroutine growth, relative …")
+	gorGrowth := flag.Float64("goroutine-growth", 0.20, "largest allowed growth of the goroutines at rest (before the load, after it), relative …")
 	gorAbs := flag.Float64("goroutine-abs", 50, "… or absolute, whichever is larger")
 	out := flag.String("out", ".", "directory for soak.csv, the SVGs and summary.json")
 	flag.Parse()
@@ -105,7 +106,12 @@ func main() {
 	if err != nil {
 		log.Fatalf("demo tokens: %v", err)
 	}
-	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 256, MaxConnsPerHost: 256, IdleConnTimeout: 30 * time.Second}}
+	// Idle connections close after 5 s, so that the replicas' goroutine
+	// counts (two per open connection) come back down after a slow spell
+	// instead of keeping the spike's connections open.
+	conns := &connCounter{n: map[string]int{}}
+	tr := &http.Transport{DialContext: conns.dial, MaxIdleConnsPerHost: 64, MaxConnsPerHost: 256, IdleConnTimeout: 5 * time.Second}
+	client := &http.Client{Transport: tr}
 	l := &load{client: client, admin: *admin, prefix: *prefix, holders: *holders,
 		today: time.Now(), share: *share, issued: map[string]string{}, seen: []string{dt.SampleOrg.USCC}}
 	for _, t := range dt.Tokens {
@@ -140,6 +146,18 @@ func main() {
 		log.Fatal(err)
 	}
 
+	// Goroutines at rest before the load, to compare with the same after
+	// it: under load the count follows the open connections, so only the
+	// resting count tells a leak from a slow spell.
+	var rest0 []float64
+	for _, r := range reps {
+		g, err := restingGoroutines(ctx, client, r.url)
+		if err != nil {
+			log.Fatal(err)
+		}
+		rest0 = append(rest0, g)
+	}
+
 	ops := []*op{
 		{name: "issue", rate: *issueRate, do: l.issue},
 		{name: "lookup", rate: *lookupRate, do: l.lookup},
@@ -171,14 +189,14 @@ sampling:
 		case <-loadCtx.Done():
 			break sampling
 		case now := <-tick.C:
-			s, err := take(ctx, client, now.Sub(start).Seconds(), every.Seconds(), reps, ops)
+			s, err := take(ctx, client, conns, now.Sub(start).Seconds(), every.Seconds(), reps, ops)
 			if err != nil {
 				sampleErr = err
 				log.Printf("soak: sample: %v", err)
 				continue
 			}
 			samples = append(samples, s)
-			log.Printf("soak: %4.0fs rss %v MiB goroutines %v p99 ms %v errors %v", s.T, rounded(s.RSS), s.Gor, rounded(s.P99), s.Errs)
+			log.Printf("soak: %4.0fs rss %v MiB goroutines %v connections %v p99 ms %v errors %v", s.T, rounded(s.RSS), s.Gor, s.Conn, rounded(s.P99), s.Errs)
 		}
 	}
 	tick.Stop()
@@ -202,6 +220,19 @@ sampling:
 		missing, extra = rc.missing(ids)
 	}
 	drained := time.Since(drainStart)
+	// At rest again: the idle connections closed, the servers' goroutines
+	// for them gone.
+	tr.CloseIdleConnections()
+	time.Sleep(2 * time.Second)
+	var rest1 []float64
+	for _, r := range reps {
+		g, err := restingGoroutines(context.WithoutCancel(ctx), client, r.url)
+		if err != nil {
+			g = math.NaN()
+			sampleErr = err
+		}
+		rest1 = append(rest1, g)
+	}
 
 	sum := summary{Prefix: *prefix, Replicas: urls, Duration: elapsed.Seconds(), Every: every.Seconds(), Warmup: warm.Seconds(),
 		Ops: map[string]opSummary{}}
@@ -241,14 +272,18 @@ sampling:
 		name := fmt.Sprintf("replica %c", 'A'+i)
 		rt := trendOf(samples, warm.Seconds(), func(s sample) float64 { return s.RSS[i] })
 		gt := trendOf(samples, warm.Seconds(), func(s sample) float64 { return s.Gor[i] })
+		ct := trendOf(samples, warm.Seconds(), func(s sample) float64 { return s.Conn[i] })
 		sum.RSS = append(sum.RSS, rt)
 		sum.Goroutines = append(sum.Goroutines, gt)
 		checks = append(checks,
 			check{name + ": RSS flat", rt.Samples >= 2 && rt.Growth <= *rssGrowth,
 				fmt.Sprintf("%.0f → %.0f MiB (medians of the first and last quarter after %s of warm-up: %+.1f %%, limit %+.0f %%; slope %+.1f MiB/h)",
 					rt.First, rt.Last, warm.Round(time.Second), 100*rt.Growth, 100**rssGrowth, rt.SlopeHour)},
-			check{name + ": goroutines flat", gt.Samples >= 2 && gt.Last-gt.First <= max(*gorAbs, *gorGrowth*gt.First),
-				fmt.Sprintf("%.0f → %.0f (limit +%.0f; slope %+.1f/h)", gt.First, gt.Last, max(*gorAbs, *gorGrowth*gt.First), gt.SlopeHour)})
+			check{name + ": goroutines flat", rest1[i]-rest0[i] <= max(*gorAbs, *gorGrowth*rest0[i]),
+				fmt.Sprintf("at rest %.0f before the load, %.0f after it (limit +%.0f); under load %.0f → %.0f (quarter medians; slope %+.0f/h), "+
+					"with soakgen's connections to it %.0f → %.0f", rest0[i], rest1[i], max(*gorAbs, *gorGrowth*rest0[i]),
+					gt.First, gt.Last, gt.SlopeHour, ct.First, ct.Last)})
+		sum.GoroutinesAtRest = append(sum.GoroutinesAtRest, [2]float64{rest0[i], rest1[i]})
 	}
 	if interrupted {
 		checks = append(checks, check{"ran to the end", false, "interrupted after " + elapsed.Round(time.Second).String()})

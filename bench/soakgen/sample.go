@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"os"
 	"strconv"
 	"strings"
@@ -24,6 +25,7 @@ type sample struct {
 	T    float64   // seconds since the load started
 	RSS  []float64 // MiB, per replica
 	Gor  []float64 // goroutines, per replica
+	Conn []float64 // soakgen's open connections, per replica
 	Rate []float64 // answered requests a second, per op
 	P99  []float64 // ms, per op
 	Errs []int     // per op
@@ -70,7 +72,7 @@ func goroutines(ctx context.Context, client *http.Client, base string) (float64,
 }
 
 // take closes the current window of every op and reads the replicas.
-func take(ctx context.Context, client *http.Client, t, every float64, reps []replica, ops []*op) (sample, error) {
+func take(ctx context.Context, client *http.Client, conns *connCounter, t, every float64, reps []replica, ops []*op) (sample, error) {
 	s := sample{T: t}
 	for _, r := range reps {
 		m, err := rssMiB(r.pid)
@@ -82,6 +84,7 @@ func take(ctx context.Context, client *http.Client, t, every float64, reps []rep
 			return s, fmt.Errorf("replica %s: %w", r.url, err)
 		}
 		s.RSS, s.Gor = append(s.RSS, m), append(s.Gor, g)
+		s.Conn = append(s.Conn, float64(conns.open(hostOf(r.url))))
 	}
 	for _, o := range ops {
 		w, e := o.window()
@@ -101,7 +104,7 @@ func writeCSV(path string, reps []replica, ops []*op, samples []sample) error {
 	w := csv.NewWriter(f)
 	head := []string{"t_s"}
 	for i := range reps {
-		head = append(head, fmt.Sprintf("rss_mib_%c", 'a'+i), fmt.Sprintf("goroutines_%c", 'a'+i))
+		head = append(head, fmt.Sprintf("rss_mib_%c", 'a'+i), fmt.Sprintf("goroutines_%c", 'a'+i), fmt.Sprintf("connections_%c", 'a'+i))
 	}
 	for _, o := range ops {
 		head = append(head, o.name+"_per_s", o.name+"_p99_ms", o.name+"_errors")
@@ -111,7 +114,7 @@ func writeCSV(path string, reps []replica, ops []*op, samples []sample) error {
 	for _, s := range samples {
 		row := []string{f1(s.T)}
 		for i := range reps {
-			row = append(row, f1(s.RSS[i]), f1(s.Gor[i]))
+			row = append(row, f1(s.RSS[i]), f1(s.Gor[i]), f1(s.Conn[i]))
 		}
 		for i := range ops {
 			row = append(row, f1(s.Rate[i]), strconv.FormatFloat(s.P99[i], 'f', 2, 64), strconv.Itoa(s.Errs[i]))
@@ -124,4 +127,30 @@ func writeCSV(path string, reps []replica, ops []*op, samples []sample) error {
 		return err
 	}
 	return f.Close()
+}
+
+// hostOf is the host:port of a replica's URL, as the dialer sees it.
+func hostOf(u string) string {
+	if p, err := url.Parse(u); err == nil {
+		return p.Host
+	}
+	return u
+}
+
+// restingGoroutines reads a replica's goroutines with no load on it: the
+// median of three readings a second apart, since background work (webhook
+// dispatch, connector schedule, checkpoints) comes and goes.
+func restingGoroutines(ctx context.Context, client *http.Client, base string) (float64, error) {
+	var v []float64
+	for i := range 3 {
+		if i > 0 {
+			time.Sleep(time.Second)
+		}
+		g, err := goroutines(ctx, client, base)
+		if err != nil {
+			return 0, err
+		}
+		v = append(v, g)
+	}
+	return median(v), nil
 }

@@ -19,7 +19,10 @@ type summary struct {
 	Reconciliation reconciliation       `json:"reconciliation"`
 	RSS            []trend              `json:"rss_mib"`
 	Goroutines     []trend              `json:"goroutines"`
-	Checks         []check              `json:"checks"`
+	// GoroutinesAtRest is each replica's resting count before and after
+	// the load: the goroutine verdict.
+	GoroutinesAtRest [][2]float64 `json:"goroutines_at_rest"`
+	Checks           []check      `json:"checks"`
 }
 
 type opSummary struct {
