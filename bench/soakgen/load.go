@@ -143,12 +143,13 @@ type load struct {
 	today    time.Time
 	share    string // path of the share link, /s/<token>
 
-	mu     sync.Mutex
-	issued map[string]string // permit number → certificate id, of 2xx issuances
-	docs   []string          // documents to verify: demo ones, then a ring of issued ones
-	nDemo  int
-	seen   []string // holders that hold a certificate of the run (a ring)
-	ring   int
+	mu         sync.Mutex
+	issued     map[string]string // permit number → certificate id, of 2xx issuances
+	unanswered map[string]bool   // permit numbers of issuances that got no answer
+	docs       []string          // documents to verify: demo ones, then a ring of issued ones
+	nDemo      int
+	seen       []string // holders that hold a certificate of the run (a ring)
+	ring       int
 }
 
 const (
@@ -212,6 +213,13 @@ func (l *load) issue(ctx context.Context, base string, n int64) error {
 	})
 	b, err := l.call(ctx, http.MethodPost, base+"/api/v1/certificates", l.issuer, nil, body)
 	if err != nil {
+		if _, answered := err.(*statusError); !answered {
+			// No answer (a timeout): the certificate may or may not be
+			// stored, and reconciliation may find it either way.
+			l.mu.Lock()
+			l.unanswered[permit] = true
+			l.mu.Unlock()
+		}
 		return err
 	}
 	var out struct {

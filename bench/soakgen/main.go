@@ -113,7 +113,7 @@ func main() {
 	tr := &http.Transport{DialContext: conns.dial, MaxIdleConnsPerHost: 64, MaxConnsPerHost: 256, IdleConnTimeout: 5 * time.Second}
 	client := &http.Client{Transport: tr}
 	l := &load{client: client, admin: *admin, prefix: *prefix, holders: *holders,
-		today: time.Now(), share: *share, issued: map[string]string{}, seen: []string{dt.SampleOrg.USCC}}
+		today: time.Now(), share: *share, issued: map[string]string{}, unanswered: map[string]bool{}, seen: []string{dt.SampleOrg.USCC}}
 	for _, t := range dt.Tokens {
 		if t.Role == "issuer" && t.Authority == foodAuthority {
 			l.issuer = t.Token
@@ -259,7 +259,7 @@ sampling:
 			fmt.Sprintf("%d issuances: %d without an event after %s of drain, %d with more than one distinct event; %d deliveries, %d redelivered",
 				len(ids), missing, drained.Round(time.Second), extra, rc.deliveries, rc.dupEvents)})
 
-	rec, err := reconcile(context.WithoutCancel(ctx), *dsn, *prefix, l.issued)
+	rec, err := reconcile(context.WithoutCancel(ctx), *dsn, *prefix, l.issued, l.unanswered)
 	if err != nil {
 		checks = append(checks, check{"counts reconcile", false, err.Error()})
 	} else {
