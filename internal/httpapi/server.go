@@ -482,6 +482,13 @@ func errorBody(r *http.Request, e *errs.Error) errorJSON {
 // logged at warn; 5xx answers carry a generic message, the detail goes to
 // the log only.
 func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
+	if r.Context().Err() != nil && errors.Is(err, context.Canceled) {
+		// The client went away before the answer: nothing failed here, and
+		// no one reads what is written. 499, as proxies log it.
+		s.Log.InfoContext(r.Context(), "client gave up before the answer", "request_id", middleware.GetReqID(r.Context()))
+		w.WriteHeader(statusClientClosed)
+		return
+	}
 	var e *errs.Error
 	if !errors.As(err, &e) {
 		e = &errs.Error{Code: errs.Internal, Err: err}
@@ -501,6 +508,10 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
 	}
 	s.writeJSON(w, st, errorBody(r, e))
 }
+
+// statusClientClosed is nginx's 499: the client closed the connection
+// before the answer (it shows as such in the HTTP metrics).
+const statusClientClosed = 499
 
 func (s *Server) writeJSON(w http.ResponseWriter, status int, v any) {
 	b, err := json.Marshal(v)
