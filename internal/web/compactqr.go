@@ -26,10 +26,13 @@ type compactView struct {
 	Error         string   // why none was made (a person can act on it)
 }
 
-// compactQR makes a compact QR of c for a page. A refusal a person can act
-// on (too many fields, a licence that is not valid, no usable key) comes
-// back in Error; only a failure of the hub itself is an error.
-func (s *Server) compactQR(ctx context.Context, c *certificates.Certificate, t *certificates.Type, req exchange.CompactRequest) (*compactView, error) {
+// compactQR makes a compact QR of c for a page, and its picture when
+// image is set (drawing it costs far more than making the code: choosing
+// the QR mask is most of a share view's time, so an answer that carries
+// only the text does not draw it). A refusal a person can act on (too many
+// fields, a licence that is not valid, no usable key) comes back in Error;
+// only a failure of the hub itself is an error.
+func (s *Server) compactQR(ctx context.Context, c *certificates.Certificate, t *certificates.Type, req exchange.CompactRequest, image bool) (*compactView, error) {
 	v := &compactView{CertificateID: c.ID, Budget: exchange.CompactQRBudget, Chosen: req.Fields}
 	code, err := (&exchange.CompactQRs{Certs: s.Certs, PublicURL: s.PublicURL}).Make(ctx, c, req)
 	var e *errs.Error
@@ -40,11 +43,13 @@ func (s *Server) compactQR(ctx context.Context, c *certificates.Certificate, t *
 	if err != nil {
 		return nil, err
 	}
-	svg, err := qr.AlphanumericSVG(code.Text, 4) // 4 px a module, as printed
-	if err != nil {
-		return nil, err
+	if image {
+		svg, err := qr.AlphanumericSVG(code.Text, 4) // 4 px a module, as printed
+		if err != nil {
+			return nil, err
+		}
+		v.Image = template.URL("data:image/svg+xml;base64," + base64.StdEncoding.EncodeToString(svg))
 	}
-	v.Image = template.URL("data:image/svg+xml;base64," + base64.StdEncoding.EncodeToString(svg))
 	v.Text, v.Characters = code.Text, len(code.Text)
 	for _, name := range code.Fields {
 		if f, ok := t.Field(name); ok {

@@ -117,7 +117,7 @@ func (s *Server) sharePage(w http.ResponseWriter, r *http.Request) {
 	var compact *compactView
 	if a.Valid {
 		req := exchange.CompactRequest{Fields: append([]string{}, shown.Share.Fields...), HolderName: shown.HolderName}
-		if compact, err = s.compactQR(r.Context(), c, shown.Type, req); err != nil {
+		if compact, err = s.compactQR(r.Context(), c, shown.Type, req, !wantsJSON(r)); err != nil {
 			s.fail(w, r, err)
 			return
 		}

@@ -95,7 +95,7 @@ func (s *Server) showWallet(w http.ResponseWriter, r *http.Request, status int, 
 		if q := r.URL.Query(); q.Get("compact") == c.ID {
 			// The fields the holder ticked; none ticked is none.
 			req := exchange.CompactRequest{Fields: append([]string{}, q["fields"]...)}
-			if d.Compact, err = s.compactQR(ctx, c, t, req); err != nil {
+			if d.Compact, err = s.compactQR(ctx, c, t, req, true); err != nil {
 				s.fail(w, r, err)
 				return
 			}
