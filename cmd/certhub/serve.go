@@ -45,6 +45,7 @@ type ServeCmd struct {
 	FederationEvery string   `name:"federation-every" env:"CERTHUB_FEDERATION_EVERY" default:"1m" help:"How often to fetch the parent's and children's directories and re-sign this hub's, and to move a hub key rotation on (0: never; only for tests)."`
 	HubKeyAfter     string   `name:"hub-key-activate-after" env:"CERTHUB_HUB_KEY_ACTIVATE_AFTER" default:"10m" help:"The least time a hub key published by certhub hub-key rotate waits before it is activated (relying parties cache the JWKS)."`
 	OrphanEvery     string   `name:"orphan-sweep-every" env:"CERTHUB_ORPHAN_SWEEP_EVERY" default:"6h" help:"How often to delete objects no row references (left by a crash between an object's write and its row's commit); replicas take turns through a lease (0: never on this replica; certhub doctor orphans sweeps on demand)."`
+	Pprof           bool     `name:"pprof" env:"CERTHUB_PPROF" help:"Serve the Go runtime's profiles at /debug/pprof/ to administrators (heap, goroutines, CPU), for finding where a replica's memory or CPU goes."`
 	OrphanMinAge    string   `name:"orphan-min-age" env:"CERTHUB_ORPHAN_MIN_AGE" default:"24h" help:"Only objects older than this are swept (at least 1h)."`
 	WebhookConfig
 	OIDCConfig
@@ -226,6 +227,7 @@ func (c *ServeCmd) serve(ctx context.Context, a *app, demoHolders []web.DemoHold
 		Federation:   a.federation,
 		Copies:       a.copies,
 		Tracing:      a.tracing,
+		Pprof:        c.Pprof,
 		AccessTokens: &exchange.AccessTokens{Registry: a.registry, Key: a.hubKey, Issuer: public, TokenURL: public + "/api/v1/oauth/token", Now: time.Now}}
 	// The clerk page answers for licences of other hubs as the API does.
 	pages.Elsewhere = api.VerifyElsewhere

@@ -94,6 +94,10 @@ type Server struct {
 	// Pages, if set, mounts the web pages on the same router, behind the
 	// same request ids, access log, metrics and panic recovery.
 	Pages interface{ Register(chi.Router) }
+	// Pprof serves the Go runtime's profiles at /debug/pprof/ to
+	// administrators (off by default: a CPU profile or trace costs the
+	// hub while it runs).
+	Pprof bool
 	// Tracing, if set, makes every request a server span of this provider
 	// (tracing.go); nil (tracing off) adds nothing to a request's work.
 	Tracing trace.TracerProvider
@@ -248,6 +252,7 @@ var Routes = []Route{
 	{"GET", "/api/v1/federation/certificates", admin, "The certificate versions of one child hub (?home_hub=) pushed here (aggregation), by id", (*Server).federatedCertificates},
 	{"GET", "/api/v1/federation/certificates/{id}", admin, "A certificate version a child hub pushed here (aggregation): its home hub and state", (*Server).federatedCertificate},
 
+	{"GET", "/debug/pprof/*", admin, "The Go runtime's profiles (pprof: heap, goroutine, profile?seconds=, trace …) when serve runs with --pprof; 404 otherwise", (*Server).pprof},
 	{"POST", "/api/v1/tokens", admin, "Create an API token", (*Server).createToken},
 	{"GET", "/api/v1/tokens", admin, "List API tokens", (*Server).listTokens},
 	{"DELETE", "/api/v1/tokens/{id}", admin, "Revoke an API token", (*Server).revokeToken},

@@ -65,8 +65,8 @@ type Hub struct {
 type Option func(*options)
 
 type options struct {
-	postgres, s3 bool
-	tracing      trace.TracerProvider
+	postgres, s3, pprof bool
+	tracing             trace.TracerProvider
 }
 
 // OnPostgres keeps the hub's metadata in a fresh schema of the test
@@ -82,6 +82,10 @@ func OnS3() Option { return func(o *options) { o.s3 = true } }
 // Traced makes the hub's requests, statements and document operations
 // spans of tp, as certhub serve does when tracing is on.
 func Traced(tp trace.TracerProvider) Option { return func(o *options) { o.tracing = tp } }
+
+// Profiled serves the runtime's profiles to administrators, as certhub
+// serve --pprof does.
+func Profiled() Option { return func(o *options) { o.pprof = true } }
 
 // New starts a hub; everything is cleaned up when the test ends.
 func New(t testing.TB, opts ...Option) *Hub {
@@ -170,7 +174,7 @@ func New(t testing.TB, opts ...Option) *Hub {
 		HubKey: hk}
 	api := &httpapi.Server{Certs: certs, Keys: keys, Tokens: store, Shares: shares, Holders: holders, PublicURL: srv.URL, Log: log,
 		Now: clk.Now, AdminTokenHash: adminHash, VerifyRatePerMinute: 10000, Pages: pages, Ledger: ledger, LedgerKey: lk.VerifierKey,
-		Consumers: reg, Webhooks: hooks, Items: items, Files: files, Copies: copies, Tracing: o.tracing,
+		Consumers: reg, Webhooks: hooks, Items: items, Files: files, Copies: copies, Tracing: o.tracing, Pprof: o.pprof,
 		Annotations:  annotations,
 		AccessTokens: &exchange.AccessTokens{Registry: reg, Key: hk, Issuer: srv.URL, TokenURL: srv.URL + "/api/v1/oauth/token", Now: clk.Now}}
 	api.Connectors = &connectors.Engine{Store: store, Certs: certs, Kinds: connectors.Kinds{"file": filesource.Kind{}, "http": httpsource.Kind{}, "sql": sqlsource.Kind{}},
