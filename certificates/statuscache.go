@@ -25,6 +25,11 @@ import (
 // the keeping is never hidden by the older record.
 type StatusCache struct {
 	max int
+	// Idle is how long a record stays kept without being read (0: until
+	// the cache is full). Memory then follows the certificates verified
+	// lately, not every one verified since the start.
+	Idle time.Duration
+	now  func() time.Time // the clock, for tests
 
 	mu        sync.Mutex
 	lru       *list.List               // of *cached, most recent first
@@ -42,6 +47,7 @@ func (sc *StatusCache) Reads() (hits, misses uint64) { return sc.hits.Load(), sc
 type cached struct {
 	c       *Certificate
 	lineage string
+	used    time.Time // when last kept or read
 }
 
 // CatchUpEvery is how often the outbox is read for changes a notification
@@ -51,7 +57,7 @@ const CatchUpEvery = 250 * time.Millisecond
 // NewStatusCache keeps at most max records (0: none, a cache that is never
 // used).
 func NewStatusCache(max int) *StatusCache {
-	return &StatusCache{max: max, lru: list.New(), byID: map[string]*list.Element{}, byLineage: map[string][]string{}}
+	return &StatusCache{max: max, lru: list.New(), byID: map[string]*list.Element{}, byLineage: map[string][]string{}, now: time.Now}
 }
 
 // get returns the kept record of id, if any, and the generation to keep a
@@ -61,7 +67,9 @@ func (sc *StatusCache) get(id string) (*Certificate, uint64) {
 	defer sc.mu.Unlock()
 	if e, ok := sc.byID[id]; ok {
 		sc.lru.MoveToFront(e)
-		return e.Value.(*cached).c, sc.gen
+		x := e.Value.(*cached)
+		x.used = sc.now()
+		return x.c, sc.gen
 	}
 	return nil, sc.gen
 }
@@ -81,10 +89,35 @@ func (sc *StatusCache) keep(c *Certificate, gen uint64) {
 		return
 	}
 	lin := lineageOf(c.ID)
-	sc.byID[c.ID] = sc.lru.PushFront(&cached{c: c, lineage: lin})
+	now := sc.now()
+	sc.byID[c.ID] = sc.lru.PushFront(&cached{c: c, lineage: lin, used: now})
 	sc.byLineage[lin] = append(sc.byLineage[lin], c.ID)
 	for sc.lru.Len() > sc.max {
 		sc.drop(sc.lru.Back())
+	}
+	sc.expireLocked(now)
+}
+
+// Expire drops the records not read for Idle.
+func (sc *StatusCache) Expire() {
+	if sc == nil || sc.Idle <= 0 {
+		return
+	}
+	sc.mu.Lock()
+	defer sc.mu.Unlock()
+	sc.expireLocked(sc.now())
+}
+
+// expireLocked drops, from the least recently read, the records not read
+// since now-Idle; the list is in order of use, so it stops at the first
+// one read since.
+func (sc *StatusCache) expireLocked(now time.Time) {
+	if sc.Idle <= 0 {
+		return
+	}
+	cutoff := now.Add(-sc.Idle)
+	for e := sc.lru.Back(); e != nil && e.Value.(*cached).used.Before(cutoff); e = sc.lru.Back() {
+		sc.drop(e)
 	}
 }
 
@@ -176,7 +209,8 @@ type ChangeFeed interface {
 const settle = 10 * time.Second
 
 // CatchUp drops the records of every state change in the outbox after the
-// one it started at, every CatchUpEvery, until ctx ends. A read that fails
+// one it started at, and those idle too long, every CatchUpEvery, until
+// ctx ends. A read that fails
 // drops everything (a change may have been missed) and tries again.
 func (sc *StatusCache) CatchUp(ctx context.Context, feed ChangeFeed, log *slog.Logger) {
 	low, err := feed.LastEventSeq(ctx)
@@ -192,6 +226,7 @@ func (sc *StatusCache) CatchUp(ctx context.Context, feed ChangeFeed, log *slog.L
 			return
 		case <-t.C:
 		}
+		sc.Expire()
 		changes, err := feed.StatusChangesAfter(ctx, low, 10000)
 		if err != nil {
 			sc.Reset()

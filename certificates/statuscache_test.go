@@ -81,6 +81,41 @@ func TestStatusCache(t *testing.T) {
 	}
 }
 
+// TestStatusCacheIdle: a record not read for Idle is dropped (and read
+// again from the store when asked for); one read within Idle stays.
+func TestStatusCacheIdle(t *testing.T) {
+	ctx := context.Background()
+	hot, cold := testCert("000001", 1), testCert("000002", 1)
+	st := &countingStore{certs: map[string]*Certificate{hot.ID: hot, cold.ID: cold}}
+	now := time.Date(2026, 12, 3, 9, 0, 0, 0, time.UTC)
+	s := &Service{Store: st, Cache: NewStatusCache(100)}
+	s.Cache.Idle, s.Cache.now = 5*time.Minute, func() time.Time { return now }
+	for _, id := range []string{hot.ID, cold.ID} {
+		if _, err := s.record(ctx, id); err != nil {
+			t.Fatal(err)
+		}
+	}
+	now = now.Add(3 * time.Minute)
+	if _, err := s.record(ctx, hot.ID); err != nil { // read within Idle: kept, and its clock starts again
+		t.Fatal(err)
+	}
+	now = now.Add(3 * time.Minute) // cold unread for 6 min, hot for 3
+	s.Cache.Expire()
+	if n := s.Cache.Len(); n != 1 {
+		t.Fatalf("%d kept after the idle time, want 1 (the one read lately)", n)
+	}
+	if got, _ := s.Cache.get(cold.ID); got != nil {
+		t.Fatal("the record idle for 6 minutes is still kept")
+	}
+	reads := st.reads
+	if _, err := s.record(ctx, hot.ID); err != nil || st.reads != reads {
+		t.Fatalf("the record read lately was read from the store again (%d → %d reads): %v", reads, st.reads, err)
+	}
+	if _, err := s.record(ctx, cold.ID); err != nil || st.reads != reads+1 {
+		t.Fatalf("the expired record was not read from the store again (%d → %d reads): %v", reads, st.reads, err)
+	}
+}
+
 // feed is a ChangeFeed in memory.
 type feed struct {
 	mu      sync.Mutex

@@ -34,6 +34,7 @@ type ServeCmd struct {
 	Addr            string   `name:"addr" env:"CERTHUB_ADDR" default:"127.0.0.1:8080" help:"Listen address (host:port; port 0 picks a free one)."`
 	AdminToken      string   `name:"admin-token" env:"CERTHUB_ADMIN_TOKEN" help:"Bootstrap admin bearer token; generated into <data>/admin-token if unset."`
 	StatusCache     int      `name:"status-cache" env:"CERTHUB_STATUS_CACHE" default:"50000" help:"How many certificates' registry records verification keeps in memory (about 0.9 KB each), kept fresh by change notifications (0: read every one from the database)."`
+	StatusIdle      string   `name:"status-cache-idle" env:"CERTHUB_STATUS_CACHE_IDLE" default:"5m" help:"How long a record stays in the status cache without being read (0: until the cache is full), so memory follows the certificates verified lately."`
 	VerifyRate      int      `name:"verify-rate" env:"CERTHUB_VERIFY_RATE" default:"1200" help:"POST /api/v1/verify requests per minute per client IP (0 disables the limit)."`
 	TrustedProxies  []string `name:"trusted-proxies" env:"CERTHUB_TRUSTED_PROXIES" help:"CIDRs of reverse proxies whose X-Forwarded-For is trusted (comma-separated)."`
 	MaxBodyBytes    int64    `name:"max-body-bytes" env:"CERTHUB_MAX_BODY_BYTES" default:"1048576" help:"Largest accepted request body."`
@@ -156,12 +157,18 @@ func (c *ServeCmd) serve(ctx context.Context, a *app, demoHolders []web.DemoHold
 		ln.Close()
 		return fmt.Errorf("--status-cache: %d is not a number of certificates", c.StatusCache)
 	}
+	idle, err := time.ParseDuration(c.StatusIdle)
+	if err != nil || idle < 0 {
+		ln.Close()
+		return fmt.Errorf("--status-cache-idle: %q is not a duration such as 5m", c.StatusIdle)
+	}
 	if c.StatusCache > 0 {
 		// Verification reads statuses from memory, dropped as soon as a
 		// change is noted: this process's own at once, other replicas'
 		// by PostgreSQL notifications, and any missed ones by reading the
 		// outbox every quarter second (docs/operations.md).
 		a.certs.Cache = certificates.NewStatusCache(c.StatusCache)
+		a.certs.Cache.Idle = idle
 		go a.certs.Cache.CatchUp(ctx, a.store, a.log)
 		if c.DatabaseURL != "" {
 			go postgres.ListenStatus(ctx, a.store, func(lin string) { a.certs.Cache.Changed(lin) }, a.certs.Cache.Reset, a.log)
