@@ -3,8 +3,10 @@
 # + S3 store under mixed open-loop traffic from bench/soakgen (issuance,
 # consumer lookups, verifications, share views, webhook deliveries to a
 # receiver that checks each signature), with a connector run of
-# SOAK_RECORDS (3000) records a third of the way in. Fails when any request
-# failed, a webhook is missing or doubled, the run's issuances do not
+# SOAK_RECORDS (3000) records a third of the way in, a revocation probe,
+# and dependency faults partway (below). Fails when any request failed
+# (but a 503 while a fault lasts), a revoked certificate verified as valid
+# anywhere 1 s after its revocation, a webhook is missing or doubled, the run's issuances do not
 # reconcile with the store, RSS or goroutines grew, the connector run
 # failed, or `certhub audit verify` does not pass afterwards.
 #   eval "$(bash .ci/services start)"; bash bench/soak.sh [seconds] [outdir]
@@ -26,6 +28,7 @@ fi
 bench_build
 go build -o "$work/soakgen" ./bench/soakgen
 go build -o "$work/sourcegen" ./bench/sourcegen
+go build -o "$work/s3fault" ./bench/s3fault
 [ -n "$out" ] || out=$(mktemp -d /tmp/certhub-soak-XXXXXX)
 mkdir -p "$out"
 out=$(cd "$out" && pwd)
@@ -33,7 +36,7 @@ hubs=()
 bg=
 dept=
 cleanup() {
-  kill "${hubs[@]}" $bg 2>/dev/null || true
+  kill "${hubs[@]}" $bg ${profiler:-} ${faultproxy:-} 2>/dev/null || true
   wait 2>/dev/null || true
   bench_drop
   [ -z "$dept" ] || psql "$CERTHUB_TEST_DATABASE_URL" -qc "DROP SCHEMA $dept CASCADE" >/dev/null 2>&1 || true
@@ -42,11 +45,33 @@ cleanup() {
 trap cleanup EXIT
 bench_target bench_soak
 
+# Faults during the load (SOAK_FAULTS=0 turns them off): the object store
+# answers 503 for 10 s at 45 % of the run (the replicas reach it through
+# bench/s3fault), WAL replay on the read replica pauses for 10 s at 60 %
+# (when the test servers have one: CERTHUB_TEST_DATABASE_READ_URL), and
+# the replicas' LISTEN connections are ended at 75 %. The revocation probe
+# runs throughout.
+fault_args=()
+if [ "${SOAK_FAULTS:-1}" = 1 ]; then
+  "$work/s3fault" -target "$CERTHUB_S3_ENDPOINT" -addr-file "$work/s3fault.addr" 2>"$out/s3fault.log" &
+  faultproxy=$!
+  wait_file() { for _ in $(seq 1 100); do [ -s "$1" ] && return; sleep 0.1; done; echo "soak: no $1" >&2; exit 1; }
+  wait_file "$work/s3fault.addr"
+  export CERTHUB_S3_ENDPOINT=$(cat "$work/s3fault.addr")
+  fault_args+=(-s3-fault "http://$CERTHUB_S3_ENDPOINT/__fault" -drop-listeners)
+  if [ -n "${CERTHUB_TEST_DATABASE_READ_URL:-}" ]; then
+    export CERTHUB_DATABASE_READ_URL="${CERTHUB_TEST_DATABASE_READ_URL}&search_path=$schema"
+    fault_args+=(-standby-dsn "$CERTHUB_TEST_DATABASE_READ_URL")
+  fi
+fi
+
 # Both replicas share the master key and admin token; rate limits are off
 # (the load comes from one IP), and webhooks may target the receiver on
 # loopback.
 export CERTHUB_MASTER_KEY=$(head -c32 /dev/urandom | base64) CERTHUB_ADMIN_TOKEN=soak-admin-$RANDOM$RANDOM
-export CERTHUB_LOG_LEVEL=warn CERTHUB_VERIFY_RATE=0 CERTHUB_SHARE_RATE=0 CERTHUB_WEBHOOK_ALLOW=127.0.0.0/8
+# Profiles are on (--pprof): heap profiles early and late in the run go
+# to outdir, with their difference, to say what any growth is.
+export CERTHUB_PPROF=true CERTHUB_LOG_LEVEL=warn CERTHUB_VERIFY_RATE=0 CERTHUB_SHARE_RATE=0 CERTHUB_WEBHOOK_ALLOW=127.0.0.0/8
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 pa=$(free_port)
 pb=$(free_port)
@@ -86,11 +111,23 @@ echo "== soak: ${secs}s on $where, replicas $a (demo) and $b, connector of $reco
   "$work/certhub" connectors run --data "$work/c" backfill 2>/dev/null
 ) >"$out/connector.log" 2>&1 &
 bg=$!
+heap() { # heap NAME: each replica's heap profile now, as outdir/heap-<replica>-NAME.pb.gz
+  local r u
+  for r in a b; do
+    u=$a; [ $r = a ] || u=$b
+    curl -fsS -m 30 -H "Authorization: Bearer $CERTHUB_ADMIN_TOKEN" -o "$out/heap-$r-$1.pb.gz" "$u/debug/pprof/heap" || true
+  done
+}
+(
+  sleep $((secs / 6 > 20 ? secs / 6 : 20)); heap early
+  sleep $((secs - (secs / 6 > 20 ? secs / 6 : 20) - 5)); heap late
+) &
+profiler=$!
 
 status=0
 # shellcheck disable=SC2086 # SOAK_ARGS is a list of flags
 "$work/soakgen" -replica "$a@${hubs[0]}" -replica "$b@${hubs[1]}" -tokens "$work/a/demo-tokens.json" \
-  -admin "$CERTHUB_ADMIN_TOKEN" -share "$share" -dsn "$CERTHUB_DATABASE_URL" -duration "${secs}s" -out "$out" ${SOAK_ARGS:-} || status=1
+  -admin "$CERTHUB_ADMIN_TOKEN" -share "$share" -dsn "$CERTHUB_DATABASE_URL" -duration "${secs}s" -out "$out" "${fault_args[@]}" ${SOAK_ARGS:-} || status=1
 
 if wait $bg && grep -q " succeeded in .*: $records seen, $records issued" "$out/connector.log"; then
   echo "ok   connector: $(tail -1 "$out/connector.log")"
@@ -99,6 +136,14 @@ else
   status=1
 fi
 bg=
+wait $profiler 2>/dev/null || true
+for r in a b; do
+  if [ -s "$out/heap-$r-early.pb.gz" ] && [ -s "$out/heap-$r-late.pb.gz" ]; then
+    go tool pprof -sample_index=inuse_space -top -nodecount=25 -diff_base "$out/heap-$r-early.pb.gz" \
+      "$out/heap-$r-late.pb.gz" >"$out/heap-$r-growth.txt" 2>&1 || true
+    echo "heap growth of replica $r, late against early (go tool pprof): $out/heap-$r-growth.txt"
+  fi
+done
 for p in "${hubs[@]}"; do echo "hub $p memory: $(rss "$p")"; done
 # Stop the replicas (each signs a last ledger checkpoint), then check the
 # whole ledger.

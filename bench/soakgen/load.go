@@ -23,6 +23,8 @@ type op struct {
 	name string
 	rate float64
 	do   func(ctx context.Context, base string, n int64) error
+	// faults excuse some failures while they last (nil: none).
+	faults *faults
 
 	mu      sync.Mutex
 	win     []int32 // latencies (µs) of the current window
@@ -31,20 +33,26 @@ type op struct {
 	sent    int64
 	ok      int64
 	errs    int64
+	excused int64    // failures a fault in progress accounts for
 	samples []string // the first few errors, for the report
 }
 
-// record adds one finished request (a negative latency: one not sent,
-// which only counts as an error). Latency runs from the request's
-// scheduled time, not from when it was sent, so a hub that falls behind
-// shows it (no coordinated omission).
-func (o *op) record(lat time.Duration, err error) {
+// record adds one finished request, scheduled at at (a negative latency:
+// one not sent, which only counts as an error). Latency runs from the
+// request's scheduled time, not from when it was sent, so a hub that
+// falls behind shows it (no coordinated omission).
+func (o *op) record(at time.Time, lat time.Duration, err error) {
 	us := int32(min(lat.Microseconds(), 1<<31-1))
+	excused := lat >= 0 && o.faults.excused(o.name, at, at.Add(lat), err)
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	if lat >= 0 {
 		o.win = append(o.win, us)
 		o.all = append(o.all, us)
+	}
+	if excused {
+		o.excused++
+		return
 	}
 	if err != nil {
 		o.errs++
@@ -95,7 +103,7 @@ func (o *op) run(ctx context.Context, replicas []string, maxInFlight int64, infl
 				o.mu.Unlock()
 				if inflight.Add(1) > maxInFlight {
 					inflight.Add(-1)
-					o.record(-1, fmt.Errorf("not sent: %d requests already in flight", maxInFlight))
+					o.record(at, -1, fmt.Errorf("not sent: %d requests already in flight", maxInFlight))
 					continue
 				}
 				base := replicas[int(n)%len(replicas)]
@@ -104,7 +112,7 @@ func (o *op) run(ctx context.Context, replicas []string, maxInFlight int64, infl
 					defer wg.Done()
 					defer inflight.Add(-1)
 					err := o.do(context.WithoutCancel(ctx), base, n)
-					o.record(time.Since(at), err)
+					o.record(at, time.Since(at), err)
 				}(n)
 			}
 		}
@@ -142,6 +150,9 @@ type load struct {
 	holders  int    // size of the holder pool issuance draws from
 	today    time.Time
 	share    string // path of the share link, /s/<token>
+	replicas []string
+
+	revoked revocations // the revocation probe's findings
 
 	mu         sync.Mutex
 	issued     map[string]string // permit number → certificate id, of 2xx issuances
@@ -200,8 +211,31 @@ func (l *load) holder(n int64) string {
 	return first + string(certificates.USCCCheck(first))
 }
 
-// issue makes a food business permit whose number carries the run's prefix.
+// issue makes a food business permit whose number carries the run's
+// prefix, and keeps its document to verify and its holder to look up.
 func (l *load) issue(ctx context.Context, base string, n int64) error {
+	_, doc, err := l.issueOne(ctx, base, n)
+	if err != nil {
+		return err
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	holder := l.holder(n)
+	if len(l.docs) < l.nDemo+docRing {
+		l.docs = append(l.docs, doc)
+		l.seen = append(l.seen, holder)
+	} else {
+		l.docs[l.nDemo+l.ring] = doc
+		l.seen[l.ring] = holder
+		l.ring = (l.ring + 1) % docRing
+	}
+	return nil
+}
+
+// issueOne makes the n-th food business permit of the run (its number
+// carries the run's prefix, for reconciliation) and returns its id and
+// document.
+func (l *load) issueOne(ctx context.Context, base string, n int64) (id, doc string, err error) {
 	permit := fmt.Sprintf("%s%08d", l.prefix, n)
 	holder := l.holder(n)
 	body, _ := json.Marshal(map[string]any{
@@ -220,27 +254,19 @@ func (l *load) issue(ctx context.Context, base string, n int64) error {
 			l.unanswered[permit] = true
 			l.mu.Unlock()
 		}
-		return err
+		return "", "", err
 	}
 	var out struct {
 		ID       string
 		Document string
 	}
 	if err := json.Unmarshal(b, &out); err != nil || out.ID == "" || out.Document == "" {
-		return fmt.Errorf("issuance answer without id or document: %.200s", b)
+		return "", "", fmt.Errorf("issuance answer without id or document: %.200s", b)
 	}
 	l.mu.Lock()
-	defer l.mu.Unlock()
 	l.issued[permit] = out.ID
-	if len(l.docs) < l.nDemo+docRing {
-		l.docs = append(l.docs, out.Document)
-		l.seen = append(l.seen, holder)
-	} else {
-		l.docs[l.nDemo+l.ring] = out.Document
-		l.seen[l.ring] = holder
-		l.ring = (l.ring + 1) % docRing
-	}
-	return nil
+	l.mu.Unlock()
+	return out.ID, out.Document, nil
 }
 
 // lookup asks for a holder's food permits as the department system, for

@@ -77,6 +77,11 @@ func main() {
 	rssGrowth := flag.Float64("rss-growth", 0.25, "largest allowed RSS growth, first to last quarter median")
 	gorGrowth := flag.Float64("goroutine-growth", 0.20, "largest allowed growth of the goroutines at rest (before the load, after it), relative …")
 	gorAbs := flag.Float64("goroutine-abs", 50, "… or absolute, whichever is larger")
+	revokeRate := flag.Float64("revoke", 1, "revocation probes a second: issue, revoke, verify on another replica until revoked (never valid 1 s after)")
+	s3Fault := flag.String("s3-fault", "", "control URL of bench/s3fault in front of the object store: it answers 503 for -fault-hold at 45 % of the run")
+	standby := flag.String("standby-dsn", "", "PostgreSQL URL of the read replica: WAL replay is paused for -fault-hold at 60 % of the run")
+	dropListen := flag.Bool("drop-listeners", false, "end the replicas' LISTEN connections on the primary at 75 % of the run")
+	hold := flag.Duration("fault-hold", 10*time.Second, "how long the object store and replica faults last")
 	out := flag.String("out", ".", "directory for soak.csv, the SVGs and summary.json")
 	flag.Parse()
 	if len(reps) == 0 || *tokensPath == "" || *share == "" || *dsn == "" {
@@ -112,7 +117,11 @@ func main() {
 	conns := &connCounter{n: map[string]int{}}
 	tr := &http.Transport{DialContext: conns.dial, MaxIdleConnsPerHost: 64, MaxConnsPerHost: 256, IdleConnTimeout: 5 * time.Second}
 	client := &http.Client{Transport: tr}
-	l := &load{client: client, admin: *admin, prefix: *prefix, holders: *holders,
+	var urls []string
+	for _, r := range reps {
+		urls = append(urls, r.url)
+	}
+	l := &load{client: client, admin: *admin, prefix: *prefix, holders: *holders, replicas: urls,
 		today: time.Now(), share: *share, issued: map[string]string{}, unanswered: map[string]bool{}, seen: []string{dt.SampleOrg.USCC}}
 	for _, t := range dt.Tokens {
 		if t.Role == "issuer" && t.Authority == foodAuthority {
@@ -158,15 +167,22 @@ func main() {
 		rest0 = append(rest0, g)
 	}
 
-	ops := []*op{
-		{name: "issue", rate: *issueRate, do: l.issue},
-		{name: "lookup", rate: *lookupRate, do: l.lookup},
-		{name: "verify", rate: *verifyRate, do: l.verify},
-		{name: "share", rate: *shareRate, do: l.shareView},
+	fs := &faults{}
+	if *s3Fault != "" {
+		fs.list = append(fs.list, objectStoreFault(client, *s3Fault, *duration*45/100, *hold))
 	}
-	var urls []string
-	for _, r := range reps {
-		urls = append(urls, r.url)
+	if *standby != "" {
+		fs.list = append(fs.list, replayPause(*standby, *duration*60/100, *hold))
+	}
+	if *dropListen {
+		fs.list = append(fs.list, dropListeners(*dsn, *duration*75/100))
+	}
+	ops := []*op{
+		{name: "issue", rate: *issueRate, do: l.issue, faults: fs},
+		{name: "lookup", rate: *lookupRate, do: l.lookup, faults: fs},
+		{name: "verify", rate: *verifyRate, do: l.verify, faults: fs},
+		{name: "share", rate: *shareRate, do: l.shareView, faults: fs},
+		{name: "revoke", rate: *revokeRate, do: l.revokeProbe, faults: fs},
 	}
 	log.Printf("soak: %s on %d replicas, prefix %s, webhooks to %s (subscription %s)", *duration, len(reps), *prefix, rc.url, sub)
 	log.Printf("soak: rates/s issue %.0f, lookup %.0f, verify %.0f, share %.0f", *issueRate, *lookupRate, *verifyRate, *shareRate)
@@ -176,6 +192,8 @@ func main() {
 	var inflight atomic.Int64
 	var wg, opsWG sync.WaitGroup
 	start := time.Now()
+	opsWG.Add(1)
+	go func() { defer opsWG.Done(); fs.run(loadCtx, start) }()
 	for _, o := range ops {
 		opsWG.Add(1)
 		go func() { defer opsWG.Done(); o.run(loadCtx, urls, *maxInFlight, &inflight, &wg) }()
@@ -239,14 +257,29 @@ sampling:
 	var checks []check
 	for _, o := range ops {
 		o.mu.Lock()
-		s := opSummary{Rate: o.rate, Sent: o.sent, OK: o.ok, Errors: o.errs, PerSecond: float64(o.ok) / elapsed.Seconds(),
+		s := opSummary{Rate: o.rate, Sent: o.sent, OK: o.ok, Errors: o.errs, Excused: o.excused, PerSecond: float64(o.ok) / elapsed.Seconds(),
 			P50: pct(o.all, 50), P99: pct(o.all, 99), Max: pct(o.all, 100), ErrorSamples: o.samples}
 		o.mu.Unlock()
 		sum.Ops[o.name] = s
 		if o.rate > 0 {
 			checks = append(checks, check{o.name + ": 0 errors", s.Errors == 0 && s.OK > 0,
-				fmt.Sprintf("%d sent, %d 2xx, %d errors %v", s.Sent, s.OK, s.Errors, s.ErrorSamples)})
+				fmt.Sprintf("%d sent, %d 2xx, %d errors %v, %d excused by a fault in progress", s.Sent, s.OK, s.Errors, s.ErrorSamples, s.Excused)})
 		}
+	}
+	for _, f := range fs.list {
+		c, fsum := f.check(start)
+		checks = append(checks, c)
+		sum.Faults = append(sum.Faults, fsum)
+	}
+	if *revokeRate > 0 {
+		l.revoked.mu.Lock()
+		sum.Revocations = revocationSummary{Probes: len(l.revoked.lag), P50: pct(l.revoked.lag, 50), P99: pct(l.revoked.lag, 99),
+			Max: pct(l.revoked.lag, 100), Stale: l.revoked.stale}
+		l.revoked.mu.Unlock()
+		r := sum.Revocations
+		checks = append(checks, check{"revocations: never valid on any replica 1 s after", len(r.Stale) == 0 && r.Probes > 0,
+			fmt.Sprintf("%d probes seen revoked on the other replica after p50 %.0f ms, p99 %.0f ms, max %.0f ms; %d wrong answers %v",
+				r.Probes, r.P50, r.P99, r.Max, len(r.Stale), r.Stale[:min(len(r.Stale), 5)])})
 	}
 	rc.mu.Lock()
 	sum.Webhooks = webhookSummary{Deliveries: rc.deliveries, DistinctEvents: len(rc.events), Redelivered: rc.dupEvents,
@@ -273,12 +306,15 @@ sampling:
 		rt := trendOf(samples, warm.Seconds(), func(s sample) float64 { return s.RSS[i] })
 		gt := trendOf(samples, warm.Seconds(), func(s sample) float64 { return s.Gor[i] })
 		ct := trendOf(samples, warm.Seconds(), func(s sample) float64 { return s.Conn[i] })
+		ht := trendOf(samples, warm.Seconds(), func(s sample) float64 { return s.Heap[i] })
 		sum.RSS = append(sum.RSS, rt)
+		sum.Heap = append(sum.Heap, ht)
 		sum.Goroutines = append(sum.Goroutines, gt)
 		checks = append(checks,
 			check{name + ": RSS flat", rt.Samples >= 2 && rt.Growth <= *rssGrowth,
-				fmt.Sprintf("%.0f → %.0f MiB (medians of the first and last quarter after %s of warm-up: %+.1f %%, limit %+.0f %%; slope %+.1f MiB/h)",
-					rt.First, rt.Last, warm.Round(time.Second), 100*rt.Growth, 100**rssGrowth, rt.SlopeHour)},
+				fmt.Sprintf("%.0f → %.0f MiB (medians of the first and last quarter after %s of warm-up: %+.1f %%, limit %+.0f %%; slope %+.1f MiB/h); "+
+					"Go heap in use %.0f → %.0f MiB (slope %+.1f MiB/h)",
+					rt.First, rt.Last, warm.Round(time.Second), 100*rt.Growth, 100**rssGrowth, rt.SlopeHour, ht.First, ht.Last, ht.SlopeHour)},
 			check{name + ": goroutines flat", rest1[i]-rest0[i] <= max(*gorAbs, *gorGrowth*rest0[i]),
 				fmt.Sprintf("at rest %.0f before the load, %.0f after it (limit +%.0f); under load %.0f → %.0f (quarter medians; slope %+.0f/h), "+
 					"with soakgen's connections to it %.0f → %.0f", rest0[i], rest1[i], max(*gorAbs, *gorGrowth*rest0[i]),

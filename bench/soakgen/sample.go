@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -24,6 +25,7 @@ type replica struct {
 type sample struct {
 	T    float64   // seconds since the load started
 	RSS  []float64 // MiB, per replica
+	Heap []float64 // MiB of the Go heap in use (go_memstats_heap_inuse_bytes), per replica
 	Gor  []float64 // goroutines, per replica
 	Conn []float64 // soakgen's open connections, per replica
 	Rate []float64 // answered requests a second, per op
@@ -48,27 +50,43 @@ func rssMiB(pid int) (float64, error) {
 	return 0, fmt.Errorf("pid %d: no VmRSS", pid)
 }
 
-// goroutines scrapes go_goroutines from a replica's /metrics.
-func goroutines(ctx context.Context, client *http.Client, base string) (float64, error) {
+// scrape reads the named metrics (unlabelled) from a replica's /metrics.
+func scrape(ctx context.Context, client *http.Client, base string, names ...string) (map[string]float64, error) {
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+"/metrics", nil)
 	if err != nil {
-		return 0, err
+		return nil, err
 	}
 	resp, err := client.Do(req)
 	if err != nil {
-		return 0, err
+		return nil, err
 	}
 	defer resp.Body.Close()
+	got := map[string]float64{}
 	sc := bufio.NewScanner(io.LimitReader(resp.Body, 16<<20))
 	sc.Buffer(make([]byte, 64<<10), 1<<20)
 	for sc.Scan() {
-		if rest, ok := strings.CutPrefix(sc.Text(), "go_goroutines "); ok {
-			return strconv.ParseFloat(strings.TrimSpace(rest), 64)
+		name, value, ok := strings.Cut(sc.Text(), " ")
+		if !ok || !slices.Contains(names, name) {
+			continue
+		}
+		if got[name], err = strconv.ParseFloat(strings.TrimSpace(value), 64); err != nil {
+			return nil, fmt.Errorf("%s/metrics: %s: %w", base, name, err)
 		}
 	}
-	return 0, fmt.Errorf("%s/metrics: no go_goroutines", base)
+	for _, n := range names {
+		if _, ok := got[n]; !ok {
+			return nil, fmt.Errorf("%s/metrics: no %s", base, n)
+		}
+	}
+	return got, nil
+}
+
+// goroutines scrapes go_goroutines from a replica's /metrics.
+func goroutines(ctx context.Context, client *http.Client, base string) (float64, error) {
+	m, err := scrape(ctx, client, base, "go_goroutines")
+	return m["go_goroutines"], err
 }
 
 // take closes the current window of every op and reads the replicas.
@@ -79,11 +97,12 @@ func take(ctx context.Context, client *http.Client, conns *connCounter, t, every
 		if err != nil {
 			return s, fmt.Errorf("replica %s: %w", r.url, err)
 		}
-		g, err := goroutines(ctx, client, r.url)
+		g, err := scrape(ctx, client, r.url, "go_goroutines", "go_memstats_heap_inuse_bytes")
 		if err != nil {
 			return s, fmt.Errorf("replica %s: %w", r.url, err)
 		}
-		s.RSS, s.Gor = append(s.RSS, m), append(s.Gor, g)
+		s.RSS, s.Gor = append(s.RSS, m), append(s.Gor, g["go_goroutines"])
+		s.Heap = append(s.Heap, g["go_memstats_heap_inuse_bytes"]/(1<<20))
 		s.Conn = append(s.Conn, float64(conns.open(hostOf(r.url))))
 	}
 	for _, o := range ops {
@@ -104,7 +123,7 @@ func writeCSV(path string, reps []replica, ops []*op, samples []sample) error {
 	w := csv.NewWriter(f)
 	head := []string{"t_s"}
 	for i := range reps {
-		head = append(head, fmt.Sprintf("rss_mib_%c", 'a'+i), fmt.Sprintf("goroutines_%c", 'a'+i), fmt.Sprintf("connections_%c", 'a'+i))
+		head = append(head, fmt.Sprintf("rss_mib_%c", 'a'+i), fmt.Sprintf("heap_inuse_mib_%c", 'a'+i), fmt.Sprintf("goroutines_%c", 'a'+i), fmt.Sprintf("connections_%c", 'a'+i))
 	}
 	for _, o := range ops {
 		head = append(head, o.name+"_per_s", o.name+"_p99_ms", o.name+"_errors")
@@ -114,7 +133,7 @@ func writeCSV(path string, reps []replica, ops []*op, samples []sample) error {
 	for _, s := range samples {
 		row := []string{f1(s.T)}
 		for i := range reps {
-			row = append(row, f1(s.RSS[i]), f1(s.Gor[i]), f1(s.Conn[i]))
+			row = append(row, f1(s.RSS[i]), f1(s.Heap[i]), f1(s.Gor[i]), f1(s.Conn[i]))
 		}
 		for i := range ops {
 			row = append(row, f1(s.Rate[i]), strconv.FormatFloat(s.P99[i], 'f', 2, 64), strconv.Itoa(s.Errs[i]))

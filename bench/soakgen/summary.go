@@ -18,11 +18,24 @@ type summary struct {
 	Webhooks       webhookSummary       `json:"webhooks"`
 	Reconciliation reconciliation       `json:"reconciliation"`
 	RSS            []trend              `json:"rss_mib"`
+	Heap           []trend              `json:"heap_inuse_mib"`
 	Goroutines     []trend              `json:"goroutines"`
 	// GoroutinesAtRest is each replica's resting count before and after
 	// the load: the goroutine verdict.
-	GoroutinesAtRest [][2]float64 `json:"goroutines_at_rest"`
-	Checks           []check      `json:"checks"`
+	GoroutinesAtRest [][2]float64      `json:"goroutines_at_rest"`
+	Faults           []faultSummary    `json:"faults,omitempty"`
+	Revocations      revocationSummary `json:"revocations"`
+	Checks           []check           `json:"checks"`
+}
+
+// revocationSummary is the revocation probe's: how long a revocation took
+// to reach another replica, and any answer that said valid after 1 s.
+type revocationSummary struct {
+	Probes int      `json:"probes"`
+	P50    float64  `json:"p50_ms"`
+	P99    float64  `json:"p99_ms"`
+	Max    float64  `json:"max_ms"`
+	Stale  []string `json:"wrong_answers,omitempty"`
 }
 
 type opSummary struct {
@@ -30,6 +43,7 @@ type opSummary struct {
 	Sent         int64    `json:"sent"`
 	OK           int64    `json:"ok"`
 	Errors       int64    `json:"errors"`
+	Excused      int64    `json:"excused_by_faults"`
 	PerSecond    float64  `json:"ok_per_s"`
 	P50          float64  `json:"p50_ms"`
 	P99          float64  `json:"p99_ms"`
