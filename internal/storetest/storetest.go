@@ -47,7 +47,7 @@ func RunTests(t *testing.T, newStore func(t *testing.T) *sqlstore.Store) {
 		{"DocumentLocations", testDocumentLocations},
 		{"EveryDocumentReadsBack", testEveryDocumentReadsBack},
 		{"AuditLedger", testLedger},
-		{"LedgerHolderIndex", testLedgerHolder},
+		{"LedgerHolderIndex", testLedgerHolder}, {"LedgerArchive", testLedgerArchive},
 		{"SealImages", testSeals},
 		{"SealCA", testSealCA}, {"SealCAReplicas", testSealCAReplicas},
 		{"TypeTemplates", testTemplates},
