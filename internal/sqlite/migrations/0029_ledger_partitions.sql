@@ -5,6 +5,8 @@
 -- entry's time as the appender writes it (fixed-width UTC text, like every
 -- timestamp here), for finding a month's last entry.
 ALTER TABLE audit_log ADD COLUMN at text;
+-- Entries written before get it from their body, to the millisecond
+-- (SQLite's strftime): enough to place them in their month.
 UPDATE audit_log SET at = strftime('%Y-%m-%dT%H:%M:%f', json_extract(body, '$.at')) || '000Z';
 -- Archived months: the entries first_seq..last_seq are in the object at
 -- object_key (a bundle), whose SHA-256 is sha256; prev_hash is the hash of
