@@ -17,7 +17,7 @@ import (
 type AuditCmd struct {
 	Verify     AuditVerifyCmd     `cmd:"" help:"Check the whole ledger (or a range, or an exported bundle) against its signed checkpoints; exit 1 at the first bad entry."`
 	Checkpoint AuditCheckpointCmd `cmd:"" help:"Sign a checkpoint of the ledger as it is now."`
-	Export     AuditExportCmd     `cmd:"" help:"Write an auditor's bundle (entries, checkpoints, verifier key) that verifies offline."`
+	Export     AuditExportCmd     `cmd:"" help:"Write an auditor's bundle (entries, checkpoints, verifier key) that verifies offline; archived months are read back from the object store."`
 	Archive    AuditArchiveCmd    `cmd:"" help:"Move closed months of the ledger to the object store as signed bundles, then out of the database."`
 }
 
