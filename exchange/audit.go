@@ -14,8 +14,6 @@ import (
 	"time"
 
 	"golang.org/x/mod/sumdb/note"
-
-	"github.com/certhub/certhub/internal/errs"
 )
 
 // AuditEntry is one access or change, appended to the tamper-evident
@@ -189,6 +187,12 @@ type Ledger struct {
 	Now    func() time.Time
 	// Location is the zone of the statistics' days (the hub's).
 	Location *time.Location
+	// Objects keeps archived months (certhub audit archive); nil when
+	// the ledger was never archived.
+	Objects ArchiveObjects
+	// VerifierKey is the ledger's verifier key in note form, written into
+	// archived months so they verify on their own.
+	VerifierKey string
 }
 
 type noteKey interface {
@@ -253,14 +257,7 @@ func (l *Ledger) Checkpoint(ctx context.Context) (*Checkpoint, error) {
 	if len(cps) > 0 && cps[len(cps)-1].Size == size {
 		return cps[len(cps)-1], nil
 	}
-	raw, _ := hex.DecodeString(root)
-	text := fmt.Sprintf("%s\n%d\n%s\n", l.Origin, size, base64.StdEncoding.EncodeToString(raw))
-	signed, err := note.Sign(&note.Note{Text: text}, l.Key.signer())
-	if err != nil {
-		return nil, errs.Wrap(err, "sign checkpoint")
-	}
-	c := &Checkpoint{Size: size, Root: root, Note: signed, At: l.Now().UTC().Truncate(time.Microsecond)}
-	return c, l.Store.SaveCheckpoint(ctx, c)
+	return l.sign(ctx, size, root)
 }
 
 // OpenCheckpoint verifies a signed checkpoint note and reads its size and root.
@@ -295,24 +292,54 @@ type VerifyReport struct {
 	// which and why, and no entry is named.
 	BadCheckpoint int    `json:"bad_checkpoint,omitempty"`
 	Problem       string `json:"problem,omitempty"`
+	// Month is the archived month (YYYY-MM) the problem is in, when it is
+	// in one: its object is missing, altered, or its entries are bad.
+	Month string `json:"month,omitempty"`
 }
 
 // Verify recomputes the chain over the records from..to (to 0: all) and
 // checks it against every signed checkpoint it reaches. It reports the
-// first entry that was altered, removed or moved.
+// first entry that was altered, removed or moved. Archived months are read
+// from the object store first (each checked against the SHA-256 recorded
+// when it was archived and its own signed checkpoint), then the live
+// entries continue the chain from the last archived one.
 func (l *Ledger) Verify(ctx context.Context, from, to int64) (*VerifyReport, error) {
 	cps, err := l.Store.ListCheckpoints(ctx)
 	if err != nil {
 		return nil, err
 	}
-	return VerifyChain(ctx, l.Origin, l.Key.verifier(), cps, func(fn func(LedgerRecord) error) error {
-		return l.Store.ScanAudit(ctx, 1, to, fn)
+	archives, err := l.Archives(ctx)
+	if err != nil {
+		return nil, err
+	}
+	rep, err := VerifyChain(ctx, l.Origin, l.Key.verifier(), cps, func(fn func(LedgerRecord) error) error {
+		return l.scan(ctx, archives, to, fn)
 	}, from)
+	var ae *archiveError
+	if errors.As(err, &ae) {
+		return &VerifyReport{Month: ae.month, FirstBad: ae.seq, Problem: ae.Error()}, nil
+	}
+	if err != nil || rep.OK || rep.FirstBad == 0 {
+		return rep, err
+	}
+	for _, a := range archives {
+		if rep.FirstBad >= a.FirstSeq && rep.FirstBad <= a.LastSeq {
+			rep.Month = a.Month
+			rep.Problem += fmt.Sprintf(" (in archived month %s, object %s)", a.Month, a.Key)
+		}
+	}
+	return rep, nil
 }
 
 // VerifyChain checks a chain of records (in seq order, from seq 1) against
 // signed checkpoints; records before from are hashed but not reported.
 func VerifyChain(ctx context.Context, origin string, v note.Verifier, cps []*Checkpoint, scan func(func(LedgerRecord) error) error, from int64) (*VerifyReport, error) {
+	return VerifyChainFrom(ctx, origin, v, cps, 1, "", scan, from)
+}
+
+// VerifyChainFrom is VerifyChain over a chain that starts at entry first,
+// after an entry whose hash was prev (an archived month: docs/operations.md).
+func VerifyChainFrom(ctx context.Context, origin string, v note.Verifier, cps []*Checkpoint, first int64, prev string, scan func(func(LedgerRecord) error) error, from int64) (*VerifyReport, error) {
 	rep := &VerifyReport{}
 	roots := map[int64]string{}
 	for i, c := range cps {
@@ -325,7 +352,7 @@ func VerifyChain(ctx context.Context, origin string, v note.Verifier, cps []*Che
 		roots[size] = root
 		rep.Checkpoints++
 	}
-	prev, want := "", int64(1)
+	want := first
 	bad := func(seq int64, format string, args ...any) error {
 		rep.FirstBad, rep.Problem = seq, fmt.Sprintf(format, args...)
 		return errStop

@@ -5,6 +5,11 @@
 //
 //	go run ./bench/ledgergen -data /tmp/ledger -n 1000000   # SQLite
 //	go run ./bench/ledgergen -db "$URL" -data /tmp/ledger -n 1000000
+//
+// With -months M the entries are dated evenly over the M months before the
+// current one (UTC), their partitions made as a hub running then would, so
+// that `certhub audit archive --before <this month>` has M closed months
+// to archive.
 package main
 
 import (
@@ -30,6 +35,7 @@ func main() {
 	db := flag.String("db", "", "PostgreSQL URL")
 	n := flag.Int("n", 100000, "entries")
 	name := flag.String("name", "certhub/ledger", "ledger name (certhub's --ledger-name)")
+	months := flag.Int("months", 0, "date the entries over this many months before the current one (0: now)")
 	flag.Parse()
 	ctx := context.Background()
 	if err := os.MkdirAll(*data, 0o700); err != nil {
@@ -62,6 +68,18 @@ func main() {
 		log.Fatal(err)
 	}
 	l := &exchange.Ledger{Store: store, Key: exchange.Keys{Signer: key.Signer, Verifier: key.Verifier}, Origin: *name, Now: time.Now}
+	// With -months, entry i is dated at first + i*step.
+	now := time.Now().UTC()
+	first := time.Date(now.Year(), now.Month(), 1, 0, 0, 0, 0, time.UTC).AddDate(0, -*months, 0)
+	step := time.Duration(0)
+	if *months > 0 {
+		step = time.Date(now.Year(), now.Month(), 1, 0, 0, 0, 0, time.UTC).Sub(first) / time.Duration(*n+1)
+		for m := 0; m < *months; m++ {
+			if err := store.EnsureAuditPartitions(ctx, first.AddDate(0, m, 0)); err != nil {
+				log.Fatal(err)
+			}
+		}
+	}
 	start := time.Now()
 	var next atomic.Int64
 	var wg sync.WaitGroup
@@ -77,6 +95,9 @@ func main() {
 				e := exchange.AuditEntry{Actor: "consumer:tok_bench", ActorName: "一网通办受理平台", Action: "lookup",
 					Certificates: []string{fmt.Sprintf("1.2.156.3005.2.11330100MB0000001R002.11330100MB0000001R.%06d.001.X", i)},
 					Holder:       fmt.Sprintf("%064x", i), Purpose: "食品经营许可新办", CaseID: fmt.Sprintf("2026-%07d", i)}
+				if *months > 0 {
+					e.At = first.Add(time.Duration(i) * step)
+				}
 				if err := l.Record(ctx, e); err != nil {
 					log.Fatal(err)
 				}

@@ -17,7 +17,8 @@ import (
 type AuditCmd struct {
 	Verify     AuditVerifyCmd     `cmd:"" help:"Check the whole ledger (or a range, or an exported bundle) against its signed checkpoints; exit 1 at the first bad entry."`
 	Checkpoint AuditCheckpointCmd `cmd:"" help:"Sign a checkpoint of the ledger as it is now."`
-	Export     AuditExportCmd     `cmd:"" help:"Write an auditor's bundle (entries, checkpoints, verifier key) that verifies offline."`
+	Export     AuditExportCmd     `cmd:"" help:"Write an auditor's bundle (entries, checkpoints, verifier key) that verifies offline; archived months are read back from the object store."`
+	Archive    AuditArchiveCmd    `cmd:"" help:"Move closed months of the ledger to the object store as signed bundles, then out of the database."`
 }
 
 // AuditVerifyCmd verifies the ledger.
@@ -89,18 +90,6 @@ type AuditExportCmd struct {
 	Out  string `short:"o" required:"" help:"File to write (JSON Lines)."`
 }
 
-// bundleLine is one line of an export bundle.
-type bundleLine struct {
-	Kind       string          `json:"kind"` // key, checkpoint, entry
-	Key        string          `json:"key,omitempty"`
-	Origin     string          `json:"origin,omitempty"`
-	Checkpoint string          `json:"checkpoint,omitempty"`
-	At         time.Time       `json:"at,omitzero"` // when the checkpoint was signed (not part of what is signed)
-	Seq        int64           `json:"seq,omitempty"`
-	Body       json.RawMessage `json:"body,omitempty"`
-	Hash       string          `json:"hash,omitempty"`
-}
-
 // Run writes the bundle.
 func (c *AuditExportCmd) Run() error {
 	ctx := context.Background()
@@ -116,20 +105,22 @@ func (c *AuditExportCmd) Run() error {
 	defer f.Close()
 	w := bufio.NewWriter(f)
 	enc := json.NewEncoder(w)
-	_ = enc.Encode(bundleLine{Kind: "key", Key: a.ledgerKey.VerifierKey, Origin: a.ledger.Origin})
+	_ = enc.Encode(exchange.BundleLine{Kind: "key", Key: a.ledgerKey.VerifierKey, Origin: a.ledger.Origin})
 	cps, err := a.store.ListCheckpoints(ctx)
 	if err != nil {
 		return err
 	}
 	for _, cp := range cps {
 		if c.To == 0 || cp.Size <= c.To {
-			_ = enc.Encode(bundleLine{Kind: "checkpoint", Checkpoint: string(cp.Note), At: cp.At})
+			_ = enc.Encode(exchange.BundleLine{Kind: "checkpoint", Checkpoint: string(cp.Note), At: cp.At})
 		}
 	}
+	// Archived months are read back from the object store, so the bundle
+	// still starts at entry 1 and verifies offline.
 	n := 0
-	err = a.store.ScanAudit(ctx, 1, c.To, func(r exchange.LedgerRecord) error {
+	err = a.ledger.ScanAll(ctx, c.To, func(r exchange.LedgerRecord) error {
 		n++
-		return enc.Encode(bundleLine{Kind: "entry", Seq: r.Seq, Body: r.Body, Hash: r.Hash})
+		return enc.Encode(exchange.BundleLine{Kind: "entry", Seq: r.Seq, Body: r.Body, Hash: r.Hash})
 	})
 	if err != nil {
 		return err
@@ -141,35 +132,19 @@ func (c *AuditExportCmd) Run() error {
 	return nil
 }
 
-// verifyBundle checks an exported bundle with no store.
+// verifyBundle checks an exported bundle or an archived month with no
+// store.
 func verifyBundle(path, trusted string) (*exchange.VerifyReport, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
-	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 1<<20), 64<<20)
-	var key, origin string
-	var cps []*exchange.Checkpoint
-	var records []exchange.LedgerRecord
-	for sc.Scan() {
-		var l bundleLine
-		if err := json.Unmarshal(sc.Bytes(), &l); err != nil {
-			return nil, fmt.Errorf("bundle: %w", err)
-		}
-		switch l.Kind {
-		case "key":
-			key, origin = l.Key, l.Origin
-		case "checkpoint":
-			cps = append(cps, &exchange.Checkpoint{Note: []byte(l.Checkpoint), At: l.At})
-		case "entry":
-			records = append(records, exchange.LedgerRecord{Seq: l.Seq, Body: l.Body, Hash: l.Hash})
-		}
-	}
-	if err := sc.Err(); err != nil {
+	b, err := exchange.ReadBundle(f)
+	if err != nil {
 		return nil, err
 	}
+	key := b.Key
 	if trusted != "" {
 		key = trusted
 	}
@@ -177,12 +152,40 @@ func verifyBundle(path, trusted string) (*exchange.VerifyReport, error) {
 	if err != nil {
 		return nil, fmt.Errorf("verifier key: %w", err)
 	}
-	return exchange.VerifyChain(context.Background(), origin, v, cps, func(fn func(exchange.LedgerRecord) error) error {
-		for _, r := range records {
-			if err := fn(r); err != nil {
-				return err
+	return b.Verify(context.Background(), v)
+}
+
+// AuditArchiveCmd archives closed months of the ledger.
+type AuditArchiveCmd struct {
+	StoreConfig
+	Before string `required:"" placeholder:"YYYY-MM" help:"Archive every month before this one (UTC months; at most the current month)."`
+}
+
+// Run archives, then records the run in the ledger.
+func (c *AuditArchiveCmd) Run() error {
+	before, err := exchange.ParseArchiveMonth("--before", c.Before, time.Now())
+	if err != nil {
+		return err
+	}
+	return asConsole(&c.StoreConfig, func(ctx context.Context, a *app, by *exchange.Principal) error {
+		start := time.Now()
+		rep, err := a.ledger.Archive(ctx, before)
+		if rep != nil {
+			for _, m := range rep.Finished {
+				fmt.Printf("finished %s (archived by an earlier run)\n", m)
+			}
+			for _, m := range rep.Archived {
+				fmt.Printf("archived %s: entries %d-%d to %s (sha256 %s)\n", m.Month, m.FirstSeq, m.LastSeq, m.Key, m.SHA256)
 			}
 		}
-		return nil
-	}, 1)
+		if err != nil {
+			return err
+		}
+		fmt.Printf("%d months archived, %d entries removed from the database in %s\n", len(rep.Archived), rep.Removed, time.Since(start).Round(time.Millisecond))
+		outcome := fmt.Sprintf("ok: archived months before %s: %d new, %d entries removed", c.Before, len(rep.Archived), rep.Removed)
+		if n := len(rep.Archived); n > 0 {
+			outcome += fmt.Sprintf(" (%s to %s, entries %d-%d)", rep.Archived[0].Month, rep.Archived[n-1].Month, rep.Archived[0].FirstSeq, rep.Archived[n-1].LastSeq)
+		}
+		return a.ledger.Record(ctx, exchange.AuditEntry{Actor: by.Actor(), ActorName: by.Name, Action: "audit_archive", Outcome: outcome})
+	})
 }

@@ -69,7 +69,8 @@ func ledgerJourney(t *testing.T, env []string, store []string, db *sql.DB, freeH
 	}
 	first := fmt.Sprintf("first bad entry %d", n)
 	var body, hash string
-	if err := db.QueryRow(`SELECT body, hash FROM audit_log WHERE seq = $1`, n).Scan(&body, &hash); err != nil {
+	var at any // the entry's time column (migration 0029), as the driver reads it
+	if err := db.QueryRow(`SELECT body, hash, at FROM audit_log WHERE seq = $1`, n).Scan(&body, &hash, &at); err != nil {
 		t.Fatal(err)
 	}
 	expect := func(what, want string) {
@@ -84,7 +85,7 @@ func ledgerJourney(t *testing.T, env []string, store []string, db *sql.DB, freeH
 	exec(`UPDATE audit_log SET body = $1 WHERE seq = $2`, body, n)
 	exec(`DELETE FROM audit_log WHERE seq = $1`, n)
 	expect("removed", first)
-	exec(`INSERT INTO audit_log (seq, body, hash) VALUES ($1, $2, $3)`, n, body, hash)
+	exec(`INSERT INTO audit_log (seq, body, hash, at) VALUES ($1, $2, $3, $4)`, n, body, hash, at)
 	var b2, h2 string
 	if err := db.QueryRow(`SELECT body, hash FROM audit_log WHERE seq = $1`, n+1).Scan(&b2, &h2); err != nil {
 		t.Fatal(err)

@@ -269,7 +269,8 @@ func (c *StoreConfig) open(ctx context.Context, mode ...openMode) (*app, error) 
 		store.Close()
 		return nil, fmt.Errorf("hub key: %w", err)
 	}
-	ledger := &exchange.Ledger{Store: store, Key: exchange.Keys{Signer: lk.Signer, Verifier: lk.Verifier}, Origin: c.LedgerName, Now: time.Now, Location: loc}
+	ledger := &exchange.Ledger{Store: store, Key: exchange.Keys{Signer: lk.Signer, Verifier: lk.Verifier}, Origin: c.LedgerName, Now: time.Now, Location: loc,
+		Objects: docs, VerifierKey: lk.VerifierKey}
 	reg := &exchange.Registry{Store: store, Tokens: store, Certs: svc, Ledger: ledger, Now: time.Now}
 	items := &exchange.Resolver{Store: store, Registry: reg, Certs: svc, Ledger: ledger, Now: time.Now}
 	fed := &federation.Service{Store: store, Catalog: store, Key: hk, HubKeys: store, Ledger: ledger, Log: log, Now: time.Now,

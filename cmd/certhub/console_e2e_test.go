@@ -57,6 +57,7 @@ func entries(t *testing.T, dir string) []string {
 var consoleCommands = [][]string{
 	{"connectors", "list"},
 	{"audit", "verify"},
+	{"audit", "archive", "--before", "2026-01"},
 	{"connectors", "history", "x"},
 	{"keys", "list"},
 	{"types", "template", "show", "x"},

@@ -238,6 +238,24 @@ func (c *ServeCmd) serve(ctx context.Context, a *app, demoHolders []web.DemoHold
 		AccessTokens: &exchange.AccessTokens{Registry: a.registry, Key: a.hubKey, Issuer: public, TokenURL: public + "/api/v1/oauth/token", Now: time.Now}}
 	// The clerk page answers for licences of other hubs as the API does.
 	pages.Elsewhere = api.VerifyElsewhere
+	// The ledger's month partitions (PostgreSQL): this month's and the
+	// next, made ahead of time, then checked hourly so that the next one
+	// exists before its month begins. Until it does, entries go to the
+	// default partition, never refused.
+	go func() {
+		t := time.NewTicker(time.Hour)
+		defer t.Stop()
+		for {
+			if err := a.ledger.EnsurePartitions(ctx); err != nil {
+				a.log.Error("ledger partitions", "err", err)
+			}
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+			}
+		}
+	}()
 	ce, err := time.ParseDuration(c.CheckpointEvery)
 	if err != nil {
 		ln.Close()

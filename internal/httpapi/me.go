@@ -142,7 +142,9 @@ func shareQR(format string) func(*Server, http.ResponseWriter, *http.Request) {
 // their certificates, when, for what purpose and which case. The entries
 // are found by the holder index inside each hashed entry (the store's
 // column is derived from it), so hiding one from its holder breaks the
-// ledger's verification.
+// ledger's verification. Entries of months archived to the object store
+// (certhub audit archive) are not listed; archived_before (YYYY-MM) says
+// the list covers the entries from that month on.
 func (s *Server) myAccesses(w http.ResponseWriter, r *http.Request) {
 	if s.Ledger == nil {
 		s.writeJSON(w, http.StatusOK, map[string]any{"accesses": []any{}})
@@ -154,5 +156,16 @@ func (s *Server) myAccesses(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	s.writeJSON(w, http.StatusOK, map[string]any{"accesses": nonNil(list)})
+	out := map[string]any{"accesses": nonNil(list)}
+	// Entries of archived months are in the object store, not here: say
+	// from when the list is complete (docs/operations.md).
+	before, err := s.Ledger.ArchivedBefore(r.Context())
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	if before != "" {
+		out["archived_before"] = before
+	}
+	s.writeJSON(w, http.StatusOK, out)
 }

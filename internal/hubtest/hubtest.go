@@ -150,7 +150,8 @@ func New(t testing.TB, opts ...Option) *Hub {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ledger := &exchange.Ledger{Store: store, Key: exchange.Keys{Signer: lk.Signer, Verifier: lk.Verifier}, Origin: "certhub.test/ledger", Now: clk.Now, Location: loc}
+	ledger := &exchange.Ledger{Store: store, Key: exchange.Keys{Signer: lk.Signer, Verifier: lk.Verifier}, Origin: "certhub.test/ledger", Now: clk.Now, Location: loc,
+		Objects: docs, VerifierKey: lk.VerifierKey}
 	shares := &exchange.Shares{Store: store, Certs: certs, Now: clk.Now, Ledger: ledger}
 	hk, err := signing.NewHubKey(master)
 	if err != nil {

@@ -43,7 +43,8 @@ func (s *Store) EndOrphanSweep(ctx context.Context, owner string, at time.Time, 
 const referencedChunk = 1000
 
 // ReferencedKeys implements certificates.OrphanStore. Every column that
-// names an object is asked here; a new one must be added (the conformance
+// names an object is asked here (an archived ledger month's bundle too); a
+// new one must be added (the conformance
 // suite's ReferencedKeys test lists them).
 func (s *Store) ReferencedKeys(ctx context.Context, keys []string) (map[string]bool, error) {
 	out := map[string]bool{}
@@ -58,7 +59,8 @@ func (s *Store) ReferencedKeys(ctx context.Context, keys []string) (map[string]b
 		in := "(" + strings.Join(marks, ", ") + ")"
 		rows, err := s.db.Query(ctx, `SELECT document_key FROM certificates WHERE document_key IN `+in+`
 			UNION SELECT document_key FROM federated_certificates WHERE document_key IN `+in+`
-			UNION SELECT seal_key FROM authorities WHERE seal_key IN `+in, args...)
+			UNION SELECT seal_key FROM authorities WHERE seal_key IN `+in+`
+			UNION SELECT object_key FROM audit_archives WHERE object_key IN `+in, args...)
 		if err != nil {
 			return nil, err
 		}

@@ -2,12 +2,15 @@ package storetest
 
 import (
 	"context"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/certhub/certhub/exchange"
 	"github.com/certhub/certhub/internal/errs"
+	"github.com/certhub/certhub/internal/filestore"
 	"github.com/certhub/certhub/internal/sqlstore"
 	"github.com/certhub/certhub/signing"
 )
@@ -120,4 +123,179 @@ func freeHolderColumn(t *testing.T, db sqlstore.DB) {
 	execSQL(t, db, `INSERT INTO audit_log_free SELECT seq, body, hash, holder FROM audit_log`)
 	execSQL(t, db, `DROP TABLE audit_log`)
 	execSQL(t, db, `ALTER TABLE audit_log_free RENAME TO audit_log`)
+}
+
+// purgeStops is a store whose removal of archived entries fails, as a
+// run stopped between recording a month and dropping it would leave it.
+type purgeStops struct{ *sqlstore.Store }
+
+func (purgeStops) PurgeAudit(context.Context, time.Time, int64) (int64, error) {
+	return 0, errs.E(errs.Unavailable, "stopped before removing the entries")
+}
+
+// testLedgerArchive: closed months move to the object store as bundles
+// that verify on their own; the database no longer holds them (PostgreSQL
+// drops their partitions); verification still proves the chain from entry
+// 1 and names the month whose object is altered or missing; a holder's
+// history lists the live entries and says where the rest are; a run that
+// stopped before removing a month is finished by the next.
+func testLedgerArchive(t *testing.T, s *sqlstore.Store) {
+	ctx := context.Background()
+	master, _ := signing.GenerateMasterKey()
+	key, err := signing.NewLedgerKey(master, "certhub.test/ledger")
+	must(t, err)
+	dir := t.TempDir()
+	objects, err := filestore.Open(dir)
+	must(t, err)
+	now := time.Date(2026, 4, 15, 10, 0, 0, 0, time.UTC)
+	l := &exchange.Ledger{Store: s, Key: exchange.Keys{Signer: key.Signer, Verifier: key.Verifier}, Origin: "certhub.test/ledger",
+		Now: func() time.Time { return now }, Objects: objects, VerifierKey: key.VerifierKey}
+	alice := strings.Repeat("a1", 32)
+	at := func(month time.Month, day int) time.Time { return time.Date(2026, month, day, 12, 0, 0, 0, time.UTC) }
+	entry := func(when time.Time, holder string) exchange.AuditEntry {
+		return exchange.AuditEntry{At: when, Actor: "consumer:tok_1", ActorName: "受理平台", Action: "lookup", Certificates: []string{"cert-1"},
+			Holder: holder, Purpose: "食品经营许可", CaseID: "2026-0001"}
+	}
+	// January's entries arrive before its partition exists (they go to
+	// the default one and move when it is made).
+	must(t, l.RecordAll(ctx, []exchange.AuditEntry{entry(at(1, 3), alice), entry(at(1, 20), ""), entry(at(1, 31), "")})) // 1-3
+	must(t, s.EnsureAuditPartitions(ctx, at(1, 1)))
+	must(t, s.EnsureAuditPartitions(ctx, at(1, 1))) // again: nothing to do
+	must(t, s.EnsureAuditPartitions(ctx, at(3, 1)))
+	_, err = l.Checkpoint(ctx) // a checkpoint inside January
+	must(t, err)
+	must(t, l.RecordAll(ctx, []exchange.AuditEntry{entry(at(2, 1), alice), entry(at(2, 27), "")}))    // 4-5
+	must(t, l.RecordAll(ctx, []exchange.AuditEntry{entry(at(3, 2), alice), entry(at(3, 30), "")}))    // 6-7
+	must(t, l.RecordAll(ctx, []exchange.AuditEntry{entry(at(4, 1), alice), entry(at(4, 14), alice)})) // 8-9
+	db := s.DB()
+	partitioned := false
+	var n int64
+	if err := db.QueryRow(ctx, `SELECT count(*) FROM pg_inherits WHERE inhparent = 'audit_log'::regclass`).Scan(&n); err == nil {
+		partitioned = true
+		t.Logf("audit_log has %d partitions", n)
+		var inJan int64
+		must(t, db.QueryRow(ctx, `SELECT count(*) FROM audit_log_y2026m01`).Scan(&inJan))
+		if inJan != 3 {
+			t.Fatalf("January's partition holds %d entries, want the 3 moved from the default one", inJan)
+		}
+	}
+
+	for _, bad := range []struct{ value, want string }{{"2026-05", "closed months"}, {"2026-13", "YYYY-MM"}, {"", "YYYY-MM"}} {
+		if _, err := exchange.ParseArchiveMonth("--before", bad.value, now); !errs.Is(err, errs.Invalid) ||
+			!strings.Contains(err.Error(), "--before") || !strings.Contains(err.Error(), bad.want) {
+			t.Fatalf("--before %q: %v, want an invalid-input error naming the flag and %q", bad.value, err, bad.want)
+		}
+	}
+	before, err := exchange.ParseArchiveMonth("--before", "2026-03", now)
+	must(t, err)
+	rep, err := l.Archive(ctx, before)
+	must(t, err)
+	if len(rep.Archived) != 2 || rep.Archived[0].Month != "2026-01" || rep.Archived[0].FirstSeq != 1 || rep.Archived[0].LastSeq != 3 ||
+		rep.Archived[1].Month != "2026-02" || rep.Archived[1].LastSeq != 5 || rep.Removed != 5 {
+		t.Fatalf("archive report %+v (%+v), want January 1-3 and February 4-5, 5 removed", rep, rep.Archived)
+	}
+	if rep.Archived[1].PrevHash != rep.Archived[0].LastHash {
+		t.Fatal("February's bundle does not continue from January's last hash")
+	}
+	must(t, db.QueryRow(ctx, `SELECT count(*) FROM audit_log WHERE seq <= 5`).Scan(&n))
+	if n != 0 {
+		t.Fatalf("%d archived entries still in the database", n)
+	}
+	if partitioned {
+		var gone, kept bool
+		must(t, db.QueryRow(ctx, `SELECT to_regclass('audit_log_y2026m01') IS NULL AND to_regclass('audit_log_y2026m02') IS NULL,
+			to_regclass('audit_log_y2026m03') IS NOT NULL`).Scan(&gone, &kept))
+		if !gone || !kept {
+			t.Fatalf("partitions: January and February dropped %v, March kept %v", gone, kept)
+		}
+	}
+	// Each month verifies on its own, offline.
+	for _, a := range rep.Archived {
+		data, err := objects.Get(ctx, a.Key)
+		must(t, err)
+		b, err := exchange.ReadBundle(strings.NewReader(string(data)))
+		must(t, err)
+		br, err := b.Verify(ctx, key.Verifier)
+		must(t, err)
+		if !br.OK || b.Key != key.VerifierKey || b.Archive.Month != a.Month {
+			t.Fatalf("bundle of %s: %+v", a.Month, br)
+		}
+	}
+	if refs, err := s.ReferencedKeys(ctx, []string{exchange.ArchiveKey("2026-01")}); err != nil || !refs[exchange.ArchiveKey("2026-01")] {
+		t.Fatalf("the orphan sweep would delete an archived month: %v %v", refs, err)
+	}
+	verify := func(wantMonth, wantProblem string) {
+		t.Helper()
+		rep, err := l.Verify(ctx, 1, 0)
+		must(t, err)
+		if wantMonth == "" {
+			if !rep.OK || rep.Checked != 9 {
+				t.Fatalf("verify across archived and live entries: %+v", rep)
+			}
+			return
+		}
+		if rep.OK || rep.Month != wantMonth || !strings.Contains(rep.Problem, wantMonth) || !strings.Contains(rep.Problem, wantProblem) {
+			t.Fatalf("verify: %+v, want a failure in %s saying %q", rep, wantMonth, wantProblem)
+		}
+	}
+	verify("", "")
+	var all []int64
+	must(t, l.ScanAll(ctx, 0, func(r exchange.LedgerRecord) error { all = append(all, r.Seq); return nil }))
+	if len(all) != 9 || all[0] != 1 {
+		t.Fatalf("ScanAll = %v, want entries 1-9", all)
+	}
+
+	// The holder's history: the live entries, and where the rest are.
+	es, err := s.HolderAudit(ctx, alice, 10)
+	must(t, err)
+	if len(es) != 3 || es[0].Seq != 9 || es[2].Seq != 6 {
+		t.Fatalf("alice's live entries: %v", es)
+	}
+	if ab, err := l.ArchivedBefore(ctx); err != nil || ab != "2026-03" {
+		t.Fatalf("archived before = %q %v, want 2026-03", ab, err)
+	}
+
+	// Again: nothing to do.
+	rep, err = l.Archive(ctx, before)
+	must(t, err)
+	if len(rep.Archived) != 0 || rep.Removed != 0 {
+		t.Fatalf("second run: %+v", rep)
+	}
+
+	// Altered, then missing: verification names the month.
+	path := filepath.Join(dir, "ledger", "archive", "2026-01.jsonl")
+	orig, err := os.ReadFile(path)
+	must(t, err)
+	must(t, os.WriteFile(path, []byte(strings.Replace(string(orig), "食品经营许可", "别的用途", 1)), 0o600))
+	verify("2026-01", "SHA-256")
+	must(t, os.Remove(path))
+	verify("2026-01", "missing")
+	must(t, os.WriteFile(path, orig, 0o600))
+	verify("", "")
+
+	// A run that stops after recording March but before removing it: the
+	// chain still verifies, and the next run finishes it.
+	stopped := *l
+	stopped.Store = purgeStops{s}
+	april, err := exchange.ParseArchiveMonth("--before", "2026-04", now)
+	must(t, err)
+	if _, err := stopped.Archive(ctx, april); !errs.Is(err, errs.Unavailable) {
+		t.Fatalf("stopped run: %v", err)
+	}
+	verify("", "")
+	rep, err = l.Archive(ctx, april)
+	must(t, err)
+	if len(rep.Finished) != 1 || rep.Finished[0] != "2026-03" || len(rep.Archived) != 0 || rep.Removed != 2 {
+		t.Fatalf("run after a stopped one: %+v", rep)
+	}
+	if ab, _ := l.ArchivedBefore(ctx); ab != "2026-04" {
+		t.Fatalf("archived before = %q, want 2026-04", ab)
+	}
+	// New entries continue the chain after the archived ones.
+	must(t, l.Record(ctx, entry(now, alice)))
+	rep2, err := l.Verify(ctx, 1, 0)
+	must(t, err)
+	if !rep2.OK || rep2.Checked != 10 {
+		t.Fatalf("verify after archiving and appending: %+v", rep2)
+	}
 }

@@ -47,7 +47,7 @@ func RunTests(t *testing.T, newStore func(t *testing.T) *sqlstore.Store) {
 		{"DocumentLocations", testDocumentLocations},
 		{"EveryDocumentReadsBack", testEveryDocumentReadsBack},
 		{"AuditLedger", testLedger},
-		{"LedgerHolderIndex", testLedgerHolder},
+		{"LedgerHolderIndex", testLedgerHolder}, {"LedgerArchive", testLedgerArchive},
 		{"SealImages", testSeals},
 		{"SealCA", testSealCA}, {"SealCAReplicas", testSealCAReplicas},
 		{"TypeTemplates", testTemplates},
@@ -1117,7 +1117,9 @@ func testLedger(t *testing.T, s *sqlstore.Store) {
 		t.Fatal(err)
 	}
 	verify(12, "missing")
-	if _, err := db.Exec(ctx, `INSERT INTO audit_log (seq, body, hash) VALUES (12, $1, $2)`, b12, h12); err != nil {
+	var e12 exchange.AuditEntry
+	must(t, json.Unmarshal([]byte(b12), &e12))
+	if _, err := db.Exec(ctx, `INSERT INTO audit_log (seq, body, hash, at) VALUES (12, $1, $2, $3)`, b12, h12, e12.At); err != nil {
 		t.Fatal(err)
 	}
 	// Reordered: two entries swapped.

@@ -122,6 +122,33 @@ func TestOIDCWebSignIn(t *testing.T) {
 	}
 }
 
+// TestWalletSaysWhereArchivedHistoryIs: once months of the ledger are
+// archived, the holder's history says before which month its entries are
+// not listed, in Chinese and in English.
+func TestWalletSaysWhereArchivedHistoryIs(t *testing.T) {
+	h := hubtest.New(t)
+	c, st, body := signIn(t, h, "holder", nil)
+	if st != 200 || strings.Contains(body, "accesses-archived") {
+		t.Fatalf("wallet before any archive: %d, archive line shown: %v", st, strings.Contains(body, "accesses-archived"))
+	}
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	// The record alone is what the page reads (the archive itself is
+	// storetest's and the end-to-end test's).
+	must(h.Store.AddAuditArchive(context.Background(), &exchange.AuditArchive{Month: "2025-12", FirstSeq: 1, LastSeq: 1,
+		PrevHash: strings.Repeat("0", 64), LastHash: strings.Repeat("1", 64), Key: exchange.ArchiveKey("2025-12"), SHA256: strings.Repeat("2", 64), ArchivedAt: time.Now()}))
+	if st, body, _ := c.get("/wallet"); st != 200 || !strings.Contains(body, "2026-01 之前的使用记录已归档") {
+		t.Fatalf("wallet after archiving 2025-12: %d, no archive line in Chinese", st)
+	}
+	if st, body, _ := c.get("/wallet?lang=en"); st != 200 || !strings.Contains(body, "Entries before 2026-01 are archived") {
+		t.Fatalf("wallet in English after archiving 2025-12: %d, no archive line", st)
+	}
+}
+
 // sessions returns an anonymous, a holder's, a clerk's and an
 // administrator's client.
 func sessions(t *testing.T, h *hubtest.Hub) map[string]*client {

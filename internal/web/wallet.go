@@ -37,7 +37,10 @@ type walletData struct {
 	Shares       []walletShare
 	Views        []exchange.ShareView
 	Accesses     []exchange.AuditEntry // who used my certificates
-	Created      string                // id of the share just made
+	// ArchivedBefore is the month (YYYY-MM) before which the ledger's
+	// entries are archived and not listed in Accesses ("" if none are).
+	ArchivedBefore string
+	Created        string // id of the share just made
 	// Items are the service items a holder can check before applying;
 	// Check is the answer for the one asked about.
 	Items []*exchange.ServiceItem
@@ -144,6 +147,10 @@ func (s *Server) showWallet(w http.ResponseWriter, r *http.Request, status int, 
 	}
 	if l := s.Shares.Ledger; l != nil {
 		if d.Accesses, err = l.Store.HolderAudit(ctx, s.Certs.Vault.Index(string(h.Kind), h.ID), 100); err != nil {
+			s.fail(w, r, err)
+			return
+		}
+		if d.ArchivedBefore, err = l.ArchivedBefore(ctx); err != nil {
 			s.fail(w, r, err)
 			return
 		}
