@@ -147,8 +147,13 @@ footprint() {
 
 # samples writes the load's inputs for a store of n certificates: people
 # and companies spread over the whole population (gen), identifiers drawn
-# from the whole table, and for 2,000 of them a document to verify and a
-# claim to match (the holder's name and a field, as an applicant states).
+# from the whole table, and for 2,000 of them a claim to match (the
+# holder's name and a field, as an applicant states) and a document to
+# verify. With boto3 (Python), the documents to verify are instead all
+# those of batch objects drawn at random, SCALE_VERIFY_DOCS (60,000) or a
+# few more: more than the hub's status cache keeps (50,000 records), so
+# that verification reads the database as it does for random certificates
+# of a large store.
 samples() {
   local n=$1 next pct
   next=$(cat "$data/next")
@@ -176,7 +181,24 @@ with open(work + "/verify", "w") as v, open(work + "/match", "w") as m:
         m.write(json.dumps({"type": c["type"], "holder_id": c["holder"]["id"],
                             "fields": {"holder_name": c["holder"]["name"], field: c["data"][field]}}, ensure_ascii=False) + "\n")
 PY
-  echo "samples: $(wc -l <"$work/people") people, $(wc -l <"$work/orgs") companies, $(wc -l <"$work/ids") ids, $(wc -l <"$work/verify") documents and claims"
+  if python3 -c 'import boto3' 2>/dev/null; then
+    sql "SELECT document_key FROM (SELECT DISTINCT document_key FROM certificates TABLESAMPLE BERNOULLI ($pct)) k ORDER BY random()" |
+      python3 -c '
+import boto3, json, os, sys
+s3 = boto3.client("s3", endpoint_url="http://" + os.environ["CERTHUB_S3_ENDPOINT"], region_name="us-east-1",
+                  aws_access_key_id=os.environ["CERTHUB_S3_ACCESS_KEY"], aws_secret_access_key=os.environ["CERTHUB_S3_SECRET_KEY"])
+n, want = 0, int(sys.argv[2])
+with open(sys.argv[1], "w") as out:
+    for key in sys.stdin.read().split():
+        # a batch object is its documents, one a line
+        for line in s3.get_object(Bucket=os.environ["CERTHUB_S3_BUCKET"], Key=key)["Body"].read().decode().split("\n"):
+            if line.strip():
+                out.write(json.dumps({"document": line.strip()}) + "\n"); n += 1
+        if n >= want:
+            break
+' "$work/verify" "${SCALE_VERIFY_DOCS:-60000}"
+  fi
+  echo "samples: $(wc -l <"$work/people") people, $(wc -l <"$work/orgs") companies, $(wc -l <"$work/ids") ids, $(wc -l <"$work/match") claims, $(wc -l <"$work/verify") documents"
 }
 
 # measure VACUUMs, measures the footprint and runs the five operations.
