@@ -9,30 +9,17 @@ cd "$(dirname "$0")/.."
 holders=$1
 secs=${2:-20}
 conns=${3:-32}
-work=$(mktemp -d /tmp/certhub-bench-XXXXXX)
-go build -o "$work/certhub" ./cmd/certhub
+. bench/lib.sh
+bench_build
 "$work/certhub" items import bench/resolve-item.yaml --data "${CERTHUB_DATA:-$work/data}" --log-level warn
 "$work/certhub" serve --data "${CERTHUB_DATA:-$work/data}" --addr 127.0.0.1:18085 --admin-token bench-admin --log-level warn 2>"$work/hub.log" &
 hub=$!
 trap 'kill $hub 2>/dev/null || true; rm -rf "$work"' EXIT
-for _ in $(seq 1 300); do curl -fsS http://127.0.0.1:18085/healthz >/dev/null 2>&1 && break; sleep 0.1; done
+wait_up http://127.0.0.1:18085/healthz
 item=BENCH-SP-001
-api() { curl -fsS -H 'Authorization: Bearer bench-admin' "$@"; }
-api -X POST -d '{"code":"'$item'","name":"benchmark item","kind":"service_item"}' http://127.0.0.1:18085/api/v1/purposes >/dev/null 2>&1 || true
-consumer=$(api -X POST -d '{"name":"bench","uscc":"91350100M000100Y43"}' http://127.0.0.1:18085/api/v1/consumers |
-  python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])')
-agreement=$(python3 -c '
-import datetime, json, sys
-today = datetime.date.today()
-print(json.dumps({"consumer": sys.argv[1], "purposes": [sys.argv[2]], "rate_per_minute": 600000,
-  "grants": [{"type": "11330100MB0000001R002", "fields": ["holder_name", "permit_no", "address"]},
-             {"type": "11330100MB0000001R001", "fields": ["holder_name", "legal_representative"]},
-             {"type": "11330100MB0000002W001", "fields": ["location"]}],
-  "valid_from": str(today - datetime.timedelta(days=1)), "valid_until": str(today + datetime.timedelta(days=30))}))' "$consumer" "$item" |
-  api -X POST -d @- http://127.0.0.1:18085/api/v1/agreements | python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])')
-api -X POST -d '{}' "http://127.0.0.1:18085/api/v1/agreements/$agreement/approve" >/dev/null
-token=$(api -X POST -d '{"name":"bench"}' "http://127.0.0.1:18085/api/v1/consumers/$consumer/keys" |
-  python3 -c 'import json,sys; print(json.load(sys.stdin)["token"])')
+bench_consumer http://127.0.0.1:18085 '["'$item'"]' '[{"type": "11330100MB0000001R002", "fields": ["holder_name", "permit_no", "address"]},
+  {"type": "11330100MB0000001R001", "fields": ["holder_name", "legal_representative"]},
+  {"type": "11330100MB0000002W001", "fields": ["location"]}]'
 sample=$(head -1 "$holders")
 echo "sample answer for one applicant:"
 curl -fsS -H "Authorization: Bearer $token" -X POST "http://127.0.0.1:18085/api/v1/service-items/$item/resolve" \

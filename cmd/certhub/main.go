@@ -21,7 +21,7 @@ type CLI struct {
 	Demo       DemoCmd       `cmd:"" help:"Run the hub with a realistic demo data set and print URLs and tokens to try."`
 	ID         IDCmd         `cmd:"" name:"id" help:"Identifier tools."`
 	Keys       KeysCmd       `cmd:"" help:"Seal key management."`
-	Gen        GenCmd        `cmd:"" help:"Fill a store with N realistic certificates (benchmarks, load tests)."`
+	Gen        GenCmd        `cmd:"" help:"Fill a store with N realistic certificates of 5 types (property, marriage, birth, business licence, food permit; 11 holders per 20 certificates), each recorded in the audit ledger as an issuance is (benchmarks, load tests)."`
 	Connectors ConnectorsCmd `cmd:"" help:"Connectors: pull certificates from departments' systems."`
 	Audit      AuditCmd      `cmd:"" help:"The tamper-evident audit ledger: verify, checkpoint, export."`
 	Consumers  ConsumersCmd  `cmd:"" help:"Department systems that read certificates, and their keys."`

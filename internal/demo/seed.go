@@ -62,6 +62,15 @@ func NewGenerator(seed uint64, today certificates.Date) *Generator {
 	return &Generator{r: rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15)), Today: today}
 }
 
+// NewGeneratorAt is NewGenerator whose certificate numbers continue after
+// n, so that generators made for different parts of one large run (one per
+// certificate, in any order) do not all number from the start.
+func NewGeneratorAt(seed uint64, today certificates.Date, n int) *Generator {
+	g := NewGenerator(seed, today)
+	g.n = n
+	return g
+}
+
 func (g *Generator) pastDate(minYears, maxYears int) certificates.Date {
 	return g.Today.AddDays(-(minYears*365 + g.r.IntN((maxYears-minYears)*365+1)))
 }

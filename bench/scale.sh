@@ -1,0 +1,254 @@
+#!/usr/bin/env bash
+# Fill one PostgreSQL + S3 store in stages with `certhub gen` (bulk path,
+# ledger entry per certificate) and, at each stage, measure the store's
+# disk footprint and five operations with wrk (issue 15, "province scale"):
+# lookup by holder + type, lookup by id, verify, match and resolve.
+#   eval "$(bash .ci/services start)"      # or the environment of running ones
+#   bash bench/scale.sh 100000 10000000   # fill to 100k, measure, on to 10M, measure
+# Sizes are totals. The schema and bucket are kept (and the data directory,
+# which holds the master key the holder indexes are keyed with), so a later
+# run goes on where the last one stopped; a size already reached is
+# measured again without filling.
+#
+# Settings (environment):
+#   SCALE_SCHEMA       schema, and bucket (with "-" for "_") (default scale)
+#   SCALE_DATA         data directory (default /tmp/certhub-scale-$SCALE_SCHEMA)
+#   SCALE_SECS         seconds per operation (15), SCALE_WARM seconds of
+#                      unmeasured warm-up before each (5), SCALE_CONNS (32)
+#   SCALE_BATCH        gen's batch (2000), SCALE_CONCURRENCY batches in flight (2)
+#   SCALE_MIN_FREE_GB  stop the fill when free disk on / falls below (8)
+#   SCALE_STOP_AT      stop the fill at this time (date -d syntax, e.g. 13:10)
+#   SCALE_MINIO_DIR    MinIO's data directory, for the object bytes
+#                      (default /tmp/certhub-services/minio, .ci/services')
+# A stopped fill is measured at the size it reached, and the run ends there.
+# Results: one row per operation and stage in $SCALE_DATA/results.txt.
+#
+# Drop the store: psql "$CERTHUB_TEST_DATABASE_URL" -c 'DROP SCHEMA scale CASCADE';
+# AWS_ACCESS_KEY_ID=$CERTHUB_TEST_S3_ACCESS_KEY AWS_SECRET_ACCESS_KEY=$CERTHUB_TEST_S3_SECRET_KEY \
+#   aws --endpoint-url http://$CERTHUB_TEST_S3_ENDPOINT s3 rb s3://scale --force
+# (or any S3 client); rm -rf /tmp/certhub-scale-scale.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+[ $# -ge 1 ] || { sed -n 2,30p "$0"; exit 2; }
+: "${CERTHUB_TEST_DATABASE_URL:?needs PostgreSQL + S3: eval \"\$(bash .ci/services start)\"}"
+: "${CERTHUB_TEST_S3_ENDPOINT:?needs PostgreSQL + S3}"
+. bench/lib.sh
+
+schema=${SCALE_SCHEMA:-scale}
+data=${SCALE_DATA:-/tmp/certhub-scale-$schema}
+secs=${SCALE_SECS:-15}
+warm=${SCALE_WARM:-5}
+conns=${SCALE_CONNS:-32}
+batch=${SCALE_BATCH:-2000}
+conc=${SCALE_CONCURRENCY:-2}
+min_free=${SCALE_MIN_FREE_GB:-8}
+stop_at=
+[ -z "${SCALE_STOP_AT:-}" ] || stop_at=$(date -d "$SCALE_STOP_AT" +%s)
+minio_dir=${SCALE_MINIO_DIR:-/tmp/certhub-services/minio}
+bucket=${schema//_/-}
+addr=127.0.0.1:18190
+base=http://$addr
+export BENCH_ADMIN=bench-admin
+
+bench_build
+hub=
+trap '[ -z "$hub" ] || kill $hub 2>/dev/null || true; rm -rf "$work"' EXIT
+psql "$CERTHUB_TEST_DATABASE_URL" -qc "CREATE SCHEMA IF NOT EXISTS $schema" 2>/dev/null
+export CERTHUB_DATABASE_URL="${CERTHUB_TEST_DATABASE_URL}&search_path=$schema"
+export CERTHUB_S3_ENDPOINT=$CERTHUB_TEST_S3_ENDPOINT CERTHUB_S3_ACCESS_KEY=$CERTHUB_TEST_S3_ACCESS_KEY
+export CERTHUB_S3_SECRET_KEY=$CERTHUB_TEST_S3_SECRET_KEY CERTHUB_S3_BUCKET=$bucket
+export CERTHUB_DATA=$data CERTHUB_LOG_LEVEL=warn
+[ -f "$data/master-key" ] || "$work/certhub" init >/dev/null   # console commands never create a hub
+"$work/certhub" gen --count 0 >/dev/null                           # the demo catalog
+"$work/certhub" items import bench/resolve-item.yaml >/dev/null  # the item resolve asks for
+pgurl="${CERTHUB_TEST_DATABASE_URL}&options=-csearch_path%3D$schema"  # psql's spelling of the schema
+sql() { psql "$pgurl" -Atqc "$1"; }
+free_gb() { df -BG --output=avail / | tail -1 | tr -dc 0-9; }
+log() { echo "[$(date -u +%H:%M:%S)] $*"; }
+echo "store: schema $schema, bucket $bucket, data $data; $(nproc) cores, $(free -g | awk '/Mem:/ {print $2}') GiB"
+
+stopped=
+# fill_to N issues certificates up to N in all (through gen's bulk path),
+# unless the disk or the clock says stop.
+fill_to() {
+  local target=$1 next t0 rc n
+  next=$(cat "$data/next" 2>/dev/null || echo 0)
+  [ "$next" -lt "$target" ] || return 0
+  log "fill $next → $target (batches of $batch, $conc in flight)"
+  t0=$(date +%s)
+  "$work/certhub" gen --start "$next" --count $((target - next)) --batch "$batch" --concurrency "$conc" \
+    >"$work/gen.out" 2>"$work/gen.err" &
+  local gen=$! last=0
+  while kill -0 $gen 2>/dev/null; do
+    sleep 5
+    if [ "$(free_gb)" -lt "$min_free" ]; then
+      stopped="free disk below $min_free GB"
+    elif [ -n "$stop_at" ] && [ "$(date +%s)" -ge "$stop_at" ]; then
+      stopped="the time set by SCALE_STOP_AT ($SCALE_STOP_AT)"
+    fi
+    if [ -n "$stopped" ]; then
+      log "stopping the fill: $stopped"
+      kill $gen 2>/dev/null || true
+      break
+    fi
+    if [ $(($(date +%s) - last)) -ge 60 ]; then
+      last=$(date +%s)
+      log "$(tail -1 "$work/gen.err" 2>/dev/null) free $(free_gb)G"
+    fi
+  done
+  rc=0; wait $gen || rc=$?
+  if [ -z "$stopped" ] && [ $rc -ne 0 ]; then
+    cat "$work/gen.err" >&2; exit 1
+  fi
+  n=$(sql "SELECT count(*) FROM certificates")
+  if [ -z "$stopped" ]; then
+    echo "$target" >"$data/next"
+  else
+    echo "$n" >"$data/next"  # gen's batches are claimed in order: what committed is (about) a prefix
+  fi
+  local el=$(($(date +%s) - t0))
+  log "filled to $n certificates: $((n - next)) in ${el}s, $(( (n - next) / (el > 0 ? el : 1) ))/s ($(cat "$work/gen.out"))"
+  echo "fill $next → $n: $((n - next)) in ${el}s" >>"$data/results.txt"
+}
+
+# footprint prints each table of the schema (heap with TOAST, indexes)
+# and the bucket's bytes, in all and per certificate.
+footprint() {
+  local n=$1 obj objs
+  log "footprint at $n certificates"
+  psql "$pgurl" -qP footer=off -c "
+    SELECT c.relname AS table, c.reltuples::bigint AS rows,
+           pg_size_pretty(pg_total_relation_size(c.oid)) AS total,
+           pg_size_pretty(pg_total_relation_size(c.oid) - pg_indexes_size(c.oid)) AS heap_toast,
+           pg_size_pretty(pg_indexes_size(c.oid)) AS indexes,
+           round((pg_total_relation_size(c.oid) - pg_indexes_size(c.oid))::numeric / $n) AS heap_per_cert,
+           round(pg_indexes_size(c.oid)::numeric / $n) AS index_per_cert
+      FROM pg_class c JOIN pg_namespace s ON s.oid = c.relnamespace
+     WHERE s.nspname = '$schema' AND c.relkind = 'r' AND pg_total_relation_size(c.oid) > 65536
+     ORDER BY pg_total_relation_size(c.oid) DESC"
+  psql "$pgurl" -qP footer=off -c "
+    SELECT i.relname AS index, t.relname AS of, pg_size_pretty(pg_relation_size(i.oid)) AS size,
+           round(pg_relation_size(i.oid)::numeric / $n) AS per_cert
+      FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid JOIN pg_class t ON t.oid = x.indrelid
+      JOIN pg_namespace s ON s.oid = t.relnamespace
+     WHERE s.nspname = '$schema' AND pg_relation_size(i.oid) > 1048576 ORDER BY pg_relation_size(i.oid) DESC"
+  local db
+  db=$(sql "SELECT sum(pg_total_relation_size(c.oid)) FROM pg_class c JOIN pg_namespace s ON s.oid = c.relnamespace WHERE s.nspname = '$schema' AND c.relkind = 'r'")
+  if [ -d "$minio_dir/$bucket" ]; then
+    obj=$(du -sb "$minio_dir/$bucket" | cut -f1)
+    objs=$(find "$minio_dir/$bucket" -name xl.meta | wc -l)
+  else
+    obj=0; objs="? (no $minio_dir/$bucket: set SCALE_MINIO_DIR)"
+  fi
+  echo "database (schema $schema): $db bytes, $((db / n)) per certificate"
+  echo "objects (bucket $bucket, on disk): $obj bytes in $objs objects, $((obj / n)) per certificate"
+  echo "footprint $n: database $db ($((db / n))/cert), objects $obj ($((obj / n))/cert)" >>"$data/results.txt"
+}
+
+# samples writes the load's inputs for a store of n certificates: people
+# and companies spread over the whole population (gen), identifiers drawn
+# from the whole table, and for 2,000 of them a claim to match (the
+# holder's name and a field, as an applicant states) and a document to
+# verify. With boto3 (Python), the documents to verify are instead all
+# those of batch objects drawn at random, SCALE_VERIFY_DOCS (60,000) or a
+# few more: more than the hub's status cache keeps (50,000 records), so
+# that verification reads the database as it does for random certificates
+# of a large store.
+samples() {
+  local n=$1 next pct
+  next=$(cat "$data/next")
+  "$work/certhub" gen --start "$next" --count 0 --holders-file "$work/people" --orgs-file "$work/orgs" --holders-sample 100000 >/dev/null
+  pct=$(python3 -c "print(min(100, 100 * 30000 / $n))")
+  sql "SELECT id FROM certificates TABLESAMPLE BERNOULLI ($pct) LIMIT 20000" >"$work/ids"
+  python3 - "$base" "$work" <<'PY'
+import http.client, json, random, sys
+base, work = sys.argv[1], sys.argv[2]
+conn = http.client.HTTPConnection(base.split("//")[1])
+def get(path):
+    conn.request("GET", path, headers={"Authorization": "Bearer bench-admin"})
+    r = conn.getresponse(); body = r.read()
+    if r.status != 200:
+        raise SystemExit("GET %s: %d %s" % (path, r.status, body[:200]))
+    return body
+ids = open(work + "/ids").read().split()
+random.seed(1)
+with open(work + "/verify", "w") as v, open(work + "/match", "w") as m:
+    for cid in random.sample(ids, min(2000, len(ids))):
+        c = json.loads(get("/api/v1/certificates/" + cid))
+        doc = get("/api/v1/certificates/%s/document" % cid).decode().strip()
+        v.write(json.dumps({"document": doc}) + "\n")
+        field = sorted(k for k, x in c["data"].items() if isinstance(x, (str, int, float)))[0]
+        m.write(json.dumps({"type": c["type"], "holder_id": c["holder"]["id"],
+                            "fields": {"holder_name": c["holder"]["name"], field: c["data"][field]}}, ensure_ascii=False) + "\n")
+PY
+  if python3 -c 'import boto3' 2>/dev/null; then
+    sql "SELECT document_key FROM (SELECT DISTINCT document_key FROM certificates TABLESAMPLE BERNOULLI ($pct)) k ORDER BY random()" |
+      python3 -c '
+import boto3, json, os, sys
+s3 = boto3.client("s3", endpoint_url="http://" + os.environ["CERTHUB_S3_ENDPOINT"], region_name="us-east-1",
+                  aws_access_key_id=os.environ["CERTHUB_S3_ACCESS_KEY"], aws_secret_access_key=os.environ["CERTHUB_S3_SECRET_KEY"])
+n, want = 0, int(sys.argv[2])
+with open(sys.argv[1], "w") as out:
+    for key in sys.stdin.read().split():
+        # a batch object is its documents, one a line
+        for line in s3.get_object(Bucket=os.environ["CERTHUB_S3_BUCKET"], Key=key)["Body"].read().decode().split("\n"):
+            if line.strip():
+                out.write(json.dumps({"document": line.strip()}) + "\n"); n += 1
+        if n >= want:
+            break
+' "$work/verify" "${SCALE_VERIFY_DOCS:-60000}"
+  fi
+  echo "samples: $(wc -l <"$work/people") people, $(wc -l <"$work/orgs") companies, $(wc -l <"$work/ids") ids, $(wc -l <"$work/match") claims, $(wc -l <"$work/verify") documents"
+}
+
+# measure VACUUMs, measures the footprint and runs the five operations.
+measure() {
+  local n t
+  n=$(sql "SELECT count(*) FROM certificates")
+  log "== stage: $n certificates"
+  log "VACUUM ANALYZE"
+  for t in $(sql "SELECT tablename FROM pg_tables WHERE schemaname = '$schema'"); do sql "VACUUM ANALYZE $t"; done
+  log "certificates by type, holders, ledger, outbox:"
+  sql "SELECT type_code, count(*) FROM certificates GROUP BY 1 ORDER BY 1" | sed 's/^/  /'
+  echo "  distinct holders: $(sql "SELECT count(DISTINCT holder_index) FROM certificates"), ledger entries: $(sql "SELECT count(*) FROM audit_log"), outbox events: $(sql "SELECT count(*) FROM events")"
+  footprint "$n"
+  "$work/certhub" serve --addr $addr --admin-token $BENCH_ADMIN --verify-rate 0 2>"$work/hub.log" &
+  hub=$!
+  wait_up $base/healthz
+  samples "$n"
+  local types='[{"type":"11330100MB0000002W001"},{"type":"11330102MB0000003W001"},{"type":"11330100MB00000043001"},{"type":"11330100MB0000001R001"},{"type":"11330100MB0000001R002"}]'
+  bench_consumer $base '["bench", "BENCH-SP-001"]' "$types"
+  local ltype=11330100MB0000002W001 sample
+  sample=$(head -1 "$work/people")
+  echo "sample lookup: $(curl -fsS -H "Authorization: Bearer $token" -H 'X-Purpose: bench' -H 'X-Case-Id: 1' \
+    "$base/api/v1/certificates?type=$ltype&holder_id=$sample" | python3 -c 'import json,sys; print(len(json.load(sys.stdin)["certificates"]), "certificates")')"
+  export TOKEN=$token HOLDERS=$work/people TYPE=$ltype IDS=$work/ids ITEM=BENCH-SP-001
+  run() { # name lua path [env]
+    local name=$1 lua=$2
+    if [ "$warm" -gt 0 ]; then
+      wrk -t2 -c"$conns" -d"${warm}s" -s "$lua" "$base" >/dev/null 2>&1 || true
+    fi
+    # The machine's load average over the last minute, beside: other work on
+    # the same cores shows there.
+    echo "$(bench_wrk "$name" "$lua" "$base" "$conns" "$secs")  load $(cut -d' ' -f1 /proc/loadavg)" | tee -a "$work/rows"
+  }
+  : >"$work/rows"
+  log "== $n certificates: $conns connections, ${secs}s each (after ${warm}s of warm-up)"
+  printf "%-10s %10s %8s %8s %8s\n" operation req/s p50_ms p99_ms non-2xx
+  run lookup bench/lookup.lua
+  run by-id bench/byid.lua
+  (unset TOKEN; BODIES=$work/verify TARGET=/api/v1/verify run verify bench/bodies.lua)
+  BODIES=$work/match TARGET=/api/v1/match run match bench/bodies.lua
+  HOLDERS=$work/orgs run resolve bench/resolve.lua
+  echo "hub memory: $(rss $hub)"
+  for f in "$work"/wrk-*.err; do [ -s "$f" ] && { echo "$(basename "$f"): $(wc -l <"$f") errors, e.g."; head -2 "$f"; }; done
+  sed "s/^/$n /" "$work/rows" >>"$data/results.txt"
+  kill $hub; wait $hub 2>/dev/null || true; hub=
+}
+
+for size in "$@"; do
+  fill_to "$size"
+  measure
+  [ -z "$stopped" ] || { log "fill stopped ($stopped): measured at the size reached"; break; }
+done
+log "done; kept: schema $schema, bucket $bucket, data $data; results in $data/results.txt"
