@@ -30,6 +30,8 @@ type Webhooks struct {
 	Certs    *certificates.Service
 	Log      *slog.Logger
 	Now      func() time.Time
+	// DispatchBatch is how many events Dispatch fans out at a time (1000).
+	DispatchBatch int
 	// Owner names this process in the dispatcher's lease.
 	Owner string
 	// MaxAttempts before a delivery is dead (default 12).
@@ -64,6 +66,9 @@ type followCache struct {
 }
 
 func (w *Webhooks) defaults() {
+	if w.DispatchBatch == 0 {
+		w.DispatchBatch = 1000
+	}
 	if w.MaxAttempts == 0 {
 		w.MaxAttempts = 12
 	}
@@ -235,8 +240,23 @@ func (w *Webhooks) Run(ctx context.Context, every time.Duration) {
 	defer t.Stop()
 	lastSweep := time.Time{}
 	for {
-		if _, err := w.Dispatch(ctx); err != nil && ctx.Err() == nil {
-			w.Log.Error("webhook dispatch", "err", err)
+		// A full batch means more are waiting (a backfill of millions puts
+		// millions of events in at once): fan out again at once rather than
+		// a batch a tick, for up to one interval, then deliver what is due
+		// and carry on without waiting for the tick.
+		behind := false
+		for start := time.Now(); ; {
+			n, err := w.Dispatch(ctx)
+			if err != nil && ctx.Err() == nil {
+				w.Log.Error("webhook dispatch", "err", err)
+			}
+			if err != nil || n < w.DispatchBatch || ctx.Err() != nil {
+				break
+			}
+			if time.Since(start) >= every {
+				behind = true
+				break
+			}
 		}
 		if time.Since(lastSweep) > 10*time.Minute {
 			n, swept, err := w.sweepExpired(ctx)
@@ -260,6 +280,9 @@ func (w *Webhooks) Run(ctx context.Context, every time.Duration) {
 			if n == 0 || err != nil {
 				break
 			}
+		}
+		if behind && ctx.Err() == nil {
+			continue
 		}
 		select {
 		case <-ctx.Done():
@@ -307,7 +330,7 @@ func (w *Webhooks) Dispatch(ctx context.Context) (int, error) {
 	if err != nil || !ok {
 		return 0, err
 	}
-	events, err := w.Store.EventsAfter(ctx, cursor, 1000, now.Add(-EventSettle))
+	events, err := w.Store.EventsAfter(ctx, cursor, w.DispatchBatch, now.Add(-EventSettle))
 	if err != nil || len(events) == 0 {
 		return 0, err
 	}

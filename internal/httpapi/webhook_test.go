@@ -453,3 +453,38 @@ func TestWebhooksSkipBackfilled(t *testing.T) {
 		t.Fatalf("delivered %+v", got)
 	}
 }
+
+// TestWebhooksCatchUp: when the outbox holds more events than one
+// dispatch takes (a large backfill), the dispatcher fans out batch after
+// batch at once instead of one batch an interval; with an interval of an
+// hour, every event still reaches the receiver.
+func TestWebhooksCatchUp(t *testing.T) {
+	t.Parallel()
+	h := newHub(t)
+	h.seed()
+	consumer, key := h.newConsumer("监管平台")
+	h.agreement(consumer, exchange.Grant{Type: licence, Fields: []string{"capital"}}, "SX-001")
+	rc := newReceiver(t)
+	rc.keys = h.jwks()
+	if st := h.call("POST", "/api/v1/subscriptions", key, map[string]any{"url": rc.srv.URL + "/hook", "types": []string{licence}}, nil); st != 201 {
+		t.Fatalf("subscribe: %d", st)
+	}
+	const n = 7
+	for i := range n {
+		if st := h.call("POST", "/api/v1/certificates", h.Admin, issueBody(), nil); st != 201 {
+			t.Fatalf("issue %d: %d", i, st)
+		}
+	}
+	h.Webhooks.DispatchBatch = 2 // n events are four batches
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); h.Webhooks.Run(ctx, time.Hour) }()
+	defer func() { cancel(); <-done }()
+	deadline := time.Now().Add(15 * time.Second)
+	for len(rc.received()) < n {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d of %d events delivered within one dispatch interval", len(rc.received()), n)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
