@@ -410,6 +410,21 @@ func TestFollowHonoursEventFilter(t *testing.T) {
 	}
 }
 
+// subscribedReceiver registers a department system with an agreement over
+// the licence and a subscription to its events, delivered to a new
+// receiver that checks signatures with the hub's JWKS.
+func (h *hub) subscribedReceiver(t *testing.T) *receiver {
+	h.t.Helper()
+	consumer, key := h.newConsumer("监管平台")
+	h.agreement(consumer, exchange.Grant{Type: licence, Fields: []string{"capital"}}, "SX-001")
+	rc := newReceiver(t)
+	rc.keys = h.jwks()
+	if st := h.call("POST", "/api/v1/subscriptions", key, map[string]any{"url": rc.srv.URL + "/hook", "types": []string{licence}}, nil); st != 201 {
+		h.t.Fatalf("subscribe: %d", st)
+	}
+	return rc
+}
+
 // TestWebhooksSkipBackfilled: a child's version that reached this hub by
 // the child's backfill joins the outbox (to travel on to this hub's
 // parent) but is not told to subscribers: nothing happened to it now. The
@@ -418,13 +433,7 @@ func TestWebhooksSkipBackfilled(t *testing.T) {
 	t.Parallel()
 	h := newHub(t)
 	h.seed()
-	consumer, key := h.newConsumer("监管平台")
-	h.agreement(consumer, exchange.Grant{Type: licence, Fields: []string{"capital"}}, "SX-001")
-	rc := newReceiver(t)
-	rc.keys = h.jwks()
-	if st := h.call("POST", "/api/v1/subscriptions", key, map[string]any{"url": rc.srv.URL + "/hook", "types": []string{licence}}, nil); st != 201 {
-		t.Fatalf("subscribe: %d", st)
-	}
+	rc := h.subscribedReceiver(t)
 	ctx := context.Background()
 	change := func(serial, kind string, seq int64) federation.Change {
 		id := certificates.Identifier{TypeCode: licence, Issuer: marketCode, Serial: serial, Version: 1}
@@ -462,13 +471,7 @@ func TestWebhooksCatchUp(t *testing.T) {
 	t.Parallel()
 	h := newHub(t)
 	h.seed()
-	consumer, key := h.newConsumer("监管平台")
-	h.agreement(consumer, exchange.Grant{Type: licence, Fields: []string{"capital"}}, "SX-001")
-	rc := newReceiver(t)
-	rc.keys = h.jwks()
-	if st := h.call("POST", "/api/v1/subscriptions", key, map[string]any{"url": rc.srv.URL + "/hook", "types": []string{licence}}, nil); st != 201 {
-		t.Fatalf("subscribe: %d", st)
-	}
+	rc := h.subscribedReceiver(t)
 	const n = 7
 	for i := range n {
 		if st := h.call("POST", "/api/v1/certificates", h.Admin, issueBody(), nil); st != 201 {
