@@ -36,7 +36,10 @@ func TestFederationOfflineClerk(t *testing.T) {
 	county.p.must(200, "POST", "/api/v1/certificates/"+gone+"/revoke", issuer, map[string]string{"reason": "吊销"})
 
 	// The province passes on the county's trust list and status list.
-	waitFor(t, 60*time.Second, "the province's federation trust list holds the county's", func() (bool, string) {
+	// Its licence type catalogue too (fetched on the province's own pull,
+	// which may have run before the county defined the type): without it
+	// the offline page cannot label the fields.
+	waitFor(t, 60*time.Second, "the province's federation trust list holds the county's, with its licence types", func() (bool, string) {
 		r := prov.p.do("GET", "/.well-known/certhub-federation-trust-list", "", nil)
 		if r.status != 200 {
 			return false, string(r.body)
@@ -46,11 +49,14 @@ func TestFederationOfflineClerk(t *testing.T) {
 			Hubs []struct {
 				ID        string `json:"hub_id"`
 				TrustList string `json:"trust_list"`
+				Types     struct {
+					Types map[string]json.RawMessage `json:"types"`
+				} `json:"licence_types"`
 			}
 		}
 		_ = json.Unmarshal(raw, &p)
 		for _, h := range p.Hubs {
-			if h.ID == "330102" && strings.Count(h.TrustList, ".") == 2 {
+			if h.ID == "330102" && strings.Count(h.TrustList, ".") == 2 && h.Types.Types[typ] != nil {
 				return true, ""
 			}
 		}

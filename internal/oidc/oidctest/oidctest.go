@@ -70,7 +70,11 @@ func New(t testing.TB) *Provider {
 	})
 	mux.HandleFunc("/authorize", p.authorize)
 	mux.HandleFunc("/token", p.token)
-	p.srv = httptest.NewServer(mux)
+	// p.srv is set before the server serves: a request can arrive at once
+	// (a hub of another test, configured with a provider that had this
+	// port before), and the handlers read p.srv.
+	p.srv = httptest.NewUnstartedServer(mux)
+	p.srv.Start()
 	t.Cleanup(p.srv.Close)
 	return p
 }
