@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/certhub/certhub/certificates"
+	"github.com/certhub/certhub/internal/hubtest"
 )
 
 // BenchmarkVerifyDocument measures the service's verify path (signature,
@@ -33,7 +34,7 @@ func BenchmarkVerifyDocument(b *testing.B) {
 // BenchmarkVerifyHTTP measures POST /api/v1/verify through the router and a
 // real loopback connection.
 func BenchmarkVerifyHTTP(b *testing.B) {
-	h := newHub(b)
+	h := newHub(b, hubtest.Unlimited())
 	h.Certs.Cache = certificates.NewStatusCache(1000) // as certhub serve has it
 	benchVerifyHTTP(b, h)
 }
@@ -66,7 +67,7 @@ func benchVerifyHTTP(b *testing.B, h *hub) {
 // the authority seals one certificate with ES256, rotates to SM2 and seals
 // another, so the two differ only by their seal.
 func BenchmarkVerifyHTTPAlgorithms(b *testing.B) {
-	h := newHub(b)
+	h := newHub(b, hubtest.Unlimited())
 	h.seed()
 	docs := map[string][]byte{}
 	for _, alg := range []string{"ES256", "SM2"} {

@@ -221,7 +221,7 @@ func TestTracingSQLite(t *testing.T) {
 func BenchmarkVerifyHTTPTraced(b *testing.B) {
 	tp := sdktrace.NewTracerProvider(sdktrace.WithBatcher(tracetest.NewNoopExporter()))
 	b.Cleanup(func() { _ = tp.Shutdown(context.Background()) })
-	h := newHub(b, hubtest.Traced(tp))
+	h := newHub(b, hubtest.Traced(tp), hubtest.Unlimited())
 	h.Certs.Cache = certificates.NewStatusCache(1000)
 	benchVerifyHTTP(b, h)
 }

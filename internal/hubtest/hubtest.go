@@ -66,6 +66,7 @@ type Option func(*options)
 
 type options struct {
 	postgres, s3, pprof bool
+	unlimited           bool
 	tracing             trace.TracerProvider
 }
 
@@ -86,6 +87,11 @@ func Traced(tp trace.TracerProvider) Option { return func(o *options) { o.tracin
 // Profiled serves the runtime's profiles to administrators, as certhub
 // serve --pprof does.
 func Profiled() Option { return func(o *options) { o.pprof = true } }
+
+// Unlimited turns the per-address verification rate limit off, as
+// certhub serve --verify-rate 0 does: benchmarks send every request from
+// one address.
+func Unlimited() Option { return func(o *options) { o.unlimited = true } }
 
 // New starts a hub; everything is cleaned up when the test ends.
 func New(t testing.TB, opts ...Option) *Hub {
@@ -173,8 +179,12 @@ func New(t testing.TB, opts ...Option) *Hub {
 	pages := &web.Server{Certs: certs, Shares: shares, Tokens: store, OIDC: holders, Box: signing.NewBox(master, "web session v1"),
 		Log: log, Now: clk.Now, PublicURL: srv.URL, AdminTokenHash: adminHash, Registry: reg, Items: items, Files: files, Annotations: annotations,
 		HubKey: hk}
+	verifyRate := 10000
+	if o.unlimited {
+		verifyRate = 0
+	}
 	api := &httpapi.Server{Certs: certs, Keys: keys, Tokens: store, Shares: shares, Holders: holders, PublicURL: srv.URL, Log: log,
-		Now: clk.Now, AdminTokenHash: adminHash, VerifyRatePerMinute: 10000, Pages: pages, Ledger: ledger, LedgerKey: lk.VerifierKey,
+		Now: clk.Now, AdminTokenHash: adminHash, VerifyRatePerMinute: verifyRate, Pages: pages, Ledger: ledger, LedgerKey: lk.VerifierKey,
 		Consumers: reg, Webhooks: hooks, Items: items, Files: files, Copies: copies, Tracing: o.tracing, Pprof: o.pprof,
 		Annotations:  annotations,
 		AccessTokens: &exchange.AccessTokens{Registry: reg, Key: hk, Issuer: srv.URL, TokenURL: srv.URL + "/api/v1/oauth/token", Now: clk.Now}}
