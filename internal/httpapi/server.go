@@ -15,9 +15,13 @@ import (
 	"log/slog"
 	"net/http"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	jsonv2 "github.com/go-json-experiment/json"
+	"github.com/go-json-experiment/json/jsontext"
 
 	"github.com/go-chi/chi/v5"
 	"github.com/go-chi/chi/v5/middleware"
@@ -543,26 +547,25 @@ func (s *Server) decode(w http.ResponseWriter, r *http.Request, v any) error {
 }
 
 // decodeJSON is decode's reader-level half; body must already be limited.
+//
+// It decodes with the JSON v2 design (github.com/go-json-experiment/json,
+// which Go ships as encoding/json/v2): one pass over the body where
+// encoding/json makes two, which is a fifth of what POST /api/v1/verify
+// costs (docs/benchmarks.md). Names match as encoding/json matched them
+// (case-insensitively); a name given twice is refused, where encoding/json
+// kept the last (two readers of one body must not see two values); bytes
+// that are not UTF-8 become U+FFFD and are then refused by the text rule
+// below, naming the field; numbers in free-form data stay exact
+// (encoding/json.Number, see anyValue).
 func decodeJSON(body io.Reader, limit int64, v any) error {
 	raw, err := io.ReadAll(body)
 	if err != nil {
 		return jsonError(err, limit)
 	}
-	d := json.NewDecoder(bytes.NewReader(raw))
-	d.DisallowUnknownFields()
-	d.UseNumber()
-	if err := d.Decode(v); err != nil {
-		return jsonError(err, limit)
+	if len(bytes.TrimSpace(raw)) == 0 {
+		return errs.Field("body", "is empty; a JSON object is required")
 	}
-	switch tok, err := d.Token(); {
-	case errors.Is(err, io.EOF):
-	case err == nil:
-		return errs.Field("body", "must hold one JSON value; found %s after it at byte %d", tokenKind(tok), d.InputOffset())
-	default:
-		var se *json.SyntaxError
-		if errors.As(err, &se) {
-			return errs.Field("body", "must hold one JSON value; found more after it at byte %d: %v", se.Offset, err)
-		}
+	if err := jsonv2.Unmarshal(raw, v, bodyOptions); err != nil {
 		return jsonError(err, limit)
 	}
 	var l errs.List
@@ -579,44 +582,136 @@ func decodeJSON(body io.Reader, limit int64, v any) error {
 	return l.Err()
 }
 
-func tokenKind(tok json.Token) string {
-	switch tok.(type) {
-	case json.Delim:
-		return fmt.Sprintf("%q", tok)
-	case string:
-		return "a string"
-	case nil:
-		return "null"
+// bodyOptions are decodeJSON's: unknown names refused, names matched
+// case-insensitively, invalid UTF-8 left to the text rule, free-form
+// values decoded by anyValue.
+var bodyOptions = jsonv2.JoinOptions(
+	jsonv2.RejectUnknownMembers(true),
+	jsonv2.MatchCaseInsensitiveNames(true),
+	jsontext.AllowInvalidUTF8(true),
+	jsonv2.WithUnmarshalers(jsonv2.UnmarshalFromFunc(func(dec *jsontext.Decoder, v *any) error {
+		x, err := anyValue(dec)
+		if err == nil {
+			*v = x
+		}
+		return err
+	})),
+)
+
+// anyValue reads one JSON value into the types encoding/json gives an any
+// with UseNumber: map[string]any, []any, string, json.Number, bool, nil.
+// Numbers stay as written, so a licence field's 12345678901234567890 is
+// never rounded through a float64.
+func anyValue(dec *jsontext.Decoder) (any, error) {
+	tok, err := dec.ReadToken()
+	if err != nil {
+		return nil, err
 	}
-	return "another value"
+	switch tok.Kind() {
+	case '{':
+		m := map[string]any{}
+		for dec.PeekKind() != '}' {
+			tok, err := dec.ReadToken()
+			if err != nil {
+				return nil, err
+			}
+			name := tok.String() // before the next read voids tok
+			val, err := anyValue(dec)
+			if err != nil {
+				return nil, err
+			}
+			m[name] = val
+		}
+		_, err := dec.ReadToken()
+		return m, err
+	case '[':
+		a := []any{}
+		for dec.PeekKind() != ']' {
+			val, err := anyValue(dec)
+			if err != nil {
+				return nil, err
+			}
+			a = append(a, val)
+		}
+		_, err := dec.ReadToken()
+		return a, err
+	case '"':
+		return tok.String(), nil
+	case '0':
+		return json.Number(tok.String()), nil
+	case 't', 'f':
+		return tok.Bool(), nil
+	default: // 'n'
+		return nil, nil
+	}
 }
 
 // jsonError turns a decoding failure into an error naming the field.
 func jsonError(err error, limit int64) error {
-	var se *json.SyntaxError
-	var te *json.UnmarshalTypeError
 	var mbe *http.MaxBytesError
+	var se *jsonv2.SemanticError
+	var syn *jsontext.SyntacticError
 	switch {
 	case errors.As(err, &mbe):
 		return &errs.Error{Code: errs.TooLarge, Field: "body", Message: fmt.Sprintf("request body is larger than %d bytes", limit)}
 	case errors.Is(err, io.ErrUnexpectedEOF):
 		return errs.Field("body", "malformed JSON: the body ends in the middle of a value")
-	case errors.As(err, &se):
-		return errs.Field("body", "malformed JSON at byte %d: %v", se.Offset, err)
-	case errors.As(err, &te):
-		field := te.Field
-		if field == "" {
-			field = "body"
+	case errors.As(err, &se) && se.Err == jsonv2.ErrUnknownName:
+		return errs.Field(fieldPath(se.JSONPointer), "is not a known field")
+	case errors.As(err, &syn) && errors.Is(syn.Err, jsontext.ErrDuplicateName):
+		return errs.Field(fieldPath(syn.JSONPointer), "is given twice; send each field once")
+	case errors.As(err, &syn):
+		if syn.JSONPointer == "" && strings.Contains(syn.Err.Error(), "after top-level value") {
+			return errs.Field("body", "must hold one JSON value; found more after it at byte %d", syn.ByteOffset)
 		}
-		return errs.Field(field, "must be %s, got JSON %s", jsonKind(te.Type.String()), te.Value)
-	case strings.HasPrefix(err.Error(), "json: unknown field "):
-		name := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
-		return errs.Field(name, "is not a known field")
-	case errors.Is(err, io.EOF):
-		return errs.Field("body", "is empty; a JSON object is required")
+		return errs.Field("body", "malformed JSON at byte %d: %v", syn.ByteOffset, syn.Err)
+	case errors.As(err, &se) && se.GoType != nil && se.JSONKind != 0 && (se.Err == nil || strings.Contains(se.Err.Error(), "cannot unmarshal")):
+		return errs.Field(fieldPath(se.JSONPointer), "must be %s, got JSON %s", jsonKind(se.GoType.String()), kindName(se.JSONKind))
+	case errors.As(err, &se) && se.Err != nil:
+		// Errors from a field's own UnmarshalJSON (dates) carry their
+		// reason.
+		return errs.Field(fieldPath(se.JSONPointer), "%v", se.Err)
 	}
-	// Errors from a field's own UnmarshalJSON (dates) carry their reason.
 	return errs.Field("body", "%v", err)
+}
+
+// fieldPath names the value at a JSON pointer as the hub's errors name
+// fields: /fields/1/name is fields[1].name; the root is the body.
+func fieldPath(p jsontext.Pointer) string {
+	var sb strings.Builder
+	for tok := range p.Tokens() {
+		if _, err := strconv.Atoi(tok); err == nil && sb.Len() > 0 {
+			sb.WriteString("[" + tok + "]")
+			continue
+		}
+		if sb.Len() > 0 {
+			sb.WriteByte('.')
+		}
+		sb.WriteString(tok)
+	}
+	if sb.Len() == 0 {
+		return "body"
+	}
+	return sb.String()
+}
+
+// kindName says what JSON a client sent, as encoding/json's errors did.
+func kindName(k jsontext.Kind) string {
+	switch k {
+	case '"':
+		return "string"
+	case '0':
+		return "number"
+	case 't', 'f':
+		return "bool"
+	case 'n':
+		return "null"
+	case '{':
+		return "object"
+	case '[':
+		return "array"
+	}
+	return "value"
 }
 
 func jsonKind(goType string) string {
