@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"strconv"
+	"time"
 
 	"github.com/go-chi/chi/v5"
 
@@ -107,6 +108,10 @@ func (s *Server) runConnector(w http.ResponseWriter, r *http.Request) {
 	if e == nil {
 		return
 	}
+	// A backfill can run longer than the server's write timeout (60 s in
+	// certhub serve); the call answers when the run ends, so this answer
+	// has no deadline (the run holds a lease; the client may give up).
+	_ = http.NewResponseController(w).SetWriteDeadline(time.Time{})
 	run, err := e.Run(r.Context(), chi.URLParam(r, "name"), nil)
 	if run == nil {
 		s.fail(w, r, err)

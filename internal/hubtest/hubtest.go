@@ -67,6 +67,7 @@ type Option func(*options)
 type options struct {
 	postgres, s3, pprof bool
 	unlimited           bool
+	writeTimeout        time.Duration
 	tracing             trace.TracerProvider
 }
 
@@ -92,6 +93,10 @@ func Profiled() Option { return func(o *options) { o.pprof = true } }
 // certhub serve --verify-rate 0 does: benchmarks send every request from
 // one address.
 func Unlimited() Option { return func(o *options) { o.unlimited = true } }
+
+// WriteTimeout gives the hub's HTTP server a write timeout, as certhub
+// serve has one (60 s).
+func WriteTimeout(d time.Duration) Option { return func(o *options) { o.writeTimeout = d } }
 
 // New starts a hub; everything is cleaned up when the test ends.
 func New(t testing.TB, opts ...Option) *Hub {
@@ -144,6 +149,7 @@ func New(t testing.TB, opts ...Option) *Hub {
 	certs := &certificates.Service{Store: store, Documents: docs, Keys: keys, Vault: signing.NewVault(master), Now: clk.Now, Location: loc, Log: log, Seals: seals}
 	admin, adminHash := exchange.NewSecret()
 	srv := httptest.NewUnstartedServer(nil)
+	srv.Config.WriteTimeout = o.writeTimeout
 	srv.Start()
 	t.Cleanup(srv.Close)
 	certs.PublicURL = srv.URL
