@@ -132,6 +132,12 @@ type Delivery struct {
 }
 
 // Attempt is one try to deliver.
+// Finished is one attempt of a delivery, with the delivery as it left it.
+type Finished struct {
+	Delivery *Delivery
+	Attempt  Attempt
+}
+
 type Attempt struct {
 	At         time.Time `json:"at"`
 	StatusCode int       `json:"status_code"`
@@ -179,8 +185,9 @@ type EventStore interface {
 	// subscription and certificate, only the oldest pending one, so a
 	// certificate's events arrive in order.
 	ClaimDeliveries(ctx context.Context, now, until time.Time, limit int) ([]*Delivery, error)
-	// FinishAttempt records an attempt and the delivery's new state.
-	FinishAttempt(ctx context.Context, d *Delivery, a Attempt) error
+	// FinishAttempts records attempts and their deliveries' new states,
+	// all in one transaction.
+	FinishAttempts(ctx context.Context, done []Finished) error
 	// ListDeliveries lists a subscription's deliveries, newest first,
 	// with their attempts; status "" for all.
 	ListDeliveries(ctx context.Context, subscription, status string, limit int) ([]*Delivery, error)

@@ -397,21 +397,53 @@ func (w *Webhooks) Deliver(ctx context.Context) (int, error) {
 	if err != nil || len(ds) == 0 {
 		return 0, err
 	}
+	// Each worker records what it did in one transaction every
+	// recordEvery attempts, or once the oldest unrecorded one is a second
+	// old (well within the claim's lease, so no other replica takes a
+	// delivery that was made), and at the end: a commit per delivery held
+	// a backlog of 200,000 to about 1,000 a second. A crash before the
+	// record leaves those deliveries claimed until their lease ends; they
+	// are then delivered again (at least once, as ever).
+	const recordEvery = 25
 	work := make(chan *Delivery)
 	var wg sync.WaitGroup
 	var firstErr error
 	var mu sync.Mutex
+	fail := func(err error) {
+		mu.Lock()
+		firstErr = cmpErr(firstErr, err)
+		mu.Unlock()
+	}
 	for range min(w.Workers, len(ds)) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			var done []Finished
+			var oldest time.Time
+			record := func() {
+				if len(done) > 0 && ctx.Err() == nil {
+					if err := w.Store.FinishAttempts(ctx, done); err != nil {
+						fail(err)
+					}
+				}
+				done = done[:0]
+			}
 			for d := range work {
-				if err := w.attempt(ctx, d); err != nil {
-					mu.Lock()
-					firstErr = cmpErr(firstErr, err)
-					mu.Unlock()
+				f, err := w.attempt(ctx, d)
+				if err != nil {
+					fail(err)
+				}
+				if f != nil {
+					if len(done) == 0 {
+						oldest = time.Now()
+					}
+					done = append(done, *f)
+				}
+				if len(done) >= recordEvery || (len(done) > 0 && time.Since(oldest) > time.Second) {
+					record()
 				}
 			}
+			record()
 		}()
 	}
 	for _, d := range ds {
@@ -429,16 +461,17 @@ func cmpErr(a, b error) error {
 	return b
 }
 
-// attempt posts one delivery and records what happened.
-func (w *Webhooks) attempt(ctx context.Context, d *Delivery) error {
+// attempt posts one delivery and says what happened, for the caller to
+// record; nil when shutting down (the lease runs out and it is retried).
+func (w *Webhooks) attempt(ctx context.Context, d *Delivery) (*Finished, error) {
 	start := w.Now()
 	body, err := payload(d, start)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	sig, err := w.Key.SignDetached(body)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	a := Attempt{At: start.UTC().Truncate(time.Microsecond)}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, d.URL, bytes.NewReader(body))
@@ -460,7 +493,7 @@ func (w *Webhooks) attempt(ctx context.Context, d *Delivery) error {
 		}
 	}
 	if ctx.Err() != nil {
-		return nil // shutting down: the lease runs out and it is retried
+		return nil, nil // shutting down: the lease runs out and it is retried
 	}
 	a.DurationMS = int(w.Now().Sub(start) / time.Millisecond)
 	d.Attempts++
@@ -483,7 +516,7 @@ func (w *Webhooks) attempt(ctx context.Context, d *Delivery) error {
 	if w.OnAttempt != nil {
 		w.OnAttempt(outcome)
 	}
-	return w.Store.FinishAttempt(ctx, d, a)
+	return &Finished{Delivery: d, Attempt: a}, nil
 }
 
 // backoff is the delay before retry n+1: Backoff·2ⁿ⁻¹, at most MaxBackoff,

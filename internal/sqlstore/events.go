@@ -307,14 +307,35 @@ func (s *Store) ClaimDeliveries(ctx context.Context, now, until time.Time, limit
 		if err := rows.Err(); err != nil {
 			return err
 		}
-		// Claim each; one another process claimed meanwhile is skipped.
+		if len(found) == 0 {
+			return nil
+		}
+		// Claim them in one statement; one another process claimed
+		// meanwhile is not returned, and skipped.
+		args := []any{until, now}
 		for _, d := range found {
-			n, err := q.Exec(ctx, `UPDATE deliveries SET lease_until = $2 WHERE id = $1 AND status = 'pending'
-				AND (lease_until IS NULL OR lease_until < $3)`, d.ID, until, now)
-			if err != nil {
+			args = append(args, d.ID)
+		}
+		rows, err = q.Query(ctx, `UPDATE deliveries SET lease_until = $1 WHERE status = 'pending' AND (lease_until IS NULL OR lease_until < $2)
+			AND id IN (`+placeholders(3, len(found))+`) RETURNING id`, args...)
+		if err != nil {
+			return err
+		}
+		claimed := map[int64]bool{}
+		for rows.Next() {
+			var id int64
+			if err := rows.Scan(&id); err != nil {
+				rows.Close()
 				return err
 			}
-			if n == 1 {
+			claimed[id] = true
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		for _, d := range found {
+			if claimed[d.ID] {
 				out = append(out, d)
 			}
 		}
@@ -323,16 +344,21 @@ func (s *Store) ClaimDeliveries(ctx context.Context, now, until time.Time, limit
 	return out, err
 }
 
-// FinishAttempt implements exchange.EventStore.
-func (s *Store) FinishAttempt(ctx context.Context, d *exchange.Delivery, a exchange.Attempt) error {
+// FinishAttempts implements exchange.EventStore.
+func (s *Store) FinishAttempts(ctx context.Context, done []exchange.Finished) error {
 	return s.db.InTx(ctx, func(q Querier) error {
-		if _, err := q.Exec(ctx, `INSERT INTO delivery_attempts (delivery_id, at, status_code, error, duration_ms) VALUES ($1, $2, $3, $4, $5)`,
-			d.ID, a.At, a.StatusCode, a.Error, a.DurationMS); err != nil {
-			return err
+		for _, f := range done {
+			d, a := f.Delivery, f.Attempt
+			if _, err := q.Exec(ctx, `INSERT INTO delivery_attempts (delivery_id, at, status_code, error, duration_ms) VALUES ($1, $2, $3, $4, $5)`,
+				d.ID, a.At, a.StatusCode, a.Error, a.DurationMS); err != nil {
+				return err
+			}
+			if _, err := q.Exec(ctx, `UPDATE deliveries SET status = $2, attempts = $3, next_at = $4, last_status = $5, last_error = $6,
+				delivered_at = $7, lease_until = NULL WHERE id = $1`, d.ID, d.Status, d.Attempts, d.NextAt, d.LastStatus, d.LastError, d.DeliveredAt); err != nil {
+				return err
+			}
 		}
-		_, err := q.Exec(ctx, `UPDATE deliveries SET status = $2, attempts = $3, next_at = $4, last_status = $5, last_error = $6,
-			delivered_at = $7, lease_until = NULL WHERE id = $1`, d.ID, d.Status, d.Attempts, d.NextAt, d.LastStatus, d.LastError, d.DeliveredAt)
-		return err
+		return nil
 	})
 }
 

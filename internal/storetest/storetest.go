@@ -635,10 +635,10 @@ func testEvents(t *testing.T, s *sqlstore.Store) {
 	d.Status, d.Attempts = exchange.DeliveryDelivered, 1
 	at := now
 	d.DeliveredAt = &at
-	must(t, s.FinishAttempt(ctx, d, exchange.Attempt{At: now, StatusCode: 204, DurationMS: 3}))
 	f := claimed[1]
 	f.Attempts, f.LastStatus, f.LastError, f.NextAt = 1, 503, "down", now.Add(time.Hour)
-	must(t, s.FinishAttempt(ctx, f, exchange.Attempt{At: now, StatusCode: 503, Error: "down", DurationMS: 5}))
+	must(t, s.FinishAttempts(ctx, []exchange.Finished{{Delivery: d, Attempt: exchange.Attempt{At: now, StatusCode: 204, DurationMS: 3}},
+		{Delivery: f, Attempt: exchange.Attempt{At: now, StatusCode: 503, Error: "down", DurationMS: 5}}}))
 	next, err := s.ClaimDeliveries(ctx, now, now.Add(time.Minute), 10)
 	must(t, err)
 	if len(next) != 1 || next[0].Event.Kind != "revised" {
