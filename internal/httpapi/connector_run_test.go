@@ -16,10 +16,12 @@ import (
 // certhub serve's 60 s); the connection used to be cut with no answer.
 func TestConnectorRunOutlastsWriteTimeout(t *testing.T) {
 	t.Parallel()
-	h := newHub(t, hubtest.WriteTimeout(300*time.Millisecond))
+	// Long enough for the setup's calls under the race detector on a
+	// loaded machine; the source takes twice as long.
+	h := newHub(t, hubtest.WriteTimeout(2*time.Second))
 	h.seed()
 	slow := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		time.Sleep(time.Second)
+		time.Sleep(4 * time.Second) // twice the write timeout
 		w.Header().Set("Content-Type", "application/json")
 		_, _ = w.Write([]byte(`{"items": []}`))
 	}))
