@@ -104,7 +104,7 @@ func (s *Server) jsqr(w http.ResponseWriter, r *http.Request) {
 // both languages (the page shows the page's language and the other below).
 var offlineMessages = []string{
 	"valid", "invalid", "type", "authority", "holder", "validity", "no_end", "identifier",
-	"lists_cached", "lists_hubs", "lists_missing", "lists_from", "stale_old", "stale_expired",
+	"lists_cached", "lists_hubs", "lists_missing", "lists_from", "stale_missing", "stale_old", "stale_expired",
 	"q_valid", "q_bad_prefix", "q_bad_base45", "q_bad_zlib", "q_too_large", "q_bad_cbor", "q_unknown_key",
 	"q_bad_algorithm", "q_bad_signature", "q_expired", "q_revoked", "q_suspended", "q_stale_lists",
 	"q_bad_trust_list", "q_bad_status_list", "q_bad_status_index", "q_bad_status", "q_status_unavailable",
