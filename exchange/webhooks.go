@@ -398,10 +398,11 @@ func (w *Webhooks) Deliver(ctx context.Context) (int, error) {
 		return 0, err
 	}
 	// Each worker records what it did in one transaction every
-	// recordEvery attempts, or once the oldest unrecorded one is a second
-	// old (well within the claim's lease, so no other replica takes a
-	// delivery that was made), and at the end: a commit per delivery held
-	// a backlog of 200,000 to about 1,000 a second. A crash before the
+	// recordEvery attempts, after the first attempt that ends more than a
+	// second after the oldest unrecorded one (so at most a second plus one
+	// attempt's timeout later: within the claim's lease, and no other
+	// replica takes a delivery that was made), and at the end: a commit
+	// per delivery held a backlog of 200,000 to about 1,000 a second. A crash before the
 	// record leaves those deliveries claimed until their lease ends; they
 	// are then delivered again (at least once, as ever).
 	const recordEvery = 25

@@ -665,6 +665,9 @@ func jsonError(err error, limit int64) error {
 			return errs.Field("body", "must hold one JSON value; found more after it at byte %d", syn.ByteOffset)
 		}
 		return errs.Field("body", "malformed JSON at byte %d: %v", syn.ByteOffset, syn.Err)
+	// A kind that does not fit the field: the decoder's own (no Err), or
+	// encoding/json's inside a field's UnmarshalJSON (a date sent as a
+	// number).
 	case errors.As(err, &se) && se.GoType != nil && se.JSONKind != 0 && (se.Err == nil || strings.Contains(se.Err.Error(), "cannot unmarshal")):
 		return errs.Field(fieldPath(se.JSONPointer), "must be %s, got JSON %s", jsonKind(se.GoType.String()), kindName(se.JSONKind))
 	case errors.As(err, &se) && se.Err != nil:

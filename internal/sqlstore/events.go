@@ -3,6 +3,7 @@ package sqlstore
 import (
 	"context"
 	"encoding/json"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -316,26 +317,14 @@ func (s *Store) ClaimDeliveries(ctx context.Context, now, until time.Time, limit
 		for _, d := range found {
 			args = append(args, d.ID)
 		}
-		rows, err = q.Query(ctx, `UPDATE deliveries SET lease_until = $1 WHERE status = 'pending' AND (lease_until IS NULL OR lease_until < $2)
+		ids, err := list(ctx, q, func(r Row) (id int64, err error) { return id, r.Scan(&id) },
+			`UPDATE deliveries SET lease_until = $1 WHERE status = 'pending' AND (lease_until IS NULL OR lease_until < $2)
 			AND id IN (`+placeholders(3, len(found))+`) RETURNING id`, args...)
 		if err != nil {
 			return err
 		}
-		claimed := map[int64]bool{}
-		for rows.Next() {
-			var id int64
-			if err := rows.Scan(&id); err != nil {
-				rows.Close()
-				return err
-			}
-			claimed[id] = true
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
-			return err
-		}
 		for _, d := range found {
-			if claimed[d.ID] {
+			if slices.Contains(ids, d.ID) {
 				out = append(out, d)
 			}
 		}
