@@ -157,6 +157,12 @@ func (q q) Query(ctx context.Context, sql string, args ...any) (sqlstore.Rows, e
 	return rows{r}, nil
 }
 
+// ArrayParams implements sqlstore.ArrayParams: pgx sends a []string as text[].
+func (q) ArrayParams() {}
+
+// ArrayParams implements sqlstore.ArrayParams.
+func (*db) ArrayParams() {}
+
 // CopyInto implements sqlstore.Copier with COPY … FROM STDIN.
 func (q q) CopyInto(ctx context.Context, table string, columns []string, rows [][]any) error {
 	c, ok := q.c.(interface {

@@ -107,6 +107,37 @@ func copyDate(d certificates.Date) any {
 // GetOrigins implements certificates.Store.
 func (s *Store) GetOrigins(ctx context.Context, connector string, keys []string) (map[string]*certificates.OriginRecord, error) {
 	out := make(map[string]*certificates.OriginRecord, len(keys))
+	scan := func(rows Rows) error {
+		defer rows.Close()
+		for rows.Next() {
+			o := &certificates.OriginRecord{}
+			if err := rows.Scan(&o.Connector, &o.SourceKey, &o.Lineage, &o.CertificateID, &o.ContentHash, &o.SourceStatus, Time{&o.UpdatedAt}); err != nil {
+				return err
+			}
+			out[o.SourceKey] = o
+		}
+		return rows.Err()
+	}
+	if _, ok := s.db.(ArrayParams); ok {
+		// One probe of the primary key per key, whatever the planner
+		// believes of the table: during a backfill it grows from empty
+		// faster than it is analyzed, and with an IN list (or = ANY) the
+		// plan for "a small table" read every origin of the connector and
+		// filtered, each batch longer than the last (140 ms a 500-key
+		// list at 200,000 origins; this form, 4 ms for 2,000 keys). The
+		// LIMIT keeps the subquery from being flattened into a join.
+		rows, err := s.db.Query(ctx, `SELECT o.connector, o.source_key, o.lineage, o.certificate_id, o.content_hash, o.source_status, o.updated_at
+			FROM unnest($2::text[]) AS k(source_key)
+			CROSS JOIN LATERAL (SELECT * FROM certificate_origins
+				WHERE connector = $1 AND source_key = k.source_key LIMIT 1) AS o`, connector, keys)
+		if err != nil {
+			return nil, err
+		}
+		if err := scan(rows); err != nil {
+			return nil, err
+		}
+		return out, nil
+	}
 	for start := 0; start < len(keys); start += 500 {
 		chunk := keys[start:min(start+500, len(keys))]
 		args := []any{FreshPlan, connector}
@@ -120,16 +151,7 @@ func (s *Store) GetOrigins(ctx context.Context, connector string, keys []string)
 		if err != nil {
 			return nil, err
 		}
-		for rows.Next() {
-			o := &certificates.OriginRecord{}
-			if err := rows.Scan(&o.Connector, &o.SourceKey, &o.Lineage, &o.CertificateID, &o.ContentHash, &o.SourceStatus, Time{&o.UpdatedAt}); err != nil {
-				rows.Close()
-				return nil, err
-			}
-			out[o.SourceKey] = o
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
+		if err := scan(rows); err != nil {
 			return nil, err
 		}
 	}

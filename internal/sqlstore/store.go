@@ -47,6 +47,10 @@ type Copier interface {
 	CopyInto(ctx context.Context, table string, columns []string, rows [][]any) error
 }
 
+// ArrayParams is a Querier whose database takes a Go slice as one array
+// parameter (PostgreSQL: unnest($2::text[])). Others get IN lists.
+type ArrayParams interface{ ArrayParams() }
+
 // Row is one result row.
 type Row interface{ Scan(dest ...any) error }
 
