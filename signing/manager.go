@@ -14,6 +14,7 @@ import (
 
 	"github.com/lestrrat-go/jwx/v3/jwk"
 	"github.com/lestrrat-go/jwx/v3/jws"
+	"github.com/lestrrat-go/jwx/v3/jws/jwsbb"
 
 	"github.com/certhub/certhub/internal/errs"
 )
@@ -235,18 +236,36 @@ func (m *Manager) Sealer(ctx context.Context, authority string) (SealFunc, error
 	if err != nil {
 		return nil, err
 	}
-	return func(payload []byte) ([]byte, string, error) {
-		h := jws.NewHeaders()
-		for name, v := range map[string]any{jws.KeyIDKey: k.KID, jws.TypeKey: "vc+jwt", jws.ContentTypeKey: "vc"} {
-			if err := h.Set(name, v); err != nil {
-				return nil, "", errs.Wrap(err, "build JWS header")
-			}
+	// Every document of a sealer has the same protected header, built and
+	// marshalled here once as jws.Sign would. Each document is then its
+	// signing input, signed by the algorithm's registered jwx signer (the
+	// one jws.Sign calls), and that signature appended: jwx's building
+	// blocks (jwsbb). Through jws.Sign, a third of a seal's time went into
+	// making the same header again.
+	h := jws.NewHeaders()
+	for name, v := range map[string]any{jws.AlgorithmKey: k.Algorithm.jwa(), jws.KeyIDKey: k.KID, jws.TypeKey: "vc+jwt", jws.ContentTypeKey: "vc"} {
+		if err := h.Set(name, v); err != nil {
+			return nil, errs.Wrap(err, "build JWS header")
 		}
-		doc, err := jws.Sign(payload, jws.WithKey(k.Algorithm.jwa(), signer, jws.WithProtectedHeaders(h)))
+	}
+	header, err := json.Marshal(h)
+	if err != nil {
+		return nil, errs.Wrap(err, "build JWS header")
+	}
+	sign, err := jws.SignerFor(k.Algorithm.jwa())
+	if err != nil {
+		return nil, errs.Wrap(err, "seal with %s", k.Algorithm)
+	}
+	enc := base64.RawURLEncoding
+	return func(payload []byte) ([]byte, string, error) {
+		// Room for the signature too (132 bytes covers ES256, EdDSA, SM2).
+		buf := make([]byte, 0, enc.EncodedLen(len(header))+enc.EncodedLen(len(payload))+enc.EncodedLen(132)+2)
+		input := jwsbb.SignBuffer(buf, header, payload, enc, true)
+		sig, err := sign.Sign(signer, input)
 		if err != nil {
 			return nil, "", errs.Wrap(err, "seal document")
 		}
-		return doc, k.KID, nil
+		return jwsbb.AppendSignature(input, sig, enc), k.KID, nil
 	}, nil
 }
 

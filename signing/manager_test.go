@@ -356,3 +356,57 @@ func TestLedgerKeyAnyMaster(t *testing.T) {
 		}
 	}
 }
+
+// TestSealerMatchesJWSSign: the sealer builds its header once and signs
+// through jwx's building blocks. Its documents must carry the header
+// jws.Sign writes for the same key, byte for byte, and verify with
+// jws.Verify, for every algorithm a document key can have.
+func TestSealerMatchesJWSSign(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	master, _ := GenerateMasterKey()
+	m := newTestManager(t, master, &memKeys{})
+	for _, alg := range []Algorithm{ES256, EdDSA, SM2} {
+		authority := "AUTH-" + string(alg)
+		k, err := m.CreateKey(ctx, authority, alg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		seal, err := m.Sealer(ctx, authority)
+		if err != nil {
+			t.Fatal(err)
+		}
+		payload := []byte(`{"vc":{"credentialSubject":{"name":"杭州某某餐饮有限公司"}}}`)
+		doc, kid, err := seal(payload)
+		if err != nil || kid != k.KID {
+			t.Fatalf("%s: seal: %v (kid %s)", alg, err, kid)
+		}
+		signer, err := m.signer(ctx, k)
+		if err != nil {
+			t.Fatal(err)
+		}
+		h := jws.NewHeaders()
+		_ = h.Set(jws.KeyIDKey, k.KID)
+		_ = h.Set(jws.TypeKey, "vc+jwt")
+		_ = h.Set(jws.ContentTypeKey, "vc")
+		want, err := jws.Sign(payload, jws.WithKey(alg.jwa(), signer, jws.WithProtectedHeaders(h)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, wantParts := strings.Split(string(doc), "."), strings.Split(string(want), ".")
+		if len(got) != 3 || got[0] != wantParts[0] || got[1] != wantParts[1] {
+			t.Fatalf("%s: sealer wrote %s.%s, jws.Sign %s.%s", alg, got[0], got[1], wantParts[0], wantParts[1])
+		}
+		pub, err := jwk.Import(signer.Public())
+		if err != nil {
+			t.Fatal(err)
+		}
+		out, err := jws.Verify(doc, jws.WithKey(alg.jwa(), pub))
+		if err != nil || string(out) != string(payload) {
+			t.Fatalf("%s: jws.Verify: %v", alg, err)
+		}
+		if v, err := m.Verify(ctx, doc); err != nil || v.KID != k.KID {
+			t.Fatalf("%s: Verify: %v", alg, err)
+		}
+	}
+}
