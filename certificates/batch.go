@@ -31,6 +31,50 @@ type BatchResult struct {
 // The returned error is the hub's own failure (store, object store, seal):
 // nothing of the batch was committed.
 func (s *Service) IssueBatch(ctx context.Context, sc Scope, reqs []*IssueRequest) ([]BatchResult, error) {
+	p, err := s.PrepareBatch(ctx, sc, reqs)
+	if err != nil {
+		return nil, err
+	}
+	if err := p.Commit(ctx); err != nil {
+		return nil, err
+	}
+	return p.Results, nil
+}
+
+// PreparedBatch is a batch issuance whose documents are sealed and durable
+// in the object store but whose rows are not yet committed: nothing of it
+// is visible until Commit. A batch never committed leaves only
+// unreachable objects (and unused serials), as a crash would.
+type PreparedBatch struct {
+	// Results are IssueBatch's, one per request; the certificates in them
+	// exist once Commit has returned nil.
+	Results []BatchResult
+	svc     *Service
+	certs   []*Certificate
+}
+
+// Len is the number of certificates the batch will issue.
+func (p *PreparedBatch) Len() int { return len(p.certs) }
+
+// Commit writes the batch's rows and origins in one transaction.
+func (p *PreparedBatch) Commit(ctx context.Context) error {
+	if len(p.certs) == 0 {
+		return nil
+	}
+	t := time.Now()
+	if err := p.svc.Store.InsertCertificates(ctx, p.certs); err != nil {
+		return err
+	}
+	if p.svc.Log != nil {
+		p.svc.Log.DebugContext(ctx, "batch rows", "rows", len(p.certs), "insert", time.Since(t))
+	}
+	return nil
+}
+
+// PrepareBatch is IssueBatch up to its commit: validation, serials, status
+// entries, seals and the batch objects. A connector prepares its next
+// batch while the last one commits.
+func (s *Service) PrepareBatch(ctx context.Context, sc Scope, reqs []*IssueRequest) (*PreparedBatch, error) {
 	results := make([]BatchResult, len(reqs))
 	type group struct {
 		t     *Type
@@ -116,6 +160,11 @@ func (s *Service) IssueBatch(ctx context.Context, sc Scope, reqs []*IssueRequest
 			}
 		}
 		var object bytes.Buffer
+		size := 0
+		for _, d := range docs {
+			size += len(d) + 1
+		}
+		object.Grow(size) // one allocation: growing by doubling cleared and copied 3 MB a batch
 		for n, c := range batch {
 			c.DocumentOffset, c.DocumentLength = int64(object.Len()), int64(len(docs[n]))
 			object.Write(docs[n])
@@ -136,16 +185,7 @@ func (s *Service) IssueBatch(ctx context.Context, sc Scope, reqs []*IssueRequest
 		}
 		all = append(all, batch...)
 	}
-	if len(all) > 0 {
-		t := time.Now()
-		if err := s.Store.InsertCertificates(ctx, all); err != nil {
-			return nil, err
-		}
-		if s.Log != nil {
-			s.Log.DebugContext(ctx, "batch rows", "rows", len(all), "insert", time.Since(t))
-		}
-	}
-	return results, nil
+	return &PreparedBatch{Results: results, svc: s, certs: all}, nil
 }
 
 // DocumentFinding is a certificate version whose recorded location does

@@ -44,7 +44,7 @@ const (
 	permit = market + "001"
 )
 
-func newService(t *testing.T) (*certificates.Service, *failingInsert, *clock, string) {
+func newService(t testing.TB) (*certificates.Service, *failingInsert, *clock, string) {
 	t.Helper()
 	dir := t.TempDir()
 	store, err := sqlite.Open(context.Background(), filepath.Join(dir, "db"))

@@ -148,6 +148,14 @@ func backoff(n int) time.Duration {
 	return min(d, 6*time.Hour)
 }
 
+// pull reads the source a batch at a time and applies each batch. It works
+// on two batches at once: while one commits (its rows, origins, ledger
+// entry and the saved cursor, in source order), the next is read, mapped
+// and, for its new keys, sealed and written to the object store. The next
+// batch looks its keys up only after the committing one is done whenever
+// it holds one of that batch's new keys, so a key is never issued twice. A
+// source whose batches must be acknowledged (Batch.Commit) is read a batch
+// at a time. The saved cursor never passes a batch that is not committed.
 func (e *Engine) pull(ctx context.Context, d *Definition, cursor string, run *Run, progress Progress) error {
 	kind, ok := e.Kinds[d.Kind]
 	if !ok {
@@ -160,46 +168,114 @@ func (e *Engine) pull(ctx context.Context, d *Definition, cursor string, run *Ru
 	if c, ok := src.(interface{ Close() error }); ok {
 		defer c.Close()
 	}
-	for {
-		if err := e.Store.Lease(ctx, d.Name, e.Owner, e.now(), e.now().Add(e.leaseFor())); err != nil {
-			return err
-		}
-		t0 := time.Now()
-		b, err := src.Fetch(ctx, cursor, d.BatchSize)
-		if err != nil {
-			return d.sourceError(err)
-		}
-		t1 := time.Now()
-		counts, err := e.process(ctx, d, b.Records)
-		if err != nil {
-			return err
-		}
-		t2 := time.Now()
-		if !b.Latest.IsZero() {
-			run.LagSeconds = max(0, e.Now().Sub(b.Latest).Seconds())
-		}
-		if err := e.Store.FinishBatch(ctx, d.Name, run.ID, b.Cursor, counts, run.LagSeconds); err != nil {
-			return err
-		}
-		e.Log.DebugContext(ctx, "connector batch", "connector", d.Name, "records", len(b.Records),
-			"fetch", t1.Sub(t0), "process", t2.Sub(t1), "finish", time.Since(t2))
-		if b.Commit != nil {
-			if err := b.Commit(ctx); err != nil {
-				return fmt.Errorf("source: %w", err)
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	queue := make(chan *inflight) // unbuffered: one batch staged ahead at most
+	committed := make(chan error, 1)
+	go func() {
+		var err error
+		for f := range queue {
+			if err == nil {
+				err = e.commitBatch(ctx, d, run, f, progress)
+				if err != nil {
+					cancel()
+				}
 			}
+			f.err = err
+			close(f.done)
 		}
-		cursor, run.CursorTo = b.Cursor, b.Cursor
-		run.Counts.add(counts)
-		if progress != nil {
-			progress(run, b.Total)
+		committed <- err
+	}()
+	stageErr := func() error {
+		var prev *inflight
+		for {
+			if prev != nil && prev.batch.Commit != nil {
+				<-prev.done
+			}
+			if err := e.Store.Lease(ctx, d.Name, e.Owner, e.now(), e.now().Add(e.leaseFor())); err != nil {
+				return err
+			}
+			f := &inflight{started: time.Now(), done: make(chan struct{})}
+			b, err := src.Fetch(ctx, cursor, d.BatchSize)
+			if err != nil {
+				return d.sourceError(err)
+			}
+			f.batch, f.fetched = b, time.Now()
+			// Wait for the batch being committed if this one holds a key it
+			// issues: the origin lookup must see it.
+			wait := func(keys []string) {
+				if prev == nil {
+					return
+				}
+				for _, k := range keys {
+					if prev.staged.newKeys[k] {
+						<-prev.done
+						return
+					}
+				}
+			}
+			if f.staged, err = e.stage(ctx, d, b.Records, wait); err != nil {
+				return err
+			}
+			f.prepared = time.Now()
+			select {
+			case queue <- f:
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+			if !b.More {
+				return nil
+			}
+			cursor, prev = b.Cursor, f
 		}
-		if !b.More {
-			return nil
-		}
-		if err := ctx.Err(); err != nil {
-			return err
+	}()
+	close(queue)
+	// A failed commit cancels the staging, whose error is then only the
+	// cancellation: the commit's error is the run's.
+	if err := <-committed; err != nil {
+		return err
+	}
+	return stageErr
+}
+
+// inflight is a batch between its read and its commit.
+type inflight struct {
+	batch                      *Batch
+	staged                     *staged
+	started, fetched, prepared time.Time
+	done                       chan struct{} // closed when committed or abandoned
+	err                        error         // the commit's, read after done
+}
+
+// commitBatch applies a staged batch and saves the cursor after it.
+func (e *Engine) commitBatch(ctx context.Context, d *Definition, run *Run, f *inflight, progress Progress) error {
+	t0 := time.Now()
+	b := f.batch
+	counts, err := e.apply(ctx, d, f.staged)
+	if err != nil {
+		return err
+	}
+	t1 := time.Now()
+	if !b.Latest.IsZero() {
+		run.LagSeconds = max(0, e.Now().Sub(b.Latest).Seconds())
+	}
+	if err := e.Store.FinishBatch(ctx, d.Name, run.ID, b.Cursor, counts, run.LagSeconds); err != nil {
+		return err
+	}
+	e.Log.DebugContext(ctx, "connector batch", "connector", d.Name, "records", len(b.Records),
+		"fetch", f.fetched.Sub(f.started), "stage", f.prepared.Sub(f.fetched), "queued", t0.Sub(f.prepared),
+		"apply", t1.Sub(t0), "finish", time.Since(t1))
+	if b.Commit != nil {
+		if err := b.Commit(ctx); err != nil {
+			return fmt.Errorf("source: %w", err)
 		}
 	}
+	run.CursorTo = b.Cursor
+	run.Counts.add(counts)
+	if progress != nil {
+		progress(run, b.Total)
+	}
+	return nil
 }
 
 // sourceError fails a run for its source, naming the record whose change
@@ -263,52 +339,98 @@ func (e *Engine) recordRun(ctx context.Context, run *Run) error {
 // origins). The rest (known keys, and a key's later occurrences in the
 // same batch) then go one by one, in source order.
 func (e *Engine) process(ctx context.Context, d *Definition, records []Record) (Counts, error) {
-	var c Counts
-	c.Seen = int64(len(records))
+	st, err := e.stage(ctx, d, records, nil)
+	if err != nil {
+		return Counts{}, err
+	}
+	return e.apply(ctx, d, st)
+}
+
+// staged is a batch mapped, its keys looked up, and its new keys' first
+// occurrences sealed and stored, but nothing of it committed: apply does
+// the rest.
+type staged struct {
+	records  []Record
+	mapped   []*Mapped  // nil where the record did not map
+	rejected []rejected // records that did not map, quarantined by apply
+	bulk     []int      // records issued by prepared
+	prepared *certificates.PreparedBatch
+	newKeys  map[string]bool // keys prepared issues
+}
+
+type rejected struct {
+	index       int
+	key, reason string
+}
+
+// stage does the part of process that writes nothing a reader can see:
+// mapping, the origin lookup, and for new keys the bulk path up to its
+// commit (documents sealed and in the object store). wait, if set, is
+// called with the batch's keys before they are looked up.
+func (e *Engine) stage(ctx context.Context, d *Definition, records []Record, wait func(keys []string)) (*staged, error) {
+	st := &staged{records: records, mapped: make([]*Mapped, len(records))}
 	t0 := time.Now()
-	mapped := make([]*Mapped, len(records))
 	var keys []string
 	for i, r := range records {
 		m, err := d.Apply(r)
 		if err != nil {
 			reason, key, _ := d.rejection(err)
-			if err := e.quarantine(ctx, d.Name, key, reason, r); err != nil {
-				return c, err
-			}
-			c.Quarantined++
+			st.rejected = append(st.rejected, rejected{index: i, key: key, reason: reason})
 			continue
 		}
-		mapped[i] = m
+		st.mapped[i] = m
 		keys = append(keys, m.Key)
+	}
+	if wait != nil {
+		wait(keys)
 	}
 	t1 := time.Now()
 	known, err := e.Certs.Store.GetOrigins(ctx, d.Name, keys)
 	if err != nil {
-		return c, err
+		return nil, err
 	}
 	e.Log.DebugContext(ctx, "connector mapping", "map", t1.Sub(t0), "origins", time.Since(t1))
 	// The first occurrence of each new key goes to the bulk path.
-	var bulk []int
-	first := map[string]bool{}
-	for i, m := range mapped {
-		if m == nil || known[m.Key] != nil || first[m.Key] {
+	st.newKeys = map[string]bool{}
+	for i, m := range st.mapped {
+		if m == nil || known[m.Key] != nil || st.newKeys[m.Key] {
 			continue
 		}
-		first[m.Key] = true
-		bulk = append(bulk, i)
+		st.newKeys[m.Key] = true
+		st.bulk = append(st.bulk, i)
 	}
-	done := make([]bool, len(records))
-	if len(bulk) > 0 {
-		reqs := make([]*certificates.IssueRequest, len(bulk))
-		for n, i := range bulk {
-			m := mapped[i]
-			m.Request.Origin = &certificates.Origin{Connector: d.Name, SourceKey: m.Key, ContentHash: m.ContentHash, SourceStatus: StatusValid}
-			reqs[n] = m.Request
-		}
-		results, err := e.Certs.IssueBatch(ctx, certificates.Scope{Authority: d.Authority}, reqs)
-		if err != nil {
+	if len(st.bulk) == 0 {
+		return st, nil
+	}
+	reqs := make([]*certificates.IssueRequest, len(st.bulk))
+	for n, i := range st.bulk {
+		m := st.mapped[i]
+		m.Request.Origin = &certificates.Origin{Connector: d.Name, SourceKey: m.Key, ContentHash: m.ContentHash, SourceStatus: StatusValid}
+		reqs[n] = m.Request
+	}
+	if st.prepared, err = e.Certs.PrepareBatch(ctx, certificates.Scope{Authority: d.Authority}, reqs); err != nil {
+		return nil, err
+	}
+	return st, nil
+}
+
+// apply commits a staged batch: quarantines, the bulk issuance with its
+// ledger entry, then the other records one by one, in source order.
+func (e *Engine) apply(ctx context.Context, d *Definition, st *staged) (Counts, error) {
+	var c Counts
+	c.Seen = int64(len(st.records))
+	for _, r := range st.rejected {
+		if err := e.quarantine(ctx, d.Name, r.key, r.reason, st.records[r.index]); err != nil {
 			return c, err
 		}
+		c.Quarantined++
+	}
+	done := make([]bool, len(st.records))
+	if st.prepared != nil {
+		if err := st.prepared.Commit(ctx); err != nil {
+			return c, err
+		}
+		results := st.prepared.Results
 		var issued []string
 		for _, res := range results {
 			if res.Certificate != nil {
@@ -320,15 +442,15 @@ func (e *Engine) process(ctx context.Context, d *Definition, records []Record) (
 				return c, err
 			}
 		}
-		for n, i := range bulk {
+		for n, i := range st.bulk {
 			done[i] = true
-			m, res := mapped[i], results[n]
+			m, res := st.mapped[i], results[n]
 			if res.Err != nil {
 				reason, _, ok := d.rejection(res.Err)
 				if !ok {
 					return c, res.Err
 				}
-				if err := e.quarantine(ctx, d.Name, m.Key, reason, records[i]); err != nil {
+				if err := e.quarantine(ctx, d.Name, m.Key, reason, st.records[i]); err != nil {
 					return c, err
 				}
 				c.Quarantined++
@@ -344,7 +466,7 @@ func (e *Engine) process(ctx context.Context, d *Definition, records []Record) (
 			}
 		}
 	}
-	for i, m := range mapped {
+	for i, m := range st.mapped {
 		if m == nil || done[i] {
 			continue
 		}
@@ -354,7 +476,7 @@ func (e *Engine) process(ctx context.Context, d *Definition, records []Record) (
 		}
 		if err != nil {
 			if reason, _, ok := d.rejection(err); ok {
-				if err := e.quarantine(ctx, d.Name, m.Key, reason, records[i]); err != nil {
+				if err := e.quarantine(ctx, d.Name, m.Key, reason, st.records[i]); err != nil {
 					return c, err
 				}
 				c.Quarantined++
