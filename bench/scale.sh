@@ -20,6 +20,12 @@
 #   SCALE_STOP_AT      stop the fill at this time (date -d syntax, e.g. 13:10)
 #   SCALE_MINIO_DIR    MinIO's data directory, for the object bytes
 #                      (default /tmp/certhub-services/minio, .ci/services')
+#   SCALE_PACE         the same operations again at fixed rates, open loop
+#                      (bench/pace), for p99 at a given load rather than at
+#                      saturation: "op=rate ..." (default "lookup=1000
+#                      by-id=1000 verify=2500 match=1000 resolve=500", about
+#                      half of what 100,000 certificates give on 2 cores;
+#                      "" skips)
 # A stopped fill is measured at the size it reached, and the run ends there.
 # Results: one row per operation and stage in $SCALE_DATA/results.txt.
 #
@@ -51,6 +57,8 @@ base=http://$addr
 export BENCH_ADMIN=bench-admin
 
 bench_build
+go build -o "$work/pace" ./bench/pace
+pace_rates=${SCALE_PACE-lookup=1000 by-id=1000 verify=2500 match=1000 resolve=500}
 hub=
 trap '[ -z "$hub" ] || kill $hub 2>/dev/null || true; rm -rf "$work"' EXIT
 psql "$CERTHUB_TEST_DATABASE_URL" -qc "CREATE SCHEMA IF NOT EXISTS $schema" 2>/dev/null
@@ -240,6 +248,33 @@ measure() {
   (unset TOKEN; BODIES=$work/verify TARGET=/api/v1/verify run verify bench/bodies.lua)
   BODIES=$work/match TARGET=/api/v1/match run match bench/bodies.lua
   HOLDERS=$work/orgs run resolve bench/resolve.lua
+  if [ -n "$pace_rates" ]; then
+    # Resolve's bodies each name a case of their own, taken in order.
+    python3 -c '
+import random, sys
+orgs = open(sys.argv[1]).read().split()
+random.seed(2)
+for i in range(int(sys.argv[2])):
+    print("{\"applicant\":{\"kind\":\"organisation\",\"id\":\"%s\"},\"case_id\":\"pace-%d-%d\",\"purpose\":\"BENCH-SP-001\"}" % (random.choice(orgs), random.randrange(10**9), i))
+' "$work/orgs" 200000 >"$work/resolve"
+    log "== $n certificates: fixed rates, open loop, ${secs}s each"
+    printf "%-10s %10s %8s %8s %8s %8s %8s\n" operation sent/s p50_ms p90_ms p99_ms max_ms failed
+    local op rate consumer=(-header "Authorization: Bearer $token" -header "X-Purpose: bench" -header "X-Case-Id: bench-1")
+    for op in $pace_rates; do
+      rate=${op#*=}; op=${op%%=*}
+      case $op in
+        lookup) set -- -get "/api/v1/certificates?type=$ltype&holder_id=" -lines "$work/people" "${consumer[@]}" ;;
+        by-id) set -- -get /api/v1/certificates/ -lines "$work/ids" "${consumer[@]}" ;;
+        verify) set -- -post /api/v1/verify -lines "$work/verify" ;;
+        match) set -- -post /api/v1/match -lines "$work/match" "${consumer[@]}" ;;
+        resolve) set -- -post /api/v1/service-items/BENCH-SP-001/resolve -lines "$work/resolve" -in-order -header "Authorization: Bearer $token" ;;
+        *) echo "SCALE_PACE: unknown operation $op" >&2; exit 2 ;;
+      esac
+      echo "$("$work/pace" -url "$base" -name "$op@$rate" -rate "$rate" -duration "${secs}s" "$@" 2>>"$work/pace.err")  load $(cut -d' ' -f1 /proc/loadavg)" |
+        tee -a "$work/rows"
+    done
+    [ ! -s "$work/pace.err" ] || { echo "pace:"; head -5 "$work/pace.err"; }
+  fi
   echo "hub memory: $(rss $hub)"
   for f in "$work"/wrk-*.err; do [ -s "$f" ] && { echo "$(basename "$f"): $(wc -l <"$f") errors, e.g."; head -2 "$f"; }; done
   sed "s/^/$n /" "$work/rows" >>"$data/results.txt"

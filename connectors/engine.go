@@ -181,7 +181,6 @@ func (e *Engine) pull(ctx context.Context, d *Definition, cursor string, run *Ru
 					cancel()
 				}
 			}
-			f.err = err
 			close(f.done)
 		}
 		committed <- err
@@ -244,7 +243,6 @@ type inflight struct {
 	staged                     *staged
 	started, fetched, prepared time.Time
 	done                       chan struct{} // closed when committed or abandoned
-	err                        error         // the commit's, read after done
 }
 
 // commitBatch applies a staged batch and saves the cursor after it.
