@@ -164,6 +164,28 @@ func (src *source) ph(n int) string {
 	return "?"
 }
 
+// after is the WHERE clause that keeps the rows after the cursor's
+// (timestamp, key), and its arguments; none for a first read. It must be
+// an index range, not a filter: "ts > a OR (ts = a AND key > k)" is
+// correct but no database turns it into one, so PostgreSQL walked the
+// (ts, key) index from its start and dropped every row already read, and
+// each batch of a long backfill cost more than the one before (290 ms at
+// 900,000 rows). PostgreSQL compares row values in index order, so
+// "(ts, key) > (a, k)" starts the scan at the cursor even when the whole
+// stock shares one timestamp. MySQL and MariaDB do not use an index for a
+// row comparison, so there "ts >= a" bounds the range and the rest filters
+// only the rows at the cursor's instant.
+func (src *source) after(at, key any) (string, []any) {
+	if at == nil {
+		return "", nil
+	}
+	ts, k := src.s.Timestamp, src.s.Key
+	if src.s.Driver == "postgres" {
+		return fmt.Sprintf(" WHERE (%s, %s) > (%s, %s)", ts, k, src.ph(1), src.ph(2)), []any{at, key}
+	}
+	return fmt.Sprintf(" WHERE %s >= %s AND (%s > %s OR %s > %s)", ts, src.ph(1), ts, src.ph(2), k, src.ph(3)), []any{at, at, key}
+}
+
 // Fetch implements connectors.Source.
 func (src *source) Fetch(ctx context.Context, cur string, limit int) (*connectors.Batch, error) {
 	var c cursor
@@ -180,27 +202,19 @@ func (src *source) Fetch(ctx context.Context, cur string, limit int) (*connector
 		}
 	}
 	ts, key := src.s.Timestamp, src.s.Key
-	q := "SELECT * FROM (" + src.s.Query + ") src"
-	var args []any
 	after, err := c.after()
 	if err != nil {
 		return nil, err
 	}
-	if after != nil {
-		q += fmt.Sprintf(" WHERE (%s > %s OR (%s = %s AND %s > %s))", ts, src.ph(1), ts, src.ph(2), key, src.ph(3))
-		args = append(args, after, after, c.Key)
-	}
-	q += fmt.Sprintf(" ORDER BY %s, %s LIMIT %d", ts, key, limit)
+	where, args := src.after(after, c.Key)
+	q := "SELECT * FROM (" + src.s.Query + ") src" + where + fmt.Sprintf(" ORDER BY %s, %s LIMIT %d", ts, key, limit)
 	tx, err := src.db.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
 	if err != nil {
 		return nil, err
 	}
 	defer tx.Rollback()
 	if src.total == 0 {
-		count := "SELECT count(*) FROM (" + src.s.Query + ") src"
-		if after != nil {
-			count += fmt.Sprintf(" WHERE (%s > %s OR (%s = %s AND %s > %s))", ts, src.ph(1), ts, src.ph(2), key, src.ph(3))
-		}
+		count := "SELECT count(*) FROM (" + src.s.Query + ") src" + where
 		if err := tx.QueryRowContext(ctx, count, args...).Scan(&src.total); err != nil {
 			return nil, fmt.Errorf("count: %w", err)
 		}
