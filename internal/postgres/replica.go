@@ -4,8 +4,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"runtime"
-	"strings"
 	"sync"
 	"time"
 
@@ -36,9 +34,7 @@ func UseReplica(ctx context.Context, s *sqlstore.Store, url string, maxLag time.
 	if err != nil {
 		return fmt.Errorf("read replica URL: %w", err)
 	}
-	if !strings.Contains(url, "pool_max_conns") {
-		cfg.MaxConns = int32(max(16, 4*runtime.NumCPU()))
-	}
+	poolDefaults(cfg, url)
 	// Reads only: a replica refuses writes anyway, and a primary given
 	// here by mistake must not take any.
 	cfg.ConnConfig.RuntimeParams["default_transaction_read_only"] = "on"
