@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/certhub/certhub/exchange"
@@ -51,6 +52,11 @@ type Copier interface {
 // parameter (PostgreSQL: unnest($2::text[])). Others get IN lists.
 type ArrayParams interface{ ArrayParams() }
 
+// LateralJoins is a Querier whose database runs a subquery per row of the
+// tables before it (PostgreSQL's CROSS JOIN LATERAL), so a LIMIT can apply
+// per row. SQLite has no LATERAL.
+type LateralJoins interface{ LateralJoins() }
+
 // Row is one result row.
 type Row interface{ Scan(dest ...any) error }
 
@@ -84,6 +90,10 @@ type Store struct {
 	audit     *groupCommit[exchange.AuditEntry, struct{}]
 	quit      chan struct{}
 	closeOnce sync.Once
+
+	// fannedOut counts the deliveries this process added since it last
+	// analyzed the deliveries table (see Fanout).
+	fannedOut atomic.Int64
 }
 
 // New returns a store over db.

@@ -662,6 +662,40 @@ func testEvents(t *testing.T, s *sqlstore.Store) {
 	_, err = s.Redeliver(ctx, 999999, now)
 	mustCode(t, errs.NotFound, err)
 
+	// Across subscriptions: the earliest due delivery first, the limit
+	// over all of them, none of a deleted subscription's (due earliest).
+	for _, id := range []string{"sub_2", "sub_3"} {
+		other := *sub
+		other.ID = id
+		must(t, s.CreateSubscription(ctx, &other))
+	}
+	var more []*exchange.Delivery
+	for i, at := range map[string][]time.Duration{"sub_2": {-2 * time.Minute, -time.Minute, -3 * time.Second}, "sub_3": {-time.Hour, -time.Hour, -time.Hour}} {
+		for n, back := range at {
+			e := evs[[]int{0, 1, 3}[n]] // c1 issued, c2 issued, c2 revoked (waits for c2 issued)
+			more = append(more, &exchange.Delivery{Subscription: i, EventSeq: e.Seq, Lineage: e.Lineage, Status: "pending", NextAt: now.Add(back), CreatedAt: now})
+		}
+	}
+	must(t, s.Fanout(ctx, "a", more, evs[3].Seq+2))
+	must(t, s.DeleteSubscription(ctx, "sub_3", now))
+	first, err := s.ClaimDeliveries(ctx, now, now.Add(time.Minute), 1)
+	must(t, err)
+	if len(first) != 1 || first[0].Subscription != "sub_2" || first[0].EventSeq != evs[0].Seq {
+		t.Fatalf("the earliest due delivery of an active subscription: %+v", first)
+	}
+	rest, err := s.ClaimDeliveries(ctx, now, now.Add(time.Minute), 10)
+	must(t, err)
+	var got []string
+	for _, d := range rest {
+		got = append(got, fmt.Sprintf("%s/%d", d.Subscription, d.EventSeq))
+	}
+	if want := fmt.Sprintf("[sub_2/%d sub_1/%d]", evs[1].Seq, evs[1].Seq); fmt.Sprint(got) != want {
+		// sub_1's c2 issued is due since now, redelivered (after sub_2's,
+		// due a minute ago); sub_1's revised is leased, and each revoked
+		// waits for its subscription's c2 issued.
+		t.Fatalf("claims across subscriptions: %v, want %s", got, want)
+	}
+
 	// Follows and expiry.
 	must(t, s.Follow(ctx, "csm_1", "case-1", []string{evs[0].Lineage}, now.Add(time.Hour)))
 	must(t, s.Follow(ctx, "csm_1", "case-2", []string{evs[0].Lineage}, now.Add(2*time.Hour)))
