@@ -58,6 +58,9 @@ type Webhooks struct {
 	client     *http.Client
 	mu         sync.Mutex
 	follows    map[string]followCache
+	// ahead is the claim Deliver made while its last batch was being
+	// delivered, for its next call (under mu).
+	ahead []*Delivery
 }
 
 type followCache struct {
@@ -391,11 +394,21 @@ func (w *Webhooks) coveredTypes(ctx context.Context, consumer string) (map[strin
 // tried.
 func (w *Webhooks) Deliver(ctx context.Context) (int, error) {
 	w.defaults()
-	now := w.Now().UTC()
-	// A claimed delivery whose process died is free again after this.
-	ds, err := w.Store.ClaimDeliveries(ctx, now, now.Add(2*w.Timeout+5*time.Second), 100)
-	if err != nil || len(ds) == 0 {
-		return 0, err
+	const claimSize = 100
+	claim := func() ([]*Delivery, error) {
+		now := w.Now().UTC()
+		// A claimed delivery whose process died is free again after this.
+		return w.Store.ClaimDeliveries(ctx, now, now.Add(2*w.Timeout+5*time.Second), claimSize)
+	}
+	w.mu.Lock()
+	ds := w.ahead
+	w.ahead = nil
+	w.mu.Unlock()
+	if ds == nil {
+		var err error
+		if ds, err = claim(); err != nil || len(ds) == 0 {
+			return 0, err
+		}
 	}
 	// Each worker records what it did in one transaction every
 	// recordEvery attempts, after the first attempt that ends more than a
@@ -451,7 +464,30 @@ func (w *Webhooks) Deliver(ctx context.Context) (int, error) {
 		work <- d
 	}
 	close(work)
+	// A full claim means more are due: claim the next while the workers
+	// finish this one, so they do not wait for the query. The claim
+	// leaves out the deliveries in flight (leased, and an event after one
+	// of them waits for it), and a claim never used runs out with its
+	// lease like any other.
+	var next chan []*Delivery
+	if len(ds) == claimSize && ctx.Err() == nil {
+		next = make(chan []*Delivery, 1)
+		go func() {
+			more, err := claim()
+			if err != nil {
+				fail(err)
+			}
+			next <- more
+		}()
+	}
 	wg.Wait()
+	if next != nil {
+		if more := <-next; len(more) > 0 {
+			w.mu.Lock()
+			w.ahead = more
+			w.mu.Unlock()
+		}
+	}
 	return len(ds), firstErr
 }
 
