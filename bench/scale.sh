@@ -26,6 +26,10 @@
 #                      by-id=1000 verify=2500 match=1000 resolve=500", about
 #                      half of what 100,000 certificates give on 2 cores;
 #                      "" skips)
+#   SCALE_STATIO=1     after each operation at saturation, the PostgreSQL
+#                      blocks it read from outside shared buffers, and hit
+#                      in them, per request, by table and index (where a
+#                      larger store's requests pay: pg_statio_user_*)
 # A stopped fill is measured at the size it reached, and the run ends there.
 # Results: one row per operation and stage in $SCALE_DATA/results.txt.
 #
@@ -231,14 +235,38 @@ measure() {
   echo "sample lookup: $(curl -fsS -H "Authorization: Bearer $token" -H 'X-Purpose: bench' -H 'X-Case-Id: 1' \
     "$base/api/v1/certificates?type=$ltype&holder_id=$sample" | python3 -c 'import json,sys; print(len(json.load(sys.stdin)["certificates"]), "certificates")')"
   export TOKEN=$token HOLDERS=$work/people TYPE=$ltype IDS=$work/ids ITEM=BENCH-SP-001
+  statio() { # the schema's block counters: relation read hit
+    sql "SELECT relname, heap_blks_read + coalesce(toast_blks_read, 0), heap_blks_hit + coalesce(toast_blks_hit, 0)
+           FROM pg_statio_user_tables WHERE schemaname = '$schema'
+         UNION ALL SELECT indexrelname, idx_blks_read, idx_blks_hit FROM pg_statio_user_indexes WHERE schemaname = '$schema'"
+  }
   run() { # name lua path [env]
-    local name=$1 lua=$2
+    local name=$1 lua=$2 row
     if [ "$warm" -gt 0 ]; then
       wrk -t2 -c"$conns" -d"${warm}s" -s "$lua" "$base" >/dev/null 2>&1 || true
     fi
+    [ -z "${SCALE_STATIO:-}" ] || statio >"$work/statio.before"
     # The machine's load average over the last minute, beside: other work on
     # the same cores shows there.
-    echo "$(bench_wrk "$name" "$lua" "$base" "$conns" "$secs")  load $(cut -d' ' -f1 /proc/loadavg)" | tee -a "$work/rows"
+    row="$(bench_wrk "$name" "$lua" "$base" "$conns" "$secs")  load $(cut -d' ' -f1 /proc/loadavg)"
+    echo "$row" | tee -a "$work/rows"
+    if [ -n "${SCALE_STATIO:-}" ]; then
+      sleep 1  # backends report their counters within a second
+      statio >"$work/statio.after"
+      python3 - "$work/statio.before" "$work/statio.after" "$(echo "$row" | awk '{print $2 * '"$secs"'}')" "$name" <<'PY' | tee -a "$work/rows"
+import sys
+def load(p):
+    out = {}
+    for line in open(p):
+        name, read, hit = line.strip().split("|")
+        out[name] = (int(read or 0), int(hit or 0))
+    return out
+a, b, n, op = load(sys.argv[1]), load(sys.argv[2]), float(sys.argv[3]), sys.argv[4]
+d = {k: (b[k][0] - a.get(k, (0, 0))[0], b[k][1] - a.get(k, (0, 0))[1]) for k in b}
+rows = sorted((v for v in d.items() if v[1][0] or v[1][1]), key=lambda kv: -(kv[1][0] * 10 + kv[1][1]))[:8]
+print("  %s blocks per request, read/hit: " % op + ", ".join("%s %.2f/%.2f" % (k, r / n, h / n) for k, (r, h) in rows))
+PY
+    fi
   }
   : >"$work/rows"
   log "== $n certificates: $conns connections, ${secs}s each (after ${warm}s of warm-up)"
