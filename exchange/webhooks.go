@@ -54,10 +54,12 @@ type Webhooks struct {
 	// "delivered", "failed" (to be retried) or "dead" (metrics).
 	OnAttempt func(outcome string)
 
-	clientOnce sync.Once
-	client     *http.Client
-	mu         sync.Mutex
-	follows    map[string]followCache
+	// once applies the defaults, the first time Run or a direct call
+	// needs them: Run and Dispatch/Deliver may then run side by side.
+	once    sync.Once
+	client  *http.Client
+	mu      sync.Mutex
+	follows map[string]followCache
 	// ahead is the claim Deliver made while its last batch was being
 	// delivered, for its next call (under mu).
 	ahead []*Delivery
@@ -68,7 +70,14 @@ type followCache struct {
 	at   time.Time
 }
 
-func (w *Webhooks) defaults() {
+func (w *Webhooks) defaults() { w.once.Do(func() { w.setDefaults(0) }) }
+
+// setDefaults fills what the configuration left zero; every, if Run's
+// interval, sizes the lease to it.
+func (w *Webhooks) setDefaults(every time.Duration) {
+	if w.Lease == 0 && every > 0 {
+		w.Lease = 3*every + 5*time.Second
+	}
 	if w.DispatchBatch == 0 {
 		w.DispatchBatch = 1000
 	}
@@ -93,13 +102,11 @@ func (w *Webhooks) defaults() {
 	if w.Retention == 0 {
 		w.Retention = 30 * 24 * time.Hour
 	}
-	w.clientOnce.Do(func() {
-		w.client = &http.Client{Timeout: w.Timeout,
-			Transport: &http.Transport{DialContext: w.Guard.Dialer().DialContext, MaxIdleConnsPerHost: 4, ResponseHeaderTimeout: w.Timeout},
-			// A redirect would take the body somewhere the guard did not
-			// approve: it counts as a failure.
-			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-	})
+	w.client = &http.Client{Timeout: w.Timeout,
+		Transport: &http.Transport{DialContext: w.Guard.Dialer().DialContext, MaxIdleConnsPerHost: 4, ResponseHeaderTimeout: w.Timeout},
+		// A redirect would take the body somewhere the guard did not
+		// approve: it counts as a failure.
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 }
 
 // Subscribe creates a subscription for a consumer (its own, or any for an
@@ -235,10 +242,7 @@ func (w *Webhooks) followDays(ctx context.Context, consumer string) (int, error)
 
 // Run dispatches and delivers until ctx ends, every interval.
 func (w *Webhooks) Run(ctx context.Context, every time.Duration) {
-	if w.Lease == 0 {
-		w.Lease = 3*every + 5*time.Second
-	}
-	w.defaults()
+	w.once.Do(func() { w.setDefaults(every) })
 	t := time.NewTicker(every)
 	defer t.Stop()
 	lastSweep := time.Time{}

@@ -497,7 +497,8 @@ func TestWebhooksCatchUp(t *testing.T) {
 // the next claim is made while a batch is delivered. It must not take an
 // event whose certificate's earlier event is still in flight, nor one
 // already claimed: 130 certificates issued and revoked (260 events, three
-// claims) reach the receiver each once, each certificate's in order.
+// claims) reach the receiver each once, each certificate's in order,
+// with two replicas delivering at once.
 func TestWebhooksClaimAhead(t *testing.T) {
 	t.Parallel()
 	h := newHub(t)
@@ -513,11 +514,31 @@ func TestWebhooksClaimAhead(t *testing.T) {
 			t.Fatalf("revoke %d: %d", i, st)
 		}
 	}
+	// A second replica delivers from the same store at the same time,
+	// as two hub replicas do: its claims must not take what the other
+	// holds, ahead or in flight.
+	w := h.Webhooks
+	other := &exchange.Webhooks{Store: w.Store, Registry: w.Registry, Key: w.Key, Certs: w.Certs, Log: w.Log, Now: w.Now,
+		Owner: "replica-2", Guard: w.Guard, Backoff: w.Backoff, MaxBackoff: w.MaxBackoff, MaxAttempts: w.MaxAttempts, Timeout: w.Timeout}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
-	go func() { defer close(done); h.Webhooks.Run(ctx, time.Hour) }()
-	defer func() { cancel(); <-done }()
+	go func() {
+		defer close(done)
+		for ctx.Err() == nil {
+			if _, err := other.Dispatch(ctx); err != nil && ctx.Err() == nil {
+				t.Error(err)
+				return
+			}
+			if _, err := other.Deliver(ctx); err != nil && ctx.Err() == nil {
+				t.Error(err)
+				return
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+	}()
 	h.waitFor("every event delivered", func() bool { return len(rc.received()) >= 2*n })
+	cancel()
+	<-done
 	seen := map[string]bool{}
 	kinds := map[string][]string{}
 	for _, d := range rc.received() {
