@@ -53,7 +53,7 @@ func waitImage(t *testing.T, ctx context.Context, sel string) {
 // text reads the text of the first element matching a CSS selector.
 func text(t *testing.T, ctx context.Context, sel string) string {
 	t.Helper()
-	v, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(sel)))
+	v, err := reread(ctx, func() (string, error) { return chromedp.Run(ctx, chromedp.Text(chromedp.CSS(sel))) })
 	if err != nil {
 		t.Fatalf("text of %s: %v", sel, err)
 	}
@@ -62,11 +62,33 @@ func text(t *testing.T, ctx context.Context, sel string) string {
 
 func attr(t *testing.T, ctx context.Context, sel, name string) string {
 	t.Helper()
-	v, err := chromedp.Run(ctx, chromedp.AttributeValue(chromedp.CSS(sel), name))
+	v, err := reread(ctx, func() (string, error) {
+		a, err := chromedp.Run(ctx, chromedp.AttributeValue(chromedp.CSS(sel), name))
+		return a.Value, err
+	})
 	if err != nil {
 		t.Fatalf("attribute %s of %s: %v", name, sel, err)
 	}
-	return v.Value
+	return v
+}
+
+// reread runs a read of the page again when the node it found was gone
+// before it could be read: after a form submit (a navigation chromedp did
+// not start) chromedp can find the selector in the document it tracked
+// just before it learns of the new one. Reading again queries the new
+// document; any other error is returned at once.
+func reread(ctx context.Context, read func() (string, error)) (string, error) {
+	for i := 0; ; i++ {
+		v, err := read()
+		if err == nil || i == 10 || !strings.Contains(err.Error(), "No node with given id") {
+			return v, err
+		}
+		select {
+		case <-ctx.Done():
+			return v, err
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
 }
 
 // demoHub is a hub with the demo data set and the demo sign-in.
