@@ -30,6 +30,9 @@
 #                      blocks it read from outside shared buffers, and hit
 #                      in them, per request, by table and index (where a
 #                      larger store's requests pay: pg_statio_user_*)
+#   SCALE_PROFILE=1    serve --pprof, and a CPU profile of the hub over each
+#                      measured run in $SCALE_DATA/cpu-<operation>-<size>.pprof
+#                      (go tool pprof -top certhub-binary file)
 # A stopped fill is measured at the size it reached, and the run ends there.
 # Results: one row per operation and stage in $SCALE_DATA/results.txt.
 #
@@ -224,7 +227,7 @@ measure() {
   sql "SELECT type_code, count(*) FROM certificates GROUP BY 1 ORDER BY 1" | sed 's/^/  /'
   echo "  distinct holders: $(sql "SELECT count(DISTINCT holder_index) FROM certificates"), ledger entries: $(sql "SELECT count(*) FROM audit_log"), outbox events: $(sql "SELECT count(*) FROM events")"
   footprint "$n"
-  "$work/certhub" serve --addr $addr --admin-token $BENCH_ADMIN --verify-rate 0 2>"$work/hub.log" &
+  env ${SCALE_PROFILE:+CERTHUB_PPROF=1} "$work/certhub" serve --addr $addr --admin-token $BENCH_ADMIN --verify-rate 0 2>"$work/hub.log" &
   hub=$!
   wait_up $base/healthz
   samples "$n"
@@ -246,10 +249,17 @@ measure() {
       wrk -t2 -c"$conns" -d"${warm}s" -s "$lua" "$base" >/dev/null 2>&1 || true
     fi
     [ -z "${SCALE_STATIO:-}" ] || statio >"$work/statio.before"
+    local prof=
+    if [ -n "${SCALE_PROFILE:-}" ]; then
+      curl -fsS -H "Authorization: Bearer $BENCH_ADMIN" -o "$data/cpu-$name-$n.pprof" \
+        "$base/debug/pprof/profile?seconds=$((secs - 1))" &
+      prof=$!
+    fi
     # The machine's load average over the last minute, beside: other work on
     # the same cores shows there.
     row="$(bench_wrk "$name" "$lua" "$base" "$conns" "$secs")  load $(cut -d' ' -f1 /proc/loadavg)"
     echo "$row" | tee -a "$work/rows"
+    [ -z "$prof" ] || wait $prof
     if [ -n "${SCALE_STATIO:-}" ]; then
       sleep 1  # backends report their counters within a second
       statio >"$work/statio.after"

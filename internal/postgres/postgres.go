@@ -182,6 +182,12 @@ func (q) LateralJoins() {}
 // LateralJoins implements sqlstore.LateralJoins.
 func (*db) LateralJoins() {}
 
+// HashedTextIndexes implements sqlstore.HashedTextIndexes.
+func (q) HashedTextIndexes() {}
+
+// HashedTextIndexes implements sqlstore.HashedTextIndexes.
+func (*db) HashedTextIndexes() {}
+
 // CopyInto implements sqlstore.Copier with COPY … FROM STDIN.
 func (q q) CopyInto(ctx context.Context, table string, columns []string, rows [][]any) error {
 	c, ok := q.c.(interface {

@@ -321,9 +321,11 @@ func (s *Store) ListCheckpoints(ctx context.Context) ([]*exchange.Checkpoint, er
 // HolderAudit implements exchange.LedgerStore. The holder column it
 // searches is generated from the hashed body; an entry whose body names
 // another holder (the column's definition was changed and the column
-// edited) is refused rather than shown.
+// edited) is refused rather than shown. On PostgreSQL the column is
+// indexed by a 64-bit hash of it (migration 0032), which the query names
+// beside the column itself.
 func (s *Store) HolderAudit(ctx context.Context, holder string, limit int) ([]exchange.AuditEntry, error) {
-	rows, err := s.db.Query(ctx, `SELECT body FROM audit_log WHERE holder = $1 ORDER BY seq DESC LIMIT $2`, holder, limit)
+	rows, err := s.db.Query(ctx, holderAuditQuery(s.db), holder, limit)
 	if err != nil {
 		return nil, err
 	}
@@ -344,6 +346,15 @@ func (s *Store) HolderAudit(ctx context.Context, holder string, limit int) ([]ex
 		out = append(out, e)
 	}
 	return out, rows.Err()
+}
+
+// holderAuditQuery is HolderAudit's query ($1 the holder, $2 the limit).
+func holderAuditQuery(q Querier) string {
+	if _, ok := q.(HashedTextIndexes); ok {
+		return `SELECT body FROM audit_log WHERE hashtextextended(holder, 0) = hashtextextended($1, 0) AND holder = $1
+			ORDER BY seq DESC LIMIT $2`
+	}
+	return `SELECT body FROM audit_log WHERE holder = $1 ORDER BY seq DESC LIMIT $2`
 }
 
 // UsageReport implements exchange.LedgerStore.

@@ -57,6 +57,12 @@ type ArrayParams interface{ ArrayParams() }
 // per row. SQLite has no LATERAL.
 type LateralJoins interface{ LateralJoins() }
 
+// HashedTextIndexes is a Querier whose database indexes a long text key
+// by a 64-bit hash of it (PostgreSQL's hashtextextended; migration 0032:
+// the ledger's holder index). A query names the hash to use that index,
+// and the key itself to keep only exact matches.
+type HashedTextIndexes interface{ HashedTextIndexes() }
+
 // Row is one result row.
 type Row interface{ Scan(dest ...any) error }
 

@@ -1,0 +1,4 @@
+package sqlstore
+
+// HolderAuditQuery is HolderAudit's query, for a test of its plan.
+var HolderAuditQuery = holderAuditQuery
