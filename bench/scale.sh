@@ -29,7 +29,8 @@
 #   SCALE_STATIO=1     after each operation at saturation, the PostgreSQL
 #                      blocks it read from outside shared buffers, and hit
 #                      in them, per request, by table and index (where a
-#                      larger store's requests pay: pg_statio_user_*)
+#                      larger store's requests pay: pg_statio_user_*), and
+#                      the WAL the server wrote per request (pg_stat_wal)
 #   SCALE_PROFILE=1    serve --pprof, and a CPU profile of the hub over each
 #                      measured run in $SCALE_DATA/cpu-<operation>-<size>.pprof
 #                      (go tool pprof -top certhub-binary file)
@@ -241,7 +242,8 @@ measure() {
   statio() { # the schema's block counters: relation read hit
     sql "SELECT relname, heap_blks_read + coalesce(toast_blks_read, 0), heap_blks_hit + coalesce(toast_blks_hit, 0)
            FROM pg_statio_user_tables WHERE schemaname = '$schema'
-         UNION ALL SELECT indexrelname, idx_blks_read, idx_blks_hit FROM pg_statio_user_indexes WHERE schemaname = '$schema'"
+         UNION ALL SELECT indexrelname, idx_blks_read, idx_blks_hit FROM pg_statio_user_indexes WHERE schemaname = '$schema'
+         UNION ALL SELECT '(wal)', wal_bytes::bigint, wal_fpi FROM pg_stat_wal"
   }
   run() { # name lua path [env]
     local name=$1 lua=$2 row
@@ -273,8 +275,10 @@ def load(p):
     return out
 a, b, n, op = load(sys.argv[1]), load(sys.argv[2]), float(sys.argv[3]), sys.argv[4]
 d = {k: (b[k][0] - a.get(k, (0, 0))[0], b[k][1] - a.get(k, (0, 0))[1]) for k in b}
+wal_bytes, wal_fpi = d.pop("(wal)")  # the whole server's, over the run
 rows = sorted((v for v in d.items() if v[1][0] or v[1][1]), key=lambda kv: -(kv[1][0] * 10 + kv[1][1]))[:8]
 print("  %s blocks per request, read/hit: " % op + ", ".join("%s %.2f/%.2f" % (k, r / n, h / n) for k, (r, h) in rows))
+print("  %s WAL per request: %.0f bytes, %.2f full-page images" % (op, wal_bytes / n, wal_fpi / n))
 PY
     fi
   }
