@@ -31,6 +31,8 @@
 #                      in them, per request, by table and index (where a
 #                      larger store's requests pay: pg_statio_user_*), and
 #                      the WAL the server wrote per request (pg_stat_wal)
+#   SCALE_OPS          the operations measured at saturation (default
+#                      "lookup by-id verify match resolve")
 #   SCALE_PROFILE=1    serve --pprof, and a CPU profile of the hub over each
 #                      measured run in $SCALE_DATA/cpu-<operation>-<size>.pprof
 #                      (go tool pprof -top certhub-binary file)
@@ -285,11 +287,12 @@ PY
   : >"$work/rows"
   log "== $n certificates: $conns connections, ${secs}s each (after ${warm}s of warm-up)"
   printf "%-10s %10s %8s %8s %8s\n" operation req/s p50_ms p99_ms non-2xx
-  run lookup bench/lookup.lua
-  run by-id bench/byid.lua
-  (unset TOKEN; BODIES=$work/verify TARGET=/api/v1/verify run verify bench/bodies.lua)
-  BODIES=$work/match TARGET=/api/v1/match run match bench/bodies.lua
-  HOLDERS=$work/orgs run resolve bench/resolve.lua
+  local ops=" ${SCALE_OPS:-lookup by-id verify match resolve} "
+  [[ $ops != *" lookup "* ]] || run lookup bench/lookup.lua
+  [[ $ops != *" by-id "* ]] || run by-id bench/byid.lua
+  [[ $ops != *" verify "* ]] || (unset TOKEN; BODIES=$work/verify TARGET=/api/v1/verify run verify bench/bodies.lua)
+  [[ $ops != *" match "* ]] || BODIES=$work/match TARGET=/api/v1/match run match bench/bodies.lua
+  [[ $ops != *" resolve "* ]] || HOLDERS=$work/orgs run resolve bench/resolve.lua
   if [ -n "$pace_rates" ]; then
     # Resolve's bodies each name a case of their own, taken in order.
     python3 -c '
