@@ -56,15 +56,48 @@ func (s *Store) ListItems(ctx context.Context) ([]*exchange.ServiceItem, error) 
 
 // RecordResolution implements exchange.ItemStore. A case is keyed by
 // item, consumer and case id: offices number their cases independently.
+// Records are group-committed like the ledger they follow: concurrent
+// resolves queue up and one writer commits them together (on PostgreSQL in
+// one pipelined round trip), each call returning once its own record is
+// durable. A commit per resolve had cost a third of resolve's throughput
+// (docs/benchmarks.md, "Resolve: the case record group-committed").
 func (s *Store) RecordResolution(ctx context.Context, r *exchange.Resolution) error {
-	_, err := s.db.Exec(ctx, `INSERT INTO resolutions (item_code, consumer, case_id, department, day, required, avoided, avoidable, at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
-		ON CONFLICT (item_code, consumer, case_id) DO UPDATE
-		SET avoided = excluded.avoided, avoidable = excluded.avoidable, required = excluded.required
-		WHERE excluded.avoided > resolutions.avoided
-		   OR (excluded.avoided = resolutions.avoided AND excluded.avoidable < resolutions.avoidable)`,
-		r.Item, r.Consumer, r.CaseID, r.Department, r.Day, r.Required, r.Avoided, r.Avoidable, r.At)
+	_, err := s.resolutions.do(ctx, s.quit, r)
 	return err
+}
+
+// recordResolution keeps, per case, the answer that spared the most: two
+// resolves of one case count once, at their best.
+const recordResolution = `INSERT INTO resolutions (item_code, consumer, case_id, department, day, required, avoided, avoidable, at)
+	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+	ON CONFLICT (item_code, consumer, case_id) DO UPDATE
+	SET avoided = excluded.avoided, avoidable = excluded.avoidable, required = excluded.required
+	WHERE excluded.avoided > resolutions.avoided
+	   OR (excluded.avoided = resolutions.avoided AND excluded.avoidable < resolutions.avoidable)`
+
+// applyResolutions is the resolution records' group-commit step, in queue
+// order (a case resolved twice in one batch is upserted twice, in turn).
+func applyResolutions(ctx context.Context, q Querier, batch []groupReq[*exchange.Resolution]) ([]groupRes[struct{}], error) {
+	out := make([]groupRes[struct{}], len(batch))
+	stmts := make([]Stmt, 0, len(batch))
+	for i, g := range batch {
+		if g.ctx.Err() != nil {
+			out[i].err = g.ctx.Err() // the caller is gone: record nothing
+			continue
+		}
+		r := g.req
+		stmts = append(stmts, Stmt{SQL: recordResolution,
+			Args: []any{r.Item, r.Consumer, r.CaseID, r.Department, r.Day, r.Required, r.Avoided, r.Avoidable, r.At}})
+	}
+	if b, ok := q.(Batcher); ok && len(stmts) > 1 {
+		return out, b.ExecBatch(ctx, stmts)
+	}
+	for _, st := range stmts {
+		if _, err := q.Exec(ctx, st.SQL, st.Args...); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
 }
 
 // Resolutions implements exchange.ItemStore.

@@ -92,10 +92,12 @@ type Store struct {
 
 	// Group-committed writers (see UseShare, AppendAudit), started on
 	// first use and stopped by Close.
-	views     *groupCommit[viewReq, *exchange.Share]
-	audit     *groupCommit[exchange.AuditEntry, struct{}]
-	quit      chan struct{}
-	closeOnce sync.Once
+	views *groupCommit[viewReq, *exchange.Share]
+	audit *groupCommit[exchange.AuditEntry, struct{}]
+	// resolutions are the service-item resolves' case records.
+	resolutions *groupCommit[*exchange.Resolution, struct{}]
+	quit        chan struct{}
+	closeOnce   sync.Once
 
 	// fannedOut counts the deliveries this process added since it last
 	// analyzed the deliveries table (see Fanout).
@@ -107,6 +109,7 @@ func New(db DB) *Store {
 	s := &Store{db: db, quit: make(chan struct{})}
 	s.views = &groupCommit[viewReq, *exchange.Share]{db: db, max: 256, apply: applyViews}
 	s.audit = &groupCommit[exchange.AuditEntry, struct{}]{db: db, max: 512, apply: applyAudit}
+	s.resolutions = &groupCommit[*exchange.Resolution, struct{}]{db: db, max: 256, apply: applyResolutions}
 	if b, ok := db.(Batcher); ok {
 		p := &pipelinedLedger{db: db, batch: b, depth: 1, max: 512}
 		s.audit.run = p.run

@@ -779,6 +779,33 @@ func testItems(t *testing.T, s *sqlstore.Store) {
 	if rs, _ := s.Resolutions(stale(ctx), "2026-03-02", "2026-03-02"); len(rs) != 1 {
 		t.Fatalf("one day: %+v", rs)
 	}
+	// Records are group-committed: resolves at once, two of each case (in
+	// either order, often in one batch), keep each case once at its best.
+	var wg sync.WaitGroup
+	errc := make(chan error, 80)
+	for i := range 80 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errc <- s.RecordResolution(ctx, &exchange.Resolution{Item: "SX-1", CaseID: fmt.Sprintf("many-%02d", i/2), Department: "某局",
+				Consumer: "csm_1", Day: "2026-03-03", Required: 2, Avoided: (i + i/2) % 2, At: t0})
+		}()
+	}
+	wg.Wait()
+	close(errc)
+	for err := range errc {
+		must(t, err)
+	}
+	rs, err = s.Resolutions(stale(ctx), "2026-03-03", "2026-03-03")
+	must(t, err)
+	if len(rs) != 40 {
+		t.Fatalf("%d cases recorded of 40", len(rs))
+	}
+	for _, r := range rs {
+		if r.Avoided != 1 {
+			t.Fatalf("case %s kept avoided %d, want its best, 1", r.CaseID, r.Avoided)
+		}
+	}
 	// Many types, one query.
 	c := newCert("000001", 1, "h1")
 	must(t, s.InsertCertificate(ctx, c, nil))
