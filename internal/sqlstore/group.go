@@ -19,6 +19,11 @@ type groupCommit[Req, Res any] struct {
 	// run, when set, replaces the writer loop: it takes requests from ch
 	// and answers each on its done channel (see pipelinedLedger).
 	run func(ch <-chan groupReq[Req], quit <-chan struct{})
+	// direct runs apply on the pool, not in a transaction: for an apply
+	// that writes a batch of more than one statement only as one pipeline
+	// (Batcher), which the server runs as one implicit transaction. That
+	// is one round trip instead of BEGIN, the batch and COMMIT.
+	direct bool
 
 	once sync.Once
 	ch   chan groupReq[Req]
@@ -98,11 +103,16 @@ func (g *groupCommit[Req, Res]) loop() {
 		}
 		batch := fill(g.ch, first, g.max)
 		var results []groupRes[Res]
-		err := g.db.InTx(context.Background(), func(q Querier) error {
-			var err error
-			results, err = g.apply(context.Background(), q, batch)
-			return err
-		})
+		var err error
+		if g.direct {
+			results, err = g.apply(context.Background(), g.db, batch)
+		} else {
+			err = g.db.InTx(context.Background(), func(q Querier) error {
+				var err error
+				results, err = g.apply(context.Background(), q, batch)
+				return err
+			})
+		}
 		for i, r := range batch {
 			switch {
 			case err != nil:

@@ -77,6 +77,9 @@ const recordResolution = `INSERT INTO resolutions (item_code, consumer, case_id,
 
 // applyResolutions is the resolution records' group-commit step, in queue
 // order (a case resolved twice in one batch is upserted twice, in turn).
+// Where the database pipelines, q is the pool (groupCommit.direct) and a
+// batch goes as one pipeline, one implicit transaction; otherwise q is a
+// transaction.
 func applyResolutions(ctx context.Context, q Querier, batch []groupReq[*exchange.Resolution]) ([]groupRes[struct{}], error) {
 	out := make([]groupRes[struct{}], len(batch))
 	stmts := make([]Stmt, 0, len(batch))

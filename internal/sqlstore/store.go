@@ -109,7 +109,8 @@ func New(db DB) *Store {
 	s := &Store{db: db, quit: make(chan struct{})}
 	s.views = &groupCommit[viewReq, *exchange.Share]{db: db, max: 256, apply: applyViews}
 	s.audit = &groupCommit[exchange.AuditEntry, struct{}]{db: db, max: 512, apply: applyAudit}
-	s.resolutions = &groupCommit[*exchange.Resolution, struct{}]{db: db, max: 256, apply: applyResolutions}
+	_, pipelines := db.(Batcher)
+	s.resolutions = &groupCommit[*exchange.Resolution, struct{}]{db: db, max: 256, apply: applyResolutions, direct: pipelines}
 	if b, ok := db.(Batcher); ok {
 		p := &pipelinedLedger{db: db, batch: b, depth: 1, max: 512}
 		s.audit.run = p.run
