@@ -77,7 +77,7 @@ func attr(t *testing.T, ctx context.Context, sel, name string) string {
 // not start) chromedp can find the selector in the document it tracked
 // just before it learns of the new one. Reading again queries the new
 // document; any other error is returned at once.
-func reread(ctx context.Context, read func() (string, error)) (string, error) {
+func reread[T any](ctx context.Context, read func() (T, error)) (T, error) {
 	for i := 0; ; i++ {
 		v, err := read()
 		if err == nil || i == 10 || !strings.Contains(err.Error(), "No node with given id") {
@@ -89,6 +89,11 @@ func reread(ctx context.Context, read func() (string, error)) (string, error) {
 		case <-time.After(50 * time.Millisecond):
 		}
 	}
+}
+
+// screenshot is a picture of the element sel, read again as reread says.
+func screenshot(ctx context.Context, sel string) ([]byte, error) {
+	return reread(ctx, func() ([]byte, error) { return chromedp.Run(ctx, chromedp.Screenshot(chromedp.CSS(sel))) })
 }
 
 // demoHub is a hub with the demo data set and the demo sign-in.
@@ -130,7 +135,7 @@ func TestBrowserHolderJourney(t *testing.T) {
 	// The SVG QR as Chromium renders it decodes to exactly the share URL.
 	// Visible is not loaded: wait for the image itself before capturing it.
 	waitImage(t, ctx, `li.share.created img.qr`)
-	qrShot, err := chromedp.Run(ctx, chromedp.Screenshot(chromedp.CSS(`li.share.created img.qr`)))
+	qrShot, err := screenshot(ctx, `li.share.created img.qr`)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -73,7 +73,7 @@ func submitAndWait(t *testing.T, ctx context.Context, button, want string) {
 func readCompact(t *testing.T, ctx context.Context, h *hubtest.Hub, sel, countSel string) (string, *compactqr.Result) {
 	t.Helper()
 	waitImage(t, ctx, sel)
-	img, err := chromedp.Run(ctx, chromedp.Screenshot(chromedp.CSS(sel)))
+	img, err := screenshot(ctx, sel)
 	if err != nil {
 		t.Fatal(err)
 	}

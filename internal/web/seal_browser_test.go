@@ -26,7 +26,7 @@ func stampIsRed(t *testing.T, ctx context.Context) {
 	if w, err := chromedp.Run(ctx, chromedp.Evaluate[int](`document.querySelector('#seal-stamp img').naturalWidth`)); err != nil || w != sealimage.Size {
 		t.Fatalf("seal picture is %d pixels wide (%v), want %d", w, err, sealimage.Size)
 	}
-	buf, err := chromedp.Run(ctx, chromedp.Screenshot(chromedp.CSS(`#seal-stamp`)))
+	buf, err := screenshot(ctx, `#seal-stamp`)
 	if err != nil {
 		t.Fatal(err)
 	}

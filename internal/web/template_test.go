@@ -130,7 +130,7 @@ func TestBrowserTemplatePreview(t *testing.T) {
 	red := 0
 	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(100 * time.Millisecond) {
 		var err error
-		buf, err = chromedp.Run(ctx, chromedp.Screenshot(chromedp.CSS(`#template-seal`)))
+		buf, err = screenshot(ctx, `#template-seal`)
 		if err != nil {
 			t.Fatal(err)
 		}
