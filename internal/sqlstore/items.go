@@ -59,8 +59,9 @@ func (s *Store) ListItems(ctx context.Context) ([]*exchange.ServiceItem, error) 
 // Records are group-committed like the ledger they follow: concurrent
 // resolves queue up and one writer commits them together (on PostgreSQL in
 // one pipelined round trip), each call returning once its own record is
-// durable. A commit per resolve had cost a third of resolve's throughput
-// (docs/benchmarks.md, "Resolve: the case record group-committed").
+// durable. A commit per resolve had cost about a third of resolve's
+// throughput (docs/benchmarks.md, Resolve, "The case record
+// group-committed").
 func (s *Store) RecordResolution(ctx context.Context, r *exchange.Resolution) error {
 	_, err := s.resolutions.do(ctx, s.quit, r)
 	return err

@@ -109,9 +109,9 @@ func New(db DB) *Store {
 	s := &Store{db: db, quit: make(chan struct{})}
 	s.views = &groupCommit[viewReq, *exchange.Share]{db: db, max: 256, apply: applyViews}
 	s.audit = &groupCommit[exchange.AuditEntry, struct{}]{db: db, max: 512, apply: applyAudit}
-	_, pipelines := db.(Batcher)
+	b, pipelines := db.(Batcher)
 	s.resolutions = &groupCommit[*exchange.Resolution, struct{}]{db: db, max: 256, apply: applyResolutions, direct: pipelines}
-	if b, ok := db.(Batcher); ok {
+	if pipelines {
 		p := &pipelinedLedger{db: db, batch: b, depth: 1, max: 512}
 		s.audit.run = p.run
 	}
