@@ -90,6 +90,11 @@ type Server struct {
 	// VerifyRatePerMinute limits POST /api/v1/verify per client IP; 0
 	// disables the limit (benchmarks only).
 	VerifyRatePerMinute int
+	// MaxActive is how many API requests run at once (0: no limit); the
+	// rest wait their turn, in order, for at most ActiveWait
+	// (DefaultActiveWait when 0). See limitActive.
+	MaxActive  int
+	ActiveWait time.Duration
 	// TrustedProxies are CIDR prefixes whose X-Forwarded-For is believed
 	// when finding the client IP; empty means the TCP peer is the client.
 	TrustedProxies []string
@@ -308,6 +313,14 @@ func (s *Server) Handler() http.Handler {
 				s.fail(w, r, errs.E(errs.RateLimited, "too many verifications from this address; retry later"))
 			}))
 	}
+	active := func(h http.Handler) http.Handler { return h }
+	if s.MaxActive > 0 {
+		wait := s.ActiveWait
+		if wait <= 0 {
+			wait = DefaultActiveWait
+		}
+		active = s.limitActive(s.MaxActive, wait, m.waiting)
+	}
 	for _, rt := range Routes {
 		h := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { rt.handler(s, w, r) }))
 		if !rt.Public() {
@@ -315,6 +328,9 @@ func (s *Server) Handler() http.Handler {
 		}
 		if rt.Pattern == "/api/v1/verify" {
 			h = verifyLimit(h)
+		}
+		if !unlimitedRoutes[rt.Pattern] {
+			h = active(h)
 		}
 		r.Method(rt.Method, rt.Pattern, h)
 	}

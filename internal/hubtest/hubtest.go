@@ -68,6 +68,8 @@ type options struct {
 	postgres, s3, pprof bool
 	unlimited           bool
 	writeTimeout        time.Duration
+	maxActive           int
+	activeWait          time.Duration
 	tracing             trace.TracerProvider
 }
 
@@ -93,6 +95,12 @@ func Profiled() Option { return func(o *options) { o.pprof = true } }
 // certhub serve --verify-rate 0 does: benchmarks send every request from
 // one address.
 func Unlimited() Option { return func(o *options) { o.unlimited = true } }
+
+// MaxActive lets at most n API requests run at once, the rest waiting
+// their turn for at most wait, as certhub serve --max-active does.
+func MaxActive(n int, wait time.Duration) Option {
+	return func(o *options) { o.maxActive, o.activeWait = n, wait }
+}
 
 // WriteTimeout gives the hub's HTTP server a write timeout, as certhub
 // serve has one (60 s).
@@ -192,6 +200,7 @@ func New(t testing.TB, opts ...Option) *Hub {
 	api := &httpapi.Server{Certs: certs, Keys: keys, Tokens: store, Shares: shares, Holders: holders, PublicURL: srv.URL, Log: log,
 		Now: clk.Now, AdminTokenHash: adminHash, VerifyRatePerMinute: verifyRate, Pages: pages, Ledger: ledger, LedgerKey: lk.VerifierKey,
 		Consumers: reg, Webhooks: hooks, Items: items, Files: files, Copies: copies, Tracing: o.tracing, Pprof: o.pprof,
+		MaxActive: o.maxActive, ActiveWait: o.activeWait,
 		Annotations:  annotations,
 		AccessTokens: &exchange.AccessTokens{Registry: reg, Key: hk, Issuer: srv.URL, TokenURL: srv.URL + "/api/v1/oauth/token", Now: clk.Now}}
 	api.Connectors = &connectors.Engine{Store: store, Certs: certs, Kinds: connectors.Kinds{"file": filesource.Kind{}, "http": httpsource.Kind{}, "sql": sqlsource.Kind{}},
