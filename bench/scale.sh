@@ -26,6 +26,9 @@
 #                      by-id=1000 verify=2500 match=1000 resolve=500", about
 #                      half of what 100,000 certificates give on 2 cores;
 #                      "" skips)
+#   SCALE_PACE_CONNS   bench/pace's most requests in flight (its default 256;
+#                      32 is wrk's: a generator that falls behind then sends
+#                      at most that many at once)
 #   SCALE_STATIO=1     after each operation at saturation, the PostgreSQL
 #                      blocks it read from outside shared buffers, and hit
 #                      in them, per request, by table and index (where a
@@ -36,6 +39,11 @@
 #   SCALE_PROFILE=1    serve --pprof, and a CPU profile of the hub over each
 #                      measured run in $SCALE_DATA/cpu-<operation>-<size>.pprof
 #                      (go tool pprof -top certhub-binary file)
+#   SCALE_TRACE=1      serve --pprof, and an execution trace of the hub over
+#                      the first 5 s of each open-loop run in
+#                      $SCALE_DATA/trace-<operation>-<size>.out (go tool trace)
+# Beside each measured run, the hub's own view: the share of its requests
+# that took it over 10, 30 and 50 ms (its latency histogram, scraped).
 # A stopped fill is measured at the size it reached, and the run ends there.
 # Results: one row per operation and stage in $SCALE_DATA/results.txt.
 #
@@ -230,7 +238,7 @@ measure() {
   sql "SELECT type_code, count(*) FROM certificates GROUP BY 1 ORDER BY 1" | sed 's/^/  /'
   echo "  distinct holders: $(sql "SELECT count(DISTINCT holder_index) FROM certificates"), ledger entries: $(sql "SELECT count(*) FROM audit_log"), outbox events: $(sql "SELECT count(*) FROM events")"
   footprint "$n"
-  env ${SCALE_PROFILE:+CERTHUB_PPROF=1} "$work/certhub" serve --addr $addr --admin-token $BENCH_ADMIN --verify-rate 0 2>"$work/hub.log" &
+  env ${SCALE_PROFILE:+CERTHUB_PPROF=1} ${SCALE_TRACE:+CERTHUB_PPROF=1} "$work/certhub" serve --addr $addr --admin-token $BENCH_ADMIN --verify-rate 0 2>"$work/hub.log" &
   hub=$!
   wait_up $base/healthz
   samples "$n"
@@ -247,6 +255,40 @@ measure() {
          UNION ALL SELECT indexrelname, idx_blks_read, idx_blks_hit FROM pg_statio_user_indexes WHERE schemaname = '$schema'
          UNION ALL SELECT '(wal)', wal_bytes::bigint, wal_fpi FROM pg_stat_wal"
   }
+  # hubside NAME ROUTE BEFORE AFTER: the hub's own view of a run, from
+  # certhub_http_request_duration_seconds scraped before and after it: the
+  # share of the route's requests that took the hub over 10, 30 and 50 ms
+  # (from reading the request to writing the answer). Beside the load
+  # generator's p99 it tells the hub's tail from the wait for a core and a
+  # connection that the generator, sharing the machine, also counts.
+  hubside() {
+    python3 - "$@" <<'PY' | tee -a "$work/rows"
+import re, sys
+name, route, before, after = sys.argv[1:5]
+def load(p):
+    out = {}
+    for labels, v in re.findall(r'^certhub_http_request_duration_seconds_bucket\{(.*)\} (\S+)$', open(p).read(), re.M):
+        kv = dict(re.findall(r'(\w+)="([^"]*)"', labels))
+        if kv.get("route") == route:
+            out[kv["le"]] = out.get(kv["le"], 0) + float(v)
+    return out
+a, b = load(before), load(after)
+d = {le: b[le] - a.get(le, 0) for le in b}
+total = d.get("+Inf", 0)
+if total <= 0:
+    sys.exit()
+over = lambda le: 100 * (total - d[le]) / total
+print("  %s hub-side: %d requests, over 10 ms %.2f %%, over 30 ms %.2f %%, over 50 ms %.2f %%" % (name, total, over("0.01"), over("0.03"), over("0.05")))
+PY
+  }
+  scrape() { curl -fsS "$base/metrics" >"$1"; }
+  route() {
+    case $1 in
+      lookup) echo /api/v1/certificates ;; by-id) echo '/api/v1/certificates/{id}' ;;
+      verify) echo /api/v1/verify ;; match) echo /api/v1/match ;;
+      resolve) echo '/api/v1/service-items/{code}/resolve' ;;
+    esac
+  }
   run() { # name lua path [env]
     local name=$1 lua=$2 row
     if [ "$warm" -gt 0 ]; then
@@ -261,8 +303,11 @@ measure() {
     fi
     # The machine's load average over the last minute, beside: other work on
     # the same cores shows there.
+    scrape "$work/metrics.before"
     row="$(bench_wrk "$name" "$lua" "$base" "$conns" "$secs")  load $(cut -d' ' -f1 /proc/loadavg)"
     echo "$row" | tee -a "$work/rows"
+    scrape "$work/metrics.after"
+    hubside "$name" "$(route "$name")" "$work/metrics.before" "$work/metrics.after"
     [ -z "$prof" ] || wait $prof
     if [ -n "${SCALE_STATIO:-}" ]; then
       sleep 1  # backends report their counters within a second
@@ -303,7 +348,7 @@ for i in range(int(sys.argv[2])):
     print("{\"applicant\":{\"kind\":\"organisation\",\"id\":\"%s\"},\"case_id\":\"pace-%d-%d\",\"purpose\":\"BENCH-SP-001\"}" % (random.choice(orgs), random.randrange(10**9), i))
 ' "$work/orgs" 200000 >"$work/resolve"
     log "== $n certificates: fixed rates, open loop, ${secs}s each"
-    printf "%-10s %10s %8s %8s %8s %8s %8s\n" operation sent/s p50_ms p90_ms p99_ms max_ms failed
+    printf "%-10s %10s %8s %8s %8s %8s %8s %8s %8s\n" operation sent/s p50_ms p90_ms p99_ms max_ms failed late_p99 late_max
     local op rate consumer=(-header "Authorization: Bearer $token" -header "X-Purpose: bench" -header "X-Case-Id: bench-1")
     for op in $pace_rates; do
       rate=${op#*=}; op=${op%%=*}
@@ -315,8 +360,18 @@ for i in range(int(sys.argv[2])):
         resolve) set -- -post /api/v1/service-items/BENCH-SP-001/resolve -lines "$work/resolve" -in-order -header "Authorization: Bearer $token" ;;
         *) echo "SCALE_PACE: unknown operation $op" >&2; exit 2 ;;
       esac
-      echo "$("$work/pace" -url "$base" -name "$op@$rate" -rate "$rate" -duration "${secs}s" "$@" 2>>"$work/pace.err")  load $(cut -d' ' -f1 /proc/loadavg)" |
+      scrape "$work/metrics.before"
+      local trace=
+      if [ -n "${SCALE_TRACE:-}" ]; then
+        curl -fsS -H "Authorization: Bearer $BENCH_ADMIN" -o "$data/trace-$op-$n.out" \
+          "$base/debug/pprof/trace?seconds=$((secs < 6 ? secs : 5))" &
+        trace=$!
+      fi
+      echo "$("$work/pace" -url "$base" -name "$op@$rate" -rate "$rate" -duration "${secs}s" ${SCALE_PACE_CONNS:+-conns $SCALE_PACE_CONNS} "$@" 2>>"$work/pace.err")  load $(cut -d' ' -f1 /proc/loadavg)" |
         tee -a "$work/rows"
+      [ -z "$trace" ] || wait $trace
+      scrape "$work/metrics.after"
+      hubside "$op@$rate" "$(route "$op")" "$work/metrics.before" "$work/metrics.after"
     done
     [ ! -s "$work/pace.err" ] || { echo "pace:"; head -5 "$work/pace.err"; }
   fi

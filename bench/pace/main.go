@@ -12,7 +12,9 @@
 // <path> with <line> as its JSON body. Lines are taken at random, or in
 // order with -in-order (for bodies that must differ, such as case ids). It prints
 // one row: name, sent/s, p50, p90, p99, max (ms), failures (not 2xx or
-// no answer), and exits 1 if more than 1 % failed.
+// no answer), and the p99 and max of how late requests began (ms: the
+// generator's own lag, which sends the requests it owes in a burst), and
+// exits 1 if more than 1 % failed.
 package main
 
 import (
@@ -92,6 +94,7 @@ func main() {
 	var (
 		mu     sync.Mutex
 		lats   []time.Duration
+		lates  []time.Duration // how long after its time each request began: the generator's own lag
 		failed int
 		first  error
 		wg     sync.WaitGroup
@@ -122,11 +125,13 @@ func main() {
 		go func(at time.Time, line string) {
 			defer wg.Done()
 			defer func() { <-slots }()
+			late := time.Since(at)
 			err := send(context.Background(), line)
 			lat := time.Since(at)
 			mu.Lock()
 			defer mu.Unlock()
 			lats = append(lats, lat)
+			lates = append(lates, late)
 			if err != nil {
 				failed++
 				if first == nil {
@@ -138,10 +143,12 @@ func main() {
 	elapsed := time.Since(start)
 	wg.Wait()
 	slices.Sort(lats)
-	q := func(p float64) float64 {
-		return float64(lats[min(len(lats)-1, int(p*float64(len(lats))))].Microseconds()) / 1000
+	slices.Sort(lates)
+	q := func(ds []time.Duration, p float64) float64 {
+		return float64(ds[min(len(ds)-1, int(p*float64(len(ds))))].Microseconds()) / 1000
 	}
-	fmt.Printf("%-10s %10.0f %8.2f %8.2f %8.2f %8.2f %8d\n", *name, float64(n)/elapsed.Seconds(), q(0.5), q(0.9), q(0.99), q(1), failed)
+	fmt.Printf("%-10s %10.0f %8.2f %8.2f %8.2f %8.2f %8d %8.2f %8.2f\n", *name, float64(n)/elapsed.Seconds(),
+		q(lats, 0.5), q(lats, 0.9), q(lats, 0.99), q(lats, 1), failed, q(lates, 0.99), q(lates, 1))
 	if first != nil {
 		fmt.Fprintln(os.Stderr, "pace: first failure:", first)
 	}
