@@ -28,9 +28,10 @@ var unlimitedRoutes = map[string]bool{
 }
 
 // limitActive lets at most n requests run their handlers at once (their
-// bodies read first, see readAhead); the
-// rest wait for a turn in the order they came, for at most wait, and are
-// then answered 503 with Retry-After. Work that has started then finishes
+// bodies read first, see readAhead); the rest wait for a turn in the
+// order they came (a freed turn goes to the first waiting sender on the
+// channel), for at most wait, and are then answered 503 with
+// Retry-After. Work that has started then finishes
 // at the pace of a few requests at a time instead of every waiting one
 // getting a slice of the cores: under a burst the first requests are not
 // held up by the last (their latency is the queue's, not the crowd's),
