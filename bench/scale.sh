@@ -258,7 +258,7 @@ measure() {
   # hubside NAME ROUTE BEFORE AFTER: the hub's own view of a run, from
   # certhub_http_request_duration_seconds scraped before and after it: the
   # share of the route's requests that took the hub over 10, 30 and 50 ms
-  # (from reading the request to writing the answer). Beside the load
+  # (from the router to the handler's return). Beside the load
   # generator's p99 it tells the hub's tail from the wait for a core and a
   # connection that the generator, sharing the machine, also counts.
   hubside() {

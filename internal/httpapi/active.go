@@ -31,12 +31,12 @@ var unlimitedRoutes = map[string]bool{
 // bodies read first, see readAhead); the rest wait for a turn in the
 // order they came (a freed turn goes to the first waiting sender on the
 // channel), for at most wait, and are then answered 503 with
-// Retry-After. Work that has started then finishes
-// at the pace of a few requests at a time instead of every waiting one
-// getting a slice of the cores: under a burst the first requests are not
-// held up by the last (their latency is the queue's, not the crowd's),
-// and the database pool and memory see at most n requests. The waiting
-// count is the gauge certhub_http_requests_waiting.
+// Retry-After. Work that has started then finishes at the pace of a few
+// requests at a time instead of every waiting one getting a slice of the
+// cores: under a burst the first requests are not held up by the last
+// (their latency is the queue's, not the crowd's), and the database pool
+// and memory see at most n requests. The waiting count is the gauge
+// certhub_http_requests_waiting.
 //
 // chi's Throttle does the same, but answers in plain text; the API
 // answers every error in its JSON form.
@@ -104,7 +104,7 @@ func (s *Server) awaitTurn(w http.ResponseWriter, r *http.Request, turns chan st
 		s.Log.LogAttrs(r.Context(), slog.LevelWarn, "request not served: the hub is busy",
 			slog.Duration("waited", wait), slog.Int("max_active", cap(turns)),
 			slog.String("request_id", middleware.GetReqID(r.Context())))
-		w.Header().Set("Retry-After", strconv.Itoa(1))
+		w.Header().Set("Retry-After", "1") // a turn frees as soon as any request ends
 		s.writeJSON(w, http.StatusServiceUnavailable, errorBody(r, &errs.Error{Code: errs.Unavailable,
 			Message: "the hub is busy: " + strconv.Itoa(cap(turns)) + " requests were running for all of " + wait.String() + " this request waited; retry shortly"}))
 		return false
