@@ -43,7 +43,7 @@ func TestSealCACLI(t *testing.T) {
 		t.Fatalf("new key certificate = %v, want hub", c)
 	}
 
-	out, code = certhub(t, "keys", "csr", kid, "--data", data)
+	out, code = certhub(t, "keys", "csr", "--data", data, "--", kid)
 	b, _ := pem.Decode([]byte(out))
 	if code != 0 || b == nil || b.Type != "CERTIFICATE REQUEST" {
 		t.Fatalf("keys csr: %d\n%s", code, out)
@@ -74,11 +74,11 @@ func TestSealCACLI(t *testing.T) {
 		return path
 	}
 	garbage := write("garbage.pem", []byte("-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n"))
-	if out, code := certhub(t, "keys", "import-cert", kid, garbage, "--data", data); code == 0 || !strings.Contains(out, "certificate") {
+	if out, code := certhub(t, "keys", "import-cert", "--data", data, "--", kid, garbage); code == 0 || !strings.Contains(out, "certificate") {
 		t.Fatalf("import of garbage: %d %s", code, out)
 	}
 	certFile, chainFile := write("seal.pem", signing.CertPEM(leaf)), write("chain.pem", signing.CertPEM(caDER))
-	if out, code := certhub(t, "keys", "import-cert", kid, certFile, "--chain", chainFile, "--data", data); code != 0 || !strings.Contains(out, "external") {
+	if out, code := certhub(t, "keys", "import-cert", "--chain", chainFile, "--data", data, "--", kid, certFile); code != 0 || !strings.Contains(out, "external") {
 		t.Fatalf("keys import-cert: %d %s", code, out)
 	}
 

@@ -60,7 +60,7 @@ type KeysCmd struct {
 // KeysCompromiseCmd marks a seal key compromised (docs/operations.md).
 type KeysCompromiseCmd struct {
 	StoreConfig
-	KID    string `arg:"" help:"The seal key's kid."`
+	KID    string `arg:"" help:"The seal key's kid (one that begins with - goes after --)."`
 	From   string `required:"" help:"RFC 3339 instant from which the key is taken to be exposed: now or earlier, never later."`
 	Reason string `help:"Why (kept with the key, up to 500 characters)."`
 }
@@ -90,7 +90,7 @@ func (c *KeysCompromiseCmd) Run() error {
 // the signing package.
 type KeysCSRCmd struct {
 	StoreConfig
-	KID string `arg:"" name:"kid" help:"The seal key's kid (certhub keys list)."`
+	KID string `arg:"" name:"kid" help:"The seal key's kid (certhub keys list; one that begins with - goes after --)."`
 }
 
 // Run prints the CSR.
@@ -112,7 +112,7 @@ func (c *KeysCSRCmd) Run() error {
 // KeysImportCertCmd attaches an external CA's certificate to a seal key.
 type KeysImportCertCmd struct {
 	StoreConfig
-	KID   string `arg:"" name:"kid" help:"The seal key's kid."`
+	KID   string `arg:"" name:"kid" help:"The seal key's kid (one that begins with - goes after --)."`
 	File  string `arg:"" name:"file" type:"existingfile" help:"The certificate, PEM or DER."`
 	Chain string `type:"existingfile" help:"PEM (or DER) file of the intermediates and root, issuer first, published after the certificate in x5c."`
 }
