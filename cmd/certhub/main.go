@@ -8,9 +8,12 @@ package main
 import (
 	"fmt"
 	"os"
+	"strconv"
 	_ "time/tzdata" // civil dates are in Asia/Shanghai by default, on any host
 
 	"github.com/alecthomas/kong"
+
+	"github.com/certhub/certhub/internal/httpapi"
 )
 
 // CLI is the command tree.
@@ -39,14 +42,23 @@ type CLI struct {
 
 func main() {
 	var cli CLI
-	ctx := kong.Parse(&cli,
-		kong.Name("certhub"),
-		kong.Description("certhub — electronic licence library and data-sharing exchange (电子证照库与数据共享交换)."),
-		kong.UsageOnError(),
-	)
+	parser := kong.Must(&cli, options()...)
+	ctx, err := parser.Parse(os.Args[1:])
+	parser.FatalIfErrorf(err)
 	if err := ctx.Run(); err != nil {
 		// Every problem of a refused input, one a line.
 		fmt.Fprintln(os.Stderr, "certhub:", describe(err))
 		os.Exit(1)
+	}
+}
+
+// options are the command line's: its name, and the defaults computed on
+// the machine it runs on.
+func options() []kong.Option {
+	return []kong.Option{
+		kong.Name("certhub"),
+		kong.Description("certhub — electronic licence library and data-sharing exchange (电子证照库与数据共享交换)."),
+		kong.UsageOnError(),
+		kong.Vars{"max_active": strconv.Itoa(httpapi.DefaultMaxActive())},
 	}
 }

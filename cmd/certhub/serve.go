@@ -37,7 +37,7 @@ type ServeCmd struct {
 	StatusIdle      string   `name:"status-cache-idle" env:"CERTHUB_STATUS_CACHE_IDLE" default:"5m" help:"How long a record stays in the status cache without being read (0: until the cache is full), so memory follows the certificates verified lately."`
 	VerifyRate      int      `name:"verify-rate" env:"CERTHUB_VERIFY_RATE" default:"1200" help:"POST /api/v1/verify requests per minute per client IP (0 disables the limit)."`
 	TrustedProxies  []string `name:"trusted-proxies" env:"CERTHUB_TRUSTED_PROXIES" help:"CIDRs of reverse proxies whose X-Forwarded-For is trusted (comma-separated)."`
-	MaxActive       int      `name:"max-active" env:"CERTHUB_MAX_ACTIVE" default:"0" help:"How many API requests run at once; the rest wait their turn, in order, for up to 10 s, then are answered 503 (0: no limit)."`
+	MaxActive       int      `name:"max-active" env:"CERTHUB_MAX_ACTIVE" default:"${max_active}" help:"How many API requests run at once; the rest wait their turn, in order, for up to 10 s, then are answered 503 (default: 16 per core, at least 32; 0: no limit)."`
 	MaxBodyBytes    int64    `name:"max-body-bytes" env:"CERTHUB_MAX_BODY_BYTES" default:"1048576" help:"Largest accepted request body."`
 	ShareRate       int      `name:"share-rate" env:"CERTHUB_SHARE_RATE" default:"600" help:"GET /s/<token> requests per minute per client IP (0 disables the limit)."`
 	ConnectorLease  string   `name:"connector-lease" env:"CERTHUB_CONNECTOR_LEASE" default:"2m" help:"How long a connector run holds its lease without renewing it (a crashed run's connector is free after this)."`

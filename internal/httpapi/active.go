@@ -5,6 +5,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"runtime"
 	"strconv"
 	"time"
 
@@ -17,6 +18,14 @@ import (
 // DefaultActiveWait is how long a request waits for its turn when
 // MaxActive requests are running before it is answered 503.
 const DefaultActiveWait = 10 * time.Second
+
+// DefaultMaxActive is serve's --max-active: 16 requests per core the Go
+// runtime uses, at least 32. A request mostly waits on PostgreSQL (the
+// pool has 4 connections per core) or computes a signature, so 16 a core
+// keep the cores and the pool busy while a burst waits in order instead
+// of every request in it sharing the cores (docs/operations.md, "Requests
+// at once").
+func DefaultMaxActive() int { return max(32, 16*runtime.GOMAXPROCS(0)) }
 
 // unlimitedRoutes are not held to MaxActive: the probes, which must
 // answer while the hub is busy, and the calls of other hubs, which a hub
