@@ -154,7 +154,11 @@ func (r *Registry) SetJWKS(ctx context.Context, by *Principal, id string, jwks j
 // RevokeConsumer ends a consumer at once: its API keys are revoked with it
 // and its access tokens stop being accepted on their next use.
 func (r *Registry) RevokeConsumer(ctx context.Context, by *Principal, id string) error {
-	if err := r.Store.RevokeConsumer(ctx, id, r.Now().UTC()); err != nil {
+	err := r.Store.RevokeConsumer(ctx, id, r.Now().UTC())
+	if tc, ok := r.Tokens.(*TokenCache); ok {
+		tc.Forget() // its keys are revoked with it
+	}
+	if err != nil {
 		return err
 	}
 	return r.record(ctx, by, "consumer_revoke", "ok: "+id, "")

@@ -271,7 +271,9 @@ func (c *StoreConfig) open(ctx context.Context, mode ...openMode) (*app, error) 
 	}
 	ledger := &exchange.Ledger{Store: store, Key: exchange.Keys{Signer: lk.Signer, Verifier: lk.Verifier}, Origin: c.LedgerName, Now: time.Now, Location: loc,
 		Objects: docs, VerifierKey: lk.VerifierKey}
-	reg := &exchange.Registry{Store: store, Tokens: store, Certs: svc, Ledger: ledger, Now: time.Now}
+	// API tokens are kept a second in memory (exchange.TokenCache): a call
+	// does not begin with a round trip for its credential.
+	reg := &exchange.Registry{Store: store, Tokens: &exchange.TokenCache{TokenStore: store}, Certs: svc, Ledger: ledger, Now: time.Now}
 	items := &exchange.Resolver{Store: store, Registry: reg, Certs: svc, Ledger: ledger, Now: time.Now}
 	fed := &federation.Service{Store: store, Catalog: store, Key: hk, HubKeys: store, Ledger: ledger, Log: log, Now: time.Now,
 		Vault: vault, Documents: docs, Inbox: store}

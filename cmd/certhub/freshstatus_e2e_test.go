@@ -14,7 +14,9 @@ import (
 // on the second (so kept there) and then suspended, reinstated and revoked
 // on the first is answered with its new status by the second within a
 // second each time (the first's notification; the outbox read every
-// quarter second if it were missed).
+// quarter second if it were missed). An API token, kept in memory for a
+// second by each replica that saw it, is refused by the replica that
+// revoked it at once and by the other within a second.
 func TestStatusAcrossReplicas(t *testing.T) {
 	t.Parallel()
 	s3 := testenv.S3Server(t)
@@ -53,5 +55,29 @@ func TestStatusAcrossReplicas(t *testing.T) {
 			}
 			time.Sleep(20 * time.Millisecond)
 		}
+	}
+
+	b.must(200, "GET", "/api/v1/certificates/"+id, issuer, nil) // kept on the second replica
+	var tokenID string
+	for _, tok := range a.must(200, "GET", "/api/v1/tokens", admin, nil)["tokens"].([]any) {
+		if m := tok.(map[string]any); m["role"] == "issuer" {
+			tokenID = m["id"].(string)
+		}
+	}
+	a.must(204, "DELETE", "/api/v1/tokens/"+tokenID, admin, nil)
+	revoked := time.Now()
+	if got := a.do("GET", "/api/v1/certificates/"+id, issuer, nil); got.status != 401 {
+		t.Fatalf("the revoking replica answers a revoked token %d: %s", got.status, got.body)
+	}
+	for {
+		late := time.Since(revoked) > time.Second
+		got := b.do("GET", "/api/v1/certificates/"+id, issuer, nil)
+		if got.status == 401 {
+			break
+		}
+		if late {
+			t.Fatalf("the second replica still answers a revoked token %d a second later", got.status)
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }

@@ -230,7 +230,7 @@ func (c *ServeCmd) serve(ctx context.Context, a *app, demoHolders []web.DemoHold
 		return err
 	}
 	hooks.OnAttempt = exchange.NewWebhookMetrics(reg).Observe
-	api := &httpapi.Server{Certs: a.certs, Keys: a.keys, Tokens: a.store, Shares: shares, Holders: holders, PublicURL: public,
+	api := &httpapi.Server{Certs: a.certs, Keys: a.keys, Tokens: a.registry.Tokens, Shares: shares, Holders: holders, PublicURL: public,
 		Log: a.log, Now: time.Now, AdminTokenHash: adminHash, MaxBodyBytes: c.MaxBodyBytes, VerifyRatePerMinute: c.VerifyRate, MaxActive: c.MaxActive,
 		TrustedProxies: c.TrustedProxies, Pages: pages, Connectors: engine, Registry: reg, Ledger: a.ledger,
 		LedgerKey: a.ledgerKey.VerifierKey, Consumers: a.registry, Webhooks: hooks, Items: a.items,

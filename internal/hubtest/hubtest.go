@@ -181,7 +181,7 @@ func New(t testing.TB, opts ...Option) *Hub {
 	// The copies a child would push here (aggregation): tests apply pushes
 	// to the store directly.
 	copies := &federation.Copies{Store: store, Documents: docs}
-	reg := &exchange.Registry{Store: store, Tokens: store, Certs: certs, Ledger: ledger, Now: clk.Now, Copies: copies}
+	reg := &exchange.Registry{Store: store, Tokens: &exchange.TokenCache{TokenStore: store}, Certs: certs, Ledger: ledger, Now: clk.Now, Copies: copies}
 	// Test receivers listen on loopback: allowed here explicitly, as an
 	// operator would allow a co-located receiver.
 	hooks := &exchange.Webhooks{Store: store, Registry: reg, Key: hk, Certs: certs, Log: log, Now: clk.Now, Owner: "hubtest",
@@ -197,7 +197,7 @@ func New(t testing.TB, opts ...Option) *Hub {
 	if o.unlimited {
 		verifyRate = 0
 	}
-	api := &httpapi.Server{Certs: certs, Keys: keys, Tokens: store, Shares: shares, Holders: holders, PublicURL: srv.URL, Log: log,
+	api := &httpapi.Server{Certs: certs, Keys: keys, Tokens: reg.Tokens, Shares: shares, Holders: holders, PublicURL: srv.URL, Log: log,
 		Now: clk.Now, AdminTokenHash: adminHash, VerifyRatePerMinute: verifyRate, Pages: pages, Ledger: ledger, LedgerKey: lk.VerifierKey,
 		Consumers: reg, Webhooks: hooks, Items: items, Files: files, Copies: copies, Tracing: o.tracing, Pprof: o.pprof,
 		MaxActive: o.maxActive, ActiveWait: o.activeWait,
