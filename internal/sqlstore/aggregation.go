@@ -142,6 +142,7 @@ var stateAfter = map[string]certificates.State{
 // one round trip where the adapter pipelines.
 func (s *Store) ApplyPush(ctx context.Context, hub string, after int64, changes []federation.Change, types []*exchange.FederatedType,
 	at time.Time) (int64, int, error) {
+	s.copies.seen.Store(true) // lookups here read copies from now on
 	var cursor int64
 	applied := 0
 	typeStmts, err := federatedTypeStmts(types)
@@ -263,6 +264,7 @@ func changeStmts(ch federation.Change) []Stmt {
 // pushed): then a held version is left as it is.
 func (s *Store) ApplyBackfill(ctx context.Context, hub string, after int64, versions []federation.Change, types []*exchange.FederatedType,
 	mark, through int64, at time.Time) (int64, int, error) {
+	s.copies.seen.Store(true) // lookups here read copies from now on
 	var cursor int64
 	kept := 0
 	typeStmts, err := federatedTypeStmts(types)

@@ -3,6 +3,8 @@ package sqlstore
 import (
 	"context"
 	"encoding/json"
+	"sync/atomic"
+	"time"
 
 	"github.com/certhub/certhub/exchange"
 	"github.com/certhub/certhub/exchange/federation"
@@ -59,7 +61,47 @@ func (s *Store) FederatedTypes(ctx context.Context) ([]*exchange.FederatedType, 
 }
 
 // FederatedByHolder lists the copies kept here of a holder (by this hub's
-// holder index), by id.
+// holder index), by id. A hub that keeps none answers without a query.
 func (s *Store) FederatedByHolder(ctx context.Context, holderIndex string) ([]*federation.Version, error) {
+	if kept, err := s.keepsCopies(ctx); err != nil || !kept {
+		return nil, err
+	}
 	return list(ctx, s.db, scanFederated, `SELECT `+federatedColumns+` FROM federated_certificates WHERE holder_index = $1 ORDER BY id`, holderIndex)
+}
+
+// copiesRecheck is how long a replica that found no copies kept believes
+// it: a first push applied through another replica is served here at most
+// this long after.
+const copiesRecheck = time.Second
+
+// copiesKept is what this replica knows of whether any copy is kept: most
+// hubs have no children, and without it each lookup of a holder would ask
+// the database for their copies, a round trip for nothing. Once a copy is
+// seen it is remembered (copies are not removed, only superseded); "none"
+// is asked again after copiesRecheck, and forgotten at once when a push
+// or backfill is applied through this replica.
+type copiesKept struct {
+	seen    atomic.Bool
+	checked atomic.Int64 // unix nanoseconds of the last "none"
+}
+
+// keepsCopies reports whether any copy may be kept here.
+func (s *Store) keepsCopies(ctx context.Context) (bool, error) {
+	if s.copies.seen.Load() {
+		return true, nil
+	}
+	now := time.Now().UnixNano()
+	if now-s.copies.checked.Load() < int64(copiesRecheck) {
+		return false, nil
+	}
+	var n int
+	if err := s.db.QueryRow(ctx, `SELECT count(*) FROM (SELECT 1 FROM federated_certificates LIMIT 1) AS one`).Scan(&n); err != nil {
+		return false, err
+	}
+	if n > 0 {
+		s.copies.seen.Store(true)
+		return true, nil
+	}
+	s.copies.checked.Store(now)
+	return false, nil
 }

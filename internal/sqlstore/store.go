@@ -99,6 +99,10 @@ type Store struct {
 	quit        chan struct{}
 	closeOnce   sync.Once
 
+	// copies is whether any copy of another hub's certificate is kept
+	// here (copies.go).
+	copies copiesKept
+
 	// fannedOut counts the deliveries this process added since it last
 	// analyzed the deliveries table (see Fanout).
 	fannedOut atomic.Int64

@@ -96,12 +96,37 @@ func testAggregation(t *testing.T, s *sqlstore.Store) {
 		event(1, exchange.EventIssued, a1), event(2, exchange.EventIssued, b1), event(3, exchange.EventSuspended, b1),
 		event(4, exchange.EventRevised, a2), event(5, exchange.EventReinstated, b1), event(6, exchange.EventRevoked, b1),
 	}
+	// Another replica on the same database, which looks a holder up before
+	// any copy is kept and so believes there are none for a moment.
+	// Both look first: the replica that then applies the push knows at once.
+	other := sqlstore.New(s.DB())
+	for _, st := range []*sqlstore.Store{s, other} {
+		if vs, err := st.FederatedByHolder(ctx, "hx"); err != nil || len(vs) != 0 {
+			t.Fatalf("copies before any push: %d %v", len(vs), err)
+		}
+	}
 	// The first four, then all six again (a retry after a lost answer):
 	// the last two are applied, the first four not twice.
 	through, n, err := s.ApplyPush(ctx, "330102", 0, batch[:4], nil, t0)
 	must(t, err)
 	if through != 40 || n != 4 {
 		t.Fatalf("first push: through %d, %d applied", through, n)
+	}
+	pushed := time.Now()
+	if vs, err := s.FederatedByHolder(ctx, "hx"); err != nil || len(vs) != 3 { // a1 (superseded), b1, a2
+		t.Fatalf("the replica that applied the push finds %d copies of the holder (%v); want 3", len(vs), err)
+	}
+	for {
+		late := time.Since(pushed) > time.Second
+		vs, err := other.FederatedByHolder(ctx, "hx")
+		must(t, err)
+		if len(vs) == 3 {
+			break
+		}
+		if late {
+			t.Fatalf("the other replica still finds %d copies a second after the first push", len(vs))
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 	through, n, err = s.ApplyPush(ctx, "330102", 0, batch, nil, t0)
 	must(t, err)
