@@ -34,6 +34,8 @@
 #                      in them, per request, by table and index (where a
 #                      larger store's requests pay: pg_statio_user_*), and
 #                      the WAL the server wrote per request (pg_stat_wal)
+#   SCALE_VACUUM=0     skip the VACUUM ANALYZE, the counts and the footprint
+#                      before the operations (repeated runs on one store)
 #   SCALE_OPS          the operations measured at saturation (default
 #                      "lookup by-id verify match resolve")
 #   SCALE_PROFILE=1    serve --pprof, and a CPU profile of the hub over each
@@ -232,12 +234,14 @@ measure() {
   local n t
   n=$(sql "SELECT count(*) FROM certificates")
   log "== stage: $n certificates"
-  log "VACUUM ANALYZE"
-  for t in $(sql "SELECT tablename FROM pg_tables WHERE schemaname = '$schema'"); do sql "VACUUM ANALYZE $t"; done
-  log "certificates by type, holders, ledger, outbox:"
-  sql "SELECT type_code, count(*) FROM certificates GROUP BY 1 ORDER BY 1" | sed 's/^/  /'
-  echo "  distinct holders: $(sql "SELECT count(DISTINCT holder_index) FROM certificates"), ledger entries: $(sql "SELECT count(*) FROM audit_log"), outbox events: $(sql "SELECT count(*) FROM events")"
-  footprint "$n"
+  if [ "${SCALE_VACUUM:-1}" = 1 ]; then
+    log "VACUUM ANALYZE"
+    for t in $(sql "SELECT tablename FROM pg_tables WHERE schemaname = '$schema'"); do sql "VACUUM ANALYZE $t"; done
+    log "certificates by type, holders, ledger, outbox:"
+    sql "SELECT type_code, count(*) FROM certificates GROUP BY 1 ORDER BY 1" | sed 's/^/  /'
+    echo "  distinct holders: $(sql "SELECT count(DISTINCT holder_index) FROM certificates"), ledger entries: $(sql "SELECT count(*) FROM audit_log"), outbox events: $(sql "SELECT count(*) FROM events")"
+    footprint "$n"
+  fi
   env ${SCALE_PROFILE:+CERTHUB_PPROF=1} ${SCALE_TRACE:+CERTHUB_PPROF=1} "$work/certhub" serve --addr $addr --admin-token $BENCH_ADMIN --verify-rate 0 2>"$work/hub.log" &
   hub=$!
   wait_up $base/healthz
