@@ -13,11 +13,12 @@ const TokenTTL = time.Second
 // TokenCache keeps the API tokens that authenticated on this replica in
 // the last TokenTTL, so that a department system's call does not begin
 // with a database round trip for its credential (it was the most called
-// statement under lookups: docs/benchmarks.md, "Two round trips fewer"). A revocation through this cache (RevokeToken, or
-// Registry.RevokeConsumer with the cache as its Tokens) forgets every
-// token at once, so this replica refuses a revoked token from its next
-// request; another replica learns of it within TokenTTL, as it learns of
-// a consumer's agreements within AgreementTTL.
+// statement under lookups: docs/benchmarks.md, "Two round trips fewer").
+// A revocation through this cache (RevokeToken, or Registry.RevokeConsumer
+// with the cache as its Tokens) forgets every token at once, so this
+// replica refuses a revoked token from its next request; another replica
+// learns of it within TokenTTL, as it learns of a consumer's agreements
+// within AgreementTTL.
 //
 // Only tokens found are kept, revoked ones too (they are refused from
 // memory); an unknown secret is looked up each time, so guessing fills
