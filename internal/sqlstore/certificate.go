@@ -353,6 +353,36 @@ func (s *Store) GetCertificate(ctx context.Context, id string) (*certificates.Ce
 
 // FindCertificates implements certificates.Store.
 func (s *Store) FindCertificates(ctx context.Context, qu certificates.Query) ([]*certificates.Certificate, int64, error) {
+	db := s.read(ctx)
+	query, args := findCertificatesQuery(db, qu)
+	rows, err := db.Query(ctx, query, args...)
+	if err != nil {
+		return nil, 0, err
+	}
+	defer rows.Close()
+	out := make([]*certificates.Certificate, 0, qu.Limit)
+	for rows.Next() {
+		c, err := scanCertificate(rows)
+		if err != nil {
+			return nil, 0, err
+		}
+		out = append(out, c)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, 0, err
+	}
+	var next int64
+	if len(out) > qu.Limit {
+		out = out[:qu.Limit]
+		next = out[len(out)-1].Seq
+	}
+	return out, next, nil
+}
+
+// findCertificatesQuery is FindCertificates' query and its arguments. On
+// PostgreSQL a holder is found through the index on a 64-bit hash of the
+// holder key (migration 0033), the key itself keeping only exact matches.
+func findCertificatesQuery(q Querier, qu certificates.Query) (string, []any) {
 	var where []string
 	args := []any{qu.After}
 	where = append(where, "seq > $1")
@@ -360,7 +390,9 @@ func (s *Store) FindCertificates(ctx context.Context, qu certificates.Query) ([]
 		args = append(args, v)
 		where = append(where, strings.ReplaceAll(cond, "?", "$"+strconv.Itoa(len(args))))
 	}
-	if qu.HolderIndex != "" {
+	if _, hashed := q.(HashedTextIndexes); hashed && qu.HolderIndex != "" {
+		add("hashtextextended(holder_index, 0) = hashtextextended(?, 0) AND holder_index = ?", qu.HolderIndex)
+	} else if qu.HolderIndex != "" {
 		add("holder_index = ?", qu.HolderIndex)
 	}
 	if qu.Type != "" {
@@ -390,29 +422,8 @@ func (s *Store) FindCertificates(ctx context.Context, qu certificates.Query) ([]
 		where = append(where, "state = 'superseded'")
 	}
 	args = append(args, qu.Limit+1)
-	rows, err := s.read(ctx).Query(ctx, `SELECT `+certColumns+` FROM certificates WHERE `+strings.Join(where, " AND ")+
-		` ORDER BY seq LIMIT $`+strconv.Itoa(len(args)), args...)
-	if err != nil {
-		return nil, 0, err
-	}
-	defer rows.Close()
-	out := make([]*certificates.Certificate, 0, qu.Limit)
-	for rows.Next() {
-		c, err := scanCertificate(rows)
-		if err != nil {
-			return nil, 0, err
-		}
-		out = append(out, c)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, 0, err
-	}
-	var next int64
-	if len(out) > qu.Limit {
-		out = out[:qu.Limit]
-		next = out[len(out)-1].Seq
-	}
-	return out, next, nil
+	return `SELECT ` + certColumns + ` FROM certificates WHERE ` + strings.Join(where, " AND ") +
+		` ORDER BY seq LIMIT $` + strconv.Itoa(len(args)), args
 }
 
 // DocumentRefs implements certificates.Store. It reads only the location

@@ -17,8 +17,8 @@ import (
 // found.
 func testAnnotations(t *testing.T, s *sqlstore.Store) {
 	ctx := context.Background()
-	seedCatalog(t, s)
-	c := newCert("000001", 1, "alice")
+	SeedCatalog(t, s)
+	c := NewCert("000001", 1, "alice")
 	must(t, s.InsertCertificate(ctx, c, nil))
 	exp, _ := certificates.ParseDate("2026-05-30")
 	mk := func(id string, created time.Time, requester string) *exchange.Annotation {

@@ -15,7 +15,7 @@ import (
 // an unknown kid is not found; the key's other fields are unchanged.
 func testKeyCompromise(t *testing.T, s *sqlstore.Store) {
 	ctx := context.Background()
-	seedCatalog(t, s)
+	SeedCatalog(t, s)
 	k, err := s.GetKey(ctx, "kid-1")
 	must(t, err)
 	if k.CompromisedFrom != nil || k.CompromiseReason != "" {

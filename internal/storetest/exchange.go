@@ -16,7 +16,7 @@ import (
 // from suspended only, and withdrawn from suspended.
 func testAgreementSuspension(t *testing.T, s *sqlstore.Store) {
 	ctx := context.Background()
-	seedCatalog(t, s)
+	SeedCatalog(t, s)
 	must(t, s.CreateConsumer(ctx, &exchange.Consumer{ID: "csm_1", Name: "受理平台", USCC: authCode, Scopes: []string{exchange.ScopeRead},
 		Status: exchange.ConsumerActive, CreatedAt: t0}))
 	from, _ := certificates.ParseDate("2026-01-01")

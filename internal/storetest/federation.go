@@ -200,13 +200,13 @@ func testAggregation(t *testing.T, s *sqlstore.Store) {
 // says its events are held, in one transaction.
 func testAggregationBackfill(t *testing.T, s *sqlstore.Store) {
 	ctx := context.Background()
-	seedCatalog(t, s)
+	SeedCatalog(t, s)
 
 	// The child's side: its own versions, in seq order.
-	c1, c2 := newCert("000001", 1, "h1"), newCert("000002", 1, "h2")
+	c1, c2 := NewCert("000001", 1, "h1"), NewCert("000002", 1, "h2")
 	c2.DocumentKey, c2.DocumentOffset, c2.DocumentLength = "batches/b1", 120, 99
 	must(t, s.InsertCertificates(ctx, []*certificates.Certificate{c1, c2}))
-	c1b := newCert("000001", 2, "h1")
+	c1b := NewCert("000001", 2, "h1")
 	c1b.IssuedAt, c1b.UpdatedAt = t0.Add(time.Hour), t0.Add(time.Hour)
 	must(t, s.Supersede(ctx, c1.ID, c1b))
 	_, err := s.SetState(ctx, c2.ID, []certificates.State{certificates.StateValid}, certificates.StateRevoked, "吊销", t0.Add(2*time.Hour), nil)

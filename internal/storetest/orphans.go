@@ -20,17 +20,17 @@ import (
 // are answered too.
 func testReferencedKeys(t *testing.T, s *sqlstore.Store) {
 	ctx := context.Background()
-	seedCatalog(t, s)
-	single := newCert("000001", 1, "h")
+	SeedCatalog(t, s)
+	single := NewCert("000001", 1, "h")
 	must(t, s.InsertCertificate(ctx, single, nil))
 	var batch []*certificates.Certificate
 	for i := 2; i <= 4; i++ {
-		c := newCert(fmt.Sprintf("%06d", i), 1, "h")
+		c := NewCert(fmt.Sprintf("%06d", i), 1, "h")
 		c.DocumentKey, c.DocumentOffset, c.DocumentLength = "batches/t/a/000002-ab.jwsl", int64(100*(i-2)), 99
 		batch = append(batch, c)
 	}
 	must(t, s.InsertCertificates(ctx, batch))
-	rev := newCert("000001", 2, "h")
+	rev := NewCert("000001", 2, "h")
 	rev.DocumentKey = "documents/000001-v2"
 	must(t, s.Supersede(ctx, single.ID, rev)) // documents/000001 stays the superseded version's
 
@@ -111,8 +111,8 @@ func testOrphanLease(t *testing.T, s *sqlstore.Store) {
 		t.Fatalf("after c stopped unfinished: %v, last sweep %v, want %v", ok, last, done)
 	}
 	// Prune still deletes old events: the sweep holds no event cursor.
-	seedCatalog(t, s)
-	c := newCert("000001", 1, "h")
+	SeedCatalog(t, s)
+	c := NewCert("000001", 1, "h")
 	must(t, s.InsertCertificate(ctx, c, nil))
 	now := time.Now()
 	if _, ok, err := s.LeaseDispatch(ctx, "d", now, now.Add(time.Minute)); err != nil || !ok {

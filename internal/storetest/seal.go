@@ -19,7 +19,7 @@ func testSeals(t *testing.T, s *sqlstore.Store) {
 	mustCode(t, errs.NotFound, err)
 	mustCode(t, errs.NotFound, s.SetSeal(ctx, &certificates.Seal{Authority: authCode, Key: "k", SHA256: "h", UpdatedAt: t0}, true))
 	mustCode(t, errs.NotFound, s.SetSeal(ctx, &certificates.Seal{Authority: authCode, Key: "k", SHA256: "h", UpdatedAt: t0}, false))
-	seedCatalog(t, s)
+	SeedCatalog(t, s)
 
 	seal, err := s.GetSeal(ctx, authCode)
 	must(t, err)

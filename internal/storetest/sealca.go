@@ -41,7 +41,7 @@ func testSealCA(t *testing.T, s *sqlstore.Store) {
 
 	_, err = s.SealSubject(ctx, authCode)
 	mustCode(t, errs.NotFound, err)
-	seedCatalog(t, s) // kid-1, without a certificate
+	SeedCatalog(t, s) // kid-1, without a certificate
 	sub, err := s.SealSubject(ctx, authCode)
 	must(t, err)
 	if sub.Name != "某市市场监督管理局" || sub.USCC != authCode {

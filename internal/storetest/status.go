@@ -126,23 +126,23 @@ func testStatusReplicas(t *testing.T, s *sqlstore.Store) {
 // every version that is not valid with its state.
 func testStatusEntries(t *testing.T, s *sqlstore.Store) {
 	ctx := context.Background()
-	seedCatalog(t, s)
+	SeedCatalog(t, s)
 	refs, err := s.AllocateStatus(ctx, 1024, 5, t0)
 	must(t, err)
-	old := newCert("000009", 1, "h") // from before status lists
+	old := NewCert("000009", 1, "h") // from before status lists
 	must(t, s.InsertCertificate(ctx, old, nil))
-	v1 := newCert("000001", 1, "h")
+	v1 := NewCert("000001", 1, "h")
 	v1.Status = &refs[0]
 	must(t, s.InsertCertificate(ctx, v1, nil))
 	var batch []*certificates.Certificate
 	for i := 2; i <= 3; i++ {
-		c := newCert(fmt.Sprintf("%06d", i), 1, "h")
+		c := NewCert(fmt.Sprintf("%06d", i), 1, "h")
 		c.Status = &refs[i-1]
 		batch = append(batch, c)
 	}
 	must(t, s.InsertCertificates(ctx, batch))
 	// The same entry twice is refused, and the version is not stored.
-	dup := newCert("000004", 1, "h")
+	dup := NewCert("000004", 1, "h")
 	dup.Status = &refs[0]
 	mustCode(t, errs.Conflict, s.InsertCertificate(ctx, dup, nil))
 	_, err = s.GetCertificate(ctx, dup.ID)
@@ -162,7 +162,7 @@ func testStatusEntries(t *testing.T, s *sqlstore.Store) {
 	}
 
 	later := t0.Add(time.Hour)
-	v2 := newCert("000001", 2, "h")
+	v2 := NewCert("000001", 2, "h")
 	v2.Status = &refs[3]
 	must(t, s.Supersede(ctx, v1.ID, v2))
 	_, err = s.SetState(ctx, batch[0].ID, []certificates.State{certificates.StateValid}, certificates.StateRevoked, "r", later, nil)

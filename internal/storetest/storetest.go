@@ -97,7 +97,9 @@ func must(t *testing.T, err error) {
 	}
 }
 
-func seedCatalog(t *testing.T, s *sqlstore.Store) {
+// SeedCatalog creates the authority, certificate type and seal key NewCert
+// refers to.
+func SeedCatalog(t *testing.T, s *sqlstore.Store) {
 	t.Helper()
 	ctx := context.Background()
 	must(t, s.CreateAuthority(ctx, &certificates.Authority{Code: authCode, Name: "某市市场监督管理局", CreatedAt: t0}))
@@ -113,7 +115,7 @@ func testCatalog(t *testing.T, s *sqlstore.Store) {
 	ctx := context.Background()
 	_, err := s.GetAuthority(ctx, authCode)
 	mustCode(t, errs.NotFound, err)
-	seedCatalog(t, s)
+	SeedCatalog(t, s)
 	mustCode(t, errs.Conflict, s.CreateAuthority(ctx, &certificates.Authority{Code: authCode, Name: "again", CreatedAt: t0}))
 	a, err := s.GetAuthority(ctx, authCode)
 	must(t, err)
@@ -177,8 +179,8 @@ func testSerials(t *testing.T, s *sqlstore.Store) {
 	}
 }
 
-// newCert builds a certificate version with the given serial and version.
-func newCert(serial string, version int, holderIndex string) *certificates.Certificate {
+// NewCert builds a certificate version with the given serial and version.
+func NewCert(serial string, version int, holderIndex string) *certificates.Certificate {
 	ident := certificates.Identifier{TypeCode: typeCode, Issuer: authCode, Serial: serial, Version: version}
 	from, _ := certificates.ParseDate("2026-01-01")
 	until, _ := certificates.ParseDate("2030-12-31")
@@ -194,14 +196,14 @@ func newCert(serial string, version int, holderIndex string) *certificates.Certi
 
 func testCertificateRoundTrip(t *testing.T, s *sqlstore.Store) {
 	ctx := context.Background()
-	seedCatalog(t, s)
-	c := newCert("000001", 1, "h1")
+	SeedCatalog(t, s)
+	c := NewCert("000001", 1, "h1")
 	c.ValidUntil = certificates.Date{}
 	must(t, s.InsertCertificate(ctx, c, nil))
 	if c.Seq == 0 {
 		t.Fatal("Seq not set")
 	}
-	mustCode(t, errs.Conflict, s.InsertCertificate(ctx, newCert("000001", 1, "h1"), nil))
+	mustCode(t, errs.Conflict, s.InsertCertificate(ctx, NewCert("000001", 1, "h1"), nil))
 	got, err := s.GetCertificate(ctx, c.ID)
 	must(t, err)
 	if got.ID != c.ID || got.Version != 1 || got.Serial != "000001" || got.Holder != c.Holder || got.HolderIndex != "h1" ||
@@ -212,14 +214,14 @@ func testCertificateRoundTrip(t *testing.T, s *sqlstore.Store) {
 	if got.Data["address"] != "人民路1号" || got.Data["seats"] != json.Number("42") || got.Data["chain"] != true {
 		t.Fatalf("data = %#v", got.Data)
 	}
-	_, err = s.GetCertificate(ctx, newCert("000009", 1, "x").ID)
+	_, err = s.GetCertificate(ctx, NewCert("000009", 1, "x").ID)
 	mustCode(t, errs.NotFound, err)
 }
 
 func testIdempotency(t *testing.T, s *sqlstore.Store) {
 	ctx := context.Background()
-	seedCatalog(t, s)
-	c := newCert("000001", 1, "h1")
+	SeedCatalog(t, s)
+	c := NewCert("000001", 1, "h1")
 	rec := &certificates.Idempotency{Principal: "tok", Key: "k1", RequestHash: "rh", CertificateID: c.ID, CreatedAt: t0}
 	must(t, s.InsertCertificate(ctx, c, rec))
 	got, err := s.GetIdempotency(ctx, "tok", "k1")
@@ -228,7 +230,7 @@ func testIdempotency(t *testing.T, s *sqlstore.Store) {
 		t.Fatalf("idempotency = %+v", got)
 	}
 	// The same key again: conflict, and the second certificate is not stored.
-	c2 := newCert("000002", 1, "h1")
+	c2 := NewCert("000002", 1, "h1")
 	rec2 := *rec
 	rec2.CertificateID = c2.ID
 	mustCode(t, errs.Conflict, s.InsertCertificate(ctx, c2, &rec2))
@@ -240,8 +242,8 @@ func testIdempotency(t *testing.T, s *sqlstore.Store) {
 
 func testLifecycle(t *testing.T, s *sqlstore.Store) {
 	ctx := context.Background()
-	seedCatalog(t, s)
-	v1 := newCert("000001", 1, "h1")
+	SeedCatalog(t, s)
+	v1 := NewCert("000001", 1, "h1")
 	must(t, s.InsertCertificate(ctx, v1, nil))
 	later := t0.Add(time.Hour)
 
@@ -252,10 +254,10 @@ func testLifecycle(t *testing.T, s *sqlstore.Store) {
 	}
 	_, err = s.SetState(ctx, v1.ID, []certificates.State{certificates.StateValid}, certificates.StateSuspended, "again", later, nil)
 	mustCode(t, errs.Conflict, err)
-	_, err = s.SetState(ctx, newCert("000099", 1, "x").ID, []certificates.State{certificates.StateValid}, certificates.StateRevoked, "r", later, nil)
+	_, err = s.SetState(ctx, NewCert("000099", 1, "x").ID, []certificates.State{certificates.StateValid}, certificates.StateRevoked, "r", later, nil)
 	mustCode(t, errs.NotFound, err)
 
-	v2 := newCert("000001", 2, "h1")
+	v2 := NewCert("000001", 2, "h1")
 	v2.State = certificates.StateSuspended
 	must(t, s.Supersede(ctx, v1.ID, v2))
 	old, err := s.GetCertificate(ctx, v1.ID)
@@ -264,7 +266,7 @@ func testLifecycle(t *testing.T, s *sqlstore.Store) {
 		t.Fatalf("old version after supersede: %+v", old)
 	}
 	// Superseding a version that is no longer current fails and stores nothing.
-	v3 := newCert("000001", 3, "h1")
+	v3 := NewCert("000001", 3, "h1")
 	mustCode(t, errs.Conflict, s.Supersede(ctx, v1.ID, v3))
 	_, err = s.GetCertificate(ctx, v3.ID)
 	mustCode(t, errs.NotFound, err)
@@ -278,11 +280,11 @@ func testLifecycle(t *testing.T, s *sqlstore.Store) {
 
 func testFind(t *testing.T, s *sqlstore.Store) {
 	ctx := context.Background()
-	seedCatalog(t, s)
+	SeedCatalog(t, s)
 	today, _ := certificates.ParseDate("2027-06-01")
 	var ids []string
 	for i := 1; i <= 7; i++ {
-		c := newCert(fmt.Sprintf("%06d", i), 1, "alice")
+		c := NewCert(fmt.Sprintf("%06d", i), 1, "alice")
 		if i == 7 {
 			c.HolderIndex = "bob"
 		}
@@ -354,7 +356,7 @@ func testFind(t *testing.T, s *sqlstore.Store) {
 
 func testKeys(t *testing.T, s *sqlstore.Store) {
 	ctx := context.Background()
-	seedCatalog(t, s)
+	SeedCatalog(t, s)
 	k, err := s.ActiveKey(ctx, authCode)
 	must(t, err)
 	if k.KID != "kid-1" || string(k.Sealed) != "\x01\x02\x03" || k.RetiredAt != nil || string(k.PublicJWK) != `{"kty":"EC"}` {
@@ -498,7 +500,7 @@ func testTokens(t *testing.T, s *sqlstore.Store) {
 
 func testRegistry(t *testing.T, s *sqlstore.Store) {
 	ctx := context.Background()
-	seedCatalog(t, s)
+	SeedCatalog(t, s)
 	jwks := json.RawMessage(`{"keys":[{"kty":"OKP","crv":"Ed25519","x":"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo","kid":"k1","alg":"EdDSA"}]}`)
 	c := &exchange.Consumer{ID: "csm_1", Name: "受理平台", USCC: authCode, Scopes: []string{exchange.ScopeRead}, JWKS: jwks, Status: exchange.ConsumerActive, CreatedAt: t0}
 	must(t, s.CreateConsumer(ctx, c))
@@ -578,11 +580,11 @@ func testRegistry(t *testing.T, s *sqlstore.Store) {
 // keep a certificate's deliveries in order, and expiry is announced once.
 func testEvents(t *testing.T, s *sqlstore.Store) {
 	ctx := context.Background()
-	seedCatalog(t, s)
-	c1, c2 := newCert("000001", 1, "h1"), newCert("000002", 1, "h2")
+	SeedCatalog(t, s)
+	c1, c2 := NewCert("000001", 1, "h1"), NewCert("000002", 1, "h2")
 	must(t, s.InsertCertificate(ctx, c1, nil))
 	must(t, s.InsertCertificates(ctx, []*certificates.Certificate{c2}))
-	c1v2 := newCert("000001", 2, "h1")
+	c1v2 := NewCert("000001", 2, "h1")
 	must(t, s.Supersede(ctx, c1.ID, c1v2))
 	_, err := s.SetState(ctx, c2.ID, []certificates.State{certificates.StateValid}, certificates.StateRevoked, "吊销", t0.Add(time.Hour), nil)
 	must(t, err)
@@ -745,7 +747,7 @@ func testEvents(t *testing.T, s *sqlstore.Store) {
 // types are found in one query.
 func testItems(t *testing.T, s *sqlstore.Store) {
 	ctx := context.Background()
-	seedCatalog(t, s)
+	SeedCatalog(t, s)
 	it := &exchange.ServiceItem{Code: "SX-1", Name: "食品经营许可 新办", Department: "某局", CreatedAt: t0, UpdatedAt: t0,
 		Materials: []exchange.Material{{Name: "申请书"}, {Name: "许可证", Certificate: true, Types: []string{typeCode}, Fields: []string{"address"},
 			OriginalRequired: true, LegalBasis: "《办法》", Flags: []string{}}}}
@@ -807,7 +809,7 @@ func testItems(t *testing.T, s *sqlstore.Store) {
 		}
 	}
 	// Many types, one query.
-	c := newCert("000001", 1, "h1")
+	c := NewCert("000001", 1, "h1")
 	must(t, s.InsertCertificate(ctx, c, nil))
 	found, _, err := s.FindCertificates(stale(ctx), certificates.Query{HolderIndex: "h1", Types: []string{"11330100MB0000001R999", typeCode}, Limit: 10})
 	must(t, err)
@@ -818,8 +820,8 @@ func testItems(t *testing.T, s *sqlstore.Store) {
 
 func testShares(t *testing.T, s *sqlstore.Store) {
 	ctx := context.Background()
-	seedCatalog(t, s)
-	c := newCert("000001", 1, "alice")
+	SeedCatalog(t, s)
+	c := NewCert("000001", 1, "alice")
 	must(t, s.InsertCertificate(ctx, c, nil))
 	two := 2
 	mk := func(id, hash string, expires time.Time, max *int) *exchange.Share {
@@ -904,7 +906,7 @@ func testShares(t *testing.T, s *sqlstore.Store) {
 
 func testBatchInsert(t *testing.T, s *sqlstore.Store) {
 	ctx := context.Background()
-	seedCatalog(t, s)
+	SeedCatalog(t, s)
 	first, err := s.NextSerials(ctx, typeCode, authCode, 3)
 	must(t, err)
 	if next, _ := s.NextSerial(ctx, typeCode, authCode); first != 1 || next != 4 {
@@ -912,7 +914,7 @@ func testBatchInsert(t *testing.T, s *sqlstore.Store) {
 	}
 	var batch []*certificates.Certificate
 	for i := 1; i <= 3; i++ {
-		c := newCert(fmt.Sprintf("%06d", i), 1, "h")
+		c := NewCert(fmt.Sprintf("%06d", i), 1, "h")
 		c.DocumentKey, c.DocumentOffset, c.DocumentLength = "batches/b1", int64(100*(i-1)), 99
 		c.Origin = &certificates.Origin{Connector: "conn", SourceKey: fmt.Sprint("k", i), ContentHash: "hash", SourceStatus: "valid"}
 		batch = append(batch, c)
@@ -929,7 +931,7 @@ func testBatchInsert(t *testing.T, s *sqlstore.Store) {
 		t.Fatalf("GetOrigins = %v", origins)
 	}
 	// A batch with one duplicate stores nothing.
-	dup := []*certificates.Certificate{newCert("000010", 1, "h"), newCert("000002", 1, "h")}
+	dup := []*certificates.Certificate{NewCert("000010", 1, "h"), NewCert("000002", 1, "h")}
 	mustCode(t, errs.Conflict, s.InsertCertificates(ctx, dup))
 	_, err = s.GetCertificate(ctx, dup[0].ID)
 	mustCode(t, errs.NotFound, err)
@@ -940,15 +942,15 @@ func testBatchInsert(t *testing.T, s *sqlstore.Store) {
 // location, and only of the version whose document hash it names.
 func testDocumentLocations(t *testing.T, s *sqlstore.Store) {
 	ctx := context.Background()
-	seedCatalog(t, s)
+	SeedCatalog(t, s)
 	var batch []*certificates.Certificate
 	for i := 1; i <= 3; i++ {
-		c := newCert(fmt.Sprintf("%06d", i), 1, "h")
+		c := NewCert(fmt.Sprintf("%06d", i), 1, "h")
 		c.DocumentKey, c.DocumentOffset, c.DocumentLength, c.DocumentSHA256 = "batches/b1", int64(100*(i-1)), 99, fmt.Sprint("sha-", i)
 		batch = append(batch, c)
 	}
 	must(t, s.InsertCertificates(ctx, batch))
-	v2 := newCert("000002", 2, "h")
+	v2 := NewCert("000002", 2, "h")
 	v2.DocumentSHA256 = "sha-2.2"
 	must(t, s.Supersede(ctx, batch[1].ID, v2))
 
@@ -995,7 +997,7 @@ func testDocumentLocations(t *testing.T, s *sqlstore.Store) {
 	wrong.SHA256, wrong.Offset = "sha-2", 0
 	mustCode(t, errs.NotFound, s.SetDocumentLocation(ctx, wrong))
 	unknown := moved
-	unknown.ID = newCert("000099", 1, "h").ID
+	unknown.ID = NewCert("000099", 1, "h").ID
 	mustCode(t, errs.NotFound, s.SetDocumentLocation(ctx, unknown))
 	if got, _ := s.GetCertificate(ctx, v2.ID); got.DocumentOffset != 5 {
 		t.Fatalf("a refused SetDocumentLocation moved the row: %+v", got)
@@ -1223,9 +1225,9 @@ func testLedger(t *testing.T, s *sqlstore.Store) {
 // the settle time.
 func testEventGaps(t *testing.T, s *sqlstore.Store) {
 	ctx := context.Background()
-	seedCatalog(t, s)
+	SeedCatalog(t, s)
 	for i := 1; i <= 3; i++ {
-		must(t, s.InsertCertificate(ctx, newCert(fmt.Sprintf("%06d", i), 1, "h"), nil))
+		must(t, s.InsertCertificate(ctx, NewCert(fmt.Sprintf("%06d", i), 1, "h"), nil))
 	}
 	evs, err := s.EventsAfter(ctx, 0, 100, t0.Add(24*time.Hour))
 	must(t, err)
@@ -1247,8 +1249,8 @@ func testEventGaps(t *testing.T, s *sqlstore.Store) {
 // an adapter's own tests.
 func SeedCertificate(t *testing.T, s *sqlstore.Store) *certificates.Certificate {
 	t.Helper()
-	seedCatalog(t, s)
-	c := newCert("000001", 1, "h-seed")
+	SeedCatalog(t, s)
+	c := NewCert("000001", 1, "h-seed")
 	must(t, s.InsertCertificate(context.Background(), c, nil))
 	return c
 }

@@ -18,7 +18,7 @@ func testTemplates(t *testing.T, s *sqlstore.Store) {
 	_, err := s.GetTemplate(ctx, typeCode)
 	mustCode(t, errs.NotFound, err)
 	mustCode(t, errs.NotFound, s.SetTemplate(ctx, typeCode, &certificates.Template{Page: certificates.A4Portrait}, t0))
-	seedCatalog(t, s)
+	SeedCatalog(t, s)
 
 	tp, err := s.GetTemplate(ctx, typeCode)
 	must(t, err)
