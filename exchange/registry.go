@@ -35,46 +35,22 @@ type Registry struct {
 	// agreements caches each consumer's agreements for AgreementTTL: a
 	// decision on this replica clears it at once, on others it shows
 	// within the TTL.
-	agreements map[string]cachedAgreements
+	agreements ttlCache[string, []*Agreement]
 }
 
 // AgreementTTL is how long a consumer's agreements are cached for the
 // checks on its calls.
 const AgreementTTL = 2 * time.Second
 
-type cachedAgreements struct {
-	list []*Agreement
-	at   time.Time
-}
-
 // consumerAgreements returns a consumer's agreements for checking a call;
 // the slice is shared and must not be changed.
 func (r *Registry) consumerAgreements(ctx context.Context, consumer string) ([]*Agreement, error) {
-	now := r.Now()
-	r.mu.Lock()
-	c, ok := r.agreements[consumer]
-	r.mu.Unlock()
-	if ok && now.Sub(c.at) >= 0 && now.Sub(c.at) < AgreementTTL {
-		return c.list, nil
-	}
-	as, err := r.Store.ListAgreements(ctx, consumer)
-	if err != nil {
-		return nil, err
-	}
-	r.mu.Lock()
-	if r.agreements == nil || len(r.agreements) > 10000 {
-		r.agreements = map[string]cachedAgreements{}
-	}
-	r.agreements[consumer] = cachedAgreements{list: as, at: now}
-	r.mu.Unlock()
-	return as, nil
+	return r.agreements.get(consumer, r.Now(), AgreementTTL, func() ([]*Agreement, error) {
+		return r.Store.ListAgreements(ctx, consumer)
+	})
 }
 
-func (r *Registry) forget(consumer string) {
-	r.mu.Lock()
-	delete(r.agreements, consumer)
-	r.mu.Unlock()
-}
+func (r *Registry) forget(consumer string) { r.agreements.forget(consumer) }
 
 // Actor names a principal in the ledger: role:id, with a consumer named by
 // its registry id rather than the credential it used.

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"slices"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/certhub/certhub/certificates"
@@ -30,13 +29,7 @@ type Resolver struct {
 	// hub's agreements, without asking their home hub.
 	Copies Copies
 
-	mu    sync.Mutex
-	items map[string]cachedItem
-}
-
-type cachedItem struct {
-	item *ServiceItem
-	at   time.Time
+	items ttlCache[string, *ServiceItem]
 }
 
 // itemTTL bounds how long another replica's import takes to show.
@@ -59,9 +52,7 @@ func (r *Resolver) put(ctx context.Context, by *Principal, items []*ServiceItem)
 	if err := r.Store.PutItems(ctx, items); err != nil {
 		return err
 	}
-	r.mu.Lock()
-	r.items = nil
-	r.mu.Unlock()
+	r.items.forgetAll()
 	codes := make([]string, 0, len(items))
 	for _, it := range items {
 		codes = append(codes, it.Code)
@@ -108,27 +99,13 @@ func (r *Resolver) ImportFile(ctx context.Context, by *Principal, name string, d
 
 // Item returns an item, cached for a few seconds.
 func (r *Resolver) Item(ctx context.Context, code string) (*ServiceItem, error) {
-	now := r.Now()
-	r.mu.Lock()
-	c, ok := r.items[code]
-	r.mu.Unlock()
-	if ok && now.Sub(c.at) >= 0 && now.Sub(c.at) < itemTTL {
-		return c.item, nil
-	}
-	it, err := r.Store.Item(ctx, code)
-	if errs.Is(err, errs.NotFound) {
-		return nil, errs.E(errs.NotFound, "no service item %s", code)
-	}
-	if err != nil {
-		return nil, err
-	}
-	r.mu.Lock()
-	if r.items == nil {
-		r.items = map[string]cachedItem{}
-	}
-	r.items[code] = cachedItem{item: it, at: now}
-	r.mu.Unlock()
-	return it, nil
+	return r.items.get(code, r.Now(), itemTTL, func() (*ServiceItem, error) {
+		it, err := r.Store.Item(ctx, code)
+		if errs.Is(err, errs.NotFound) {
+			return nil, errs.E(errs.NotFound, "no service item %s", code)
+		}
+		return it, err
+	})
 }
 
 // ResolveRequest is the input of a resolve.

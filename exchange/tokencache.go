@@ -2,7 +2,6 @@ package exchange
 
 import (
 	"context"
-	"sync"
 	"time"
 )
 
@@ -26,35 +25,12 @@ const TokenTTL = time.Second
 type TokenCache struct {
 	TokenStore
 
-	mu     sync.Mutex
-	tokens map[string]cachedToken
-}
-
-type cachedToken struct {
-	t  *Token
-	at time.Time
+	tokens ttlCache[string, *Token]
 }
 
 // TokenByHash implements TokenStore from memory when it can.
 func (c *TokenCache) TokenByHash(ctx context.Context, hash string) (*Token, error) {
-	now := time.Now()
-	c.mu.Lock()
-	ct, ok := c.tokens[hash]
-	c.mu.Unlock()
-	if ok && now.Sub(ct.at) < TokenTTL {
-		return ct.t, nil
-	}
-	t, err := c.TokenStore.TokenByHash(ctx, hash)
-	if err != nil {
-		return nil, err
-	}
-	c.mu.Lock()
-	if c.tokens == nil || len(c.tokens) >= 10000 {
-		c.tokens = map[string]cachedToken{}
-	}
-	c.tokens[hash] = cachedToken{t: t, at: now}
-	c.mu.Unlock()
-	return t, nil
+	return c.tokens.get(hash, time.Now(), TokenTTL, func() (*Token, error) { return c.TokenStore.TokenByHash(ctx, hash) })
 }
 
 // RevokeToken implements TokenStore and forgets every token kept.
@@ -65,8 +41,4 @@ func (c *TokenCache) RevokeToken(ctx context.Context, id string, at time.Time) e
 }
 
 // Forget drops every token kept: the next use of each is read again.
-func (c *TokenCache) Forget() {
-	c.mu.Lock()
-	c.tokens = nil
-	c.mu.Unlock()
-}
+func (c *TokenCache) Forget() { c.tokens.forgetAll() }
