@@ -25,13 +25,8 @@ import (
 func TestHolderAuditByHashedIndex(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	s, err := postgres.Open(ctx, testenv.PostgresURL(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(s.Close)
+	s := openPostgres(t)
 	const holders, perHolder = 2000, 8
-	holder := func(i int) string { return fmt.Sprintf("%064x", i*7919) } // the shape of a holder index
 	now := time.Now().UTC().Truncate(time.Microsecond)
 	var es []exchange.AuditEntry
 	for n := range perHolder {
@@ -86,14 +81,9 @@ func TestHolderAuditByHashedIndex(t *testing.T) {
 func TestCertificatesByHashedHolderIndex(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	s, err := postgres.Open(ctx, testenv.PostgresURL(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(s.Close)
+	s := openPostgres(t)
 	storetest.SeedCatalog(t, s)
 	const holders, perHolder = 2000, 3
-	holder := func(i int) string { return fmt.Sprintf("%064x", i*7919) }
 	var cs []*certificates.Certificate
 	for n := range perHolder {
 		for h := range holders {
@@ -145,6 +135,20 @@ func TestCertificatesByHashedHolderIndex(t *testing.T) {
 		}
 	}
 }
+
+// openPostgres opens a fresh PostgreSQL store.
+func openPostgres(t *testing.T) *sqlstore.Store {
+	t.Helper()
+	s, err := postgres.Open(context.Background(), testenv.PostgresURL(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(s.Close)
+	return s
+}
+
+// holder is the i-th of the tests' holders, in the shape of a holder index.
+func holder(i int) string { return fmt.Sprintf("%064x", i*7919) }
 
 // plans is the plan of query, prepared, for the given parameters, as
 // PostgreSQL makes it for one execution and as it makes it once for all
