@@ -350,11 +350,7 @@ func (s *Store) HolderAudit(ctx context.Context, holder string, limit int) ([]ex
 
 // holderAuditQuery is HolderAudit's query ($1 the holder, $2 the limit).
 func holderAuditQuery(q Querier) string {
-	if _, ok := q.(HashedTextIndexes); ok {
-		return `SELECT body FROM audit_log WHERE hashtextextended(holder, 0) = hashtextextended($1, 0) AND holder = $1
-			ORDER BY seq DESC LIMIT $2`
-	}
-	return `SELECT body FROM audit_log WHERE holder = $1 ORDER BY seq DESC LIMIT $2`
+	return `SELECT body FROM audit_log WHERE ` + keyEquals(q, "holder", "$1") + ` ORDER BY seq DESC LIMIT $2`
 }
 
 // UsageReport implements exchange.LedgerStore.

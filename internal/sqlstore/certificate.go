@@ -390,10 +390,8 @@ func findCertificatesQuery(q Querier, qu certificates.Query) (string, []any) {
 		args = append(args, v)
 		where = append(where, strings.ReplaceAll(cond, "?", "$"+strconv.Itoa(len(args))))
 	}
-	if _, hashed := q.(HashedTextIndexes); hashed && qu.HolderIndex != "" {
-		add("hashtextextended(holder_index, 0) = hashtextextended(?, 0) AND holder_index = ?", qu.HolderIndex)
-	} else if qu.HolderIndex != "" {
-		add("holder_index = ?", qu.HolderIndex)
+	if qu.HolderIndex != "" {
+		add(keyEquals(q, "holder_index", "?"), qu.HolderIndex)
 	}
 	if qu.Type != "" {
 		add("type_code = ?", qu.Type)

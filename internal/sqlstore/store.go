@@ -58,10 +58,22 @@ type ArrayParams interface{ ArrayParams() }
 type LateralJoins interface{ LateralJoins() }
 
 // HashedTextIndexes is a Querier whose database indexes a long text key
-// by a 64-bit hash of it (PostgreSQL's hashtextextended; migration 0032:
-// the ledger's holder index). A query names the hash to use that index,
-// and the key itself to keep only exact matches.
+// by a 64-bit hash of it (PostgreSQL's hashtextextended; migrations 0032
+// and 0033: the ledger's and the certificates' holder indexes). A query
+// names the hash to use that index, and the key itself to keep only exact
+// matches (keyEquals).
 type HashedTextIndexes interface{ HashedTextIndexes() }
+
+// keyEquals is the condition that column, a long text key, equals param:
+// where q's database indexes such keys by a 64-bit hash of them
+// (HashedTextIndexes) it names the hash, for the index, and the key, so
+// that keys sharing a hash do not match each other.
+func keyEquals(q Querier, column, param string) string {
+	if _, ok := q.(HashedTextIndexes); ok {
+		return "hashtextextended(" + column + ", 0) = hashtextextended(" + param + ", 0) AND " + column + " = " + param
+	}
+	return column + " = " + param
+}
 
 // Row is one result row.
 type Row interface{ Scan(dest ...any) error }
