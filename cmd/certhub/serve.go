@@ -144,6 +144,9 @@ func (c *ServeCmd) serve(ctx context.Context, a *app, demoHolders []web.DemoHold
 	if certified > 0 {
 		a.log.Info("issued seal certificates to keys that had none", "keys", certified)
 	}
+	if c.DatabaseURL != "" {
+		postgres.AdviseBuffers(ctx, a.store, a.log)
+	}
 	ln, err := net.Listen("tcp", c.Addr)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", c.Addr, err)
