@@ -145,7 +145,11 @@ func (c *ServeCmd) serve(ctx context.Context, a *app, demoHolders []web.DemoHold
 		a.log.Info("issued seal certificates to keys that had none", "keys", certified)
 	}
 	if c.DatabaseURL != "" {
-		postgres.AdviseBuffers(ctx, a.store, a.log)
+		// What lookups read against shared_buffers: checked now, then
+		// every 10 minutes, as a store grows without restarts.
+		buffers := &postgres.BufferWatch{}
+		buffers.Check(ctx, a.store, a.log)
+		go buffers.Run(ctx, a.store, a.log, 10*time.Minute)
 	}
 	ln, err := net.Listen("tcp", c.Addr)
 	if err != nil {

@@ -3,6 +3,8 @@ package postgres
 import (
 	"context"
 	"log/slog"
+	"sync/atomic"
+	"time"
 
 	"github.com/certhub/certhub/internal/sqlstore"
 )
@@ -24,20 +26,46 @@ func LookupSet(ctx context.Context, s *sqlstore.Store) (set, buffers int64, err 
 	return set, buffers, err
 }
 
-// AdviseBuffers warns, once at start, when the lookups' set is larger than
-// shared_buffers: the operator sizes PostgreSQL, and the hub is the one
-// that knows what its lookups read.
-func AdviseBuffers(ctx context.Context, s *sqlstore.Store, log *slog.Logger) {
-	set, buffers, err := LookupSet(ctx, s)
-	if err != nil {
-		log.Warn("could not compare the certificates' size with PostgreSQL's shared_buffers", "err", err)
-		return
-	}
-	adviseBuffers(log, set, buffers)
+// BufferWatch warns when what lookups read (LookupSet) does not fit in
+// shared_buffers: at the first check if it does not, then each time it
+// stops fitting, with both sizes. The operator sizes PostgreSQL, but the
+// hub is the one that knows what its lookups read.
+type BufferWatch struct {
+	warned atomic.Bool
 }
 
-func adviseBuffers(log *slog.Logger, set, buffers int64) {
+// Check measures once.
+func (w *BufferWatch) Check(ctx context.Context, s *sqlstore.Store, log *slog.Logger) {
+	set, buffers, err := LookupSet(ctx, s)
+	if err != nil {
+		if ctx.Err() == nil {
+			log.Warn("could not compare the certificates' size with PostgreSQL's shared_buffers", "err", err)
+		}
+		return
+	}
+	w.note(log, set, buffers)
+}
+
+// Run checks every interval until ctx ends (the first check is Check's).
+func (w *BufferWatch) Run(ctx context.Context, s *sqlstore.Store, log *slog.Logger, every time.Duration) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			w.Check(ctx, s, log)
+		}
+	}
+}
+
+func (w *BufferWatch) note(log *slog.Logger, set, buffers int64) {
 	if set <= buffers {
+		w.warned.Store(false)
+		return
+	}
+	if w.warned.Swap(true) {
 		return
 	}
 	log.Warn("PostgreSQL's shared_buffers are smaller than what department lookups read (the certificates table, "+

@@ -14,7 +14,8 @@ import (
 
 // TestLookupSet: the hub measures what its lookups read (the certificates
 // table, its holder index and primary key) against PostgreSQL's
-// shared_buffers, and warns at start only when it does not fit.
+// shared_buffers, and warns when it does not fit: once, and again only
+// after it fitted in between.
 func TestLookupSet(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
@@ -56,13 +57,21 @@ func TestLookupSet(t *testing.T) {
 
 	var out bytes.Buffer
 	log := slog.New(slog.NewTextHandler(&out, nil))
-	AdviseBuffers(ctx, s, log)
+	var w BufferWatch
+	w.Check(ctx, s, log)
 	if out.Len() != 0 {
 		t.Fatalf("a store that fits in shared_buffers was warned about:\n%s", out.String())
 	}
-	adviseBuffers(log, 11<<30, 6<<30)
-	if got := out.String(); !strings.Contains(got, "level=WARN") || !strings.Contains(got, "lookup_set_bytes=11811160064") ||
+	warnings := func() int { return strings.Count(out.String(), "level=WARN") }
+	w.note(log, 11<<30, 6<<30)
+	if got := out.String(); warnings() != 1 || !strings.Contains(got, "lookup_set_bytes=11811160064") ||
 		!strings.Contains(got, "shared_buffers_bytes=6442450944") || !strings.Contains(got, "A store larger than memory") {
 		t.Fatalf("a store larger than shared_buffers: %q", got)
+	}
+	w.note(log, 12<<30, 6<<30) // still too large: said already
+	w.note(log, 5<<30, 6<<30)  // fits again (buffers raised)
+	w.note(log, 7<<30, 6<<30)  // and grows past them: said again
+	if n := warnings(); n != 2 {
+		t.Fatalf("%d warnings, want one per time the set stopped fitting (2):\n%s", n, out.String())
 	}
 }
