@@ -148,8 +148,9 @@ func (c *ServeCmd) serve(ctx context.Context, a *app, demoHolders []web.DemoHold
 		// What lookups read against shared_buffers: checked now, then
 		// every 10 minutes, as a store grows without restarts.
 		buffers := &postgres.BufferWatch{}
-		buffers.Check(ctx, a.store, a.log)
-		go buffers.Run(ctx, a.store, a.log, 10*time.Minute)
+		check := func() { buffers.Check(ctx, a.store, a.log) }
+		check()
+		go everyUntil(ctx, 10*time.Minute, check)
 	}
 	ln, err := net.Listen("tcp", c.Addr)
 	if err != nil {
@@ -254,40 +255,23 @@ func (c *ServeCmd) serve(ctx context.Context, a *app, demoHolders []web.DemoHold
 	// next, made ahead of time, then checked hourly so that the next one
 	// exists before its month begins. Until it does, entries go to the
 	// default partition, never refused.
-	go func() {
-		t := time.NewTicker(time.Hour)
-		defer t.Stop()
-		for {
-			if err := a.ledger.EnsurePartitions(ctx); err != nil {
-				a.log.Error("ledger partitions", "err", err)
-			}
-			select {
-			case <-ctx.Done():
-				return
-			case <-t.C:
-			}
+	ensurePartitions := func() {
+		if err := a.ledger.EnsurePartitions(ctx); err != nil {
+			a.log.Error("ledger partitions", "err", err)
 		}
-	}()
+	}
+	go func() { ensurePartitions(); everyUntil(ctx, time.Hour, ensurePartitions) }()
 	ce, err := time.ParseDuration(c.CheckpointEvery)
 	if err != nil {
 		ln.Close()
 		return fmt.Errorf("--checkpoint-every: %w", err)
 	}
 	if ce > 0 {
-		go func() {
-			t := time.NewTicker(ce)
-			defer t.Stop()
-			for {
-				select {
-				case <-ctx.Done():
-					return
-				case <-t.C:
-					if _, err := a.ledger.Checkpoint(ctx); err != nil {
-						a.log.Error("ledger checkpoint", "err", err)
-					}
-				}
+		go everyUntil(ctx, ce, func() {
+			if _, err := a.ledger.Checkpoint(ctx); err != nil {
+				a.log.Error("ledger checkpoint", "err", err)
 			}
-		}()
+		})
 	}
 	every, err := time.ParseDuration(c.ScheduleEvery)
 	if err != nil {
@@ -373,4 +357,19 @@ func (c *MigrateCmd) Run() error {
 	a.Close()
 	fmt.Println("migrations applied")
 	return nil
+}
+
+// everyUntil calls fn every interval until ctx ends (not at once: a caller
+// that wants a first call now makes it).
+func everyUntil(ctx context.Context, every time.Duration, fn func()) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			fn()
+		}
+	}
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"log/slog"
 	"sync/atomic"
-	"time"
 
 	"github.com/certhub/certhub/internal/sqlstore"
 )
@@ -34,7 +33,7 @@ type BufferWatch struct {
 	warned atomic.Bool
 }
 
-// Check measures once.
+// Check measures once (serve calls it at start and every 10 minutes).
 func (w *BufferWatch) Check(ctx context.Context, s *sqlstore.Store, log *slog.Logger) {
 	set, buffers, err := LookupSet(ctx, s)
 	if err != nil {
@@ -44,20 +43,6 @@ func (w *BufferWatch) Check(ctx context.Context, s *sqlstore.Store, log *slog.Lo
 		return
 	}
 	w.note(log, set, buffers)
-}
-
-// Run checks every interval until ctx ends (the first check is Check's).
-func (w *BufferWatch) Run(ctx context.Context, s *sqlstore.Store, log *slog.Logger, every time.Duration) {
-	t := time.NewTicker(every)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			w.Check(ctx, s, log)
-		}
-	}
 }
 
 func (w *BufferWatch) note(log *slog.Logger, set, buffers int64) {
