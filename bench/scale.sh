@@ -21,14 +21,12 @@
 #   SCALE_MINIO_DIR    MinIO's data directory, for the object bytes
 #                      (default /tmp/certhub-services/minio, .ci/services')
 #   SCALE_PACE         the same operations again at fixed rates, open loop
-#                      (bench/pace), for p99 at a given load rather than at
-#                      saturation: "op=rate ..." (default "lookup=1000
-#                      by-id=1000 verify=2500 match=1000 resolve=500", about
-#                      half of what 100,000 certificates give on 2 cores;
-#                      "" skips)
-#   SCALE_PACE_CONNS   bench/pace's most requests in flight (its default 256;
-#                      32 is wrk's: a generator that falls behind then sends
-#                      at most that many at once)
+#                      while a connection is free (wrk with bench/paced.lua,
+#                      SCALE_CONNS connections), for p99 at a given load
+#                      rather than at saturation: "op=rate ..." (default
+#                      "lookup=1700 by-id=2100 verify=2700 match=2100
+#                      resolve=1400", half of what 100,000 certificates give
+#                      on 2 cores; "" skips)
 #   SCALE_STATIO=1     after each operation at saturation, the PostgreSQL
 #                      blocks it read from outside shared buffers, and hit
 #                      in them, per request, by table and index (where a
@@ -42,7 +40,7 @@
 #                      measured run in $SCALE_DATA/cpu-<operation>-<size>.pprof
 #                      (go tool pprof -top certhub-binary file)
 #   SCALE_TRACE=1      serve --pprof, and an execution trace of the hub over
-#                      the first 5 s of each open-loop run in
+#                      the first 5 s of each fixed-rate run in
 #                      $SCALE_DATA/trace-<operation>-<size>.out (go tool trace)
 # Beside each measured run, the hub's own view: the share of its requests
 # that took it over 10, 30 and 50 ms (its latency histogram, scraped).
@@ -77,8 +75,7 @@ base=http://$addr
 export BENCH_ADMIN=bench-admin
 
 bench_build
-go build -o "$work/pace" ./bench/pace
-pace_rates=${SCALE_PACE-lookup=1000 by-id=1000 verify=2500 match=1000 resolve=500}
+pace_rates=${SCALE_PACE-lookup=1700 by-id=2100 verify=2700 match=2100 resolve=1400}
 hub=
 trap '[ -z "$hub" ] || kill $hub 2>/dev/null || true; rm -rf "$work"' EXIT
 psql "$CERTHUB_TEST_DATABASE_URL" -qc "CREATE SCHEMA IF NOT EXISTS $schema" 2>/dev/null
@@ -333,6 +330,21 @@ print("  %s WAL per request: %.0f bytes, %.2f full-page images" % (op, wal_bytes
 PY
     fi
   }
+  # paced NAME RATE LUA: the operation at RATE requests a second through
+  # bench/paced.lua (open loop while one of the connections is free), with
+  # the hub's own view and how late the requests were sent.
+  paced() {
+    local name=$1@$2 rate=$2 lua=$3 row
+    if [ "$warm" -gt 0 ]; then
+      SCRIPT=$lua RATE=$rate THREADS=2 wrk -t2 -c"$conns" -d"${warm}s" -s bench/paced.lua "$base" >/dev/null 2>&1 || true
+    fi
+    scrape "$work/metrics.before"
+    row="$(SCRIPT=$lua RATE=$rate THREADS=2 bench_wrk "$name" bench/paced.lua "$base" "$conns" "$secs")  load $(cut -d' ' -f1 /proc/loadavg)"
+    echo "$row" | tee -a "$work/rows"
+    echo "  $name $(grep '^late:' "$work/wrk-$name.out")" | tee -a "$work/rows"
+    scrape "$work/metrics.after"
+    hubside "$name" "$(route "$1")" "$work/metrics.before" "$work/metrics.after"
+  }
   : >"$work/rows"
   log "== $n certificates: $conns connections, ${secs}s each (after ${warm}s of warm-up)"
   printf "%-10s %10s %8s %8s %8s\n" operation req/s p50_ms p99_ms non-2xx
@@ -343,41 +355,27 @@ PY
   [[ $ops != *" match "* ]] || BODIES=$work/match TARGET=/api/v1/match run match bench/bodies.lua
   [[ $ops != *" resolve "* ]] || HOLDERS=$work/orgs run resolve bench/resolve.lua
   if [ -n "$pace_rates" ]; then
-    # Resolve's bodies each name a case of their own, taken in order.
-    python3 -c '
-import random, sys
-orgs = open(sys.argv[1]).read().split()
-random.seed(2)
-for i in range(int(sys.argv[2])):
-    print("{\"applicant\":{\"kind\":\"organisation\",\"id\":\"%s\"},\"case_id\":\"pace-%d-%d\",\"purpose\":\"BENCH-SP-001\"}" % (random.choice(orgs), random.randrange(10**9), i))
-' "$work/orgs" 200000 >"$work/resolve"
-    log "== $n certificates: fixed rates, open loop, ${secs}s each"
-    printf "%-10s %10s %8s %8s %8s %8s %8s %8s %8s\n" operation sent/s p50_ms p90_ms p99_ms max_ms failed late_p99 late_max
-    local op rate consumer=(-header "Authorization: Bearer $token" -header "X-Purpose: bench" -header "X-Case-Id: bench-1")
+    log "== $n certificates: fixed rates (bench/paced.lua), $conns connections, ${secs}s each"
+    printf "%-10s %10s %8s %8s %8s\n" operation sent/s p50_ms p99_ms non-2xx
+    local op rate
     for op in $pace_rates; do
       rate=${op#*=}; op=${op%%=*}
-      case $op in
-        lookup) set -- -get "/api/v1/certificates?type=$ltype&holder_id=" -lines "$work/people" "${consumer[@]}" ;;
-        by-id) set -- -get /api/v1/certificates/ -lines "$work/ids" "${consumer[@]}" ;;
-        verify) set -- -post /api/v1/verify -lines "$work/verify" ;;
-        match) set -- -post /api/v1/match -lines "$work/match" "${consumer[@]}" ;;
-        resolve) set -- -post /api/v1/service-items/BENCH-SP-001/resolve -lines "$work/resolve" -in-order -header "Authorization: Bearer $token" ;;
-        *) echo "SCALE_PACE: unknown operation $op" >&2; exit 2 ;;
-      esac
-      scrape "$work/metrics.before"
       local trace=
       if [ -n "${SCALE_TRACE:-}" ]; then
         curl -fsS -H "Authorization: Bearer $BENCH_ADMIN" -o "$data/trace-$op-$n.out" \
           "$base/debug/pprof/trace?seconds=$((secs < 6 ? secs : 5))" &
         trace=$!
       fi
-      echo "$("$work/pace" -url "$base" -name "$op@$rate" -rate "$rate" -duration "${secs}s" ${SCALE_PACE_CONNS:+-conns $SCALE_PACE_CONNS} "$@" 2>>"$work/pace.err")  load $(cut -d' ' -f1 /proc/loadavg)" |
-        tee -a "$work/rows"
+      case $op in
+        lookup) paced lookup "$rate" bench/lookup.lua ;;
+        by-id) paced by-id "$rate" bench/byid.lua ;;
+        verify) (unset TOKEN; BODIES=$work/verify TARGET=/api/v1/verify paced verify "$rate" bench/bodies.lua) ;;
+        match) BODIES=$work/match TARGET=/api/v1/match paced match "$rate" bench/bodies.lua ;;
+        resolve) HOLDERS=$work/orgs paced resolve "$rate" bench/resolve.lua ;;
+        *) echo "SCALE_PACE: unknown operation $op" >&2; exit 2 ;;
+      esac
       [ -z "$trace" ] || wait $trace
-      scrape "$work/metrics.after"
-      hubside "$op@$rate" "$(route "$op")" "$work/metrics.before" "$work/metrics.after"
     done
-    [ ! -s "$work/pace.err" ] || { echo "pace:"; head -5 "$work/pace.err"; }
   fi
   echo "hub memory: $(rss $hub)"
   for f in "$work"/wrk-*.err; do [ -s "$f" ] && { echo "$(basename "$f"): $(wc -l <"$f") errors, e.g."; head -2 "$f"; }; done
