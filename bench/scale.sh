@@ -43,7 +43,9 @@
 #                      the first 5 s of each fixed-rate run in
 #                      $SCALE_DATA/trace-<operation>-<size>.out (go tool trace)
 # Beside each measured run, the hub's own view: the share of its requests
-# that took it over 10, 30 and 50 ms (its latency histogram, scraped).
+# that took it over 10, 30 and 50 ms (its latency histogram, scraped), and
+# the store's write batches of the ledger and the resolution records: how
+# many, their mean size, the share over 10 and 25 ms.
 # A stopped fill is measured at the size it reached, and the run ends there.
 # Results: one row per operation and stage in $SCALE_DATA/results.txt.
 #
@@ -266,20 +268,32 @@ measure() {
     python3 - "$@" <<'PY' | tee -a "$work/rows"
 import re, sys
 name, route, before, after = sys.argv[1:5]
-def load(p):
+def load(p, metric, key, want):
     out = {}
-    for labels, v in re.findall(r'^certhub_http_request_duration_seconds_bucket\{(.*)\} (\S+)$', open(p).read(), re.M):
+    for labels, v in re.findall(r'^' + metric + r'\{(.*)\} (\S+)$', open(p).read(), re.M):
         kv = dict(re.findall(r'(\w+)="([^"]*)"', labels))
-        if kv.get("route") == route:
-            out[kv["le"]] = out.get(kv["le"], 0) + float(v)
+        if kv.get(key) == want:
+            out[kv.get("le", "")] = out.get(kv.get("le", ""), 0) + float(v)
     return out
-a, b = load(before), load(after)
-d = {le: b[le] - a.get(le, 0) for le in b}
+def delta(metric, key, want):
+    a, b = load(before, metric, key, want), load(after, metric, key, want)
+    return {le: b[le] - a.get(le, 0) for le in b}
+d = delta("certhub_http_request_duration_seconds_bucket", "route", route)
 total = d.get("+Inf", 0)
 if total <= 0:
     sys.exit()
 over = lambda le: 100 * (total - d[le]) / total
 print("  %s hub-side: %d requests, over 10 ms %.2f %%, over 30 ms %.2f %%, over 50 ms %.2f %%" % (name, total, over("0.01"), over("0.03"), over("0.05")))
+# The store's write batches over the run (certhub_store_batch_*): how
+# many, their mean size, and the share over 10 and 25 ms.
+for queue in ("ledger", "resolutions"):
+    t = delta("certhub_store_batch_seconds_bucket", "queue", queue)
+    n = t.get("+Inf", 0)
+    if n <= 0:
+        continue
+    reqs = delta("certhub_store_batch_requests_sum", "queue", queue).get("", 0)
+    print("  %s %s batches: %d, %.1f requests each, over 10 ms %.2f %%, over 25 ms %.2f %%" % (
+        name, queue, n, reqs / n, 100 * (n - t["0.01"]) / n, 100 * (n - t["0.025"]) / n))
 PY
   }
   scrape() { curl -fsS "$base/metrics" >"$1"; }

@@ -24,6 +24,7 @@ import (
 	"github.com/certhub/certhub/internal/licencefile"
 	"github.com/certhub/certhub/internal/oidc"
 	"github.com/certhub/certhub/internal/postgres"
+	"github.com/certhub/certhub/internal/sqlstore"
 	"github.com/certhub/certhub/internal/web"
 	"github.com/certhub/certhub/signing"
 )
@@ -213,6 +214,7 @@ func (c *ServeCmd) serve(ctx context.Context, a *app, demoHolders []web.DemoHold
 			prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "certhub_status_cache_records", Help: "Registry records the status cache keeps."},
 				func() float64 { return float64(cache.Len()) }))
 	}
+	observeBatches(reg, a.store)
 	orphanEvery, err := time.ParseDuration(c.OrphanEvery)
 	if err != nil || orphanEvery < 0 {
 		ln.Close()
@@ -372,4 +374,22 @@ func everyUntil(ctx context.Context, every time.Duration, fn func()) {
 			fn()
 		}
 	}
+}
+
+// observeBatches exports the store's group-committed write batches (the
+// ledger, share views, resolution records): how long each took to become
+// durable, and how many requests it carried. An audited request waits for
+// one or two ledger batches before it answers.
+func observeBatches(reg prometheus.Registerer, store *sqlstore.Store) {
+	took := prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "certhub_store_batch_seconds",
+		Help:    "Group-committed write batches of the store, by queue: seconds from being taken off the queue to durable.",
+		Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5}}, []string{"queue"})
+	size := prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "certhub_store_batch_requests",
+		Help:    "Group-committed write batches of the store, by queue: requests carried (ledger entries, share views, resolution records).",
+		Buckets: []float64{1, 2, 4, 8, 16, 32, 64, 128, 256, 512}}, []string{"queue"})
+	reg.MustRegister(took, size)
+	store.ObserveBatches(func(queue string, requests int, d time.Duration) {
+		took.WithLabelValues(queue).Observe(d.Seconds())
+		size.WithLabelValues(queue).Observe(float64(requests))
+	})
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/certhub/certhub/exchange"
 	"github.com/certhub/certhub/internal/errs"
@@ -62,6 +63,7 @@ type pipelinedLedger struct {
 	db         DB
 	batch      Batcher
 	depth, max int
+	observer   *batchObserver
 
 	seq   int64 // the head after the last batch launched
 	hash  string
@@ -71,6 +73,7 @@ type pipelinedLedger struct {
 type ledgerFlight struct {
 	batch []groupReq[exchange.AuditEntry]
 	done  chan error
+	start time.Time
 }
 
 func (p *pipelinedLedger) run(ch <-chan groupReq[exchange.AuditEntry], quit <-chan struct{}) {
@@ -91,12 +94,14 @@ func (p *pipelinedLedger) run(ch <-chan groupReq[exchange.AuditEntry], quit <-ch
 			return
 		case r := <-in:
 			batch := fill(ch, r, p.max)
+			start := time.Now()
 			done, err := p.launch(ctx, batch)
 			if err != nil {
+				observe(p.observer, QueueLedger, len(batch), start)
 				answer(batch, err)
 				continue
 			}
-			inflight = append(inflight, &ledgerFlight{batch: batch, done: done})
+			inflight = append(inflight, &ledgerFlight{batch: batch, done: done, start: start})
 		case err := <-landed:
 			f := inflight[0]
 			inflight = inflight[1:]
@@ -108,6 +113,7 @@ func (p *pipelinedLedger) run(ch <-chan groupReq[exchange.AuditEntry], quit <-ch
 					err = p.fallback(ctx, f.batch)
 				}
 			}
+			observe(p.observer, QueueLedger, len(f.batch), f.start)
 			answer(f.batch, err)
 			if len(inflight) == 0 {
 				draining = false

@@ -3,9 +3,41 @@ package sqlstore
 import (
 	"context"
 	"sync"
+	"sync/atomic"
+	"time"
 
 	"github.com/certhub/certhub/internal/errs"
 )
+
+// BatchObserver is told of every group-committed batch once it is
+// durable (or failed): its queue (QueueLedger, QueueShareViews,
+// QueueResolutions), how many requests it carried and how long it took
+// from being taken off the queue. A request waits for the batch in flight,
+// if any, and then for its own: up to about two of these.
+type BatchObserver func(queue string, requests int, took time.Duration)
+
+// The group-commit queues, as a BatchObserver names them.
+const (
+	QueueLedger      = "ledger"
+	QueueShareViews  = "share_views"
+	QueueResolutions = "resolutions"
+)
+
+// ObserveBatches sets the store's batch observer (nil: none). It may be
+// set while the store is in use.
+func (s *Store) ObserveBatches(f BatchObserver) { s.observer.Store(&f) }
+
+// batchObserver is where a store keeps its observer, for its queues.
+type batchObserver = atomic.Pointer[BatchObserver]
+
+func observe(o *batchObserver, queue string, requests int, since time.Time) {
+	if o == nil {
+		return
+	}
+	if f := o.Load(); f != nil && *f != nil {
+		(*f)(queue, requests, time.Since(since))
+	}
+}
 
 // groupCommit runs many callers' writes in one transaction: callers queue
 // their requests, one writer takes everything queued (up to max) and runs
@@ -24,6 +56,9 @@ type groupCommit[Req, Res any] struct {
 	// (Batcher), which the server runs as one implicit transaction. That
 	// is one round trip instead of BEGIN, the batch and COMMIT.
 	direct bool
+	// name is the queue's, for observer.
+	name     string
+	observer *batchObserver
 
 	once sync.Once
 	ch   chan groupReq[Req]
@@ -102,6 +137,7 @@ func (g *groupCommit[Req, Res]) loop() {
 			return
 		}
 		batch := fill(g.ch, first, g.max)
+		start := time.Now()
 		var results []groupRes[Res]
 		var err error
 		if g.direct {
@@ -113,6 +149,7 @@ func (g *groupCommit[Req, Res]) loop() {
 				return err
 			})
 		}
+		observe(g.observer, g.name, len(batch), start)
 		for i, r := range batch {
 			switch {
 			case err != nil:
