@@ -63,7 +63,7 @@ type pipelinedLedger struct {
 	db         DB
 	batch      Batcher
 	depth, max int
-	observer   *batchObserver
+	observe    func(requests int, since time.Time)
 
 	seq   int64 // the head after the last batch launched
 	hash  string
@@ -97,7 +97,7 @@ func (p *pipelinedLedger) run(ch <-chan groupReq[exchange.AuditEntry], quit <-ch
 			start := time.Now()
 			done, err := p.launch(ctx, batch)
 			if err != nil {
-				observe(p.observer, QueueLedger, len(batch), start)
+				p.observe(len(batch), start)
 				answer(batch, err)
 				continue
 			}
@@ -113,7 +113,7 @@ func (p *pipelinedLedger) run(ch <-chan groupReq[exchange.AuditEntry], quit <-ch
 					err = p.fallback(ctx, f.batch)
 				}
 			}
-			observe(p.observer, QueueLedger, len(f.batch), f.start)
+			p.observe(len(f.batch), f.start)
 			answer(f.batch, err)
 			if len(inflight) == 0 {
 				draining = false

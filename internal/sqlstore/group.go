@@ -3,7 +3,6 @@ package sqlstore
 import (
 	"context"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/certhub/certhub/internal/errs"
@@ -27,15 +26,13 @@ const (
 // set while the store is in use.
 func (s *Store) ObserveBatches(f BatchObserver) { s.observer.Store(&f) }
 
-// batchObserver is where a store keeps its observer, for its queues.
-type batchObserver = atomic.Pointer[BatchObserver]
-
-func observe(o *batchObserver, queue string, requests int, since time.Time) {
-	if o == nil {
-		return
-	}
-	if f := o.Load(); f != nil && *f != nil {
-		(*f)(queue, requests, time.Since(since))
+// observed is what a queue of s calls when a batch that began at since is
+// done: it tells the observer set then, if any.
+func (s *Store) observed(queue string) func(requests int, since time.Time) {
+	return func(requests int, since time.Time) {
+		if f := s.observer.Load(); f != nil && *f != nil {
+			(*f)(queue, requests, time.Since(since))
+		}
 	}
 }
 
@@ -56,9 +53,8 @@ type groupCommit[Req, Res any] struct {
 	// (Batcher), which the server runs as one implicit transaction. That
 	// is one round trip instead of BEGIN, the batch and COMMIT.
 	direct bool
-	// name is the queue's, for observer.
-	name     string
-	observer *batchObserver
+	// observe is told of each batch (Store.observed).
+	observe func(requests int, since time.Time)
 
 	once sync.Once
 	ch   chan groupReq[Req]
@@ -149,7 +145,7 @@ func (g *groupCommit[Req, Res]) loop() {
 				return err
 			})
 		}
-		observe(g.observer, g.name, len(batch), start)
+		g.observe(len(batch), start)
 		for i, r := range batch {
 			switch {
 			case err != nil:

@@ -111,7 +111,7 @@ type Store struct {
 	quit        chan struct{}
 	closeOnce   sync.Once
 	// observer is told of each of those writers' batches (ObserveBatches).
-	observer batchObserver
+	observer atomic.Pointer[BatchObserver]
 
 	// copies is whether any copy of another hub's certificate is kept
 	// here (copies.go).
@@ -125,13 +125,13 @@ type Store struct {
 // New returns a store over db.
 func New(db DB) *Store {
 	s := &Store{db: db, quit: make(chan struct{})}
-	s.views = &groupCommit[viewReq, *exchange.Share]{db: db, max: 256, apply: applyViews, name: QueueShareViews, observer: &s.observer}
-	s.audit = &groupCommit[exchange.AuditEntry, struct{}]{db: db, max: 512, apply: applyAudit, name: QueueLedger, observer: &s.observer}
+	s.views = &groupCommit[viewReq, *exchange.Share]{db: db, max: 256, apply: applyViews, observe: s.observed(QueueShareViews)}
+	s.audit = &groupCommit[exchange.AuditEntry, struct{}]{db: db, max: 512, apply: applyAudit, observe: s.observed(QueueLedger)}
 	b, pipelines := db.(Batcher)
 	s.resolutions = &groupCommit[*exchange.Resolution, struct{}]{db: db, max: 256, apply: applyResolutions, direct: pipelines,
-		name: QueueResolutions, observer: &s.observer}
+		observe: s.observed(QueueResolutions)}
 	if pipelines {
-		p := &pipelinedLedger{db: db, batch: b, depth: 1, max: 512, observer: &s.observer}
+		p := &pipelinedLedger{db: db, batch: b, depth: 1, max: 512, observe: s.audit.observe}
 		s.audit.run = p.run
 	}
 	return s
