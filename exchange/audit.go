@@ -220,6 +220,41 @@ func (l *Ledger) RecordAll(ctx context.Context, es []AuditEntry) error {
 	if l == nil || len(es) == 0 {
 		return nil
 	}
+	return l.Store.AppendAudit(ctx, l.stamp(es))
+}
+
+// CaseLedger is a LedgerStore that can write a resolve's case record in
+// the transaction that appends the resolve's entries: one commit for the
+// resolve to wait for instead of two.
+type CaseLedger interface {
+	// AppendAuditCase is AppendAudit with rec recorded as
+	// ItemStore.RecordResolution would, in the same transaction.
+	AppendAuditCase(ctx context.Context, entries []AuditEntry, rec *Resolution) error
+}
+
+// RecordWithCase appends a resolve's entries and records its case. Where
+// the ledger's store is also where cases are kept (store) and can write
+// both at once (CaseLedger), they are one transaction; otherwise two
+// writes waited for together. Either failing fails the call.
+func (l *Ledger) RecordWithCase(ctx context.Context, es []AuditEntry, store ItemStore, rec *Resolution) error {
+	if l == nil || len(es) == 0 {
+		return store.RecordResolution(ctx, rec)
+	}
+	if cl, ok := l.Store.(CaseLedger); ok && any(l.Store) == any(store) {
+		return cl.AppendAuditCase(ctx, l.stamp(es), rec)
+	}
+	recorded := make(chan error, 1)
+	go func() { recorded <- store.RecordResolution(ctx, rec) }()
+	err := l.RecordAll(ctx, es)
+	if rerr := <-recorded; err == nil {
+		err = rerr
+	}
+	return err
+}
+
+// stamp fills what the ledger sets on every entry: its time (now, unless
+// given), its outcome ("ok" unless given) and its day in the hub's zone.
+func (l *Ledger) stamp(es []AuditEntry) []AuditEntry {
 	loc := l.Location
 	if loc == nil {
 		loc = time.UTC
@@ -234,7 +269,7 @@ func (l *Ledger) RecordAll(ctx context.Context, es []AuditEntry) error {
 		}
 		es[i].Day = es[i].At.In(loc).Format("2006-01-02")
 	}
-	return l.Store.AppendAudit(ctx, es)
+	return es
 }
 
 // Body is the canonical form of an entry that the chain hashes.

@@ -126,3 +126,70 @@ func TestVerifyChainNamesTheBadCheckpoint(t *testing.T) {
 		})
 	}
 }
+
+// ledgerOnly is a LedgerStore that is not a CaseLedger: only appends, and
+// it fails them when told to.
+type ledgerOnly struct {
+	exchange.LedgerStore
+	appended []exchange.AuditEntry
+	fail     error
+}
+
+func (s *ledgerOnly) AppendAudit(_ context.Context, es []exchange.AuditEntry) error {
+	if s.fail != nil {
+		return s.fail
+	}
+	s.appended = append(s.appended, es...)
+	return nil
+}
+
+// casesOnly keeps resolutions, and fails them when told to.
+type casesOnly struct {
+	exchange.ItemStore
+	cases []*exchange.Resolution
+	fail  error
+}
+
+func (s *casesOnly) RecordResolution(_ context.Context, r *exchange.Resolution) error {
+	if s.fail != nil {
+		return s.fail
+	}
+	s.cases = append(s.cases, r)
+	return nil
+}
+
+// TestRecordWithCaseApart: where the ledger's store cannot take the case
+// record with the entries, both are written side by side, stamped as
+// RecordAll stamps, and either failing fails the call; with no entries
+// (or no ledger) only the case is written.
+func TestRecordWithCaseApart(t *testing.T) {
+	ctx := context.Background()
+	now := time.Date(2026, 3, 4, 23, 30, 0, 0, time.UTC)
+	ls, cs := &ledgerOnly{}, &casesOnly{}
+	l := &exchange.Ledger{Store: ls, Now: func() time.Time { return now }, Location: time.FixedZone("CST", 8*3600)}
+	rec := &exchange.Resolution{Item: "SX-1", CaseID: "c-1", Consumer: "csm_1"}
+	if err := l.RecordWithCase(ctx, []exchange.AuditEntry{{Action: "resolve"}, {Action: "resolve"}}, cs, rec); err != nil {
+		t.Fatal(err)
+	}
+	if len(ls.appended) != 2 || len(cs.cases) != 1 || cs.cases[0] != rec {
+		t.Fatalf("appended %d entries and %d cases, want 2 and 1", len(ls.appended), len(cs.cases))
+	}
+	if e := ls.appended[0]; !e.At.Equal(now) || e.Outcome != "ok" || e.Day != "2026-03-05" {
+		t.Fatalf("entry not stamped: at %v, outcome %q, day %q", e.At, e.Outcome, e.Day)
+	}
+	if err := l.RecordWithCase(ctx, nil, cs, rec); err != nil || len(ls.appended) != 2 || len(cs.cases) != 2 {
+		t.Fatalf("no entries: %v, %d entries, %d cases; want the case alone", err, len(ls.appended), len(cs.cases))
+	}
+	var none *exchange.Ledger
+	if err := none.RecordWithCase(ctx, []exchange.AuditEntry{{Action: "resolve"}}, cs, rec); err != nil || len(cs.cases) != 3 {
+		t.Fatalf("no ledger: %v, %d cases; want the case alone", err, len(cs.cases))
+	}
+	cs.fail = fmt.Errorf("cases down")
+	if err := l.RecordWithCase(ctx, []exchange.AuditEntry{{Action: "resolve"}}, cs, rec); err != cs.fail {
+		t.Fatalf("case record failing: %v", err)
+	}
+	cs.fail, ls.fail = nil, fmt.Errorf("ledger down")
+	if err := l.RecordWithCase(ctx, []exchange.AuditEntry{{Action: "resolve"}}, cs, rec); err != ls.fail {
+		t.Fatalf("ledger failing: %v", err)
+	}
+}

@@ -291,20 +291,15 @@ func (r *Resolver) Resolve(ctx context.Context, by *Principal, code string, req 
 		return ans, nil
 	}
 	// One entry per certificate used, all in one append, and the case's
-	// record: two group-committed writes of their own, waited for together
-	// rather than one after the other. Either failing fails the resolve;
-	// the department's retry with the same case id upserts the same record.
+	// record: in the same transaction where the store can (one commit to
+	// wait for), otherwise two writes waited for together. Either failing
+	// fails the resolve; the department's retry with the same case id
+	// upserts the same record.
 	now := r.Now()
 	rec := &Resolution{Item: it.Code, CaseID: req.CaseID, Department: it.Department, Consumer: by.Consumer,
 		Day: certificates.DateOf(now, r.Certs.Location).String(), Required: ans.Required, Avoided: ans.Avoided,
 		Avoidable: ans.AvoidableWithAgreement, At: now.UTC().Truncate(time.Microsecond)}
-	recorded := make(chan error, 1)
-	go func() { recorded <- r.Store.RecordResolution(ctx, rec) }()
-	err = r.Ledger.RecordAll(ctx, entries)
-	if rerr := <-recorded; err == nil {
-		err = rerr
-	}
-	if err != nil {
+	if err := r.Ledger.RecordWithCase(ctx, entries, r.Store, rec); err != nil {
 		return nil, err
 	}
 	return ans, nil

@@ -15,19 +15,56 @@ import (
 // one transaction takes the head row (its update locks it, in PostgreSQL
 // across replicas too), chains every queued entry after it and moves it.
 func (s *Store) AppendAudit(ctx context.Context, entries []exchange.AuditEntry) error {
-	_, err := s.audit.doAll(ctx, s.quit, entries)
+	return s.AppendAuditCase(ctx, entries, nil)
+}
+
+// AppendAuditCase implements exchange.CaseLedger: the case record rides
+// with the last of the entries, in their batch's transaction (on
+// PostgreSQL in its one round trip), so a resolve waits for one commit.
+func (s *Store) AppendAuditCase(ctx context.Context, entries []exchange.AuditEntry, rec *exchange.Resolution) error {
+	reqs := make([]ledgerReq, len(entries))
+	for i, e := range entries {
+		reqs[i].entry = e
+	}
+	if len(reqs) > 0 {
+		reqs[len(reqs)-1].rec = rec
+	} else if rec != nil {
+		return s.RecordResolution(ctx, rec)
+	}
+	_, err := s.audit.doAll(ctx, s.quit, reqs)
 	return err
+}
+
+var _ exchange.CaseLedger = (*Store)(nil)
+
+// ledgerReq is one entry on the ledger's queue and, on a resolve's last
+// entry, the resolve's case record.
+type ledgerReq struct {
+	entry exchange.AuditEntry
+	rec   *exchange.Resolution
+}
+
+// caseRecords are the statements recording a batch's case records, in
+// queue order (a case resolved twice in one batch is upserted twice).
+func caseRecords(batch []groupReq[ledgerReq]) []Stmt {
+	var stmts []Stmt
+	for _, g := range batch {
+		if r := g.req.rec; r != nil {
+			stmts = append(stmts, resolutionStmt(r))
+		}
+	}
+	return stmts
 }
 
 // auditColumns are the columns an appender writes.
 var auditColumns = []string{"seq", "body", "hash", "at"}
 
 // chain numbers and hashes a batch after the head, and sums its usage.
-func chain(seq int64, head string, batch []groupReq[exchange.AuditEntry]) (rows [][]any, usage map[exchange.UsageKey]int64, last int64, hash string) {
+func chain(seq int64, head string, batch []groupReq[ledgerReq]) (rows [][]any, usage map[exchange.UsageKey]int64, last int64, hash string) {
 	rows = make([][]any, 0, len(batch))
 	usage = map[exchange.UsageKey]int64{}
 	for _, r := range batch {
-		e := r.req
+		e := r.req.entry
 		seq++
 		e.Seq = seq
 		body := exchange.Body(e)
@@ -71,12 +108,12 @@ type pipelinedLedger struct {
 }
 
 type ledgerFlight struct {
-	batch []groupReq[exchange.AuditEntry]
+	batch []groupReq[ledgerReq]
 	done  chan error
 	start time.Time
 }
 
-func (p *pipelinedLedger) run(ch <-chan groupReq[exchange.AuditEntry], quit <-chan struct{}) {
+func (p *pipelinedLedger) run(ch <-chan groupReq[ledgerReq], quit <-chan struct{}) {
 	ctx := context.Background()
 	var inflight []*ledgerFlight
 	draining := false // after a failure, launch nothing until the flights land
@@ -122,14 +159,14 @@ func (p *pipelinedLedger) run(ch <-chan groupReq[exchange.AuditEntry], quit <-ch
 	}
 }
 
-func answer(batch []groupReq[exchange.AuditEntry], err error) {
+func answer(batch []groupReq[ledgerReq], err error) {
 	for _, r := range batch {
 		r.done <- groupRes[any]{err: err}
 	}
 }
 
 // launch chains a batch on the expected head and sends it.
-func (p *pipelinedLedger) launch(ctx context.Context, batch []groupReq[exchange.AuditEntry]) (chan error, error) {
+func (p *pipelinedLedger) launch(ctx context.Context, batch []groupReq[ledgerReq]) (chan error, error) {
 	if !p.fresh {
 		if err := p.db.QueryRow(ctx, `SELECT seq, hash FROM audit_head WHERE id = 1`).Scan(&p.seq, &p.hash); err != nil {
 			return nil, err
@@ -142,6 +179,7 @@ func (p *pipelinedLedger) launch(ctx context.Context, batch []groupReq[exchange.
 	stmts = append(stmts, insertRows("audit_log", auditColumns, rows, 1000)...)
 	stmts = append(stmts, Stmt{SQL: `UPDATE audit_head SET seq = $1, hash = $2 WHERE id = 1`, Args: []any{last, hash}})
 	stmts = append(stmts, usageUpserts(usage)...)
+	stmts = append(stmts, caseRecords(batch)...)
 	p.seq, p.hash = last, hash
 	done := make(chan error, 1)
 	go func() { done <- p.batch.ExecBatch(ctx, stmts) }()
@@ -150,7 +188,7 @@ func (p *pipelinedLedger) launch(ctx context.Context, batch []groupReq[exchange.
 
 // fallback appends a refused batch under the lock and keeps the head it
 // leaves.
-func (p *pipelinedLedger) fallback(ctx context.Context, batch []groupReq[exchange.AuditEntry]) error {
+func (p *pipelinedLedger) fallback(ctx context.Context, batch []groupReq[ledgerReq]) error {
 	var last int64
 	var hash string
 	err := p.db.InTx(ctx, func(q Querier) error {
@@ -185,7 +223,7 @@ func insertRows(table string, cols []string, rows [][]any, per int) []Stmt {
 	return out
 }
 
-func applyAudit(ctx context.Context, q Querier, batch []groupReq[exchange.AuditEntry]) ([]groupRes[struct{}], error) {
+func applyAudit(ctx context.Context, q Querier, batch []groupReq[ledgerReq]) ([]groupRes[struct{}], error) {
 	if _, _, err := appendLocked(ctx, q, batch); err != nil {
 		return nil, err
 	}
@@ -195,7 +233,7 @@ func applyAudit(ctx context.Context, q Querier, batch []groupReq[exchange.AuditE
 // appendLocked appends a batch inside a transaction, taking the head row
 // first: its update locks it (in PostgreSQL across replicas too), so
 // appenders queue. It returns the new head.
-func appendLocked(ctx context.Context, q Querier, batch []groupReq[exchange.AuditEntry]) (int64, string, error) {
+func appendLocked(ctx context.Context, q Querier, batch []groupReq[ledgerReq]) (int64, string, error) {
 	var seq int64
 	var head string
 	if err := q.QueryRow(ctx, `UPDATE audit_head SET seq = seq WHERE id = 1 RETURNING seq, hash`).Scan(&seq, &head); err != nil {
@@ -218,8 +256,9 @@ func appendLocked(ctx context.Context, q Querier, batch []groupReq[exchange.Audi
 	if _, err := q.Exec(ctx, `UPDATE audit_head SET seq = $1, hash = $2 WHERE id = 1`, seq, head); err != nil {
 		return 0, "", err
 	}
-	// The counters move in the same transaction as the entries they count.
-	for _, st := range usageUpserts(usage) {
+	// The counters move in the same transaction as the entries they count,
+	// and the case records with the resolves' entries.
+	for _, st := range append(usageUpserts(usage), caseRecords(batch)...) {
 		if _, err := q.Exec(ctx, st.SQL, st.Args...); err != nil {
 			return 0, "", err
 		}

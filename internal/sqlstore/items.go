@@ -56,12 +56,13 @@ func (s *Store) ListItems(ctx context.Context) ([]*exchange.ServiceItem, error) 
 
 // RecordResolution implements exchange.ItemStore. A case is keyed by
 // item, consumer and case id: offices number their cases independently.
-// Records are group-committed like the ledger they follow: concurrent
-// resolves queue up and one writer commits them together (on PostgreSQL in
-// one pipelined round trip), each call returning once its own record is
-// durable. A commit per resolve had cost about a third of resolve's
-// throughput (docs/benchmarks.md, Resolve, "The case record
-// group-committed").
+// Records are group-committed like the ledger: concurrent resolves queue
+// up and one writer commits them together (on PostgreSQL in one pipelined
+// round trip), each call returning once its own record is durable. A
+// commit per resolve had cost about a third of resolve's throughput
+// (docs/benchmarks.md, Resolve, "The case record group-committed"). A
+// resolve that wrote ledger entries records its case with them instead
+// (AppendAuditCase); this queue takes the others.
 func (s *Store) RecordResolution(ctx context.Context, r *exchange.Resolution) error {
 	_, err := s.resolutions.do(ctx, s.quit, r)
 	return err
@@ -76,6 +77,11 @@ const recordResolution = `INSERT INTO resolutions (item_code, consumer, case_id,
 	WHERE excluded.avoided > resolutions.avoided
 	   OR (excluded.avoided = resolutions.avoided AND excluded.avoidable < resolutions.avoidable)`
 
+// resolutionStmt records one case.
+func resolutionStmt(r *exchange.Resolution) Stmt {
+	return Stmt{SQL: recordResolution, Args: []any{r.Item, r.Consumer, r.CaseID, r.Department, r.Day, r.Required, r.Avoided, r.Avoidable, r.At}}
+}
+
 // applyResolutions is the resolution records' group-commit step, in queue
 // order (a case resolved twice in one batch is upserted twice, in turn).
 // Where the database pipelines, q is the pool (groupCommit.direct) and a
@@ -89,9 +95,7 @@ func applyResolutions(ctx context.Context, q Querier, batch []groupReq[*exchange
 			out[i].err = g.ctx.Err() // the caller is gone: record nothing
 			continue
 		}
-		r := g.req
-		stmts = append(stmts, Stmt{SQL: recordResolution,
-			Args: []any{r.Item, r.Consumer, r.CaseID, r.Department, r.Day, r.Required, r.Avoided, r.Avoidable, r.At}})
+		stmts = append(stmts, resolutionStmt(g.req))
 	}
 	if b, ok := q.(Batcher); ok && len(stmts) > 1 {
 		return out, b.ExecBatch(ctx, stmts)

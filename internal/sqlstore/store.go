@@ -105,7 +105,7 @@ type Store struct {
 	// Group-committed writers (see UseShare, AppendAudit), started on
 	// first use and stopped by Close.
 	views *groupCommit[viewReq, *exchange.Share]
-	audit *groupCommit[exchange.AuditEntry, struct{}]
+	audit *groupCommit[ledgerReq, struct{}]
 	// resolutions are the service-item resolves' case records.
 	resolutions *groupCommit[*exchange.Resolution, struct{}]
 	quit        chan struct{}
@@ -126,7 +126,7 @@ type Store struct {
 func New(db DB) *Store {
 	s := &Store{db: db, quit: make(chan struct{})}
 	s.views = &groupCommit[viewReq, *exchange.Share]{db: db, max: 256, apply: applyViews, observe: s.observed(QueueShareViews)}
-	s.audit = &groupCommit[exchange.AuditEntry, struct{}]{db: db, max: 512, apply: applyAudit, observe: s.observed(QueueLedger)}
+	s.audit = &groupCommit[ledgerReq, struct{}]{db: db, max: 512, apply: applyAudit, observe: s.observed(QueueLedger)}
 	b, pipelines := db.(Batcher)
 	s.resolutions = &groupCommit[*exchange.Resolution, struct{}]{db: db, max: 256, apply: applyResolutions, direct: pipelines,
 		observe: s.observed(QueueResolutions)}

@@ -2,6 +2,8 @@ package storetest
 
 import (
 	"context"
+	"fmt"
+	"sync"
 	"testing"
 	"time"
 
@@ -9,6 +11,7 @@ import (
 	"github.com/certhub/certhub/exchange"
 	"github.com/certhub/certhub/internal/errs"
 	"github.com/certhub/certhub/internal/sqlstore"
+	"github.com/certhub/certhub/signing"
 )
 
 // testAgreementSuspension: a suspended agreement is stored and read back as
@@ -71,5 +74,63 @@ func testResolutionsByConsumer(t *testing.T, s *sqlstore.Store) {
 	}
 	if len(rs) != 2 || got["csm_a"] != [2]int{0, 1} || got["csm_b"] != [2]int{2, 0} {
 		t.Fatalf("resolutions = %+v", rs)
+	}
+}
+
+// testCaseWithLedger: a resolve's case record goes in the transaction of
+// its ledger entries (exchange.Ledger.RecordWithCase on a CaseLedger).
+// Resolves at once, two of each case, among plain appends: every entry is
+// chained once, in one chain that verifies, and every case is recorded
+// once, at its best. A resolve with no entries records its case alone.
+func testCaseWithLedger(t *testing.T, s *sqlstore.Store) {
+	ctx := context.Background()
+	master, _ := signing.GenerateMasterKey()
+	key, err := signing.NewLedgerKey(master, "certhub.test/ledger")
+	must(t, err)
+	l := &exchange.Ledger{Store: s, Key: exchange.Keys{Signer: key.Signer, Verifier: key.Verifier}, Origin: "certhub.test/ledger", Now: time.Now}
+	entry := func(n int) exchange.AuditEntry {
+		return exchange.AuditEntry{Actor: "consumer:csm_1", ActorName: "受理平台", Action: "resolve", Certificates: []string{fmt.Sprintf("cert-%d", n)},
+			Purpose: "SX-1", CaseID: fmt.Sprintf("case-%02d", n)}
+	}
+	var wg sync.WaitGroup
+	errc := make(chan error, 60)
+	for i := range 60 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if i >= 40 { // a lookup's entry, no case
+				errc <- l.RecordAll(ctx, []exchange.AuditEntry{entry(i)})
+				return
+			}
+			errc <- l.RecordWithCase(ctx, []exchange.AuditEntry{entry(i), entry(i)}, s, &exchange.Resolution{Item: "SX-1",
+				CaseID: fmt.Sprintf("case-%02d", i/2), Department: "某局", Consumer: "csm_1", Day: "2026-03-04", Required: 2,
+				Avoided: (i + i/2) % 2, At: t0})
+		}()
+	}
+	wg.Wait()
+	close(errc)
+	for err := range errc {
+		must(t, err)
+	}
+	// No entries (nothing the consumer may see): the case alone.
+	must(t, l.RecordWithCase(ctx, nil, s, &exchange.Resolution{Item: "SX-1", CaseID: "case-none", Department: "某局", Consumer: "csm_1",
+		Day: "2026-03-04", Required: 2, At: t0}))
+	if size, _, err := s.AuditHead(ctx); err != nil || size != 100 {
+		t.Fatalf("ledger size %d (%v), want 100: 40 resolves of 2 entries and 20 lookups", size, err)
+	}
+	rep, err := l.Verify(ctx, 0, 0)
+	must(t, err)
+	if !rep.OK || rep.Checked != 100 {
+		t.Fatalf("ledger does not verify: %+v", rep)
+	}
+	rs, err := s.Resolutions(stale(ctx), "2026-03-04", "2026-03-04")
+	must(t, err)
+	if len(rs) != 21 {
+		t.Fatalf("%d cases recorded, want 21", len(rs))
+	}
+	for _, r := range rs {
+		if r.CaseID != "case-none" && r.Avoided != 1 {
+			t.Fatalf("case %s kept avoided %d, want its best, 1", r.CaseID, r.Avoided)
+		}
 	}
 }

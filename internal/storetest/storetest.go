@@ -41,7 +41,7 @@ func RunTests(t *testing.T, newStore func(t *testing.T) *sqlstore.Store) {
 		{"AgreementSuspension", testAgreementSuspension},
 		{"Events", testEvents}, {"EventGaps", testEventGaps},
 		{"ServiceItems", testItems},
-		{"ResolutionsByConsumer", testResolutionsByConsumer},
+		{"ResolutionsByConsumer", testResolutionsByConsumer}, {"CaseWithLedger", testCaseWithLedger},
 		{"Shares", testShares},
 		{"BatchInsertAndOrigins", testBatchInsert},
 		{"DocumentLocations", testDocumentLocations},
