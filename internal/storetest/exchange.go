@@ -11,7 +11,6 @@ import (
 	"github.com/certhub/certhub/exchange"
 	"github.com/certhub/certhub/internal/errs"
 	"github.com/certhub/certhub/internal/sqlstore"
-	"github.com/certhub/certhub/signing"
 )
 
 // testAgreementSuspension: a suspended agreement is stored and read back as
@@ -84,10 +83,7 @@ func testResolutionsByConsumer(t *testing.T, s *sqlstore.Store) {
 // once, at its best. A resolve with no entries records its case alone.
 func testCaseWithLedger(t *testing.T, s *sqlstore.Store) {
 	ctx := context.Background()
-	master, _ := signing.GenerateMasterKey()
-	key, err := signing.NewLedgerKey(master, "certhub.test/ledger")
-	must(t, err)
-	l := &exchange.Ledger{Store: s, Key: exchange.Keys{Signer: key.Signer, Verifier: key.Verifier}, Origin: "certhub.test/ledger", Now: time.Now}
+	l := newLedger(t, s)
 	entry := func(n int) exchange.AuditEntry {
 		return exchange.AuditEntry{Actor: "consumer:csm_1", ActorName: "受理平台", Action: "resolve", Certificates: []string{fmt.Sprintf("cert-%d", n)},
 			Purpose: "SX-1", CaseID: fmt.Sprintf("case-%02d", n)}

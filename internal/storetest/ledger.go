@@ -15,6 +15,15 @@ import (
 	"github.com/certhub/certhub/signing"
 )
 
+// newLedger is a ledger over s with a fresh key, as the hub keeps one.
+func newLedger(t *testing.T, s *sqlstore.Store) *exchange.Ledger {
+	t.Helper()
+	master, _ := signing.GenerateMasterKey()
+	key, err := signing.NewLedgerKey(master, "certhub.test/ledger")
+	must(t, err)
+	return &exchange.Ledger{Store: s, Key: exchange.Keys{Signer: key.Signer, Verifier: key.Verifier}, Origin: "certhub.test/ledger", Now: time.Now}
+}
+
 // testLedgerHolder: what a holder is shown of the ledger (HolderAudit)
 // follows the holder index inside the hashed entry. The holder column it
 // searches cannot be written; with its definition changed so that it can,
@@ -23,10 +32,7 @@ import (
 // them.
 func testLedgerHolder(t *testing.T, s *sqlstore.Store) {
 	ctx := context.Background()
-	master, _ := signing.GenerateMasterKey()
-	key, err := signing.NewLedgerKey(master, "certhub.test/ledger")
-	must(t, err)
-	l := &exchange.Ledger{Store: s, Key: exchange.Keys{Signer: key.Signer, Verifier: key.Verifier}, Origin: "certhub.test/ledger", Now: time.Now}
+	l := newLedger(t, s)
 	alice, bob := strings.Repeat("a1", 32), strings.Repeat("b2", 32)
 	lookup := func(holder, actorName string) exchange.AuditEntry {
 		return exchange.AuditEntry{Actor: "consumer:tok_1", ActorName: actorName, Action: "lookup", Certificates: []string{"cert-1"},

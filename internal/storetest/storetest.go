@@ -1104,10 +1104,7 @@ func testEveryDocumentReadsBack(t *testing.T, s *sqlstore.Store) {
 
 func testLedger(t *testing.T, s *sqlstore.Store) {
 	ctx := context.Background()
-	master, _ := signing.GenerateMasterKey()
-	key, err := signing.NewLedgerKey(master, "certhub.test/ledger")
-	must(t, err)
-	l := &exchange.Ledger{Store: s, Key: exchange.Keys{Signer: key.Signer, Verifier: key.Verifier}, Origin: "certhub.test/ledger", Now: time.Now}
+	l := newLedger(t, s)
 	var wg sync.WaitGroup
 	for i := 0; i < 20; i++ {
 		wg.Add(1)
